@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Benchmark: copy a whole PostgreSQL 15 instance (roles + every database) from a
+# "source" server to a "target" server with the usual tools, and with decant.
+#
+# Both servers are throwaway clusters started on free loopback ports, so nothing
+# on the machine is touched. Methods, each on a freshly reset target:
+#   a  runbook    pg_dumpall -c | sed | psql            (what ops runbooks do)
+#   b  dump+rest  pg_dump -Fd -j N + pg_restore -j N    (careful manual way)
+#   c  pgcopydb   pgcopydb clone, one database at a time
+#   d  decant     decant pg copy                         (skipped if not built)
+#   e  floor      pg_restore -j N of b's dumps only      (ingest-only lower bound)
+# Peers are a, b, c: decant is compared with the fastest of them and with e.
+#
+# Usage:   bench/pg_copy_bench.sh
+# Smoke:   PGBENCH_SCALE=1 APP_ROWS=10000 bench/pg_copy_bench.sh
+# Env:     PGBENCH_SCALE (20)  APP_ROWS (500000)  JOBS (nproc)
+#          DECANT (build/release/decant)  PGBIN (/usr/lib/postgresql/15/bin)
+#          PGCOPYDB_FLAGS (extra pgcopydb clone flags)  BENCH_TMPDIR (${TMPDIR:-/tmp})
+#          RESULTS_DIR (bench/results)  KEEP_WORK=1 keeps the temp dir (logs, dumps)
+# Needs:   postgresql-15, postgresql-contrib, pgcopydb, python3 (optional)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DECANT=${DECANT:-$REPO/build/release/decant}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBENCH_SCALE=${PGBENCH_SCALE:-20}
+APP_ROWS=${APP_ROWS:-500000}
+JOBS=${JOBS:-$(nproc)}
+PGCOPYDB_FLAGS=${PGCOPYDB_FLAGS:-}
+BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
+RESULTS_DIR=${RESULTS_DIR:-$REPO/bench/results}
+KEEP_WORK=${KEEP_WORK:-0}
+
+# Ambient libpq settings must not redirect any client to another server.
+unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS PGSSLMODE
+export PGUSER=postgres PGCONNECT_TIMEOUT=10
+export LC_NUMERIC=C          # EPOCHREALTIME and printf must use '.' as decimal point
+export PATH="$PGBIN:$PATH"   # pgcopydb runs pg_dump/pg_restore from PATH: use the v15 ones
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- preflight
+[[ $PGBENCH_SCALE =~ ^[1-9][0-9]*$ ]] || die "PGBENCH_SCALE must be a positive integer"
+[[ $APP_ROWS =~ ^[1-9][0-9]*$ ]] || die "APP_ROWS must be a positive integer"
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "JOBS must be a positive integer"
+for t in initdb pg_ctl postgres psql pg_dump pg_dumpall pg_restore pgbench; do
+  [[ -x $PGBIN/$t ]] || die "missing $PGBIN/$t (apt-get install -y postgresql-15 postgresql-contrib, or set PGBIN)"
+done
+command -v pgcopydb >/dev/null || die "missing pgcopydb (apt-get install -y pgcopydb)"
+for t in sed awk; do command -v "$t" >/dev/null || die "missing $t"; done
+
+# initdb/postgres refuse to run as root; clients may stay root (they use TCP).
+if [[ $EUID -eq 0 ]]; then
+  command -v runuser >/dev/null || die "missing runuser (util-linux)"
+  id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
+  as_pg() { runuser -u postgres -- "$@"; }
+else
+  as_pg() { "$@"; }
+fi
+
+# ---------------------------------------------------------------- servers
+WORK=$(mktemp -d "$BENCH_TMPDIR/pg_copy_bench.XXXXXX")
+LOGS=$WORK/logs
+DUMP=$WORK/dump
+mkdir -p "$LOGS"
+[[ $EUID -eq 0 ]] && chown -R postgres: "$WORK"   # servers write data, sockets and logs here
+STARTED=()
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  for dir in "${STARTED[@]}"; do
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 \
+      || as_pg "$PGBIN/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null 2>&1
+  done
+  if [[ $KEEP_WORK == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Two distinct free ports; binding both at once keeps them distinct.
+free_ports() {
+  if command -v python3 >/dev/null; then
+    python3 -c '
+import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))'
+  else
+    local p found=()
+    for ((p = 54320 + RANDOM % 2000; ${#found[@]} < 2 && p < 65000; p++)); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || found+=("$p")
+    done
+    echo "${found[@]}"
+  fi
+}
+
+start_server() { # name port
+  local name=$1 port=$2 dir=$WORK/$1
+  as_pg "$PGBIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+    >"$LOGS/initdb-$name.log" 2>&1 || { cat "$LOGS/initdb-$name.log" >&2; die "initdb $name failed"; }
+  # Sized for a 2-core / 24 GB box; identical on both sides. fsync stays on on purpose.
+  cat >>"$dir/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$WORK'
+shared_buffers = 1GB
+effective_cache_size = 16GB
+work_mem = 64MB
+maintenance_work_mem = 1GB
+wal_buffers = 64MB
+max_wal_size = 4GB
+min_wal_size = 1GB
+checkpoint_timeout = 30min
+checkpoint_completion_target = 0.9
+max_parallel_workers = 2
+max_parallel_maintenance_workers = 2
+max_parallel_workers_per_gather = 1
+fsync = on
+synchronous_commit = on
+log_min_messages = warning
+EOF
+  cat >"$dir/pg_hba.conf" <<EOF
+local all all trust
+host  all all 127.0.0.1/32 trust
+EOF
+  as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$LOGS/$name.log" -w -t 120 start >/dev/null \
+    || { tail -n 20 "$LOGS/$name.log" >&2; die "could not start $name server"; }
+  STARTED+=("$dir")
+}
+
+read -r SRC_PORT TGT_PORT < <(free_ports)
+[[ -n ${SRC_PORT:-} && -n ${TGT_PORT:-} ]] || die "could not find two free ports"
+log "work dir $WORK; source on 127.0.0.1:$SRC_PORT, target on 127.0.0.1:$TGT_PORT"
+start_server source "$SRC_PORT"
+start_server target "$TGT_PORT"
+
+psql_src() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" "$@"; }
+psql_tgt() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TGT_PORT" "$@"; }
+
+# ---------------------------------------------------------------- data set
+log "generating data: pgbench scale $PGBENCH_SCALE, app_events $APP_ROWS rows"
+t_gen=$EPOCHREALTIME
+psql_src -d postgres -c 'CREATE DATABASE bench_pgbench' -c 'CREATE DATABASE bench_app'
+pgbench -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p "$SRC_PORT" bench_pgbench >"$LOGS/pgbench-init.log" 2>&1 \
+  || { tail -n 20 "$LOGS/pgbench-init.log" >&2; die "pgbench -i failed"; }
+
+# Column mix chosen to exercise COPY's text/binary paths: uuid, timestamptz, mid-size
+# text, jsonb with an array, incompressible bytea; GENERATED ALWAYS identity because
+# its sequence has to be carried over correctly.
+psql_src -d bench_app -v rows="$APP_ROWS" <<'SQL'
+CREATE TABLE app_events (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uid        uuid        NOT NULL,
+  created_at timestamptz NOT NULL,
+  note       text        NOT NULL,
+  attrs      jsonb       NOT NULL,
+  payload    bytea       NOT NULL
+);
+INSERT INTO app_events (uid, created_at, note, attrs, payload)
+SELECT gen_random_uuid(),
+       timestamptz '2024-01-01 00:00+00' + g * interval '37 seconds' + random() * interval '30 seconds',
+       left(repeat(md5(g::text) || ' ' || md5((g * 7)::text) || ' ', 4), 100 + g % 101),
+       jsonb_build_object('user_id', g % 10007,
+                          'kind', (ARRAY['view', 'click', 'cart', 'buy', 'refund'])[1 + g % 5],
+                          'score', round((random() * 1000)::numeric, 2),
+                          'active', g % 3 = 0,
+                          'tags', jsonb_build_array('t' || g % 7, 't' || g % 11, 't' || g % 13)),
+       (SELECT decode(string_agg(md5(g::text || '/' || i), ''), 'hex')
+          FROM generate_series(1, 7 + g % 12) AS i)
+FROM generate_series(1, :rows) AS g;
+CREATE INDEX app_events_created_at_idx ON app_events (created_at);
+CREATE INDEX app_events_attrs_gin ON app_events USING gin (attrs);
+VACUUM ANALYZE app_events;
+CHECKPOINT;
+SQL
+gen_secs=$(awk -v a="$t_gen" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+
+mapfile -t DBS < <(psql_src -d postgres -Atc \
+  "SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1")
+DB_SIZES=$(psql_src -d postgres -Atc "SELECT string_agg(format('%s %s', datname, pg_size_pretty(pg_database_size(datname))), ', ' ORDER BY datname) || ' (total ' || pg_size_pretty(sum(pg_database_size(datname))) || ')' FROM pg_database WHERE datname IN ('bench_pgbench', 'bench_app')")
+log "data generated in ${gen_secs}s: $DB_SIZES"
+
+# What a correct copy must reproduce; compared after every method.
+expected_state() { # psql function, runs against one server
+  local fn=$1
+  "$fn" -d bench_pgbench -Atc "SELECT 'accounts=' || count(*) FROM pgbench_accounts" &&
+  "$fn" -d bench_app -Atc "SELECT 'app_events=' || count(*) FROM app_events" &&
+  "$fn" -d bench_app -Atc "SELECT 'app_events_id_seq=' || last_value FROM app_events_id_seq" &&
+  for db in "${DBS[@]}"; do
+    "$fn" -d "$db" -Atc "SELECT '$db.indexes=' || count(*) FROM pg_indexes WHERE schemaname = 'public'" || return
+  done
+}
+EXPECTED=$(expected_state psql_src)
+[[ $EXPECTED == *"accounts=$((PGBENCH_SCALE * 100000))"* && $EXPECTED == *"app_events=$APP_ROWS"* ]] \
+  || die "unexpected source state: $EXPECTED"
+
+# ---------------------------------------------------------------- methods
+SRC_URI="postgres://postgres@127.0.0.1:$SRC_PORT"
+TGT_URI="postgres://postgres@127.0.0.1:$TGT_PORT"
+# Dumps carry the bootstrap superuser, which already exists on the target.
+strip_postgres_role() { sed -e '/^DROP ROLE IF EXISTS postgres;/d' -e '/^CREATE ROLE postgres;/d' -e '/^DROP ROLE postgres;/d'; }
+
+# Give every method the same empty target, with the previous one's dirty pages flushed.
+reset_target() {
+  psql_tgt -d postgres >/dev/null <<'SQL'
+SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database
+ WHERE datname NOT IN ('postgres', 'template0', 'template1') \gexec
+SELECT format('DROP OWNED BY %I', rolname) FROM pg_roles
+ WHERE rolname !~ '^pg_' AND rolname <> 'postgres' \gexec
+SELECT format('DROP ROLE %I', rolname) FROM pg_roles
+ WHERE rolname !~ '^pg_' AND rolname <> 'postgres' \gexec
+CHECKPOINT;
+SQL
+  sync
+}
+
+# Last error-looking line of a tool's log, for the notes column.
+last_error() {
+  { grep -E 'FATAL|ERROR|error' "$1" || tail -n 1 "$1"; } 2>/dev/null | tail -n 1 \
+    | sed -E 's/^[0-9:]+ [0-9]+ (FATAL|ERROR) +//' | cut -c1-160
+}
+
+# Methods set T0/T1 around the measured part, and NOTE; non-zero return = failed.
+# They run in an `if`, where set -e is off, so every step checks its own status.
+m_runbook() {
+  local rcs errors
+  T0=$EPOCHREALTIME
+  pg_dumpall -c --if-exists -h 127.0.0.1 -p "$SRC_PORT" 2>"$LOGS/a-pg_dumpall.err" \
+    | strip_postgres_role \
+    | psql -X -q -h 127.0.0.1 -p "$TGT_PORT" -d postgres >"$LOGS/a-psql.out" 2>"$LOGS/a-psql.err"
+  rcs=("${PIPESTATUS[@]}")
+  T1=$EPOCHREALTIME
+  errors=$(grep -c 'ERROR:' "$LOGS/a-psql.err" || true)
+  NOTE="pg_dumpall rc=${rcs[0]}, psql rc=${rcs[2]}, $errors SQL errors ignored"
+  ((rcs[0] == 0))
+}
+
+m_dump_restore() {
+  local db
+  rm -rf "$DUMP" && mkdir -p "$DUMP" || return
+  T0=$EPOCHREALTIME
+  pg_dumpall --globals-only -h 127.0.0.1 -p "$SRC_PORT" -f "$DUMP/globals.sql" || { NOTE="pg_dumpall --globals-only failed"; return 1; }
+  for db in "${DBS[@]}"; do
+    pg_dump -Fd -j "$JOBS" -h 127.0.0.1 -p "$SRC_PORT" -d "$db" -f "$DUMP/$db" 2>>"$LOGS/b.log" \
+      || { NOTE="pg_dump $db failed"; return 1; }
+  done
+  strip_postgres_role <"$DUMP/globals.sql" | psql_tgt -d postgres >>"$LOGS/b.log" 2>&1 \
+    || { NOTE="restoring globals failed"; return 1; }
+  for db in "${DBS[@]}"; do
+    pg_restore -j "$JOBS" --create -h 127.0.0.1 -p "$TGT_PORT" -d postgres "$DUMP/$db" 2>>"$LOGS/b.log" \
+      || { NOTE="pg_restore $db failed"; return 1; }
+  done
+  T1=$EPOCHREALTIME
+  NOTE="dump $(du -sh "$DUMP" | cut -f1)"
+}
+
+m_pgcopydb() {
+  local db
+  T0=$EPOCHREALTIME
+  for db in "${DBS[@]}"; do
+    # pgcopydb copies into an existing database and one database per run.
+    psql_tgt -d postgres -c "CREATE DATABASE \"$db\"" || { NOTE="CREATE DATABASE $db failed"; return 1; }
+    rm -rf "$WORK/pgcopydb-$db"
+    # shellcheck disable=SC2086  # PGCOPYDB_FLAGS is a flag list
+    pgcopydb clone --source "$SRC_URI/$db" --target "$TGT_URI/$db" \
+      --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb-$db" $PGCOPYDB_FLAGS \
+      >>"$LOGS/c.log" 2>&1 || { NOTE="pgcopydb clone $db exited $?: $(last_error "$LOGS/c.log")"; return 1; }
+  done
+  T1=$EPOCHREALTIME
+  NOTE="flags: --table-jobs $JOBS --index-jobs $JOBS${PGCOPYDB_FLAGS:+ $PGCOPYDB_FLAGS}"
+}
+
+m_decant() {
+  local rc=0
+  T0=$EPOCHREALTIME
+  "$DECANT" pg copy \
+    --source "host=127.0.0.1 port=$SRC_PORT dbname=postgres user=postgres" \
+    --target "host=127.0.0.1 port=$TGT_PORT dbname=postgres user=postgres" \
+    --jobs "$JOBS" >"$LOGS/d.log" 2>&1 || rc=$?
+  T1=$EPOCHREALTIME
+  NOTE="exit $rc"
+  ((rc == 0)) || { NOTE+=": $(last_error "$LOGS/d.log")"; return 1; }
+}
+
+m_floor() {
+  local db
+  [[ -f $DUMP/globals.sql ]] || { NOTE="no dump from method b"; return 1; }
+  # Roles are not data ingest: restore them untimed.
+  strip_postgres_role <"$DUMP/globals.sql" | psql_tgt -d postgres >>"$LOGS/e.log" 2>&1 \
+    || { NOTE="restoring globals failed"; return 1; }
+  T0=$EPOCHREALTIME
+  for db in "${DBS[@]}"; do
+    pg_restore -j "$JOBS" --create -h 127.0.0.1 -p "$TGT_PORT" -d postgres "$DUMP/$db" 2>>"$LOGS/e.log" \
+      || { NOTE="pg_restore $db failed"; return 1; }
+  done
+  T1=$EPOCHREALTIME
+  NOTE="pg_restore -j $JOBS only"
+}
+
+KEYS=() LABELS=() SECS=() STATUS=() NOTES=()
+run_method() { # key label function
+  local key=$1 label=$2 fn=$3 secs="" status state
+  log "== $key) $label"
+  reset_target
+  NOTE="" T0="" T1=""
+  if "$fn"; then
+    secs=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.2f", b - a }')
+    state=$(expected_state psql_tgt 2>&1) || true
+    if [[ $state == "$EXPECTED" ]]; then
+      status=ok
+    else
+      status=failed
+      NOTE="sanity check: target has [${state//$'\n'/ }], want [${EXPECTED//$'\n'/ }]; $NOTE"
+    fi
+  else
+    status=failed
+    if [[ -n $T1 ]]; then secs=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.2f", b - a }'); fi
+  fi
+  if [[ $status == failed ]]; then # the work dir and its logs are gone after exit
+    for f in "$LOGS/$key".log "$LOGS/$key"-*; do
+      if [[ -s $f ]]; then echo "--- tail of $(basename "$f")" >&2; tail -n 15 "$f" >&2; fi
+    done
+  fi
+  log "   $status${secs:+ in ${secs}s}${NOTE:+ ($NOTE)}"
+  KEYS+=("$key") LABELS+=("$label") SECS+=("$secs") STATUS+=("$status") NOTES+=("$NOTE")
+}
+
+skip_method() { # key label reason
+  log "== $1) $2: skipped, $3"
+  KEYS+=("$1") LABELS+=("$2") SECS+=("") STATUS+=(skipped) NOTES+=("$3")
+}
+
+run_method a "runbook (pg_dumpall | psql)" m_runbook
+run_method b "pg_dump -Fd + pg_restore -j$JOBS" m_dump_restore
+run_method c "pgcopydb clone" m_pgcopydb
+if [[ -x $DECANT ]]; then
+  run_method d "decant pg copy" m_decant
+else
+  skip_method d "decant pg copy" "binary not found at $DECANT (build it or set DECANT)"
+fi
+run_method e "floor (pg_restore -j$JOBS only)" m_floor
+
+# ---------------------------------------------------------------- report
+best_peer=""
+floor=""
+for i in "${!KEYS[@]}"; do
+  [[ ${STATUS[i]} == ok ]] || continue
+  case ${KEYS[i]} in
+    a | b | c) best_peer=$(awk -v x="${SECS[i]}" -v y="$best_peer" 'BEGIN { print (y == "" || x < y) ? x : y }') ;;
+    e) floor=${SECS[i]} ;;
+  esac
+done
+ratio() { # value base
+  [[ -n $1 && -n $2 ]] || { echo "-"; return; }
+  awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2fx", x / y; else print "-" }'
+}
+
+STAMP=$(date +%Y-%m-%d_%H%M%S)
+mkdir -p "$RESULTS_DIR"
+OUT=$RESULTS_DIR/pg_copy_$STAMP.md
+{
+  echo "# PostgreSQL instance copy benchmark, $STAMP"
+  echo
+  echo "- host: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
+  echo "- $("$PGBIN/postgres" --version), $(pgcopydb --version 2>/dev/null | head -n 1)"
+  echo "- data: pgbench scale $PGBENCH_SCALE + app_events $APP_ROWS rows; $DB_SIZES"
+  echo "- jobs: $JOBS; both servers: shared_buffers=1GB, max_wal_size=4GB, checkpoint_timeout=30min, fsync=on"
+  echo "- peers: a, b, c; ratios are seconds / fastest ok peer and seconds / floor (e)"
+  echo
+  echo "| method | seconds | vs fastest peer | vs floor | status | notes |"
+  echo "|---|---:|---:|---:|---|---|"
+  for i in "${!KEYS[@]}"; do
+    r_peer=- r_floor=-
+    if [[ ${STATUS[i]} == ok ]]; then
+      r_peer=$(ratio "${SECS[i]}" "$best_peer")
+      r_floor=$(ratio "${SECS[i]}" "$floor")
+    fi
+    echo "| ${KEYS[i]}) ${LABELS[i]//|/\\|} | ${SECS[i]:--} | $r_peer | $r_floor | ${STATUS[i]} | ${NOTES[i]//|/\\|} |"
+  done
+} >"$OUT"
+
+echo
+printf '%-40s %9s %10s %9s  %s\n' method seconds "vs peer" "vs floor" status
+for i in "${!KEYS[@]}"; do
+  r_peer=- r_floor=-
+  if [[ ${STATUS[i]} == ok ]]; then
+    r_peer=$(ratio "${SECS[i]}" "$best_peer")
+    r_floor=$(ratio "${SECS[i]}" "$floor")
+  fi
+  printf '%-40s %9s %10s %9s  %s\n' "${KEYS[i]}) ${LABELS[i]}" "${SECS[i]:--}" "$r_peer" "$r_floor" "${STATUS[i]}"
+done
+echo
+log "results written to $OUT"

@@ -1,0 +1,9 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace decant::cli {
+// Each command registers its subcommand and returns the function that runs it.
+using Runner = std::function<int()>;
+Runner add_pg_copy(CLI::App& pg);
+}  // namespace decant::cli

@@ -1,0 +1,27 @@
+#include "common/row_hash.hpp"
+
+#include <fmt/core.h>
+#include <xxhash.h>
+
+namespace decant {
+
+void RowDigest::add(uint64_t hi, uint64_t lo) {
+  uint64_t new_lo = lo_ + lo;
+  hi_ += hi + (new_lo < lo_ ? 1 : 0);
+  lo_ = new_lo;
+}
+
+void RowDigest::add_row(std::string_view bytes) {
+  XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  add(h.high64, h.low64);
+  ++rows_;
+}
+
+void RowDigest::merge(const RowDigest& other) {
+  add(other.hi_, other.lo_);
+  rows_ += other.rows_;
+}
+
+std::string RowDigest::hex() const { return fmt::format("{:016x}{:016x}", hi_, lo_); }
+
+}  // namespace decant

@@ -1,0 +1,67 @@
+#pragma once
+// Live progress: on a terminal a redrawn block (overall line + one line per active
+// item); otherwise a plain line every few seconds, fit for logs.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace decant::engine {
+
+struct ProgressItem {
+  explicit ProgressItem(std::string item_name, uint64_t expected)
+      : name(std::move(item_name)), expected_bytes(expected) {}
+  const std::string name;
+  const uint64_t expected_bytes;  // an estimate, for the ETA
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> rows{0};
+  std::atomic<int> state{0};  // 0 pending, 1 active, 2 done
+  std::chrono::steady_clock::time_point started;
+
+  void begin() {
+    started = std::chrono::steady_clock::now();
+    state = 1;
+  }
+  void finish() { state = 2; }
+};
+
+class ProgressBoard {
+ public:
+  ProgressBoard() = default;
+  ~ProgressBoard();
+  ProgressBoard(const ProgressBoard&) = delete;
+  ProgressBoard& operator=(const ProgressBoard&) = delete;
+
+  ProgressItem& add(std::string name, uint64_t expected_bytes);
+  void set_phase(std::string phase);
+  // live: redraw on a terminal; otherwise print a line every `interval`.
+  void start(bool live, std::chrono::milliseconds interval);
+  void stop();
+
+ private:
+  void loop();
+  std::string overall_line() const;
+  void draw_live();
+  void clear_live();
+
+  mutable std::mutex mutex_;
+  std::deque<std::unique_ptr<ProgressItem>> items_;
+  std::string phase_;
+  bool live_ = false;
+  int drawn_lines_ = 0;
+  std::chrono::milliseconds interval_{10000};
+  std::chrono::steady_clock::time_point started_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+std::string human_bytes(uint64_t bytes);
+std::string human_duration(double seconds);
+
+}  // namespace decant::engine

@@ -1,0 +1,142 @@
+#include "engine/report.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.hpp"
+#include "engine/progress.hpp"
+
+namespace decant::engine {
+
+Report::Report(std::string command, std::string source, std::string target)
+    : command_(std::move(command)), source_(std::move(source)), target_(std::move(target)) {}
+
+GroupReport& Report::group(const std::string& name) {
+  for (auto& g : groups_)
+    if (g.name == name) return g;
+  groups_.push_back(GroupReport{name, 0, {}});
+  return groups_.back();
+}
+
+void Report::add_item(const std::string& group_name, ItemReport item) {
+  std::lock_guard lock(mutex_);
+  group(group_name).items.push_back(std::move(item));
+}
+
+void Report::set_group_seconds(const std::string& group_name, double seconds) {
+  std::lock_guard lock(mutex_);
+  group(group_name).seconds = seconds;
+}
+
+void Report::add_check(const std::string& what, bool ok, const std::string& detail) {
+  std::lock_guard lock(mutex_);
+  checks_.push_back({{"what", what}, {"ok", ok}, {"detail", detail}});
+}
+
+void Report::add_left_out(const std::string& what) {
+  std::lock_guard lock(mutex_);
+  left_out_.push_back(what);
+}
+
+std::vector<std::string> Report::problems() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& g : groups_)
+    for (const auto& i : g.items)
+      if (!i.verified) out.push_back(fmt::format("{} {}.{}: {}", i.kind, g.name, i.name, i.problem));
+  for (const auto& c : checks_)
+    if (!c["ok"].get<bool>()) out.push_back(c["what"].get<std::string>() + ": " + c["detail"].get<std::string>());
+  return out;
+}
+
+bool Report::all_verified() const { return problems().empty(); }
+
+void Report::print_summary(std::FILE* out) const {
+  std::lock_guard lock(mutex_);
+  fmt::print(out, "\n{:<28} {:>7} {:>14} {:>11} {:>9}  {}\n", "database", "tables", "rows", "bytes", "seconds",
+             "verified");
+  for (const auto& g : groups_) {
+    uint64_t rows = 0, bytes = 0;
+    size_t tables = 0, ok = 0, total = 0;
+    for (const auto& i : g.items) {
+      ++total;
+      if (i.verified) ++ok;
+      if (i.kind != "table") continue;
+      ++tables;
+      rows += i.rows;
+      bytes += i.bytes;
+    }
+    std::string verified = ok == total ? "yes" : fmt::format("NO ({} of {} differ)", total - ok, total);
+    fmt::print(out, "{:<28} {:>7} {:>14} {:>11} {:>9.1f}  {}\n", g.name, tables, rows, human_bytes(bytes),
+               g.seconds, verified);
+  }
+  for (const auto& c : checks_)
+    fmt::print(out, "{:<28} {}\n", c["what"].get<std::string>(),
+               c["ok"].get<bool>() ? "verified" : "DIFFERS: " + c["detail"].get<std::string>());
+  if (!left_out_.empty()) {
+    fmt::print(out, "\nleft out ({}):\n", left_out_.size());
+    for (const auto& l : left_out_) fmt::print(out, "  - {}\n", l);
+  }
+  std::fflush(out);
+}
+
+nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json groups = nlohmann::json::array();
+  bool verified = true;
+  for (const auto& g : groups_) {
+    nlohmann::json items = nlohmann::json::array();
+    uint64_t rows = 0, bytes = 0;
+    bool group_ok = true;
+    for (const auto& i : g.items) {
+      items.push_back({{"name", i.name},
+                       {"kind", i.kind},
+                       {"rows", i.rows},
+                       {"bytes", i.bytes},
+                       {"seconds", i.seconds},
+                       {"verified", i.verified},
+                       {"resumed", i.resumed},
+                       {"source_digest", i.source_digest},
+                       {"target_digest", i.target_digest},
+                       {"problem", i.problem}});
+      group_ok = group_ok && i.verified;
+      if (i.kind == "table") {
+        rows += i.rows;
+        bytes += i.bytes;
+      }
+    }
+    verified = verified && group_ok;
+    groups.push_back({{"name", g.name},
+                      {"rows", rows},
+                      {"bytes", bytes},
+                      {"seconds", g.seconds},
+                      {"verified", group_ok},
+                      {"items", items}});
+  }
+  for (const auto& c : checks_) verified = verified && c["ok"].get<bool>();
+  return {{"command", command_}, {"source", source_},     {"target", target_},
+          {"databases", groups}, {"checks", checks_},     {"left_out", left_out_},
+          {"verified", verified && exit_code == 0}, {"exit_code", exit_code}, {"error", error}};
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out)
+      throw Error(ExitCode::local_io, "cannot write " + tmp + ": " + std::strerror(errno),
+                  "check the path and free disk space");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ExitCode::local_io, "cannot write " + path + ": " + ec.message(), "check the path");
+}
+
+}  // namespace decant::engine

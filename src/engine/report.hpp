@@ -1,0 +1,60 @@
+#pragma once
+// What a run did, per group (a database) and item (a table, collection, or other copied
+// object), with the verification outcome. Printed as a summary table and written as JSON.
+#include <cstdint>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace decant::engine {
+
+struct ItemReport {
+  std::string name;
+  std::string kind = "table";  // table, large objects, sequences, ...
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  bool verified = false;
+  bool resumed = false;  // finished by an earlier run
+  std::string source_digest;
+  std::string target_digest;
+  std::string problem;  // why verification failed, if it did
+};
+
+struct GroupReport {
+  std::string name;
+  double seconds = 0;
+  std::vector<ItemReport> items;
+};
+
+class Report {
+ public:
+  Report(std::string command, std::string source, std::string target);
+
+  void add_item(const std::string& group, ItemReport item);
+  void set_group_seconds(const std::string& group, double seconds);
+  // A check outside any table (roles, a database's settings): ok or a problem.
+  void add_check(const std::string& what, bool ok, const std::string& detail = {});
+  void add_left_out(const std::string& what);
+
+  bool all_verified() const;
+  std::vector<std::string> problems() const;  // one line per failed check
+
+  void print_summary(std::FILE* out) const;
+  nlohmann::json to_json(int exit_code, const std::string& error) const;
+
+ private:
+  GroupReport& group(const std::string& name);
+
+  mutable std::mutex mutex_;
+  std::string command_, source_, target_;
+  std::vector<GroupReport> groups_;
+  std::vector<nlohmann::json> checks_;
+  std::vector<std::string> left_out_;
+};
+
+// Writes `text` to `path` atomically; throws Error(local_io).
+void write_file_atomically(const std::string& path, const std::string& text);
+
+}  // namespace decant::engine

@@ -1,0 +1,70 @@
+#include "engine/task_pool.hpp"
+
+namespace decant::engine {
+
+TaskPool::TaskPool(int workers) {
+  if (workers < 1) workers = 1;
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run(i); });
+}
+
+TaskPool::~TaskPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  work_ready_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void TaskPool::submit(int priority, Task task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_) return;  // a failed run takes no new work
+    queue_[priority].push_back(std::move(task));
+  }
+  work_ready_.notify_one();
+}
+
+void TaskPool::wait() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+  if (failure_) {
+    auto f = failure_;
+    failure_ = nullptr;
+    std::rethrow_exception(f);
+  }
+}
+
+void TaskPool::run(int worker) {
+  for (;;) {
+    Task task;
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      auto it = queue_.begin();
+      task = std::move(it->second.front());
+      it->second.pop_front();
+      if (it->second.empty()) queue_.erase(it);
+      ++running_;
+    }
+    std::exception_ptr error;
+    try {
+      task(worker);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(mutex_);
+      --running_;
+      if (error && !failure_) {
+        failure_ = error;
+        queue_.clear();
+      }
+      if (queue_.empty() && running_ == 0) idle_.notify_all();
+    }
+  }
+}
+
+}  // namespace decant::engine

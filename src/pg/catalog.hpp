@@ -1,0 +1,65 @@
+#pragma once
+// What one source database holds that decant moves itself (pg_dump/pg_restore create
+// the rest): table data, sequence values, large objects, and the indexes and
+// constraints it builds per table as soon as that table's data is in.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace decant::pg {
+
+struct TableInfo {
+  uint32_t oid = 0;
+  std::string display;    // schema.name, unquoted, for people
+  std::string qualified;  // "schema"."name", quoted, for SQL
+  std::vector<std::string> columns;  // quoted, sorted by name: stored columns only
+  bool binary_ok = true;             // every column has a portable binary form
+  bool unlogged = false;
+  std::optional<std::string> filter;  // an extension configuration table's WHERE
+  // An extension's configuration table: the extension's own script created it, with
+  // foreign keys among such tables already in place, so it is loaded in FK order and
+  // emptied with DELETE rather than TRUNCATE.
+  bool extension_config = false;
+  std::vector<uint32_t> references;  // oids of tables its foreign keys point to
+  uint64_t bytes = 0;                 // on-disk size, for scheduling and the ETA
+
+  std::string column_list() const;  // "(a, b)" or "" for a table without columns
+  // SELECT/COPY text that reads exactly the rows decant copies.
+  std::string copy_out_sql(bool binary) const;
+  std::string copy_in_sql(bool binary, bool freeze) const;
+};
+
+// One index or index-backed constraint, built by decant right after its table's data.
+struct IndexBuild {
+  uint32_t toc_oid = 0;  // the oid pg_dump's TOC names it by (index or constraint)
+  bool is_constraint = false;
+  uint32_t table_oid = 0;
+  std::string display;     // schema.index
+  std::string qualified;   // "schema"."index", to test whether it exists
+  std::vector<std::string> statements;  // run in one transaction
+};
+
+struct SequenceInfo {
+  std::string display;
+  std::string qualified;
+};
+
+struct DatabaseCatalog {
+  std::vector<TableInfo> tables;  // largest first
+  std::vector<IndexBuild> indexes;
+  std::vector<SequenceInfo> sequences;
+  std::vector<uint32_t> large_objects;
+  std::string encoding;
+};
+
+// Reads the catalog in the connection's current snapshot. Throws Error(privileges)
+// when the source login cannot read a table.
+DatabaseCatalog read_catalog(Connection& source);
+
+// Sets the session so that text values round-trip exactly and identically on both ends.
+void set_portable_session(Connection& conn, const std::string& encoding);
+
+}  // namespace decant::pg

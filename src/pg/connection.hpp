@@ -1,0 +1,103 @@
+#pragma once
+// RAII wrappers for libpq: a Result owns a PGresult, a Connection owns a PGconn.
+// Errors become decant::Error with an exit code chosen from the SQLSTATE or libpq's
+// connection message, and a message that names the server but never the password.
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/stream.hpp"
+#include "pg/conninfo.hpp"
+
+namespace decant::pg {
+
+class Result {
+ public:
+  Result() = default;
+  explicit Result(PGresult* r) : res_(r) {}
+  PGresult* get() const { return res_.get(); }
+  explicit operator bool() const { return res_ != nullptr; }
+  int rows() const { return PQntuples(res_.get()); }
+  bool is_null(int row, int col) const { return PQgetisnull(res_.get(), row, col); }
+  std::string text(int row, int col) const { return PQgetvalue(res_.get(), row, col); }
+  std::optional<std::string> opt_text(int row, int col) const;
+  int64_t int64(int row, int col) const;
+  bool boolean(int row, int col) const;  // 't' / 'f'
+  // Elements of a one-dimensional text[] value.
+  std::vector<std::string> text_array(int row, int col) const;
+
+ private:
+  struct Deleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Deleter> res_;
+};
+
+class Connection {
+ public:
+  // Connects to `dbname` on the server `info` points at. Throws Error(unreachable/auth/...).
+  static Connection open(const ConnInfo& info, const std::string& dbname);
+
+  Connection() = default;
+  bool is_open() const { return conn_ != nullptr; }
+  PGconn* raw() const { return conn_.get(); }
+  const std::string& where() const { return where_; }  // "source user@host:port/db"
+
+  Result exec(const std::string& sql);
+  Result exec_params(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+  // Sends `sql` without waiting: pair with wait_result(), to run a statement on two
+  // servers at once.
+  void send(const std::string& sql);
+  Result wait_result();
+
+  std::string quote_ident(std::string_view name) const;
+  std::string quote_literal(std::string_view value) const;
+  int server_version() const { return PQserverVersion(conn_.get()); }
+  std::string user() const { return PQuser(conn_.get()); }
+
+  // Throws the error a failed result or the connection describes.
+  [[noreturn]] void fail(const PGresult* res, const std::string& doing) const;
+
+ private:
+  struct Deleter {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  std::unique_ptr<PGconn, Deleter> conn_;
+  std::string where_;
+};
+
+// Streams `COPY ... TO STDOUT` rows from a source connection. For binary COPY the
+// file header and trailer are stripped, so rows are format-independent of framing.
+class CopyOutSource : public engine::RowSource {
+ public:
+  CopyOutSource(Connection& conn, const std::string& copy_sql, bool binary);
+  ~CopyOutSource() override;
+  bool next(std::string_view& row) override;
+
+ private:
+  Connection& conn_;
+  bool binary_;
+  bool first_ = true;
+  bool ended_ = false;
+  char* buffer_ = nullptr;
+};
+
+// Feeds rows to `COPY ... FROM STDIN`, adding the binary header and trailer.
+class CopyInSink : public engine::RowSink {
+ public:
+  CopyInSink(Connection& conn, const std::string& copy_sql, bool binary);
+  void write(std::string_view row) override;
+  uint64_t finish() override;
+
+ private:
+  void put(const char* data, size_t size);
+  Connection& conn_;
+  bool binary_;
+};
+
+}  // namespace decant::pg

@@ -1,0 +1,100 @@
+#include "pg/conninfo.hpp"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "common/error.hpp"
+
+namespace decant::pg {
+namespace {
+struct ConninfoOptionsDeleter {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+struct PqMemDeleter {
+  void operator()(char* p) const { PQfreemem(p); }
+};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+}  // namespace
+
+std::string quote_conninfo_value(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+ConnInfo ConnInfo::parse(const std::string& text, const std::string& role) {
+  char* err_raw = nullptr;
+  std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> opts(PQconninfoParse(text.c_str(), &err_raw));
+  std::unique_ptr<char, PqMemDeleter> err(err_raw);
+  if (!opts) {
+    std::string msg = err ? err.get() : "out of memory";
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    // libpq's message quotes the offending part, never the password's value alone; still,
+    // show none of the input.
+    throw Error(ExitCode::usage, "the --" + role + " connection string is malformed: " + msg,
+                "give a libpq URI (postgresql://user@host:5432/postgres) or key=value string");
+  }
+  ConnInfo info;
+  info.role_ = role;
+  for (auto* o = opts.get(); o->keyword; ++o)
+    if (o->val && *o->val) info.params_[o->keyword] = o->val;
+  // A dead host must not hang the command: bound the connect time unless the user did.
+  if (!info.params_.count("connect_timeout") && !std::getenv("PGCONNECT_TIMEOUT"))
+    info.params_["connect_timeout"] = "10";
+  if (!info.params_.count("application_name")) info.params_["application_name"] = "decant";
+  return info;
+}
+
+std::string ConnInfo::build(const std::optional<std::string>& dbname, bool with_password) const {
+  std::string out;
+  for (const auto& [k, v] : params_) {
+    if (k == "dbname" && dbname) continue;
+    if (k == "password" && !with_password) continue;
+    if (!out.empty()) out += ' ';
+    out += k + "=" + quote_conninfo_value(v);
+  }
+  if (dbname) out += (out.empty() ? "" : " ") + std::string("dbname=") + quote_conninfo_value(*dbname);
+  return out;
+}
+
+std::string ConnInfo::for_database(const std::string& dbname) const { return build(dbname, true); }
+std::string ConnInfo::for_child(const std::string& dbname) const { return build(dbname, false); }
+
+std::optional<std::string> ConnInfo::password() const {
+  auto it = params_.find("password");
+  if (it == params_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string ConnInfo::maintenance_db() const {
+  auto it = params_.find("dbname");
+  if (it != params_.end()) return it->second;
+  auto user = params_.count("user") ? params_.at("user") : env_or("PGUSER", "");
+  if (user.empty()) {
+    if (const char* login = getlogin()) user = login;
+  }
+  return env_or("PGDATABASE", user.empty() ? "postgres" : user);
+}
+
+std::string ConnInfo::display(const std::string& dbname) const {
+  auto get = [&](const char* key, const char* env, const std::string& fallback) {
+    auto it = params_.find(key);
+    return it != params_.end() ? it->second : env_or(env, fallback);
+  };
+  return get("user", "PGUSER", "") + "@" + get("host", "PGHOST", "localhost") + ":" + get("port", "PGPORT", "5432") +
+         "/" + dbname;
+}
+
+std::string ConnInfo::display() const { return display(maintenance_db()); }
+
+}  // namespace decant::pg

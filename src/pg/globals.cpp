@@ -1,0 +1,322 @@
+#include "pg/globals.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+
+namespace decant::pg {
+namespace {
+
+// Settings whose value is a list that pg_dumpall writes unquoted (GUC_LIST_QUOTE).
+const std::set<std::string> kListSettings = {"search_path", "temp_tablespaces", "session_preload_libraries",
+                                             "local_preload_libraries", "shared_preload_libraries",
+                                             "unix_socket_directories"};
+
+// Attributes that only a superuser can grant.
+struct Attribute {
+  const char* column;
+  const char* keyword;
+  bool superuser_only;
+};
+const Attribute kAttributes[] = {
+    {"rolsuper", "SUPERUSER", true},       {"rolinherit", "INHERIT", false},    {"rolcreaterole", "CREATEROLE", false},
+    {"rolcreatedb", "CREATEDB", false},    {"rolcanlogin", "LOGIN", false},     {"rolreplication", "REPLICATION", true},
+    {"rolbypassrls", "BYPASSRLS", true},
+};
+
+bool can_read_authid(Connection& conn) {
+  return conn.exec("SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')").boolean(0, 0);
+}
+
+std::string roles_sql(bool with_passwords) {
+  return fmt::format(
+      "SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, "
+      "rolbypassrls, rolconnlimit, {}, rolvaliduntil, pg_catalog.shobj_description(oid, 'pg_authid') "
+      "FROM pg_catalog.{} WHERE rolname !~ '^pg_' ORDER BY rolname",
+      with_passwords ? "rolpassword" : "NULL::text", with_passwords ? "pg_authid" : "pg_roles");
+}
+
+constexpr const char* kMembershipsSql = R"SQL(
+SELECT r.rolname, m.rolname, a.admin_option
+FROM pg_catalog.pg_auth_members a
+JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+JOIN pg_catalog.pg_roles m ON m.oid = a.member
+WHERE m.rolname !~ '^pg_'
+ORDER BY 1, 2
+)SQL";
+
+constexpr const char* kRoleSettingsSql = R"SQL(
+SELECT r.rolname, d.datname, s.setconfig
+FROM pg_catalog.pg_db_role_setting s
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+ORDER BY 1, 2
+)SQL";
+
+}  // namespace
+
+Login current_login(Connection& conn) {
+  auto r = conn.exec("SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_catalog.pg_roles "
+                     "WHERE rolname = current_user");
+  return Login{r.text(0, 0), r.boolean(0, 1), r.boolean(0, 2), r.boolean(0, 3)};
+}
+
+std::string set_clause(Connection& conn, const std::string& setting) {
+  auto eq = setting.find('=');
+  std::string name = setting.substr(0, eq);
+  std::string value = eq == std::string::npos ? "" : setting.substr(eq + 1);
+  if (kListSettings.count(name)) return fmt::format("SET {} TO {}", conn.quote_ident(name), value);
+  return fmt::format("SET {} TO {}", conn.quote_ident(name), conn.quote_literal(value));
+}
+
+std::vector<std::string> copy_roles(Connection& source, Connection& target, const Login& target_login) {
+  std::vector<std::string> left_out;
+  bool passwords = can_read_authid(source);
+  if (!passwords)
+    left_out.push_back("role password hashes: the source login cannot read pg_authid (connect as a superuser)");
+  auto roles = source.exec(roles_sql(passwords));
+  std::set<std::string> existing;
+  {
+    auto r = target.exec("SELECT rolname FROM pg_catalog.pg_roles");
+    for (int i = 0; i < r.rows(); ++i) existing.insert(r.text(i, 0));
+  }
+  std::set<std::string> copied;
+
+  // Runs one statement; on a target login that is not a superuser, a privilege error
+  // leaves that item out instead of failing the copy.
+  auto apply = [&](const std::string& sql, const std::string& item) {
+    try {
+      target.exec(sql);
+    } catch (const Error& e) {
+      if (target_login.superuser || e.code() != ExitCode::privileges) throw;
+      left_out.push_back(item + " (" + e.what() + ")");
+    }
+  };
+
+  for (int i = 0; i < roles.rows(); ++i) {
+    std::string name = roles.text(i, 0);
+    if (name == target_login.name) {
+      left_out.push_back("role " + name + ": it is the target login itself, left as it is");
+      continue;
+    }
+    std::string q = target.quote_ident(name);
+    if (!existing.count(name)) apply("CREATE ROLE " + q, "role " + name);
+    std::string attrs;
+    for (size_t a = 0; a < std::size(kAttributes); ++a) {
+      bool on = roles.boolean(i, static_cast<int>(a) + 1);
+      if (kAttributes[a].superuser_only && !target_login.superuser) {
+        if (on) left_out.push_back(fmt::format("role {}: {}", name, kAttributes[a].keyword));
+        continue;
+      }
+      attrs += fmt::format(" {}{}", on ? "" : "NO", kAttributes[a].keyword);
+    }
+    attrs += " CONNECTION LIMIT " + roles.text(i, 8);
+    if (!roles.is_null(i, 9)) attrs += " PASSWORD " + target.quote_literal(roles.text(i, 9));
+    if (!roles.is_null(i, 10)) attrs += " VALID UNTIL " + target.quote_literal(roles.text(i, 10));
+    apply("ALTER ROLE " + q + " WITH" + attrs, "role " + name + " attributes");
+    if (!roles.is_null(i, 11))
+      apply("COMMENT ON ROLE " + q + " IS " + target.quote_literal(roles.text(i, 11)), "role " + name + " comment");
+    copied.insert(name);
+  }
+
+  auto members = source.exec(kMembershipsSql);
+  for (int i = 0; i < members.rows(); ++i) {
+    std::string role = members.text(i, 0), member = members.text(i, 1);
+    if (role == member) continue;
+    apply(fmt::format("GRANT {} TO {}{}", target.quote_ident(role), target.quote_ident(member),
+                      members.boolean(i, 2) ? " WITH ADMIN OPTION" : ""),
+          "membership of " + member + " in " + role);
+  }
+
+  auto settings = source.exec(kRoleSettingsSql);
+  for (int i = 0; i < settings.rows(); ++i) {
+    if (settings.is_null(i, 0) || !settings.is_null(i, 1)) continue;  // database settings come later
+    std::string role = settings.text(i, 0);
+    if (!copied.count(role)) continue;
+    for (const auto& s : settings.text_array(i, 2))
+      apply("ALTER ROLE " + target.quote_ident(role) + " " + set_clause(target, s), "role " + role + " setting " + s);
+  }
+  log::info("roles: {} copied{}", copied.size(),
+            left_out.empty() ? "" : fmt::format(", {} item(s) left out", left_out.size()));
+  return left_out;
+}
+
+namespace {
+// One comparable line per role: what decant copied, masked where it left something out.
+std::map<std::string, std::string> role_fingerprints(Connection& conn, bool passwords, const Login& target_login,
+                                                     bool mask_superuser_only) {
+  std::map<std::string, std::string> out;
+  auto roles = conn.exec(roles_sql(passwords));
+  for (int i = 0; i < roles.rows(); ++i) {
+    std::string name = roles.text(i, 0);
+    if (name == target_login.name) continue;
+    std::string fp;
+    for (size_t a = 0; a < std::size(kAttributes); ++a) {
+      if (kAttributes[a].superuser_only && mask_superuser_only) continue;
+      fp += fmt::format("{}={} ", kAttributes[a].keyword, roles.text(i, static_cast<int>(a) + 1));
+    }
+    fp += "connlimit=" + roles.text(i, 8);
+    if (passwords) fp += " password=" + (roles.is_null(i, 9) ? std::string("none") : roles.text(i, 9));
+    fp += " valid_until=" + (roles.is_null(i, 10) ? std::string("none") : roles.text(i, 10));
+    out[name] = fp;
+  }
+  auto members = conn.exec(kMembershipsSql);
+  for (int i = 0; i < members.rows(); ++i) {
+    auto it = out.find(members.text(i, 1));
+    if (it != out.end()) it->second += fmt::format(" member_of={}{}", members.text(i, 0), members.boolean(i, 2) ? "*" : "");
+  }
+  auto settings = conn.exec(kRoleSettingsSql);
+  for (int i = 0; i < settings.rows(); ++i) {
+    if (settings.is_null(i, 0)) continue;
+    auto it = out.find(settings.text(i, 0));
+    if (it == out.end()) continue;
+    std::string db = settings.is_null(i, 1) ? "*" : settings.text(i, 1);
+    for (const auto& s : settings.text_array(i, 2)) it->second += " set[" + db + "]:" + s;
+  }
+  return out;
+}
+}  // namespace
+
+void verify_roles(Connection& source, Connection& target, const Login& target_login,
+                  const std::vector<std::string>& left_out, engine::Report& report) {
+  bool passwords = can_read_authid(source) && can_read_authid(target);
+  bool mask = !target_login.superuser;
+  auto src = role_fingerprints(source, passwords, target_login, mask);
+  auto tgt = role_fingerprints(target, passwords, target_login, mask);
+  std::vector<std::string> differ;
+  for (const auto& [name, fp] : src) {
+    auto it = tgt.find(name);
+    bool excused = std::any_of(left_out.begin(), left_out.end(),
+                               [&](const std::string& l) { return l.rfind("role " + name + " ", 0) == 0 ||
+                                                                  l.rfind("membership of " + name + " ", 0) == 0; });
+    if (excused) continue;
+    if (it == tgt.end())
+      differ.push_back(name + " is missing");
+    else if (it->second != fp)
+      differ.push_back(name);
+  }
+  report.add_check(fmt::format("roles ({})", src.size()), differ.empty(),
+                   differ.empty() ? "" : "differ: " + fmt::format("{}", fmt::join(differ, ", ")));
+}
+
+std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<std::string>& only) {
+  auto r = source.exec(
+      "SELECT d.datname, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), "
+      "d.datcollate, d.datctype, d.datlocprovider, d.daticulocale, d.datconnlimit, d.datacl IS NULL, "
+      "pg_catalog.shobj_description(d.oid, 'pg_database') "
+      "FROM pg_catalog.pg_database d WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname");
+  std::vector<DatabaseInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    DatabaseInfo db;
+    db.name = r.text(i, 0);
+    if (!only.empty() && std::find(only.begin(), only.end(), db.name) == only.end()) continue;
+    db.owner = r.text(i, 1);
+    db.encoding = r.text(i, 2);
+    db.collate = r.text(i, 3);
+    db.ctype = r.text(i, 4);
+    db.locale_provider = r.text(i, 5);
+    db.icu_locale = r.is_null(i, 6) ? "" : r.text(i, 6);
+    db.connection_limit = static_cast<int>(r.int64(i, 7));
+    db.default_acl = r.boolean(i, 8);
+    db.comment = r.is_null(i, 9) ? "" : r.text(i, 9);
+    out.push_back(std::move(db));
+  }
+  for (const auto& name : only)
+    if (std::none_of(out.begin(), out.end(), [&](const DatabaseInfo& d) { return d.name == name; }))
+      throw Error(ExitCode::usage, "the source has no database named " + name + " (or it does not accept connections)",
+                  "check --dbname");
+
+  for (auto& db : out) {
+    if (!db.default_acl) {
+      auto acl = source.exec_params(
+          "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, "
+          "a.privilege_type, a.is_grantable FROM pg_catalog.pg_database d, "
+          "LATERAL pg_catalog.aclexplode(d.datacl) a WHERE d.datname = $1 ORDER BY 1, 2",
+          {db.name});
+      for (int i = 0; i < acl.rows(); ++i)
+        db.grants.push_back(fmt::format("GRANT {} ON DATABASE {{db}} TO {}{}", acl.text(i, 1), acl.text(i, 0),
+                                        acl.boolean(i, 2) ? " WITH GRANT OPTION" : ""));
+    }
+    auto settings = source.exec_params(
+        "SELECT r.rolname, s.setconfig FROM pg_catalog.pg_db_role_setting s "
+        "JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+        "LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE d.datname = $1 ORDER BY 1 NULLS FIRST",
+        {db.name});
+    for (int i = 0; i < settings.rows(); ++i) {
+      if (settings.is_null(i, 0))
+        db.settings = settings.text_array(i, 1);
+      else
+        db.role_settings.emplace_back(settings.text(i, 0), settings.text_array(i, 1));
+    }
+  }
+  return out;
+}
+
+std::string create_database_sql(Connection& target, const DatabaseInfo& db) {
+  std::string sql = fmt::format("CREATE DATABASE {} WITH TEMPLATE = template0 ENCODING = {}", target.quote_ident(db.name),
+                                target.quote_literal(db.encoding));
+  if (db.locale_provider == "i") {
+    sql += " LOCALE_PROVIDER = icu ICU_LOCALE = " + target.quote_literal(db.icu_locale);
+  } else {
+    sql += " LOCALE_PROVIDER = libc";
+  }
+  sql += fmt::format(" LC_COLLATE = {} LC_CTYPE = {}", target.quote_literal(db.collate), target.quote_literal(db.ctype));
+  return sql;
+}
+
+std::vector<std::string> database_properties_sql(Connection& target, const DatabaseInfo& db) {
+  std::string q = target.quote_ident(db.name);
+  std::vector<std::string> out;
+  out.push_back(fmt::format("ALTER DATABASE {} OWNER TO {}", q, target.quote_ident(db.owner)));
+  out.push_back(fmt::format("ALTER DATABASE {} CONNECTION LIMIT = {}", q, db.connection_limit));
+  if (!db.default_acl) {
+    out.push_back(fmt::format("REVOKE ALL ON DATABASE {} FROM PUBLIC", q));
+    out.push_back(fmt::format("REVOKE ALL ON DATABASE {} FROM {}", q, target.quote_ident(db.owner)));
+    for (auto g : db.grants) {
+      g.replace(g.find("{db}"), 4, q);
+      out.push_back(g);
+    }
+  }
+  out.push_back(fmt::format("ALTER DATABASE {} RESET ALL", q));
+  for (const auto& s : db.settings) out.push_back(fmt::format("ALTER DATABASE {} {}", q, set_clause(target, s)));
+  for (const auto& [role, settings] : db.role_settings)
+    for (const auto& s : settings)
+      out.push_back(fmt::format("ALTER ROLE {} IN DATABASE {} {}", target.quote_ident(role), q, set_clause(target, s)));
+  out.push_back(fmt::format("COMMENT ON DATABASE {} IS {}", q,
+                            db.comment.empty() ? std::string("NULL") : target.quote_literal(db.comment)));
+  return out;
+}
+
+void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
+                                engine::Report& report) {
+  const std::string sql =
+      "SELECT pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, "
+      "d.datctype, d.datlocprovider, coalesce(d.daticulocale, ''), d.datconnlimit, "
+      "coalesce((SELECT string_agg(format('%s:%s:%s:%s', a.grantee::regrole, a.privilege_type, a.is_grantable, "
+      "a.grantee = 0), ',' ORDER BY 1) FROM pg_catalog.aclexplode(coalesce(d.datacl, "
+      "pg_catalog.acldefault('d', d.datdba))) a), ''), "
+      "coalesce((SELECT string_agg(coalesce(r.rolname, '*') || ':' || array_to_string(s.setconfig, ','), ';' "
+      "ORDER BY 1) FROM pg_catalog.pg_db_role_setting s LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
+      "WHERE s.setdatabase = d.oid), ''), coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), '') "
+      "FROM pg_catalog.pg_database d WHERE d.datname = $1";
+  auto a = source.exec_params(sql, {dbname});
+  auto b = target.exec_params(sql, {dbname});
+  const char* names[] = {"owner", "encoding", "collate", "ctype", "locale provider", "icu locale",
+                         "connection limit", "privileges", "settings", "comment"};
+  std::vector<std::string> differ;
+  if (b.rows() != 1) {
+    differ.emplace_back("missing on the target");
+  } else {
+    for (int c = 0; c < 10; ++c)
+      if (a.text(0, c) != b.text(0, c)) differ.emplace_back(names[c]);
+  }
+  report.add_check("database " + dbname + " properties", differ.empty(),
+                   fmt::format("{}", fmt::join(differ, ", ")));
+}
+
+}  // namespace decant::pg

@@ -1,0 +1,58 @@
+#pragma once
+// The instance-wide objects pg_dumpall writes before the databases: roles (attributes,
+// password hashes, memberships, per-role settings) and the databases themselves (owner,
+// encoding, locale, privileges, settings). pg_dump covers what is inside a database.
+#include <string>
+#include <vector>
+
+#include "engine/report.hpp"
+#include "pg/connection.hpp"
+
+namespace decant::pg {
+
+struct Login {
+  std::string name;
+  bool superuser = false;
+  bool createrole = false;
+  bool createdb = false;
+};
+Login current_login(Connection& conn);
+
+// Copies roles from source to target; returns what was left out. The target login's own role is never dropped,
+// recreated or altered. On a target login that is not a superuser, attributes only a
+// superuser can grant are left out and reported. Idempotent: safe to run again.
+std::vector<std::string> copy_roles(Connection& source, Connection& target, const Login& target_login);
+// Compares the copied roles on both servers; adds one check per difference.
+void verify_roles(Connection& source, Connection& target, const Login& target_login,
+                  const std::vector<std::string>& left_out, engine::Report& report);
+
+struct DatabaseInfo {
+  std::string name;
+  std::string owner;
+  std::string encoding;
+  std::string collate;
+  std::string ctype;
+  std::string locale_provider;  // 'c' libc, 'i' icu
+  std::string icu_locale;
+  int connection_limit = -1;
+  bool default_acl = true;
+  std::vector<std::string> grants;  // GRANT statements, after REVOKE ALL
+  std::vector<std::string> settings;  // "name=value" from ALTER DATABASE SET
+  std::vector<std::pair<std::string, std::vector<std::string>>> role_settings;  // role -> settings
+  std::string comment;
+};
+
+// Non-template databases that accept connections, or only `only` when given.
+// Throws Error(usage) for a name in `only` that the source lacks.
+std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<std::string>& only);
+std::string create_database_sql(Connection& target, const DatabaseInfo& db);
+// Owner, privileges, settings and comment: run after the database exists.
+std::vector<std::string> database_properties_sql(Connection& target, const DatabaseInfo& db);
+// Compares what database_properties_sql sets, on both servers.
+void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
+                                engine::Report& report);
+
+// "name=value" from pg_db_role_setting -> "SET name TO value", quoting as pg_dumpall does.
+std::string set_clause(Connection& conn, const std::string& setting);
+
+}  // namespace decant::pg
