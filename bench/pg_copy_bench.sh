@@ -196,7 +196,7 @@ expected_state() { # psql function, runs against one server
   done
 }
 EXPECTED=$(expected_state psql_src)
-[[ $EXPECTED == *"accounts=$((PGBENCH_SCALE * 100000))"* && $EXPECTED == *"app_events=$APP_ROWS"* ]] \
+[[ $EXPECTED == "accounts=$((PGBENCH_SCALE * 100000))"$'\n'"app_events=$APP_ROWS"$'\n'* ]] \
   || die "unexpected source state: $EXPECTED"
 
 # ---------------------------------------------------------------- methods
@@ -229,6 +229,8 @@ last_error() {
 # They run in an `if`, where set -e is off, so every step checks its own status.
 m_runbook() {
   local rcs errors
+  # -c also drops/recreates template1 and postgres; --if-exists spares the fresh target
+  # "database does not exist" errors, which the runbook would ignore anyway.
   T0=$EPOCHREALTIME
   pg_dumpall -c --if-exists -h 127.0.0.1 -p "$SRC_PORT" 2>"$LOGS/a-pg_dumpall.err" \
     | strip_postgres_role \
@@ -256,7 +258,7 @@ m_dump_restore() {
       || { NOTE="pg_restore $db failed"; return 1; }
   done
   T1=$EPOCHREALTIME
-  NOTE="dump $(du -sh "$DUMP" | cut -f1)"
+  NOTE="dump $(du -sh "$DUMP" | cut -f1), pg_dump's default gzip compression"
 }
 
 m_pgcopydb() {

@@ -2,39 +2,17 @@
 
 #include <fmt/core.h>
 
-#include <cstring>
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "common/signals.hpp"
 #include "decant/version.hpp"
 
 namespace decant::cli {
-namespace {
-
-// Overwrites passwords in our own argv so that `ps` shows none: "user:secret@" in a
-// URI and "password=secret" in a key=value string become x's.
-void scrub_passwords(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    char* a = argv[i];
-    if (char* scheme = std::strstr(a, "://")) {
-      char* at = std::strchr(scheme + 3, '@');
-      char* colon = std::strchr(scheme + 3, ':');
-      char* slash = std::strchr(scheme + 3, '/');
-      if (at && colon && colon < at && (!slash || at < slash))
-        for (char* p = colon + 1; p < at; ++p) *p = 'x';
-    }
-    for (char* p = std::strstr(a, "password="); p; p = std::strstr(p + 1, "password=")) {
-      char* v = p + 9;
-      char quote = (*v == '\'' ) ? *v++ : 0;
-      for (; *v && (quote ? *v != quote : *v != ' ' && *v != '&'); ++v) *v = 'x';
-    }
-  }
-}
-
-}  // namespace
 
 int run(int argc, char** argv) {
   install_interrupt_handlers();
@@ -47,13 +25,17 @@ int run(int argc, char** argv) {
   pg->require_subcommand(1);
   Runner pg_copy = add_pg_copy(*pg);
 
+  // Parse copies, and scrub the originals first: `ps` reads our argv memory.
+  std::vector<std::string> copies(argv, argv + argc);
+  scrub_passwords(argc, argv);
+  std::vector<char*> copy_ptrs;
+  for (auto& c : copies) copy_ptrs.push_back(c.data());
   try {
-    app.parse(argc, argv);
+    app.parse(argc, copy_ptrs.data());
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
   }
-  scrub_passwords(argc, argv);
   log::set_verbose(verbose);
 
   try {

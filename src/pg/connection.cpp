@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 
 namespace decant::pg {
 namespace {
@@ -26,7 +27,7 @@ ExitCode classify_connect_failure(const std::string& msg) {
       contains(msg, "authentication failed") || contains(msg, "pg_hba.conf") ||
       contains(msg, "SCRAM") || contains(msg, "password is required"))
     return ExitCode::auth;
-  if (contains(msg, "does not exist")) return ExitCode::usage;
+  if (contains(msg, "does not exist") || contains(msg, "connection option") || contains(msg, "invalid ")) return ExitCode::usage;
   if (contains(msg, "permission denied")) return ExitCode::privileges;
   return ExitCode::unreachable;
 }
@@ -36,7 +37,7 @@ std::string connect_hint(ExitCode code, const std::string& role) {
     case ExitCode::auth:
       return "check the user and password of --" + role + " (in the URI, PGPASSWORD or ~/.pgpass) and the server's pg_hba.conf";
     case ExitCode::usage:
-      return "check the database name in --" + role;
+      return "check the database name and options in --" + role;
     case ExitCode::privileges:
       return "grant the --" + role + " login CONNECT on that database";
     default:
@@ -97,6 +98,12 @@ Connection Connection::open(const ConnInfo& info, const std::string& dbname) {
     ExitCode code = classify_connect_failure(msg);
     throw Error(code, "cannot connect to the " + c.where_ + ": " + msg, connect_hint(code, info.role()));
   }
+  // Server notices ("role is already a member ...") are for the verbose log only.
+  PQsetNoticeProcessor(c.conn_.get(), [](void*, const char* message) {
+    std::string m = message;
+    while (!m.empty() && m.back() == '\n') m.pop_back();
+    log::debug("server: {}", m);
+  }, nullptr);
   return c;
 }
 

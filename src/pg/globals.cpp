@@ -149,7 +149,7 @@ std::vector<std::string> copy_roles(Connection& source, Connection& target, cons
 namespace {
 // One comparable line per role: what decant copied, masked where it left something out.
 std::map<std::string, std::string> role_fingerprints(Connection& conn, bool passwords, const Login& target_login,
-                                                     bool mask_superuser_only) {
+                                                     bool mask_superuser_only, const std::set<std::string>& databases) {
   std::map<std::string, std::string> out;
   auto roles = conn.exec(roles_sql(passwords));
   for (int i = 0; i < roles.rows(); ++i) {
@@ -176,6 +176,7 @@ std::map<std::string, std::string> role_fingerprints(Connection& conn, bool pass
     auto it = out.find(settings.text(i, 0));
     if (it == out.end()) continue;
     std::string db = settings.is_null(i, 1) ? "*" : settings.text(i, 1);
+    if (db != "*" && !databases.count(db)) continue;
     for (const auto& s : settings.text_array(i, 2)) it->second += " set[" + db + "]:" + s;
   }
   return out;
@@ -183,11 +184,12 @@ std::map<std::string, std::string> role_fingerprints(Connection& conn, bool pass
 }  // namespace
 
 void verify_roles(Connection& source, Connection& target, const Login& target_login,
-                  const std::vector<std::string>& left_out, engine::Report& report) {
+                  const std::vector<std::string>& left_out, const std::set<std::string>& databases,
+                  engine::Report& report) {
   bool passwords = can_read_authid(source) && can_read_authid(target);
   bool mask = !target_login.superuser;
-  auto src = role_fingerprints(source, passwords, target_login, mask);
-  auto tgt = role_fingerprints(target, passwords, target_login, mask);
+  auto src = role_fingerprints(source, passwords, target_login, mask, databases);
+  auto tgt = role_fingerprints(target, passwords, target_login, mask, databases);
   std::vector<std::string> differ;
   for (const auto& [name, fp] : src) {
     auto it = tgt.find(name);
@@ -297,12 +299,13 @@ void verify_database_properties(Connection& source, Connection& target, const st
   const std::string sql =
       "SELECT pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, "
       "d.datctype, d.datlocprovider, coalesce(d.daticulocale, ''), d.datconnlimit, "
-      "coalesce((SELECT string_agg(format('%s:%s:%s:%s', a.grantee::regrole, a.privilege_type, a.is_grantable, "
-      "a.grantee = 0), ',' ORDER BY 1) FROM pg_catalog.aclexplode(coalesce(d.datacl, "
-      "pg_catalog.acldefault('d', d.datdba))) a), ''), "
-      "coalesce((SELECT string_agg(coalesce(r.rolname, '*') || ':' || array_to_string(s.setconfig, ','), ';' "
-      "ORDER BY 1) FROM pg_catalog.pg_db_role_setting s LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole "
-      "WHERE s.setdatabase = d.oid), ''), coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), '') "
+      "coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT format('%s:%s:%s', a.grantee::regrole, "
+      "a.privilege_type, a.is_grantable) AS x FROM pg_catalog.aclexplode(coalesce(d.datacl, "
+      "pg_catalog.acldefault('d', d.datdba))) a) acl), ''), "
+      "coalesce((SELECT string_agg(x, ';' ORDER BY x) FROM (SELECT coalesce(r.rolname, '*') || ':' || "
+      "array_to_string(s.setconfig, ',') AS x FROM pg_catalog.pg_db_role_setting s "
+      "LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid) st), ''), "
+      "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), '') "
       "FROM pg_catalog.pg_database d WHERE d.datname = $1";
   auto a = source.exec_params(sql, {dbname});
   auto b = target.exec_params(sql, {dbname});

@@ -2,6 +2,7 @@
 // The instance-wide objects pg_dumpall writes before the databases: roles (attributes,
 // password hashes, memberships, per-role settings) and the databases themselves (owner,
 // encoding, locale, privileges, settings). pg_dump covers what is inside a database.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,11 @@ Login current_login(Connection& conn);
 // recreated or altered. On a target login that is not a superuser, attributes only a
 // superuser can grant are left out and reported. Idempotent: safe to run again.
 std::vector<std::string> copy_roles(Connection& source, Connection& target, const Login& target_login);
-// Compares the copied roles on both servers; adds one check per difference.
+// Compares the copied roles on both servers (per-database role settings only for the
+// copied databases); adds a check to the report.
 void verify_roles(Connection& source, Connection& target, const Login& target_login,
-                  const std::vector<std::string>& left_out, engine::Report& report);
+                  const std::vector<std::string>& left_out, const std::set<std::string>& databases,
+                  engine::Report& report);
 
 struct DatabaseInfo {
   std::string name;

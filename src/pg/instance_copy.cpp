@@ -232,9 +232,9 @@ void InstanceCopy::prepare_state() {
   if (options_.resume) {
     state_->load();
     log::info("resuming the copy recorded in {}", dir.string());
-  } else {
-    state_->reset();
   }
+  // Without --resume the state is started afresh, but only once check_targets() has
+  // passed: a refused run must leave an interrupted copy resumable.
 }
 
 // Refuses, before anything is written, a target database that already holds objects.
@@ -339,14 +339,25 @@ void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& tabl
       pool.submit(2, [this, &db, b](int w) { build_index(w, db, *b); });
   };
   std::string state_key = key(db, "table/" + table.display);
+  bool binary = binary_ && table.binary_ok;
   if (auto done = state_->get(state_key)) {
+    // Finished by an earlier run: not copied again, but verified again against the
+    // digest recorded from the source then, so a target changed since is caught.
+    auto& s = sessions(worker, db);
+    CopyOutSource readback(s.target, table.copy_out_sql(binary), binary);
+    RowDigest target_digest = engine::digest_of(readback);
     engine::ItemReport item;
     item.name = table.display;
     item.rows = (*done)["rows"];
     item.bytes = (*done)["bytes"];
     item.seconds = (*done)["seconds"];
-    item.source_digest = item.target_digest = (*done)["digest"];
-    item.verified = true;
+    item.source_digest = (*done)["digest"];
+    item.target_digest = target_digest.hex();
+    item.verified = item.source_digest == item.target_digest && item.rows == target_digest.rows();
+    if (!item.verified)
+      item.problem = fmt::format("copied by an earlier run with {} rows (digest {}); the target now holds {} rows "
+                                 "(digest {})",
+                                 item.rows, item.source_digest, target_digest.rows(), item.target_digest);
     item.resumed = true;
     report_.add_item(db.info.name, item);
     progress.bytes = item.bytes;
@@ -359,7 +370,6 @@ void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& tabl
   auto& s = sessions(worker, db);
   progress.begin();
   auto started = Clock::now();
-  bool binary = binary_ && table.binary_ok;
   // TRUNCATE in the same transaction lets COPY FREEZE write frozen rows (no later
   // vacuum rewrite) and makes a retried table start from nothing.
   bool freeze = !table.extension_config;
@@ -550,6 +560,7 @@ int InstanceCopy::run() {
   connect_and_preflight();
   prepare_state();
   check_targets();
+  if (!options_.resume) state_->reset();
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
             target_info_.display(), jobs_);
 
@@ -587,7 +598,9 @@ int InstanceCopy::run() {
   }
 
   for (auto& db : databases_) verify_database_properties(source_admin_, target_admin_, db->info.name, report_);
-  verify_roles(source_admin_, target_admin_, target_login_, left_out, report_);
+  std::set<std::string> copied_databases;
+  for (auto& db : databases_) copied_databases.insert(db->info.name);
+  verify_roles(source_admin_, target_admin_, target_login_, left_out, copied_databases, report_);
 
   report_.print_summary(stdout);
   auto problems = report_.problems();

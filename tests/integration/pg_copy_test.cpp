@@ -1,1 +1,389 @@
+// `decant pg copy` against real PostgreSQL 15 servers: one source loaded once per suite,
+// a fresh target per test.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "pg_fixture.hpp"
+#include "pg_server.hpp"
+
+namespace decant::test {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class PgCopyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    source_ = new PgServer();
+    load_source_data(*source_);
+  }
+  static void TearDownTestSuite() {
+    delete source_;
+    source_ = nullptr;
+  }
+  void SetUp() override {
+    target_ = std::make_unique<PgServer>();
+    work_ = make_temp_dir("decant-test");
+  }
+  void TearDown() override {
+    target_.reset();
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+
+  std::vector<std::string> copy_args(std::vector<std::string> extra = {}) const {
+    return args_for(source_->conninfo(), target_->uri(), std::move(extra));
+  }
+  std::vector<std::string> args_for(const std::string& source, const std::string& target,
+                                    std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args{"pg",          "copy", "--source", source, "--target", target,
+                                  "--state-dir", (work_ / "state").string(), "--report", report_path()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  std::string report_path() const { return (work_ / "report.json").string(); }
+  nlohmann::json report() const { return nlohmann::json::parse(read_file(report_path())); }
+
+  // The independent oracle: what decant was asked to copy is the same on both servers.
+  void expect_same_database(const std::string& db) const {
+    EXPECT_EQ(table_fingerprints(*source_, db), table_fingerprints(*target_, db)) << "tables of " << db;
+    EXPECT_EQ(sequence_values(*source_, db), sequence_values(*target_, db)) << "sequences of " << db;
+    EXPECT_EQ(large_objects(*source_, db), large_objects(*target_, db)) << "large objects of " << db;
+    EXPECT_EQ(schema_dump(*source_, db), schema_dump(*target_, db)) << "schema of " << db;
+  }
+
+  static PgServer* source_;
+  std::unique_ptr<PgServer> target_;
+  fs::path work_;
+};
+PgServer* PgCopyTest::source_ = nullptr;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
+  auto r = run_decant(copy_args({"--jobs", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* db : {"app", "other", "bulk", "odd name-db", "postgres"}) expect_same_database(db);
+  EXPECT_EQ(globals_dump(*source_), globals_dump(*target_));
+
+  // Spot checks of what the oracle covers only indirectly.
+  EXPECT_EQ(target_->value("SELECT relpersistence FROM pg_class WHERE relname = 'cache'", "app"), "u");
+  EXPECT_EQ(target_->value("SELECT upper_t FROM all_types WHERE i4 = 5", "app"), "ROW 5 Ñ");
+  EXPECT_EQ(target_->value("SELECT count(*) FROM partman.part_config", "app"), "1");
+  EXPECT_EQ(target_->value("SELECT retention FROM partman.part_config", "app"), "30 days");
+  EXPECT_EQ(target_->value("SELECT name FROM ONLY car WHERE id = 1001", "app"), "car 1");
+  EXPECT_EQ(target_->value("SELECT made FROM ONLY car WHERE id = 1001", "app"), "2010-01-02");
+  EXPECT_EQ(target_->value("SELECT peak FROM measurement_2024 WHERE city = 1 AND logdate = '2024-01-02'", "app"), "1");
+  EXPECT_EQ(target_->value("SELECT last_value FROM invoice_numbers", "app"), "4242");
+  EXPECT_EQ(target_->value("SELECT rolsuper FROM pg_roles WHERE rolname = 'power_user'"), "t");
+  EXPECT_EQ(target_->value("SELECT count(*) FROM type_counts", "app"), "4");  // the materialized view is refreshed
+
+  // Identity still generates values after the copy, from where the source left off.
+  target_->exec("INSERT INTO all_types (i4) VALUES (-1)", "app");
+  EXPECT_EQ(target_->value("SELECT max(id) FROM all_types", "app"), "20005");
+
+  auto j = report();
+  EXPECT_TRUE(j["verified"].get<bool>());
+  EXPECT_EQ(j["exit_code"], 0);
+  bool saw_all_types = false;
+  for (const auto& db : j["databases"])
+    for (const auto& item : db["items"])
+      if (item["name"] == "public.all_types") {
+        saw_all_types = true;
+        EXPECT_EQ(item["rows"], 20004);
+        EXPECT_EQ(item["source_digest"], item["target_digest"]);
+      }
+  EXPECT_TRUE(saw_all_types);
+  EXPECT_TRUE(contains(r.out, "copy complete and verified")) << r.out;
+  EXPECT_TRUE(contains(r.out, "app")) << r.out;
+  EXPECT_FALSE(fs::exists(work_ / "state")) << "the resume state is removed after a verified copy";
+}
+
+TEST_F(PgCopyTest, CopiesOnlyTheNamedDatabases) {
+  auto r = run_decant(copy_args({"--dbname", "other", "--dbname", "odd name-db"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("other");
+  expect_same_database("odd name-db");
+  EXPECT_FALSE(target_->database_exists("app"));
+  EXPECT_FALSE(target_->database_exists("bulk"));
+}
+
+TEST_F(PgCopyTest, RefusesANonEmptyTargetAndTouchesNothing) {
+  target_->exec("CREATE DATABASE other");
+  target_->exec("CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (7)", "other");
+  auto r = run_decant(copy_args());
+  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "other")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--clean")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  EXPECT_EQ(target_->value("SELECT x FROM keep_me", "other"), "7");
+  EXPECT_FALSE(target_->database_exists("app"));
+  EXPECT_EQ(target_->value("SELECT count(*) FROM pg_roles WHERE rolname = 'app_owner'"), "0");
+}
+
+TEST_F(PgCopyTest, CleanDropsAndRecreatesNonEmptyTargets) {
+  target_->exec("CREATE DATABASE other");
+  target_->exec("CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (7)", "other");
+  auto r = run_decant(copy_args({"--clean", "--dbname", "other"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("other");
+  EXPECT_EQ(target_->value("SELECT to_regclass('keep_me') IS NULL", "other"), "t");
+}
+
+TEST_F(PgCopyTest, ResumesAfterSigkillWithoutCopyingFinishedTablesAgain) {
+  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
+  // Wait until at least one table is recorded as finished, then kill without warning.
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && run.running()) {
+    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(run.running()) << "the copy finished before it could be interrupted: " << run.out();
+  run.kill(SIGKILL);
+  EXPECT_EQ(run.wait(), 128 + SIGKILL);
+
+  // Without --resume, the half-copied target is refused.
+  auto refused = run_decant(copy_args({"--dbname", "bulk"}));
+  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "--resume")) << refused.err;
+
+  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("bulk");
+  int resumed = 0, copied = 0;
+  for (const auto& db : report()["databases"])
+    for (const auto& item : db["items"]) (item["resumed"].get<bool>() ? resumed : copied)++;
+  EXPECT_GE(resumed, 1);
+  EXPECT_GE(copied, 1);
+}
+
+TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
+  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && run.running()) {
+    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(run.running());
+  run.kill(SIGKILL);
+  run.wait();
+  // Change one value in a table the first run finished.
+  auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
+  std::string finished;
+  for (const auto& [key, value] : state["steps"].items())
+    if (key.rfind("bulk/table/", 0) == 0) finished = key.substr(std::string("bulk/table/").size());
+  ASSERT_FALSE(finished.empty());
+  target_->exec("UPDATE " + finished + " SET body = body || '!' WHERE id = 1", "bulk");
+
+  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
+  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, finished)) << r.err;
+  EXPECT_FALSE(report()["verified"].get<bool>());
+}
+
+TEST_F(PgCopyTest, SigintStopsCleanlyAndResumeFinishes) {
+  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && run.running()) {
+    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(run.running());
+  run.kill(SIGINT);
+  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
+  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("bulk");
+}
+
+TEST_F(PgCopyTest, ResumeWithoutAnInterruptedCopyIsRefused) {
+  auto r = run_decant(copy_args({"--dbname", "other", "--resume"}));
+  EXPECT_EQ(r.exit_code, 12) << r.err;
+  EXPECT_TRUE(contains(r.err, "without --resume")) << r.err;
+  EXPECT_FALSE(target_->database_exists("other"));
+}
+
+TEST_F(PgCopyTest, MalformedUriIsAUsageError) {
+  auto r = run_decant({"pg", "copy", "--source", "postgresql://u:hunter2@host:notaport:/x", "--target",
+                       target_->uri()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--source")) << r.err;
+  EXPECT_FALSE(contains(r.err, "hunter2")) << r.err;
+  auto r2 = run_decant({"pg", "copy", "--source", "host=localhost port", "--target", target_->uri()});
+  EXPECT_EQ(r2.exit_code, 2) << r2.err;
+}
+
+TEST_F(PgCopyTest, RefusedConnectionIsUnreachable) {
+  int closed_port = free_port();
+  auto r = run_decant(
+      args_for("host=127.0.0.1 port=" + std::to_string(closed_port) + " user=postgres", target_->uri()));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "cannot connect to the source")) << r.err;
+  EXPECT_TRUE(contains(r.err, "check the host and port")) << r.err;
+}
+
+TEST_F(PgCopyTest, SilentHostTimesOutWithinTheConnectTimeout) {
+  // A socket that accepts connections but never answers, like a firewalled host.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::listen(fd, 16);
+  std::string silent = "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " user=postgres connect_timeout=2";
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_decant(args_for(source_->conninfo(), silent));
+  auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "target")) << r.err;
+  EXPECT_LT(took, 30s);
+}
+
+TEST_F(PgCopyTest, WrongPasswordIsAnAuthenticationErrorAndNeverShown) {
+  PgServer guarded(PgServer::Options{true});
+  guarded.exec("CREATE ROLE copier LOGIN SUPERUSER PASSWORD 'right-pw-123'");
+  std::string wrong = "postgresql://copier:wrong-pw-456@127.0.0.1:" + std::to_string(guarded.port()) + "/postgres";
+  auto r = run_decant(args_for(source_->conninfo(), wrong));
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_TRUE(contains(r.err, "password")) << r.err;
+  EXPECT_FALSE(contains(r.err + r.out, "wrong-pw-456"));
+}
+
+// Scans every process's command line while `run` (and its pg_dump/pg_restore) runs.
+std::string scan_process_list(BackgroundDecant& run, const std::string& secret, int& scans) {
+  std::string leaked;
+  while (run.running()) {
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::string cmdline = read_file(entry.path() / "cmdline");
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      if (contains(cmdline, secret)) leaked = cmdline;
+    }
+    ++scans;
+  }
+  return leaked;
+}
+
+TEST_F(PgCopyTest, PasswordsFromPgpassNeverAppearInOutputReportsOrTheProcessList) {
+  PgServer guarded(PgServer::Options{true});
+  guarded.exec("CREATE ROLE copier LOGIN SUPERUSER PASSWORD 'pw-Secret-789'");
+  fs::path pgpass = work_ / "pgpass";
+  {
+    std::ofstream out(pgpass);
+    out << "127.0.0.1:" << guarded.port() << ":*:copier:pw-Secret-789\n";
+  }
+  fs::permissions(pgpass, fs::perms::owner_read | fs::perms::owner_write);
+  auto args = args_for(source_->conninfo(), "postgresql://copier@127.0.0.1:" + std::to_string(guarded.port()) + "/postgres",
+                       {"--dbname", "bulk", "--jobs", "2"});
+  BackgroundDecant run(args, work_, {{"PGPASSFILE", pgpass.string()}});
+  int scans = 0;
+  std::string leaked = scan_process_list(run, "pw-Secret-789", scans);
+  EXPECT_EQ(run.wait(), 0) << run.err();
+  EXPECT_GT(scans, 3);
+  EXPECT_EQ(leaked, "") << "password visible in the process list";
+  EXPECT_FALSE(contains(run.out() + run.err(), "pw-Secret-789"));
+  EXPECT_FALSE(contains(read_file(report_path()), "pw-Secret-789"));
+  EXPECT_EQ(table_fingerprints(*source_, "bulk"), table_fingerprints(guarded, "bulk"));
+}
+
+TEST_F(PgCopyTest, PasswordInTheUriIsScrubbedFromArgvAndKeptFromChildren) {
+  PgServer guarded(PgServer::Options{true});
+  guarded.exec("CREATE ROLE copier LOGIN SUPERUSER PASSWORD 'pw-Secret-789'");
+  std::string target = "postgresql://copier:pw-Secret-789@127.0.0.1:" + std::to_string(guarded.port()) + "/postgres";
+  BackgroundDecant run(args_for(source_->conninfo(), target, {"--dbname", "bulk", "--jobs", "2"}), work_);
+  // decant overwrites the password in its own argv as soon as it has parsed it; from the
+  // moment it writes its state, no process may show it: not decant, not pg_dump/pg_restore.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (run.running() && std::chrono::steady_clock::now() < deadline && !fs::exists(work_ / "state" / "state.json"))
+    std::this_thread::sleep_for(1ms);
+  int scans = 0;
+  std::string leaked = scan_process_list(run, "pw-Secret-789", scans);
+  EXPECT_EQ(run.wait(), 0) << run.err();
+  EXPECT_EQ(leaked, "") << "password visible in the process list";
+  EXPECT_FALSE(contains(run.out() + run.err(), "pw-Secret-789"));
+  EXPECT_FALSE(contains(read_file(report_path()), "pw-Secret-789"));
+}
+
+TEST_F(PgCopyTest, MissingOrTooOldPgDumpIsReported) {
+  auto r = run_decant(copy_args({"--pg-bin", (work_ / "nothing-here").string()}));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_TRUE(contains(r.err, "not found")) << r.err;
+  EXPECT_TRUE(contains(r.err, "postgresql-client-15")) << r.err;
+
+  fs::create_directories(work_ / "old");
+  for (const char* tool : {"pg_dump", "pg_restore"}) {
+    std::ofstream script(work_ / "old" / tool);
+    script << "#!/bin/sh\necho '" << tool << " (PostgreSQL) 11.22'\n";
+    script.close();
+    fs::permissions(work_ / "old" / tool, fs::perms::owner_all);
+  }
+  auto old = run_decant(copy_args({"--pg-bin", (work_ / "old").string()}));
+  EXPECT_EQ(old.exit_code, 5) << old.err;
+  EXPECT_TRUE(contains(old.err, "too old")) << old.err;
+  EXPECT_FALSE(target_->database_exists("app")) << "nothing is created before the tools are found";
+}
+
+TEST_F(PgCopyTest, TargetLoginWithoutPrivilegesIsRefused) {
+  target_->exec("CREATE ROLE weak LOGIN");
+  auto r = run_decant(args_for(source_->conninfo(), target_->uri("postgres", "weak")));
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_TRUE(contains(r.err, "CREATEDB")) << r.err;
+  EXPECT_FALSE(target_->database_exists("app"));
+}
+
+TEST_F(PgCopyTest, NonSuperuserTargetGetsWhatItCanAndListsWhatWasLeftOut) {
+  // Like a managed service's admin login: CREATEDB and CREATEROLE, not a superuser.
+  target_->exec("CREATE ROLE admin LOGIN CREATEDB CREATEROLE");
+  auto r = run_decant(args_for(source_->conninfo(), target_->uri("postgres", "admin"), {"--dbname", "other"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "power_user: SUPERUSER")) << r.out;
+  EXPECT_TRUE(contains(r.out, "power_user: REPLICATION")) << r.out;
+  EXPECT_EQ(target_->value("SELECT rolsuper::text || rolcanlogin::text FROM pg_roles WHERE rolname = 'power_user'"),
+            "falsetrue");
+  EXPECT_EQ(table_fingerprints(*source_, "other"), table_fingerprints(*target_, "other"));
+  bool listed = false;
+  for (const auto& item : report()["left_out"]) listed = listed || contains(item.get<std::string>(), "BYPASSRLS");
+  EXPECT_TRUE(listed);
+}
+
+TEST_F(PgCopyTest, ProgressLinesWhenStdoutIsNotATerminal) {
+  auto r = run_decant(copy_args({"--dbname", "bulk", "--jobs", "1", "--progress-interval", "0.2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "progress: copying data:")) << r.out;
+  EXPECT_TRUE(contains(r.out, "rows/s")) << r.out;
+  EXPECT_TRUE(contains(r.out, "ETA")) << r.out;
+  EXPECT_FALSE(contains(r.out, "\x1b[")) << "no terminal escapes in a log";
+}
+
+TEST_F(PgCopyTest, HelpAndVersion) {
+  auto help = run_decant({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(contains(help.out, "pg")) << help.out;
+  auto copy_help = run_decant({"pg", "copy", "--help"});
+  EXPECT_EQ(copy_help.exit_code, 0);
+  EXPECT_TRUE(contains(copy_help.out, "--resume")) << copy_help.out;
+  EXPECT_TRUE(contains(copy_help.out, "Exit codes")) << copy_help.out;
+  auto version = run_decant({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_TRUE(contains(version.out, "decant 0.")) << version.out;
+  auto missing = run_decant({"pg", "copy", "--source", "x"});
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace decant::test

@@ -1,0 +1,231 @@
+#include "pg_server.hpp"
+
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/process.hpp"
+
+extern char** environ;
+
+namespace decant::test {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+
+bool running_as_root() { return geteuid() == 0; }
+
+// initdb and postgres refuse to run as root: run them as the postgres user then.
+std::vector<std::string> as_server_user(std::vector<std::string> argv) {
+  if (!running_as_root()) return argv;
+  argv.insert(argv.begin(), {"runuser", "-u", "postgres", "--"});
+  return argv;
+}
+
+void chown_to_server_user(const fs::path& p) {
+  if (!running_as_root()) return;
+  if (passwd* pw = getpwnam("postgres")) {
+    if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown " + p.string());
+  }
+}
+
+void run_checked(const std::vector<std::string>& argv) {
+  auto r = run_process({argv, {}, std::nullopt});
+  if (r.exit_status != 0) throw std::runtime_error(argv[0] + " failed: " + r.errors + r.output);
+}
+
+}  // namespace
+
+std::string pg_bin_dir() {
+  const char* dir = std::getenv("PG_BIN");
+  return dir && *dir ? dir : "/usr/lib/postgresql/15/bin";
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+fs::path make_temp_dir(const std::string& prefix) {
+  std::string tmpl = (fs::temp_directory_path() / (prefix + ".XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
+  return tmpl;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+PgServer::PgServer(Options options) {
+  dir_ = make_temp_dir("decant-pg");
+  chown_to_server_user(dir_);
+  port_ = free_port();
+  fs::path data = dir_ / "data";
+  run_checked(as_server_user({pg_bin_dir() + "/initdb", "-D", data.string(), "-U", "postgres", "-A", "trust",
+                              "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"}));
+  {
+    std::ofstream hba(data / "pg_hba.conf");
+    hba << "local all all trust\n";
+    if (options.password_auth) {
+      hba << "host all postgres 127.0.0.1/32 trust\n";
+      hba << "host all all 127.0.0.1/32 scram-sha-256\n";
+    } else {
+      hba << "host all all 127.0.0.1/32 trust\n";
+    }
+  }
+  {
+    std::ofstream conf(data / "postgresql.conf", std::ios::app);
+    conf << "listen_addresses = '127.0.0.1'\nport = " << port_ << "\nunix_socket_directories = '" << dir_.string()
+         << "'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 128MB\n"
+         << "max_connections = 100\nlog_min_messages = warning\nmax_wal_size = 2GB\n";
+  }
+  run_checked(as_server_user(
+      {pg_bin_dir() + "/pg_ctl", "-D", data.string(), "-w", "-t", "60", "-l", (dir_ / "server.log").string(), "start"}));
+}
+
+PgServer::~PgServer() {
+  try {
+    run_process({as_server_user({pg_bin_dir() + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate", "-w",
+                                 "stop"}),
+                 {},
+                 std::nullopt});
+  } catch (...) {
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string PgServer::conninfo(const std::string& db, const std::string& user) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user='" + user + "' dbname='" + db + "'";
+}
+
+std::string PgServer::uri(const std::string& db, const std::string& user) const {
+  return "postgresql://" + user + "@127.0.0.1:" + std::to_string(port_) + "/" + db;
+}
+
+std::vector<std::vector<std::optional<std::string>>> PgServer::query(const std::string& sql,
+                                                                     const std::string& db) const {
+  std::unique_ptr<PGconn, ConnDeleter> conn(PQconnectdb(conninfo(db).c_str()));
+  if (PQstatus(conn.get()) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, ResultDeleter> res(PQexec(conn.get(), sql.c_str()));
+  auto st = PQresultStatus(res.get());
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+    throw std::runtime_error(std::string(PQresultErrorMessage(res.get())) + " in: " + sql.substr(0, 200));
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  for (int r = 0; r < PQntuples(res.get()); ++r) {
+    std::vector<std::optional<std::string>> row;
+    for (int c = 0; c < PQnfields(res.get()); ++c)
+      row.push_back(PQgetisnull(res.get(), r, c) ? std::nullopt
+                                                 : std::optional<std::string>(PQgetvalue(res.get(), r, c)));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void PgServer::exec(const std::string& sql, const std::string& db) const { query(sql, db); }
+
+std::string PgServer::value(const std::string& sql, const std::string& db) const {
+  auto rows = query(sql, db);
+  if (rows.empty() || rows[0].empty() || !rows[0][0]) return "";
+  return *rows[0][0];
+}
+
+bool PgServer::database_exists(const std::string& db) const {
+  return value("SELECT count(*) FROM pg_database WHERE datname = '" + db + "'") == "1";
+}
+
+RunResult run_decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  ProcessSpec spec;
+  spec.argv = {DECANT_BINARY};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.extra_env = env;
+  auto r = run_process(spec);
+  return {r.exit_status, r.output, r.errors};
+}
+
+BackgroundDecant::BackgroundDecant(const std::vector<std::string>& args, const fs::path& out_dir,
+                                   const std::map<std::string, std::string>& env)
+    : out_dir_(out_dir) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> cenv;
+  for (auto& e : env_strings) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  std::vector<std::string> argv{DECANT_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, (out_dir / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, (out_dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int rc = posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start decant");
+}
+
+BackgroundDecant::~BackgroundDecant() {
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    wait();
+  }
+}
+
+void BackgroundDecant::kill(int signal) { ::kill(pid_, signal); }
+
+bool BackgroundDecant::running() {
+  if (reaped_) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    status_ = status;
+    return false;
+  }
+  return true;
+}
+
+int BackgroundDecant::wait() {
+  if (!reaped_) {
+    ::waitpid(pid_, &status_, 0);
+    reaped_ = true;
+  }
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+}
+
+std::string BackgroundDecant::out() const { return read_file(out_dir_ / "stdout"); }
+std::string BackgroundDecant::err() const { return read_file(out_dir_ / "stderr"); }
+
+}  // namespace decant::test

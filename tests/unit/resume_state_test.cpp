@@ -1,1 +1,213 @@
+#include "engine/resume_state.hpp"
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+#include "test_support.hpp"
+
+namespace decant::engine {
+namespace {
+namespace fs = std::filesystem;
+using decant::test::TempDir;
+using decant::test::write_file;
+
+const std::string kIdentity = "alice@src:5432 -> bob@dst:5432";
+
+ExitCode load_error(ResumeState& state) {
+  try {
+    state.load();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ExitCode::ok;
+}
+
+TEST(ResumeState, FreshDirectoryHasNoState) {
+  TempDir tmp;
+  ResumeState state(tmp.path() / "state", kIdentity);
+  EXPECT_FALSE(state.exists());
+  EXPECT_EQ(state.dir(), tmp.path() / "state");
+}
+
+TEST(ResumeState, ResetCreatesTheDirectoryAndAnEmptyState) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "nested" / "state";
+  ResumeState state(dir, kIdentity);
+  state.reset();
+  EXPECT_TRUE(fs::is_directory(dir));
+  EXPECT_TRUE(fs::exists(dir / "state.json"));
+  EXPECT_TRUE(state.exists());
+  EXPECT_FALSE(state.done("anything"));
+
+  ResumeState again(dir, kIdentity);
+  ASSERT_NO_THROW(again.load());
+  EXPECT_FALSE(again.done("anything"));
+}
+
+TEST(ResumeState, MarkDonePersistsForANewObject) {
+  TempDir tmp;
+  {
+    ResumeState state(tmp.path(), kIdentity);
+    state.reset();
+    state.mark_done("db:app:schema");
+    state.mark_done("table:app.public.t", nlohmann::json{{"rows", 42}, {"digest", "abc"}});
+    EXPECT_TRUE(state.done("db:app:schema"));
+  }
+  ResumeState loaded(tmp.path(), kIdentity);
+  ASSERT_NO_THROW(loaded.load());
+  EXPECT_TRUE(loaded.done("db:app:schema"));
+  EXPECT_TRUE(loaded.done("table:app.public.t"));
+  EXPECT_FALSE(loaded.done("table:app.public.u"));
+  auto v = loaded.get("table:app.public.t");
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ((*v)["rows"], 42);
+  EXPECT_EQ((*v)["digest"], "abc");
+  EXPECT_EQ(loaded.get("db:app:schema"), nlohmann::json(true));
+  EXPECT_FALSE(loaded.get("missing").has_value());
+  EXPECT_FALSE(fs::exists(tmp.path() / "state.json.tmp"));
+}
+
+TEST(ResumeState, MarkDoneOverwritesAValue) {
+  TempDir tmp;
+  {
+    ResumeState state(tmp.path(), kIdentity);
+    state.reset();
+    state.mark_done("k", 1);
+    state.mark_done("k", 2);
+  }
+  ResumeState loaded(tmp.path(), kIdentity);
+  loaded.load();
+  EXPECT_EQ(loaded.get("k"), nlohmann::json(2));
+}
+
+TEST(ResumeState, ResetForgetsEarlierSteps) {
+  TempDir tmp;
+  {
+    ResumeState state(tmp.path(), kIdentity);
+    state.reset();
+    state.mark_done("old step");
+  }
+  {
+    ResumeState state(tmp.path(), kIdentity);
+    state.load();
+    ASSERT_TRUE(state.done("old step"));
+    state.reset();
+    EXPECT_FALSE(state.done("old step"));
+  }
+  ResumeState loaded(tmp.path(), kIdentity);
+  loaded.load();
+  EXPECT_FALSE(loaded.done("old step"));
+}
+
+TEST(ResumeState, LoadOnMissingDirectoryIsNothingToResume) {
+  TempDir tmp;
+  ResumeState state(tmp.path() / "does-not-exist", kIdentity);
+  EXPECT_EQ(load_error(state), ExitCode::nothing_to_resume);
+  ResumeState empty_dir(tmp.path(), kIdentity);  // exists, but holds no state.json
+  EXPECT_EQ(load_error(empty_dir), ExitCode::nothing_to_resume);
+}
+
+TEST(ResumeState, LoadForAnotherIdentityIsNothingToResumeAndKeepsTheState) {
+  TempDir tmp;
+  {
+    ResumeState state(tmp.path(), kIdentity);
+    state.reset();
+    state.mark_done("step");
+  }
+  ResumeState other(tmp.path(), "alice@src:5432 -> carol@elsewhere:5432");
+  EXPECT_EQ(load_error(other), ExitCode::nothing_to_resume);
+  EXPECT_FALSE(other.done("step"));
+
+  ResumeState same(tmp.path(), kIdentity);
+  ASSERT_NO_THROW(same.load());
+  EXPECT_TRUE(same.done("step"));
+}
+
+TEST(ResumeState, RemoveDeletesTheDirectory) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "state";
+  ResumeState state(dir, kIdentity);
+  state.reset();
+  state.mark_done("step");
+  ASSERT_TRUE(fs::exists(dir));
+  state.remove();
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_FALSE(state.exists());
+  ResumeState loaded(dir, kIdentity);
+  EXPECT_EQ(load_error(loaded), ExitCode::nothing_to_resume);
+}
+
+TEST(ResumeState, CorruptStateIsLocalIo) {
+  for (const std::string text : {"", "{\"identity\": \"x\", \"steps\": {", "not json at all", "\x01\x02\x03"}) {
+    SCOPED_TRACE(text);
+    TempDir tmp;
+    write_file(tmp.path() / "state.json", text);
+    ResumeState state(tmp.path(), kIdentity);
+    EXPECT_TRUE(state.exists());
+    EXPECT_EQ(load_error(state), ExitCode::local_io);
+  }
+}
+
+// BUG (src/engine/resume_state.cpp, ResumeState::load): a state.json that is valid JSON
+// but not an object (`[]`, `42`, `null`) or whose "identity" is not a string makes
+// j.value(...) throw nlohmann::json::type_error, which escapes load() instead of
+// Error(local_io). Enable once fixed.
+TEST(ResumeState, DISABLED_WellFormedButWrongShapedStateIsLocalIo) {
+  for (const std::string text : {"[]", "42", "null", "\"text\"", "{\"identity\": 5, \"steps\": {}}"}) {
+    SCOPED_TRACE(text);
+    TempDir tmp;
+    write_file(tmp.path() / "state.json", text);
+    ResumeState state(tmp.path(), kIdentity);
+    ExitCode code = ExitCode::ok;
+    try {
+      code = load_error(state);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "load() threw a non-decant exception: " << e.what();
+      continue;
+    }
+    EXPECT_EQ(code, ExitCode::local_io);
+  }
+}
+
+TEST(ResumeState, ResetWhereNoDirectoryCanBeMadeIsLocalIo) {
+  TempDir tmp;
+  write_file(tmp.path() / "a-file", "x");
+  ResumeState state(tmp.path() / "a-file" / "state", kIdentity);
+  try {
+    state.reset();
+    FAIL() << "reset() did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::local_io);
+    EXPECT_FALSE(e.hint().empty());
+  }
+}
+
+TEST(ResumeState, ConcurrentMarkDoneLosesNothing) {
+  TempDir tmp;
+  {
+    ResumeState state(tmp.path(), kIdentity);
+    state.reset();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&state, t] {
+        for (int i = 0; i < 25; ++i) state.mark_done("t" + std::to_string(t) + ":" + std::to_string(i), i);
+      });
+    for (auto& th : threads) th.join();
+  }
+  ResumeState loaded(tmp.path(), kIdentity);
+  loaded.load();
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 25; ++i) {
+      auto key = "t" + std::to_string(t) + ":" + std::to_string(i);
+      ASSERT_TRUE(loaded.done(key)) << key;
+      EXPECT_EQ(loaded.get(key), nlohmann::json(i));
+    }
+}
+
+}  // namespace
+}  // namespace decant::engine

@@ -1,0 +1,294 @@
+#include "pg_fixture.hpp"
+
+#include <algorithm>
+#include <sstream>
+#include <vector>
+#include <stdexcept>
+
+#include "common/process.hpp"
+
+namespace decant::test {
+
+namespace {
+
+constexpr const char* kRolesSql = R"SQL(
+CREATE ROLE app_owner LOGIN PASSWORD 'owner-pw' CREATEDB CONNECTION LIMIT 10 VALID UNTIL '2030-01-01 00:00:00+00';
+CREATE ROLE readers NOLOGIN;
+CREATE ROLE app_reader LOGIN NOINHERIT IN ROLE readers;
+CREATE ROLE "Quoted Role" LOGIN;
+CREATE ROLE power_user SUPERUSER REPLICATION BYPASSRLS LOGIN;
+GRANT readers TO app_owner WITH ADMIN OPTION;
+ALTER ROLE app_reader SET statement_timeout = '5s';
+ALTER ROLE app_reader SET search_path = app, public;
+COMMENT ON ROLE readers IS 'read-only access';
+)SQL";
+
+constexpr const char* kDatabasePropertiesSql = R"SQL(
+REVOKE CONNECT ON DATABASE app FROM PUBLIC;
+GRANT CONNECT ON DATABASE app TO readers;
+GRANT CREATE ON DATABASE app TO app_reader WITH GRANT OPTION;
+ALTER DATABASE app SET timezone = 'Europe/Paris';
+ALTER ROLE app_owner IN DATABASE app SET work_mem = '8MB';
+COMMENT ON DATABASE app IS 'the application';
+)SQL";
+
+// Every common data type, with the awkward values: NaN and infinities, zero bytes,
+// NULLs inside arrays, non-ASCII text, empty strings.
+constexpr const char* kAppSql = R"SQL(
+CREATE SCHEMA partman;
+CREATE EXTENSION pg_partman SCHEMA partman;
+CREATE SCHEMA "Mixed Case";
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy ☺');
+CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
+CREATE TYPE pair AS (a integer, b text);
+
+CREATE TABLE all_types (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  i2 smallint, i4 integer, i8 bigint, num numeric, num_scale numeric(12, 4), f4 real, f8 double precision,
+  flag boolean, t text, vc varchar(10), ch char(3), raw bytea, d date, ts timestamp, tstz timestamptz,
+  iv interval, tm time, tmtz timetz, u uuid, js json, jb jsonb, x xml, ip inet, net cidr, mac macaddr,
+  bits varbit, arr_i integer[], arr_t text[], arr_2d integer[][], r int4range, tsr tstzrange,
+  mr int4multirange, m mood, m_arr mood[], dp positive_int, pr pair, pr_arr pair[], cash money, pt point,
+  tsv tsvector, o oid, rc regclass,
+  upper_t text GENERATED ALWAYS AS (upper(t)) STORED
+);
+INSERT INTO all_types (i2, i4, i8, num, num_scale, f4, f8, flag, t, vc, ch, raw, d, ts, tstz, iv, tm, tmtz, u, js,
+                       jb, x, ip, net, mac, bits, arr_i, arr_t, arr_2d, r, tsr, mr, m, m_arr, dp, pr, pr_arr, cash,
+                       pt, tsv, o, rc) VALUES
+  (-32768, -2147483648, -9223372036854775808, 'NaN', 0.0001, 'NaN', 'NaN', true, 'Zoë 日本語 🚀', '', 'ab',
+   '\x00ff00'::bytea, 'infinity', '-infinity', 'infinity', '-178000000 years', '24:00:00', '00:00:00+1459',
+   '00000000-0000-0000-0000-000000000000', '{"a": [1, 2.50, null]}', '{"z": 1, "a": {"nested": [true, "x"]}}',
+   '<a b="c">text &amp; more</a>', '::1', '10.0.0.0/8', '08:00:2b:01:02:03', B'1010', '{1,NULL,3}',
+   '{"quote\"d","comma,s",NULL,""}', '{{1,2},{3,4}}', '[1,10)', '[2024-01-01 00:00+00,infinity)',
+   '{[1,3),[5,9)}', 'happy ☺', '{sad,"happy ☺"}', 1, ROW(1, 'x y'), ARRAY[ROW(2, 'z')::pair, NULL],
+   '-92233720368547758.08', '(1.5,-2)', 'fat:1 cat:2', 4294967295, 'pg_class'),
+  (32767, 2147483647, 9223372036854775807, 'Infinity', -99999999.9999, 'Infinity', '-Infinity', false,
+   E'line\nbreak\ttab\\backslash', 'ten chars!', 'xyz', ''::bytea, '-infinity', 'infinity', '-infinity',
+   '1 day -00:00:01', '00:00:00.000001', '23:59:59.999999-1459', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'null',
+   '[]', NULL, '2001:db8::ff00:42:8329/64', '2001:db8::/32', 'ff:ff:ff:ff:ff:ff', B'', '{}', '{}', '{}', 'empty',
+   '(,)', '{}', 'sad', '{}', 2147483647, ROW(NULL, NULL), '{}', '0', '(0,0)', '', 0, 'pg_type'),
+  (0, 0, 0, '-Infinity', 0, '-0', '-0', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL),
+  (1, 1, 1, 3.14159265358979323846264338327950288419716939937510, 1.5, 3.4028235e+38, 1.7976931348623157e+308,
+   true, repeat('long text ', 5000), 'a', 'a', decode(repeat('00ff', 40000), 'hex'), '2024-02-29',
+   '2024-02-29 12:34:56.789012', '2024-02-29 12:34:56.789012+05:30', '1 year 2 mons 3 days 04:05:06.789', '12:00',
+   '12:00+02', gen_random_uuid(), '{"big": 12345678901234567890}', '{"big": 12345678901234567890.5}',
+   '<x/>', '192.168.1.1/24', '192.168.0.0/16', '00:00:00:00:00:00', B'1111000011110000', '{-1}', '{"ü"}',
+   '{{NULL,2}}', '[-5,5]', '[2000-01-01 00:00+00,2000-01-02 00:00+00]', '{[1,2)}', 'ok', '{ok,ok}', 42,
+   ROW(-1, ''), '{"(3,\"a,b\")"}', '1234.56', '(1e300,-1e-300)', 'a:1A b:2B', 1, 'all_types');
+INSERT INTO all_types (i4, t, num, f8, jb, raw, tstz, arr_i, m, dp)
+SELECT g, 'row ' || g || ' ñ', g / 7.0, g * 1.1, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g)),
+       decode(md5(g::text), 'hex') || '\x00'::bytea, '2024-01-01 00:00+00'::timestamptz + g * interval '1 minute',
+       ARRAY[g, g + 1], (ARRAY['sad', 'ok', 'happy ☺'])[1 + g % 3]::mood, 1 + g
+FROM generate_series(1, 20000) g;
+CREATE INDEX all_types_tstz ON all_types (tstz DESC NULLS LAST);
+CREATE INDEX all_types_jb ON all_types USING gin (jb jsonb_path_ops);
+CREATE INDEX all_types_lower ON all_types (lower(t)) WHERE i4 > 100;
+ALTER INDEX all_types_lower ALTER COLUMN 1 SET STATISTICS 500;
+CLUSTER all_types USING all_types_tstz;
+ALTER TABLE all_types ADD COLUMN dropped_later text DEFAULT 'x';
+ALTER TABLE all_types DROP COLUMN dropped_later;
+COMMENT ON COLUMN all_types.t IS 'free text';
+
+-- Identifiers that need quoting.
+CREATE TABLE "Mixed Case"."Order Items" (id serial PRIMARY KEY, "Qty" integer NOT NULL, "select" text, "from" date,
+                                          "ünïcode" text);
+INSERT INTO "Mixed Case"."Order Items" ("Qty", "select", "from", "ünïcode")
+SELECT g, 'sel ' || g, DATE '2024-01-01' + g, 'ü' || g FROM generate_series(1, 500) g;
+CREATE UNIQUE INDEX "Order Items Qty" ON "Mixed Case"."Order Items" ("Qty");
+ALTER TABLE "Mixed Case"."Order Items" REPLICA IDENTITY USING INDEX "Order Items Qty";
+
+-- Inheritance whose child orders its columns differently from the parent.
+CREATE TABLE vehicle (id integer PRIMARY KEY, name text NOT NULL, wheels integer, made date);
+CREATE TABLE car (made date, doors integer, wheels integer, name text NOT NULL, id integer PRIMARY KEY);
+ALTER TABLE car INHERIT vehicle;
+INSERT INTO vehicle SELECT g, 'vehicle ' || g, g % 5, DATE '2000-01-01' + g FROM generate_series(1, 300) g;
+INSERT INTO car (made, doors, wheels, name, id) SELECT DATE '2010-01-01' + g, 2 + g % 3, 4, 'car ' || g, 1000 + g
+FROM generate_series(1, 300) g;
+
+-- A declarative partition created on its own, with its own column order, then attached.
+CREATE TABLE measurement (city integer NOT NULL, logdate date NOT NULL, peak integer, note text,
+                          PRIMARY KEY (city, logdate)) PARTITION BY RANGE (logdate);
+CREATE TABLE measurement_2024 (note text, peak integer, logdate date NOT NULL, city integer NOT NULL);
+ALTER TABLE measurement ATTACH PARTITION measurement_2024 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE measurement_2025 PARTITION OF measurement FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE INDEX measurement_peak ON measurement (peak);
+INSERT INTO measurement SELECT g % 50, DATE '2024-01-01' + (g % 700), g, 'n' || g FROM generate_series(1, 30000) g
+ON CONFLICT DO NOTHING;
+
+-- pg_partman: a managed table, with its configuration in partman.part_config.
+CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL, payload text) PARTITION BY RANGE (at);
+SELECT partman.create_parent('public.events', 'at', 'native', 'monthly', p_premake := 2,
+                             p_start_partition := '2026-01-01');
+INSERT INTO events SELECT g, TIMESTAMPTZ '2026-01-01 00:00+00' + (g % 96) * interval '1 day', 'event ' || g
+FROM generate_series(1, 5000) g;
+UPDATE partman.part_config SET retention = '30 days', retention_keep_table = false WHERE parent_table = 'public.events';
+
+CREATE UNLOGGED TABLE cache (k text PRIMARY KEY, v jsonb);
+INSERT INTO cache SELECT 'k' || g, jsonb_build_object('v', g) FROM generate_series(1, 1000) g;
+
+CREATE TABLE nocols ();
+INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES;
+
+CREATE TABLE bookings (id integer PRIMARY KEY, room integer, during tstzrange,
+                       EXCLUDE USING gist (during WITH &&),
+                       CONSTRAINT bookings_room_unique UNIQUE (room, id) DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO bookings SELECT g, g % 10, tstzrange(TIMESTAMPTZ '2024-01-01 00:00+00' + g * interval '1 hour',
+                                                 TIMESTAMPTZ '2024-01-01 00:00+00' + (g + 1) * interval '1 hour')
+FROM generate_series(1, 200) g;
+
+CREATE TABLE line_items (id serial PRIMARY KEY, vehicle_id integer REFERENCES vehicle (id), booking integer
+                         REFERENCES bookings (id) ON DELETE CASCADE, qty positive_int);
+INSERT INTO line_items (vehicle_id, booking, qty) SELECT 1 + g % 300, 1 + g % 200, 1 + g FROM generate_series(1, 2000) g;
+
+CREATE SEQUENCE invoice_numbers START 1000 INCREMENT 7;
+SELECT setval('invoice_numbers', 4242, false);
+CREATE SEQUENCE used_sequence;
+SELECT nextval('used_sequence') FROM generate_series(1, 17);
+
+CREATE VIEW recent_builds AS SELECT id, t FROM all_types WHERE id > 10;
+CREATE MATERIALIZED VIEW type_counts AS SELECT m, count(*) AS n FROM all_types GROUP BY m;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.qty := NEW.qty; RETURN NEW; END $$;
+CREATE TRIGGER line_items_touch BEFORE UPDATE ON line_items FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE cache ENABLE ROW LEVEL SECURITY;
+CREATE POLICY cache_read ON cache FOR SELECT TO readers USING (true);
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO readers;
+GRANT USAGE ON SCHEMA "Mixed Case" TO readers;
+ALTER TABLE line_items OWNER TO app_owner;
+
+SELECT lo_from_bytea(0, '\x000102ff00'::bytea);
+SELECT lo_from_bytea(0, ''::bytea);
+SELECT lo_from_bytea(0, decode(repeat('0123456789abcdef', 200000), 'hex'));
+SELECT lo_from_bytea(424242, convert_to('a large object with a chosen oid', 'UTF8'));
+ALTER LARGE OBJECT 424242 OWNER TO app_owner;
+COMMENT ON LARGE OBJECT 424242 IS 'an artifact';
+)SQL";
+
+constexpr const char* kOtherSql = R"SQL(
+CREATE TABLE settings (name text PRIMARY KEY, value text);
+INSERT INTO settings SELECT 'name' || g, 'value ' || g FROM generate_series(1, 100) g;
+)SQL";
+
+// Many mid-sized tables: a copy takes long enough to be interrupted between tables.
+constexpr const char* kBulkSql = R"SQL(
+DO $$
+BEGIN
+  FOR i IN 1..24 LOOP
+    EXECUTE format('CREATE TABLE chunk_%s (id bigint PRIMARY KEY, body text, n numeric, at timestamptz)', i);
+    EXECUTE format('INSERT INTO chunk_%s SELECT g, repeat(md5(g::text), 4), g * 1.5, '
+                   'TIMESTAMPTZ ''2024-01-01 00:00+00'' + g * interval ''1 second'' '
+                   'FROM generate_series(1, 40000) g', i);
+  END LOOP;
+END $$;
+)SQL";
+
+// pg_dump 15.14+ brackets a script with \restrict/\unrestrict and a random key.
+std::string without_restrict_keys(const std::string& script) {
+  std::istringstream in(script);
+  std::string line, out;
+  while (std::getline(in, line))
+    if (line.rfind("\\restrict ", 0) != 0 && line.rfind("\\unrestrict ", 0) != 0) out += line + "\n";
+  return out;
+}
+
+// pg_dump (like pg_dumpall | psql) recreates an inheritance child with its parent's
+// columns first, so a child's physical column order can legitimately change; decant
+// copies by column name. Sort the column lines of each CREATE TABLE to compare the rest.
+std::string with_sorted_table_columns(const std::string& script) {
+  std::istringstream in(script);
+  std::string line, out;
+  std::vector<std::string> columns;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (!in_table && line.rfind("CREATE ", 0) == 0 && line.find("TABLE ") != std::string::npos &&
+        !line.empty() && line.back() == '(') {
+      in_table = true;
+      out += line + "\n";
+      continue;
+    }
+    if (in_table && line.rfind(")", 0) == 0) {
+      for (auto& c : columns)
+        if (!c.empty() && c.back() == ',') c.pop_back();
+      std::sort(columns.begin(), columns.end());
+      for (const auto& c : columns) out += c + "\n";
+      columns.clear();
+      in_table = false;
+    }
+    if (in_table)
+      columns.push_back(line);
+    else
+      out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+void load_source_data(const PgServer& source) {
+  source.exec(kRolesSql);
+  // CREATE DATABASE cannot share a transaction with other statements.
+  for (const char* db : {"app OWNER app_owner", "other", "bulk", "\"odd name-db\""})
+    source.exec(std::string("CREATE DATABASE ") + db);
+  source.exec(kDatabasePropertiesSql);
+  source.exec(kAppSql, "app");
+  source.exec(kOtherSql, "other");
+  source.exec(kOtherSql, "odd name-db");
+  source.exec(kBulkSql, "bulk");
+  source.exec("VACUUM ANALYZE", "bulk");
+}
+
+std::map<std::string, std::string> table_fingerprints(const PgServer& server, const std::string& db) {
+  // Every stored and generated column, named in sorted order, hashed per row, rows sorted.
+  auto tables = server.query(R"SQL(
+    SELECT format('%I.%I', n.nspname, c.relname),
+           coalesce(string_agg(format('%I', a.attname), ', ' ORDER BY a.attname COLLATE "C")
+                    FILTER (WHERE a.attname IS NOT NULL), '')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+    GROUP BY 1 ORDER BY 1)SQL",
+                             db);
+  std::map<std::string, std::string> out;
+  for (const auto& row : tables) {
+    std::string table = *row[0], cols = *row[1];
+    std::string sql = "SET TimeZone = 'UTC'; SET extra_float_digits = 3; SELECT count(*)::text || ':' || "
+                      "md5(coalesce(string_agg(h, '' ORDER BY h), '')) FROM (SELECT md5(ROW(" +
+                      cols + ")::text) AS h FROM ONLY " + table + ") s";
+    if (cols.empty()) sql = "SELECT count(*)::text FROM ONLY " + table;
+    out[table] = server.value(sql, db);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> sequence_values(const PgServer& server, const std::string& db) {
+  auto seqs = server.query(
+      "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences ORDER BY 1", db);
+  std::map<std::string, std::string> out;
+  for (const auto& row : seqs)
+    out[*row[0]] = server.value("SELECT last_value || ':' || is_called FROM " + *row[0], db);
+  return out;
+}
+
+std::map<std::string, std::string> large_objects(const PgServer& server, const std::string& db) {
+  std::map<std::string, std::string> out;
+  for (const auto& row : server.query(
+           "SELECT oid::text, md5(lo_get(oid)) || ':' || pg_get_userbyid(lomowner) FROM pg_largeobject_metadata", db))
+    out[*row[0]] = *row[1];
+  return out;
+}
+
+std::string schema_dump(const PgServer& server, const std::string& db) {
+  auto r = run_process({{pg_bin_dir() + "/pg_dump", "--schema-only", "--dbname=" + server.conninfo(db)}, {}, {}});
+  if (r.exit_status != 0) throw std::runtime_error("pg_dump failed: " + r.errors);
+  return with_sorted_table_columns(without_restrict_keys(r.output));
+}
+
+std::string globals_dump(const PgServer& server) {
+  auto r = run_process(
+      {{pg_bin_dir() + "/pg_dumpall", "--globals-only", "--dbname=" + server.conninfo()}, {}, {}});
+  if (r.exit_status != 0) throw std::runtime_error("pg_dumpall failed: " + r.errors);
+  return without_restrict_keys(r.output);
+}
+
+}  // namespace decant::test

@@ -1,0 +1,76 @@
+#pragma once
+// Test harness: real PostgreSQL 15 servers on temporary directories and free loopback
+// ports, started for a test and stopped after it; and decant run as a real process.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace decant::test {
+
+std::string pg_bin_dir();  // $PG_BIN or /usr/lib/postgresql/15/bin
+int free_port();
+std::filesystem::path make_temp_dir(const std::string& prefix);
+
+class PgServer {
+ public:
+  struct Options {
+    bool password_auth = false;  // scram-sha-256 for every user but postgres
+  };
+  explicit PgServer(Options options);
+  PgServer() : PgServer(Options{}) {}
+  ~PgServer();
+  PgServer(const PgServer&) = delete;
+  PgServer& operator=(const PgServer&) = delete;
+
+  int port() const { return port_; }
+  std::string conninfo(const std::string& db = "postgres", const std::string& user = "postgres") const;
+  std::string uri(const std::string& db = "postgres", const std::string& user = "postgres") const;
+
+  // Runs SQL (several statements allowed) through libpq; throws std::runtime_error.
+  void exec(const std::string& sql, const std::string& db = "postgres") const;
+  std::vector<std::vector<std::optional<std::string>>> query(const std::string& sql,
+                                                             const std::string& db = "postgres") const;
+  std::string value(const std::string& sql, const std::string& db = "postgres") const;
+  bool database_exists(const std::string& db) const;
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the decant binary under test with `args`.
+RunResult run_decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+
+// A decant process running in the background, its output going to files.
+class BackgroundDecant {
+ public:
+  BackgroundDecant(const std::vector<std::string>& args, const std::filesystem::path& out_dir,
+                   const std::map<std::string, std::string>& env = {});
+  ~BackgroundDecant();
+  pid_t pid() const { return pid_; }
+  void kill(int signal);
+  int wait();  // exit code, or 128 + signal
+  bool running();
+  std::string out() const;
+  std::string err() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path out_dir_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace decant::test

@@ -1,0 +1,82 @@
+#include "common/error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace decant {
+namespace {
+
+TEST(Error, KeepsCodeWhatAndHint) {
+  Error e(ExitCode::auth, "password authentication failed for user \"bob\"", "check the password");
+  EXPECT_EQ(e.code(), ExitCode::auth);
+  EXPECT_STREQ(e.what(), "password authentication failed for user \"bob\"");
+  EXPECT_EQ(e.hint(), "check the password");
+  const std::runtime_error& base = e;  // catchable as a standard exception
+  EXPECT_STREQ(base.what(), e.what());
+}
+
+TEST(Error, OneLineJoinsWhatAndHint) {
+  Error e(ExitCode::unreachable, "cannot connect to db.example.com:5432", "check the host");
+  EXPECT_EQ(e.one_line(), "cannot connect to db.example.com:5432; check the host");
+}
+
+TEST(Error, OneLineWithoutHintIsJustWhat) {
+  Error e(ExitCode::internal, "unexpected state");
+  EXPECT_EQ(e.one_line(), "unexpected state");
+}
+
+TEST(Error, OneLineHasNoNewlinesWhenWhatSpansLines) {
+  Error e(ExitCode::copy_failed,
+          "ERROR:  relation \"t\" does not exist\nLINE 1: COPY t FROM STDIN\n        ^\nHINT:  check the name\n",
+          "fix the cause, then run the same command with --resume");
+  std::string line = e.one_line();
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  EXPECT_NE(line.find("does not exist"), std::string::npos);
+  EXPECT_NE(line.find("LINE 1: COPY t FROM STDIN"), std::string::npos);
+  EXPECT_NE(line.find("HINT:  check the name"), std::string::npos);
+  // The trailing newline does not leave a dangling space before the hint.
+  EXPECT_NE(line.find("check the name; fix the cause"), std::string::npos) << line;
+  EXPECT_EQ(line.substr(line.size() - 8), "--resume");
+  // what() itself is unchanged.
+  EXPECT_NE(std::string(e.what()).find('\n'), std::string::npos);
+}
+
+TEST(Error, OneLineDropsTrailingPeriodBeforeTheHint) {
+  Error e(ExitCode::privileges, "permission denied for table t.", "grant SELECT");
+  EXPECT_EQ(e.one_line(), "permission denied for table t; grant SELECT");
+}
+
+TEST(Error, ExitCodesAreStable) {
+  // Scripts depend on these numbers (docs/exit-codes.md).
+  EXPECT_EQ(static_cast<int>(ExitCode::ok), 0);
+  EXPECT_EQ(static_cast<int>(ExitCode::internal), 1);
+  EXPECT_EQ(static_cast<int>(ExitCode::usage), 2);
+  EXPECT_EQ(static_cast<int>(ExitCode::unreachable), 3);
+  EXPECT_EQ(static_cast<int>(ExitCode::auth), 4);
+  EXPECT_EQ(static_cast<int>(ExitCode::missing_tool), 5);
+  EXPECT_EQ(static_cast<int>(ExitCode::privileges), 6);
+  EXPECT_EQ(static_cast<int>(ExitCode::target_not_empty), 7);
+  EXPECT_EQ(static_cast<int>(ExitCode::verify_failed), 8);
+  EXPECT_EQ(static_cast<int>(ExitCode::copy_failed), 9);
+  EXPECT_EQ(static_cast<int>(ExitCode::interrupted), 10);
+  EXPECT_EQ(static_cast<int>(ExitCode::local_io), 11);
+  EXPECT_EQ(static_cast<int>(ExitCode::nothing_to_resume), 12);
+}
+
+TEST(Error, EveryExitCodeHasItsOwnName) {
+  std::set<std::string> names;
+  for (int c = 0; c <= 12; ++c) {
+    std::string name(exit_code_name(static_cast<ExitCode>(c)));
+    EXPECT_NE(name, "unknown") << c;
+    EXPECT_FALSE(name.empty()) << c;
+    names.insert(name);
+  }
+  EXPECT_EQ(names.size(), 13u);
+  EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
+  EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
+}
+
+}  // namespace
+}  // namespace decant

@@ -1,0 +1,154 @@
+#include "common/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/error.hpp"
+#include "test_support.hpp"
+
+namespace decant {
+namespace {
+namespace fs = std::filesystem;
+using decant::test::ScopedEnv;
+using decant::test::TempDir;
+
+ProcessResult sh(const std::string& script, std::map<std::string, std::string> env = {},
+                 std::optional<std::string> stdout_path = std::nullopt) {
+  return run_process({{"/bin/sh", "-c", script}, std::move(env), std::move(stdout_path)});
+}
+
+TEST(RunProcess, CapturesStdoutAndStderrSeparately) {
+  auto r = sh("printf 'to out\\n'; printf 'to err\\n' >&2; printf 'more out'");
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "to out\nmore out");
+  EXPECT_EQ(r.errors, "to err\n");
+}
+
+TEST(RunProcess, ReturnsTheExitStatus) {
+  EXPECT_EQ(sh("exit 0").exit_status, 0);
+  EXPECT_EQ(sh("exit 3").exit_status, 3);
+  EXPECT_EQ(sh("echo partial; exit 42").exit_status, 42);
+  EXPECT_EQ(sh("echo partial; exit 42").output, "partial\n");
+}
+
+TEST(RunProcess, KilledBySignalIs128PlusSignal) {
+  EXPECT_EQ(sh("kill -TERM $$").exit_status, 128 + 15);
+  EXPECT_EQ(sh("kill -KILL $$").exit_status, 128 + 9);
+}
+
+TEST(RunProcess, ArgumentsArePassedVerbatimWithoutAShell) {
+  auto r = run_process({{"/bin/sh", "-c", "printf '[%s]' \"$@\"", "sh", "a b", "$HOME", "'q'", ""}, {}, std::nullopt});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "[a b][$HOME]['q'][]");
+}
+
+TEST(RunProcess, ProgramIsLookedUpInPath) {
+  auto r = run_process({{"sh", "-c", "printf ok"}, {}, std::nullopt});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "ok");
+}
+
+TEST(RunProcess, ExtraEnvReachesTheChild) {
+  auto r = sh("printf %s \"$FOO\"", {{"FOO", "bar baz"}});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "bar baz");
+}
+
+TEST(RunProcess, ExtraEnvReplacesAnInheritedValueAndKeepsTheRest) {
+  ScopedEnv foo("DECANT_TEST_FOO", "outer");
+  ScopedEnv keep("DECANT_TEST_KEEP", "kept");
+  auto r = sh("env | grep -c '^DECANT_TEST_FOO='; printf '%s %s' \"$DECANT_TEST_FOO\" \"$DECANT_TEST_KEEP\"",
+              {{"DECANT_TEST_FOO", "inner"}});
+  EXPECT_EQ(r.output, "1\ninner kept");
+  // Our own environment is untouched.
+  EXPECT_STREQ(std::getenv("DECANT_TEST_FOO"), "outer");
+}
+
+TEST(RunProcess, StdinIsEmpty) {
+  // The child must not inherit our stdin: `cat` ends at once with nothing.
+  auto r = sh("cat");
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "");
+}
+
+TEST(RunProcess, LargeOutputOnBothStreamsDoesNotDeadlock) {
+  // Far more than a pipe buffer on each stream, interleaved.
+  auto r = sh("i=0; while [ $i -lt 400 ]; do "
+              "printf '%0512d' 0; printf '%0512d' 1 >&2; i=$((i+1)); done");
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, std::string(400 * 512, '0'));
+  ASSERT_EQ(r.errors.size(), 400u * 512u);
+  EXPECT_EQ(r.errors.substr(0, 512), std::string(511, '0') + "1");
+}
+
+TEST(RunProcess, StdoutPathWritesToTheFile) {
+  TempDir tmp;
+  fs::path out = tmp.path() / "out.txt";
+  decant::test::write_file(out, "old content that must be replaced entirely\n");
+  auto r = sh("printf 'line1\\nline2\\n'; printf 'diag' >&2", {}, out.string());
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(decant::test::read_file(out), "line1\nline2\n");
+  EXPECT_EQ(r.output, "");        // not captured as well
+  EXPECT_EQ(r.errors, "diag");    // stderr still captured
+}
+
+TEST(RunProcess, UnwritableStdoutPathIsLocalIo) {
+  TempDir tmp;
+  decant::test::write_file(tmp.path() / "file", "x");
+  try {
+    sh("echo hi", {}, (tmp.path() / "file" / "out.txt").string());
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::local_io);
+  }
+}
+
+TEST(RunProcess, MissingProgramIsMissingTool) {
+  for (const std::string program : {"decant-no-such-program-4711", "/nonexistent/dir/pg_dump"}) {
+    SCOPED_TRACE(program);
+    try {
+      run_process({{program, "--version"}, {}, std::nullopt});
+      FAIL() << "no exception";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::missing_tool);
+      EXPECT_NE(std::string(e.what()).find(program), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(RunProcess, NonExecutableFileIsMissingTool) {
+  TempDir tmp;
+  decant::test::write_file(tmp.path() / "not-executable", "#!/bin/sh\necho hi\n", false);
+  try {
+    run_process({{(tmp.path() / "not-executable").string()}, {}, std::nullopt});
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  }
+}
+
+TEST(ProgramVersionLine, IsTheFirstLineOfVersionOutput) {
+  TempDir tmp;
+  fs::path tool = tmp.path() / "tool";
+  decant::test::write_file(tool,
+                           "#!/bin/sh\n[ \"$1\" = --version ] || exit 9\n"
+                           "echo 'tool (PostgreSQL) 16.2'\necho 'second line'\n",
+                           true);
+  EXPECT_EQ(program_version_line(tool.string()), std::optional<std::string>("tool (PostgreSQL) 16.2"));
+}
+
+TEST(ProgramVersionLine, FailureOrMissingProgramIsNullopt) {
+  TempDir tmp;
+  fs::path failing = tmp.path() / "failing";
+  decant::test::write_file(failing, "#!/bin/sh\necho 'x (PostgreSQL) 16.2'\nexit 1\n", true);
+  EXPECT_EQ(program_version_line(failing.string()), std::nullopt);
+  EXPECT_EQ(program_version_line((tmp.path() / "absent").string()), std::nullopt);
+}
+
+}  // namespace
+}  // namespace decant
