@@ -74,8 +74,9 @@ std::string set_clause(Connection& conn, const std::string& setting) {
   return fmt::format("SET {} TO {}", conn.quote_ident(name), conn.quote_literal(value));
 }
 
-std::vector<std::string> copy_roles(Connection& source, Connection& target, const Login& target_login) {
-  std::vector<std::string> left_out;
+RolesOutcome copy_roles(Connection& source, Connection& target, const Login& target_login) {
+  RolesOutcome outcome;
+  auto& left_out = outcome.left_out;
   bool passwords = can_read_authid(source);
   if (!passwords)
     left_out.push_back("role password hashes: the source login cannot read pg_authid (connect as a superuser)");
@@ -141,9 +142,25 @@ std::vector<std::string> copy_roles(Connection& source, Connection& target, cons
     for (const auto& s : settings.text_array(i, 2))
       apply("ALTER ROLE " + target.quote_ident(role) + " " + set_clause(target, s), "role " + role + " setting " + s);
   }
+  if (!target_login.superuser) {
+    // A login that is not a superuser can give ownership only to roles it is a member of.
+    for (const auto& role : copied) {
+      auto r = target.exec_params(
+          "SELECT rolsuper, pg_catalog.pg_has_role(current_user, oid, 'MEMBER') FROM pg_catalog.pg_roles "
+          "WHERE rolname = $1",
+          {role});
+      if (r.rows() == 1 && !r.boolean(0, 0) && !r.boolean(0, 1))
+        apply("GRANT " + target.quote_ident(role) + " TO " + target.quote_ident(target_login.name),
+              "membership of " + target_login.name + " in " + role);
+    }
+    auto r = target.exec(
+        "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user "
+        "AND NOT pg_catalog.pg_has_role(current_user, oid, 'MEMBER')");
+    for (int i = 0; i < r.rows(); ++i) outcome.unassumable.insert(r.text(i, 0));
+  }
   log::info("roles: {} copied{}", copied.size(),
             left_out.empty() ? "" : fmt::format(", {} item(s) left out", left_out.size()));
-  return left_out;
+  return outcome;
 }
 
 namespace {
@@ -295,7 +312,7 @@ std::vector<std::string> database_properties_sql(Connection& target, const Datab
 }
 
 void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
-                                engine::Report& report) {
+                                bool compare_owner, engine::Report& report) {
   const std::string sql =
       "SELECT pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, "
       "d.datctype, d.datlocprovider, coalesce(d.daticulocale, ''), d.datconnlimit, "
@@ -315,8 +332,9 @@ void verify_database_properties(Connection& source, Connection& target, const st
   if (b.rows() != 1) {
     differ.emplace_back("missing on the target");
   } else {
-    for (int c = 0; c < 10; ++c)
-      if (a.text(0, c) != b.text(0, c)) differ.emplace_back(names[c]);
+    // Privileges name the owner too: without the owner, compare them without it.
+    for (int c = compare_owner ? 0 : 1; c < 10; ++c)
+      if (a.text(0, c) != b.text(0, c) && (compare_owner || c != 7)) differ.emplace_back(names[c]);
   }
   report.add_check("database " + dbname + " properties", differ.empty(),
                    fmt::format("{}", fmt::join(differ, ", ")));

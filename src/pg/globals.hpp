@@ -19,10 +19,18 @@ struct Login {
 };
 Login current_login(Connection& conn);
 
-// Copies roles from source to target; returns what was left out. The target login's own role is never dropped,
+struct RolesOutcome {
+  std::vector<std::string> left_out;
+  // Roles the target login cannot act as (superusers, when it is not one): objects
+  // owned by them on the source stay owned by the target login.
+  std::set<std::string> unassumable;
+};
+
+// Copies roles from source to target. The target login's own role is never dropped,
 // recreated or altered. On a target login that is not a superuser, attributes only a
-// superuser can grant are left out and reported. Idempotent: safe to run again.
-std::vector<std::string> copy_roles(Connection& source, Connection& target, const Login& target_login);
+// superuser can grant are left out and reported, and the login is made a member of the
+// copied roles so that it can give them ownership. Idempotent: safe to run again.
+RolesOutcome copy_roles(Connection& source, Connection& target, const Login& target_login);
 // Compares the copied roles on both servers (per-database role settings only for the
 // copied databases); adds a check to the report.
 void verify_roles(Connection& source, Connection& target, const Login& target_login,
@@ -53,7 +61,7 @@ std::string create_database_sql(Connection& target, const DatabaseInfo& db);
 std::vector<std::string> database_properties_sql(Connection& target, const DatabaseInfo& db);
 // Compares what database_properties_sql sets, on both servers.
 void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
-                                engine::Report& report);
+                                bool compare_owner, engine::Report& report);
 
 // "name=value" from pg_db_role_setting -> "SET name TO value", quoting as pg_dumpall does.
 std::string set_clause(Connection& conn, const std::string& setting);

@@ -145,6 +145,7 @@ struct DatabaseRun {
   std::vector<TocEntry> toc;
   std::map<uint32_t, std::vector<const IndexBuild*>> builds_by_table;
   std::set<uint32_t> built_oids;  // TOC oids decant builds itself
+  bool keep_owners = true;        // false: some owner is a role the target login cannot act as
   Clock::time_point started;
 };
 
@@ -191,6 +192,7 @@ class InstanceCopy {
   Connection source_admin_;
   Connection target_admin_;
   Login target_login_;
+  RolesOutcome roles_;
   bool binary_ = false;
   std::optional<PgTools> tools_;
   std::optional<SchemaTransfer> schema_;
@@ -278,7 +280,20 @@ void InstanceCopy::create_database(DatabaseRun& db) {
     }
   }
   if (!reuse) target_admin_.exec(create_database_sql(target_admin_, db.info));
-  for (const auto& sql : database_properties_sql(target_admin_, db.info)) target_admin_.exec(sql);
+  DatabaseInfo properties = db.info;
+  if (roles_.unassumable.count(db.info.owner)) {
+    properties.owner = target_login_.name;
+    roles_.left_out.push_back(fmt::format("database {}: owner {} (kept as the target login {})", name, db.info.owner,
+                                          target_login_.name));
+  }
+  for (const auto& sql : database_properties_sql(target_admin_, properties)) {
+    try {
+      target_admin_.exec(sql);
+    } catch (const Error& e) {
+      if (target_login_.superuser || e.code() != ExitCode::privileges) throw;
+      roles_.left_out.push_back(fmt::format("database {}: {} ({})", name, sql, e.what()));
+    }
+  }
   state_->mark_done(key(db, "created"));
 }
 
@@ -303,8 +318,14 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
     db.builds_by_table[b.table_oid].push_back(&b);
     db.built_oids.insert(b.toc_oid);
   }
+  for (const auto& e : db.toc)
+    if (roles_.unassumable.count(e.owner)) db.keep_owners = false;
+  if (!db.keep_owners)
+    roles_.left_out.push_back(fmt::format("database {}: object owners (some are roles the target login {} cannot "
+                                          "act as; it owns every object instead)",
+                                          db.info.name, target_login_.name));
   if (!state_->done(key(db, "pre-data"))) {
-    schema_->restore_pre_data(db.info.name, db.schema_file);
+    schema_->restore_pre_data(db.info.name, db.schema_file, db.keep_owners);
     state_->mark_done(key(db, "pre-data"));
   }
   log::info("database {}: schema loaded; {} tables, {} indexes and constraints, {} sequences, {} large objects",
@@ -564,8 +585,7 @@ int InstanceCopy::run() {
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
             target_info_.display(), jobs_);
 
-  auto left_out = copy_roles(source_admin_, target_admin_, target_login_);
-  for (const auto& l : left_out) report_.add_left_out(l);
+  roles_ = copy_roles(source_admin_, target_admin_, target_login_);
   for (auto& db : databases_) create_database(*db);
   for (auto& db : databases_) plan_database(*db);
 
@@ -591,16 +611,19 @@ int InstanceCopy::run() {
     if (!state_->done(key(*db, "post-data"))) {
       throw_if_interrupted();
       log::info("database {}: restoring the remaining post-data (foreign keys, triggers, ...)", db->info.name);
-      schema_->restore_post_data(db->info.name, db->schema_file, db->toc, db->built_oids);
+      schema_->restore_post_data(db->info.name, db->schema_file, db->toc, db->built_oids, db->keep_owners);
       state_->mark_done(key(*db, "post-data"));
     }
     report_.set_group_seconds(db->info.name, seconds_since(db->started));
   }
 
-  for (auto& db : databases_) verify_database_properties(source_admin_, target_admin_, db->info.name, report_);
+  for (auto& db : databases_)
+    verify_database_properties(source_admin_, target_admin_, db->info.name,
+                               !roles_.unassumable.count(db->info.owner), report_);
   std::set<std::string> copied_databases;
   for (auto& db : databases_) copied_databases.insert(db->info.name);
-  verify_roles(source_admin_, target_admin_, target_login_, left_out, copied_databases, report_);
+  verify_roles(source_admin_, target_admin_, target_login_, roles_.left_out, copied_databases, report_);
+  for (const auto& l : roles_.left_out) report_.add_left_out(l);
 
   report_.print_summary(stdout);
   auto problems = report_.problems();

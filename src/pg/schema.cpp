@@ -62,6 +62,8 @@ std::vector<TocEntry> parse_toc(const std::string& listing) {
       }
     }
     if (e.desc.empty()) e.desc = rest.substr(0, rest.find(' '));
+    auto space = line.find_last_of(' ');
+    if (space != std::string::npos) e.owner = line.substr(space + 1);
     out.push_back(std::move(e));
   }
   return out;
@@ -104,12 +106,15 @@ void SchemaTransfer::restore(const std::string& db, const std::filesystem::path&
   }
 }
 
-void SchemaTransfer::restore_pre_data(const std::string& db, const std::filesystem::path& file) const {
-  restore(db, file, {"--section=pre-data"}, "schema (pre-data)");
+void SchemaTransfer::restore_pre_data(const std::string& db, const std::filesystem::path& file, bool keep_owner) const {
+  std::vector<std::string> args{"--section=pre-data"};
+  if (!keep_owner) args.emplace_back("--no-owner");
+  restore(db, file, args, "schema (pre-data)");
 }
 
 void SchemaTransfer::restore_post_data(const std::string& db, const std::filesystem::path& file,
-                                       const std::vector<TocEntry>& toc, const std::set<uint32_t>& built) const {
+                                       const std::vector<TocEntry>& toc, const std::set<uint32_t>& built,
+                                       bool keep_owner) const {
   std::filesystem::path list_file = file;
   list_file += ".post-data.list";
   {
@@ -120,7 +125,9 @@ void SchemaTransfer::restore_post_data(const std::string& db, const std::filesys
     }
     if (!out) throw Error(ExitCode::local_io, "cannot write " + list_file.string(), "check free disk space");
   }
-  restore(db, file, {"--section=post-data", "--use-list=" + list_file.string()}, "indexes and constraints (post-data)");
+  std::vector<std::string> args{"--section=post-data", "--use-list=" + list_file.string()};
+  if (!keep_owner) args.emplace_back("--no-owner");
+  restore(db, file, args, "indexes and constraints (post-data)");
 }
 
 }  // namespace decant::pg

@@ -19,6 +19,7 @@ struct TocEntry {
   uint32_t catalog_oid = 0;
   uint32_t oid = 0;
   std::string desc;  // INDEX, CONSTRAINT, FK CONSTRAINT, TABLE, ...
+  std::string owner;  // the line's last word
   std::string line;
 };
 std::vector<TocEntry> parse_toc(const std::string& listing);
@@ -31,10 +32,12 @@ class SchemaTransfer {
   // pg_dump of `db`'s pre-data and post-data sections in `snapshot` into `file`.
   void dump(const std::string& db, const std::string& snapshot, const std::filesystem::path& file) const;
   std::vector<TocEntry> list(const std::filesystem::path& file) const;
-  void restore_pre_data(const std::string& db, const std::filesystem::path& file) const;
+  // `keep_owner`: false restores with --no-owner (the target login owns everything).
+  void restore_pre_data(const std::string& db, const std::filesystem::path& file, bool keep_owner) const;
   // Restores post-data except the INDEX/CONSTRAINT entries whose oid is in `built`.
   void restore_post_data(const std::string& db, const std::filesystem::path& file,
-                         const std::vector<TocEntry>& toc, const std::set<uint32_t>& built) const;
+                         const std::vector<TocEntry>& toc, const std::set<uint32_t>& built,
+                         bool keep_owner) const;
 
  private:
   void restore(const std::string& db, const std::filesystem::path& file, const std::vector<std::string>& args,
