@@ -9,8 +9,9 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 KEEP=${KEEP:-0}
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  bash "$here/scripts/install-deps.sh"
   cmake --preset release >/dev/null
-  cmake --build --preset release >/dev/null
+  cmake --build --preset release --target decant >/dev/null
 fi
 DECANT=${DECANT:-$here/build/release/decant}
 

@@ -1,32 +1,54 @@
 #include "common/redact.hpp"
 
+#include <cctype>
 #include <cstring>
 
 namespace decant {
+namespace {
+
+// "scheme://user:secret@host/...". libpq ends the user info at the first '@' or '/';
+// scrubbing up to the last '@' before the first '/' also covers an unencoded '@' or '?'
+// in the password. Overwriting too much only changes what `ps` shows.
+void scrub_uri(char* arg) {
+  char* scheme = std::strstr(arg, "://");
+  if (!scheme) return;
+  char* authority = scheme + 3;
+  char* end = authority + std::strcspn(authority, "/");
+  char* at = nullptr;
+  for (char* p = authority; p < end; ++p)
+    if (*p == '@') at = p;
+  if (!at) return;
+  char* colon = static_cast<char*>(std::memchr(authority, ':', static_cast<size_t>(at - authority)));
+  if (!colon) return;
+  for (char* p = colon + 1; p < at; ++p) *p = 'x';
+}
+
+// "password = secret", "password='se cret'", "sslpassword=...": libpq allows spaces
+// around '=' and single-quoted values with backslash escapes.
+void scrub_keywords(char* arg) {
+  for (char* p = std::strstr(arg, "password"); p; p = std::strstr(p + 1, "password")) {
+    char* v = p + 8;
+    while (*v == ' ') ++v;
+    if (*v != '=') continue;
+    ++v;
+    while (*v == ' ') ++v;
+    if (*v == '\'') {
+      for (++v; *v && *v != '\''; ++v) {
+        if (*v == '\\' && v[1]) *v++ = 'x';
+        *v = 'x';
+      }
+    } else {
+      for (; *v && !std::isspace(static_cast<unsigned char>(*v)) && *v != '&'; ++v) *v = 'x';
+    }
+  }
+}
+
+}  // namespace
 
 void scrub_passwords(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    char* a = argv[i];
-    if (char* scheme = std::strstr(a, "://")) {
-      char* authority = scheme + 3;
-      char* end = authority + std::strcspn(authority, "/?");
-      char* at = nullptr;
-      for (char* p = authority; p < end; ++p)
-        if (*p == '@') at = p;  // the last '@' before the path ends the user info
-      if (at) {
-        char* colon = static_cast<char*>(std::memchr(authority, ':', static_cast<size_t>(at - authority)));
-        if (colon)
-          for (char* p = colon + 1; p < at; ++p) *p = 'x';
-      }
-    }
-    for (char* p = std::strstr(a, "password="); p; p = std::strstr(p + 1, "password=")) {
-      char* v = p + 9;
-      char quote = *v == '\'' ? *v++ : 0;
-      for (; *v && (quote ? *v != quote : *v != ' ' && *v != '&'); ++v) {
-        if (quote && *v == '\\' && v[1]) *v++ = 'x';
-        *v = 'x';
-      }
-    }
+    scrub_uri(argv[i]);
+    scrub_keywords(argv[i]);
   }
 }
 

@@ -36,9 +36,12 @@ void ResumeState::load() {
   try {
     in >> j;
   } catch (const nlohmann::json::exception&) {
+    j = nullptr;
+  }
+  if (!j.is_object() || !j.contains("identity") || !j["identity"].is_string() ||
+      (j.contains("steps") && !j["steps"].is_object()))
     throw Error(ExitCode::local_io, "the resume state " + file().string() + " is unreadable",
                 "start over with --clean");
-  }
   if (j.value("identity", "") != identity_)
     throw Error(ExitCode::nothing_to_resume,
                 "the state in " + dir_.string() + " belongs to another copy (" + j.value("identity", "?") + ")",

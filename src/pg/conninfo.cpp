@@ -17,6 +17,20 @@ struct PqMemDeleter {
   void operator()(char* p) const { PQfreemem(p); }
 };
 
+std::string elide_quoted(const std::string& message) {
+  std::string out;
+  bool quoted = false;
+  for (char c : message) {
+    if (c == '"') {
+      out += quoted ? "\"" : "\"...";
+      quoted = !quoted;
+    } else if (!quoted) {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
@@ -37,10 +51,10 @@ ConnInfo ConnInfo::parse(const std::string& text, const std::string& role) {
   std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> opts(PQconninfoParse(text.c_str(), &err_raw));
   std::unique_ptr<char, PqMemDeleter> err(err_raw);
   if (!opts) {
-    std::string msg = err ? err.get() : "out of memory";
+    // libpq's message can quote the offending part of the input, which may be the whole
+    // URI or the password: show the message with every quoted part elided.
+    std::string msg = elide_quoted(err ? err.get() : "out of memory");
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    // libpq's message quotes the offending part, never the password's value alone; still,
-    // show none of the input.
     throw Error(ExitCode::usage, "the --" + role + " connection string is malformed: " + msg,
                 "give a libpq URI (postgresql://user@host:5432/postgres) or key=value string");
   }
@@ -59,7 +73,9 @@ std::string ConnInfo::build(const std::optional<std::string>& dbname, bool with_
   std::string out;
   for (const auto& [k, v] : params_) {
     if (k == "dbname" && dbname) continue;
-    if (k == "password" && !with_password) continue;
+    // Secrets never go into a child's argv: the password travels in PGPASSWORD; an
+    // sslpassword (client key passphrase) has no such channel and is left out.
+    if ((k == "password" || k == "sslpassword") && !with_password) continue;
     if (!out.empty()) out += ' ';
     out += k + "=" + quote_conninfo_value(v);
   }

@@ -61,7 +61,7 @@ std::vector<TocEntry> parse_toc(const std::string& listing) {
         break;
       }
     }
-    if (e.desc.empty()) e.desc = rest.substr(0, rest.find(' '));
+    if (e.desc.empty()) e.desc = rest.substr(0, rest.find(' '));  // other kinds: first word only
     auto space = line.find_last_of(' ');
     if (space != std::string::npos) e.owner = line.substr(space + 1);
     out.push_back(std::move(e));
@@ -78,6 +78,9 @@ void SchemaTransfer::dump(const std::string& db, const std::string& snapshot, co
   auto r = run_process(spec);
   if (r.exit_status != 0) {
     std::string msg = first_error(r.errors);
+    if (r.errors.find("No space left on device") != std::string::npos)
+      throw Error(ExitCode::local_io, "pg_dump cannot write the schema of " + db + " to " + file.string() + ": " + msg,
+                  "free disk space there (or choose another --state-dir), then run the same command with --resume");
     throw Error(classify_tool_failure(msg), "pg_dump of the source database " + db + " failed: " + msg,
                 "fix the cause, then run the same command with --resume");
   }

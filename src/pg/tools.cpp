@@ -19,7 +19,9 @@ int parse_major_version(const std::string& line) {
   while (i < line.size() && line[i] == ' ') ++i;
   int major = 0;
   bool any = false;
+  int digits = 0;
   while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) {
+    if (++digits > 6) return 0;  // no real version; and no int overflow
     major = major * 10 + (line[i++] - '0');
     any = true;
   }
@@ -48,6 +50,7 @@ PgTools find_pg_tools(int source_major, const std::optional<std::string>& bin_di
 
   std::optional<PgTools> best;
   std::string newest_seen;
+  int newest_major = -1;
   for (const auto& d : dirs) {
     fs::path dump = d / "pg_dump", restore = d / "pg_restore";
     std::error_code ec;
@@ -55,7 +58,10 @@ PgTools find_pg_tools(int source_major, const std::optional<std::string>& bin_di
     auto line = program_version_line(dump.string());
     if (!line) continue;
     int major = parse_major_version(*line);
-    if (newest_seen.empty()) newest_seen = *line;
+    if (major > newest_major) {
+      newest_major = major;
+      newest_seen = *line;
+    }
     if (major >= source_major && (!best || major > best->major))
       best = PgTools{dump.string(), restore.string(), major, *line};
   }

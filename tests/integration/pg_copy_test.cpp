@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/process.hpp"
 #include "pg_fixture.hpp"
 #include "pg_server.hpp"
 
@@ -72,6 +73,17 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// An error is one line: "decant: error: what failed; what to do".
+int count_error_lines(const std::string& err) {
+  int n = 0;
+  for (size_t pos = err.find("decant: error:"); pos != std::string::npos; pos = err.find("decant: error:", pos + 1)) {
+    ++n;
+    auto end = err.find('\n', pos);
+    EXPECT_NE(err.substr(pos, end - pos).find("; "), std::string::npos) << "no hint in: " << err;
+  }
+  return n;
+}
+
 TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
   auto r = run_decant(copy_args({"--jobs", "2"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -127,7 +139,7 @@ TEST_F(PgCopyTest, RefusesANonEmptyTargetAndTouchesNothing) {
   EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "other")) << r.err;
   EXPECT_TRUE(contains(r.err, "--clean")) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
   EXPECT_EQ(target_->value("SELECT x FROM keep_me", "other"), "7");
   EXPECT_FALSE(target_->database_exists("app"));
   EXPECT_EQ(target_->value("SELECT count(*) FROM pg_roles WHERE rolname = 'app_owner'"), "0");
@@ -370,6 +382,45 @@ TEST_F(PgCopyTest, ProgressLinesWhenStdoutIsNotATerminal) {
   EXPECT_TRUE(contains(r.out, "rows/s")) << r.out;
   EXPECT_TRUE(contains(r.out, "ETA")) << r.out;
   EXPECT_FALSE(contains(r.out, "\x1b[")) << "no terminal escapes in a log";
+}
+
+TEST_F(PgCopyTest, LiveProgressOnATerminal) {
+  // `script` gives decant a pseudo-terminal as stdout, as an operator's shell would.
+  std::string command;
+  for (const auto& a : copy_args({"--dbname", "bulk", "--jobs", "2"})) command += "'" + a + "' ";
+  auto r = run_process({{"script", "-qefc", std::string(DECANT_BINARY) + " " + command, "/dev/null"}, {}, {}});
+  ASSERT_EQ(r.exit_status, 0) << r.output << r.errors;
+  EXPECT_TRUE(contains(r.output, "\x1b[1A\x1b[2K")) << "the display redraws itself";
+  EXPECT_TRUE(contains(r.output, "copying data:")) << r.output;
+  EXPECT_TRUE(contains(r.output, "rows/s")) << r.output;
+  EXPECT_TRUE(contains(r.output, "bulk.public.chunk_")) << "per-table lines";
+  EXPECT_FALSE(contains(r.output, "progress: ")) << "no log lines on a terminal";
+  EXPECT_TRUE(contains(r.output, "copy complete and verified")) << r.output;
+}
+
+TEST_F(PgCopyTest, FullDiskStopsWithAClearErrorAndResumeFinishesOnceThereIsRoom) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  fs::path small = work_ / "small";
+  fs::create_directories(small);
+  auto mounted = run_process({{"mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", small.string()}, {}, {}});
+  if (mounted.exit_status != 0) GTEST_SKIP() << "cannot mount a tmpfs here: " << mounted.errors;
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() { run_process({{"umount", "-l", dir.string()}, {}, {}}); }
+  } unmount{small};
+  auto args = args_for(source_->conninfo(), target_->uri(), {"--dbname", "app"});
+  args[7] = (small / "state").string();  // --state-dir on the full disk
+  auto r = run_decant(args);
+  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
+  EXPECT_TRUE(contains(r.err, "free disk space")) << r.err;
+  EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
+
+  ASSERT_EQ(run_process({{"mount", "-o", "remount,size=64m", small.string()}, {}, {}}).exit_status, 0);
+  args.push_back("--resume");
+  auto resumed = run_decant(args);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  expect_same_database("app");
 }
 
 TEST_F(PgCopyTest, HelpAndVersion) {

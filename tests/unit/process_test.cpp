@@ -1,11 +1,13 @@
 #include "common/process.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "common/error.hpp"
@@ -69,11 +71,59 @@ TEST(RunProcess, ExtraEnvReplacesAnInheritedValueAndKeepsTheRest) {
   EXPECT_STREQ(std::getenv("DECANT_TEST_FOO"), "outer");
 }
 
-TEST(RunProcess, StdinIsEmpty) {
-  // The child must not inherit our stdin: `cat` ends at once with nothing.
+TEST(RunProcess, ExtraEnvDoesNotDuplicateAVariable) {
+  // Without a shell in between (a shell would merge duplicates): the raw environment.
+  ScopedEnv foo("DECANT_TEST_FOO", "outer");
+  auto r = run_process({{"env"}, {{"DECANT_TEST_FOO", "inner"}}, std::nullopt});
+  ASSERT_EQ(r.exit_status, 0);
+  size_t count = 0;
+  for (auto p = r.output.find("DECANT_TEST_FOO="); p != std::string::npos; p = r.output.find("DECANT_TEST_FOO=", p + 1))
+    ++count;
+  EXPECT_EQ(count, 1u) << r.output;
+  EXPECT_NE(r.output.find("DECANT_TEST_FOO=inner\n"), std::string::npos);
+}
+
+// Makes our own stdin a pipe holding `data` (already at EOF) for the scope.
+class ScopedStdin {
+ public:
+  explicit ScopedStdin(const std::string& data) {
+    saved_ = ::dup(0);
+    int fds[2];
+    if (saved_ < 0 || ::pipe(fds) != 0) throw std::runtime_error("pipe");
+    if (::write(fds[1], data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+      throw std::runtime_error("write");
+    ::close(fds[1]);
+    ::dup2(fds[0], 0);
+    ::close(fds[0]);
+  }
+  ~ScopedStdin() {
+    ::dup2(saved_, 0);
+    ::close(saved_);
+  }
+  ScopedStdin(const ScopedStdin&) = delete;
+  ScopedStdin& operator=(const ScopedStdin&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
+TEST(RunProcess, ChildDoesNotInheritOurStdin) {
+  ScopedStdin stdin_with_data("our stdin, not the child's\n");
   auto r = sh("cat");
   EXPECT_EQ(r.exit_status, 0);
   EXPECT_EQ(r.output, "");
+}
+
+TEST(RunProcess, ReadsBothStreamsUntilBothAreClosed) {
+  // stdout closes long before stderr is written: stderr must still be read.
+  auto r = sh("printf out; exec 1>&-; sleep 0.2; printf err >&2");
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "out");
+  EXPECT_EQ(r.errors, "err");
+  // ... and the other way round.
+  auto r2 = sh("printf err >&2; exec 2>&-; sleep 0.2; printf out");
+  EXPECT_EQ(r2.output, "out");
+  EXPECT_EQ(r2.errors, "err");
 }
 
 TEST(RunProcess, LargeOutputOnBothStreamsDoesNotDeadlock) {

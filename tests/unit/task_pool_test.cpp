@@ -166,6 +166,45 @@ TEST(TaskPool, WaitLetsRunningTasksFinishBeforeRethrowing) {
   EXPECT_TRUE(slow_done.load()) << "wait() returned while a task was still running";
 }
 
+TEST(TaskPool, WaitBlocksWhileTheLastTaskIsStillRunning) {
+  // Nothing is queued any more, but a task is running: wait() must wait for it.
+  TaskPool pool(1);
+  std::atomic<bool> done{false};
+  std::promise<void> started;
+  pool.submit(0, [&](int) {
+    started.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    done = true;
+  });
+  started.get_future().wait();
+  pool.wait();
+  EXPECT_TRUE(done.load());
+}
+
+TEST(TaskPool, ALaterFailureDoesNotReplaceTheFirst) {
+  // Both tasks run at the same time; the second fails only after the first has failed.
+  TaskPool pool(2);
+  std::promise<void> second_started, first_threw;
+  std::shared_future<void> first_threw_f = first_threw.get_future().share();
+  pool.submit(0, [&](int) {
+    second_started.get_future().wait();
+    first_threw.set_value();
+    throw std::runtime_error("first");
+  });
+  pool.submit(0, [&, first_threw_f](int) {
+    second_started.set_value();
+    first_threw_f.wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    throw std::runtime_error("second");
+  });
+  try {
+    pool.wait();
+    FAIL() << "wait() did not rethrow";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "first");
+  }
+}
+
 TEST(TaskPool, WorkerIndexesAreInRange) {
   constexpr int kWorkers = 3;
   TaskPool pool(kWorkers);
