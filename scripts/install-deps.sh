@@ -10,5 +10,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libpq-dev libcli11-dev nlohmann-json3-dev libfmt-dev libssl-dev libzstd-dev libxxhash-dev \
   libgtest-dev googletest \
   postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-partman \
-  pgcopydb >/dev/null
+  pgcopydb openssl bsdutils python3 >/dev/null
 # The Debian postgresql package starts a cluster on port 5432; decant's tests and demo start their own.

@@ -30,7 +30,7 @@ Runner add_pg_copy(CLI::App& pg) {
       "Exit codes: 0 copied and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication "
       "failed;\n5 pg_dump/pg_restore missing or too old; 6 insufficient privileges; 7 target not empty (nothing "
       "changed);\n8 verification found differences; 9 a server rejected a statement; 10 interrupted (use --resume); "
-      "\n11 local I/O error (state directory, report, disk full); 12 nothing to resume; 1 internal error.");
+      "\n11 local I/O error (state directory, report, disk full); 12 nothing to resume; 13 TLS failure; 1 internal error.");
   return [options, interval] {
     options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
     return pg::copy_instance(*options);

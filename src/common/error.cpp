@@ -19,6 +19,7 @@ std::string_view exit_code_name(ExitCode code) {
     case ExitCode::interrupted: return "interrupted";
     case ExitCode::local_io: return "local I/O error";
     case ExitCode::nothing_to_resume: return "nothing to resume";
+    case ExitCode::tls: return "TLS failure";
   }
   return "unknown";
 }

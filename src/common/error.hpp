@@ -20,7 +20,8 @@ enum class ExitCode : int {
   copy_failed = 9,       // a server rejected a statement during the copy
   interrupted = 10,      // SIGINT/SIGTERM: resumable with --resume
   local_io = 11,         // local disk: state directory, report file, disk full
-  nothing_to_resume = 12 // --resume without an interrupted copy to continue
+  nothing_to_resume = 12, // --resume without an interrupted copy to continue
+  tls = 13               // TLS handshake or certificate verification failed
 };
 
 std::string_view exit_code_name(ExitCode code);

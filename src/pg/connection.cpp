@@ -23,6 +23,9 @@ bool contains(const std::string& haystack, const char* needle) { return haystack
 
 // libpq gives no SQLSTATE for a failed connection: classify by its (English) message.
 ExitCode classify_connect_failure(const std::string& msg) {
+  if (contains(msg, "SSL") || contains(msg, "certificate") || contains(msg, "sslmode") ||
+      contains(msg, "root certificate file"))
+    return ExitCode::tls;
   if (contains(msg, "password authentication failed") || contains(msg, "no password supplied") ||
       contains(msg, "authentication failed") || contains(msg, "pg_hba.conf") ||
       contains(msg, "SCRAM") || contains(msg, "password is required"))
@@ -40,6 +43,9 @@ std::string connect_hint(ExitCode code, const std::string& role) {
       return "check the database name and options in --" + role;
     case ExitCode::privileges:
       return "grant the --" + role + " login CONNECT on that database";
+    case ExitCode::tls:
+      return "check sslmode, sslrootcert (the CA that signed the server's certificate) and the host name in --" +
+             role;
     default:
       return "check the host and port of --" + role + ", that the server runs and that this machine can reach it";
   }

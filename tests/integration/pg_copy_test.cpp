@@ -222,6 +222,25 @@ TEST_F(PgCopyTest, SigintStopsCleanlyAndResumeFinishes) {
   expect_same_database("bulk");
 }
 
+TEST_F(PgCopyTest, LostConnectionIsReportedAndResumeFinishes) {
+  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && run.running()) {
+    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(run.running());
+  // The target drops decant's sessions, as a failover or a network cut would.
+  target_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'decant' AND pid <> pg_backend_pid()");
+  EXPECT_EQ(run.wait(), 3) << run.err();
+  EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
+  EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
+  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("bulk");
+}
+
 TEST_F(PgCopyTest, ResumeWithoutAnInterruptedCopyIsRefused) {
   auto r = run_decant(copy_args({"--dbname", "other", "--resume"}));
   EXPECT_EQ(r.exit_code, 12) << r.err;
@@ -330,6 +349,32 @@ TEST_F(PgCopyTest, PasswordInTheUriIsScrubbedFromArgvAndKeptFromChildren) {
   EXPECT_EQ(leaked, "") << "password visible in the process list";
   EXPECT_FALSE(contains(run.out() + run.err(), "pw-Secret-789"));
   EXPECT_FALSE(contains(read_file(report_path()), "pw-Secret-789"));
+}
+
+TEST_F(PgCopyTest, TlsWithVerifiedCertificateWorksAndABadOneIsATlsError) {
+  PgServer tls(PgServer::Options{false, true});
+  std::string base = "host=localhost hostaddr=127.0.0.1 port=" + std::to_string(tls.port()) + " user=postgres dbname=postgres";
+  // pg_dump and pg_restore must get sslmode and sslrootcert too: the server takes only TLS.
+  auto ok = run_decant(args_for(source_->conninfo(),
+                                base + " sslmode=verify-full sslrootcert=" + tls.certificate().string(),
+                                {"--dbname", "other"}));
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(table_fingerprints(*source_, "other"), table_fingerprints(tls, "other"));
+
+  // Verifying against a CA that did not sign the server's certificate fails the handshake.
+  fs::path wrong_ca = work_ / "other-ca.crt";
+  ASSERT_EQ(run_process({{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                          "/CN=someone-else", "-keyout", (work_ / "other.key").string(), "-out", wrong_ca.string()},
+                         {},
+                         {}})
+                .exit_status,
+            0);
+  auto bad = run_decant(args_for(source_->conninfo(), base + " sslmode=verify-full sslrootcert=" + wrong_ca.string(),
+                                 {"--dbname", "other"}));
+  EXPECT_EQ(bad.exit_code, 13) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "sslrootcert")) << bad.err;
+  auto plain = run_decant(args_for(source_->conninfo(), base + " sslmode=disable", {"--dbname", "other"}));
+  EXPECT_NE(plain.exit_code, 0) << "the server accepts only TLS";
 }
 
 TEST_F(PgCopyTest, MissingOrTooOldPgDumpIsReported) {

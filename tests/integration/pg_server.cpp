@@ -93,10 +93,21 @@ PgServer::PgServer(Options options) {
   fs::path data = dir_ / "data";
   run_checked(as_server_user({pg_bin_dir() + "/initdb", "-D", data.string(), "-U", "postgres", "-A", "trust",
                               "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"}));
+  if (options.tls_only) {
+    run_checked({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                 "-addext", "subjectAltName=DNS:localhost", "-keyout", (data / "server.key").string(), "-out",
+                 (data / "server.crt").string()});
+    fs::permissions(data / "server.key", fs::perms::owner_read | fs::perms::owner_write);
+    chown_to_server_user(data / "server.key");
+    chown_to_server_user(data / "server.crt");
+    fs::copy_file(data / "server.crt", dir_ / "server.crt");
+  }
   {
     std::ofstream hba(data / "pg_hba.conf");
     hba << "local all all trust\n";
-    if (options.password_auth) {
+    if (options.tls_only) {
+      hba << "hostssl all all 127.0.0.1/32 trust\n";
+    } else if (options.password_auth) {
       hba << "host all postgres 127.0.0.1/32 trust\n";
       hba << "host all all 127.0.0.1/32 scram-sha-256\n";
     } else {
@@ -108,6 +119,7 @@ PgServer::PgServer(Options options) {
     conf << "listen_addresses = '127.0.0.1'\nport = " << port_ << "\nunix_socket_directories = '" << dir_.string()
          << "'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 128MB\n"
          << "max_connections = 100\nlog_min_messages = warning\nmax_wal_size = 2GB\n";
+    if (options.tls_only) conf << "ssl = on\n";
   }
   run_checked(as_server_user(
       {pg_bin_dir() + "/pg_ctl", "-D", data.string(), "-w", "-t", "60", "-l", (dir_ / "server.log").string(), "start"}));

@@ -19,6 +19,7 @@ class PgServer {
  public:
   struct Options {
     bool password_auth = false;  // scram-sha-256 for every user but postgres
+    bool tls_only = false;       // a self-signed certificate for localhost; no plain TCP
   };
   explicit PgServer(Options options);
   PgServer() : PgServer(Options{}) {}
@@ -36,6 +37,8 @@ class PgServer {
                                                              const std::string& db = "postgres") const;
   std::string value(const std::string& sql, const std::string& db = "postgres") const;
   bool database_exists(const std::string& db) const;
+  // The server's self-signed certificate (with tls_only), to use as sslrootcert.
+  std::filesystem::path certificate() const { return dir_ / "server.crt"; }
 
  private:
   std::filesystem::path dir_;
