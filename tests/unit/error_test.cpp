@@ -63,17 +63,18 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::interrupted), 10);
   EXPECT_EQ(static_cast<int>(ExitCode::local_io), 11);
   EXPECT_EQ(static_cast<int>(ExitCode::nothing_to_resume), 12);
+  EXPECT_EQ(static_cast<int>(ExitCode::tls), 13);
 }
 
 TEST(Error, EveryExitCodeHasItsOwnName) {
   std::set<std::string> names;
-  for (int c = 0; c <= 12; ++c) {
+  for (int c = 0; c <= 13; ++c) {
     std::string name(exit_code_name(static_cast<ExitCode>(c)));
     EXPECT_NE(name, "unknown") << c;
     EXPECT_FALSE(name.empty()) << c;
     names.insert(name);
   }
-  EXPECT_EQ(names.size(), 13u);
+  EXPECT_EQ(names.size(), 14u);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
 }
