@@ -36,8 +36,13 @@ std::string TableInfo::copy_in_sql(bool binary, bool freeze) const {
 }
 
 void set_portable_session(Connection& conn, const std::string& encoding) {
+  // row_security = off: a policy must make COPY fail, never silently filter rows (as
+  // pg_dump does). The timeouts: a role's or database's statement_timeout must not cut
+  // a long COPY, nor idle_in_transaction_session_timeout the snapshot-holding session.
   conn.exec("SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
-            "SET TimeZone = 'UTC'; SET bytea_output = hex; SET search_path = ''; SET client_encoding = " +
+            "SET TimeZone = 'UTC'; SET bytea_output = hex; SET search_path = ''; SET row_security = off; "
+            "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+            "SET client_encoding = " +
             conn.quote_literal(encoding));
 }
 
