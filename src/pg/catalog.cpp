@@ -83,7 +83,7 @@ JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
 LEFT JOIN pg_catalog.pg_type e ON e.oid = b.typelem
-WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND GENERATED_FILTER
 ORDER BY a.attrelid, a.attname COLLATE "C"
 )SQL";
 
@@ -187,7 +187,11 @@ DatabaseCatalog read_catalog(Connection& source) {
     by_oid[info.oid] = cat.tables.size();
     cat.tables.push_back(std::move(info));
   }
-  auto c = source.exec(kColumnsSql);
+  // Generated columns (PostgreSQL 12+) are computed by the target, never copied.
+  std::string columns_sql = kColumnsSql;
+  columns_sql.replace(columns_sql.find("GENERATED_FILTER"), 16,
+                      source.server_version() >= 120000 ? "a.attgenerated = ''" : "true");
+  auto c = source.exec(columns_sql);
   for (int i = 0; i < c.rows(); ++i) {
     auto it = by_oid.find(to_oid(c.text(i, 0)));
     if (it == by_oid.end()) continue;

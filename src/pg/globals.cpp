@@ -223,10 +223,15 @@ void verify_roles(Connection& source, Connection& target, const Login& target_lo
                    differ.empty() ? "" : "differ: " + fmt::format("{}", fmt::join(differ, ", ")));
 }
 
+// Locale providers (ICU per database) exist from PostgreSQL 15; older servers use libc.
+std::string locale_columns(const Connection& conn) {
+  return conn.server_version() >= 150000 ? "d.datlocprovider, d.daticulocale" : "'c'::\"char\", NULL::text";
+}
+
 std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<std::string>& only) {
   auto r = source.exec(
       "SELECT d.datname, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), "
-      "d.datcollate, d.datctype, d.datlocprovider, d.daticulocale, d.datconnlimit, d.datacl IS NULL, "
+      "d.datcollate, d.datctype, " + locale_columns(source) + ", d.datconnlimit, d.datacl IS NULL, "
       "pg_catalog.shobj_description(d.oid, 'pg_database') "
       "FROM pg_catalog.pg_database d WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname");
   std::vector<DatabaseInfo> out;
@@ -281,7 +286,7 @@ std::string create_database_sql(Connection& target, const DatabaseInfo& db) {
                                 target.quote_literal(db.encoding));
   if (db.locale_provider == "i") {
     sql += " LOCALE_PROVIDER = icu ICU_LOCALE = " + target.quote_literal(db.icu_locale);
-  } else {
+  } else if (target.server_version() >= 150000) {
     sql += " LOCALE_PROVIDER = libc";
   }
   sql += fmt::format(" LC_COLLATE = {} LC_CTYPE = {}", target.quote_literal(db.collate), target.quote_literal(db.ctype));
@@ -313,9 +318,9 @@ std::vector<std::string> database_properties_sql(Connection& target, const Datab
 
 void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
                                 bool compare_owner, engine::Report& report) {
-  const std::string sql =
-      "SELECT pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, "
-      "d.datctype, d.datlocprovider, coalesce(d.daticulocale, ''), d.datconnlimit, "
+  auto sql_for = [](const Connection& conn) {
+    return "SELECT pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, "
+      "d.datctype, " + locale_columns(conn) + ", d.datconnlimit, "
       "coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT format('%s:%s:%s', a.grantee::regrole, "
       "a.privilege_type, a.is_grantable) AS x FROM pg_catalog.aclexplode(coalesce(d.datacl, "
       "pg_catalog.acldefault('d', d.datdba))) a) acl), ''), "
@@ -324,8 +329,9 @@ void verify_database_properties(Connection& source, Connection& target, const st
       "LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid) st), ''), "
       "coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), '') "
       "FROM pg_catalog.pg_database d WHERE d.datname = $1";
-  auto a = source.exec_params(sql, {dbname});
-  auto b = target.exec_params(sql, {dbname});
+  };
+  auto a = source.exec_params(sql_for(source), {dbname});
+  auto b = target.exec_params(sql_for(target), {dbname});
   const char* names[] = {"owner", "encoding", "collate", "ctype", "locale provider", "icu locale",
                          "connection limit", "privileges", "settings", "comment"};
   std::vector<std::string> differ;
