@@ -58,21 +58,22 @@ bool Report::all_verified() const { return problems().empty(); }
 
 void Report::print_summary(std::FILE* out) const {
   std::lock_guard lock(mutex_);
-  fmt::print(out, "\n{:<28} {:>7} {:>14} {:>11} {:>9}  {}\n", "database", "tables", "rows", "bytes", "seconds",
-             "verified");
+  bool mongo = command_.rfind("mongo", 0) == 0;
+  fmt::print(out, "\n{:<28} {:>11} {:>14} {:>11} {:>9}  {}\n", "database", mongo ? "collections" : "tables",
+             mongo ? "documents" : "rows", "bytes", "seconds", "verified");
   for (const auto& g : groups_) {
     uint64_t rows = 0, bytes = 0;
     size_t tables = 0, ok = 0, total = 0;
     for (const auto& i : g.items) {
       ++total;
       if (i.verified) ++ok;
-      if (i.kind != "table") continue;
+      if (i.kind != "table" && i.kind != "collection") continue;
       ++tables;
       rows += i.rows;
       bytes += i.bytes;
     }
     std::string verified = ok == total ? "yes" : fmt::format("NO ({} of {} differ)", total - ok, total);
-    fmt::print(out, "{:<28} {:>7} {:>14} {:>11} {:>9.1f}  {}\n", g.name, tables, rows, human_bytes(bytes),
+    fmt::print(out, "{:<28} {:>11} {:>14} {:>11} {:>9.1f}  {}\n", g.name, tables, rows, human_bytes(bytes),
                g.seconds, verified);
   }
   for (const auto& c : checks_)
@@ -105,7 +106,7 @@ nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
                        {"target_digest", i.target_digest},
                        {"problem", i.problem}});
       group_ok = group_ok && i.verified;
-      if (i.kind == "table") {
+      if (i.kind == "table" || i.kind == "collection") {
         rows += i.rows;
         bytes += i.bytes;
       }

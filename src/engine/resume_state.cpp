@@ -1,9 +1,12 @@
 #include "engine/resume_state.hpp"
 
 #include <fcntl.h>
+#include <fmt/core.h>
+#include <xxhash.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -19,6 +22,13 @@ namespace {
                             : "check the state directory (--state-dir), then run the same command with --resume");
 }
 }  // namespace
+
+fs::path default_state_dir(const std::string& kind, const std::string& identity) {
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  const char* home = std::getenv("HOME");
+  fs::path base = xdg && *xdg ? fs::path(xdg) : fs::path(home && *home ? home : "/tmp") / ".local" / "state";
+  return base / "decant" / fmt::format("{}-{:016x}", kind, XXH3_64bits(identity.data(), identity.size()));
+}
 
 ResumeState::ResumeState(fs::path dir, std::string identity) : dir_(std::move(dir)), identity_(std::move(identity)) {}
 
@@ -61,8 +71,18 @@ void ResumeState::reset() {
 
 void ResumeState::remove() {
   std::lock_guard lock(mutex_);
+  // Only what decant wrote: --state-dir may name a directory that holds other files.
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
+  fs::remove(file(), ec);
+  fs::remove(dir_ / "state.json.tmp", ec);
+  fs::remove(dir_, ec);  // only if now empty
+}
+
+std::filesystem::path ResumeState::own_file(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  owned_files_.insert(name);
+  return dir_ / name;
 }
 
 bool ResumeState::done(const std::string& key) const {

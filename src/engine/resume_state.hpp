@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace decant::engine {
@@ -19,7 +20,9 @@ class ResumeState {
   bool exists() const;  // a state from an earlier, unfinished run
   void load();          // throws Error(nothing_to_resume) when absent or for another copy
   void reset();         // forget everything and start a new state
-  void remove();        // the copy is complete: nothing to resume
+  void remove();        // the copy is complete: removes the state and the files from own_file()
+  // A path for a working file (a schema dump) that remove() deletes with the state.
+  std::filesystem::path own_file(const std::string& name);
 
   bool done(const std::string& key) const;
   std::optional<nlohmann::json> get(const std::string& key) const;
@@ -35,6 +38,10 @@ class ResumeState {
   std::string identity_;
   mutable std::mutex mutex_;
   nlohmann::json steps_ = nlohmann::json::object();
+  std::set<std::string> owned_files_;
 };
+
+// $XDG_STATE_HOME/decant/<kind>-<hash of identity> (default ~/.local/state/...).
+std::filesystem::path default_state_dir(const std::string& kind, const std::string& identity);
 
 }  // namespace decant::engine

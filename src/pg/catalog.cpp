@@ -97,7 +97,9 @@ SELECT i.indexrelid, i.indrelid, pg_catalog.pg_get_indexdef(i.indexrelid),
        con.condeferrable, con.condeferred, i.indisclustered, i.indisreplident,
        (SELECT string_agg(format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s',
                                  n.nspname, ic.relname, ia.attnum, ia.attstattarget), '; ')
-        FROM pg_catalog.pg_attribute ia WHERE ia.attrelid = i.indexrelid AND ia.attstattarget >= 0)
+        FROM pg_catalog.pg_attribute ia WHERE ia.attrelid = i.indexrelid AND ia.attstattarget >= 0),
+       coalesce((SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = ic.reltablespace), ''),
+       con.conname
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
@@ -129,34 +131,35 @@ std::vector<IndexBuild> read_indexes(Connection& source) {
     std::string indexdef = r.text(i, 2);
     b.qualified = r.text(i, 3);
     b.display = r.text(i, 4);
-    std::string table = r.text(i, 5);
+    b.table = r.text(i, 5);
     std::string index_name = r.text(i, 6);
+    b.tablespace = r.text(i, 16);
     if (!r.is_null(i, 7)) {
-      b.is_constraint = true;
       b.toc_oid = to_oid(r.text(i, 7));
       std::string contype = r.text(i, 8), conname = r.text(i, 9);
+      std::string raw_conname = r.text(i, 17);
       if (contype == "x") {
-        b.statements.push_back(
-            fmt::format("ALTER TABLE ONLY {} ADD CONSTRAINT {} {}", table, conname, r.text(i, 10)));
+        b.finish.push_back({fmt::format("ALTER TABLE ONLY {} ADD CONSTRAINT {} {}", b.table, conname, r.text(i, 10)),
+                            raw_conname, b.tablespace});
       } else {
-        // Build the unique index first (a SHARE lock, parallel with the table's other
-        // index builds), then attach it as the constraint: the same result as ADD
-        // CONSTRAINT, without holding an exclusive lock for the whole build.
-        b.statements.push_back(indexdef);
+        // The unique index first, in parallel with the table's other builds, then
+        // attached as the constraint: the result of ADD CONSTRAINT without an exclusive
+        // lock held for the whole build.
+        b.create_index = indexdef;
         std::string deferral = r.boolean(i, 11) ? (r.boolean(i, 12) ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE")
                                                 : "";
-        b.statements.push_back(fmt::format("ALTER TABLE ONLY {} ADD CONSTRAINT {} {} USING INDEX {}{}", table,
-                                           conname, contype == "p" ? "PRIMARY KEY" : "UNIQUE", index_name,
-                                           deferral));
+        b.finish.push_back({fmt::format("ALTER TABLE ONLY {} ADD CONSTRAINT {} {} USING INDEX {}{}", b.table, conname,
+                                        contype == "p" ? "PRIMARY KEY" : "UNIQUE", index_name, deferral),
+                            raw_conname, ""});
       }
     } else {
       b.toc_oid = to_oid(r.text(i, 0));
-      b.statements.push_back(indexdef);
+      b.create_index = indexdef;
     }
-    if (r.boolean(i, 13)) b.statements.push_back(fmt::format("ALTER TABLE ONLY {} CLUSTER ON {}", table, index_name));
+    if (r.boolean(i, 13)) b.finish.push_back({fmt::format("ALTER TABLE ONLY {} CLUSTER ON {}", b.table, index_name), "", ""});
     if (r.boolean(i, 14))
-      b.statements.push_back(fmt::format("ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {}", table, index_name));
-    if (!r.is_null(i, 15)) b.statements.push_back(r.text(i, 15));
+      b.finish.push_back({fmt::format("ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {}", b.table, index_name), "", ""});
+    if (!r.is_null(i, 15)) b.finish.push_back({r.text(i, 15), "", ""});
     out.push_back(std::move(b));
   }
   return out;

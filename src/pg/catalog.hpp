@@ -32,14 +32,25 @@ struct TableInfo {
   std::string copy_in_sql(bool binary, bool freeze) const;
 };
 
+// A statement that takes an exclusive lock on its table, run after all of the table's
+// index builds (so that two of them never wait on each other).
+struct FinishStep {
+  std::string sql;
+  std::string constraint;  // when set: the constraint it adds, skipped if it exists (resume)
+  std::string tablespace;  // default_tablespace for it ("" for the database's default)
+};
+
 // One index or index-backed constraint, built by decant right after its table's data.
 struct IndexBuild {
   uint32_t toc_oid = 0;  // the oid pg_dump's TOC names it by (index or constraint)
-  bool is_constraint = false;
   uint32_t table_oid = 0;
+  std::string table;       // "schema"."table"
   std::string display;     // schema.index
   std::string qualified;   // "schema"."index", to test whether it exists
-  std::vector<std::string> statements;  // run in one transaction
+  std::string tablespace;  // the index's tablespace; "" for the database's default
+  // CREATE [UNIQUE] INDEX: a SHARE lock, so a table's index builds run in parallel.
+  std::optional<std::string> create_index;
+  std::vector<FinishStep> finish;  // constraint, CLUSTER ON, REPLICA IDENTITY, statistics
 };
 
 struct SequenceInfo {

@@ -23,14 +23,16 @@ bool contains(const std::string& haystack, const char* needle) { return haystack
 
 // libpq gives no SQLSTATE for a failed connection: classify by its (English) message.
 ExitCode classify_connect_failure(const std::string& msg) {
-  if (contains(msg, "SSL") || contains(msg, "certificate") || contains(msg, "sslmode") ||
-      contains(msg, "root certificate file"))
-    return ExitCode::tls;
+  // Authentication first: a pg_hba.conf rejection also mentions "SSL encryption".
   if (contains(msg, "password authentication failed") || contains(msg, "no password supplied") ||
       contains(msg, "authentication failed") || contains(msg, "pg_hba.conf") ||
-      contains(msg, "SCRAM") || contains(msg, "password is required"))
+      contains(msg, "password is required") || (contains(msg, "role \"") && contains(msg, "does not exist")))
     return ExitCode::auth;
-  if (contains(msg, "does not exist") || contains(msg, "connection option") || contains(msg, "invalid ")) return ExitCode::usage;
+  if (contains(msg, "SSL error") || contains(msg, "SSL SYSCALL") || contains(msg, "certificate") ||
+      contains(msg, "server does not support SSL") || contains(msg, "sslmode") || contains(msg, "SSL connection"))
+    return ExitCode::tls;
+  if (contains(msg, "does not exist") || contains(msg, "connection option") || contains(msg, "invalid "))
+    return ExitCode::usage;
   if (contains(msg, "permission denied")) return ExitCode::privileges;
   return ExitCode::unreachable;
 }

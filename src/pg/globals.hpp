@@ -24,6 +24,8 @@ struct RolesOutcome {
   // Roles the target login cannot act as (superusers, when it is not one): objects
   // owned by them on the source stay owned by the target login.
   std::set<std::string> unassumable;
+  // Roles with an item left out, so that verification does not count it as a difference.
+  std::set<std::string> excused;
 };
 
 // Copies roles from source to target. The target login's own role is never dropped,
@@ -34,7 +36,7 @@ RolesOutcome copy_roles(Connection& source, Connection& target, const Login& tar
 // Compares the copied roles on both servers (per-database role settings only for the
 // copied databases); adds a check to the report.
 void verify_roles(Connection& source, Connection& target, const Login& target_login,
-                  const std::vector<std::string>& left_out, const std::set<std::string>& databases,
+                  const std::set<std::string>& excused, const std::set<std::string>& databases,
                   engine::Report& report);
 
 struct DatabaseInfo {
@@ -51,9 +53,11 @@ struct DatabaseInfo {
   std::vector<std::string> settings;  // "name=value" from ALTER DATABASE SET
   std::vector<std::pair<std::string, std::vector<std::string>>> role_settings;  // role -> settings
   std::string comment;
+  bool is_template = false;
 };
 
-// Non-template databases that accept connections, or only `only` when given.
+// Databases that accept connections (template1 and other templates too, as pg_dumpall;
+// not template0), or only `only` when given.
 // Throws Error(usage) for a name in `only` that the source lacks.
 std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<std::string>& only);
 std::string create_database_sql(Connection& target, const DatabaseInfo& db);

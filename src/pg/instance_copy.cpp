@@ -6,8 +6,10 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -43,6 +45,12 @@ constexpr const char* kTargetSessionSql =
     "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; "
     "SET max_parallel_maintenance_workers = 0; SET statement_timeout = 0; SET lock_timeout = 0";
 
+// Roles' VALID UNTIL travels as text: both ends must read and write it the same way.
+void admin_session(Connection& conn) {
+  conn.exec("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+            "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
+}
+
 bool database_is_empty(Connection& conn) {
   auto r = conn.exec(
       "SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -50,17 +58,15 @@ bool database_is_empty(Connection& conn) {
       "          AND n.nspname !~ '^pg_temp') "
       "     + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
       "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')) "
+      "     + (SELECT count(*) FROM pg_catalog.pg_namespace n WHERE n.nspname NOT IN "
+      "        ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp') "
+      "     + (SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND t.typrelid = 0 AND t.typelem = 0) "
       "     + (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata) "
       "     + (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')");
   return r.int64(0, 0) == 0;
 }
 
-fs::path default_state_dir(const std::string& identity) {
-  const char* xdg = std::getenv("XDG_STATE_HOME");
-  const char* home = std::getenv("HOME");
-  fs::path base = xdg && *xdg ? fs::path(xdg) : fs::path(home && *home ? home : "/tmp") / ".local" / "state";
-  return base / "decant" / fmt::format("pg-copy-{:016x}", XXH3_64bits(identity.data(), identity.size()));
-}
 
 // Streams large objects' contents with a per-object hash, for copy and verification.
 struct LargeObjectDigest {
@@ -143,7 +149,13 @@ struct DatabaseRun {
   DatabaseCatalog catalog;
   fs::path schema_file;
   std::vector<TocEntry> toc;
-  std::map<uint32_t, std::vector<const IndexBuild*>> builds_by_table;
+  // Per table: its builds, and how many CREATE INDEX are still running; the last one
+  // to finish queues the table's finish step.
+  struct TableBuilds {
+    std::vector<const IndexBuild*> builds;
+    std::atomic<int> pending{0};
+  };
+  std::map<uint32_t, TableBuilds> builds_by_table;
   std::set<uint32_t> built_oids;  // TOC oids decant builds itself
   bool keep_owners = true;        // false: some owner is a role the target login cannot act as
   Clock::time_point started;
@@ -174,14 +186,17 @@ class InstanceCopy {
   void check_targets();
   void create_database(DatabaseRun& db);
   void plan_database(DatabaseRun& db);
+  void restore_once(DatabaseRun& db, const std::string& section, const std::function<void()>& restore);
   void schedule(engine::TaskPool& pool);
   void copy_table(int worker, DatabaseRun& db, const TableInfo& table, engine::ProgressItem& progress,
                   engine::TaskPool& pool);
+  void schedule_builds(DatabaseRun& db, uint32_t table_oid, engine::TaskPool& pool);
   void build_index(int worker, DatabaseRun& db, const IndexBuild& build);
+  void finish_table(int worker, DatabaseRun& db, uint32_t table_oid);
   void copy_large_objects(int worker, DatabaseRun& db);
   void copy_sequences(int worker, DatabaseRun& db);
   WorkerSessions& sessions(int worker, const DatabaseRun& db);
-  Connection admin_for_drop(const std::string& dbname);
+  Connection side_admin(const std::string& dbname);
   std::string key(const DatabaseRun& db, const std::string& what) const { return db.info.name + "/" + what; }
 
   const CopyOptions& options_;
@@ -205,7 +220,9 @@ class InstanceCopy {
 void InstanceCopy::connect_and_preflight() {
   source_admin_ = Connection::open(source_info_, source_info_.maintenance_db());
   source_admin_.exec("SET default_transaction_read_only = on");
+  admin_session(source_admin_);
   target_admin_ = Connection::open(target_info_, target_info_.maintenance_db());
+  admin_session(target_admin_);
   target_login_ = current_login(target_admin_);
   if (!target_login_.superuser && !(target_login_.createdb && target_login_.createrole))
     throw Error(ExitCode::privileges,
@@ -221,6 +238,12 @@ void InstanceCopy::connect_and_preflight() {
   log::debug("using {} ({})", tools_->pg_dump, tools_->version_line);
   schema_.emplace(*tools_, source_info_, target_info_);
   for (auto& info : read_databases(source_admin_, options_.databases)) {
+    if (info.is_template && options_.databases.empty()) {
+      // A template (template1) is copied only when it holds something: every target
+      // has its own, and an empty one needs nothing.
+      auto conn = Connection::open(source_info_, info.name);
+      if (database_is_empty(conn)) continue;
+    }
     auto db = std::make_unique<DatabaseRun>();
     db->info = std::move(info);
     databases_.push_back(std::move(db));
@@ -229,7 +252,7 @@ void InstanceCopy::connect_and_preflight() {
 
 void InstanceCopy::prepare_state() {
   std::string identity = source_info_.display() + " -> " + target_info_.display();
-  fs::path dir = options_.state_dir ? fs::path(*options_.state_dir) : default_state_dir(identity);
+  fs::path dir = options_.state_dir ? fs::path(*options_.state_dir) : engine::default_state_dir("pg-copy", identity);
   state_ = std::make_unique<engine::ResumeState>(dir, identity);
   if (options_.resume) {
     state_->load();
@@ -257,42 +280,57 @@ void InstanceCopy::check_targets() {
                               : "use --resume to continue an interrupted copy, or --clean to drop and recreate them");
 }
 
-Connection InstanceCopy::admin_for_drop(const std::string& dbname) {
-  if (dbname != target_info_.maintenance_db()) return Connection::open(target_info_, target_info_.maintenance_db());
-  return Connection::open(target_info_, dbname == "template1" ? "postgres" : "template1");
+// The session for CREATE/DROP DATABASE: target_admin_, unless that is connected to the
+// very database to drop (the maintenance database itself is being copied).
+Connection InstanceCopy::side_admin(const std::string& dbname) {
+  auto conn = Connection::open(target_info_, dbname == "template1" ? "postgres" : "template1");
+  admin_session(conn);
+  return conn;
 }
 
 void InstanceCopy::create_database(DatabaseRun& db) {
   if (state_->done(key(db, "created"))) return;
   auto& name = db.info.name;
-  auto exists = target_admin_.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {name});
+  bool is_maintenance = name == target_info_.maintenance_db();
+  Connection side;
+  if (is_maintenance) side = side_admin(name);
+  Connection& admin = is_maintenance ? side : target_admin_;
+  auto exists = admin.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {name});
   bool reuse = false;
   if (exists.rows() > 0) {
-    auto conn = Connection::open(target_info_, name);
-    bool empty = database_is_empty(conn);
-    conn = Connection();
+    bool empty = false;
+    {
+      auto conn = Connection::open(target_info_, name);
+      empty = database_is_empty(conn);
+    }
     if (empty && !options_.clean) {
       reuse = true;
     } else {
       log::info("dropping target database {} (--clean)", name);
-      auto admin = admin_for_drop(name);
+      // A template cannot be dropped; FORCE ends other sessions (ours included).
+      admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " IS_TEMPLATE false");
       admin.exec("DROP DATABASE " + admin.quote_ident(name) + " WITH (FORCE)");
     }
   }
-  if (!reuse) target_admin_.exec(create_database_sql(target_admin_, db.info));
+  if (!reuse) admin.exec(create_database_sql(admin, db.info));
   DatabaseInfo properties = db.info;
   if (roles_.unassumable.count(db.info.owner)) {
     properties.owner = target_login_.name;
     roles_.left_out.push_back(fmt::format("database {}: owner {} (kept as the target login {})", name, db.info.owner,
                                           target_login_.name));
   }
-  for (const auto& sql : database_properties_sql(target_admin_, properties)) {
+  for (const auto& sql : database_properties_sql(admin, properties)) {
     try {
-      target_admin_.exec(sql);
+      admin.exec(sql);
     } catch (const Error& e) {
       if (target_login_.superuser || e.code() != ExitCode::privileges) throw;
       roles_.left_out.push_back(fmt::format("database {}: {} ({})", name, sql, e.what()));
     }
+  }
+  if (is_maintenance && !reuse) {
+    // target_admin_'s database was dropped and created again: reconnect to it.
+    target_admin_ = Connection::open(target_info_, name);
+    admin_session(target_admin_);
   }
   state_->mark_done(key(db, "created"));
 }
@@ -306,8 +344,9 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
   db.snapshot = db.coordinator.exec("SELECT pg_catalog.pg_export_snapshot()").text(0, 0);
   db.catalog = read_catalog(db.coordinator);
 
-  db.schema_file = state_->dir() / (fmt::format("{:016x}", XXH3_64bits(db.info.name.data(), db.info.name.size())) +
-                                    ".schema.dump");
+  std::string base = fmt::format("{:016x}", XXH3_64bits(db.info.name.data(), db.info.name.size()));
+  db.schema_file = state_->own_file(base + ".schema.dump");
+  state_->own_file(base + ".schema.dump.post-data.list");
   schema_->dump(db.info.name, db.snapshot, db.schema_file);
   db.toc = schema_->list(db.schema_file);
   std::set<uint32_t> toc_index_oids;
@@ -315,7 +354,7 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
     if (e.desc == "INDEX" || e.desc == "CONSTRAINT") toc_index_oids.insert(e.oid);
   for (const auto& b : db.catalog.indexes) {
     if (!toc_index_oids.count(b.toc_oid)) continue;  // e.g. made by an extension: not ours to build
-    db.builds_by_table[b.table_oid].push_back(&b);
+    db.builds_by_table[b.table_oid].builds.push_back(&b);
     db.built_oids.insert(b.toc_oid);
   }
   for (const auto& e : db.toc)
@@ -325,12 +364,23 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
                                           "act as; it owns every object instead)",
                                           db.info.name, target_login_.name));
   if (!state_->done(key(db, "pre-data"))) {
-    schema_->restore_pre_data(db.info.name, db.schema_file, db.keep_owners);
-    state_->mark_done(key(db, "pre-data"));
+    restore_once(db, "pre-data", [&] { schema_->restore_pre_data(db.info.name, db.schema_file, db.keep_owners); });
   }
   log::info("database {}: schema loaded; {} tables, {} indexes and constraints, {} sequences, {} large objects",
             db.info.name, db.catalog.tables.size(), db.built_oids.size(), db.catalog.sequences.size(),
             db.catalog.large_objects.size());
+}
+
+// pg_restore runs a section in one transaction, and commits it before decant can record
+// it: after a kill in between, "already exists" on --resume means the whole section is in.
+void InstanceCopy::restore_once(DatabaseRun& db, const std::string& section, const std::function<void()>& restore) {
+  try {
+    restore();
+  } catch (const Error& e) {
+    if (!options_.resume || std::string(e.what()).find("already exists") == std::string::npos) throw;
+    log::info("database {}: the {} was restored by the interrupted run", db.info.name, section);
+  }
+  state_->mark_done(key(db, section));
 }
 
 WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {
@@ -353,13 +403,8 @@ WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {
 
 void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& table, engine::ProgressItem& progress,
                               engine::TaskPool& pool) {
-  auto submit_builds = [&] {
-    auto it = db.builds_by_table.find(table.oid);
-    if (it == db.builds_by_table.end()) return;
-    for (const IndexBuild* b : it->second)
-      pool.submit(2, [this, &db, b](int w) { build_index(w, db, *b); });
-  };
-  std::string state_key = key(db, "table/" + table.display);
+  auto submit_builds = [&] { schedule_builds(db, table.oid, pool); };
+  std::string state_key = key(db, "table/" + table.qualified);
   bool binary = binary_ && table.binary_ok;
   if (auto done = state_->get(state_key)) {
     // Finished by an earlier run: not copied again, but verified again against the
@@ -436,6 +481,30 @@ void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& tabl
   submit_builds();
 }
 
+// Index builds (priority 2) jump the queue as soon as their table is in, to overlap with
+// other tables' data; the table's finish step follows its last build.
+void InstanceCopy::schedule_builds(DatabaseRun& db, uint32_t table_oid, engine::TaskPool& pool) {
+  auto it = db.builds_by_table.find(table_oid);
+  if (it == db.builds_by_table.end()) return;
+  auto& tb = it->second;
+  int creates = 0;
+  for (const IndexBuild* b : tb.builds)
+    if (b->create_index) ++creates;
+  auto finish = [this, &db, table_oid](int w) { finish_table(w, db, table_oid); };
+  if (creates == 0) {
+    pool.submit(2, finish);
+    return;
+  }
+  tb.pending = creates;
+  for (const IndexBuild* b : tb.builds) {
+    if (!b->create_index) continue;
+    pool.submit(2, [this, &db, b, &tb, &pool, finish](int w) {
+      build_index(w, db, *b);
+      if (--tb.pending == 0) pool.submit(3, finish);
+    });
+  }
+}
+
 void InstanceCopy::build_index(int worker, DatabaseRun& db, const IndexBuild& build) {
   std::string state_key = key(db, fmt::format("index/{}", build.toc_oid));
   if (state_->done(state_key)) return;
@@ -447,10 +516,37 @@ void InstanceCopy::build_index(int worker, DatabaseRun& db, const IndexBuild& bu
     return;
   }
   auto started = Clock::now();
-  s.target.exec("BEGIN");
-  for (const auto& sql : build.statements) s.target.exec(sql);
+  // synchronous_commit on: a build is recorded as done only once it is durable.
+  s.target.exec("BEGIN; SET LOCAL synchronous_commit = on");
+  if (!build.tablespace.empty())
+    s.target.exec("SET LOCAL default_tablespace = " + s.target.quote_ident(build.tablespace));
+  s.target.exec(*build.create_index);
   s.target.exec("COMMIT");
   log::debug("built {} in {:.1f}s", build.display, seconds_since(started));
+  state_->mark_done(state_key);
+}
+
+void InstanceCopy::finish_table(int worker, DatabaseRun& db, uint32_t table_oid) {
+  const auto& builds = db.builds_by_table.at(table_oid).builds;
+  if (builds.empty()) return;
+  std::string state_key = key(db, "finish/" + builds.front()->table);
+  if (state_->done(state_key)) return;
+  throw_if_interrupted();
+  auto& s = sessions(worker, db);
+  s.target.exec("BEGIN; SET LOCAL synchronous_commit = on");
+  for (const IndexBuild* b : builds)
+    for (const auto& step : b->finish) {
+      if (!step.constraint.empty() &&
+          s.target
+              .exec_params("SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
+                           {b->table, step.constraint})
+              .int64(0, 0) > 0)
+        continue;  // added by an earlier run
+      s.target.exec("SET LOCAL default_tablespace = " +
+                    (step.tablespace.empty() ? std::string("''") : s.target.quote_ident(step.tablespace)));
+      s.target.exec(step.sql);
+    }
+  s.target.exec("COMMIT");
   state_->mark_done(state_key);
 }
 
@@ -620,8 +716,9 @@ int InstanceCopy::run() {
     if (!state_->done(key(*db, "post-data"))) {
       throw_if_interrupted();
       log::info("database {}: restoring the remaining post-data (foreign keys, triggers, ...)", db->info.name);
-      schema_->restore_post_data(db->info.name, db->schema_file, db->toc, db->built_oids, db->keep_owners);
-      state_->mark_done(key(*db, "post-data"));
+      restore_once(*db, "post-data", [&] {
+        schema_->restore_post_data(db->info.name, db->schema_file, db->toc, db->built_oids, db->keep_owners);
+      });
     }
     report_.set_group_seconds(db->info.name, seconds_since(db->started));
   }
@@ -631,7 +728,7 @@ int InstanceCopy::run() {
                                !roles_.unassumable.count(db->info.owner), report_);
   std::set<std::string> copied_databases;
   for (auto& db : databases_) copied_databases.insert(db->info.name);
-  verify_roles(source_admin_, target_admin_, target_login_, roles_.left_out, copied_databases, report_);
+  verify_roles(source_admin_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
   for (const auto& l : roles_.left_out) report_.add_left_out(l);
 
   report_.print_summary(stdout);

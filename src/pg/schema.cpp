@@ -1,5 +1,6 @@
 #include "pg/schema.hpp"
 
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/signals.hpp"
 
 namespace decant::pg {
 namespace {
@@ -26,6 +28,13 @@ std::string first_error(const std::string& stderr_text) {
     if (fallback.empty() && !line.empty()) fallback = line;
   }
   return fallback.empty() ? "no message" : fallback;
+}
+
+// Ctrl-C reaches pg_dump/pg_restore too (one process group): that is an interruption.
+void throw_if_child_interrupted(const ProcessResult& r) {
+  if (interrupted() || r.exit_status == 128 + SIGINT || r.exit_status == 128 + SIGTERM ||
+      r.errors.find("terminated by user") != std::string::npos)
+    throw Error(ExitCode::interrupted, "interrupted", "run the same command with --resume to continue where it stopped");
 }
 
 ExitCode classify_tool_failure(const std::string& text) {
@@ -77,6 +86,7 @@ void SchemaTransfer::dump(const std::string& db, const std::string& snapshot, co
   spec.extra_env = password_env(source_);
   auto r = run_process(spec);
   if (r.exit_status != 0) {
+    throw_if_child_interrupted(r);
     std::string msg = first_error(r.errors);
     if (r.errors.find("No space left on device") != std::string::npos)
       throw Error(ExitCode::local_io, "pg_dump cannot write the schema of " + db + " to " + file.string() + ": " + msg,
@@ -103,6 +113,7 @@ void SchemaTransfer::restore(const std::string& db, const std::filesystem::path&
   spec.extra_env = password_env(target_);
   auto r = run_process(spec);
   if (r.exit_status != 0) {
+    throw_if_child_interrupted(r);
     std::string msg = first_error(r.errors);
     throw Error(classify_tool_failure(msg), "restoring the " + doing + " of database " + db + " failed: " + msg,
                 "fix the cause, then run the same command with --resume (the step was rolled back)");

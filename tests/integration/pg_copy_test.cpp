@@ -85,9 +85,15 @@ int count_error_lines(const std::string& err) {
 }
 
 TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
-  auto r = run_decant(copy_args({"--jobs", "2"}));
+  // A target session time zone other than the source's must not matter.
+  target_->exec("ALTER SYSTEM SET timezone = 'Asia/Tokyo'");
+  target_->exec("SELECT pg_reload_conf()");
+  auto r = run_decant(copy_args({"--jobs", "4"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  for (const char* db : {"app", "other", "bulk", "odd name-db", "postgres"}) expect_same_database(db);
+  for (const char* db : {"app", "other", "bulk", "odd name-db", "postgres", "tmpl", "template1"})
+    expect_same_database(db);
+  EXPECT_EQ(target_->value("SELECT datistemplate FROM pg_database WHERE datname = 'tmpl'"), "t");
+  EXPECT_EQ(target_->value("SELECT count(*) FROM a.\"b.c\"", "app"), "5000");
   EXPECT_EQ(globals_dump(*source_), globals_dump(*target_));
 
   // Spot checks of what the oracle covers only indirectly.
@@ -130,6 +136,39 @@ TEST_F(PgCopyTest, CopiesOnlyTheNamedDatabases) {
   expect_same_database("odd name-db");
   EXPECT_FALSE(target_->database_exists("app"));
   EXPECT_FALSE(target_->database_exists("bulk"));
+}
+
+TEST_F(PgCopyTest, CleanReplacesTheTargetsMaintenanceDatabase) {
+  target_->exec("CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (7)", "postgres");
+  auto refused = run_decant(copy_args({"--dbname", "postgres"}));
+  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  auto r = run_decant(copy_args({"--dbname", "postgres", "--clean"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("postgres");
+  EXPECT_EQ(target_->value("SELECT to_regclass('keep_me') IS NULL", "postgres"), "t");
+}
+
+TEST_F(PgCopyTest, StateDirectoryKeepsFilesDecantDidNotWrite) {
+  fs::path mine = work_ / "mine";
+  fs::create_directories(mine / "sub");
+  std::ofstream(mine / "notes.txt") << "keep";
+  std::ofstream(mine / "sub" / "f") << "keep";
+  auto args = copy_args({"--dbname", "other"});
+  args[7] = mine.string();
+  auto r = run_decant(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_file(mine / "notes.txt"), "keep");
+  EXPECT_EQ(read_file(mine / "sub" / "f"), "keep");
+  EXPECT_FALSE(fs::exists(mine / "state.json"));
+  int left = 0;
+  for (const auto& e : fs::directory_iterator(mine)) left += e.path().extension() == ".dump";
+  EXPECT_EQ(left, 0) << "schema dumps are removed";
+}
+
+TEST_F(PgCopyTest, UnknownUserIsAnAuthenticationError) {
+  auto r = run_decant(args_for(source_->conninfo(), target_->uri("postgres", "nobody")));
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_TRUE(contains(r.err, "nobody")) << r.err;
 }
 
 TEST_F(PgCopyTest, RefusesANonEmptyTargetAndTouchesNothing) {

@@ -157,6 +157,20 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO readers;
 GRANT USAGE ON SCHEMA "Mixed Case" TO readers;
 ALTER TABLE line_items OWNER TO app_owner;
 
+-- Two unique constraints and a primary key on one table: their builds run in parallel.
+CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, handle text NOT NULL,
+                       CONSTRAINT accounts_handle_key UNIQUE (handle));
+INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'h' || g FROM generate_series(1, 5000) g;
+CLUSTER accounts USING accounts_email_key;
+
+-- Names that collide once unquoted: "a.b".c and a."b.c".
+CREATE SCHEMA "a.b";
+CREATE SCHEMA a;
+CREATE TABLE "a.b".c (v integer);
+CREATE TABLE a."b.c" (v integer);
+INSERT INTO "a.b".c SELECT g FROM generate_series(1, 10) g;
+INSERT INTO a."b.c" SELECT -g FROM generate_series(1, 5000) g;
+
 SELECT lo_from_bytea(0, '\x000102ff00'::bytea);
 SELECT lo_from_bytea(0, ''::bytea);
 SELECT lo_from_bytea(0, decode(repeat('0123456789abcdef', 200000), 'hex'));
@@ -236,6 +250,10 @@ void load_source_data(const PgServer& source) {
   source.exec(kOtherSql, "odd name-db");
   source.exec(kBulkSql, "bulk");
   source.exec("VACUUM ANALYZE", "bulk");
+  // Templates with contents: pg_dumpall copies them too.
+  source.exec("CREATE DATABASE tmpl IS_TEMPLATE true");
+  source.exec("CREATE TABLE template_rows (x integer); INSERT INTO template_rows VALUES (1), (2)", "tmpl");
+  source.exec("CREATE TABLE in_template1 (y text); INSERT INTO in_template1 VALUES ('kept')", "template1");
 }
 
 std::map<std::string, std::string> table_fingerprints(const PgServer& server, const std::string& db) {
@@ -279,14 +297,15 @@ std::map<std::string, std::string> large_objects(const PgServer& server, const s
 }
 
 std::string schema_dump(const PgServer& server, const std::string& db) {
-  auto r = run_process({{pg_bin_dir() + "/pg_dump", "--schema-only", "--dbname=" + server.conninfo(db)}, {}, {}});
+  auto r = run_process(
+      {{pg_bin_dir() + "/pg_dump", "--schema-only", "--dbname=" + server.conninfo(db)}, {{"PGTZ", "UTC"}}, {}});
   if (r.exit_status != 0) throw std::runtime_error("pg_dump failed: " + r.errors);
   return with_sorted_table_columns(without_restrict_keys(r.output));
 }
 
 std::string globals_dump(const PgServer& server) {
   auto r = run_process(
-      {{pg_bin_dir() + "/pg_dumpall", "--globals-only", "--dbname=" + server.conninfo()}, {}, {}});
+      {{pg_bin_dir() + "/pg_dumpall", "--globals-only", "--dbname=" + server.conninfo()}, {{"PGTZ", "UTC"}}, {}});
   if (r.exit_status != 0) throw std::runtime_error("pg_dumpall failed: " + r.errors);
   return without_restrict_keys(r.output);
 }
