@@ -24,6 +24,9 @@ int run(int argc, char** argv) {
   auto* pg = app.add_subcommand("pg", "PostgreSQL commands");
   pg->require_subcommand(1);
   Runner pg_copy = add_pg_copy(*pg);
+  auto* mongo = app.add_subcommand("mongo", "MongoDB commands");
+  mongo->require_subcommand(1);
+  Runner mongo_copy = add_mongo_copy(*mongo);
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
   std::vector<std::string> copies(argv, argv + argc);
@@ -40,6 +43,7 @@ int run(int argc, char** argv) {
 
   try {
     if (pg->got_subcommand("copy")) return pg_copy();
+    if (mongo->got_subcommand("copy")) return mongo_copy();
     return static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
     std::fflush(stdout);

@@ -6,4 +6,5 @@ namespace decant::cli {
 // Each command registers its subcommand and returns the function that runs it.
 using Runner = std::function<int()>;
 Runner add_pg_copy(CLI::App& pg);
+Runner add_mongo_copy(CLI::App& mongo);
 }  // namespace decant::cli

@@ -1,0 +1,39 @@
+#pragma once
+// What a MongoDB deployment holds: databases, collections and views with their
+// options, and each collection's indexes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mongo/client.hpp"
+
+namespace decant::mongo {
+
+struct CollectionInfo {
+  std::string db;
+  std::string name;
+  bool is_view = false;
+  Bson options;               // listCollections' "options": capped, size, max, validator, collation, viewOn, ...
+  std::vector<Bson> indexes;  // listIndexes specs, without the _id index
+  uint64_t documents = 0;     // an estimate, for scheduling and the ETA
+  uint64_t bytes = 0;
+
+  std::string display() const { return db + "." + name; }
+};
+
+// Non-system databases (not admin, local, config), or only `only` when given.
+std::vector<std::string> list_databases(mongoc_client_t* client, const std::vector<std::string>& only,
+                                        const std::string& where);
+// Collections first (largest first), then views; system.* collections are skipped.
+std::vector<CollectionInfo> list_collections(mongoc_client_t* client, const std::string& db, const std::string& where);
+std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                               const std::string& where);
+
+// The `create` command that recreates a collection or view with its options.
+Bson create_command(const CollectionInfo& info);
+// The `createIndexes` command for a collection's indexes (empty when it has none).
+Bson create_indexes_command(const CollectionInfo& info);
+// Index specs in a form that compares equal on both ends (sorted by name; "v" and "ns" dropped).
+std::vector<std::string> index_fingerprints(const std::vector<Bson>& specs);
+
+}  // namespace decant::mongo

@@ -1,0 +1,135 @@
+#include "mongo/client.hpp"
+
+#include <mutex>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+
+namespace decant::mongo {
+namespace {
+
+void init_driver() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mongoc_init();
+    std::atexit(mongoc_cleanup);
+    // The driver's own messages are for the verbose log; errors reach the user as decant::Error.
+    mongoc_log_set_handler(
+        [](mongoc_log_level_t, const char* domain, const char* message, void*) {
+          log::debug("mongoc {}: {}", domain, message);
+        },
+        nullptr);
+  });
+}
+
+bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+
+}  // namespace
+
+Bson Bson::from_json(const std::string& json) {
+  bson_error_t error;
+  bson_t* doc = bson_new_from_json(reinterpret_cast<const uint8_t*>(json.data()), static_cast<ssize_t>(json.size()),
+                                   &error);
+  if (!doc) throw Error(ExitCode::usage, std::string("invalid JSON: ") + error.message);
+  return Bson(doc);
+}
+
+std::string Bson::json() const {
+  size_t len = 0;
+  char* s = bson_as_canonical_extended_json(doc_, &len);
+  std::string out(s, len);
+  bson_free(s);
+  return out;
+}
+
+Uri Uri::parse(const std::string& text, const std::string& role) {
+  init_driver();
+  bson_error_t error;
+  mongoc_uri_t* uri = mongoc_uri_new_with_error(text.c_str(), &error);
+  if (!uri) {
+    // The driver's message can quote the input, password included: keep only its kind.
+    std::string msg = error.message;
+    auto quote = msg.find('"');
+    if (quote != std::string::npos) msg = msg.substr(0, quote);
+    while (!msg.empty() && (msg.back() == ' ' || msg.back() == ':')) msg.pop_back();
+    throw Error(ExitCode::usage, "the --" + role + " connection string is malformed: " + msg,
+                "give a MongoDB URI such as mongodb://user@host:27017/?authSource=admin");
+  }
+  Uri out;
+  out.uri_.reset(uri);
+  out.role_ = role;
+  // A dead host must not hang the command: bound server selection unless the user did.
+  if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 10000);
+  if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000);
+  if (!mongoc_uri_get_appname(uri)) mongoc_uri_set_appname(uri, "decant");
+  return out;
+}
+
+std::string Uri::display() const {
+  std::string hosts;
+  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri_.get()); h; h = h->next)
+    hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);
+  const char* user = mongoc_uri_get_username(uri_.get());
+  return (user ? std::string(user) + "@" : std::string()) + hosts;
+}
+
+ClientPool::ClientPool(const Uri& uri) : where_(uri.role() + " " + uri.display()) {
+  bson_error_t error;
+  pool_.reset(mongoc_client_pool_new_with_error(uri.get(), &error));
+  if (!pool_) fail(error, where_, "opening a client pool");
+  mongoc_client_pool_set_error_api(pool_.get(), MONGOC_ERROR_API_VERSION_2);
+}
+
+ClientPool::Lease ClientPool::acquire() const { return Lease(pool_.get(), mongoc_client_pool_pop(pool_.get())); }
+
+void fail(const bson_error_t& error, const std::string& where, const std::string& doing) {
+  std::string msg = error.message;
+  ExitCode code = ExitCode::copy_failed;
+  std::string hint = "fix the cause, then run the same command with --resume";
+  bool tls = contains(msg, "TLS") || contains(msg, "SSL") || contains(msg, "certificate");
+  if (error.domain == MONGOC_ERROR_CLIENT && error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
+    code = ExitCode::auth;
+    hint = "check the user, password, authSource and authMechanism of --" + where.substr(0, where.find(' '));
+  } else if (tls) {
+    code = ExitCode::tls;
+    hint = "check tls, tlsCAFile and tlsInsecure in the URI";
+  } else if (error.domain == MONGOC_ERROR_SERVER_SELECTION || error.domain == MONGOC_ERROR_STREAM ||
+             contains(msg, "No suitable servers") || contains(msg, "connection refused") ||
+             contains(msg, "Failed to connect")) {
+    code = ExitCode::unreachable;
+    hint = "check the hosts and ports in the URI, that the server runs and that this machine can reach it";
+  } else if (error.code == 18 || contains(msg, "Authentication failed")) {
+    code = ExitCode::auth;
+    hint = "check the user, password, authSource and authMechanism in the URI";
+  } else if (error.code == 13 || contains(msg, "not authorized") || contains(msg, "requires authentication")) {
+    code = ExitCode::privileges;
+    hint = "connect as a user with the needed roles (readAnyDatabase on the source, restore on the target)";
+  }
+  throw Error(code, "the " + where + " failed " + doing + ": " + msg, hint);
+}
+
+Bson run_command(mongoc_client_t* client, const std::string& db, const Bson& command, const std::string& where) {
+  bson_t reply;
+  bson_error_t error;
+  bool ok = mongoc_client_command_simple(client, db.c_str(), command.get(), nullptr, &reply, &error);
+  Bson owned(bson_copy(&reply));
+  bson_destroy(&reply);
+  if (!ok) {
+    std::string what = "running " + command.json().substr(0, 80);
+    fail(error, where, what);
+  }
+  return owned;
+}
+
+std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const std::string& doing) {
+  std::vector<Bson> out;
+  const bson_t* doc = nullptr;
+  while (mongoc_cursor_next(cursor, &doc)) out.push_back(Bson::copy_of(doc));
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor, &error)) fail(error, where, doing);
+  return out;
+}
+
+}  // namespace decant::mongo

@@ -1,0 +1,115 @@
+#pragma once
+// RAII wrappers for the MongoDB C driver (libmongoc/libbson): a Bson owns a bson_t, a
+// ClientPool owns a mongoc_client_pool_t and lends clients to worker threads. Driver
+// errors become decant::Error with an exit code and a message without credentials.
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace decant::mongo {
+
+// A bson_t we own (or a read-only view of one we do not).
+// (Not a unique_ptr: bson_t carries an alignment attribute that templates drop.)
+class Bson {
+ public:
+  Bson() : doc_(bson_new()) {}
+  explicit Bson(bson_t* owned) : doc_(owned) {}
+  Bson(Bson&& other) noexcept : doc_(other.doc_) { other.doc_ = nullptr; }
+  Bson& operator=(Bson&& other) noexcept {
+    if (this != &other) {
+      if (doc_) bson_destroy(doc_);
+      doc_ = other.doc_;
+      other.doc_ = nullptr;
+    }
+    return *this;
+  }
+  Bson(const Bson&) = delete;
+  Bson& operator=(const Bson&) = delete;
+  ~Bson() {
+    if (doc_) bson_destroy(doc_);
+  }
+  static Bson copy_of(const bson_t* doc) { return Bson(bson_copy(doc)); }
+  static Bson from_json(const std::string& json);  // canonical or relaxed extended JSON
+  const bson_t* get() const { return doc_; }
+  bson_t* get() { return doc_; }
+  std::string json() const;  // canonical extended JSON, for comparisons and messages
+  std::string_view bytes() const { return {reinterpret_cast<const char*>(bson_get_data(doc_)), doc_->len}; }
+
+ private:
+  bson_t* doc_;
+};
+
+class Uri {
+ public:
+  // Throws Error(usage) on a malformed connection string; `role` names it in messages.
+  static Uri parse(const std::string& text, const std::string& role);
+  const mongoc_uri_t* get() const { return uri_.get(); }
+  // hosts and user, never the password
+  std::string display() const;
+  const std::string& role() const { return role_; }
+
+ private:
+  struct Deleter {
+    void operator()(mongoc_uri_t* u) const { mongoc_uri_destroy(u); }
+  };
+  std::unique_ptr<mongoc_uri_t, Deleter> uri_;
+  std::string role_;
+};
+
+class ClientPool {
+ public:
+  explicit ClientPool(const Uri& uri);
+  // A client borrowed from the pool, returned when the lease ends.
+  class Lease {
+   public:
+    Lease(mongoc_client_pool_t* pool, mongoc_client_t* client) : pool_(pool), client_(client) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), client_(o.client_) { o.client_ = nullptr; }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      if (client_) mongoc_client_pool_push(pool_, client_);
+    }
+    mongoc_client_t* get() const { return client_; }
+
+   private:
+    mongoc_client_pool_t* pool_;
+    mongoc_client_t* client_;
+  };
+  Lease acquire() const;
+  const std::string& where() const { return where_; }
+
+ private:
+  struct Deleter {
+    void operator()(mongoc_client_pool_t* p) const { mongoc_client_pool_destroy(p); }
+  };
+  std::unique_ptr<mongoc_client_pool_t, Deleter> pool_;
+  std::string where_;
+};
+
+struct CollectionDeleter {
+  void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
+};
+using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
+struct CursorDeleter {
+  void operator()(mongoc_cursor_t* c) const { mongoc_cursor_destroy(c); }
+};
+using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorDeleter>;
+struct DatabaseDeleter {
+  void operator()(mongoc_database_t* d) const { mongoc_database_destroy(d); }
+};
+using DatabasePtr = std::unique_ptr<mongoc_database_t, DatabaseDeleter>;
+
+// Throws the decant::Error a driver error stands for. `where` is "source host:port".
+[[noreturn]] void fail(const bson_error_t& error, const std::string& where, const std::string& doing);
+
+// Runs `command` on `db` and returns the reply; throws on error.
+Bson run_command(mongoc_client_t* client, const std::string& db, const Bson& command, const std::string& where);
+
+// Every document a cursor yields, copied; throws on a cursor error.
+std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const std::string& doing);
+
+}  // namespace decant::mongo

@@ -1,0 +1,70 @@
+#include "mongo/document_stream.hpp"
+
+#include "common/error.hpp"
+
+namespace decant::mongo {
+namespace {
+constexpr size_t kBatchDocuments = 1000;
+constexpr size_t kBatchBytes = 8u << 20;
+}  // namespace
+
+FindSource::FindSource(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                       std::string where)
+    : collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())), where_(std::move(where)) {
+  Bson filter;
+  // Natural order, no sort: the digest does not depend on order.
+  cursor_.reset(mongoc_collection_find_with_opts(collection_.get(), filter.get(), nullptr, nullptr));
+}
+
+bool FindSource::next(std::string_view& row) {
+  const bson_t* doc = nullptr;
+  if (mongoc_cursor_next(cursor_.get(), &doc)) {
+    row = {reinterpret_cast<const char*>(bson_get_data(doc)), doc->len};
+    return true;
+  }
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor_.get(), &error)) fail(error, where_, "reading documents");
+  return false;
+}
+
+InsertSink::InsertSink(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                       std::string where)
+    : collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())), where_(std::move(where)) {}
+
+void InsertSink::write(std::string_view row) {
+  batch_.emplace_back(row);
+  batch_bytes_ += row.size();
+  if (batch_.size() >= kBatchDocuments || batch_bytes_ >= kBatchBytes) flush();
+}
+
+void InsertSink::flush() {
+  if (batch_.empty()) return;
+  // (void* storage: bson_t's alignment attribute does not survive template arguments.)
+  std::vector<Bson> docs;
+  std::vector<const void*> ptrs;
+  for (const auto& raw : batch_) {
+    bson_t* doc = bson_new_from_data(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+    if (!doc) throw Error(ExitCode::internal, "a document from the source is not valid BSON");
+    docs.emplace_back(doc);
+    ptrs.push_back(docs.back().get());
+  }
+  Bson opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  bson_t reply;
+  bson_error_t error;
+  bool ok = mongoc_collection_insert_many(collection_.get(), reinterpret_cast<const bson_t**>(ptrs.data()),
+                                          ptrs.size(), opts.get(), &reply, &error);
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, &reply, "insertedCount")) inserted_ += static_cast<uint64_t>(bson_iter_as_int64(&it));
+  bson_destroy(&reply);
+  if (!ok) fail(error, where_, "inserting documents");
+  batch_.clear();
+  batch_bytes_ = 0;
+}
+
+uint64_t InsertSink::finish() {
+  flush();
+  return inserted_;
+}
+
+}  // namespace decant::mongo

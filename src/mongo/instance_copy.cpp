@@ -1,0 +1,262 @@
+#include "mongo/instance_copy.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/signals.hpp"
+#include "engine/progress.hpp"
+#include "engine/report.hpp"
+#include "engine/resume_state.hpp"
+#include "engine/stream.hpp"
+#include "engine/task_pool.hpp"
+#include "mongo/catalog.hpp"
+#include "mongo/client.hpp"
+#include "mongo/document_stream.hpp"
+
+namespace decant::mongo {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+uint64_t count_documents(mongoc_client_t* client, const CollectionInfo& c, const std::string& where) {
+  CollectionPtr coll(mongoc_client_get_collection(client, c.db.c_str(), c.name.c_str()));
+  Bson filter;
+  bson_error_t error;
+  int64_t n = mongoc_collection_count_documents(coll.get(), filter.get(), nullptr, nullptr, nullptr, &error);
+  if (n < 0) fail(error, where, "counting documents in " + c.display());
+  return static_cast<uint64_t>(n);
+}
+
+void drop_collection(mongoc_client_t* client, const CollectionInfo& c, const std::string& where) {
+  CollectionPtr coll(mongoc_client_get_collection(client, c.db.c_str(), c.name.c_str()));
+  bson_error_t error;
+  if (!mongoc_collection_drop_with_opts(coll.get(), nullptr, &error) && error.code != 26)  // 26: NamespaceNotFound
+    fail(error, where, "dropping " + c.display());
+}
+
+class MongoCopy {
+ public:
+  explicit MongoCopy(const CopyOptions& options)
+      : options_(options),
+        source_uri_(Uri::parse(options.source, "source")),
+        target_uri_(Uri::parse(options.target, "target")),
+        source_(source_uri_),
+        target_(target_uri_),
+        jobs_(options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency())),
+        report_("mongo copy", source_uri_.display(), target_uri_.display()) {}
+
+  int run();
+  engine::Report& report() { return report_; }
+
+ private:
+  void plan();
+  void check_targets();
+  void copy_collection(const CollectionInfo& c, engine::ProgressItem& progress);
+  void create_view(const CollectionInfo& c);
+  std::string key(const CollectionInfo& c) const { return "collection/" + c.display(); }
+
+  const CopyOptions& options_;
+  Uri source_uri_;
+  Uri target_uri_;
+  ClientPool source_;
+  ClientPool target_;
+  int jobs_;
+  engine::Report report_;
+  std::unique_ptr<engine::ResumeState> state_;
+  std::vector<CollectionInfo> collections_;
+  engine::ProgressBoard progress_;
+};
+
+void MongoCopy::plan() {
+  auto src = source_.acquire();
+  auto tgt = target_.acquire();
+  // Reach both servers before anything else, so that a bad URI, host or password is
+  // reported before any work.
+  Bson ping;
+  BSON_APPEND_INT32(ping.get(), "ping", 1);
+  run_command(src.get(), "admin", ping, source_.where());
+  run_command(tgt.get(), "admin", ping, target_.where());
+  for (const auto& db : list_databases(src.get(), options_.databases, source_.where()))
+    for (auto& c : list_collections(src.get(), db, source_.where())) collections_.push_back(std::move(c));
+}
+
+// Refuses, before anything is written, target collections that hold documents.
+void MongoCopy::check_targets() {
+  auto tgt = target_.acquire();
+  std::vector<std::string> non_empty;
+  for (const auto& c : collections_) {
+    if (c.is_view || (options_.resume && state_->done(key(c)))) continue;
+    if (count_documents(tgt.get(), c, target_.where()) > 0) non_empty.push_back(c.display());
+  }
+  if (non_empty.empty() || options_.drop) return;
+  throw Error(ExitCode::target_not_empty,
+              fmt::format("the target already has documents in {} collection(s): {}; nothing was changed",
+                          non_empty.size(), fmt::join(non_empty.begin(), non_empty.begin() + std::min<size_t>(5, non_empty.size()), ", ")),
+              options_.resume ? "use --drop to drop and copy them again"
+                              : "use --drop to replace them, or --resume to continue an interrupted copy");
+}
+
+void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& progress) {
+  auto src = source_.acquire();
+  auto tgt = target_.acquire();
+  engine::ItemReport item;
+  item.name = c.name;
+  item.kind = "collection";
+  if (auto done = state_->get(key(c))) {
+    // Copied by an earlier run: verified again against the digest recorded then.
+    FindSource readback(tgt.get(), c.db, c.name, target_.where());
+    RowDigest digest = engine::digest_of(readback);
+    item.rows = (*done)["rows"];
+    item.bytes = (*done)["bytes"];
+    item.seconds = (*done)["seconds"];
+    item.source_digest = (*done)["digest"];
+    item.target_digest = digest.hex();
+    item.resumed = true;
+    item.verified = item.source_digest == item.target_digest && digest.rows() == item.rows &&
+                    index_fingerprints(c.indexes) ==
+                        index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_.where()));
+    if (!item.verified) item.problem = "changed on the target since an earlier run copied it";
+    report_.add_item(c.db, item);
+    progress.bytes = item.bytes;
+    progress.rows = item.rows;
+    progress.finish();
+    return;
+  }
+  throw_if_interrupted();
+  progress.begin();
+  auto started = Clock::now();
+  // A collection an earlier run left half-copied, or one --drop replaces, starts afresh.
+  drop_collection(tgt.get(), c, target_.where());
+  run_command(tgt.get(), c.db, create_command(c), target_.where());
+
+  engine::PumpResult moved;
+  uint64_t stored = 0;
+  {
+    FindSource source(src.get(), c.db, c.name, source_.where());
+    InsertSink sink(tgt.get(), c.db, c.name, target_.where());
+    moved = engine::pump(source, sink, &progress);
+    stored = sink.finish();
+  }
+  // Indexes after the data, as mongorestore does: one build per index instead of
+  // maintaining them through every insert.
+  if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c), target_.where());
+
+  FindSource readback(tgt.get(), c.db, c.name, target_.where());
+  RowDigest target_digest = engine::digest_of(readback);
+  auto target_indexes = index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_.where()));
+  item.rows = moved.digest.rows();
+  item.bytes = moved.bytes;
+  item.seconds = seconds_since(started);
+  item.source_digest = moved.digest.hex();
+  item.target_digest = target_digest.hex();
+  bool indexes_match = target_indexes == index_fingerprints(c.indexes);
+  item.verified = moved.digest == target_digest && stored == moved.digest.rows() && indexes_match;
+  if (!item.verified)
+    item.problem = !indexes_match ? "the index sets differ"
+                                  : fmt::format("source has {} documents (digest {}), target stored {} and holds {} "
+                                                "(digest {})",
+                                                moved.digest.rows(), item.source_digest, stored, target_digest.rows(),
+                                                item.target_digest);
+  else
+    state_->mark_done(key(c), {{"rows", item.rows}, {"bytes", item.bytes}, {"seconds", item.seconds},
+                               {"digest", item.source_digest}});
+  report_.add_item(c.db, item);
+  progress.finish();
+  if (!item.verified) log::warn("collection {} differs: {}", c.display(), item.problem);
+}
+
+void MongoCopy::create_view(const CollectionInfo& c) {
+  auto tgt = target_.acquire();
+  engine::ItemReport item;
+  item.name = c.name;
+  item.kind = "view";
+  drop_collection(tgt.get(), c, target_.where());
+  run_command(tgt.get(), c.db, create_command(c), target_.where());
+  auto created = list_collections(tgt.get(), c.db, target_.where());
+  auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == c.name; });
+  item.verified = it != created.end() && it->is_view && it->options.json() == c.options.json();
+  if (!item.verified) item.problem = "the view's definition differs on the target";
+  report_.add_item(c.db, item);
+}
+
+int MongoCopy::run() {
+  auto started = Clock::now();
+  plan();
+  std::string identity = source_uri_.display() + " -> " + target_uri_.display();
+  fs::path dir = options_.state_dir ? fs::path(*options_.state_dir) : engine::default_state_dir("mongo-copy", identity);
+  state_ = std::make_unique<engine::ResumeState>(dir, identity);
+  if (options_.resume) state_->load();
+  check_targets();
+  if (!options_.resume) state_->reset();
+  log::info("copying {} collection(s) from {} to {} with {} jobs", collections_.size(), source_uri_.display(),
+            target_uri_.display(), jobs_);
+
+  progress_.set_phase("copying documents");
+  bool tty = isatty(STDOUT_FILENO) != 0;
+  progress_.start(tty, tty ? std::chrono::milliseconds(500) : options_.progress_interval);
+  {
+    engine::TaskPool pool(jobs_);
+    for (const auto& c : collections_) {
+      if (c.is_view) continue;
+      auto& item = progress_.add(c.display(), c.bytes);
+      pool.submit(1, [this, &c, &item](int) { copy_collection(c, item); });
+    }
+    try {
+      pool.wait();
+      // Views last: they may read other views and collections.
+      for (const auto& c : collections_)
+        if (c.is_view) create_view(c);
+    } catch (...) {
+      progress_.stop();
+      throw;
+    }
+  }
+  progress_.stop();
+
+  report_.print_summary(stdout);
+  auto problems = report_.problems();
+  fmt::print("\n{} in {}\n",
+             problems.empty() ? "copy complete and verified" : fmt::format("{} DIFFERENCE(S) FOUND", problems.size()),
+             engine::human_duration(seconds_since(started)));
+  if (!problems.empty()) {
+    for (const auto& p : problems) log::warn("{}", p);
+    throw Error(ExitCode::verify_failed,
+                fmt::format("verification found {} difference(s), first: {}", problems.size(), problems.front()),
+                "see the summary above; run with --drop to copy again");
+  }
+  state_->remove();
+  return 0;
+}
+
+}  // namespace
+
+int copy_instance(const CopyOptions& options) {
+  MongoCopy copy(options);
+  auto write_report = [&](int code, const std::string& error) {
+    if (!options.report_path) return;
+    engine::write_file_atomically(*options.report_path, copy.report().to_json(code, error).dump(2) + "\n");
+  };
+  try {
+    int code = copy.run();
+    write_report(code, "");
+    return code;
+  } catch (const Error& e) {
+    try {
+      write_report(static_cast<int>(e.code()), e.one_line());
+    } catch (const Error&) {
+    }
+    throw;
+  }
+}
+
+}  // namespace decant::mongo

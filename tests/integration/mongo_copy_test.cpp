@@ -1,0 +1,238 @@
+// `decant mongo copy` against real MongoDB wire-protocol servers (FerretDB 1.24): a
+// source loaded per test and a fresh target.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "mongo_server.hpp"
+#include "pg_server.hpp"
+
+namespace decant::test {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Documents with the BSON types FerretDB stores, in unusual field orders.
+std::vector<std::string> build_documents(int count) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < count; ++i)
+    docs.push_back(fmt::format(
+        R"({{"_id": {{"$oid": "{:024x}"}}, "z_last_first": {}, "name": "build {} ✓ ünïcode", "n": {{"$numberInt": "{}"}},
+            "big": {{"$numberLong": "{}"}}, "ratio": {{"$numberDouble": "{}"}}, "ok": {}, "none": null,
+            "at": {{"$date": {{"$numberLong": "{}"}}}}, "raw": {{"$binary": {{"base64": "AAEAAgA=", "subType": "00"}}}},
+            "uuid": {{"$binary": {{"base64": "c3VyZS4uLiBhIHV1aWQhIQ==", "subType": "04"}}}},
+            "re": {{"$regularExpression": {{"pattern": "^build {}$", "options": "i"}}}},
+            "ts": {{"$timestamp": {{"t": {}, "i": 1}}}}, "tags": ["a", {}, {{"k": "v"}}],
+            "nested": {{"b": 1, "a": {{"deep": [true, false]}}}}}})",
+        i + 1, i % 3, i, i, int64_t{1} << 40 | i, i / 7.0, i % 2 ? "true" : "false",
+        int64_t{1700000000000} + i * 1000, i, 1700000000 + i, i));
+  return docs;
+}
+
+class MongoCopyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = std::make_unique<FerretDb>();
+    target_ = std::make_unique<FerretDb>();
+    work_ = make_temp_dir("decant-mongo-test");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+
+  void load_circle() const {
+    source_->insert("circle_ghe", "builds", build_documents(5000));
+    source_->command("circle_ghe",
+                     R"({"createIndexes": "builds", "indexes": [
+                          {"key": {"n": 1, "at": -1}, "name": "n_at", "unique": true},
+                          {"key": {"name": 1}, "name": "name_sparse", "sparse": true}]})");
+    source_->command("circle_ghe", R"({"create": "recent", "capped": true, "size": 1048576, "max": 100})");
+    std::vector<std::string> small;
+    for (int i = 0; i < 300; ++i) small.push_back(fmt::format(R"({{"i": {}, "msg": "line {}"}})", i, i));
+    source_->insert("circle_ghe", "recent", small);
+    source_->insert("circle_ghe", "empty_docs", {"{}", "{}", R"({"_id": 1})"});
+    source_->command("circle_ghe", R"({"create": "no_documents"})");
+    source_->insert("other", "settings", {R"({"_id": "k1", "v": 1})", R"({"_id": "k2", "v": {"$numberLong": "2"}})"});
+  }
+
+  void load_many_collections(int n, int docs_each) const {
+    for (int c = 0; c < n; ++c) source_->insert("bulk", fmt::format("chunk_{:02}", c), build_documents(docs_each));
+  }
+
+  std::vector<std::string> args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{"mongo",       "copy", "--source", source_->uri(), "--target", target_->uri(),
+                               "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  nlohmann::json report() const { return nlohmann::json::parse(read_file(work_ / "report.json")); }
+
+  // The oracle: documents byte for byte, indexes and collection options.
+  void expect_same(const std::string& db) const {
+    EXPECT_EQ(source_->collections(db), target_->collections(db)) << db;
+    for (const auto& line : source_->collections(db)) {
+      std::string name = line.substr(0, line.find(' '));
+      EXPECT_EQ(source_->documents(db, name), target_->documents(db, name)) << db << "." << name;
+      EXPECT_EQ(source_->indexes(db, name), target_->indexes(db, name)) << db << "." << name;
+    }
+  }
+
+  void wait_for_state(const std::string& needle) const {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           !contains(read_file(work_ / "state" / "state.json"), needle))
+      std::this_thread::sleep_for(2ms);
+  }
+
+  std::unique_ptr<FerretDb> source_;
+  std::unique_ptr<FerretDb> target_;
+  fs::path work_;
+};
+
+TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
+  load_circle();
+  auto r = run_decant(args({"--jobs", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same("circle_ghe");
+  expect_same("other");
+  EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 5000u);
+  EXPECT_TRUE(contains(target_->collections("circle_ghe").front(), "no_documents") ||
+              contains(fmt::format("{}", fmt::join(target_->collections("circle_ghe"), "|")), "no_documents"));
+  EXPECT_TRUE(contains(r.out, "copy complete and verified")) << r.out;
+  EXPECT_TRUE(contains(r.out, "collections")) << r.out;
+  auto j = report();
+  EXPECT_TRUE(j["verified"].get<bool>());
+  bool saw_builds = false;
+  for (const auto& db : j["databases"])
+    for (const auto& item : db["items"])
+      if (item["name"] == "builds") {
+        saw_builds = true;
+        EXPECT_EQ(item["rows"], 5000);
+        EXPECT_EQ(item["source_digest"], item["target_digest"]);
+      }
+  EXPECT_TRUE(saw_builds);
+  EXPECT_FALSE(fs::exists(work_ / "state" / "state.json"));
+}
+
+TEST_F(MongoCopyTest, CopiesOnlyTheNamedDatabases) {
+  load_circle();
+  auto r = run_decant(args({"--db", "other"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same("other");
+  EXPECT_TRUE(target_->collections("circle_ghe").empty());
+}
+
+TEST_F(MongoCopyTest, RefusesANonEmptyTargetCollectionUnlessDrop) {
+  load_circle();
+  target_->insert("other", "settings", {R"({"_id": "mine", "v": 7})"});
+  auto r = run_decant(args());
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_TRUE(contains(r.err, "other.settings")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--drop")) << r.err;
+  EXPECT_EQ(target_->documents("other", "settings").size(), 1u) << "left untouched";
+  EXPECT_TRUE(target_->collections("circle_ghe").empty()) << "nothing else written";
+
+  auto dropped = run_decant(args({"--drop"}));
+  ASSERT_EQ(dropped.exit_code, 0) << dropped.out << dropped.err;
+  expect_same("other");
+  expect_same("circle_ghe");
+}
+
+TEST_F(MongoCopyTest, ResumesAfterSigkillAndVerifiesFinishedCollectionsAgain) {
+  load_many_collections(12, 3000);
+  BackgroundDecant run(args({"--jobs", "1"}), work_);
+  wait_for_state("collection/bulk.chunk_");
+  ASSERT_TRUE(run.running()) << "finished before it could be interrupted";
+  run.kill(SIGKILL);
+  run.wait();
+  auto refused = run_decant(args());
+  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  auto r = run_decant(args({"--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same("bulk");
+  int resumed = 0, copied = 0;
+  auto j = report();
+  for (const auto& db : j["databases"])
+    for (const auto& item : db["items"]) (item["resumed"].get<bool>() ? resumed : copied)++;
+  EXPECT_GE(resumed, 1);
+  EXPECT_GE(copied, 1);
+}
+
+TEST_F(MongoCopyTest, ADocumentChangedOnTheTargetIsCaughtOnResume) {
+  load_many_collections(8, 3000);
+  BackgroundDecant run(args({"--jobs", "1"}), work_);
+  wait_for_state("collection/bulk.chunk_");
+  ASSERT_TRUE(run.running());
+  run.kill(SIGKILL);
+  run.wait();
+  auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
+  std::string finished;
+  for (const auto& [key, value] : state["steps"].items())
+    if (key.rfind("collection/bulk.", 0) == 0) finished = key.substr(std::string("collection/bulk.").size());
+  ASSERT_FALSE(finished.empty());
+  target_->command("bulk", R"({"update": ")" + finished +
+                               R"(", "updates": [{"q": {"n": 5}, "u": {"$set": {"name": "changed"}}}]})");
+  auto r = run_decant(args({"--resume"}));
+  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, finished)) << r.err;
+}
+
+TEST_F(MongoCopyTest, BadInputGetsOneLineAndItsExitCode) {
+  load_circle();
+  auto malformed = run_decant({"mongo", "copy", "--source", "mongodb://u:hunter2@host:notaport/", "--target",
+                               target_->uri()});
+  EXPECT_EQ(malformed.exit_code, 2) << malformed.err;
+  EXPECT_FALSE(contains(malformed.err, "hunter2")) << malformed.err;
+
+  auto unreachable = run_decant({"mongo", "copy", "--source",
+                                 "mongodb://127.0.0.1:" + std::to_string(free_port()) + "/?serverSelectionTimeoutMS=1000",
+                                 "--target", target_->uri()});
+  EXPECT_EQ(unreachable.exit_code, 3) << unreachable.err;
+  EXPECT_TRUE(contains(unreachable.err, "source")) << unreachable.err;
+
+  auto help = run_decant({"mongo", "copy", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(contains(help.out, "--drop")) << help.out;
+}
+
+TEST_F(MongoCopyTest, AuthenticationFailuresAreReportedWithoutThePassword) {
+  FerretDb guarded(FerretDb::Options{"admin", "right-pw-123"});
+  std::string port = std::to_string(guarded.port());
+  // SCRAM-SHA-256 with the right password works.
+  source_->insert("other", "settings", {R"({"_id": "k1", "v": 1})"});
+  auto ok = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
+                        "mongodb://admin:right-pw-123@127.0.0.1:" + port + "/?authSource=admin&authMechanism=SCRAM-SHA-256",
+                        "--state-dir", (work_ / "s1").string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+
+  auto wrong = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
+                           "mongodb://admin:wrong-pw-456@127.0.0.1:" + port + "/?authSource=admin",
+                           "--state-dir", (work_ / "s2").string()});
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.err;
+  EXPECT_FALSE(contains(wrong.err + wrong.out, "wrong-pw-456"));
+  auto wrong_db = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
+                              "mongodb://admin:right-pw-123@127.0.0.1:" + port + "/?authSource=nowhere",
+                              "--state-dir", (work_ / "s3").string()});
+  EXPECT_EQ(wrong_db.exit_code, 4) << wrong_db.err;
+}
+
+TEST_F(MongoCopyTest, ProgressLinesWhenStdoutIsNotATerminal) {
+  load_many_collections(4, 3000);
+  auto r = run_decant(args({"--jobs", "1", "--progress-interval", "0.1"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "progress: copying documents:")) << r.out;
+  EXPECT_TRUE(contains(r.out, "rows/s")) << r.out;
+}
+
+}  // namespace
+}  // namespace decant::test

@@ -1,0 +1,157 @@
+#include "mongo_server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "mongo/catalog.hpp"
+#include "mongo/client.hpp"
+#include "mongo/document_stream.hpp"
+#include "pg_server.hpp"
+
+extern char** environ;
+
+namespace decant::test {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string ferretdb_binary() {
+  const char* b = std::getenv("FERRETDB");
+  return b && *b ? b : FERRETDB_DEFAULT;
+}
+
+namespace {
+bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::string hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+struct Client {
+  explicit Client(const std::string& uri) : parsed(mongo::Uri::parse(uri, "test")), pool(parsed) {}
+  mongo::Uri parsed;
+  mongo::ClientPool pool;
+};
+}  // namespace
+
+FerretDb::FerretDb(Options options) : options_(std::move(options)) {
+  dir_ = make_temp_dir("decant-ferretdb");
+  fs::create_directories(dir_ / "data");
+  port_ = free_port();
+  int debug_port = free_port();
+  std::vector<std::string> args{ferretdb_binary(),
+                                "--handler=sqlite",
+                                "--sqlite-url=file:" + (dir_ / "data").string() + "/",
+                                "--listen-addr=127.0.0.1:" + std::to_string(port_),
+                                "--debug-addr=127.0.0.1:" + std::to_string(debug_port),
+                                "--state-dir=" + dir_.string(),
+                                "--telemetry=disable",
+                                "--log-level=error"};
+  if (!options_.user.empty()) {
+    args.push_back("--test-enable-new-auth");
+    args.push_back("--setup-database=admin");
+    args.push_back("--setup-username=" + options_.user);
+    args.push_back("--setup-password=" + options_.password);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "ferretdb.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0] + " (run scripts/install-ferretdb.sh)");
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!port_open(port_)) {
+    if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) == pid_)
+      throw std::runtime_error("FerretDB did not start: " + read_file(dir_ / "ferretdb.log"));
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+FerretDb::~FerretDb() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string FerretDb::uri() const {
+  std::string auth = options_.user.empty() ? "" : options_.user + ":" + options_.password + "@";
+  return "mongodb://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" +
+         (options_.user.empty() ? "" : "?authSource=admin");
+}
+
+std::string FerretDb::command(const std::string& db, const std::string& json) const {
+  Client c(uri());
+  auto lease = c.pool.acquire();
+  return mongo::run_command(lease.get(), db, mongo::Bson::from_json(json), "test server").json();
+}
+
+void FerretDb::insert(const std::string& db, const std::string& collection,
+                      const std::vector<std::string>& json_docs) const {
+  Client c(uri());
+  auto lease = c.pool.acquire();
+  mongo::InsertSink sink(lease.get(), db, collection, "test server");
+  for (const auto& j : json_docs) sink.write(mongo::Bson::from_json(j).bytes());
+  if (sink.finish() != json_docs.size()) throw std::runtime_error("insert lost documents");
+}
+
+std::vector<std::string> FerretDb::documents(const std::string& db, const std::string& collection) const {
+  Client c(uri());
+  auto lease = c.pool.acquire();
+  mongo::FindSource source(lease.get(), db, collection, "test server");
+  std::vector<std::string> out;
+  std::string_view row;
+  while (source.next(row)) out.push_back(hex(row));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> FerretDb::indexes(const std::string& db, const std::string& collection) const {
+  Client c(uri());
+  auto lease = c.pool.acquire();
+  return mongo::index_fingerprints(mongo::list_indexes(lease.get(), db, collection, "test server"));
+}
+
+std::vector<std::string> FerretDb::collections(const std::string& db) const {
+  Client c(uri());
+  auto lease = c.pool.acquire();
+  std::vector<std::string> out;
+  for (const auto& info : mongo::list_collections(lease.get(), db, "test server"))
+    out.push_back(info.name + (info.is_view ? " (view) " : " ") + info.options.json());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace decant::test

@@ -1,0 +1,47 @@
+#pragma once
+// Test harness: a real MongoDB wire-protocol server (FerretDB 1.24 on its SQLite
+// backend) on a temporary directory and a free loopback port, started for a test and
+// stopped after it.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace decant::test {
+
+std::string ferretdb_binary();  // $FERRETDB or build/tools/ferretdb
+
+class FerretDb {
+ public:
+  struct Options {
+    std::string user;      // with a user: authentication on (SCRAM), user created in admin
+    std::string password;
+  };
+  explicit FerretDb(Options options);
+  FerretDb() : FerretDb(Options{}) {}
+  ~FerretDb();
+  FerretDb(const FerretDb&) = delete;
+  FerretDb& operator=(const FerretDb&) = delete;
+
+  int port() const { return port_; }
+  // mongodb://[user:password@]127.0.0.1:port/ (+ authSource=admin with a user)
+  std::string uri() const;
+
+  // Runs a command given as extended JSON; returns the reply as canonical JSON.
+  std::string command(const std::string& db, const std::string& json) const;
+  void insert(const std::string& db, const std::string& collection, const std::vector<std::string>& json_docs) const;
+  // Every document's raw bytes (hex), sorted: equal on two servers iff byte for byte equal.
+  std::vector<std::string> documents(const std::string& db, const std::string& collection) const;
+  // Index specs as canonical JSON without "v"/"ns", sorted.
+  std::vector<std::string> indexes(const std::string& db, const std::string& collection) const;
+  std::vector<std::string> collections(const std::string& db) const;
+
+ private:
+  std::filesystem::path dir_;
+  Options options_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace decant::test
