@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
-  libpq-dev libcli11-dev nlohmann-json3-dev libfmt-dev libssl-dev libzstd-dev libxxhash-dev \
+  libpq-dev libcli11-dev nlohmann-json3-dev libfmt-dev libssl-dev libzstd-dev libxxhash-dev zlib1g-dev \
   libmongoc-dev libbson-dev python3-pymongo \
   libgtest-dev googletest \
   postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-partman \

@@ -27,6 +27,8 @@ int run(int argc, char** argv) {
   auto* mongo = app.add_subcommand("mongo", "MongoDB commands");
   mongo->require_subcommand(1);
   Runner mongo_copy = add_mongo_copy(*mongo);
+  Runner mongo_dump = add_mongo_dump(*mongo);
+  Runner mongo_restore = add_mongo_restore(*mongo);
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
   std::vector<std::string> copies(argv, argv + argc);
@@ -44,6 +46,8 @@ int run(int argc, char** argv) {
   try {
     if (pg->got_subcommand("copy")) return pg_copy();
     if (mongo->got_subcommand("copy")) return mongo_copy();
+    if (mongo->got_subcommand("dump")) return mongo_dump();
+    if (mongo->got_subcommand("restore")) return mongo_restore();
     return static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
     std::fflush(stdout);

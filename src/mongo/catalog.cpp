@@ -1,5 +1,7 @@
 #include "mongo/catalog.hpp"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 
 #include "common/error.hpp"
@@ -35,12 +37,60 @@ std::vector<std::string> list_databases(mongoc_client_t* client, const std::vect
   return out;
 }
 
-std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, const std::string& collection,
-                               const std::string& where) {
+std::vector<Bson> list_index_specs(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                                   const std::string& where) {
   CollectionPtr coll(mongoc_client_get_collection(client, db.c_str(), collection.c_str()));
   CursorPtr cursor(mongoc_collection_find_indexes_with_opts(coll.get(), nullptr));
+  return drain(cursor.get(), where, "listing the indexes of " + db + "." + collection);
+}
+
+uint64_t count_documents(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                         const std::string& where) {
+  CollectionPtr coll(mongoc_client_get_collection(client, db.c_str(), collection.c_str()));
+  Bson filter;
+  bson_error_t error;
+  int64_t n = mongoc_collection_count_documents(coll.get(), filter.get(), nullptr, nullptr, nullptr, &error);
+  if (n < 0) fail(error, where, "counting documents in " + db + "." + collection);
+  return static_cast<uint64_t>(n);
+}
+
+void drop_collection(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                     const std::string& where) {
+  CollectionPtr coll(mongoc_client_get_collection(client, db.c_str(), collection.c_str()));
+  bson_error_t error;
+  if (!mongoc_collection_drop_with_opts(coll.get(), nullptr, &error) && error.code != 26)  // 26: NamespaceNotFound
+    fail(error, where, "dropping " + db + "." + collection);
+}
+
+std::string collection_uuid(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                            const std::string& where) {
+  DatabasePtr database(mongoc_client_get_database(client, db.c_str()));
+  Bson opts;
+  bson_t filter;
+  BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "filter", &filter);
+  BSON_APPEND_UTF8(&filter, "name", collection.c_str());
+  bson_append_document_end(opts.get(), &filter);
+  CursorPtr cursor(mongoc_database_find_collections_with_opts(database.get(), opts.get()));
+  for (auto& entry : drain(cursor.get(), where, "reading the collection " + db + "." + collection)) {
+    bson_iter_t it;
+    if (bson_iter_init(&it, entry.get()) && bson_iter_find_descendant(&it, "info.uuid", &it) &&
+        BSON_ITER_HOLDS_BINARY(&it)) {
+      bson_subtype_t subtype;
+      uint32_t len = 0;
+      const uint8_t* data = nullptr;
+      bson_iter_binary(&it, &subtype, &len, &data);
+      std::string hex;
+      for (uint32_t i = 0; i < len; ++i) hex += fmt::format("{:02x}", data[i]);
+      return hex;
+    }
+  }
+  return "";
+}
+
+std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                               const std::string& where) {
   std::vector<Bson> out;
-  for (auto& spec : drain(cursor.get(), where, "listing the indexes of " + db + "." + collection)) {
+  for (auto& spec : list_index_specs(client, db, collection, where)) {
     bson_iter_t it;
     if (bson_iter_init_find(&it, spec.get(), "name") && std::string(bson_iter_utf8(&it, nullptr)) == "_id_") continue;
     out.push_back(portable_index_spec(spec.get()));

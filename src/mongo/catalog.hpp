@@ -33,6 +33,17 @@ std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, c
 Bson create_command(const CollectionInfo& info);
 // The `createIndexes` command for a collection's indexes (empty when it has none).
 Bson create_indexes_command(const CollectionInfo& info);
+// Index specs as the server lists them, _id index included (for mongodump metadata).
+std::vector<Bson> list_index_specs(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                                   const std::string& where);
+uint64_t count_documents(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                         const std::string& where);
+void drop_collection(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                     const std::string& where);
+// The collection's UUID as 32 hex digits ("" when the server does not say).
+std::string collection_uuid(mongoc_client_t* client, const std::string& db, const std::string& collection,
+                            const std::string& where);
+
 // Index specs in a form that compares equal on both ends (sorted by name; "v" and "ns" dropped).
 std::vector<std::string> index_fingerprints(const std::vector<Bson>& specs);
 

@@ -28,22 +28,6 @@ namespace {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-uint64_t count_documents(mongoc_client_t* client, const CollectionInfo& c, const std::string& where) {
-  CollectionPtr coll(mongoc_client_get_collection(client, c.db.c_str(), c.name.c_str()));
-  Bson filter;
-  bson_error_t error;
-  int64_t n = mongoc_collection_count_documents(coll.get(), filter.get(), nullptr, nullptr, nullptr, &error);
-  if (n < 0) fail(error, where, "counting documents in " + c.display());
-  return static_cast<uint64_t>(n);
-}
-
-void drop_collection(mongoc_client_t* client, const CollectionInfo& c, const std::string& where) {
-  CollectionPtr coll(mongoc_client_get_collection(client, c.db.c_str(), c.name.c_str()));
-  bson_error_t error;
-  if (!mongoc_collection_drop_with_opts(coll.get(), nullptr, &error) && error.code != 26)  // 26: NamespaceNotFound
-    fail(error, where, "dropping " + c.display());
-}
-
 class MongoCopy {
  public:
   explicit MongoCopy(const CopyOptions& options)
@@ -96,7 +80,7 @@ void MongoCopy::check_targets() {
   std::vector<std::string> non_empty;
   for (const auto& c : collections_) {
     if (c.is_view || (options_.resume && state_->done(key(c)))) continue;
-    if (count_documents(tgt.get(), c, target_.where()) > 0) non_empty.push_back(c.display());
+    if (count_documents(tgt.get(), c.db, c.name, target_.where()) > 0) non_empty.push_back(c.display());
   }
   if (non_empty.empty() || options_.drop) return;
   throw Error(ExitCode::target_not_empty,
@@ -136,7 +120,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   progress.begin();
   auto started = Clock::now();
   // A collection an earlier run left half-copied, or one --drop replaces, starts afresh.
-  drop_collection(tgt.get(), c, target_.where());
+  drop_collection(tgt.get(), c.db, c.name, target_.where());
   run_command(tgt.get(), c.db, create_command(c), target_.where());
 
   engine::PumpResult moved;
@@ -180,7 +164,7 @@ void MongoCopy::create_view(const CollectionInfo& c) {
   engine::ItemReport item;
   item.name = c.name;
   item.kind = "view";
-  drop_collection(tgt.get(), c, target_.where());
+  drop_collection(tgt.get(), c.db, c.name, target_.where());
   run_command(tgt.get(), c.db, create_command(c), target_.where());
   auto created = list_collections(tgt.get(), c.db, target_.where());
   auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == c.name; });

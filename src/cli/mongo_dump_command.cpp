@@ -1,0 +1,56 @@
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "mongo/dump_restore.hpp"
+
+namespace decant::cli {
+namespace {
+constexpr const char* kExitCodes =
+    "Exit codes: 0 done and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication failed;\n"
+    "6 insufficient privileges; 7 target collection not empty (restore; nothing changed); 8 verification found\n"
+    "differences; 9 a server rejected a command; 10 interrupted; 11 local I/O error; 13 TLS failure.";
+}
+
+Runner add_mongo_dump(CLI::App& mongo) {
+  auto options = std::make_shared<mongo::DumpOptions>();
+  auto* cmd = mongo.add_subcommand("dump", "Write databases in the mongodump directory layout "
+                                           "(DB/COLL.bson + DB/COLL.metadata.json), verified against the files");
+  cmd->add_option("--source", options->source, "MongoDB connection string of the source")->required();
+  cmd->add_option("--out", options->out_dir, "Directory to write (created if needed)")->required();
+  cmd->add_flag("--gzip", options->gzip, "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
+  cmd->add_option("--db", options->databases, "Dump only this database (repeatable); default: all but admin, local, config");
+  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
+  cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
+  auto interval = std::make_shared<double>(10.0);
+  cmd->add_option("--progress-interval", *interval, "Seconds between progress lines when stdout is not a terminal")
+      ->check(CLI::PositiveNumber);
+  cmd->footer(kExitCodes);
+  return [options, interval] {
+    options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
+    return mongo::dump(*options);
+  };
+}
+
+Runner add_mongo_restore(CLI::App& mongo) {
+  auto options = std::make_shared<mongo::RestoreOptions>();
+  auto* cmd = mongo.add_subcommand("restore", "Restore a mongodump directory (written by mongodump or decant), "
+                                              "verified against the files");
+  cmd->add_option("--dir", options->dir,
+                  "The dump directory (one subdirectory per database), or one database's directory")
+      ->required();
+  cmd->add_option("--target", options->target, "MongoDB connection string of the target")->required();
+  cmd->add_flag("--drop", options->drop, "Drop target collections first (as mongorestore --drop)");
+  cmd->add_option("--db", options->db, "Target database for a single database's directory (default: its name)");
+  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
+  cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
+  auto interval = std::make_shared<double>(10.0);
+  cmd->add_option("--progress-interval", *interval, "Seconds between progress lines when stdout is not a terminal")
+      ->check(CLI::PositiveNumber);
+  cmd->footer(kExitCodes);
+  return [options, interval] {
+    options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
+    return mongo::restore(*options);
+  };
+}
+
+}  // namespace decant::cli

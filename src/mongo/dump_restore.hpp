@@ -1,0 +1,35 @@
+#pragma once
+// `decant mongo dump` and `decant mongo restore`: the mongodump directory layout
+// (DB/COLL.bson + DB/COLL.metadata.json, ".gz" with --gzip), both ways, verified: a dump
+// against the files read back, a restore against the target read back.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace decant::mongo {
+
+struct DumpOptions {
+  std::string source;
+  std::string out_dir;
+  bool gzip = false;
+  std::vector<std::string> databases;
+  int jobs = 0;
+  std::optional<std::string> report_path;
+  std::chrono::milliseconds progress_interval{10000};
+};
+
+struct RestoreOptions {
+  std::string dir;  // a dump directory (DB subdirectories) or one database's directory
+  std::string target;
+  bool drop = false;
+  std::optional<std::string> db;  // the target database, for a single database's directory
+  int jobs = 0;
+  std::optional<std::string> report_path;
+  std::chrono::milliseconds progress_interval{10000};
+};
+
+int dump(const DumpOptions& options);
+int restore(const RestoreOptions& options);
+
+}  // namespace decant::mongo
