@@ -67,4 +67,76 @@ uint64_t InsertSink::finish() {
   return inserted_;
 }
 
+ParallelInsertSink::ParallelInsertSink(const ClientPool& pool, const std::string& db, const std::string& collection,
+                                       int workers, std::string where)
+    : pool_(pool), db_(db), collection_(collection), where_(std::move(where)) {
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+ParallelInsertSink::~ParallelInsertSink() { stop(); }
+
+void ParallelInsertSink::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  ready_.notify_all();
+  room_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void ParallelInsertSink::work() {
+  try {
+    auto client = pool_.acquire();
+    InsertSink sink(client.get(), db_, collection_, where_);
+    for (;;) {
+      Batch batch;
+      {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [this] { return closed_ || !queue_.empty() || failure_; });
+        if (failure_ || queue_.empty()) break;  // closed and drained, or another worker failed
+        batch = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      room_.notify_one();
+      for (const auto& doc : batch) sink.write(doc);
+    }
+    inserted_ += sink.finish();
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_ = std::current_exception();
+  }
+  ready_.notify_all();
+  room_.notify_all();
+}
+
+void ParallelInsertSink::push(Batch batch) {
+  std::unique_lock lock(mutex_);
+  // A bounded queue: the reader waits for the writers instead of buffering the collection.
+  room_.wait(lock, [this] { return queue_.size() < 2 * threads_.size() || failure_; });
+  if (failure_) std::rethrow_exception(failure_);
+  queue_.push_back(std::move(batch));
+  lock.unlock();
+  ready_.notify_one();
+}
+
+void ParallelInsertSink::write(std::string_view row) {
+  current_.emplace_back(row);
+  current_bytes_ += row.size();
+  if (current_.size() >= kBatchDocuments || current_bytes_ >= kBatchBytes) {
+    push(std::move(current_));
+    current_ = {};
+    current_bytes_ = 0;
+  }
+}
+
+uint64_t ParallelInsertSink::finish() {
+  if (!current_.empty()) push(std::move(current_));
+  current_ = {};
+  stop();
+  if (failure_) std::rethrow_exception(failure_);
+  return inserted_;
+}
+
 }  // namespace decant::mongo

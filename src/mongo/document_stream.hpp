@@ -1,7 +1,13 @@
 #pragma once
 // A collection's documents as engine rows: each row is one document's raw BSON bytes,
 // so field order and every BSON type travel untouched and hash identically on both ends.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/stream.hpp"
@@ -34,6 +40,36 @@ class InsertSink : public engine::RowSink {
   std::vector<std::string> batch_;
   size_t batch_bytes_ = 0;
   uint64_t inserted_ = 0;
+};
+
+// Several InsertSinks fed from one stream, each on its own pooled client: the
+// insertions into one large collection run in parallel (mongorestore's
+// numInsertionWorkersPerCollection), while the reader stays one cursor.
+class ParallelInsertSink : public engine::RowSink {
+ public:
+  ParallelInsertSink(const ClientPool& pool, const std::string& db, const std::string& collection, int workers,
+                     std::string where);
+  ~ParallelInsertSink() override;
+  void write(std::string_view row) override;
+  uint64_t finish() override;
+
+ private:
+  using Batch = std::vector<std::string>;
+  void push(Batch batch);
+  void work();
+  void stop();
+
+  const ClientPool& pool_;
+  std::string db_, collection_, where_;
+  Batch current_;
+  size_t current_bytes_ = 0;
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  std::deque<Batch> queue_;
+  bool closed_ = false;
+  std::exception_ptr failure_;
+  std::atomic<uint64_t> inserted_{0};
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace decant::mongo

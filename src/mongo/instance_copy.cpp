@@ -26,6 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr uint64_t kParallelInsertDocuments = 20000;
+
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 class MongoCopy {
@@ -127,9 +129,15 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   uint64_t stored = 0;
   {
     FindSource source(src.get(), c.db, c.name, source_.where());
-    InsertSink sink(tgt.get(), c.db, c.name, target_.where());
-    moved = engine::pump(source, sink, &progress);
-    stored = sink.finish();
+    // A large collection gets several inserters; a small one is not worth the threads.
+    int inserters = c.documents >= kParallelInsertDocuments ? std::min(jobs_, 4) : 1;
+    std::unique_ptr<engine::RowSink> sink;
+    if (inserters > 1)
+      sink = std::make_unique<ParallelInsertSink>(target_, c.db, c.name, inserters, target_.where());
+    else
+      sink = std::make_unique<InsertSink>(tgt.get(), c.db, c.name, target_.where());
+    moved = engine::pump(source, *sink, &progress);
+    stored = sink->finish();
   }
   // Indexes after the data, as mongorestore does: one build per index instead of
   // maintaining them through every insert.

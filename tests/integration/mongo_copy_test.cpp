@@ -63,6 +63,10 @@ class MongoCopyTest : public ::testing::Test {
     source_->insert("circle_ghe", "empty_docs", {"{}", "{}", R"({"_id": 1})"});
     source_->command("circle_ghe", R"({"create": "no_documents"})");
     source_->insert("other", "settings", {R"({"_id": "k1", "v": 1})", R"({"_id": "k2", "v": {"$numberLong": "2"}})"});
+    // Large enough for several parallel inserters.
+    std::vector<std::string> events;
+    for (int i = 0; i < 24000; ++i) events.push_back(fmt::format(R"({{"_id": {}, "e": "event {}"}})", i, i));
+    source_->insert("circle_ghe", "events", events);
   }
 
   void load_many_collections(int n, int docs_each) const {
