@@ -81,7 +81,7 @@ std::string ProgressBoard::overall_line() const {
   double rate = elapsed > 0 ? static_cast<double>(rows) / elapsed : 0;
   double fraction = expected ? std::min(1.0, static_cast<double>(bytes) / static_cast<double>(expected)) : 0.0;
   std::string eta = fraction > 0.01 && fraction < 1.0 ? human_duration(elapsed / fraction - elapsed) : "-";
-  return fmt::format("{}: {}/{} tables, {:.0f}% of ~{}, {} rows, {:.0f} rows/s, elapsed {}, ETA {}", phase_, done,
+  return fmt::format("{}: {}/{} done, {:.0f}% of ~{}, {} rows, {:.0f} rows/s, elapsed {}, ETA {}", phase_, done,
                      items_.size(), fraction * 100, human_bytes(expected), rows, rate, human_duration(elapsed), eta);
 }
 

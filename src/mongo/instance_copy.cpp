@@ -139,12 +139,16 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
     moved = engine::pump(source, *sink, &progress);
     stored = sink->finish();
   }
+  double insert_seconds = seconds_since(started);
   // Indexes after the data, as mongorestore does: one build per index instead of
   // maintaining them through every insert.
   if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c), target_.where());
+  double index_seconds = seconds_since(started) - insert_seconds;
 
   FindSource readback(tgt.get(), c.db, c.name, target_.where());
   RowDigest target_digest = engine::digest_of(readback);
+  log::debug("{}: documents in {:.2f}s, indexes in {:.2f}s, read back in {:.2f}s", c.display(), insert_seconds,
+             index_seconds, seconds_since(started) - insert_seconds - index_seconds);
   auto target_indexes = index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_.where()));
   item.rows = moved.digest.rows();
   item.bytes = moved.bytes;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/process.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"
 
@@ -228,6 +229,33 @@ TEST_F(MongoCopyTest, AuthenticationFailuresAreReportedWithoutThePassword) {
                               "mongodb://admin:right-pw-123@127.0.0.1:" + port + "/?authSource=nowhere",
                               "--state-dir", (work_ / "s3").string()});
   EXPECT_EQ(wrong_db.exit_code, 4) << wrong_db.err;
+}
+
+TEST_F(MongoCopyTest, TlsWithAVerifiedCertificateWorksAndABadOneIsATlsError) {
+  FerretDb tls(FerretDb::Options{"", "", true});
+  source_->insert("other", "settings", {R"({"_id": "k1", "v": 1})"});
+  auto ok = run_decant({"mongo", "copy", "--source", source_->uri(), "--target", tls.uri(), "--state-dir",
+                        (work_ / "s1").string()});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(source_->documents("other", "settings"), tls.documents("other", "settings"));
+
+  // Another CA: the handshake fails, unless the operator chose tlsInsecure.
+  fs::path other = work_ / "other.crt";
+  ASSERT_EQ(run_process({{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                          "/CN=someone-else", "-keyout", (work_ / "other.key").string(), "-out", other.string()},
+                         {},
+                         {}})
+                .exit_status,
+            0);
+  std::string base = "mongodb://127.0.0.1:" + std::to_string(tls.port()) + "/?tls=true&serverSelectionTimeoutMS=2000";
+  auto bad = run_decant({"mongo", "copy", "--source", source_->uri(), "--target", base + "&tlsCAFile=" + other.string(),
+                         "--state-dir", (work_ / "s2").string()});
+  EXPECT_EQ(bad.exit_code, 13) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "tlsCAFile")) << bad.err;
+  auto insecure = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
+                              base + "&tlsCAFile=" + other.string() + "&tlsInsecure=true", "--drop", "--state-dir",
+                              (work_ / "s3").string()});
+  EXPECT_EQ(insecure.exit_code, 0) << insecure.err;
 }
 
 TEST_F(MongoCopyTest, ProgressLinesWhenStdoutIsNotATerminal) {

@@ -18,6 +18,7 @@
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
+#include "common/process.hpp"
 #include "pg_server.hpp"
 
 extern char** environ;
@@ -65,14 +66,29 @@ FerretDb::FerretDb(Options options) : options_(std::move(options)) {
   fs::create_directories(dir_ / "data");
   port_ = free_port();
   int debug_port = free_port();
+  std::string listen = "--listen-addr=127.0.0.1:" + std::to_string(port_);
+  if (options_.tls) {
+    auto r = run_process({{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                           "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                           (dir_ / "server.key").string(), "-out", (dir_ / "server.crt").string()},
+                          {},
+                          {}});
+    if (r.exit_status != 0) throw std::runtime_error("openssl: " + r.errors);
+    listen = "--listen-addr=";
+  }
   std::vector<std::string> args{ferretdb_binary(),
                                 "--handler=sqlite",
                                 "--sqlite-url=file:" + (dir_ / "data").string() + "/",
-                                "--listen-addr=127.0.0.1:" + std::to_string(port_),
+                                listen,
                                 "--debug-addr=127.0.0.1:" + std::to_string(debug_port),
                                 "--state-dir=" + dir_.string(),
                                 "--telemetry=disable",
                                 "--log-level=error"};
+  if (options_.tls) {
+    args.push_back("--listen-tls=127.0.0.1:" + std::to_string(port_));
+    args.push_back("--listen-tls-cert-file=" + (dir_ / "server.crt").string());
+    args.push_back("--listen-tls-key-file=" + (dir_ / "server.key").string());
+  }
   if (!options_.user.empty()) {
     args.push_back("--test-enable-new-auth");
     args.push_back("--setup-database=admin");
@@ -108,8 +124,11 @@ FerretDb::~FerretDb() {
 
 std::string FerretDb::uri() const {
   std::string auth = options_.user.empty() ? "" : options_.user + ":" + options_.password + "@";
-  return "mongodb://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" +
-         (options_.user.empty() ? "" : "?authSource=admin");
+  std::string query;
+  if (!options_.user.empty()) query += "&authSource=admin";
+  if (options_.tls) query += "&tls=true&tlsCAFile=" + certificate().string();
+  if (!query.empty()) query[0] = '?';
+  return "mongodb://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" + query;
 }
 
 std::string FerretDb::command(const std::string& db, const std::string& json) const {

@@ -17,6 +17,7 @@ class FerretDb {
   struct Options {
     std::string user;      // with a user: authentication on (SCRAM), user created in admin
     std::string password;
+    bool tls = false;  // TLS only, with a self-signed certificate for 127.0.0.1
   };
   explicit FerretDb(Options options);
   FerretDb() : FerretDb(Options{}) {}
@@ -27,6 +28,7 @@ class FerretDb {
   int port() const { return port_; }
   // mongodb://[user:password@]127.0.0.1:port/ (+ authSource=admin with a user)
   std::string uri() const;
+  std::filesystem::path certificate() const { return dir_ / "server.crt"; }
 
   // Runs a command given as extended JSON; returns the reply as canonical JSON.
   std::string command(const std::string& db, const std::string& json) const;
