@@ -114,7 +114,7 @@ for k in "${peers[@]}"; do
   [[ ${status[$k]} == ok ]] || continue
   if [[ -z $fastest ]] || (( $(echo "${seconds[$k]} < $fastest" | bc) )); then fastest=${seconds[$k]}; fi
 done
-declare -A labels=([a]="a) mongodump + mongorestore (dir)" [b]="b) mongodump --archive | mongorestore" [c]="c) decant mongo copy")
+declare -A labels=([a]="a) mongodump + mongorestore (dir)" [b]="b) mongodump --archive \\| mongorestore --archive" [c]="c) decant mongo copy")
 stamp=$(date +%Y-%m-%d_%H%M%S)
 mkdir -p "$RESULTS_DIR"
 out=$RESULTS_DIR/mongo_copy_$stamp.md

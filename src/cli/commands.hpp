@@ -1,10 +1,21 @@
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
+#include <memory>
 
 namespace decant::cli {
 // Each command registers its subcommand and returns the function that runs it.
 using Runner = std::function<int()>;
+
+// Adds --progress-interval SECONDS (default 10) to `cmd`; read the value when the command
+// runs, as milliseconds.
+inline std::function<std::chrono::milliseconds()> add_progress_interval(CLI::App* cmd) {
+  auto seconds = std::make_shared<double>(10.0);
+  cmd->add_option("--progress-interval", *seconds, "Seconds between progress lines when stdout is not a terminal")
+      ->check(CLI::PositiveNumber);
+  return [seconds] { return std::chrono::milliseconds(static_cast<long>(*seconds * 1000)); };
+}
 Runner add_pg_copy(CLI::App& pg);
 Runner add_mongo_copy(CLI::App& mongo);
 Runner add_mongo_dump(CLI::App& mongo);

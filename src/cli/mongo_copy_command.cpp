@@ -21,16 +21,14 @@ Runner add_mongo_copy(CLI::App& mongo) {
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   cmd->add_option("--state-dir", options->state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-copy-<id>");
-  auto interval = std::make_shared<double>(10.0);
-  cmd->add_option("--progress-interval", *interval, "Seconds between progress lines when stdout is not a terminal")
-      ->check(CLI::PositiveNumber);
+  auto interval = add_progress_interval(cmd);
   cmd->footer(
       "Exit codes: 0 copied and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication failed;\n"
       "6 insufficient privileges; 7 target collection not empty (nothing changed); 8 verification found differences;\n"
       "9 a server rejected a command; 10 interrupted (use --resume); 11 local I/O error; 12 nothing to resume;\n"
       "13 TLS failure; 1 internal error.");
   return [options, interval] {
-    options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
+    options->progress_interval = interval();
     return mongo::copy_instance(*options);
   };
 }

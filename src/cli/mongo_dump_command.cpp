@@ -21,12 +21,10 @@ Runner add_mongo_dump(CLI::App& mongo) {
   cmd->add_option("--db", options->databases, "Dump only this database (repeatable); default: all but admin, local, config");
   cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
-  auto interval = std::make_shared<double>(10.0);
-  cmd->add_option("--progress-interval", *interval, "Seconds between progress lines when stdout is not a terminal")
-      ->check(CLI::PositiveNumber);
+  auto interval = add_progress_interval(cmd);
   cmd->footer(kExitCodes);
   return [options, interval] {
-    options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
+    options->progress_interval = interval();
     return mongo::dump(*options);
   };
 }
@@ -43,12 +41,10 @@ Runner add_mongo_restore(CLI::App& mongo) {
   cmd->add_option("--db", options->db, "Target database for a single database's directory (default: its name)");
   cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
-  auto interval = std::make_shared<double>(10.0);
-  cmd->add_option("--progress-interval", *interval, "Seconds between progress lines when stdout is not a terminal")
-      ->check(CLI::PositiveNumber);
+  auto interval = add_progress_interval(cmd);
   cmd->footer(kExitCodes);
   return [options, interval] {
-    options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
+    options->progress_interval = interval();
     return mongo::restore(*options);
   };
 }

@@ -23,16 +23,14 @@ Runner add_pg_copy(CLI::App& pg) {
   cmd->add_option("--state-dir", options->state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/pg-copy-<id>");
   cmd->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump and pg_restore to use");
-  auto interval = std::make_shared<double>(10.0);
-  cmd->add_option("--progress-interval", *interval, "Seconds between progress lines when stdout is not a terminal")
-      ->check(CLI::PositiveNumber);
+  auto interval = add_progress_interval(cmd);
   cmd->footer(
       "Exit codes: 0 copied and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication "
       "failed;\n5 pg_dump/pg_restore missing or too old; 6 insufficient privileges; 7 target not empty (nothing "
       "changed);\n8 verification found differences; 9 a server rejected a statement; 10 interrupted (use --resume); "
       "\n11 local I/O error (state directory, report, disk full); 12 nothing to resume; 13 TLS failure; 1 internal error.");
   return [options, interval] {
-    options->progress_interval = std::chrono::milliseconds(static_cast<long>(*interval * 1000));
+    options->progress_interval = interval();
     return pg::copy_instance(*options);
   };
 }

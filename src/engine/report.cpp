@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "engine/progress.hpp"
 
 namespace decant::engine {
@@ -138,6 +139,37 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) throw Error(ExitCode::local_io, "cannot write " + path + ": " + ec.message(), "check the path");
+}
+
+void conclude(const Report& report, double seconds, const std::string& done, const std::string& again_hint) {
+  report.print_summary(stdout);
+  auto problems = report.problems();
+  fmt::print("\n{} in {}\n", problems.empty() ? done : fmt::format("{} DIFFERENCE(S) FOUND", problems.size()),
+             human_duration(seconds));
+  std::fflush(stdout);
+  if (problems.empty()) return;
+  for (const auto& p : problems) log::warn("{}", p);
+  throw Error(ExitCode::verify_failed,
+              fmt::format("verification found {} difference(s), first: {}", problems.size(), problems.front()),
+              "see the summary above; " + again_hint);
+}
+
+int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body) {
+  auto write = [&](int code, const std::string& error) {
+    if (path) write_file_atomically(*path, report.to_json(code, error).dump(2) + "\n");
+  };
+  try {
+    int code = body();
+    write(code, "");
+    return code;
+  } catch (const Error& e) {
+    try {
+      write(static_cast<int>(e.code()), e.one_line());
+    } catch (const Error&) {
+      // The original error matters more than a report that could not be written.
+    }
+    throw;
+  }
 }
 
 }  // namespace decant::engine

@@ -2,7 +2,9 @@
 // What a run did, per group (a database) and item (a table, collection, or other copied
 // object), with the verification outcome. Printed as a summary table and written as JSON.
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -56,5 +58,13 @@ class Report {
 
 // Writes `text` to `path` atomically; throws Error(local_io).
 void write_file_atomically(const std::string& path, const std::string& text);
+
+// Prints the summary and the verdict ("<done> in 12s" or the number of differences);
+// throws Error(verify_failed), naming the first difference, when anything differs.
+void conclude(const Report& report, double seconds, const std::string& done, const std::string& again_hint);
+
+// Runs a command's `body` and writes `report` as JSON to `path` (when given), whether the
+// body succeeds or throws; the body's error wins over a report that cannot be written.
+int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body);
 
 }  // namespace decant::engine

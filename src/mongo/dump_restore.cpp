@@ -63,34 +63,8 @@ int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard
     }
   }
   progress.stop();
-  report.print_summary(stdout);
-  auto problems = report.problems();
-  fmt::print("\n{} in {}\n", problems.empty() ? done_message : fmt::format("{} DIFFERENCE(S) FOUND", problems.size()),
-             engine::human_duration(seconds_since(started)));
-  if (!problems.empty()) {
-    for (const auto& p : problems) log::warn("{}", p);
-    throw Error(ExitCode::verify_failed,
-                fmt::format("verification found {} difference(s), first: {}", problems.size(), problems.front()),
-                "see the summary above");
-  }
+  engine::conclude(report, seconds_since(started), done_message, "run the command again");
   return 0;
-}
-
-int with_report(const std::optional<std::string>& path, engine::Report& report, const std::function<int()>& body) {
-  auto write = [&](int code, const std::string& error) {
-    if (path) engine::write_file_atomically(*path, report.to_json(code, error).dump(2) + "\n");
-  };
-  try {
-    int code = body();
-    write(code, "");
-    return code;
-  } catch (const Error& e) {
-    try {
-      write(static_cast<int>(e.code()), e.one_line());
-    } catch (const Error&) {
-    }
-    throw;
-  }
 }
 
 }  // namespace
@@ -101,7 +75,7 @@ int dump(const DumpOptions& options) {
   engine::Report report("mongo dump", uri.display(), options.out_dir);
   engine::ProgressBoard progress;
   auto started = Clock::now();
-  return with_report(options.report_path, report, [&] {
+  return engine::run_reported(options.report_path, report, [&] {
     std::vector<CollectionInfo> collections;
     {
       auto client = pool.acquire();
@@ -250,7 +224,7 @@ int restore(const RestoreOptions& options) {
   engine::Report report("mongo restore", options.dir, uri.display());
   engine::ProgressBoard progress;
   auto started = Clock::now();
-  return with_report(options.report_path, report, [&] {
+  return engine::run_reported(options.report_path, report, [&] {
     fs::path root(options.dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec))

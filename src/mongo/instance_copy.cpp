@@ -219,17 +219,7 @@ int MongoCopy::run() {
   }
   progress_.stop();
 
-  report_.print_summary(stdout);
-  auto problems = report_.problems();
-  fmt::print("\n{} in {}\n",
-             problems.empty() ? "copy complete and verified" : fmt::format("{} DIFFERENCE(S) FOUND", problems.size()),
-             engine::human_duration(seconds_since(started)));
-  if (!problems.empty()) {
-    for (const auto& p : problems) log::warn("{}", p);
-    throw Error(ExitCode::verify_failed,
-                fmt::format("verification found {} difference(s), first: {}", problems.size(), problems.front()),
-                "see the summary above; run with --drop to copy again");
-  }
+  engine::conclude(report_, seconds_since(started), "copy complete and verified", "run with --drop to copy again");
   state_->remove();
   return 0;
 }
@@ -238,21 +228,7 @@ int MongoCopy::run() {
 
 int copy_instance(const CopyOptions& options) {
   MongoCopy copy(options);
-  auto write_report = [&](int code, const std::string& error) {
-    if (!options.report_path) return;
-    engine::write_file_atomically(*options.report_path, copy.report().to_json(code, error).dump(2) + "\n");
-  };
-  try {
-    int code = copy.run();
-    write_report(code, "");
-    return code;
-  } catch (const Error& e) {
-    try {
-      write_report(static_cast<int>(e.code()), e.one_line());
-    } catch (const Error&) {
-    }
-    throw;
-  }
+  return engine::run_reported(options.report_path, copy.report(), [&] { return copy.run(); });
 }
 
 }  // namespace decant::mongo

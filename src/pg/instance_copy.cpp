@@ -731,17 +731,7 @@ int InstanceCopy::run() {
   verify_roles(source_admin_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
   for (const auto& l : roles_.left_out) report_.add_left_out(l);
 
-  report_.print_summary(stdout);
-  auto problems = report_.problems();
-  fmt::print("\n{} in {}\n",
-             problems.empty() ? "copy complete and verified" : fmt::format("{} DIFFERENCE(S) FOUND", problems.size()),
-             engine::human_duration(seconds_since(started)));
-  if (!problems.empty()) {
-    for (const auto& p : problems) log::warn("{}", p);
-    throw Error(ExitCode::verify_failed, fmt::format("verification found {} difference(s), first: {}", problems.size(),
-                                                     problems.front()),
-                "see the summary above; run with --clean to copy again");
-  }
+  engine::conclude(report_, seconds_since(started), "copy complete and verified", "run with --clean to copy again");
   state_->remove();
   return 0;
 }
@@ -750,22 +740,7 @@ int InstanceCopy::run() {
 
 int copy_instance(const CopyOptions& options) {
   InstanceCopy copy(options);
-  auto write_report = [&](int code, const std::string& error) {
-    if (!options.report_path) return;
-    engine::write_file_atomically(*options.report_path, copy.report().to_json(code, error).dump(2) + "\n");
-  };
-  try {
-    int code = copy.run();
-    write_report(code, "");
-    return code;
-  } catch (const Error& e) {
-    try {
-      write_report(static_cast<int>(e.code()), e.one_line());
-    } catch (const Error&) {
-      // The original error matters more than a report we could not write.
-    }
-    throw;
-  }
+  return engine::run_reported(options.report_path, copy.report(), [&] { return copy.run(); });
 }
 
 }  // namespace decant::pg
