@@ -60,9 +60,19 @@ bool Report::all_verified() const { return problems().empty(); }
 void Report::print_summary(std::FILE* out) const {
   std::lock_guard lock(mutex_);
   bool mongo = command_.rfind("mongo", 0) == 0;
-  fmt::print(out, "\n{:<28} {:>11} {:>14} {:>11} {:>9}  {}\n", "database", mongo ? "collections" : "tables",
-             mongo ? "documents" : "rows", "bytes", "seconds", "verified");
+  if (mongo) {
+    // MongoDB: one line per collection (there are few, and each is a unit of work).
+    fmt::print(out, "\n{:<40} {:>12} {:>11} {:>9}  {}\n", "collection", "documents", "bytes", "seconds", "verified");
+    for (const auto& g : groups_)
+      for (const auto& i : g.items)
+        fmt::print(out, "{:<40} {:>12} {:>11} {:>9.1f}  {}\n", g.name + "." + i.name + (i.kind == "view" ? " (view)" : ""),
+                   i.rows, human_bytes(i.bytes), i.seconds, i.verified ? "yes" : "NO: " + i.problem);
+  } else {
+    fmt::print(out, "\n{:<28} {:>11} {:>14} {:>11} {:>9}  {}\n", "database", "tables", "rows", "bytes", "seconds",
+               "verified");
+  }
   for (const auto& g : groups_) {
+    if (mongo) break;
     uint64_t rows = 0, bytes = 0;
     size_t tables = 0, ok = 0, total = 0;
     for (const auto& i : g.items) {

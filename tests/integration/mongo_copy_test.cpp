@@ -111,10 +111,10 @@ TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
   expect_same("circle_ghe");
   expect_same("other");
   EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 5000u);
-  EXPECT_TRUE(contains(target_->collections("circle_ghe").front(), "no_documents") ||
-              contains(fmt::format("{}", fmt::join(target_->collections("circle_ghe"), "|")), "no_documents"));
+  EXPECT_TRUE(contains(fmt::format("{}", fmt::join(target_->collections("circle_ghe"), "|")), "no_documents"))
+      << "an empty collection is created too";
   EXPECT_TRUE(contains(r.out, "copy complete and verified")) << r.out;
-  EXPECT_TRUE(contains(r.out, "collections")) << r.out;
+  EXPECT_TRUE(contains(r.out, "circle_ghe.builds")) << "a summary line per collection: " << r.out;
   auto j = report();
   EXPECT_TRUE(j["verified"].get<bool>());
   bool saw_builds = false;
