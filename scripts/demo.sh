@@ -36,7 +36,7 @@ sport=$(free_port); start_server source "$sport"
 tport=$(free_port); start_server target "$tport"
 echo "source server on 127.0.0.1:$sport, target on 127.0.0.1:$tport ($work)"
 
-psql_src() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$sport" -U postgres "$@"; }
+psql_src() { psql -X -q -o /dev/null -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$sport" -U postgres "$@"; }
 psql_src -d postgres -c "CREATE ROLE circle LOGIN PASSWORD 'circle-secret'" -c "CREATE DATABASE circle OWNER circle" -c "CREATE DATABASE contexts OWNER circle"
 psql_src -d circle <<'SQL'
 CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman;
@@ -57,7 +57,8 @@ SQL
 psql_src -d contexts -c "CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;" 2>/dev/null \
   || psql_src -d contexts -c "CREATE EXTENSION pgcrypto; CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;"
 
-echo "running: decant pg copy"
+echo "loaded the source; running: decant pg copy"
 "$DECANT" pg copy --source "host=127.0.0.1 port=$sport user=postgres dbname=postgres" \
-  --target "postgresql://postgres@127.0.0.1:$tport/postgres" --state-dir "$work/state" --report "$work/report.json" "$@"
-echo "decant exited 0; the JSON report was written to $work/report.json"
+  --target "postgresql://postgres@127.0.0.1:$tport/postgres" --state-dir "$work/state" \
+  --report "$here/build/demo-report.json" "$@"
+echo "decant exited 0 (copied and verified); the JSON report is in build/demo-report.json"
