@@ -42,7 +42,15 @@ BsonFileSource::~BsonFileSource() {
 bool BsonFileSource::next(std::string_view& row) {
   unsigned char header[4];
   int n = gzread(file_, header, 4);
-  if (n == 0) return false;
+  if (n == 0) {
+    // A clean end, or a compressed stream cut short (a document boundary can fall there).
+    int err = Z_OK;
+    gzerror(file_, &err);
+    if (err != Z_OK)
+      throw Error(ExitCode::copy_failed, "the BSON file " + path_.string() + " is truncated or corrupt (gzip)",
+                  "dump it again");
+    return false;
+  }
   if (n != 4)
     throw Error(ExitCode::copy_failed, "the BSON file " + path_.string() + " ends inside a document",
                 "the file is truncated or not a BSON file; dump it again");
@@ -121,8 +129,10 @@ std::string read_text_file(const fs::path& path) {
   char buf[65536];
   int n = 0;
   while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  int err = Z_OK;
+  gzerror(f, &err);
   gzclose(f);
-  if (n < 0) throw Error(ExitCode::local_io, "cannot read " + path.string(), "check the file");
+  if (n < 0 || err != Z_OK) throw Error(ExitCode::copy_failed, "cannot read " + path.string(), "the file is truncated or corrupt");
   return out;
 }
 

@@ -1,6 +1,8 @@
 #include "common/redact.hpp"
 
 #include <cctype>
+#include <strings.h>
+
 #include <cstring>
 
 namespace decant {
@@ -23,10 +25,11 @@ void scrub_uri(char* arg) {
   for (char* p = colon + 1; p < at; ++p) *p = 'x';
 }
 
-// "password = secret", "password='se cret'", "sslpassword=...": libpq allows spaces
-// around '=' and single-quoted values with backslash escapes.
+// "password = secret", "password='se cret'", "sslpassword=...", MongoDB's
+// "tlsCertificateKeyFilePassword=...": libpq allows spaces around '=' and single-quoted
+// values with backslash escapes. Matched without regard to case.
 void scrub_keywords(char* arg) {
-  for (char* p = std::strstr(arg, "password"); p; p = std::strstr(p + 1, "password")) {
+  for (char* p = strcasestr(arg, "password"); p; p = strcasestr(p + 1, "password")) {
     char* v = p + 8;
     while (*v == ' ') ++v;
     if (*v != '=') continue;

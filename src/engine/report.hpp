@@ -33,6 +33,8 @@ struct GroupReport {
 class Report {
  public:
   Report(std::string command, std::string source, std::string target);
+  // Once the endpoints are parsed (a report is written even when they cannot be).
+  void set_endpoints(std::string source, std::string target);
 
   void add_item(const std::string& group, ItemReport item);
   void set_group_seconds(const std::string& group, double seconds);

@@ -108,7 +108,9 @@ std::vector<CollectionInfo> list_collections(mongoc_client_t* client, const std:
     info.db = db;
     bson_iter_t it;
     if (bson_iter_init_find(&it, entry.get(), "name")) info.name = bson_iter_utf8(&it, nullptr);
-    if (info.name.rfind("system.", 0) == 0) continue;
+    // System collections belong to the server, but for stored JavaScript, which mongodump
+    // also keeps.
+    if (info.name.rfind("system.", 0) == 0 && info.name != "system.js") continue;
     if (bson_iter_init_find(&it, entry.get(), "type")) info.is_view = std::string(bson_iter_utf8(&it, nullptr)) == "view";
     if (bson_iter_init_find(&it, entry.get(), "options") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       uint32_t len = 0;

@@ -1,5 +1,6 @@
 #include "mongo/client.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "common/error.hpp"
@@ -44,6 +45,17 @@ std::string Bson::json() const {
 
 Uri Uri::parse(const std::string& text, const std::string& role) {
   init_driver();
+  // An unescaped '@' in the password would make the driver read part of it as the host,
+  // and show it in its messages: refuse it first.
+  auto scheme = text.find("://");
+  if (scheme != std::string::npos) {
+    auto start = scheme + 3;
+    auto end = text.find_first_of("/?", start);
+    auto authority = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (std::count(authority.begin(), authority.end(), '@') > 1)
+      throw Error(ExitCode::usage, "the --" + role + " connection string has more than one '@' before the host",
+                  "percent-encode '@' in the user name or password as %40");
+  }
   bson_error_t error;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(text.c_str(), &error);
   if (!uri) {
@@ -87,7 +99,7 @@ ClientPool::Lease ClientPool::acquire() const { return Lease(pool_.get(), mongoc
 void fail(const bson_error_t& error, const std::string& where, const std::string& doing) {
   std::string msg = error.message;
   ExitCode code = ExitCode::copy_failed;
-  std::string hint = "fix the cause, then run the same command with --resume";
+  std::string hint = "fix the cause and run the command again (a copy continues with --resume)";
   bool tls = contains(msg, "TLS") || contains(msg, "SSL") || contains(msg, "certificate");
   if (error.domain == MONGOC_ERROR_CLIENT && error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
     code = ExitCode::auth;
@@ -100,10 +112,11 @@ void fail(const bson_error_t& error, const std::string& where, const std::string
              contains(msg, "Failed to connect")) {
     code = ExitCode::unreachable;
     hint = "check the hosts and ports in the URI, that the server runs and that this machine can reach it";
-  } else if (error.code == 18 || contains(msg, "Authentication failed")) {
+  } else if ((error.domain == MONGOC_ERROR_SERVER && error.code == 18) || contains(msg, "Authentication failed")) {
     code = ExitCode::auth;
     hint = "check the user, password, authSource and authMechanism in the URI";
-  } else if (error.code == 13 || contains(msg, "not authorized") || contains(msg, "requires authentication")) {
+  } else if ((error.domain == MONGOC_ERROR_SERVER && error.code == 13) || contains(msg, "not authorized") ||
+             contains(msg, "requires authentication")) {
     code = ExitCode::privileges;
     hint = "connect as a user with the needed roles (readAnyDatabase on the source, restore on the target)";
   }

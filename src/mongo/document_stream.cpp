@@ -50,6 +50,10 @@ void InsertSink::flush() {
   }
   Bson opts;
   BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  // Documents are stored as the source had them: no client-side key checks (MongoDB
+  // stores empty keys), no validator (the collection's validator is created first).
+  BSON_APPEND_BOOL(opts.get(), "validate", false);
+  BSON_APPEND_BOOL(opts.get(), "bypassDocumentValidation", true);
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_insert_many(collection_.get(), reinterpret_cast<const bson_t**>(ptrs.data()),

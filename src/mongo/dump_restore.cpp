@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "archive/bson_file.hpp"
+#include "archive/dump_names.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
@@ -48,7 +49,7 @@ std::string metadata_json(const CollectionInfo& c, const std::vector<Bson>& inde
 // and prints the summary; returns the exit code (8 when anything differs).
 int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard& progress, engine::Report& report,
              const std::string& phase, const std::vector<std::function<void()>>& work, Clock::time_point started,
-             const std::string& done_message) {
+             const std::string& done_message, const std::function<void()>& after = {}) {
   progress.set_phase(phase);
   bool tty = isatty(STDOUT_FILENO) != 0;
   progress.start(tty, tty ? std::chrono::milliseconds(500) : interval);
@@ -63,6 +64,7 @@ int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard
     }
   }
   progress.stop();
+  if (after) after();
   engine::conclude(report, seconds_since(started), done_message, "run the command again");
   return 0;
 }
@@ -70,12 +72,13 @@ int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard
 }  // namespace
 
 int dump(const DumpOptions& options) {
-  Uri uri = Uri::parse(options.source, "source");
-  ClientPool pool(uri);
-  engine::Report report("mongo dump", uri.display(), options.out_dir);
+  engine::Report report("mongo dump", "", options.out_dir);
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
+    Uri uri = Uri::parse(options.source, "source");
+    report.set_endpoints(uri.display(), options.out_dir);
+    ClientPool pool(uri);
     std::vector<CollectionInfo> collections;
     {
       auto client = pool.acquire();
@@ -98,7 +101,9 @@ int dump(const DumpOptions& options) {
           throw Error(ExitCode::local_io, "cannot create " + dir.string() + ": " + ec.message(), "check --out");
         auto specs = col.is_view ? std::vector<Bson>{} : list_index_specs(client.get(), col.db, col.name, pool.where());
         std::string uuid = collection_uuid(client.get(), col.db, col.name, pool.where());
-        archive::write_text_file(dir / (col.name + ".metadata.json" + suffix(options.gzip)),
+        // File names as mongodump escapes them; metadata keeps the real name.
+        std::string stem = archive::escape_collection_name(col.name);
+        archive::write_text_file(dir / (stem + ".metadata.json" + suffix(options.gzip)),
                                  metadata_json(col, specs, uuid), options.gzip);
         engine::ItemReport r;
         r.name = col.name;
@@ -110,7 +115,7 @@ int dump(const DumpOptions& options) {
         }
         item->begin();
         auto t0 = Clock::now();
-        fs::path file = dir / (col.name + ".bson" + suffix(options.gzip));
+        fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
         engine::PumpResult moved;
         uint64_t written = 0;
         {
@@ -147,59 +152,102 @@ struct DumpedCollection {
   std::vector<Bson> index_specs;  // from the metadata, without the _id index
 };
 
-// Reads DB/COLL.metadata.json(.gz) and DB/COLL.bson(.gz) in `dir`, as mongorestore does.
-std::vector<DumpedCollection> read_dump_dir(const fs::path& dir, const std::string& db) {
-  std::vector<DumpedCollection> out;
+[[noreturn]] void bad_metadata(const fs::path& file, const std::string& what) {
+  throw Error(ExitCode::copy_failed, "the metadata file " + file.string() + " is not valid: " + what,
+              "restore from an intact dump");
+}
+
+// A sub-document or array of `doc`, checked: metadata comes from files anyone can edit.
+std::optional<Bson> sub_document(const bson_t* doc, const char* key, bool array, const fs::path& file) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, doc, key)) return std::nullopt;
+  if (array ? !BSON_ITER_HOLDS_ARRAY(&it) : !BSON_ITER_HOLDS_DOCUMENT(&it))
+    bad_metadata(file, std::string("\"") + key + "\" is not " + (array ? "an array" : "a document"));
+  uint32_t len = 0;
+  const uint8_t* data = nullptr;
+  if (array)
+    bson_iter_array(&it, &len, &data);
+  else
+    bson_iter_document(&it, &len, &data);
+  return Bson(bson_new_from_data(data, len));
+}
+
+std::optional<std::string> string_field(const bson_t* doc, const char* key, const fs::path& file) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, doc, key)) return std::nullopt;
+  if (!BSON_ITER_HOLDS_UTF8(&it)) bad_metadata(file, std::string("\"") + key + "\" is not a string");
+  return std::string(bson_iter_utf8(&it, nullptr));
+}
+
+void read_metadata(const fs::path& file, DumpedCollection& d) {
+  Bson meta;
+  try {
+    meta = Bson::from_json(archive::read_text_file(file));
+  } catch (const Error& e) {
+    bad_metadata(file, e.what());
+  }
+  // The collection's real name: the file name is escaped, and may be shortened.
+  if (auto name = string_field(meta.get(), "collectionName", file)) d.info.name = *name;
+  if (auto type = string_field(meta.get(), "type", file)) d.info.is_view = *type == "view";
+  if (auto options = sub_document(meta.get(), "options", false, file)) d.info.options = std::move(*options);
+  if (auto indexes = sub_document(meta.get(), "indexes", true, file)) {
+    bson_iter_t idx;
+    bson_iter_init(&idx, indexes->get());
+    while (bson_iter_next(&idx)) {
+      if (!BSON_ITER_HOLDS_DOCUMENT(&idx)) bad_metadata(file, "an index is not a document");
+      uint32_t len = 0;
+      const uint8_t* data = nullptr;
+      bson_iter_document(&idx, &len, &data);
+      Bson spec(bson_new_from_data(data, len));
+      if (string_field(spec.get(), "name", file).value_or("") == "_id_") continue;
+      Bson portable;
+      bson_copy_to_excluding_noinit(spec.get(), portable.get(), "v", "ns", "background", nullptr);
+      d.index_specs.push_back(std::move(portable));
+    }
+  }
+}
+
+std::optional<std::string> strip_suffix(const std::string& name, const std::string& ending) {
+  if (name.size() > ending.size() && name.compare(name.size() - ending.size(), ending.size(), ending) == 0)
+    return name.substr(0, name.size() - ending.size());
+  return std::nullopt;
+}
+
+// The collection files of one database's directory, as mongorestore reads them.
+std::vector<DumpedCollection> read_dump_dir(const fs::path& dir, const std::string& db,
+                                            std::vector<std::string>& left_out) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  auto strip = [](std::string name, const std::string& ending) {
-    return name.size() > ending.size() && name.compare(name.size() - ending.size(), ending.size(), ending) == 0
-               ? std::optional<std::string>(name.substr(0, name.size() - ending.size()))
-               : std::nullopt;
-  };
-  std::map<std::string, DumpedCollection> by_name;
+  std::map<std::string, DumpedCollection> by_file;  // keyed by the escaped file stem
   for (const auto& f : files) {
     std::string name = f.filename().string();
-    if (auto c = strip(name, ".metadata.json").value_or(strip(name, ".metadata.json.gz").value_or(""));
-        !c.empty()) {
-      auto& d = by_name[c];
-      d.info.db = db;
-      d.info.name = c;
-      Bson meta = Bson::from_json(archive::read_text_file(f));
-      bson_iter_t it;
-      if (bson_iter_init_find(&it, meta.get(), "options") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        uint32_t len = 0;
-        const uint8_t* data = nullptr;
-        bson_iter_document(&it, &len, &data);
-        d.info.options = Bson(bson_new_from_data(data, len));
-      }
-      if (bson_iter_init_find(&it, meta.get(), "type") && BSON_ITER_HOLDS_UTF8(&it))
-        d.info.is_view = std::string(bson_iter_utf8(&it, nullptr)) == "view";
-      bson_iter_t idx;
-      if (bson_iter_init_find(&it, meta.get(), "indexes") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &idx))
-        while (bson_iter_next(&idx)) {
-          uint32_t len = 0;
-          const uint8_t* data = nullptr;
-          bson_iter_document(&idx, &len, &data);
-          Bson spec(bson_new_from_data(data, len));
-          bson_iter_t n;
-          if (bson_iter_init_find(&n, spec.get(), "name") && std::string(bson_iter_utf8(&n, nullptr)) == "_id_")
-            continue;
-          Bson portable;
-          bson_copy_to_excluding_noinit(spec.get(), portable.get(), "v", "ns", "background", nullptr);
-          d.index_specs.push_back(std::move(portable));
-        }
-    } else if (auto b = strip(name, ".bson").value_or(strip(name, ".bson.gz").value_or("")); !b.empty()) {
-      auto& d = by_name[b];
-      d.info.db = db;
-      d.info.name = b;
-      d.bson = f;
+    auto meta = strip_suffix(name, ".metadata.json");
+    if (!meta) meta = strip_suffix(name, ".metadata.json.gz");
+    auto bson = strip_suffix(name, ".bson");
+    if (!bson) bson = strip_suffix(name, ".bson.gz");
+    if (meta) {
+      read_metadata(f, by_file[*meta]);
+    } else if (bson) {
+      by_file[*bson].bson = f;
+    } else {
+      left_out.push_back(db + ": " + name + " (not a collection file)");
     }
   }
-  for (auto& [name, d] : by_name) {
-    if (name.rfind("system.", 0) == 0) continue;
+  std::vector<DumpedCollection> out;
+  for (auto& [stem, d] : by_file) {
+    d.info.db = db;
+    if (d.info.name.empty()) {
+      auto name = archive::unescape_collection_name(stem);
+      if (!name) throw Error(ExitCode::copy_failed, "cannot tell the collection of " + (dir / stem).string(),
+                             "its name is not a valid escaped name and it has no metadata.json");
+      d.info.name = *name;
+    }
+    if (d.info.name.rfind("system.", 0) == 0 && d.info.name != "system.js") {
+      left_out.push_back(d.info.display() + " (a system collection)");
+      continue;
+    }
     for (auto& spec : d.index_specs) d.info.indexes.push_back(Bson::copy_of(spec.get()));
     std::error_code ec;
     if (!d.bson.empty()) d.info.bytes = fs::file_size(d.bson, ec);
@@ -208,54 +256,109 @@ std::vector<DumpedCollection> read_dump_dir(const fs::path& dir, const std::stri
   return out;
 }
 
-bool holds_bson_files(const fs::path& dir) {
+bool has_collection_files(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) {
     std::string n = e.path().filename().string();
-    if (n.find(".bson") != std::string::npos || n.find(".metadata.json") != std::string::npos) return true;
+    if (e.is_regular_file() && n != "oplog.bson" &&
+        (n.find(".bson") != std::string::npos || n.find(".metadata.json") != std::string::npos))
+      return true;
   }
   return false;
 }
 
+bool has_database_dirs(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && has_collection_files(e.path())) return true;
+  return false;
+}
+
+// Either a whole dump (one subdirectory per database, maybe with oplog.bson and
+// prelude.json beside them) or one database's directory, restored into the database it is
+// named after (or --db).
+std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optional<std::string>& db,
+                                        std::vector<std::string>& left_out) {
+  std::vector<DumpedCollection> collections;
+  if (!has_database_dirs(root)) {
+    fs::path named = root.filename().empty() ? root.parent_path() : root;
+    return read_dump_dir(root, db.value_or(fs::absolute(named).lexically_normal().filename().string()), left_out);
+  }
+  for (const auto& e : fs::directory_iterator(root)) {
+    std::string name = e.path().filename().string();
+    if (!e.is_directory()) {
+      if (name == "oplog.bson") left_out.push_back("oplog.bson (decant does not replay an oplog)");
+      continue;
+    }
+    if (name == "admin" || name == "config" || name == "local") {
+      left_out.push_back("database " + name + " (users, roles and server state are not restored)");
+      continue;
+    }
+    for (auto& c : read_dump_dir(e.path(), name, left_out)) collections.push_back(std::move(c));
+  }
+  return collections;
+}
+
 }  // namespace
 
+// A view, created once what it reads exists, and checked on the target.
+void restore_view(mongoc_client_t* client, const CollectionInfo& view, const std::string& where,
+                  engine::Report& report) {
+  drop_collection(client, view.db, view.name, where);
+  run_command(client, view.db, create_command(view), where);
+  engine::ItemReport r;
+  r.name = view.name;
+  r.kind = "view";
+  auto created = list_collections(client, view.db, where);
+  auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == view.name; });
+  r.verified = it != created.end() && it->is_view && it->options.json() == view.options.json();
+  if (!r.verified) r.problem = "the view's definition differs on the target";
+  report.add_item(view.db, r);
+}
+
 int restore(const RestoreOptions& options) {
-  Uri uri = Uri::parse(options.target, "target");
-  ClientPool pool(uri);
-  engine::Report report("mongo restore", options.dir, uri.display());
+  engine::Report report("mongo restore", options.dir, "");
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
+    Uri uri = Uri::parse(options.target, "target");
+    report.set_endpoints(options.dir, uri.display());
+    ClientPool pool(uri);
     fs::path root(options.dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec))
       throw Error(ExitCode::usage, "the dump directory " + root.string() + " does not exist", "check --dir");
-    // Either a whole dump (one subdirectory per database) or one database's directory,
-    // restored into the database it is named after (or --db).
+    std::vector<std::string> left_out;
     std::vector<DumpedCollection> collections;
-    if (holds_bson_files(root)) {
-      collections = read_dump_dir(root, options.db.value_or(fs::absolute(root).lexically_normal().filename().string()));
-    } else {
-      for (const auto& e : fs::directory_iterator(root))
-        if (e.is_directory() && e.path().filename() != "admin" && e.path().filename() != "config" &&
-            e.path().filename() != "local")
-          for (auto& c : read_dump_dir(e.path(), e.path().filename().string())) collections.push_back(std::move(c));
+    try {
+      collections = read_dump(root, options.db, left_out);
+    } catch (const fs::filesystem_error& e) {
+      throw Error(ExitCode::local_io, std::string("cannot read the dump: ") + e.what(), "check --dir and its permissions");
     }
+    for (const auto& l : left_out) report.add_left_out(l);
     if (collections.empty())
       throw Error(ExitCode::usage, "no .bson or .metadata.json files in " + root.string(),
                   "give the directory mongodump or decant mongo dump wrote");
     {
+      // Refuse, before writing anything, a target that holds documents or a namespace a
+      // view would replace.
       auto client = pool.acquire();
       Bson ping;
       BSON_APPEND_INT32(ping.get(), "ping", 1);
       run_command(client.get(), "admin", ping, pool.where());
-      std::vector<std::string> non_empty;
-      for (const auto& c : collections)
-        if (!c.info.is_view && count_documents(client.get(), c.info.db, c.info.name, pool.where()) > 0)
-          non_empty.push_back(c.info.display());
-      if (!non_empty.empty() && !options.drop)
+      std::vector<std::string> in_the_way;
+      std::map<std::string, std::vector<std::string>> existing;
+      for (const auto& c : collections) {
+        if (!existing.count(c.info.db))
+          for (const auto& t : list_collections(client.get(), c.info.db, pool.where()))
+            existing[c.info.db].push_back(t.name);
+        const auto& names = existing[c.info.db];
+        bool exists = std::find(names.begin(), names.end(), c.info.name) != names.end();
+        if (c.info.is_view ? exists : exists && count_documents(client.get(), c.info.db, c.info.name, pool.where()) > 0)
+          in_the_way.push_back(c.info.display());
+      }
+      if (!in_the_way.empty() && !options.drop)
         throw Error(ExitCode::target_not_empty,
                     fmt::format("the target already has documents in {}; nothing was changed",
-                                fmt::join(non_empty, ", ")),
+                                fmt::join(in_the_way, ", ")),
                     "use --drop to replace them (as mongorestore --drop)");
     }
     std::vector<std::function<void()>> work;
@@ -300,16 +403,12 @@ int restore(const RestoreOptions& options) {
       });
     }
     log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());
-    int code = run_jobs(options.jobs, options.progress_interval, progress, report, "restoring", work, started,
-                        "restore complete and verified");
-    // Views last, once what they read exists.
-    auto client = pool.acquire();
-    for (const auto& c : collections)
-      if (c.info.is_view) {
-        drop_collection(client.get(), c.info.db, c.info.name, pool.where());
-        run_command(client.get(), c.info.db, create_command(c.info), pool.where());
-      }
-    return code;
+    return run_jobs(options.jobs, options.progress_interval, progress, report, "restoring", work, started,
+                    "restore complete and verified", [&] {
+                      auto client = pool.acquire();
+                      for (const auto& c : collections)
+                        if (c.info.is_view) restore_view(client.get(), c.info, pool.where(), report);
+                    });
   });
 }
 

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -34,17 +36,14 @@ class MongoCopy {
  public:
   explicit MongoCopy(const CopyOptions& options)
       : options_(options),
-        source_uri_(Uri::parse(options.source, "source")),
-        target_uri_(Uri::parse(options.target, "target")),
-        source_(source_uri_),
-        target_(target_uri_),
-        jobs_(options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency())),
-        report_("mongo copy", source_uri_.display(), target_uri_.display()) {}
+        jobs_(options.jobs > 0 ? options.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        report_("mongo copy", "", "") {}
 
   int run();
   engine::Report& report() { return report_; }
 
  private:
+  void connect();
   void plan();
   void check_targets();
   void copy_collection(const CollectionInfo& c, engine::ProgressItem& progress);
@@ -52,37 +51,60 @@ class MongoCopy {
   std::string key(const CollectionInfo& c) const { return "collection/" + c.display(); }
 
   const CopyOptions& options_;
-  Uri source_uri_;
-  Uri target_uri_;
-  ClientPool source_;
-  ClientPool target_;
+  // Set up in run(), so that a malformed URI is still written to --report.
+  std::optional<Uri> source_uri_;
+  std::optional<Uri> target_uri_;
+  std::unique_ptr<ClientPool> source_pool_;
+  std::unique_ptr<ClientPool> target_pool_;
   int jobs_;
+  int inserters_ = 1;  // per large collection, within the target pool's size
   engine::Report report_;
   std::unique_ptr<engine::ResumeState> state_;
   std::vector<CollectionInfo> collections_;
   engine::ProgressBoard progress_;
 };
 
+void MongoCopy::connect() {
+  source_uri_ = Uri::parse(options_.source, "source");
+  target_uri_ = Uri::parse(options_.target, "target");
+  report_.set_endpoints(source_uri_->display(), target_uri_->display());
+  // Every task holds a client of each pool, and a large collection's inserters one more
+  // each: never more than the pools can lend, or the workers would wait forever.
+  int pool_size = std::max(1, mongoc_uri_get_option_as_int32(target_uri_->get(), MONGOC_URI_MAXPOOLSIZE, 100));
+  jobs_ = std::min(jobs_, pool_size);
+  inserters_ = std::clamp((pool_size - jobs_) / jobs_, 1, std::min(jobs_, 4));
+  source_pool_ = std::make_unique<ClientPool>(*source_uri_);
+  target_pool_ = std::make_unique<ClientPool>(*target_uri_);
+}
+
 void MongoCopy::plan() {
-  auto src = source_.acquire();
-  auto tgt = target_.acquire();
+  auto src = source_pool_->acquire();
+  auto tgt = target_pool_->acquire();
   // Reach both servers before anything else, so that a bad URI, host or password is
   // reported before any work.
   Bson ping;
   BSON_APPEND_INT32(ping.get(), "ping", 1);
-  run_command(src.get(), "admin", ping, source_.where());
-  run_command(tgt.get(), "admin", ping, target_.where());
-  for (const auto& db : list_databases(src.get(), options_.databases, source_.where()))
-    for (auto& c : list_collections(src.get(), db, source_.where())) collections_.push_back(std::move(c));
+  run_command(src.get(), "admin", ping, source_pool_->where());
+  run_command(tgt.get(), "admin", ping, target_pool_->where());
+  for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
+    for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));
 }
 
 // Refuses, before anything is written, target collections that hold documents.
 void MongoCopy::check_targets() {
-  auto tgt = target_.acquire();
+  auto tgt = target_pool_->acquire();
   std::vector<std::string> non_empty;
+  std::map<std::string, std::vector<std::string>> existing;
   for (const auto& c : collections_) {
-    if (c.is_view || (options_.resume && state_->done(key(c)))) continue;
-    if (count_documents(tgt.get(), c.db, c.name, target_.where()) > 0) non_empty.push_back(c.display());
+    // On --resume, what an earlier run began is its own to redo.
+    if (options_.resume && (state_->done(key(c)) || state_->done("started/" + c.display()))) continue;
+    if (!existing.count(c.db))
+      for (const auto& t : list_collections(tgt.get(), c.db, target_pool_->where())) existing[c.db].push_back(t.name);
+    const auto& names = existing[c.db];
+    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    // A view would replace whatever holds its name; a collection, only documents count.
+    if (c.is_view || count_documents(tgt.get(), c.db, c.name, target_pool_->where()) > 0)
+      non_empty.push_back(c.display());
   }
   if (non_empty.empty() || options_.drop) return;
   throw Error(ExitCode::target_not_empty,
@@ -93,14 +115,14 @@ void MongoCopy::check_targets() {
 }
 
 void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& progress) {
-  auto src = source_.acquire();
-  auto tgt = target_.acquire();
+  auto src = source_pool_->acquire();
+  auto tgt = target_pool_->acquire();
   engine::ItemReport item;
   item.name = c.name;
   item.kind = "collection";
   if (auto done = state_->get(key(c))) {
     // Copied by an earlier run: verified again against the digest recorded then.
-    FindSource readback(tgt.get(), c.db, c.name, target_.where());
+    FindSource readback(tgt.get(), c.db, c.name, target_pool_->where());
     RowDigest digest = engine::digest_of(readback);
     item.rows = (*done)["rows"];
     item.bytes = (*done)["bytes"];
@@ -110,7 +132,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
     item.resumed = true;
     item.verified = item.source_digest == item.target_digest && digest.rows() == item.rows &&
                     index_fingerprints(c.indexes) ==
-                        index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_.where()));
+                        index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_pool_->where()));
     if (!item.verified) item.problem = "changed on the target since an earlier run copied it";
     report_.add_item(c.db, item);
     progress.bytes = item.bytes;
@@ -121,35 +143,37 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   throw_if_interrupted();
   progress.begin();
   auto started = Clock::now();
-  // A collection an earlier run left half-copied, or one --drop replaces, starts afresh.
-  drop_collection(tgt.get(), c.db, c.name, target_.where());
-  run_command(tgt.get(), c.db, create_command(c), target_.where());
+  // A collection an earlier run left half-copied, or one --drop replaces, starts afresh;
+  // recorded first, so that --resume knows the half-copied one as its own.
+  state_->mark_done("started/" + c.display());
+  drop_collection(tgt.get(), c.db, c.name, target_pool_->where());
+  run_command(tgt.get(), c.db, create_command(c), target_pool_->where());
 
   engine::PumpResult moved;
   uint64_t stored = 0;
   {
-    FindSource source(src.get(), c.db, c.name, source_.where());
+    FindSource source(src.get(), c.db, c.name, source_pool_->where());
     // A large collection gets several inserters; a small one is not worth the threads.
-    int inserters = c.documents >= kParallelInsertDocuments ? std::min(jobs_, 4) : 1;
+    int inserters = c.documents >= kParallelInsertDocuments ? inserters_ : 1;
     std::unique_ptr<engine::RowSink> sink;
     if (inserters > 1)
-      sink = std::make_unique<ParallelInsertSink>(target_, c.db, c.name, inserters, target_.where());
+      sink = std::make_unique<ParallelInsertSink>(*target_pool_, c.db, c.name, inserters, target_pool_->where());
     else
-      sink = std::make_unique<InsertSink>(tgt.get(), c.db, c.name, target_.where());
+      sink = std::make_unique<InsertSink>(tgt.get(), c.db, c.name, target_pool_->where());
     moved = engine::pump(source, *sink, &progress);
     stored = sink->finish();
   }
   double insert_seconds = seconds_since(started);
   // Indexes after the data, as mongorestore does: one build per index instead of
   // maintaining them through every insert.
-  if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c), target_.where());
+  if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c), target_pool_->where());
   double index_seconds = seconds_since(started) - insert_seconds;
 
-  FindSource readback(tgt.get(), c.db, c.name, target_.where());
+  FindSource readback(tgt.get(), c.db, c.name, target_pool_->where());
   RowDigest target_digest = engine::digest_of(readback);
   log::debug("{}: documents in {:.2f}s, indexes in {:.2f}s, read back in {:.2f}s", c.display(), insert_seconds,
              index_seconds, seconds_since(started) - insert_seconds - index_seconds);
-  auto target_indexes = index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_.where()));
+  auto target_indexes = index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_pool_->where()));
   item.rows = moved.digest.rows();
   item.bytes = moved.bytes;
   item.seconds = seconds_since(started);
@@ -172,13 +196,13 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
 }
 
 void MongoCopy::create_view(const CollectionInfo& c) {
-  auto tgt = target_.acquire();
+  auto tgt = target_pool_->acquire();
   engine::ItemReport item;
   item.name = c.name;
   item.kind = "view";
-  drop_collection(tgt.get(), c.db, c.name, target_.where());
-  run_command(tgt.get(), c.db, create_command(c), target_.where());
-  auto created = list_collections(tgt.get(), c.db, target_.where());
+  drop_collection(tgt.get(), c.db, c.name, target_pool_->where());
+  run_command(tgt.get(), c.db, create_command(c), target_pool_->where());
+  auto created = list_collections(tgt.get(), c.db, target_pool_->where());
   auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == c.name; });
   item.verified = it != created.end() && it->is_view && it->options.json() == c.options.json();
   if (!item.verified) item.problem = "the view's definition differs on the target";
@@ -187,15 +211,16 @@ void MongoCopy::create_view(const CollectionInfo& c) {
 
 int MongoCopy::run() {
   auto started = Clock::now();
+  connect();
   plan();
-  std::string identity = source_uri_.display() + " -> " + target_uri_.display();
+  std::string identity = source_uri_->display() + " -> " + target_uri_->display();
   fs::path dir = options_.state_dir ? fs::path(*options_.state_dir) : engine::default_state_dir("mongo-copy", identity);
   state_ = std::make_unique<engine::ResumeState>(dir, identity);
   if (options_.resume) state_->load();
   check_targets();
   if (!options_.resume) state_->reset();
-  log::info("copying {} collection(s) from {} to {} with {} jobs", collections_.size(), source_uri_.display(),
-            target_uri_.display(), jobs_);
+  log::info("copying {} collection(s) from {} to {} with {} jobs", collections_.size(), source_uri_->display(),
+            target_uri_->display(), jobs_);
 
   progress_.set_phase("copying documents");
   bool tty = isatty(STDOUT_FILENO) != 0;

@@ -172,10 +172,8 @@ class InstanceCopy {
  public:
   explicit InstanceCopy(const CopyOptions& options)
       : options_(options),
-        source_info_(ConnInfo::parse(options.source, "source")),
-        target_info_(ConnInfo::parse(options.target, "target")),
         jobs_(options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency())),
-        report_("pg copy", source_info_.display(), target_info_.display()) {}
+        report_("pg copy", "", "") {}
 
   int run();
   engine::Report& report() { return report_; }
@@ -200,8 +198,8 @@ class InstanceCopy {
   std::string key(const DatabaseRun& db, const std::string& what) const { return db.info.name + "/" + what; }
 
   const CopyOptions& options_;
-  ConnInfo source_info_;
-  ConnInfo target_info_;
+  ConnInfo source_info_;  // parsed in connect_and_preflight(), so that --report is written
+  ConnInfo target_info_;  // even for a malformed URI
   int jobs_;
   engine::Report report_;
   Connection source_admin_;
@@ -218,6 +216,9 @@ class InstanceCopy {
 };
 
 void InstanceCopy::connect_and_preflight() {
+  source_info_ = ConnInfo::parse(options_.source, "source");
+  target_info_ = ConnInfo::parse(options_.target, "target");
+  report_.set_endpoints(source_info_.display(), target_info_.display());
   source_admin_ = Connection::open(source_info_, source_info_.maintenance_db());
   source_admin_.exec("SET default_transaction_read_only = on");
   admin_session(source_admin_);

@@ -258,6 +258,41 @@ TEST_F(MongoCopyTest, TlsWithAVerifiedCertificateWorksAndABadOneIsATlsError) {
   EXPECT_EQ(insecure.exit_code, 0) << insecure.err;
 }
 
+TEST_F(MongoCopyTest, OddNamesSystemJsAndASmallClientPool) {
+  load_circle();
+  source_->insert("circle_ghe", "odd name+50%", {R"({"_id": 1})", R"({"_id": 2})"});
+  source_->insert("circle_ghe", "system.js", {R"({"_id": "helper", "value": "function() { return 1; }"})"});
+  // maxPoolSize=2 with two jobs: no worker may wait for a client that never comes back.
+  auto r = run_decant({"mongo", "copy", "--source", source_->uri(), "--target", target_->uri() + "?maxPoolSize=2",
+                       "--jobs", "2", "--state-dir", (work_ / "state").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same("circle_ghe");
+  EXPECT_EQ(target_->documents("circle_ghe", "system.js").size(), 1u);
+  EXPECT_EQ(target_->documents("circle_ghe", "odd name+50%").size(), 2u);
+}
+
+TEST_F(MongoCopyTest, ResumeAfterAKillInsideACollection) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
+  source_->insert("big", "events", docs);
+  BackgroundDecant run(args({"--jobs", "1"}), work_);
+  wait_for_state("started/big.events");
+  std::this_thread::sleep_for(300ms);  // some documents are in, not all
+  ASSERT_TRUE(run.running());
+  run.kill(SIGKILL);
+  run.wait();
+  auto r = run_decant(args({"--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same("big");
+}
+
+TEST_F(MongoCopyTest, AnAtSignInThePasswordIsRefusedWithoutShowingIt) {
+  auto r = run_decant({"mongo", "copy", "--source", "mongodb://u:hun@ter2@127.0.0.1:1/", "--target", target_->uri()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_FALSE(contains(r.err + r.out, "ter2")) << r.err;
+  EXPECT_TRUE(contains(r.err, "%40")) << r.err;
+}
+
 TEST_F(MongoCopyTest, ProgressLinesWhenStdoutIsNotATerminal) {
   load_many_collections(4, 3000);
   auto r = run_decant(args({"--jobs", "1", "--progress-interval", "0.1"}));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <fmt/format.h>
 #include <sstream>
 
@@ -134,10 +135,32 @@ TEST_F(MongoDumpTest, ASingleDatabaseDirectoryRestoresLikeTheRunbook) {
   EXPECT_EQ(refused.exit_code, 7) << refused.err;
   EXPECT_TRUE(contains(refused.err, "circle_ghe.builds")) << refused.err;
   EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 1u);
-  auto r = run_decant({"mongo", "restore", "--dir", (work_ / "backups" / "circle_ghe").string(), "--target",
+  auto r = run_decant({"mongo", "restore", "--dir", (work_ / "backups" / "circle_ghe").string() + "/", "--target",
                        target_->uri(), "--drop"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 2000u);
+}
+
+TEST_F(MongoDumpTest, AnOplogBesideTheDatabasesDoesNotHideThem) {
+  fs::path dump = work_ / "with-oplog";
+  bson_tool({"write-dump", dump.string()});
+  std::ofstream(dump / "oplog.bson").close();
+  std::ofstream(dump / "prelude.json") << R"({"ServerVersion":"7.0.0"})";
+  auto r = run_decant({"mongo", "restore", "--dir", dump.string(), "--target", target_->uri(), "--report",
+                       (work_ / "report.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 2000u);
+  EXPECT_TRUE(contains(r.out, "oplog.bson")) << "listed as left out: " << r.out;
+}
+
+TEST_F(MongoDumpTest, CollectionNamesAreEscapedAsMongodumpDoes) {
+  source_->insert("circle_ghe", "odd name+50%", {R"({"_id": 1})"});
+  fs::path out = work_ / "dump";
+  ASSERT_EQ(run_decant({"mongo", "dump", "--source", source_->uri(), "--out", out.string()}).exit_code, 0);
+  EXPECT_TRUE(fs::exists(out / "circle_ghe" / "odd+name%2B50%25.bson"));
+  auto r = run_decant({"mongo", "restore", "--dir", out.string(), "--target", target_->uri()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(target_->documents("circle_ghe", "odd name+50%"), source_->documents("circle_ghe", "odd name+50%"));
 }
 
 TEST_F(MongoDumpTest, ATruncatedFileIsNamedAndNothingIsReportedVerified) {
