@@ -113,5 +113,10 @@ TEST(ScrubPasswords, FormsLibpqAcceptsAreScrubbedToo) {
   EXPECT_EQ(scrub_one("host=h password = secret user=u").find("secret"), std::string::npos);
 }
 
+TEST(ScrubPasswords, MongoKeyFilePasswordIsScrubbedWhateverItsCase) {
+  EXPECT_EQ(scrub_one("mongodb://h/?tls=true&tlsCertificateKeyFilePassword=keypass123").find("keypass123"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace decant
