@@ -22,6 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
 class PgCopyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -55,6 +59,15 @@ class PgCopyTest : public ::testing::Test {
   std::string report_path() const { return (work_ / "report.json").string(); }
   nlohmann::json report() const { return nlohmann::json::parse(read_file(report_path())); }
 
+  // Waits until `run` has recorded a finished table of "bulk" (or has ended).
+  void wait_for_a_finished_table(BackgroundDecant& run) const {
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline && run.running()) {
+      if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
   // The independent oracle: what decant was asked to copy is the same on both servers.
   void expect_same_database(const std::string& db) const {
     EXPECT_EQ(table_fingerprints(*source_, db), table_fingerprints(*target_, db)) << "tables of " << db;
@@ -69,9 +82,6 @@ class PgCopyTest : public ::testing::Test {
 };
 PgServer* PgCopyTest::source_ = nullptr;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // An error is one line: "decant: error: what failed; what to do".
 int count_error_lines(const std::string& err) {
@@ -196,11 +206,7 @@ TEST_F(PgCopyTest, CleanDropsAndRecreatesNonEmptyTargets) {
 TEST_F(PgCopyTest, ResumesAfterSigkillWithoutCopyingFinishedTablesAgain) {
   BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
   // Wait until at least one table is recorded as finished, then kill without warning.
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline && run.running()) {
-    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for_a_finished_table(run);
   ASSERT_TRUE(run.running()) << "the copy finished before it could be interrupted: " << run.out();
   run.kill(SIGKILL);
   EXPECT_EQ(run.wait(), 128 + SIGKILL);
@@ -223,11 +229,7 @@ TEST_F(PgCopyTest, ResumesAfterSigkillWithoutCopyingFinishedTablesAgain) {
 
 TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
   BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline && run.running()) {
-    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for_a_finished_table(run);
   ASSERT_TRUE(run.running());
   run.kill(SIGKILL);
   run.wait();
@@ -247,11 +249,7 @@ TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
 
 TEST_F(PgCopyTest, SigintStopsCleanlyAndResumeFinishes) {
   BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline && run.running()) {
-    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for_a_finished_table(run);
   ASSERT_TRUE(run.running());
   run.kill(SIGINT);
   EXPECT_EQ(run.wait(), 10) << run.err();
@@ -263,11 +261,7 @@ TEST_F(PgCopyTest, SigintStopsCleanlyAndResumeFinishes) {
 
 TEST_F(PgCopyTest, LostConnectionIsReportedAndResumeFinishes) {
   BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline && run.running()) {
-    if (contains(read_file(work_ / "state" / "state.json"), "bulk/table/")) break;
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for_a_finished_table(run);
   ASSERT_TRUE(run.running());
   // The target drops decant's sessions, as a failover or a network cut would.
   target_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
