@@ -185,6 +185,7 @@ class InstanceCopy {
   void create_database(DatabaseRun& db);
   void plan_database(DatabaseRun& db);
   void restore_once(DatabaseRun& db, const std::string& section, const std::function<void()>& restore);
+  void check_schema_unchanged(DatabaseRun& db);
   void schedule(engine::TaskPool& pool);
   void copy_table(int worker, DatabaseRun& db, const TableInfo& table, engine::ProgressItem& progress,
                   engine::TaskPool& pool);
@@ -350,6 +351,7 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
   state_->own_file(base + ".schema.dump.post-data.list");
   schema_->dump(db.info.name, db.snapshot, db.schema_file);
   db.toc = schema_->list(db.schema_file);
+  check_schema_unchanged(db);
   std::set<uint32_t> toc_index_oids;
   for (const auto& e : db.toc)
     if (e.desc == "INDEX" || e.desc == "CONSTRAINT") toc_index_oids.insert(e.oid);
@@ -370,6 +372,23 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
   log::info("database {}: schema loaded; {} tables, {} indexes and constraints, {} sequences, {} large objects",
             db.info.name, db.catalog.tables.size(), db.built_oids.size(), db.catalog.sequences.size(),
             db.catalog.large_objects.size());
+}
+
+// A resumed copy reads the rest of the source in a new snapshot: if the source's schema
+// changed since the interrupted run (objects added, dropped, renamed), finishing it would
+// mix two states. The schema's table of contents is remembered and compared.
+void InstanceCopy::check_schema_unchanged(DatabaseRun& db) {
+  std::string toc;
+  for (const auto& e : db.toc) toc += e.line.substr(e.line.find(';')) + "\n";  // without dump ids
+  std::string fingerprint = fmt::format("{:016x}", XXH3_64bits(toc.data(), toc.size()));
+  if (auto recorded = state_->get(key(db, "schema"))) {
+    if (recorded->get<std::string>() != fingerprint)
+      throw Error(ExitCode::copy_failed,
+                  "the schema of the source database " + db.info.name + " changed since the interrupted copy",
+                  "a resumed copy would mix two states of the source: run with --clean to copy it again");
+    return;
+  }
+  state_->mark_done(key(db, "schema"), fingerprint);
 }
 
 // pg_restore runs a section in one transaction, and commits it before decant can record

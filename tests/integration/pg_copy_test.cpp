@@ -274,6 +274,23 @@ TEST_F(PgCopyTest, LostConnectionIsReportedAndResumeFinishes) {
   expect_same_database("bulk");
 }
 
+TEST_F(PgCopyTest, ResumeRefusesASourceWhoseSchemaChanged) {
+  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
+  wait_for_a_finished_table(run);
+  ASSERT_TRUE(run.running());
+  run.kill(SIGKILL);
+  run.wait();
+  source_->exec("CREATE TABLE added_later (x int)", "bulk");
+  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
+  source_->exec("DROP TABLE added_later", "bulk");
+  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "changed since the interrupted copy")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--clean")) << r.err;
+  auto clean = run_decant(copy_args({"--dbname", "bulk", "--clean"}));
+  ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  expect_same_database("bulk");
+}
+
 TEST_F(PgCopyTest, ResumeWithoutAnInterruptedCopyIsRefused) {
   auto r = run_decant(copy_args({"--dbname", "other", "--resume"}));
   EXPECT_EQ(r.exit_code, 12) << r.err;
