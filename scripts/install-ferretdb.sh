@@ -5,7 +5,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 version=v1.24.2
 dest=${FERRETDB_BIN_DIR:-$here/build/tools}
-if [ -x "$dest/ferretdb" ] && "$dest/ferretdb" --version 2>/dev/null | grep -q "version: $version"; then
+# (Output captured whole: a pipe into grep -q or head would SIGPIPE it under pipefail.)
+if [ -x "$dest/ferretdb" ] && [[ "$("$dest/ferretdb" --version 2>/dev/null)" == *"version: $version"* ]]; then
   exit 0
 fi
 command -v go >/dev/null || { echo "install-ferretdb: Go is needed (https://go.dev/dl or Debian's golang-go >= 1.22)" >&2; exit 1; }
@@ -21,4 +22,5 @@ chmod -R u+w "$work"
 echo "$version" > "$work/build/version/version.txt"
 mkdir -p "$dest"
 (cd "$work" && go build -o "$dest/ferretdb" ./cmd/ferretdb)
-"$dest/ferretdb" --version | head -1
+built=$("$dest/ferretdb" --version)
+echo "${built%%$'\n'*}"
