@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds FerretDB v1.24.2 (a MongoDB wire-protocol server, the tests' MongoDB) from the Go
-# module proxy into build/tools/ferretdb. Needs Go 1.22 or newer.
+# module proxy into build/tools/ferretdb. Needs Go 1.24 or newer (FerretDB's go.mod).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 version=v1.24.2
@@ -9,7 +9,9 @@ dest=${FERRETDB_BIN_DIR:-$here/build/tools}
 if [ -x "$dest/ferretdb" ] && [[ "$("$dest/ferretdb" --version 2>/dev/null)" == *"version: $version"* ]]; then
   exit 0
 fi
-command -v go >/dev/null || { echo "install-ferretdb: Go is needed (https://go.dev/dl or Debian's golang-go >= 1.22)" >&2; exit 1; }
+# Go may be installed without being on a non-interactive shell's PATH.
+export PATH="$PATH:/usr/local/go/bin:${HOME:-/root}/go/bin"
+command -v go >/dev/null || { echo "install-ferretdb: Go is needed (1.24 or newer; Debian bookworm's golang-go is too old)" >&2; exit 1; }
 export GOFLAGS=-mod=mod
 modcache=$(go env GOMODCACHE)
 go mod download "github.com/FerretDB/FerretDB@$version"
