@@ -100,8 +100,12 @@ TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
   target_->exec("SELECT pg_reload_conf()");
   auto r = run_decant(copy_args({"--jobs", "4"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  for (const char* db : {"app", "other", "bulk", "odd name-db", "postgres", "tmpl", "template1"})
+  for (const char* db : {"app", "other", "bulk", "odd name-db", "postgres", "tmpl", "template1", "latin", "icu_db"})
     expect_same_database(db);
+  EXPECT_EQ(target_->value("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = 'latin'"), "LATIN1");
+  EXPECT_EQ(target_->value("SELECT datlocprovider::text || daticulocale FROM pg_database WHERE datname = 'icu_db'"),
+            "ide-DE");
+  EXPECT_EQ(target_->value("SELECT string_agg(w, ',' ORDER BY w) FROM words", "icu_db"), "apfel,Äpfel,Zebra");
   EXPECT_EQ(target_->value("SELECT datistemplate FROM pg_database WHERE datname = 'tmpl'"), "t");
   EXPECT_EQ(target_->value("SELECT count(*) FROM a.\"b.c\"", "app"), "5000");
   EXPECT_EQ(globals_dump(*source_), globals_dump(*target_));

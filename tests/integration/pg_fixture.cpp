@@ -250,6 +250,15 @@ void load_source_data(const PgServer& source) {
   source.exec(kOtherSql, "odd name-db");
   source.exec(kBulkSql, "bulk");
   source.exec("VACUUM ANALYZE", "bulk");
+  // Other encodings and locale providers: the copy must keep both, and bytes unchanged.
+  source.exec("CREATE DATABASE latin WITH TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'");
+  source.exec("CREATE TABLE names (n text PRIMARY KEY); INSERT INTO names VALUES ('Zoë'), ('Ångström'), ('façade')",
+              "latin");
+  source.exec("CREATE DATABASE icu_db WITH TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' "
+              "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'");
+  source.exec("CREATE TABLE words (w text); INSERT INTO words VALUES ('Äpfel'), ('apfel'), ('Zebra'); "
+              "CREATE INDEX words_w ON words (w)",
+              "icu_db");
   // Templates with contents: pg_dumpall copies them too.
   source.exec("CREATE DATABASE tmpl IS_TEMPLATE true");
   source.exec("CREATE TABLE template_rows (x integer); INSERT INTO template_rows VALUES (1), (2)", "tmpl");
