@@ -1,13 +1,35 @@
 #include "engine/progress.hpp"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <vector>
 
 #include "common/log.hpp"
+#include "engine/task_pool.hpp"
 
 namespace decant::engine {
+
+void run_tasks(ProgressBoard& progress, const std::string& phase, std::chrono::milliseconds interval, int jobs,
+               const std::function<void(TaskPool&)>& schedule) {
+  progress.set_phase(phase);
+  bool live = isatty(STDOUT_FILENO) != 0;
+  progress.start(live, live ? std::chrono::milliseconds(500) : interval);
+  try {
+    TaskPool pool(jobs);
+    schedule(pool);
+    pool.wait();
+  } catch (...) {
+    progress.stop();
+    throw;
+  }
+  progress.stop();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::string human_bytes(uint64_t bytes) {
   const char* units[] = {"B", "kB", "MB", "GB", "TB"};

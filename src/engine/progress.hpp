@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,14 @@ class ProgressBoard {
   std::thread thread_;
 };
 
+class TaskPool;
+
+// Runs the tasks `schedule` submits on `jobs` workers while `progress` shows them: live
+// when stdout is a terminal, a line every `interval` otherwise. Rethrows the first failure.
+void run_tasks(ProgressBoard& progress, const std::string& phase, std::chrono::milliseconds interval, int jobs,
+               const std::function<void(TaskPool&)>& schedule);
+
+double seconds_since(std::chrono::steady_clock::time_point start);
 std::string human_bytes(uint64_t bytes);
 std::string human_duration(double seconds);
 

@@ -1,6 +1,12 @@
 #include "engine/task_pool.hpp"
 
+#include <algorithm>
+
 namespace decant::engine {
+
+int resolve_jobs(int requested) {
+  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 TaskPool::TaskPool(int workers) {
   if (workers < 1) workers = 1;

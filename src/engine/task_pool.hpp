@@ -13,6 +13,9 @@
 
 namespace decant::engine {
 
+// `requested` workers, or one per CPU when it is 0 (the default of --jobs).
+int resolve_jobs(int requested);
+
 class TaskPool {
  public:
   // `worker` is the index of the thread running the task, for per-worker caches.

@@ -29,10 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-int resolve_jobs(int jobs) { return jobs > 0 ? jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
-
 std::string suffix(bool gzip) { return gzip ? ".gz" : ""; }
 
 // The metadata.json mongodump writes: options, indexes (the _id index included), uuid,
@@ -50,22 +46,11 @@ std::string metadata_json(const CollectionInfo& c, const std::vector<Bson>& inde
 int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard& progress, engine::Report& report,
              const std::string& phase, const std::vector<std::function<void()>>& work, Clock::time_point started,
              const std::string& done_message, const std::function<void()>& after = {}) {
-  progress.set_phase(phase);
-  bool tty = isatty(STDOUT_FILENO) != 0;
-  progress.start(tty, tty ? std::chrono::milliseconds(500) : interval);
-  {
-    engine::TaskPool pool(resolve_jobs(jobs));
+  engine::run_tasks(progress, phase, interval, engine::resolve_jobs(jobs), [&](engine::TaskPool& pool) {
     for (const auto& w : work) pool.submit(1, [w](int) { w(); });
-    try {
-      pool.wait();
-    } catch (...) {
-      progress.stop();
-      throw;
-    }
-  }
-  progress.stop();
+  });
   if (after) after();
-  engine::conclude(report, seconds_since(started), done_message, "run the command again");
+  engine::conclude(report, engine::seconds_since(started), done_message, "run the command again");
   return 0;
 }
 
@@ -129,7 +114,7 @@ int dump(const DumpOptions& options) {
         RowDigest on_disk = engine::digest_of(readback);
         r.rows = moved.digest.rows();
         r.bytes = moved.bytes;
-        r.seconds = seconds_since(t0);
+        r.seconds = engine::seconds_since(t0);
         r.source_digest = moved.digest.hex();
         r.target_digest = on_disk.hex();
         r.verified = moved.digest == on_disk && written == moved.digest.rows();
@@ -391,7 +376,7 @@ int restore(const RestoreOptions& options) {
                              index_fingerprints(list_indexes(client.get(), d.info.db, d.info.name, pool.where()));
         r.rows = moved.digest.rows();
         r.bytes = moved.bytes;
-        r.seconds = seconds_since(t0);
+        r.seconds = engine::seconds_since(t0);
         r.source_digest = moved.digest.hex();
         r.target_digest = held.hex();
         r.verified = moved.digest == held && stored == moved.digest.rows() && indexes_match;

@@ -30,13 +30,11 @@ namespace {
 
 constexpr uint64_t kParallelInsertDocuments = 20000;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
 class MongoCopy {
  public:
   explicit MongoCopy(const CopyOptions& options)
       : options_(options),
-        jobs_(options.jobs > 0 ? options.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        jobs_(engine::resolve_jobs(options.jobs)),
         report_("mongo copy", "", "") {}
 
   int run();
@@ -163,20 +161,20 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
     moved = engine::pump(source, *sink, &progress);
     stored = sink->finish();
   }
-  double insert_seconds = seconds_since(started);
+  double insert_seconds = engine::seconds_since(started);
   // Indexes after the data, as mongorestore does: one build per index instead of
   // maintaining them through every insert.
   if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c), target_pool_->where());
-  double index_seconds = seconds_since(started) - insert_seconds;
+  double index_seconds = engine::seconds_since(started) - insert_seconds;
 
   FindSource readback(tgt.get(), c.db, c.name, target_pool_->where());
   RowDigest target_digest = engine::digest_of(readback);
   log::debug("{}: documents in {:.2f}s, indexes in {:.2f}s, read back in {:.2f}s", c.display(), insert_seconds,
-             index_seconds, seconds_since(started) - insert_seconds - index_seconds);
+             index_seconds, engine::seconds_since(started) - insert_seconds - index_seconds);
   auto target_indexes = index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_pool_->where()));
   item.rows = moved.digest.rows();
   item.bytes = moved.bytes;
-  item.seconds = seconds_since(started);
+  item.seconds = engine::seconds_since(started);
   item.source_digest = moved.digest.hex();
   item.target_digest = target_digest.hex();
   bool indexes_match = target_indexes == index_fingerprints(c.indexes);
@@ -222,29 +220,18 @@ int MongoCopy::run() {
   log::info("copying {} collection(s) from {} to {} with {} jobs", collections_.size(), source_uri_->display(),
             target_uri_->display(), jobs_);
 
-  progress_.set_phase("copying documents");
-  bool tty = isatty(STDOUT_FILENO) != 0;
-  progress_.start(tty, tty ? std::chrono::milliseconds(500) : options_.progress_interval);
-  {
-    engine::TaskPool pool(jobs_);
+  engine::run_tasks(progress_, "copying documents", options_.progress_interval, jobs_, [this](engine::TaskPool& pool) {
     for (const auto& c : collections_) {
       if (c.is_view) continue;
       auto& item = progress_.add(c.display(), c.bytes);
       pool.submit(1, [this, &c, &item](int) { copy_collection(c, item); });
     }
-    try {
-      pool.wait();
-      // Views last: they may read other views and collections.
-      for (const auto& c : collections_)
-        if (c.is_view) create_view(c);
-    } catch (...) {
-      progress_.stop();
-      throw;
-    }
-  }
-  progress_.stop();
+  });
+  // Views last: they may read other views and collections.
+  for (const auto& c : collections_)
+    if (c.is_view) create_view(c);
 
-  engine::conclude(report_, seconds_since(started), "copy complete and verified", "run with --drop to copy again");
+  engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --drop to copy again");
   state_->remove();
   return 0;
 }

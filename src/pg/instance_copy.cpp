@@ -35,10 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // Settings for the target's writing sessions. synchronous_commit=off is safe here: a
 // lost commit after a target crash is caught by verification or redone by --resume.
 constexpr const char* kTargetSessionSql =
@@ -172,7 +168,7 @@ class InstanceCopy {
  public:
   explicit InstanceCopy(const CopyOptions& options)
       : options_(options),
-        jobs_(options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency())),
+        jobs_(engine::resolve_jobs(options.jobs)),
         report_("pg copy", "", "") {}
 
   int run();
@@ -473,7 +469,7 @@ void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& tabl
     stored = sink.finish();
   }
   s.target.exec("COMMIT");
-  double copy_seconds = seconds_since(started);
+  double copy_seconds = engine::seconds_since(started);
 
   // Verification reads the rows back from the target and hashes them exactly as the
   // source's rows were hashed in flight: count and content, independent of row order
@@ -484,7 +480,7 @@ void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& tabl
   item.name = table.display;
   item.rows = moved.digest.rows();
   item.bytes = moved.bytes;
-  item.seconds = seconds_since(started);
+  item.seconds = engine::seconds_since(started);
   item.source_digest = moved.digest.hex();
   item.target_digest = target_digest.hex();
   item.verified = moved.digest == target_digest && stored == moved.digest.rows();
@@ -542,7 +538,7 @@ void InstanceCopy::build_index(int worker, DatabaseRun& db, const IndexBuild& bu
     s.target.exec("SET LOCAL default_tablespace = " + s.target.quote_ident(build.tablespace));
   s.target.exec(*build.create_index);
   s.target.exec("COMMIT");
-  log::debug("built {} in {:.1f}s", build.display, seconds_since(started));
+  log::debug("built {} in {:.1f}s", build.display, engine::seconds_since(started));
   state_->mark_done(state_key);
 }
 
@@ -617,7 +613,7 @@ void InstanceCopy::copy_large_objects(int worker, DatabaseRun& db) {
   s.target.exec("COMMIT");
   item.rows = copied.digest.rows();
   item.bytes = copied.bytes;
-  item.seconds = seconds_since(started);
+  item.seconds = engine::seconds_since(started);
   item.source_digest = copied.digest.hex();
   item.target_digest = readback.digest.hex();
   item.verified = copied.digest == readback.digest && static_cast<uint64_t>(count) == oids.size();
@@ -661,7 +657,7 @@ void InstanceCopy::copy_sequences(int worker, DatabaseRun& db) {
     }
   }
   item.rows = seqs.size();
-  item.seconds = seconds_since(started);
+  item.seconds = engine::seconds_since(started);
   item.verified = differ.empty();
   if (!item.verified) item.problem = fmt::format("values differ: {}", fmt::join(differ, ", "));
   report_.add_item(db.info.name, item);
@@ -715,20 +711,8 @@ int InstanceCopy::run() {
   for (auto& db : databases_) plan_database(*db);
 
   workers_.resize(static_cast<size_t>(jobs_));
-  progress_.set_phase("copying data");
-  progress_.start(isatty(STDOUT_FILENO) != 0,
-                  isatty(STDOUT_FILENO) ? std::chrono::milliseconds(500) : options_.progress_interval);
-  {
-    engine::TaskPool pool(jobs_);
-    schedule(pool);
-    try {
-      pool.wait();
-    } catch (...) {
-      progress_.stop();
-      throw;
-    }
-  }
-  progress_.stop();
+  engine::run_tasks(progress_, "copying data", options_.progress_interval, jobs_,
+                    [this](engine::TaskPool& pool) { schedule(pool); });
   workers_.clear();
 
   for (auto& db : databases_) {
@@ -740,7 +724,7 @@ int InstanceCopy::run() {
         schema_->restore_post_data(db->info.name, db->schema_file, db->toc, db->built_oids, db->keep_owners);
       });
     }
-    report_.set_group_seconds(db->info.name, seconds_since(db->started));
+    report_.set_group_seconds(db->info.name, engine::seconds_since(db->started));
   }
 
   for (auto& db : databases_)
@@ -751,7 +735,7 @@ int InstanceCopy::run() {
   verify_roles(source_admin_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
   for (const auto& l : roles_.left_out) report_.add_left_out(l);
 
-  engine::conclude(report_, seconds_since(started), "copy complete and verified", "run with --clean to copy again");
+  engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --clean to copy again");
   state_->remove();
   return 0;
 }
