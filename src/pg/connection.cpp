@@ -63,11 +63,6 @@ ExitCode classify_sqlstate(const char* state) {
 
 }  // namespace
 
-std::optional<std::string> Result::opt_text(int row, int col) const {
-  if (is_null(row, col)) return std::nullopt;
-  return text(row, col);
-}
-
 int64_t Result::int64(int row, int col) const { return std::stoll(text(row, col)); }
 bool Result::boolean(int row, int col) const { return PQgetvalue(res_.get(), row, col)[0] == 't'; }
 
@@ -143,24 +138,6 @@ Result Connection::exec_params(const std::string& sql, const std::vector<std::op
   auto st = PQresultStatus(r.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r.get(), "running " + sql.substr(0, 60));
   return r;
-}
-
-void Connection::send(const std::string& sql) {
-  if (!PQsendQuery(conn_.get(), sql.c_str())) fail(nullptr, "sending " + sql.substr(0, 60));
-}
-
-Result Connection::wait_result() {
-  Result last;
-  Result failed;
-  while (PGresult* r = PQgetResult(conn_.get())) {
-    auto st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !failed)
-      failed = Result(r);
-    else
-      last = Result(r);
-  }
-  if (failed) fail(failed.get(), "running a query");
-  return last;
 }
 
 std::string Connection::quote_ident(std::string_view name) const {

@@ -25,7 +25,6 @@ class Result {
   int rows() const { return PQntuples(res_.get()); }
   bool is_null(int row, int col) const { return PQgetisnull(res_.get(), row, col); }
   std::string text(int row, int col) const { return PQgetvalue(res_.get(), row, col); }
-  std::optional<std::string> opt_text(int row, int col) const;
   int64_t int64(int row, int col) const;
   bool boolean(int row, int col) const;  // 't' / 'f'
   // Elements of a one-dimensional text[] value.
@@ -50,10 +49,6 @@ class Connection {
 
   Result exec(const std::string& sql);
   Result exec_params(const std::string& sql, const std::vector<std::optional<std::string>>& params);
-  // Sends `sql` without waiting: pair with wait_result(), to run a statement on two
-  // servers at once.
-  void send(const std::string& sql);
-  Result wait_result();
 
   std::string quote_ident(std::string_view name) const;
   std::string quote_literal(std::string_view value) const;
