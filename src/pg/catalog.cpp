@@ -169,9 +169,6 @@ std::vector<IndexBuild> read_indexes(Connection& source) {
 
 DatabaseCatalog read_catalog(Connection& source) {
   DatabaseCatalog cat;
-  cat.encoding = source.exec("SELECT pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database "
-                             "WHERE datname = pg_catalog.current_database()")
-                     .text(0, 0);
   std::map<uint32_t, size_t> by_oid;
   auto t = source.exec(kTablesSql);
   for (int i = 0; i < t.rows(); ++i) {

@@ -63,7 +63,6 @@ struct DatabaseCatalog {
   std::vector<IndexBuild> indexes;
   std::vector<SequenceInfo> sequences;
   std::vector<uint32_t> large_objects;
-  std::string encoding;
 };
 
 // Reads the catalog in the connection's current snapshot. Throws Error(privileges)

@@ -407,11 +407,11 @@ WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {
   w.db = nullptr;
   w.source = Connection::open(source_info_, db.info.name);
   w.source.exec("SET default_transaction_read_only = on");
-  set_portable_session(w.source, db.catalog.encoding);
+  set_portable_session(w.source, db.info.encoding);
   w.source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   w.source.exec("SET TRANSACTION SNAPSHOT " + w.source.quote_literal(db.snapshot));
   w.target = Connection::open(target_info_, db.info.name);
-  set_portable_session(w.target, db.catalog.encoding);
+  set_portable_session(w.target, db.info.encoding);
   w.target.exec(kTargetSessionSql);
   w.db = &db;
   return w;
