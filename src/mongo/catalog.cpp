@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.hpp"
 
@@ -16,6 +17,64 @@ Bson portable_index_spec(const bson_t* spec) {
   Bson out;
   bson_copy_to_excluding_noinit(spec, out.get(), "v", "ns", "background", nullptr);
   return out;
+}
+
+// Appends `it`'s value to `out` under `key`, with every integral number (int32, int64 or
+// a whole double) as int64: a shell writes {a: 1.0} where a driver writes {a: 1}, and a
+// server may store either; both are the same index.
+void append_normalized(bson_t* out, const char* key, const bson_iter_t* it) {
+  switch (bson_iter_type(it)) {
+    case BSON_TYPE_INT32:
+    case BSON_TYPE_INT64:
+      BSON_APPEND_INT64(out, key, bson_iter_as_int64(it));
+      return;
+    case BSON_TYPE_DOUBLE: {
+      double d = bson_iter_double(it);
+      if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.0e18)
+        BSON_APPEND_INT64(out, key, static_cast<int64_t>(d));
+      else
+        BSON_APPEND_DOUBLE(out, key, d);
+      return;
+    }
+    case BSON_TYPE_DOCUMENT:
+    case BSON_TYPE_ARRAY: {
+      bool array = bson_iter_type(it) == BSON_TYPE_ARRAY;
+      bson_iter_t child;
+      bson_iter_recurse(it, &child);
+      bson_t sub;
+      if (array)
+        bson_append_array_begin(out, key, -1, &sub);
+      else
+        bson_append_document_begin(out, key, -1, &sub);
+      // Field order inside is kept: it is meaningful in a compound key pattern.
+      while (bson_iter_next(&child)) append_normalized(&sub, bson_iter_key(&child), &child);
+      if (array)
+        bson_append_array_end(out, &sub);
+      else
+        bson_append_document_end(out, &sub);
+      return;
+    }
+    default:
+      bson_append_iter(out, key, -1, it);
+  }
+}
+
+// An index spec as a string that is equal for the same index on any server: without the
+// fields that describe the server ("v", "ns", "background"), options in name order (a
+// server may list them in another order than they were given), numbers normalized.
+std::string index_fingerprint(const bson_t* spec) {
+  std::vector<std::string> keys;
+  bson_iter_t it;
+  if (bson_iter_init(&it, spec))
+    while (bson_iter_next(&it)) {
+      std::string key = bson_iter_key(&it);
+      if (key != "v" && key != "ns" && key != "background") keys.push_back(key);
+    }
+  std::sort(keys.begin(), keys.end());
+  Bson out;
+  for (const auto& key : keys)
+    if (bson_iter_init_find(&it, spec, key.c_str())) append_normalized(out.get(), key.c_str(), &it);
+  return out.json();
 }
 
 }  // namespace
@@ -139,6 +198,11 @@ std::vector<CollectionInfo> list_collections(mongoc_client_t* client, const std:
   return out;
 }
 
+bool CollectionInfo::capped() const {
+  bson_iter_t it;
+  return bson_iter_init_find(&it, options.get(), "capped") && bson_iter_as_bool(&it);
+}
+
 Bson create_command(const CollectionInfo& info) {
   Bson cmd;
   BSON_APPEND_UTF8(cmd.get(), "create", info.name.c_str());
@@ -169,7 +233,7 @@ Bson create_indexes_command(const CollectionInfo& info) {
 
 std::vector<std::string> index_fingerprints(const std::vector<Bson>& specs) {
   std::vector<std::string> out;
-  for (const auto& s : specs) out.push_back(portable_index_spec(s.get()).json());
+  for (const auto& s : specs) out.push_back(index_fingerprint(s.get()));
   std::sort(out.begin(), out.end());
   return out;
 }

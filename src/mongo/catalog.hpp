@@ -19,6 +19,8 @@ struct CollectionInfo {
   uint64_t bytes = 0;
 
   std::string display() const { return db + "." + name; }
+  // Natural order is part of a capped collection's meaning: it is filled by one writer.
+  bool capped() const;
 };
 
 // Non-system databases (not admin, local, config), or only `only` when given.
@@ -44,7 +46,8 @@ void drop_collection(mongoc_client_t* client, const std::string& db, const std::
 std::string collection_uuid(mongoc_client_t* client, const std::string& db, const std::string& collection,
                             const std::string& where);
 
-// Index specs in a form that compares equal on both ends (sorted by name; "v" and "ns" dropped).
+// Index specs in a form that compares equal for the same indexes on any two servers
+// (sorted; "v", "ns" and "background" dropped; options in name order; whole numbers as int64).
 std::vector<std::string> index_fingerprints(const std::vector<Bson>& specs);
 
 }  // namespace decant::mongo

@@ -1,5 +1,7 @@
 #include "mongo/document_stream.hpp"
 
+#include <algorithm>
+
 #include "common/error.hpp"
 
 namespace decant::mongo {
@@ -141,6 +143,21 @@ uint64_t ParallelInsertSink::finish() {
   stop();
   if (failure_) std::rethrow_exception(failure_);
   return inserted_;
+}
+
+InsertParallelism plan_parallelism(const Uri& target, int jobs) {
+  int pool_size = std::max(1, mongoc_uri_get_option_as_int32(target.get(), MONGOC_URI_MAXPOOLSIZE, 100));
+  InsertParallelism p;
+  p.jobs = std::clamp(jobs, 1, pool_size);
+  p.inserters = std::clamp((pool_size - p.jobs) / p.jobs, 1, std::min(p.jobs, 4));
+  return p;
+}
+
+std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const ClientPool& pool,
+                                                  const CollectionInfo& c, bool large, int inserters) {
+  if (large && inserters > 1 && !c.capped())
+    return std::make_unique<ParallelInsertSink>(pool, c.db, c.name, inserters, pool.where());
+  return std::make_unique<InsertSink>(client, c.db, c.name, pool.where());
 }
 
 }  // namespace decant::mongo

@@ -5,12 +5,14 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "engine/stream.hpp"
+#include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 
 namespace decant::mongo {
@@ -71,5 +73,19 @@ class ParallelInsertSink : public engine::RowSink {
   std::atomic<uint64_t> inserted_{0};
   std::vector<std::thread> threads_;
 };
+
+// How many collection tasks, and inserters per large collection, a target pool can serve:
+// each task holds one client and each inserter one more, so that no worker ever waits
+// for a client that will not come back.
+struct InsertParallelism {
+  int jobs = 1;
+  int inserters = 1;
+};
+InsertParallelism plan_parallelism(const Uri& target, int jobs);
+
+// The sink for one collection: `inserters` of them for a large one, a single one for a
+// small collection (not worth the threads) or a capped one (it keeps its natural order).
+std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const ClientPool& pool,
+                                                  const CollectionInfo& c, bool large, int inserters);
 
 }  // namespace decant::mongo

@@ -29,6 +29,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// A collection file this large gets several inserters (mongorestore's
+// numInsertionWorkersPerCollection).
+constexpr uint64_t kParallelInsertBytes = 4u << 20;
+
 std::string suffix(bool gzip) { return gzip ? ".gz" : ""; }
 
 // The metadata.json mongodump writes: options, indexes (the _id index included), uuid,
@@ -307,6 +311,7 @@ int restore(const RestoreOptions& options) {
     Uri uri = Uri::parse(options.target, "target");
     report.set_endpoints(options.dir, uri.display());
     ClientPool pool(uri);
+    auto parallelism = plan_parallelism(uri, engine::resolve_jobs(options.jobs));
     fs::path root(options.dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec))
@@ -364,9 +369,10 @@ int restore(const RestoreOptions& options) {
         uint64_t stored = 0;
         if (!d.bson.empty()) {
           archive::BsonFileSource source(d.bson);
-          InsertSink sink(client.get(), d.info.db, d.info.name, pool.where());
-          moved = engine::pump(source, sink, item);
-          stored = sink.finish();
+          auto sink = make_insert_sink(client.get(), pool, d.info, d.info.bytes >= kParallelInsertBytes,
+                                       parallelism.inserters);
+          moved = engine::pump(source, *sink, item);
+          stored = sink->finish();
         }
         if (!d.info.indexes.empty())
           run_command(client.get(), d.info.db, create_indexes_command(d.info), pool.where());
@@ -388,7 +394,7 @@ int restore(const RestoreOptions& options) {
       });
     }
     log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());
-    return run_jobs(options.jobs, options.progress_interval, progress, report, "restoring", work, started,
+    return run_jobs(parallelism.jobs, options.progress_interval, progress, report, "restoring", work, started,
                     "restore complete and verified", [&] {
                       auto client = pool.acquire();
                       for (const auto& c : collections)

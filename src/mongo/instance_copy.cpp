@@ -66,11 +66,11 @@ void MongoCopy::connect() {
   source_uri_ = Uri::parse(options_.source, "source");
   target_uri_ = Uri::parse(options_.target, "target");
   report_.set_endpoints(source_uri_->display(), target_uri_->display());
-  // Every task holds a client of each pool, and a large collection's inserters one more
-  // each: never more than the pools can lend, or the workers would wait forever.
-  int pool_size = std::max(1, mongoc_uri_get_option_as_int32(target_uri_->get(), MONGOC_URI_MAXPOOLSIZE, 100));
-  jobs_ = std::min(jobs_, pool_size);
-  inserters_ = std::clamp((pool_size - jobs_) / jobs_, 1, std::min(jobs_, 4));
+  // Never more tasks than the source pool can lend either.
+  int source_pool_size = std::max(1, mongoc_uri_get_option_as_int32(source_uri_->get(), MONGOC_URI_MAXPOOLSIZE, 100));
+  auto parallelism = plan_parallelism(*target_uri_, std::min(jobs_, source_pool_size));
+  jobs_ = parallelism.jobs;
+  inserters_ = parallelism.inserters;
   source_pool_ = std::make_unique<ClientPool>(*source_uri_);
   target_pool_ = std::make_unique<ClientPool>(*target_uri_);
 }
@@ -151,13 +151,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   uint64_t stored = 0;
   {
     FindSource source(src.get(), c.db, c.name, source_pool_->where());
-    // A large collection gets several inserters; a small one is not worth the threads.
-    int inserters = c.documents >= kParallelInsertDocuments ? inserters_ : 1;
-    std::unique_ptr<engine::RowSink> sink;
-    if (inserters > 1)
-      sink = std::make_unique<ParallelInsertSink>(*target_pool_, c.db, c.name, inserters, target_pool_->where());
-    else
-      sink = std::make_unique<InsertSink>(tgt.get(), c.db, c.name, target_pool_->where());
+    auto sink = make_insert_sink(tgt.get(), *target_pool_, c, c.documents >= kParallelInsertDocuments, inserters_);
     moved = engine::pump(source, *sink, &progress);
     stored = sink->finish();
   }

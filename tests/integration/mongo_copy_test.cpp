@@ -129,6 +129,19 @@ TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
   EXPECT_FALSE(fs::exists(work_ / "state" / "state.json"));
 }
 
+TEST_F(MongoCopyTest, ALargeCappedCollectionKeepsItsNaturalOrder) {
+  // Large enough for parallel inserters, which would interleave batches.
+  source_->command("circle_ghe", R"({"create": "log", "capped": true, "size": 104857600})");
+  std::vector<std::string> lines;
+  for (int i = 0; i < 30000; ++i) lines.push_back(fmt::format(R"({{"_id": {}, "line": "step output {}"}})", (i * 7919) % 30000, i));
+  source_->insert("circle_ghe", "log", lines);
+  auto r = run_decant(args({"--jobs", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto order = source_->natural_order("circle_ghe", "log");
+  ASSERT_EQ(order.size(), 30000u);
+  EXPECT_TRUE(order == target_->natural_order("circle_ghe", "log")) << "the target's natural order differs";
+}
+
 TEST_F(MongoCopyTest, CopiesOnlyTheNamedDatabases) {
   load_circle();
   auto r = run_decant(args({"--db", "other"}));

@@ -160,7 +160,26 @@ std::vector<std::string> FerretDb::documents(const std::string& db, const std::s
 std::vector<std::string> FerretDb::indexes(const std::string& db, const std::string& collection) const {
   Client c(uri());
   auto lease = c.pool.acquire();
-  return mongo::index_fingerprints(mongo::list_indexes(lease.get(), db, collection, "test server"));
+  // Its own strict form, not decant's normalized fingerprint: the spec as the server
+  // lists it, but for the fields that name the server.
+  std::vector<std::string> out;
+  for (const auto& spec : mongo::list_index_specs(lease.get(), db, collection, "test server")) {
+    mongo::Bson portable;
+    bson_copy_to_excluding_noinit(spec.get(), portable.get(), "v", "ns", nullptr);
+    out.push_back(portable.json());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> FerretDb::natural_order(const std::string& db, const std::string& collection) const {
+  Client c(uri());
+  auto lease = c.pool.acquire();
+  mongo::FindSource source(lease.get(), db, collection, "test server");
+  std::vector<std::string> out;
+  std::string_view row;
+  while (source.next(row)) out.push_back(hex(row));
+  return out;
 }
 
 std::vector<std::string> FerretDb::collections(const std::string& db) const {

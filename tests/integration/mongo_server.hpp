@@ -35,7 +35,9 @@ class FerretDb {
   void insert(const std::string& db, const std::string& collection, const std::vector<std::string>& json_docs) const;
   // Every document's raw bytes (hex), sorted: equal on two servers iff byte for byte equal.
   std::vector<std::string> documents(const std::string& db, const std::string& collection) const;
-  // Index specs as canonical JSON without "v"/"ns", sorted.
+  // Documents' raw bytes (hex) in the order a plain find returns them.
+  std::vector<std::string> natural_order(const std::string& db, const std::string& collection) const;
+  // Index specs (the _id index too) as canonical JSON without "v"/"ns", sorted.
   std::vector<std::string> indexes(const std::string& db, const std::string& collection) const;
   std::vector<std::string> collections(const std::string& db) const;
 
