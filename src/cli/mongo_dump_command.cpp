@@ -8,7 +8,8 @@ namespace {
 constexpr const char* kExitCodes =
     "Exit codes: 0 done and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication failed;\n"
     "6 insufficient privileges; 7 target collection not empty (restore; nothing changed); 8 verification found\n"
-    "differences; 9 a server rejected a command; 10 interrupted; 11 local I/O error; 13 TLS failure.";
+    "differences; 9 a server rejected a command; 10 interrupted (use --resume); 11 local I/O error;\n"
+    "12 nothing to resume; 13 TLS failure.";
 }
 
 Runner add_mongo_dump(CLI::App& mongo) {
@@ -20,6 +21,10 @@ Runner add_mongo_dump(CLI::App& mongo) {
   cmd->add_flag("--gzip", options->gzip, "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
   cmd->add_option("--db", options->databases, "Dump only this database (repeatable); default: all but admin, local, config");
   cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
+  cmd->add_flag("--resume", options->resume,
+                "Continue an interrupted dump: files already written are checked again, not rewritten");
+  cmd->add_option("--state-dir", options->state_dir,
+                  "Where the resume state is kept; default: ~/.local/state/decant/mongo-dump-<id>");
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   auto interval = add_progress_interval(cmd);
   cmd->footer(kExitCodes);
@@ -40,6 +45,10 @@ Runner add_mongo_restore(CLI::App& mongo) {
   cmd->add_flag("--drop", options->drop, "Drop target collections first (as mongorestore --drop)");
   cmd->add_option("--db", options->db, "Target database for a single database's directory (default: its name)");
   cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
+  cmd->add_flag("--resume", options->resume,
+                "Continue an interrupted restore: finished collections are checked again, not restored again");
+  cmd->add_option("--state-dir", options->state_dir,
+                  "Where the resume state is kept; default: ~/.local/state/decant/mongo-restore-<id>");
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   auto interval = add_progress_interval(cmd);
   cmd->footer(kExitCodes);

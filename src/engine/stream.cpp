@@ -39,4 +39,22 @@ RowDigest digest_of(RowSource& source) {
   return digest;
 }
 
+nlohmann::json finished_record(const ItemReport& item) {
+  return {{"rows", item.rows}, {"bytes", item.bytes}, {"seconds", item.seconds}, {"digest", item.source_digest}};
+}
+
+ItemReport recheck_finished(const nlohmann::json& record, RowSource& now) {
+  RowDigest digest = digest_of(now);
+  ItemReport item;
+  item.rows = record.value("rows", uint64_t{0});
+  item.bytes = record.value("bytes", uint64_t{0});
+  item.seconds = record.value("seconds", 0.0);
+  item.source_digest = record.value("digest", std::string());
+  item.target_digest = digest.hex();
+  item.resumed = true;
+  item.verified = item.source_digest == item.target_digest && digest.rows() == item.rows;
+  if (!item.verified) item.problem = "changed on the target since an earlier run finished it";
+  return item;
+}
+
 }  // namespace decant::engine

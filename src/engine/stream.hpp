@@ -3,9 +3,11 @@
 // (PostgreSQL COPY) or, later, a backup archive can sit on either end. Rows are opaque
 // bytes in a format both ends agree on; the engine only counts, hashes and moves them.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "common/row_hash.hpp"
+#include "engine/report.hpp"
 
 namespace decant::engine {
 
@@ -35,5 +37,11 @@ struct PumpResult {
 PumpResult pump(RowSource& source, RowSink& sink, ProgressItem* progress);
 // Reads a source to its end, for verification.
 RowDigest digest_of(RowSource& source);
+
+// What --resume keeps of a finished item: rows, bytes, seconds and the source digest.
+nlohmann::json finished_record(const ItemReport& item);
+// An item an earlier run finished, checked again: `now` (the target read back) must hold
+// the rows and digest recorded when it was finished. The report item is marked resumed.
+ItemReport recheck_finished(const nlohmann::json& record, RowSource& now);
 
 }  // namespace decant::engine

@@ -160,4 +160,17 @@ std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const
   return std::make_unique<InsertSink>(client, c.db, c.name, pool.where());
 }
 
+engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,
+                                    const std::string& where) {
+  FindSource now(target, c.db, c.name, where);
+  engine::ItemReport item = engine::recheck_finished(record, now);
+  item.name = c.name;
+  item.kind = "collection";
+  if (item.verified && index_fingerprints(c.indexes) != index_fingerprints(list_indexes(target, c.db, c.name, where))) {
+    item.verified = false;
+    item.problem = "its indexes changed on the target since an earlier run finished it";
+  }
+  return item;
+}
+
 }  // namespace decant::mongo

@@ -17,6 +17,7 @@
 #include "common/signals.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
+#include "engine/resume_state.hpp"
 #include "engine/stream.hpp"
 #include "engine/task_pool.hpp"
 #include "mongo/catalog.hpp"
@@ -77,6 +78,14 @@ int dump(const DumpOptions& options) {
       for (const auto& db : list_databases(client.get(), options.databases, pool.where()))
         for (auto& c : list_collections(client.get(), db, pool.where())) collections.push_back(std::move(c));
     }
+    std::string identity = uri.display() + " -> " + fs::absolute(options.out_dir).lexically_normal().string();
+    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
+                                                : engine::default_state_dir("mongo-dump", identity),
+                              identity);
+    if (options.resume)
+      state.load();
+    else
+      state.reset();
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
       auto* item = &progress.add(c.display(), c.bytes);
@@ -102,9 +111,24 @@ int dump(const DumpOptions& options) {
           report.add_item(col.db, r);
           return;
         }
+        fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
+        std::string key = "collection/" + col.display();
+        if (auto done = state.get(key)) {
+          // Written by an earlier run: the file is checked again against its digest.
+          archive::BsonFileSource on_disk(file);
+          auto again = engine::recheck_finished(*done, on_disk);
+          again.name = col.name;
+          again.kind = "collection";
+          if (!again.verified) again.problem = "the file " + file.string() + " changed since an earlier run wrote it";
+          item->bytes = again.bytes;
+          item->rows = again.rows;
+          report.add_item(col.db, again);
+          item->finish();
+          return;
+        }
+        throw_if_interrupted();
         item->begin();
         auto t0 = Clock::now();
-        fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
         engine::PumpResult moved;
         uint64_t written = 0;
         {
@@ -122,14 +146,19 @@ int dump(const DumpOptions& options) {
         r.source_digest = moved.digest.hex();
         r.target_digest = on_disk.hex();
         r.verified = moved.digest == on_disk && written == moved.digest.rows();
-        if (!r.verified) r.problem = fmt::format("{} documents read, the file holds {}", r.rows, on_disk.rows());
+        if (!r.verified)
+          r.problem = fmt::format("{} documents read, the file holds {}", r.rows, on_disk.rows());
+        else
+          state.mark_done(key, engine::finished_record(r));
         report.add_item(col.db, r);
         item->finish();
       });
     }
     log::info("dumping {} collection(s) from {} to {}", collections.size(), uri.display(), options.out_dir);
-    return run_jobs(options.jobs, options.progress_interval, progress, report, "dumping", work, started,
-                    "dump complete and verified");
+    int rc = run_jobs(options.jobs, options.progress_interval, progress, report, "dumping", work, started,
+                      "dump complete and verified");
+    state.remove();
+    return rc;
   });
 }
 
@@ -327,6 +356,13 @@ int restore(const RestoreOptions& options) {
     if (collections.empty())
       throw Error(ExitCode::usage, "no .bson or .metadata.json files in " + root.string(),
                   "give the directory mongodump or decant mongo dump wrote");
+    std::string identity = fs::absolute(root).lexically_normal().string() + (options.db ? " as " + *options.db : "") +
+                           " -> " + uri.display();
+    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
+                                                : engine::default_state_dir("mongo-restore", identity),
+                              identity);
+    if (options.resume) state.load();
+    auto key = [](const CollectionInfo& c) { return "collection/" + c.display(); };
     {
       // Refuse, before writing anything, a target that holds documents or a namespace a
       // view would replace.
@@ -337,6 +373,8 @@ int restore(const RestoreOptions& options) {
       std::vector<std::string> in_the_way;
       std::map<std::string, std::vector<std::string>> existing;
       for (const auto& c : collections) {
+        // On --resume, what an earlier run began is its own to redo.
+        if (options.resume && (state.done(key(c.info)) || state.done("started/" + c.info.display()))) continue;
         if (!existing.count(c.info.db))
           for (const auto& t : list_collections(client.get(), c.info.db, pool.where()))
             existing[c.info.db].push_back(t.name);
@@ -349,8 +387,11 @@ int restore(const RestoreOptions& options) {
         throw Error(ExitCode::target_not_empty,
                     fmt::format("the target already has documents in {}; nothing was changed",
                                 fmt::join(in_the_way, ", ")),
-                    "use --drop to replace them (as mongorestore --drop)");
+                    options.resume ? "use --drop to drop and restore them again"
+                                   : "use --drop to replace them (as mongorestore --drop), or --resume to continue "
+                                     "an interrupted restore");
     }
+    if (!options.resume) state.reset();
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
       if (c.info.is_view) continue;
@@ -358,11 +399,23 @@ int restore(const RestoreOptions& options) {
       work.push_back([&, item, c_ptr = &c] {
         const auto& d = *c_ptr;
         auto client = pool.acquire();
+        if (auto done = state.get(key(d.info))) {
+          // Restored by an earlier run: checked again against the digest recorded then.
+          auto again = recheck_finished(client.get(), d.info, *done, pool.where());
+          item->bytes = again.bytes;
+          item->rows = again.rows;
+          report.add_item(d.info.db, again);
+          item->finish();
+          return;
+        }
+        throw_if_interrupted();
         engine::ItemReport r;
         r.name = d.info.name;
         r.kind = "collection";
         item->begin();
         auto t0 = Clock::now();
+        // Recorded before the drop, so that --resume knows a half-restored collection as its own.
+        state.mark_done("started/" + d.info.display());
         drop_collection(client.get(), d.info.db, d.info.name, pool.where());
         run_command(client.get(), d.info.db, create_command(d.info), pool.where());
         engine::PumpResult moved;
@@ -389,17 +442,21 @@ int restore(const RestoreOptions& options) {
         if (!r.verified)
           r.problem = !indexes_match ? "the index sets differ"
                                      : fmt::format("the file holds {} documents, the target {}", r.rows, held.rows());
+        else
+          state.mark_done(key(d.info), engine::finished_record(r));
         report.add_item(d.info.db, r);
         item->finish();
       });
     }
     log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());
-    return run_jobs(parallelism.jobs, options.progress_interval, progress, report, "restoring", work, started,
-                    "restore complete and verified", [&] {
-                      auto client = pool.acquire();
-                      for (const auto& c : collections)
-                        if (c.info.is_view) restore_view(client.get(), c.info, pool.where(), report);
-                    });
+    int rc = run_jobs(parallelism.jobs, options.progress_interval, progress, report, "restoring", work, started,
+                      "restore complete and verified", [&] {
+                        auto client = pool.acquire();
+                        for (const auto& c : collections)
+                          if (c.info.is_view) restore_view(client.get(), c.info, pool.where(), report);
+                      });
+    state.remove();
+    return rc;
   });
 }
 

@@ -15,6 +15,8 @@ struct DumpOptions {
   bool gzip = false;
   std::vector<std::string> databases;
   int jobs = 0;
+  bool resume = false;  // keep the collection files an interrupted dump finished
+  std::optional<std::string> state_dir;
   std::optional<std::string> report_path;
   std::chrono::milliseconds progress_interval{10000};
 };
@@ -25,6 +27,8 @@ struct RestoreOptions {
   bool drop = false;
   std::optional<std::string> db;  // the target database, for a single database's directory
   int jobs = 0;
+  bool resume = false;  // keep the collections an interrupted restore finished
+  std::optional<std::string> state_dir;
   std::optional<std::string> report_path;
   std::chrono::milliseconds progress_interval{10000};
 };

@@ -115,29 +115,18 @@ void MongoCopy::check_targets() {
 void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& progress) {
   auto src = source_pool_->acquire();
   auto tgt = target_pool_->acquire();
-  engine::ItemReport item;
-  item.name = c.name;
-  item.kind = "collection";
   if (auto done = state_->get(key(c))) {
     // Copied by an earlier run: verified again against the digest recorded then.
-    FindSource readback(tgt.get(), c.db, c.name, target_pool_->where());
-    RowDigest digest = engine::digest_of(readback);
-    item.rows = (*done)["rows"];
-    item.bytes = (*done)["bytes"];
-    item.seconds = (*done)["seconds"];
-    item.source_digest = (*done)["digest"];
-    item.target_digest = digest.hex();
-    item.resumed = true;
-    item.verified = item.source_digest == item.target_digest && digest.rows() == item.rows &&
-                    index_fingerprints(c.indexes) ==
-                        index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_pool_->where()));
-    if (!item.verified) item.problem = "changed on the target since an earlier run copied it";
-    report_.add_item(c.db, item);
+    auto item = recheck_finished(tgt.get(), c, *done, target_pool_->where());
     progress.bytes = item.bytes;
     progress.rows = item.rows;
+    report_.add_item(c.db, item);
     progress.finish();
     return;
   }
+  engine::ItemReport item;
+  item.name = c.name;
+  item.kind = "collection";
   throw_if_interrupted();
   progress.begin();
   auto started = Clock::now();
@@ -180,8 +169,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
                                                 moved.digest.rows(), item.source_digest, stored, target_digest.rows(),
                                                 item.target_digest);
   else
-    state_->mark_done(key(c), {{"rows", item.rows}, {"bytes", item.bytes}, {"seconds", item.seconds},
-                               {"digest", item.source_digest}});
+    state_->mark_done(key(c), engine::finished_record(item));
   report_.add_item(c.db, item);
   progress.finish();
   if (!item.verified) log::warn("collection {} differs: {}", c.display(), item.problem);

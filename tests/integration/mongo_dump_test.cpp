@@ -6,7 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
+#include <csignal>
+#include <chrono>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "archive/bson_file.hpp"
 #include "common/process.hpp"
@@ -60,6 +64,37 @@ class MongoDumpTest : public ::testing::Test {
     source_->command("circle_ghe", R"({"createIndexes": "jobs", "indexes": [{"key": {"name": 1}, "name": "by_name", "unique": true}]})");
     source_->command("circle_ghe", R"({"create": "recent", "capped": true, "size": 65536, "max": 10})");
     source_->insert("circle_ghe", "recent", {R"({"i": 1})", R"({"i": 2})"});
+  }
+
+  // Twelve collections of 3000 documents: enough to stop a run between two of them.
+  void load_chunks() const {
+    for (int c = 0; c < 12; ++c) {
+      std::vector<std::string> docs;
+      for (int i = 0; i < 3000; ++i)
+        docs.push_back(fmt::format(R"({{"_id": {}, "n": {}, "line": "chunk {} line {} ✓"}})", i, i % 17, c, i));
+      source_->insert("bulk", fmt::format("chunk_{:02}", c), docs);
+    }
+  }
+
+  // Starts `args` in the background and SIGKILLs it once its state records a finished collection.
+  void kill_after_a_collection(const std::vector<std::string>& args) const {
+    BackgroundDecant run(args, work_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline &&
+           !contains(read_file(work_ / "state" / "state.json"), "collection/bulk.chunk_"))
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(run.running()) << "finished before it could be interrupted";
+    run.kill(SIGKILL);
+    run.wait();
+  }
+
+  // Items of the --report file: {resumed, done again}.
+  std::pair<int, int> resumed_and_redone() const {
+    auto j = nlohmann::json::parse(read_file(work_ / "report.json"));
+    int resumed = 0, redone = 0;
+    for (const auto& db : j["databases"])
+      for (const auto& item : db["items"]) (item["resumed"].get<bool>() ? resumed : redone)++;
+    return {resumed, redone};
   }
 
   std::unique_ptr<FerretDb> source_;
@@ -119,6 +154,90 @@ TEST_F(MongoDumpTest, LargeCollectionsRestoreWithParallelInsertersAndCappedOnesI
   auto order = source_->natural_order("circle_ghe", "log");
   ASSERT_EQ(order.size(), 30000u);
   EXPECT_TRUE(order == target_->natural_order("circle_ghe", "log")) << "the target's natural order differs";
+}
+
+TEST_F(MongoDumpTest, AnInterruptedRestoreResumesAndChecksFinishedCollectionsAgain) {
+  load_chunks();
+  fs::path out = work_ / "dump";
+  ASSERT_EQ(run_decant({"mongo", "dump", "--source", source_->uri(), "--out", out.string()}).exit_code, 0);
+  std::vector<std::string> restore{"mongo",       "restore", "--dir",    out.string(), "--target",
+                                   target_->uri(), "--jobs", "1", "--state-dir", (work_ / "state").string(),
+                                   "--report",     (work_ / "report.json").string()};
+  auto nothing = run_decant([&] { auto a = restore; a.push_back("--resume"); return a; }());
+  EXPECT_EQ(nothing.exit_code, 12) << nothing.err;
+  kill_after_a_collection(restore);
+  auto refused = run_decant(restore);
+  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "--resume")) << refused.err;
+  restore.push_back("--resume");
+  auto r = run_decant(restore);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (int c = 0; c < 12; ++c) {
+    std::string coll = fmt::format("chunk_{:02}", c);
+    EXPECT_EQ(source_->documents("bulk", coll), target_->documents("bulk", coll)) << coll;
+  }
+  auto [resumed, redone] = resumed_and_redone();
+  EXPECT_GE(resumed, 1);
+  EXPECT_GE(redone, 1);
+  EXPECT_FALSE(fs::exists(work_ / "state" / "state.json")) << "the state is removed once the restore is verified";
+}
+
+TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
+  load_chunks();
+  fs::path out = work_ / "dump";
+  std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string(), "--jobs", "1",
+                                "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+  kill_after_a_collection(dump);
+  auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
+  std::string finished;
+  for (const auto& [key, value] : state["steps"].items())
+    if (key.rfind("collection/bulk.", 0) == 0) finished = key.substr(std::string("collection/bulk.").size());
+  ASSERT_FALSE(finished.empty());
+  auto resume = dump;
+  resume.push_back("--resume");
+  {
+    // A finished file changed between the runs (one letter of one string, so that it is
+    // still valid BSON) is not taken as done.
+    fs::path file = out / "bulk" / (finished + ".bson");
+    std::string content = read_file(file);
+    auto at = content.find("line ", content.size() / 2);
+    ASSERT_NE(at, std::string::npos);
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put('L');
+  }
+  auto caught = run_decant(resume);
+  EXPECT_EQ(caught.exit_code, 8) << caught.out << caught.err;
+  EXPECT_TRUE(contains(caught.err + caught.out, finished)) << caught.err;
+  // Done again from the start, the dump is whole.
+  auto r = run_decant(dump);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (int c = 0; c < 12; ++c) {
+    std::string coll = fmt::format("chunk_{:02}", c);
+    EXPECT_EQ(lines(bson_tool({"hex-docs", (out / "bulk" / (coll + ".bson")).string()})),
+              source_->documents("bulk", coll))
+        << coll;
+  }
+}
+
+TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
+  load_chunks();
+  fs::path out = work_ / "dump";
+  std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string(), "--jobs", "1",
+                                "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+  kill_after_a_collection(dump);
+  dump.push_back("--resume");
+  auto r = run_decant(dump);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (int c = 0; c < 12; ++c) {
+    std::string coll = fmt::format("chunk_{:02}", c);
+    EXPECT_EQ(lines(bson_tool({"hex-docs", (out / "bulk" / (coll + ".bson")).string()})),
+              source_->documents("bulk", coll))
+        << coll;
+  }
+  auto [resumed, redone] = resumed_and_redone();
+  EXPECT_GE(resumed, 1);
+  EXPECT_GE(redone, 1);
 }
 
 TEST_F(MongoDumpTest, RestoresADumpWrittenByAnotherImplementation) {
