@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "common/error.hpp"
 
@@ -11,13 +12,6 @@ namespace decant::mongo {
 namespace {
 
 bool is_system_db(const std::string& name) { return name == "admin" || name == "local" || name == "config"; }
-
-// A copy of `spec` without the fields that describe the server rather than the index.
-Bson portable_index_spec(const bson_t* spec) {
-  Bson out;
-  bson_copy_to_excluding_noinit(spec, out.get(), "v", "ns", "background", nullptr);
-  return out;
-}
 
 // Appends `it`'s value to `out` under `key`, with every integral number (int32, int64 or
 // a whole double) as int64: a shell writes {a: 1.0} where a driver writes {a: 1}, and a
@@ -59,22 +53,45 @@ void append_normalized(bson_t* out, const char* key, const bson_iter_t* it) {
   }
 }
 
-// An index spec as a string that is equal for the same index on any server: without the
-// fields that describe the server ("v", "ns", "background"), options in name order (a
-// server may list them in another order than they were given), numbers normalized.
+// The fields that define an index. A server ignores others (old specs carry "safe" or
+// "dropDups"; createIndexes is sent with ignoreUnknownIndexOptions), and "v", "ns" and
+// "background" describe the server, not the index.
+const std::set<std::string> kIndexFields = {
+    "key",  "name", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "weights",
+    "default_language", "language_override", "textIndexVersion", "2dsphereIndexVersion", "bits", "min", "max",
+    "bucketSize", "hidden", "wildcardProjection", "columnstoreProjection", "prepareUnique", "clustered",
+    "storageEngine"};
+// Options a server may list as a bool however they were given (MongoDB 5.0+ does).
+const std::set<std::string> kBoolIndexFields = {"unique", "sparse", "hidden", "prepareUnique", "clustered"};
+
+// An index spec as a string that is equal for the same index on any server: its defining
+// fields only, in name order (a server may list them in another order than they were
+// given), numbers and flags normalized.
 std::string index_fingerprint(const bson_t* spec) {
   std::vector<std::string> keys;
   bson_iter_t it;
   if (bson_iter_init(&it, spec))
-    while (bson_iter_next(&it)) {
-      std::string key = bson_iter_key(&it);
-      if (key != "v" && key != "ns" && key != "background") keys.push_back(key);
-    }
+    while (bson_iter_next(&it))
+      if (kIndexFields.count(bson_iter_key(&it))) keys.push_back(bson_iter_key(&it));
   std::sort(keys.begin(), keys.end());
   Bson out;
-  for (const auto& key : keys)
-    if (bson_iter_init_find(&it, spec, key.c_str())) append_normalized(out.get(), key.c_str(), &it);
+  for (const auto& key : keys) {
+    if (!bson_iter_init_find(&it, spec, key.c_str())) continue;
+    if (kBoolIndexFields.count(key))
+      BSON_APPEND_BOOL(out.get(), key.c_str(), bson_iter_as_bool(&it));
+    else
+      append_normalized(out.get(), key.c_str(), &it);
+  }
   return out.json();
+}
+
+// The collection's default collation, unless it is the simple one (or there is none).
+bool has_non_simple_collation(const Bson& options) {
+  bson_iter_t it, locale;
+  if (!bson_iter_init_find(&it, options.get(), "collation") || !BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
+  bson_iter_recurse(&it, &locale);
+  return !(bson_iter_find(&locale, "locale") && BSON_ITER_HOLDS_UTF8(&locale) &&
+           std::string(bson_iter_utf8(&locale, nullptr)) == "simple");
 }
 
 }  // namespace
@@ -146,15 +163,36 @@ std::string collection_uuid(mongoc_client_t* client, const std::string& db, cons
   return "";
 }
 
+bool is_default_id_index(const bson_t* spec) {
+  bson_iter_t it, key;
+  if (bson_iter_init_find(&it, spec, "partialFilterExpression")) return false;
+  if (!bson_iter_init_find(&it, spec, "key") || !BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
+  bson_iter_recurse(&it, &key);
+  // {_id: 1} and nothing else; {_id: "hashed"} is an index of its own.
+  return bson_iter_next(&key) && std::string(bson_iter_key(&key)) == "_id" && BSON_ITER_HOLDS_NUMBER(&key) &&
+         bson_iter_as_int64(&key) == 1 && !bson_iter_next(&key);
+}
+
+Bson portable_index_spec(const bson_t* spec) {
+  Bson out;
+  bson_copy_to_excluding_noinit(spec, out.get(), "v", "ns", "background", nullptr);
+  return out;
+}
+
 std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, const std::string& collection,
                                const std::string& where) {
   std::vector<Bson> out;
-  for (auto& spec : list_index_specs(client, db, collection, where)) {
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, spec.get(), "name") && std::string(bson_iter_utf8(&it, nullptr)) == "_id_") continue;
-    out.push_back(portable_index_spec(spec.get()));
-  }
+  for (auto& spec : list_index_specs(client, db, collection, where))
+    if (!is_default_id_index(spec.get())) out.push_back(portable_index_spec(spec.get()));
   return out;
+}
+
+int max_wire_version(mongoc_client_t* client, const std::string& where) {
+  Bson hello;
+  BSON_APPEND_INT32(hello.get(), "isMaster", 1);  // "hello" is 4.4.2+; isMaster is everywhere
+  Bson reply = run_command(client, "admin", hello, where);
+  bson_iter_t it;
+  return bson_iter_init_find(&it, reply.get(), "maxWireVersion") ? static_cast<int>(bson_iter_as_int64(&it)) : 0;
 }
 
 std::vector<CollectionInfo> list_collections(mongoc_client_t* client, const std::string& db,
@@ -211,23 +249,43 @@ Bson create_command(const CollectionInfo& info) {
     while (bson_iter_next(&it)) {
       // Storage-engine internals are the target's business.
       std::string key = bson_iter_key(&it);
-      if (key == "storageEngine" || key == "indexOptionDefaults" || key == "uuid") continue;
+      // autoIndexId: every collection has an _id index since 4.0 (8.2 refuses the option);
+      // recordIdsReplicated: a server-internal 8.x flag (as mongorestore drops them).
+      if (key == "storageEngine" || key == "indexOptionDefaults" || key == "uuid" || key == "autoIndexId" ||
+          key == "recordIdsReplicated")
+        continue;
       bson_append_iter(cmd.get(), nullptr, 0, &it);
     }
   return cmd;
 }
 
-Bson create_indexes_command(const CollectionInfo& info) {
+Bson create_indexes_command(const CollectionInfo& info, int target_wire_version) {
   Bson cmd;
   if (info.indexes.empty()) return cmd;
   BSON_APPEND_UTF8(cmd.get(), "createIndexes", info.name.c_str());
+  // An index listed without a collation has the simple one; created so on a collection
+  // with a default collation, it would take that instead.
+  bool pin_simple = has_non_simple_collation(info.options);
   bson_t array;
   BSON_APPEND_ARRAY_BEGIN(cmd.get(), "indexes", &array);
   for (size_t i = 0; i < info.indexes.size(); ++i) {
     std::string key = std::to_string(i);
-    BSON_APPEND_DOCUMENT(&array, key.c_str(), info.indexes[i].get());
+    bson_iter_t it;
+    if (pin_simple && !bson_iter_init_find(&it, info.indexes[i].get(), "collation")) {
+      Bson spec = Bson::copy_of(info.indexes[i].get());
+      bson_t collation;
+      BSON_APPEND_DOCUMENT_BEGIN(spec.get(), "collation", &collation);
+      BSON_APPEND_UTF8(&collation, "locale", "simple");
+      bson_append_document_end(spec.get(), &collation);
+      BSON_APPEND_DOCUMENT(&array, key.c_str(), spec.get());
+    } else {
+      BSON_APPEND_DOCUMENT(&array, key.c_str(), info.indexes[i].get());
+    }
   }
   bson_append_array_end(cmd.get(), &array);
+  // Old specs may carry options a newer server no longer knows ("safe"); MongoDB 4.2+
+  // (wire version 8) can be told to ignore them, as mongorestore does.
+  if (target_wire_version >= 8) BSON_APPEND_BOOL(cmd.get(), "ignoreUnknownIndexOptions", true);
   return cmd;
 }
 

@@ -33,8 +33,15 @@ std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, c
 
 // The `create` command that recreates a collection or view with its options.
 Bson create_command(const CollectionInfo& info);
-// The `createIndexes` command for a collection's indexes (empty when it has none).
-Bson create_indexes_command(const CollectionInfo& info);
+// The `createIndexes` command for a collection's indexes (empty when it has none), for a
+// target of the given wire version (see max_wire_version).
+Bson create_indexes_command(const CollectionInfo& info, int target_wire_version);
+int max_wire_version(mongoc_client_t* client, const std::string& where);
+// The index every collection has: key {_id: 1} and not partial, whatever its name.
+bool is_default_id_index(const bson_t* spec);
+// A spec without the fields that describe the server it was listed on ("v", "ns",
+// "background"): what createIndexes is given.
+Bson portable_index_spec(const bson_t* spec);
 // Index specs as the server lists them, _id index included (for mongodump metadata).
 std::vector<Bson> list_index_specs(mongoc_client_t* client, const std::string& db, const std::string& collection,
                                    const std::string& where);
@@ -47,7 +54,8 @@ std::string collection_uuid(mongoc_client_t* client, const std::string& db, cons
                             const std::string& where);
 
 // Index specs in a form that compares equal for the same indexes on any two servers
-// (sorted; "v", "ns" and "background" dropped; options in name order; whole numbers as int64).
+// (sorted; only the fields that define an index, in name order; whole numbers as int64;
+// flags as bools).
 std::vector<std::string> index_fingerprints(const std::vector<Bson>& specs);
 
 }  // namespace decant::mongo

@@ -217,10 +217,8 @@ void read_metadata(const fs::path& file, DumpedCollection& d) {
       const uint8_t* data = nullptr;
       bson_iter_document(&idx, &len, &data);
       Bson spec(bson_new_from_data(data, len));
-      if (string_field(spec.get(), "name", file).value_or("") == "_id_") continue;
-      Bson portable;
-      bson_copy_to_excluding_noinit(spec.get(), portable.get(), "v", "ns", "background", nullptr);
-      d.index_specs.push_back(std::move(portable));
+      if (is_default_id_index(spec.get())) continue;
+      d.index_specs.push_back(portable_index_spec(spec.get()));
     }
   }
 }
@@ -363,6 +361,7 @@ int restore(const RestoreOptions& options) {
                               identity);
     if (options.resume) state.load();
     auto key = [](const CollectionInfo& c) { return "collection/" + c.display(); };
+    int wire_version = 0;
     {
       // Refuse, before writing anything, a target that holds documents or a namespace a
       // view would replace.
@@ -370,6 +369,7 @@ int restore(const RestoreOptions& options) {
       Bson ping;
       BSON_APPEND_INT32(ping.get(), "ping", 1);
       run_command(client.get(), "admin", ping, pool.where());
+      wire_version = max_wire_version(client.get(), pool.where());
       std::vector<std::string> in_the_way;
       std::map<std::string, std::vector<std::string>> existing;
       for (const auto& c : collections) {
@@ -428,7 +428,7 @@ int restore(const RestoreOptions& options) {
           stored = sink->finish();
         }
         if (!d.info.indexes.empty())
-          run_command(client.get(), d.info.db, create_indexes_command(d.info), pool.where());
+          run_command(client.get(), d.info.db, create_indexes_command(d.info, wire_version), pool.where());
         FindSource readback(client.get(), d.info.db, d.info.name, pool.where());
         RowDigest held = engine::digest_of(readback);
         bool indexes_match = index_fingerprints(d.index_specs) ==

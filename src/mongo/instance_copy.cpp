@@ -56,6 +56,7 @@ class MongoCopy {
   std::unique_ptr<ClientPool> target_pool_;
   int jobs_;
   int inserters_ = 1;  // per large collection, within the target pool's size
+  int target_wire_version_ = 0;
   engine::Report report_;
   std::unique_ptr<engine::ResumeState> state_;
   std::vector<CollectionInfo> collections_;
@@ -84,6 +85,7 @@ void MongoCopy::plan() {
   BSON_APPEND_INT32(ping.get(), "ping", 1);
   run_command(src.get(), "admin", ping, source_pool_->where());
   run_command(tgt.get(), "admin", ping, target_pool_->where());
+  target_wire_version_ = max_wire_version(tgt.get(), target_pool_->where());
   for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
     for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));
 }
@@ -147,7 +149,8 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   double insert_seconds = engine::seconds_since(started);
   // Indexes after the data, as mongorestore does: one build per index instead of
   // maintaining them through every insert.
-  if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c), target_pool_->where());
+  if (!c.indexes.empty())
+    run_command(tgt.get(), c.db, create_indexes_command(c, target_wire_version_), target_pool_->where());
   double index_seconds = engine::seconds_since(started) - insert_seconds;
 
   FindSource readback(tgt.get(), c.db, c.name, target_pool_->where());

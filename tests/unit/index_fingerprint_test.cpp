@@ -1,5 +1,6 @@
 // Index specs compare equal for the same index however a server lists it, and differ for
-// different indexes.
+// different indexes; the create and createIndexes commands carry what a newer server
+// needs to rebuild the same collection.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -37,9 +38,58 @@ TEST(IndexFingerprint, DifferentIndexesDiffer) {
             fingerprints({R"({"key": {"loc": 1}, "name": "loc"})"}));
 }
 
+TEST(IndexFingerprint, FlagsAsNumbersAndOptionsTheServerIgnoresDoNotMatter) {
+  // A 3.6 source may list {unique: 1, safe: true}; MongoDB 5.0+ lists {unique: true}.
+  EXPECT_EQ(fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": 1, "sparse": 0, "safe": true, "dropDups": true})"}),
+            fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": true, "sparse": false})"}));
+  EXPECT_NE(fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": 1})"}),
+            fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": 0})"}));
+}
+
 TEST(IndexFingerprint, TheSetIsComparedNotTheListOrder) {
   EXPECT_EQ(fingerprints({R"({"key": {"a": 1}, "name": "a"})", R"({"key": {"b": 1}, "name": "b"})"}),
             fingerprints({R"({"key": {"b": 1}, "name": "b"})", R"({"key": {"a": 1}, "name": "a"})"}));
+}
+
+TEST(IdIndex, TheDefaultIdIndexIsKnownByItsKeyNotItsName) {
+  EXPECT_TRUE(is_default_id_index(Bson::from_json(R"({"key": {"_id": 1}, "name": "_id_"})").get()));
+  EXPECT_TRUE(is_default_id_index(Bson::from_json(R"({"key": {"_id": {"$numberDouble": "1.0"}}, "name": "pk"})").get()));
+  EXPECT_FALSE(is_default_id_index(Bson::from_json(R"({"key": {"_id": "hashed"}, "name": "_id_hashed"})").get()));
+  EXPECT_FALSE(is_default_id_index(Bson::from_json(R"({"key": {"_id": 1, "a": 1}, "name": "_id_a"})").get()));
+  EXPECT_FALSE(is_default_id_index(
+      Bson::from_json(R"({"key": {"_id": 1}, "name": "p", "partialFilterExpression": {"a": 1}})").get()));
+}
+
+CollectionInfo collection(const char* options, std::initializer_list<const char*> indexes) {
+  CollectionInfo c;
+  c.db = "circle_ghe";
+  c.name = "builds";
+  c.options = Bson::from_json(options);
+  for (const char* i : indexes) c.indexes.push_back(Bson::from_json(i));
+  return c;
+}
+
+TEST(CreateCommands, CreateLeavesOutWhatANewerServerRefusesOrOwns) {
+  auto c = collection(R"({"capped": true, "size": 4096, "autoIndexId": false, "recordIdsReplicated": true,
+                          "storageEngine": {"wiredTiger": {}}, "validator": {"a": {"$exists": true}}})", {});
+  EXPECT_EQ(create_command(c).json(),
+            Bson::from_json(R"({"create": "builds", "capped": true, "size": 4096, "validator": {"a": {"$exists": true}}})")
+                .json());
+}
+
+TEST(CreateCommands, IndexesWithoutACollationKeepTheSimpleOneOnACollationCollection) {
+  auto c = collection(R"({"collation": {"locale": "fr", "strength": 2}})",
+                      {R"({"key": {"a": 1}, "name": "a"})", R"({"key": {"b": 1}, "name": "b", "collation": {"locale": "de"}})"});
+  std::string cmd = create_indexes_command(c, 8).json();
+  EXPECT_NE(cmd.find(R"({ "key" : { "a" : { "$numberInt" : "1" } }, "name" : "a", "collation" : { "locale" : "simple" } })"),
+            std::string::npos)
+      << cmd;
+  EXPECT_NE(cmd.find(R"("collation" : { "locale" : "de" })"), std::string::npos) << cmd;
+  EXPECT_NE(cmd.find(R"("ignoreUnknownIndexOptions" : true)"), std::string::npos) << cmd;
+  // Without a collection collation nothing is added; an old server gets no unknown field.
+  std::string plain = create_indexes_command(collection("{}", {R"({"key": {"a": 1}, "name": "a"})"}), 7).json();
+  EXPECT_EQ(plain.find("collation"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("ignoreUnknownIndexOptions"), std::string::npos) << plain;
 }
 
 }  // namespace
