@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 #include "archive/bson_file.hpp"
 #include "common/process.hpp"
@@ -238,6 +239,38 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
   auto [resumed, redone] = resumed_and_redone();
   EXPECT_GE(resumed, 1);
   EXPECT_GE(redone, 1);
+}
+
+TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThereIsRoom) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  load_chunks();  // about 1 MB of documents
+  fs::path small = work_ / "small";
+  fs::create_directories(small);
+  auto mounted = run_process({{"mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small.string()}, {}, {}});
+  if (mounted.exit_status != 0) GTEST_SKIP() << "cannot mount a tmpfs here: " << mounted.errors;
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() { run_process({{"umount", "-l", dir.string()}, {}, {}}); }
+  } unmount{small};
+  std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", (small / "dump").string(),
+                                "--jobs", "1", "--state-dir", (work_ / "state").string()};
+  auto r = run_decant(dump);
+  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
+  size_t error_lines = 0;
+  for (const auto& l : lines(r.err)) error_lines += contains(l, "error");
+  EXPECT_EQ(error_lines, 1u) << r.err;
+
+  ASSERT_EQ(run_process({{"mount", "-o", "remount,size=64m", small.string()}, {}, {}}).exit_status, 0);
+  dump.push_back("--resume");
+  auto resumed = run_decant(dump);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  for (int c = 0; c < 12; ++c) {
+    std::string coll = fmt::format("chunk_{:02}", c);
+    EXPECT_EQ(lines(bson_tool({"hex-docs", (small / "dump" / "bulk" / (coll + ".bson")).string()})),
+              source_->documents("bulk", coll))
+        << coll;
+  }
 }
 
 TEST_F(MongoDumpTest, RestoresADumpWrittenByAnotherImplementation) {
