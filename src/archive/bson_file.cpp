@@ -17,7 +17,7 @@ constexpr uint32_t kMaxDocument = 48u << 20;  // well above MongoDB's 16 MiB lim
 
 [[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
   throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
-              err == ENOSPC ? "free disk space, then run the command again" : "check the path and its permissions");
+              err == ENOSPC ? "free disk space, then run the same command with --resume" : "check the path and its permissions");
 }
 
 void fsync_path(const fs::path& path) {

@@ -257,6 +257,7 @@ TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThere
   auto r = run_decant(dump);
   EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--resume")) << r.err;
   size_t error_lines = 0;
   for (const auto& l : lines(r.err)) error_lines += contains(l, "error");
   EXPECT_EQ(error_lines, 1u) << r.err;
