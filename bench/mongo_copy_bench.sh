@@ -41,19 +41,21 @@ trap cleanup EXIT
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start_ferretdb() {  # name -> prints port
+# Not in a $(...) subshell: the server must be this shell's child, for cleanup and its CPU.
+start_ferretdb() {  # name -> sets server_port and server_pid
   local dir=$work/$1 port debug
   mkdir -p "$dir/data"
   port=$(free_port); debug=$(free_port)
   "$FERRETDB" --handler=sqlite --sqlite-url="file:$dir/data/" --listen-addr="127.0.0.1:$port" \
     --debug-addr="127.0.0.1:$debug" --state-dir="$dir" --telemetry=disable --log-level=error >"$dir.log" 2>&1 &
   pids+=($!)
+  server_pid=$!
   for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  echo "$port"
+  server_port=$port
 }
 
-sport=$(start_ferretdb source)
-tport=$(start_ferretdb target)
+start_ferretdb source; sport=$server_port; spid=$server_pid
+start_ferretdb target; tport=$server_port; tpid=$server_pid
 SRC="mongodb://127.0.0.1:$sport/"
 TGT="mongodb://127.0.0.1:$tport/"
 log "source on 127.0.0.1:$sport, target on 127.0.0.1:$tport ($work)"
@@ -70,15 +72,22 @@ print(' '.join('%s=%d' % (c, db[c].count_documents({})) for c in sorted(db.list_
 expected=$(counts "$SRC")
 reset_target() { $PY -c "import sys; from pymongo import MongoClient; MongoClient(sys.argv[1]).drop_database('circle_ghe')" "$TGT"; }
 
-declare -A seconds status
+# CPU seconds a server process has used so far: the servers' work per method shows what
+# any copy must cost on them (FerretDB decodes JSON on every read).
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+declare -A seconds status source_cpu target_cpu
 run_method() {  # key label command...
   local key=$1 label=$2; shift 2
   reset_target
   log "== $label"
-  local t0=$EPOCHREALTIME rc=0
+  local s0 t0cpu t0=$EPOCHREALTIME rc=0
+  s0=$(cpu_seconds "$spid"); t0cpu=$(cpu_seconds "$tpid")
   "$@" >"$work/$key.log" 2>&1 || rc=$?
   local t=$(echo "$EPOCHREALTIME - $t0" | bc)
   seconds[$key]=$(printf '%.2f' "$t")
+  source_cpu[$key]=$(printf '%.1f' "$(echo "$(cpu_seconds "$spid") - $s0" | bc)")
+  target_cpu[$key]=$(printf '%.1f' "$(echo "$(cpu_seconds "$tpid") - $t0cpu" | bc)")
   if [[ $rc -ne 0 ]]; then status[$key]="failed (exit $rc): $(tail -1 "$work/$key.log")"
   elif [[ $(counts "$TGT") != "$expected" ]]; then status[$key]="failed: wrong counts $(counts "$TGT")"
   else status[$key]=ok; fi
@@ -125,12 +134,12 @@ out=$RESULTS_DIR/mongo_copy_$stamp.md
   echo "- data: circle_ghe, $expected"
   echo "- peers restore with --noIndexRestore (FerretDB rejects mongorestore's index spec); decant builds all indexes"
   echo
-  echo "| method | seconds | vs fastest peer | status |"
-  echo "|---|---:|---:|---|"
+  echo "| method | seconds | vs fastest peer | source server CPU s | target server CPU s | status |"
+  echo "|---|---:|---:|---:|---:|---|"
   for k in a b c; do
     [[ -n ${seconds[$k]:-} ]] || continue
     ratio="-"; [[ -n $fastest ]] && ratio=$(printf '%.2fx' "$(echo "${seconds[$k]} / $fastest" | bc -l)")
-    echo "| ${labels[$k]} | ${seconds[$k]} | $ratio | ${status[$k]} |"
+    echo "| ${labels[$k]} | ${seconds[$k]} | $ratio | ${source_cpu[$k]} | ${target_cpu[$k]} | ${status[$k]} |"
   done
 } | tee "$out"
 log "results written to $out"

@@ -8,14 +8,18 @@ namespace decant::mongo {
 namespace {
 constexpr size_t kBatchDocuments = 1000;
 constexpr size_t kBatchBytes = 8u << 20;
+constexpr int32_t kReadBatchDocuments = 10000;
 }  // namespace
 
 FindSource::FindSource(mongoc_client_t* client, const std::string& db, const std::string& collection,
                        std::string where)
     : collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())), where_(std::move(where)) {
   Bson filter;
-  // Natural order, no sort: the digest does not depend on order.
-  cursor_.reset(mongoc_collection_find_with_opts(collection_.get(), filter.get(), nullptr, nullptr));
+  // Natural order, no sort: the digest does not depend on order. Large batches (a server
+  // still caps each at 16 MB): fewer round trips, and less work per document on FerretDB.
+  Bson opts;
+  BSON_APPEND_INT32(opts.get(), "batchSize", kReadBatchDocuments);
+  cursor_.reset(mongoc_collection_find_with_opts(collection_.get(), filter.get(), opts.get(), nullptr));
 }
 
 bool FindSource::next(std::string_view& row) {
