@@ -60,7 +60,7 @@ const std::set<std::string> kIndexFields = {
     "key",  "name", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "weights",
     "default_language", "language_override", "textIndexVersion", "2dsphereIndexVersion", "bits", "min", "max",
     "bucketSize", "hidden", "wildcardProjection", "columnstoreProjection", "prepareUnique", "clustered",
-    "storageEngine"};
+    "storageEngine", "finestIndexedLevel", "coarsestIndexedLevel"};
 // Options a server may list as a bool however they were given (MongoDB 5.0+ does).
 const std::set<std::string> kBoolIndexFields = {"unique", "sparse", "hidden", "prepareUnique", "clustered"};
 
@@ -77,9 +77,10 @@ std::string index_fingerprint(const bson_t* spec) {
   Bson out;
   for (const auto& key : keys) {
     if (!bson_iter_init_find(&it, spec, key.c_str())) continue;
-    if (kBoolIndexFields.count(key))
-      BSON_APPEND_BOOL(out.get(), key.c_str(), bson_iter_as_bool(&it));
-    else
+    if (kBoolIndexFields.count(key)) {
+      // A false flag is the same index as no flag.
+      if (bson_iter_as_bool(&it)) BSON_APPEND_BOOL(out.get(), key.c_str(), true);
+    } else
       append_normalized(out.get(), key.c_str(), &it);
   }
   return out.json();
@@ -163,14 +164,35 @@ std::string collection_uuid(mongoc_client_t* client, const std::string& db, cons
   return "";
 }
 
-bool is_default_id_index(const bson_t* spec) {
+namespace {
+
+// {_id: 1} and nothing else, not partial; {_id: "hashed"} is an index of its own.
+bool is_id_key_index(const bson_t* spec) {
   bson_iter_t it, key;
   if (bson_iter_init_find(&it, spec, "partialFilterExpression")) return false;
   if (!bson_iter_init_find(&it, spec, "key") || !BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
   bson_iter_recurse(&it, &key);
-  // {_id: 1} and nothing else; {_id: "hashed"} is an index of its own.
   return bson_iter_next(&key) && std::string(bson_iter_key(&key)) == "_id" && BSON_ITER_HOLDS_NUMBER(&key) &&
          bson_iter_as_int64(&key) == 1 && !bson_iter_next(&key);
+}
+
+bool named(const bson_t* spec, const char* name) {
+  bson_iter_t it;
+  return bson_iter_init_find(&it, spec, "name") && BSON_ITER_HOLDS_UTF8(&it) &&
+         std::string(bson_iter_utf8(&it, nullptr)) == name;
+}
+
+}  // namespace
+
+std::vector<Bson> without_default_id_index(std::vector<Bson> specs) {
+  // The one named _id_; failing that (old servers named it otherwise), the first {_id: 1}.
+  // Another {_id: 1} index (with its own collation) is a secondary index to copy.
+  auto is_default = [](const Bson& s) { return is_id_key_index(s.get()) && named(s.get(), "_id_"); };
+  auto it = std::find_if(specs.begin(), specs.end(), is_default);
+  if (it == specs.end())
+    it = std::find_if(specs.begin(), specs.end(), [](const Bson& s) { return is_id_key_index(s.get()); });
+  if (it != specs.end()) specs.erase(it);
+  return specs;
 }
 
 Bson portable_index_spec(const bson_t* spec) {
@@ -182,8 +204,8 @@ Bson portable_index_spec(const bson_t* spec) {
 std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, const std::string& collection,
                                const std::string& where) {
   std::vector<Bson> out;
-  for (auto& spec : list_index_specs(client, db, collection, where))
-    if (!is_default_id_index(spec.get())) out.push_back(portable_index_spec(spec.get()));
+  for (auto& spec : without_default_id_index(list_index_specs(client, db, collection, where)))
+    out.push_back(portable_index_spec(spec.get()));
   return out;
 }
 

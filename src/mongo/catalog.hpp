@@ -37,8 +37,9 @@ Bson create_command(const CollectionInfo& info);
 // target of the given wire version (see max_wire_version).
 Bson create_indexes_command(const CollectionInfo& info, int target_wire_version);
 int max_wire_version(mongoc_client_t* client, const std::string& where);
-// The index every collection has: key {_id: 1} and not partial, whatever its name.
-bool is_default_id_index(const bson_t* spec);
+// `specs` without the index every collection has: {_id: 1}, not partial, named _id_ (or,
+// when none is so named, the first {_id: 1}).
+std::vector<Bson> without_default_id_index(std::vector<Bson> specs);
 // A spec without the fields that describe the server it was listed on ("v", "ns",
 // "background"): what createIndexes is given.
 Bson portable_index_spec(const bson_t* spec);

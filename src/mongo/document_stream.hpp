@@ -83,13 +83,13 @@ struct InsertParallelism {
 };
 InsertParallelism plan_parallelism(const Uri& target, int jobs);
 
-// The sink for one collection: `inserters` of them for a large one, a single one for a
-// small collection (not worth the threads) or a capped one (it keeps its natural order).
 // A collection an earlier run finished, checked again on the target: its documents
 // against the digest recorded then, and its index set.
 engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,
                                     const std::string& where);
 
+// The sink for one collection: `inserters` of them for a large one, a single one for a
+// small collection (not worth the threads) or a capped one (it keeps its natural order).
 std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const ClientPool& pool,
                                                   const CollectionInfo& c, bool large, int inserters);
 

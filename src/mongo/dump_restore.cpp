@@ -46,16 +46,26 @@ std::string metadata_json(const CollectionInfo& c, const std::vector<Bson>& inde
                      nlohmann::json(c.name).dump(), c.is_view ? "view" : "collection", c.options.json());
 }
 
+// A path as the resume state knows it: absolute, normalized, no trailing separator, so
+// that "dump/" and "./dump" resume the same run.
+std::string path_identity(const std::string& path) {
+  fs::path p = fs::weakly_canonical(fs::absolute(path));
+  std::string out = p.lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
 // Runs `work` for each item in a task pool, with progress on a terminal or in log lines,
 // and prints the summary; returns the exit code (8 when anything differs).
 int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard& progress, engine::Report& report,
              const std::string& phase, const std::vector<std::function<void()>>& work, Clock::time_point started,
-             const std::string& done_message, const std::function<void()>& after = {}) {
+             const std::string& done_message, const std::string& failed_hint,
+             const std::function<void()>& after = {}) {
   engine::run_tasks(progress, phase, interval, engine::resolve_jobs(jobs), [&](engine::TaskPool& pool) {
     for (const auto& w : work) pool.submit(1, [w](int) { w(); });
   });
   if (after) after();
-  engine::conclude(report, engine::seconds_since(started), done_message, "run the command again");
+  engine::conclude(report, engine::seconds_since(started), done_message, failed_hint);
   return 0;
 }
 
@@ -78,7 +88,8 @@ int dump(const DumpOptions& options) {
       for (const auto& db : list_databases(client.get(), options.databases, pool.where()))
         for (auto& c : list_collections(client.get(), db, pool.where())) collections.push_back(std::move(c));
     }
-    std::string identity = uri.display() + " -> " + fs::absolute(options.out_dir).lexically_normal().string();
+    std::string identity =
+        uri.display() + " -> " + path_identity(options.out_dir) + (options.gzip ? " (gzip)" : "");
     engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
                                                 : engine::default_state_dir("mongo-dump", identity),
                               identity);
@@ -97,24 +108,13 @@ int dump(const DumpOptions& options) {
         fs::create_directories(dir, ec);
         if (ec)
           throw Error(ExitCode::local_io, "cannot create " + dir.string() + ": " + ec.message(), "check --out");
-        auto specs = col.is_view ? std::vector<Bson>{} : list_index_specs(client.get(), col.db, col.name, pool.where());
-        std::string uuid = collection_uuid(client.get(), col.db, col.name, pool.where());
         // File names as mongodump escapes them; metadata keeps the real name.
         std::string stem = archive::escape_collection_name(col.name);
-        archive::write_text_file(dir / (stem + ".metadata.json" + suffix(options.gzip)),
-                                 metadata_json(col, specs, uuid), options.gzip);
-        engine::ItemReport r;
-        r.name = col.name;
-        r.kind = col.is_view ? "view" : "collection";
-        if (col.is_view) {
-          r.verified = true;
-          report.add_item(col.db, r);
-          return;
-        }
         fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
         std::string key = "collection/" + col.display();
         if (auto done = state.get(key)) {
-          // Written by an earlier run: the file is checked again against its digest.
+          // Written by an earlier run, metadata and documents: the file is checked again
+          // against its digest, and left as it is.
           archive::BsonFileSource on_disk(file);
           auto again = engine::recheck_finished(*done, on_disk);
           again.name = col.name;
@@ -127,6 +127,18 @@ int dump(const DumpOptions& options) {
           return;
         }
         throw_if_interrupted();
+        auto specs = col.is_view ? std::vector<Bson>{} : list_index_specs(client.get(), col.db, col.name, pool.where());
+        std::string uuid = collection_uuid(client.get(), col.db, col.name, pool.where());
+        archive::write_text_file(dir / (stem + ".metadata.json" + suffix(options.gzip)),
+                                 metadata_json(col, specs, uuid), options.gzip);
+        engine::ItemReport r;
+        r.name = col.name;
+        r.kind = col.is_view ? "view" : "collection";
+        if (col.is_view) {
+          r.verified = true;
+          report.add_item(col.db, r);
+          return;
+        }
         item->begin();
         auto t0 = Clock::now();
         engine::PumpResult moved;
@@ -156,7 +168,7 @@ int dump(const DumpOptions& options) {
     }
     log::info("dumping {} collection(s) from {} to {}", collections.size(), uri.display(), options.out_dir);
     int rc = run_jobs(options.jobs, options.progress_interval, progress, report, "dumping", work, started,
-                      "dump complete and verified");
+                      "dump complete and verified", "run the same command again without --resume");
     state.remove();
     return rc;
   });
@@ -168,6 +180,7 @@ struct DumpedCollection {
   CollectionInfo info;
   fs::path bson;  // empty for a view
   std::vector<Bson> index_specs;  // from the metadata, without the _id index
+  bool timeseries = false;        // mongodump keeps its raw buckets, in system.buckets.NAME
 };
 
 [[noreturn]] void bad_metadata(const fs::path& file, const std::string& what) {
@@ -206,20 +219,23 @@ void read_metadata(const fs::path& file, DumpedCollection& d) {
   }
   // The collection's real name: the file name is escaped, and may be shortened.
   if (auto name = string_field(meta.get(), "collectionName", file)) d.info.name = *name;
-  if (auto type = string_field(meta.get(), "type", file)) d.info.is_view = *type == "view";
+  if (auto type = string_field(meta.get(), "type", file)) {
+    d.info.is_view = *type == "view";
+    d.timeseries = *type == "timeseries";
+  }
   if (auto options = sub_document(meta.get(), "options", false, file)) d.info.options = std::move(*options);
   if (auto indexes = sub_document(meta.get(), "indexes", true, file)) {
     bson_iter_t idx;
     bson_iter_init(&idx, indexes->get());
+    std::vector<Bson> specs;
     while (bson_iter_next(&idx)) {
       if (!BSON_ITER_HOLDS_DOCUMENT(&idx)) bad_metadata(file, "an index is not a document");
       uint32_t len = 0;
       const uint8_t* data = nullptr;
       bson_iter_document(&idx, &len, &data);
-      Bson spec(bson_new_from_data(data, len));
-      if (is_default_id_index(spec.get())) continue;
-      d.index_specs.push_back(portable_index_spec(spec.get()));
+      specs.emplace_back(bson_new_from_data(data, len));
     }
+    for (auto& spec : without_default_id_index(std::move(specs))) d.index_specs.push_back(portable_index_spec(spec.get()));
   }
 }
 
@@ -260,6 +276,11 @@ std::vector<DumpedCollection> read_dump_dir(const fs::path& dir, const std::stri
                              "its name is not a valid escaped name and it has no metadata.json");
       d.info.name = *name;
     }
+    if (d.timeseries)
+      throw Error(ExitCode::copy_failed,
+                  d.info.display() + " is a time-series collection: the dump holds its raw buckets, which decant "
+                                     "cannot restore yet; nothing was changed",
+                  "restore that database with mongorestore, or dump the collection with decant mongo dump");
     if (d.info.name.rfind("system.", 0) == 0 && d.info.name != "system.js") {
       left_out.push_back(d.info.display() + " (a system collection)");
       continue;
@@ -315,6 +336,17 @@ std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optiona
 
 }  // namespace
 
+// What a dump file was when a collection was restored from it: its size and time.
+static nlohmann::json file_identity(const fs::path& file) {
+  if (file.empty()) return nullptr;  // a collection with no documents file
+  std::error_code ec;
+  auto size = fs::file_size(file, ec);
+  if (ec) return nullptr;
+  auto time = fs::last_write_time(file, ec);
+  if (ec) return nullptr;
+  return {{"size", size}, {"mtime", time.time_since_epoch().count()}};
+}
+
 // A view, created once what it reads exists, and checked on the target.
 void restore_view(mongoc_client_t* client, const CollectionInfo& view, const std::string& where,
                   engine::Report& report) {
@@ -354,8 +386,7 @@ int restore(const RestoreOptions& options) {
     if (collections.empty())
       throw Error(ExitCode::usage, "no .bson or .metadata.json files in " + root.string(),
                   "give the directory mongodump or decant mongo dump wrote");
-    std::string identity = fs::absolute(root).lexically_normal().string() + (options.db ? " as " + *options.db : "") +
-                           " -> " + uri.display();
+    std::string identity = path_identity(options.dir) + (options.db ? " as " + *options.db : "") + " -> " + uri.display();
     engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
                                                 : engine::default_state_dir("mongo-restore", identity),
                               identity);
@@ -373,8 +404,11 @@ int restore(const RestoreOptions& options) {
       std::vector<std::string> in_the_way;
       std::map<std::string, std::vector<std::string>> existing;
       for (const auto& c : collections) {
-        // On --resume, what an earlier run began is its own to redo.
-        if (options.resume && (state.done(key(c.info)) || state.done("started/" + c.info.display()))) continue;
+        // On --resume, what an earlier run began is its own to redo, and views are always
+        // created again.
+        if (options.resume &&
+            (c.info.is_view || state.done(key(c.info)) || state.done("started/" + c.info.display())))
+          continue;
         if (!existing.count(c.info.db))
           for (const auto& t : list_collections(client.get(), c.info.db, pool.where()))
             existing[c.info.db].push_back(t.name);
@@ -400,8 +434,13 @@ int restore(const RestoreOptions& options) {
         const auto& d = *c_ptr;
         auto client = pool.acquire();
         if (auto done = state.get(key(d.info))) {
-          // Restored by an earlier run: checked again against the digest recorded then.
+          // Restored by an earlier run: checked again against the digest recorded then, and
+          // the dump file must be the one it was restored from.
           auto again = recheck_finished(client.get(), d.info, *done, pool.where());
+          if (again.verified && done->value("file", nlohmann::json()) != file_identity(d.bson)) {
+            again.verified = false;
+            again.problem = "the dump file " + d.bson.string() + " changed since an earlier run restored it";
+          }
           item->bytes = again.bytes;
           item->rows = again.rows;
           report.add_item(d.info.db, again);
@@ -443,14 +482,18 @@ int restore(const RestoreOptions& options) {
           r.problem = !indexes_match ? "the index sets differ"
                                      : fmt::format("the file holds {} documents, the target {}", r.rows, held.rows());
         else
-          state.mark_done(key(d.info), engine::finished_record(r));
+          state.mark_done(key(d.info), [&] {
+            auto record = engine::finished_record(r);
+            record["file"] = file_identity(d.bson);
+            return record;
+          }());
         report.add_item(d.info.db, r);
         item->finish();
       });
     }
     log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());
     int rc = run_jobs(parallelism.jobs, options.progress_interval, progress, report, "restoring", work, started,
-                      "restore complete and verified", [&] {
+                      "restore complete and verified", "run the same command with --drop, without --resume", [&] {
                         auto client = pool.acquire();
                         for (const auto& c : collections)
                           if (c.info.is_view) restore_view(client.get(), c.info, pool.where(), report);

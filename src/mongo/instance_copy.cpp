@@ -96,8 +96,9 @@ void MongoCopy::check_targets() {
   std::vector<std::string> non_empty;
   std::map<std::string, std::vector<std::string>> existing;
   for (const auto& c : collections_) {
-    // On --resume, what an earlier run began is its own to redo.
-    if (options_.resume && (state_->done(key(c)) || state_->done("started/" + c.display()))) continue;
+    // On --resume, what an earlier run began is its own to redo, and views are always
+    // created again.
+    if (options_.resume && (c.is_view || state_->done(key(c)) || state_->done("started/" + c.display()))) continue;
     if (!existing.count(c.db))
       for (const auto& t : list_collections(tgt.get(), c.db, target_pool_->where())) existing[c.db].push_back(t.name);
     const auto& names = existing[c.db];

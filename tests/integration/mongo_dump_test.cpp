@@ -89,6 +89,14 @@ class MongoDumpTest : public ::testing::Test {
     run.wait();
   }
 
+  // A collection the interrupted run recorded as finished ("" if none).
+  std::string finished_collection() const {
+    auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
+    for (const auto& [key, value] : state["steps"].items())
+      if (key.rfind("collection/bulk.", 0) == 0) return key.substr(std::string("collection/bulk.").size());
+    return "";
+  }
+
   // Items of the --report file: {resumed, done again}.
   std::pair<int, int> resumed_and_redone() const {
     auto j = nlohmann::json::parse(read_file(work_ / "report.json"));
@@ -171,6 +179,7 @@ TEST_F(MongoDumpTest, AnInterruptedRestoreResumesAndChecksFinishedCollectionsAga
   EXPECT_EQ(refused.exit_code, 7) << refused.err;
   EXPECT_TRUE(contains(refused.err, "--resume")) << refused.err;
   restore.push_back("--resume");
+  restore[3] = out.string() + "/";  // the same directory, as tab completion writes it
   auto r = run_decant(restore);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (int c = 0; c < 12; ++c) {
@@ -183,16 +192,47 @@ TEST_F(MongoDumpTest, AnInterruptedRestoreResumesAndChecksFinishedCollectionsAga
   EXPECT_FALSE(fs::exists(work_ / "state" / "state.json")) << "the state is removed once the restore is verified";
 }
 
+TEST_F(MongoDumpTest, ADumpFileReplacedBeforeARestoreResumesIsCaught) {
+  load_chunks();
+  fs::path out = work_ / "dump";
+  ASSERT_EQ(run_decant({"mongo", "dump", "--source", source_->uri(), "--out", out.string()}).exit_code, 0);
+  std::vector<std::string> restore{"mongo", "restore", "--dir", out.string(), "--target", target_->uri(),
+                                   "--jobs", "1", "--state-dir", (work_ / "state").string()};
+  kill_after_a_collection(restore);
+  std::string finished = finished_collection();
+  ASSERT_FALSE(finished.empty());
+  // A backup job writes the dump again between the two runs.
+  fs::path file = out / "bulk" / (finished + ".bson");
+  fs::last_write_time(file, fs::last_write_time(file) + std::chrono::hours(1));
+  restore.push_back("--resume");
+  auto r = run_decant(restore);
+  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out + r.err, "changed since an earlier run restored it")) << r.out << r.err;
+}
+
+TEST_F(MongoDumpTest, AMongodumpTimeSeriesCollectionIsRefusedBeforeAnythingIsWritten) {
+  // mongodump writes a time-series collection's raw buckets beside its metadata.
+  fs::path db = work_ / "dump" / "metrics";
+  fs::create_directories(db);
+  std::ofstream(db / "weather.metadata.json")
+      << R"({"options":{"timeseries":{"timeField":"t","granularity":"seconds"}},"indexes":[],)"
+      << R"("uuid":"","collectionName":"weather","type":"timeseries"})";
+  std::ofstream(db / "system.buckets.weather.bson").close();
+  std::ofstream(db / "plain.metadata.json") << R"({"options":{},"indexes":[],"collectionName":"plain","type":"collection"})";
+  std::ofstream(db / "plain.bson").close();
+  auto r = run_decant({"mongo", "restore", "--dir", (work_ / "dump").string(), "--target", target_->uri()});
+  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "metrics.weather is a time-series collection")) << r.err;
+  EXPECT_TRUE(target_->collections("metrics").empty()) << "nothing is written";
+}
+
 TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
   load_chunks();
   fs::path out = work_ / "dump";
   std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string(), "--jobs", "1",
                                 "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
   kill_after_a_collection(dump);
-  auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
-  std::string finished;
-  for (const auto& [key, value] : state["steps"].items())
-    if (key.rfind("collection/bulk.", 0) == 0) finished = key.substr(std::string("collection/bulk.").size());
+  std::string finished = finished_collection();
   ASSERT_FALSE(finished.empty());
   auto resume = dump;
   resume.push_back("--resume");
@@ -227,9 +267,15 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
   std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string(), "--jobs", "1",
                                 "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
   kill_after_a_collection(dump);
+  std::string finished = finished_collection();
+  ASSERT_FALSE(finished.empty());
+  auto bson_time = fs::last_write_time(out / "bulk" / (finished + ".bson"));
+  auto metadata_time = fs::last_write_time(out / "bulk" / (finished + ".metadata.json"));
   dump.push_back("--resume");
   auto r = run_decant(dump);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(fs::last_write_time(out / "bulk" / (finished + ".bson")), bson_time);
+  EXPECT_EQ(fs::last_write_time(out / "bulk" / (finished + ".metadata.json")), metadata_time);
   for (int c = 0; c < 12; ++c) {
     std::string coll = fmt::format("chunk_{:02}", c);
     EXPECT_EQ(lines(bson_tool({"hex-docs", (out / "bulk" / (coll + ".bson")).string()})),

@@ -44,6 +44,9 @@ TEST(IndexFingerprint, FlagsAsNumbersAndOptionsTheServerIgnoresDoNotMatter) {
             fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": true, "sparse": false})"}));
   EXPECT_NE(fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": 1})"}),
             fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": 0})"}));
+  EXPECT_EQ(fingerprints({R"({"key": {"a": 1}, "name": "a", "unique": false})"}),
+            fingerprints({R"({"key": {"a": 1}, "name": "a"})"}))
+      << "a false flag is no flag";
 }
 
 TEST(IndexFingerprint, TheSetIsComparedNotTheListOrder) {
@@ -51,13 +54,29 @@ TEST(IndexFingerprint, TheSetIsComparedNotTheListOrder) {
             fingerprints({R"({"key": {"b": 1}, "name": "b"})", R"({"key": {"a": 1}, "name": "a"})"}));
 }
 
-TEST(IdIndex, TheDefaultIdIndexIsKnownByItsKeyNotItsName) {
-  EXPECT_TRUE(is_default_id_index(Bson::from_json(R"({"key": {"_id": 1}, "name": "_id_"})").get()));
-  EXPECT_TRUE(is_default_id_index(Bson::from_json(R"({"key": {"_id": {"$numberDouble": "1.0"}}, "name": "pk"})").get()));
-  EXPECT_FALSE(is_default_id_index(Bson::from_json(R"({"key": {"_id": "hashed"}, "name": "_id_hashed"})").get()));
-  EXPECT_FALSE(is_default_id_index(Bson::from_json(R"({"key": {"_id": 1, "a": 1}, "name": "_id_a"})").get()));
-  EXPECT_FALSE(is_default_id_index(
-      Bson::from_json(R"({"key": {"_id": 1}, "name": "p", "partialFilterExpression": {"a": 1}})").get()));
+std::vector<std::string> names_left(std::initializer_list<const char*> json_specs) {
+  std::vector<Bson> specs;
+  for (const char* j : json_specs) specs.push_back(Bson::from_json(j));
+  std::vector<std::string> names;
+  for (const auto& s : without_default_id_index(std::move(specs))) {
+    bson_iter_t it;
+    names.push_back(bson_iter_init_find(&it, s.get(), "name") ? bson_iter_utf8(&it, nullptr) : "?");
+  }
+  return names;
+}
+
+TEST(IdIndex, OnlyTheDefaultIdIndexIsLeftOut) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names_left({R"({"key": {"_id": 1}, "name": "_id_"})", R"({"key": {"a": 1}, "name": "a"})"}), V{"a"});
+  // An old server's differently named one, with the key as a double.
+  EXPECT_EQ(names_left({R"({"key": {"_id": {"$numberDouble": "1.0"}}, "name": "pk"})"}), V{});
+  // A second {_id: 1} index with its own collation is an index to copy.
+  EXPECT_EQ(names_left({R"({"key": {"_id": 1}, "name": "_id_fr", "collation": {"locale": "fr"}})",
+                        R"({"key": {"_id": 1}, "name": "_id_"})"}),
+            V{"_id_fr"});
+  EXPECT_EQ(names_left({R"({"key": {"_id": "hashed"}, "name": "_id_hashed"})"}), V{"_id_hashed"});
+  EXPECT_EQ(names_left({R"({"key": {"_id": 1, "a": 1}, "name": "_id_a"})"}), V{"_id_a"});
+  EXPECT_EQ(names_left({R"({"key": {"_id": 1}, "name": "p", "partialFilterExpression": {"a": 1}})"}), V{"p"});
 }
 
 CollectionInfo collection(const char* options, std::initializer_list<const char*> indexes) {
