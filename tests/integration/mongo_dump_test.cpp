@@ -89,6 +89,22 @@ class MongoDumpTest : public ::testing::Test {
     run.wait();
   }
 
+  // A resumable dump of the source into `out`, one collection at a time.
+  std::vector<std::string> dump_args(const fs::path& out) const {
+    return {"mongo",       "dump", "--source",    source_->uri(), "--out",    out.string(),
+            "--jobs",      "1",    "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+  }
+
+  // The chunks' files in the dump `out` hold the source's documents, byte for byte.
+  void expect_chunks_dumped(const fs::path& out) const {
+    for (int c = 0; c < 12; ++c) {
+      std::string coll = fmt::format("chunk_{:02}", c);
+      EXPECT_EQ(lines(bson_tool({"hex-docs", (out / "bulk" / (coll + ".bson")).string()})),
+                source_->documents("bulk", coll))
+          << coll;
+    }
+  }
+
   // A collection the interrupted run recorded as finished ("" if none).
   std::string finished_collection() const {
     auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
@@ -229,8 +245,7 @@ TEST_F(MongoDumpTest, AMongodumpTimeSeriesCollectionIsRefusedBeforeAnythingIsWri
 TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
   load_chunks();
   fs::path out = work_ / "dump";
-  std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string(), "--jobs", "1",
-                                "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+  auto dump = dump_args(out);
   kill_after_a_collection(dump);
   std::string finished = finished_collection();
   ASSERT_FALSE(finished.empty());
@@ -253,19 +268,13 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
   // Done again from the start, the dump is whole.
   auto r = run_decant(dump);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  for (int c = 0; c < 12; ++c) {
-    std::string coll = fmt::format("chunk_{:02}", c);
-    EXPECT_EQ(lines(bson_tool({"hex-docs", (out / "bulk" / (coll + ".bson")).string()})),
-              source_->documents("bulk", coll))
-        << coll;
-  }
+  expect_chunks_dumped(out);
 }
 
 TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
   load_chunks();
   fs::path out = work_ / "dump";
-  std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string(), "--jobs", "1",
-                                "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+  auto dump = dump_args(out);
   kill_after_a_collection(dump);
   std::string finished = finished_collection();
   ASSERT_FALSE(finished.empty());
@@ -276,12 +285,7 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(fs::last_write_time(out / "bulk" / (finished + ".bson")), bson_time);
   EXPECT_EQ(fs::last_write_time(out / "bulk" / (finished + ".metadata.json")), metadata_time);
-  for (int c = 0; c < 12; ++c) {
-    std::string coll = fmt::format("chunk_{:02}", c);
-    EXPECT_EQ(lines(bson_tool({"hex-docs", (out / "bulk" / (coll + ".bson")).string()})),
-              source_->documents("bulk", coll))
-        << coll;
-  }
+  expect_chunks_dumped(out);
   auto [resumed, redone] = resumed_and_redone();
   EXPECT_GE(resumed, 1);
   EXPECT_GE(redone, 1);
@@ -298,8 +302,7 @@ TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThere
     fs::path dir;
     ~Unmount() { run_process({{"umount", "-l", dir.string()}, {}, {}}); }
   } unmount{small};
-  std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", (small / "dump").string(),
-                                "--jobs", "1", "--state-dir", (work_ / "state").string()};
+  auto dump = dump_args(small / "dump");
   auto r = run_decant(dump);
   EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
@@ -312,12 +315,7 @@ TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThere
   dump.push_back("--resume");
   auto resumed = run_decant(dump);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
-  for (int c = 0; c < 12; ++c) {
-    std::string coll = fmt::format("chunk_{:02}", c);
-    EXPECT_EQ(lines(bson_tool({"hex-docs", (small / "dump" / "bulk" / (coll + ".bson")).string()})),
-              source_->documents("bulk", coll))
-        << coll;
-  }
+  expect_chunks_dumped(small / "dump");
 }
 
 TEST_F(MongoDumpTest, RestoresADumpWrittenByAnotherImplementation) {
