@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Builds decant, starts two throwaway PostgreSQL 15 servers on free loopback ports,
-# loads sample data (roles, two databases, pg_partman, large objects, awkward types)
-# into the first, and runs `decant pg copy` from the first to the second.
-# Everything lives in a temporary directory that is removed on exit.
+# The runbook's data move, end to end on throwaway local servers: builds decant, starts two
+# PostgreSQL 15 servers and two MongoDB wire-protocol servers (FerretDB 1.24) on free
+# loopback ports, loads sample data into the first of each (roles, two databases,
+# pg_partman, large objects, awkward types; a circle_ghe database with indexes), then runs
+# `decant pg copy` and `decant mongo copy --db circle_ghe` from the first to the second.
+# Everything lives in a temporary directory that is removed on exit. Arguments go to
+# `decant pg copy`; MONGO=0 leaves MongoDB out.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 KEEP=${KEEP:-0}
+MONGO=${MONGO:-1}
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash "$here/scripts/install-deps.sh"
+  if [ "$MONGO" = 1 ]; then bash "$here/scripts/install-ferretdb.sh"; fi
   cmake --preset release >/dev/null
   cmake --build --preset release --target decant >/dev/null
 fi
 DECANT=${DECANT:-$here/build/release/decant}
+FERRETDB=${FERRETDB:-$here/build/tools/ferretdb}
+ferret_pids=()
 
 work=$(mktemp -d /tmp/decant-demo.XXXXXX)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -27,6 +34,7 @@ start_server() {  # name port
   as_pg "$PGBIN/pg_ctl" -D "$dir" -w -l "$dir.log" -o "-p $2 -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c shared_preload_libraries=pg_partman_bgw" start >/dev/null
 }
 cleanup() {
+  for p in "${ferret_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for s in source target; do [ -d "$work/$s" ] && as_pg "$PGBIN/pg_ctl" -D "$work/$s" -m immediate stop >/dev/null 2>&1 || true; done
   [ "$KEEP" = 1 ] || rm -rf "$work"
 }
@@ -61,4 +69,23 @@ echo "loaded the source; running: decant pg copy"
 "$DECANT" pg copy --source "host=127.0.0.1 port=$sport user=postgres dbname=postgres" \
   --target "postgresql://postgres@127.0.0.1:$tport/postgres" --state-dir "$work/state" \
   --report "$here/build/demo-report.json" "$@"
-echo "decant exited 0 (copied and verified); the JSON report is in build/demo-report.json"
+echo "decant pg copy exited 0 (copied and verified); the JSON report is in build/demo-report.json"
+[ "$MONGO" = 1 ] || exit 0
+
+start_ferretdb() {  # name port (not in a subshell: cleanup must know the pid)
+  mkdir -p "$work/mongo-$1/data"
+  "$FERRETDB" --handler=sqlite --sqlite-url="file:$work/mongo-$1/data/" --listen-addr="127.0.0.1:$2" \
+    --debug-addr="127.0.0.1:$(free_port)" --state-dir="$work/mongo-$1" --telemetry=disable --log-level=error \
+    >"$work/mongo-$1.log" 2>&1 &
+  ferret_pids+=($!)
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
+  echo "FerretDB did not start: $(tail -1 "$work/mongo-$1.log")" >&2; exit 1
+}
+msport=$(free_port); start_ferretdb source "$msport"
+mtport=$(free_port); start_ferretdb target "$mtport"
+echo "MongoDB (FerretDB) source on 127.0.0.1:$msport, target on 127.0.0.1:$mtport"
+/usr/bin/python3 "$here/bench/mongo_circle_ghe.py" "mongodb://127.0.0.1:$msport/" "${MONGO_DOCS:-50000}" >/dev/null
+echo "loaded circle_ghe; running: decant mongo copy"
+"$DECANT" mongo copy --source "mongodb://127.0.0.1:$msport/" --target "mongodb://127.0.0.1:$mtport/" \
+  --db circle_ghe --state-dir "$work/mongo-state" --report "$here/build/demo-mongo-report.json"
+echo "decant mongo copy exited 0 (copied and verified); the JSON report is in build/demo-mongo-report.json"
