@@ -19,7 +19,8 @@ namespace {
 [[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
   throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
               err == ENOSPC ? "free disk space there, then run the same command with --resume"
-                            : "check the state directory (--state-dir), then run the same command with --resume");
+                            : "make the state directory writable or choose another with --state-dir (or "
+                              "XDG_STATE_HOME); add --resume to continue a run that had begun");
 }
 }  // namespace
 
@@ -51,7 +52,7 @@ void ResumeState::load() {
   if (!j.is_object() || !j.contains("identity") || !j["identity"].is_string() ||
       (j.contains("steps") && !j["steps"].is_object()))
     throw Error(ExitCode::local_io, "the resume state " + file().string() + " is unreadable",
-                "start over with --clean");
+                "remove " + dir_.string() + " and start over without --resume");
   if (j.value("identity", "") != identity_)
     throw Error(ExitCode::nothing_to_resume,
                 "the state in " + dir_.string() + " belongs to another copy (" + j.value("identity", "?") + ")",

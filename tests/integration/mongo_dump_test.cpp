@@ -318,6 +318,17 @@ TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThere
   expect_chunks_dumped(small / "dump");
 }
 
+TEST_F(MongoDumpTest, AStateDirectoryThatCannotBeCreatedIsOneLineAndExit11) {
+  load_source();
+  std::ofstream(work_ / "a-file") << "not a directory";
+  auto r = run_decant({"mongo", "dump", "--source", source_->uri(), "--out", (work_ / "dump").string(), "--state-dir",
+                       (work_ / "a-file" / "state").string()});
+  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "choose another with --state-dir")) << r.err;
+  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+  EXPECT_FALSE(fs::exists(work_ / "dump" / "circle_ghe" / "jobs.bson")) << "nothing is dumped without a state";
+}
+
 TEST_F(MongoDumpTest, RestoresADumpWrittenByAnotherImplementation) {
   for (bool gzip : {false, true}) {
     SCOPED_TRACE(gzip ? "gzip" : "plain");
