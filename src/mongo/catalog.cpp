@@ -263,6 +263,11 @@ bool CollectionInfo::capped() const {
   return bson_iter_init_find(&it, options.get(), "capped") && bson_iter_as_bool(&it);
 }
 
+bool CollectionInfo::has_validator() const {
+  bson_iter_t it;
+  return bson_iter_init_find(&it, options.get(), "validator");
+}
+
 Bson create_command(const CollectionInfo& info) {
   Bson cmd;
   BSON_APPEND_UTF8(cmd.get(), "create", info.name.c_str());

@@ -21,6 +21,8 @@ struct CollectionInfo {
   std::string display() const { return db + "." + name; }
   // Natural order is part of a capped collection's meaning: it is filled by one writer.
   bool capped() const;
+  // A validator, which documents copied as they are may have to bypass.
+  bool has_validator() const;
 };
 
 // Non-system databases (not admin, local, config), or only `only` when given.

@@ -34,8 +34,10 @@ bool FindSource::next(std::string_view& row) {
 }
 
 InsertSink::InsertSink(mongoc_client_t* client, const std::string& db, const std::string& collection,
-                       std::string where)
-    : collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())), where_(std::move(where)) {}
+                       std::string where, bool bypass_validation)
+    : collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())),
+      where_(std::move(where)),
+      bypass_validation_(bypass_validation) {}
 
 void InsertSink::write(std::string_view row) {
   batch_.emplace_back(row);
@@ -57,9 +59,9 @@ void InsertSink::flush() {
   Bson opts;
   BSON_APPEND_BOOL(opts.get(), "ordered", false);
   // Documents are stored as the source had them: no client-side key checks (MongoDB
-  // stores empty keys), no validator (the collection's validator is created first).
+  // stores empty keys), and past a validator (created with the collection, first).
   BSON_APPEND_BOOL(opts.get(), "validate", false);
-  BSON_APPEND_BOOL(opts.get(), "bypassDocumentValidation", true);
+  if (bypass_validation_) BSON_APPEND_BOOL(opts.get(), "bypassDocumentValidation", true);
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_insert_many(collection_.get(), reinterpret_cast<const bson_t**>(ptrs.data()),
@@ -78,8 +80,8 @@ uint64_t InsertSink::finish() {
 }
 
 ParallelInsertSink::ParallelInsertSink(const ClientPool& pool, const std::string& db, const std::string& collection,
-                                       int workers, std::string where)
-    : pool_(pool), db_(db), collection_(collection), where_(std::move(where)) {
+                                       int workers, std::string where, bool bypass_validation)
+    : pool_(pool), db_(db), collection_(collection), where_(std::move(where)), bypass_validation_(bypass_validation) {
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -99,7 +101,7 @@ void ParallelInsertSink::stop() {
 void ParallelInsertSink::work() {
   try {
     auto client = pool_.acquire();
-    InsertSink sink(client.get(), db_, collection_, where_);
+    InsertSink sink(client.get(), db_, collection_, where_, bypass_validation_);
     for (;;) {
       Batch batch;
       {
@@ -159,9 +161,10 @@ InsertParallelism plan_parallelism(const Uri& target, int jobs) {
 
 std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const ClientPool& pool,
                                                   const CollectionInfo& c, bool large, int inserters) {
+  bool bypass = c.has_validator();
   if (large && inserters > 1 && !c.capped())
-    return std::make_unique<ParallelInsertSink>(pool, c.db, c.name, inserters, pool.where());
-  return std::make_unique<InsertSink>(client, c.db, c.name, pool.where());
+    return std::make_unique<ParallelInsertSink>(pool, c.db, c.name, inserters, pool.where(), bypass);
+  return std::make_unique<InsertSink>(client, c.db, c.name, pool.where(), bypass);
 }
 
 engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,

@@ -29,9 +29,13 @@ class FindSource : public engine::RowSource {
 };
 
 // Unordered bulk inserts in batches (by count and size), as mongorestore does.
+// `bypass_validation` inserts past the collection's validator, as the source holds
+// documents it may no longer accept; it needs a privilege beyond readWrite, so it is
+// asked for only where there is a validator.
 class InsertSink : public engine::RowSink {
  public:
-  InsertSink(mongoc_client_t* client, const std::string& db, const std::string& collection, std::string where);
+  InsertSink(mongoc_client_t* client, const std::string& db, const std::string& collection, std::string where,
+             bool bypass_validation = false);
   void write(std::string_view row) override;
   uint64_t finish() override;
 
@@ -39,6 +43,7 @@ class InsertSink : public engine::RowSink {
   void flush();
   CollectionPtr collection_;
   std::string where_;
+  bool bypass_validation_;
   std::vector<std::string> batch_;
   size_t batch_bytes_ = 0;
   uint64_t inserted_ = 0;
@@ -50,7 +55,7 @@ class InsertSink : public engine::RowSink {
 class ParallelInsertSink : public engine::RowSink {
  public:
   ParallelInsertSink(const ClientPool& pool, const std::string& db, const std::string& collection, int workers,
-                     std::string where);
+                     std::string where, bool bypass_validation = false);
   ~ParallelInsertSink() override;
   void write(std::string_view row) override;
   uint64_t finish() override;
@@ -63,6 +68,7 @@ class ParallelInsertSink : public engine::RowSink {
 
   const ClientPool& pool_;
   std::string db_, collection_, where_;
+  bool bypass_validation_;
   Batch current_;
   size_t current_bytes_ = 0;
   std::mutex mutex_;

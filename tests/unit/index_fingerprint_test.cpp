@@ -96,6 +96,12 @@ TEST(CreateCommands, CreateLeavesOutWhatANewerServerRefusesOrOwns) {
                 .json());
 }
 
+TEST(CreateCommands, OnlyACollectionWithAValidatorAsksToBypassIt) {
+  // bypassDocumentValidation needs more than readWrite on the target: asked only where needed.
+  EXPECT_TRUE(collection(R"({"validator": {"a": {"$exists": true}}, "validationLevel": "strict"})", {}).has_validator());
+  EXPECT_FALSE(collection(R"({"capped": true, "size": 4096})", {}).has_validator());
+}
+
 TEST(CreateCommands, IndexesWithoutACollationKeepTheSimpleOneOnACollationCollection) {
   auto c = collection(R"({"collation": {"locale": "fr", "strength": 2}})",
                       {R"({"key": {"a": 1}, "name": "a"})", R"({"key": {"b": 1}, "name": "b", "collation": {"locale": "de"}})"});
