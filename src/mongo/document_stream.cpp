@@ -180,4 +180,17 @@ engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInf
   return item;
 }
 
+engine::ItemReport create_view(mongoc_client_t* target, const CollectionInfo& view, const std::string& where) {
+  drop_collection(target, view.db, view.name, where);
+  run_command(target, view.db, create_command(view), where);
+  engine::ItemReport item;
+  item.name = view.name;
+  item.kind = "view";
+  auto created = list_collections(target, view.db, where);
+  auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == view.name; });
+  item.verified = it != created.end() && it->is_view && it->options.json() == view.options.json();
+  if (!item.verified) item.problem = "the view's definition differs on the target";
+  return item;
+}
+
 }  // namespace decant::mongo

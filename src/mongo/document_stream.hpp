@@ -94,6 +94,10 @@ InsertParallelism plan_parallelism(const Uri& target, int jobs);
 engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,
                                     const std::string& where);
 
+// A view (re)created on the target once what it reads exists, and checked there: the
+// report item says whether its definition is the source's.
+engine::ItemReport create_view(mongoc_client_t* target, const CollectionInfo& view, const std::string& where);
+
 // The sink for one collection: `inserters` of them for a large one, a single one for a
 // small collection (not worth the threads) or a capped one (it keeps its natural order).
 std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const ClientPool& pool,

@@ -347,21 +347,6 @@ static nlohmann::json file_identity(const fs::path& file) {
   return {{"size", size}, {"mtime", time.time_since_epoch().count()}};
 }
 
-// A view, created once what it reads exists, and checked on the target.
-void restore_view(mongoc_client_t* client, const CollectionInfo& view, const std::string& where,
-                  engine::Report& report) {
-  drop_collection(client, view.db, view.name, where);
-  run_command(client, view.db, create_command(view), where);
-  engine::ItemReport r;
-  r.name = view.name;
-  r.kind = "view";
-  auto created = list_collections(client, view.db, where);
-  auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == view.name; });
-  r.verified = it != created.end() && it->is_view && it->options.json() == view.options.json();
-  if (!r.verified) r.problem = "the view's definition differs on the target";
-  report.add_item(view.db, r);
-}
-
 int restore(const RestoreOptions& options) {
   engine::Report report("mongo restore", options.dir, "");
   engine::ProgressBoard progress;
@@ -496,7 +481,7 @@ int restore(const RestoreOptions& options) {
                       "restore complete and verified", "run the same command with --drop, without --resume", [&] {
                         auto client = pool.acquire();
                         for (const auto& c : collections)
-                          if (c.info.is_view) restore_view(client.get(), c.info, pool.where(), report);
+                          if (c.info.is_view) report.add_item(c.info.db, create_view(client.get(), c.info, pool.where()));
                       });
     state.remove();
     return rc;

@@ -45,7 +45,6 @@ class MongoCopy {
   void plan();
   void check_targets();
   void copy_collection(const CollectionInfo& c, engine::ProgressItem& progress);
-  void create_view(const CollectionInfo& c);
   std::string key(const CollectionInfo& c) const { return "collection/" + c.display(); }
 
   const CopyOptions& options_;
@@ -179,20 +178,6 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   if (!item.verified) log::warn("collection {} differs: {}", c.display(), item.problem);
 }
 
-void MongoCopy::create_view(const CollectionInfo& c) {
-  auto tgt = target_pool_->acquire();
-  engine::ItemReport item;
-  item.name = c.name;
-  item.kind = "view";
-  drop_collection(tgt.get(), c.db, c.name, target_pool_->where());
-  run_command(tgt.get(), c.db, create_command(c), target_pool_->where());
-  auto created = list_collections(tgt.get(), c.db, target_pool_->where());
-  auto it = std::find_if(created.begin(), created.end(), [&](const CollectionInfo& t) { return t.name == c.name; });
-  item.verified = it != created.end() && it->is_view && it->options.json() == c.options.json();
-  if (!item.verified) item.problem = "the view's definition differs on the target";
-  report_.add_item(c.db, item);
-}
-
 int MongoCopy::run() {
   auto started = Clock::now();
   connect();
@@ -214,8 +199,11 @@ int MongoCopy::run() {
     }
   });
   // Views last: they may read other views and collections.
-  for (const auto& c : collections_)
-    if (c.is_view) create_view(c);
+  {
+    auto tgt = target_pool_->acquire();
+    for (const auto& c : collections_)
+      if (c.is_view) report_.add_item(c.db, create_view(tgt.get(), c, target_pool_->where()));
+  }
 
   engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --drop to copy again");
   state_->remove();
