@@ -145,4 +145,10 @@ std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const
   return out;
 }
 
+void ping(mongoc_client_t* client, const std::string& where) {
+  Bson command;
+  BSON_APPEND_INT32(command.get(), "ping", 1);
+  run_command(client, "admin", command, where);
+}
+
 }  // namespace decant::mongo

@@ -108,6 +108,8 @@ using DatabasePtr = std::unique_ptr<mongoc_database_t, DatabaseDeleter>;
 
 // Runs `command` on `db` and returns the reply; throws on error.
 Bson run_command(mongoc_client_t* client, const std::string& db, const Bson& command, const std::string& where);
+// Reaches the server (and authenticates): a bad host, password or certificate shows here.
+void ping(mongoc_client_t* client, const std::string& where);
 
 // Every document a cursor yields, copied; throws on a cursor error.
 std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const std::string& doing);

@@ -1,6 +1,7 @@
 #include "mongo/document_stream.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "common/error.hpp"
 
@@ -165,6 +166,25 @@ std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const
   if (large && inserters > 1 && !c.capped())
     return std::make_unique<ParallelInsertSink>(pool, c.db, c.name, inserters, pool.where(), bypass);
   return std::make_unique<InsertSink>(client, c.db, c.name, pool.where(), bypass);
+}
+
+std::string finished_key(const CollectionInfo& c) { return "collection/" + c.display(); }
+std::string started_key(const CollectionInfo& c) { return "started/" + c.display(); }
+
+std::vector<std::string> occupied_on_target(mongoc_client_t* target, const std::vector<const CollectionInfo*>& collections,
+                                            const engine::ResumeState* resuming, const std::string& where) {
+  std::vector<std::string> occupied;
+  std::map<std::string, std::vector<std::string>> existing;  // per database, listed once
+  for (const auto* c : collections) {
+    if (resuming && (c->is_view || resuming->done(finished_key(*c)) || resuming->done(started_key(*c)))) continue;
+    if (!existing.count(c->db))
+      for (const auto& t : list_collections(target, c->db, where)) existing[c->db].push_back(t.name);
+    const auto& names = existing[c->db];
+    if (std::find(names.begin(), names.end(), c->name) == names.end()) continue;
+    // A view would replace whatever holds its name; a collection, only documents count.
+    if (c->is_view || count_documents(target, c->db, c->name, where) > 0) occupied.push_back(c->display());
+  }
+  return occupied;
 }
 
 engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/resume_state.hpp"
 #include "engine/stream.hpp"
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
@@ -88,6 +89,18 @@ struct InsertParallelism {
   int inserters = 1;
 };
 InsertParallelism plan_parallelism(const Uri& target, int jobs);
+
+// The resume state's keys for a collection: finished (with its record), and begun
+// (recorded before the target collection is dropped, so that --resume knows a
+// half-written one as its own).
+std::string finished_key(const CollectionInfo& c);
+std::string started_key(const CollectionInfo& c);
+
+// Which of `collections` the target already holds: a view's name taken at all, or a
+// collection with documents. When resuming (`resuming` set), what the earlier run began is
+// its own to redo, and views are always created again.
+std::vector<std::string> occupied_on_target(mongoc_client_t* target, const std::vector<const CollectionInfo*>& collections,
+                                            const engine::ResumeState* resuming, const std::string& where);
 
 // A collection an earlier run finished, checked again on the target: its documents
 // against the digest recorded then, and its index set.

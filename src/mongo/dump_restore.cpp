@@ -82,9 +82,7 @@ int dump(const DumpOptions& options) {
     std::vector<CollectionInfo> collections;
     {
       auto client = pool.acquire();
-      Bson ping;
-      BSON_APPEND_INT32(ping.get(), "ping", 1);
-      run_command(client.get(), "admin", ping, pool.where());
+      ping(client.get(), pool.where());
       for (const auto& db : list_databases(client.get(), options.databases, pool.where()))
         for (auto& c : list_collections(client.get(), db, pool.where())) collections.push_back(std::move(c));
     }
@@ -111,7 +109,7 @@ int dump(const DumpOptions& options) {
         // File names as mongodump escapes them; metadata keeps the real name.
         std::string stem = archive::escape_collection_name(col.name);
         fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
-        std::string key = "collection/" + col.display();
+        std::string key = finished_key(col);
         if (auto done = state.get(key)) {
           // Written by an earlier run, metadata and documents: the file is checked again
           // against its digest, and left as it is.
@@ -376,32 +374,16 @@ int restore(const RestoreOptions& options) {
                                                 : engine::default_state_dir("mongo-restore", identity),
                               identity);
     if (options.resume) state.load();
-    auto key = [](const CollectionInfo& c) { return "collection/" + c.display(); };
     int wire_version = 0;
     {
       // Refuse, before writing anything, a target that holds documents or a namespace a
       // view would replace.
       auto client = pool.acquire();
-      Bson ping;
-      BSON_APPEND_INT32(ping.get(), "ping", 1);
-      run_command(client.get(), "admin", ping, pool.where());
+      ping(client.get(), pool.where());
       wire_version = max_wire_version(client.get(), pool.where());
-      std::vector<std::string> in_the_way;
-      std::map<std::string, std::vector<std::string>> existing;
-      for (const auto& c : collections) {
-        // On --resume, what an earlier run began is its own to redo, and views are always
-        // created again.
-        if (options.resume &&
-            (c.info.is_view || state.done(key(c.info)) || state.done("started/" + c.info.display())))
-          continue;
-        if (!existing.count(c.info.db))
-          for (const auto& t : list_collections(client.get(), c.info.db, pool.where()))
-            existing[c.info.db].push_back(t.name);
-        const auto& names = existing[c.info.db];
-        bool exists = std::find(names.begin(), names.end(), c.info.name) != names.end();
-        if (c.info.is_view ? exists : exists && count_documents(client.get(), c.info.db, c.info.name, pool.where()) > 0)
-          in_the_way.push_back(c.info.display());
-      }
+      std::vector<const CollectionInfo*> all;
+      for (const auto& c : collections) all.push_back(&c.info);
+      auto in_the_way = occupied_on_target(client.get(), all, options.resume ? &state : nullptr, pool.where());
       if (!in_the_way.empty() && !options.drop)
         throw Error(ExitCode::target_not_empty,
                     fmt::format("the target already has documents in {}; nothing was changed",
@@ -418,7 +400,7 @@ int restore(const RestoreOptions& options) {
       work.push_back([&, item, c_ptr = &c] {
         const auto& d = *c_ptr;
         auto client = pool.acquire();
-        if (auto done = state.get(key(d.info))) {
+        if (auto done = state.get(finished_key(d.info))) {
           // Restored by an earlier run: checked again against the digest recorded then, and
           // the dump file must be the one it was restored from.
           auto again = recheck_finished(client.get(), d.info, *done, pool.where());
@@ -439,7 +421,7 @@ int restore(const RestoreOptions& options) {
         item->begin();
         auto t0 = Clock::now();
         // Recorded before the drop, so that --resume knows a half-restored collection as its own.
-        state.mark_done("started/" + d.info.display());
+        state.mark_done(started_key(d.info));
         drop_collection(client.get(), d.info.db, d.info.name, pool.where());
         run_command(client.get(), d.info.db, create_command(d.info), pool.where());
         engine::PumpResult moved;
@@ -467,7 +449,7 @@ int restore(const RestoreOptions& options) {
           r.problem = !indexes_match ? "the index sets differ"
                                      : fmt::format("the file holds {} documents, the target {}", r.rows, held.rows());
         else
-          state.mark_done(key(d.info), [&] {
+          state.mark_done(finished_key(d.info), [&] {
             auto record = engine::finished_record(r);
             record["file"] = file_identity(d.bson);
             return record;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <filesystem>
 #include <memory>
@@ -45,7 +44,6 @@ class MongoCopy {
   void plan();
   void check_targets();
   void copy_collection(const CollectionInfo& c, engine::ProgressItem& progress);
-  std::string key(const CollectionInfo& c) const { return "collection/" + c.display(); }
 
   const CopyOptions& options_;
   // Set up in run(), so that a malformed URI is still written to --report.
@@ -80,10 +78,8 @@ void MongoCopy::plan() {
   auto tgt = target_pool_->acquire();
   // Reach both servers before anything else, so that a bad URI, host or password is
   // reported before any work.
-  Bson ping;
-  BSON_APPEND_INT32(ping.get(), "ping", 1);
-  run_command(src.get(), "admin", ping, source_pool_->where());
-  run_command(tgt.get(), "admin", ping, target_pool_->where());
+  ping(src.get(), source_pool_->where());
+  ping(tgt.get(), target_pool_->where());
   target_wire_version_ = max_wire_version(tgt.get(), target_pool_->where());
   for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
     for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));
@@ -92,20 +88,9 @@ void MongoCopy::plan() {
 // Refuses, before anything is written, target collections that hold documents.
 void MongoCopy::check_targets() {
   auto tgt = target_pool_->acquire();
-  std::vector<std::string> non_empty;
-  std::map<std::string, std::vector<std::string>> existing;
-  for (const auto& c : collections_) {
-    // On --resume, what an earlier run began is its own to redo, and views are always
-    // created again.
-    if (options_.resume && (c.is_view || state_->done(key(c)) || state_->done("started/" + c.display()))) continue;
-    if (!existing.count(c.db))
-      for (const auto& t : list_collections(tgt.get(), c.db, target_pool_->where())) existing[c.db].push_back(t.name);
-    const auto& names = existing[c.db];
-    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
-    // A view would replace whatever holds its name; a collection, only documents count.
-    if (c.is_view || count_documents(tgt.get(), c.db, c.name, target_pool_->where()) > 0)
-      non_empty.push_back(c.display());
-  }
+  std::vector<const CollectionInfo*> all;
+  for (const auto& c : collections_) all.push_back(&c);
+  auto non_empty = occupied_on_target(tgt.get(), all, options_.resume ? state_.get() : nullptr, target_pool_->where());
   if (non_empty.empty() || options_.drop) return;
   throw Error(ExitCode::target_not_empty,
               fmt::format("the target already has documents in {} collection(s): {}; nothing was changed",
@@ -117,7 +102,7 @@ void MongoCopy::check_targets() {
 void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& progress) {
   auto src = source_pool_->acquire();
   auto tgt = target_pool_->acquire();
-  if (auto done = state_->get(key(c))) {
+  if (auto done = state_->get(finished_key(c))) {
     // Copied by an earlier run: verified again against the digest recorded then.
     auto item = recheck_finished(tgt.get(), c, *done, target_pool_->where());
     progress.bytes = item.bytes;
@@ -134,7 +119,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   auto started = Clock::now();
   // A collection an earlier run left half-copied, or one --drop replaces, starts afresh;
   // recorded first, so that --resume knows the half-copied one as its own.
-  state_->mark_done("started/" + c.display());
+  state_->mark_done(started_key(c));
   drop_collection(tgt.get(), c.db, c.name, target_pool_->where());
   run_command(tgt.get(), c.db, create_command(c), target_pool_->where());
 
@@ -172,7 +157,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
                                                 moved.digest.rows(), item.source_digest, stored, target_digest.rows(),
                                                 item.target_digest);
   else
-    state_->mark_done(key(c), engine::finished_record(item));
+    state_->mark_done(finished_key(c), engine::finished_record(item));
   report_.add_item(c.db, item);
   progress.finish();
   if (!item.verified) log::warn("collection {} differs: {}", c.display(), item.problem);
