@@ -57,4 +57,11 @@ ItemReport recheck_finished(const nlohmann::json& record, RowSource& now) {
   return item;
 }
 
+void report_finished_earlier(Report& report, const std::string& group, const ItemReport& item, ProgressItem& progress) {
+  progress.bytes = item.bytes;
+  progress.rows = item.rows;
+  report.add_item(group, item);
+  progress.finish();
+}
+
 }  // namespace decant::engine

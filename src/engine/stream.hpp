@@ -4,6 +4,7 @@
 // bytes in a format both ends agree on; the engine only counts, hashes and moves them.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 #include "common/row_hash.hpp"
@@ -43,5 +44,8 @@ nlohmann::json finished_record(const ItemReport& item);
 // An item an earlier run finished, checked again: `now` (the target read back) must hold
 // the rows and digest recorded when it was finished. The report item is marked resumed.
 ItemReport recheck_finished(const nlohmann::json& record, RowSource& now);
+// Accounts for an item an earlier run finished: its progress shows it done, and it joins
+// the report under `group`.
+void report_finished_earlier(Report& report, const std::string& group, const ItemReport& item, ProgressItem& progress);
 
 }  // namespace decant::engine

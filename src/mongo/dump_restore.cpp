@@ -118,10 +118,7 @@ int dump(const DumpOptions& options) {
           again.name = col.name;
           again.kind = "collection";
           if (!again.verified) again.problem = "the file " + file.string() + " changed since an earlier run wrote it";
-          item->bytes = again.bytes;
-          item->rows = again.rows;
-          report.add_item(col.db, again);
-          item->finish();
+          engine::report_finished_earlier(report, col.db, again, *item);
           return;
         }
         throw_if_interrupted();
@@ -408,10 +405,7 @@ int restore(const RestoreOptions& options) {
             again.verified = false;
             again.problem = "the dump file " + d.bson.string() + " changed since an earlier run restored it";
           }
-          item->bytes = again.bytes;
-          item->rows = again.rows;
-          report.add_item(d.info.db, again);
-          item->finish();
+          engine::report_finished_earlier(report, d.info.db, again, *item);
           return;
         }
         throw_if_interrupted();

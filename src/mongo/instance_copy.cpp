@@ -104,11 +104,8 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   auto tgt = target_pool_->acquire();
   if (auto done = state_->get(finished_key(c))) {
     // Copied by an earlier run: verified again against the digest recorded then.
-    auto item = recheck_finished(tgt.get(), c, *done, target_pool_->where());
-    progress.bytes = item.bytes;
-    progress.rows = item.rows;
-    report_.add_item(c.db, item);
-    progress.finish();
+    engine::report_finished_earlier(report_, c.db, recheck_finished(tgt.get(), c, *done, target_pool_->where()),
+                                    progress);
     return;
   }
   engine::ItemReport item;

@@ -441,10 +441,7 @@ void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& tabl
                                  "(digest {})",
                                  item.rows, item.source_digest, target_digest.rows(), item.target_digest);
     item.resumed = true;
-    report_.add_item(db.info.name, item);
-    progress.bytes = item.bytes;
-    progress.rows = item.rows;
-    progress.finish();
+    engine::report_finished_earlier(report_, db.info.name, item, progress);
     submit_builds();
     return;
   }
