@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   Runner mongo_copy = add_mongo_copy(*mongo);
   Runner mongo_dump = add_mongo_dump(*mongo);
   Runner mongo_restore = add_mongo_restore(*mongo);
+  auto* codes = app.add_subcommand("exit-codes", "List decant's exit codes, what each means and what to do (Markdown)");
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
   std::vector<std::string> copies(argv, argv + argc);
@@ -48,6 +49,10 @@ int run(int argc, char** argv) {
     if (mongo->got_subcommand("copy")) return mongo_copy();
     if (mongo->got_subcommand("dump")) return mongo_dump();
     if (mongo->got_subcommand("restore")) return mongo_restore();
+    if (codes->parsed()) {
+      fmt::print("{}", exit_codes_markdown());
+      return 0;
+    }
     return static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
     std::fflush(stdout);

@@ -1,6 +1,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "common/error.hpp"
 #include "mongo/instance_copy.hpp"
 
 namespace decant::cli {
@@ -22,11 +23,11 @@ Runner add_mongo_copy(CLI::App& mongo) {
   cmd->add_option("--state-dir", options->state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-copy-<id>");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(
-      "Exit codes: 0 copied and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication failed;\n"
-      "6 insufficient privileges; 7 target collection not empty (nothing changed); 8 verification found differences;\n"
-      "9 a server rejected a command; 10 interrupted (use --resume); 11 local I/O error; 12 nothing to resume;\n"
-      "13 TLS failure; 1 internal error.");
+  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
+                                 ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+                                 ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
+                                 ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server,
+                                 ExitCode::internal}));
   return [options, interval] {
     options->progress_interval = interval();
     return mongo::copy_instance(*options);

@@ -1,16 +1,18 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "common/error.hpp"
 #include "mongo/dump_restore.hpp"
 
 namespace decant::cli {
 namespace {
-constexpr const char* kExitCodes =
-    "Exit codes: 0 done and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication failed;\n"
-    "6 insufficient privileges; 7 target collection not empty (restore; nothing changed); 8 verification found\n"
-    "differences; 9 a server rejected a command; 10 interrupted (use --resume); 11 local I/O error;\n"
-    "12 nothing to resume; 13 TLS failure.";
+std::string exit_codes_of_files() {
+  return exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
+                            ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+                            ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
+                            ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::internal});
 }
+}  // namespace
 
 Runner add_mongo_dump(CLI::App& mongo) {
   auto options = std::make_shared<mongo::DumpOptions>();
@@ -27,7 +29,7 @@ Runner add_mongo_dump(CLI::App& mongo) {
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-dump-<id>");
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(kExitCodes);
+  cmd->footer(exit_codes_of_files());
   return [options, interval] {
     options->progress_interval = interval();
     return mongo::dump(*options);
@@ -51,7 +53,7 @@ Runner add_mongo_restore(CLI::App& mongo) {
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-restore-<id>");
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(kExitCodes);
+  cmd->footer(exit_codes_of_files());
   return [options, interval] {
     options->progress_interval = interval();
     return mongo::restore(*options);

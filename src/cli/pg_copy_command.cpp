@@ -1,6 +1,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "common/error.hpp"
 #include "pg/instance_copy.hpp"
 
 namespace decant::cli {
@@ -24,11 +25,11 @@ Runner add_pg_copy(CLI::App& pg) {
                   "Where the resume state is kept; default: ~/.local/state/decant/pg-copy-<id>");
   cmd->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump and pg_restore to use");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(
-      "Exit codes: 0 copied and verified; 2 usage or malformed URI; 3 server unreachable; 4 authentication "
-      "failed;\n5 pg_dump/pg_restore missing or too old; 6 insufficient privileges; 7 target not empty (nothing "
-      "changed);\n8 verification found differences; 9 a server rejected a statement; 10 interrupted (use --resume); "
-      "\n11 local I/O error (state directory, report, disk full); 12 nothing to resume; 13 TLS failure; 1 internal error.");
+  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
+                                 ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
+                                 ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
+                                 ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
+                                 ExitCode::same_server, ExitCode::internal}));
   return [options, interval] {
     options->progress_interval = interval();
     return pg::copy_instance(*options);

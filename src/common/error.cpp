@@ -1,27 +1,92 @@
 #include "common/error.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <array>
 
 namespace decant {
+namespace {
 
-std::string_view exit_code_name(ExitCode code) {
-  switch (code) {
-    case ExitCode::ok: return "ok";
-    case ExitCode::internal: return "internal error";
-    case ExitCode::usage: return "usage";
-    case ExitCode::unreachable: return "unreachable";
-    case ExitCode::auth: return "authentication failed";
-    case ExitCode::missing_tool: return "missing tool";
-    case ExitCode::privileges: return "insufficient privileges";
-    case ExitCode::target_not_empty: return "target not empty";
-    case ExitCode::verify_failed: return "verification failed";
-    case ExitCode::copy_failed: return "copy failed";
-    case ExitCode::interrupted: return "interrupted";
-    case ExitCode::local_io: return "local I/O error";
-    case ExitCode::nothing_to_resume: return "nothing to resume";
-    case ExitCode::tls: return "TLS failure";
+constexpr std::array<ExitCodeInfo, 15> kExitCodes{{
+    {ExitCode::ok, "ok", "done and verified", "done, and everything it did was verified", ""},
+    {ExitCode::internal, "internal error", "internal error", "a bug: decant met a state it does not expect",
+     "report it, with the command and its output"},
+    {ExitCode::usage, "usage", "usage, malformed URI or unknown name",
+     "bad command line, malformed URI, or a database (or dump directory) that does not exist",
+     "fix the arguments"},
+    {ExitCode::unreachable, "unreachable", "server unreachable",
+     "connection refused, unknown host, connect timeout, or a connection lost during the run",
+     "check host, port and network; after a lost connection, run the same command with `--resume`"},
+    {ExitCode::auth, "authentication failed", "authentication failed",
+     "wrong user or password, pg_hba.conf rejection, wrong authSource or authMechanism",
+     "fix the credentials (URI, `PGPASSWORD`, `~/.pgpass`)"},
+    {ExitCode::missing_tool, "missing tool", "pg_dump/pg_restore missing or unfit",
+     "no `pg_dump`/`pg_restore` fits the source and target versions", "install `postgresql-client-N` or pass `--pg-bin`"},
+    {ExitCode::privileges, "insufficient privileges", "insufficient privileges",
+     "a login lacks a privilege (a target without CREATEDB/CREATEROLE, a source that cannot read a table)",
+     "use a login that has it"},
+    {ExitCode::target_not_empty, "target not empty", "target not empty (nothing changed)",
+     "a target database or collection already holds data; nothing was changed",
+     "`--clean`/`--drop` to replace it, `--resume` to continue an interrupted run"},
+    {ExitCode::verify_failed, "verification failed", "verification found differences",
+     "the run finished but something differs (a table, collection, file, sequence, large object, role, database "
+     "property), or the source changed during the run",
+     "see the summary; run again (`--clean`/`--drop`) once the cause is fixed"},
+    {ExitCode::copy_failed, "copy failed", "a server or tool rejected the work",
+     "a server rejected a statement or command, a pg_dump/pg_restore failed, a dump file is invalid, or the pair "
+     "of servers cannot be copied exactly",
+     "fix the cause named in the message, then `--resume`"},
+    {ExitCode::interrupted, "interrupted", "interrupted (use --resume)",
+     "SIGINT or SIGTERM: running statements were cancelled and child tools stopped", "run the same command with `--resume`"},
+    {ExitCode::local_io, "local I/O error", "local I/O error (state, report, dump files, disk full)",
+     "the state directory, report or dump files cannot be written or read (for example a full disk)",
+     "free space or fix permissions, then `--resume`"},
+    {ExitCode::nothing_to_resume, "nothing to resume", "nothing to resume",
+     "`--resume` without an interrupted run for this source and target", "run without `--resume`"},
+    {ExitCode::tls, "TLS failure", "TLS failure", "TLS handshake or server certificate verification failed",
+     "check `sslmode`/`sslrootcert` (PostgreSQL) or `tls`/`tlsCAFile` (MongoDB) and the host name"},
+    {ExitCode::same_server, "target is the source", "the target is the source server",
+     "the target names the same server as the source (under another address); nothing was written",
+     "give the external server as `--target`"},
+}};
+
+}  // namespace
+
+std::span<const ExitCodeInfo> exit_codes() { return kExitCodes; }
+
+const ExitCodeInfo& exit_code_info(ExitCode code) {
+  for (const auto& info : kExitCodes)
+    if (info.code == code) return info;
+  return kExitCodes[1];  // unreachable: every enumerator is in the table (unit-tested)
+}
+
+std::string_view exit_code_name(ExitCode code) { return exit_code_info(code).name; }
+
+std::string exit_codes_footer(std::initializer_list<ExitCode> codes) {
+  std::string out = "Exit codes:";
+  size_t line = out.size();
+  bool first = true;
+  for (ExitCode code : codes) {
+    std::string part = fmt::format("{} {}", static_cast<int>(code), exit_code_info(code).brief);
+    std::string sep = first ? " " : "; ";
+    if (line + sep.size() + part.size() > 110) {
+      out += ";\n";
+      sep.clear();
+      line = 0;
+    }
+    out += sep + part;
+    line += sep.size() + part.size();
+    first = false;
   }
-  return "unknown";
+  return out + ".";
+}
+
+std::string exit_codes_markdown() {
+  std::string out = "| code | name | meaning | what to do |\n|---:|---|---|---|\n";
+  for (const auto& info : kExitCodes)
+    out += fmt::format("| {} | {} | {} | {} |\n", static_cast<int>(info.code), info.name, info.meaning, info.remedy);
+  return out;
 }
 
 std::string Error::one_line() const {

@@ -1,6 +1,10 @@
 #pragma once
-// The one place that defines decant's error kinds and their exit codes.
-// Exit codes are part of the interface: scripts rely on them; docs/exit-codes.md lists them.
+// The one place that defines decant's error kinds: each exit code with its name, what it
+// means and what to do. The --help footers and docs/exit-codes.md are generated from this
+// table (a unit test keeps the document equal to it). Exit codes are part of the
+// interface: scripts rely on them.
+#include <initializer_list>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -9,22 +13,38 @@ namespace decant {
 
 enum class ExitCode : int {
   ok = 0,
-  internal = 1,          // a bug: unexpected state
-  usage = 2,             // bad command line or malformed URI
-  unreachable = 3,       // host unreachable, connection refused, connect timeout
-  auth = 4,              // authentication failed
-  missing_tool = 5,      // pg_dump / pg_restore missing or too old
-  privileges = 6,        // a login lacks a needed privilege
-  target_not_empty = 7,  // target holds data; nothing was touched
-  verify_failed = 8,     // copy finished but verification found a difference
-  copy_failed = 9,       // a server rejected a statement during the copy
-  interrupted = 10,      // SIGINT/SIGTERM: resumable with --resume
-  local_io = 11,         // local disk: state directory, report file, disk full
-  nothing_to_resume = 12, // --resume without an interrupted copy to continue
-  tls = 13               // TLS handshake or certificate verification failed
+  internal = 1,
+  usage = 2,
+  unreachable = 3,
+  auth = 4,
+  missing_tool = 5,
+  privileges = 6,
+  target_not_empty = 7,
+  verify_failed = 8,
+  copy_failed = 9,
+  interrupted = 10,
+  local_io = 11,
+  nothing_to_resume = 12,
+  tls = 13,
+  same_server = 14,
 };
 
+struct ExitCodeInfo {
+  ExitCode code;
+  std::string_view name;     // "target is the source"
+  std::string_view brief;    // for a --help footer: "target is the source server"
+  std::string_view meaning;  // for the documentation
+  std::string_view remedy;   // what to do
+};
+
+// Every exit code, in numeric order.
+std::span<const ExitCodeInfo> exit_codes();
+const ExitCodeInfo& exit_code_info(ExitCode code);
 std::string_view exit_code_name(ExitCode code);
+// "Exit codes: 0 done and verified; 2 ...": a command's --help footer, for the codes it uses.
+std::string exit_codes_footer(std::initializer_list<ExitCode> codes);
+// The table of docs/exit-codes.md (Markdown).
+std::string exit_codes_markdown();
 
 // An error that stops the command: `what()` says what failed, `hint()` what to do.
 class Error : public std::runtime_error {

@@ -185,6 +185,13 @@ int run_reported(const std::optional<std::string>& path, const Report& report, c
       // The original error matters more than a report that could not be written.
     }
     throw;
+  } catch (const std::exception& e) {
+    // A bug still leaves a report saying so.
+    try {
+      write(static_cast<int>(ExitCode::internal), std::string("internal error: ") + e.what());
+    } catch (const Error&) {
+    }
+    throw;
   }
 }
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 namespace decant {
@@ -66,17 +68,50 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::tls), 13);
 }
 
-TEST(Error, EveryExitCodeHasItsOwnName) {
+TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
   std::set<std::string> names;
-  for (int c = 0; c <= 13; ++c) {
-    std::string name(exit_code_name(static_cast<ExitCode>(c)));
-    EXPECT_NE(name, "unknown") << c;
-    EXPECT_FALSE(name.empty()) << c;
-    names.insert(name);
+  int expected = 0;
+  for (const auto& info : exit_codes()) {
+    EXPECT_EQ(static_cast<int>(info.code), expected++) << "the table is in numeric order, without gaps";
+    EXPECT_FALSE(info.name.empty());
+    EXPECT_FALSE(info.brief.empty());
+    EXPECT_FALSE(info.meaning.empty());
+    EXPECT_EQ(&exit_code_info(info.code), &info);
+    names.insert(std::string(info.name));
   }
-  EXPECT_EQ(names.size(), 14u);
+  EXPECT_EQ(expected, 15);
+  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
+}
+
+TEST(Error, TheDocumentedExitCodesAreTheTable) {
+  std::ifstream in(std::string(DECANT_SOURCE_DIR) + "/docs/exit-codes.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  std::string table = exit_codes_markdown();
+  EXPECT_NE(doc.str().find(table), std::string::npos)
+      << "docs/exit-codes.md is out of date: regenerate its table with `decant exit-codes`";
+}
+
+TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
+  std::string footer = exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::same_server});
+  EXPECT_EQ(footer, "Exit codes: 0 done and verified; 2 usage, malformed URI or unknown name; 14 the target is the "
+                    "source server.");
+  std::string all = exit_codes_footer({ExitCode::ok, ExitCode::internal, ExitCode::usage, ExitCode::unreachable,
+                                       ExitCode::auth, ExitCode::missing_tool, ExitCode::privileges,
+                                       ExitCode::target_not_empty, ExitCode::verify_failed, ExitCode::copy_failed,
+                                       ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume,
+                                       ExitCode::tls, ExitCode::same_server});
+  size_t start = 0;
+  while (start < all.size()) {
+    size_t nl = all.find('\n', start);
+    if (nl == std::string::npos) nl = all.size();
+    EXPECT_LE(nl - start, 112u) << all;
+    start = nl + 1;
+  }
+  for (const auto& info : exit_codes()) EXPECT_NE(all.find(std::string(info.brief)), std::string::npos);
 }
 
 }  // namespace
