@@ -1,6 +1,7 @@
 #include "cli/app.hpp"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@
 namespace decant::cli {
 
 int run(int argc, char** argv) {
-  install_interrupt_handlers();
+  install_signal_handlers();
   CLI::App app{"decant: move self-hosted platform databases to external servers, fast and verified"};
   app.set_version_flag("--version", std::string("decant ") + kVersion);
   app.require_subcommand(1);
@@ -44,23 +45,30 @@ int run(int argc, char** argv) {
   }
   log::set_verbose(verbose);
 
-  try {
-    if (pg->got_subcommand("copy")) return pg_copy();
-    if (mongo->got_subcommand("copy")) return mongo_copy();
-    if (mongo->got_subcommand("dump")) return mongo_dump();
-    if (mongo->got_subcommand("restore")) return mongo_restore();
-    if (codes->parsed()) {
-      fmt::print("{}", exit_codes_markdown());
-      return 0;
-    }
-    return static_cast<int>(ExitCode::usage);
-  } catch (const Error& e) {
+  // The final line is printed by this thread or, when a stop outlasts its grace period,
+  // by the signal watcher, never both.
+  auto finish = [](int code, const std::string& line) {
+    if (!claim_exit()) for (;;) pause();
     std::fflush(stdout);
-    fmt::print(stderr, "decant: error: {}\n", e.one_line());
-    return static_cast<int>(e.code());
+    if (!line.empty()) fmt::print(stderr, "{}\n", line);
+    return code;
+  };
+  try {
+    int code = static_cast<int>(ExitCode::usage);
+    if (pg->got_subcommand("copy")) code = pg_copy();
+    else if (mongo->got_subcommand("copy")) code = mongo_copy();
+    else if (mongo->got_subcommand("dump")) code = mongo_dump();
+    else if (mongo->got_subcommand("restore")) code = mongo_restore();
+    else if (codes->parsed()) {
+      fmt::print("{}", exit_codes_markdown());
+      code = 0;
+    }
+    return finish(code, "");
+  } catch (const Error& e) {
+    return finish(static_cast<int>(e.code()), "decant: error: " + e.one_line());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "decant: internal error: {}; please report it\n", e.what());
-    return static_cast<int>(ExitCode::internal);
+    return finish(static_cast<int>(ExitCode::internal), std::string("decant: internal error: ") + e.what() +
+                                                            "; please report it");
   }
 }
 

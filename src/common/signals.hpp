@@ -1,8 +1,36 @@
 #pragma once
-// SIGINT/SIGTERM set a flag that long loops poll: the copy stops at a clean point,
-// leaving its resume state intact, and decant exits with ExitCode::interrupted.
+// SIGINT and SIGTERM stop the process's run (common/run_context.hpp): running statements
+// are cancelled, child process groups signalled, loops end at their next check, and the
+// command exits with ExitCode::interrupted, leaving a state that --resume finishes. If
+// it has not exited within the grace period (a call that cannot be cancelled, such as a
+// MongoDB index build), the last words run and the process exits anyway; a second
+// signal does that at once. The resume state never depends on a clean exit: it is an
+// append-only journal whose torn last record is ignored.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+
+#include "common/run_context.hpp"
+
 namespace decant {
-void install_interrupt_handlers();
-bool interrupted();
-void throw_if_interrupted();  // throws Error(interrupted)
+
+inline constexpr std::chrono::milliseconds kStopGrace{4000};
+
+void install_signal_handlers();
+
+// What must still happen if the process is ended by the grace period or a second
+// signal: writing the --report. Called on the watcher thread; `fn` must be thread-safe.
+// Cleared by passing nullptr.
+void set_last_words(std::function<void()> fn);
+
+// The thread that prints the command's final line calls this first: true when it may go
+// on; false when the watcher is already ending the process (the caller then waits).
+bool claim_exit();
+
+// Child process groups that the signal handler kills with SIGKILL when it must end the
+// process at once (async-signal-safe bookkeeping; see common/process).
+void register_child_group(pid_t pgid);
+void unregister_child_group(pid_t pgid);
+
 }  // namespace decant

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "engine/progress.hpp"
 
 namespace decant::engine {
@@ -48,6 +49,11 @@ void Report::add_check(const std::string& what, bool ok, const std::string& deta
 void Report::add_left_out(const std::string& what) {
   std::lock_guard lock(mutex_);
   left_out_.push_back(what);
+}
+
+void Report::add_note(const std::string& note) {
+  std::lock_guard lock(mutex_);
+  notes_.push_back(note);
 }
 
 std::vector<std::string> Report::problems() const {
@@ -100,6 +106,10 @@ void Report::print_summary(std::FILE* out) const {
     fmt::print(out, "\nleft out ({}):\n", left_out_.size());
     for (const auto& l : left_out_) fmt::print(out, "  - {}\n", l);
   }
+  if (!notes_.empty()) {
+    fmt::print(out, "\n");
+    for (const auto& n : notes_) fmt::print(out, "{}\n", n);
+  }
   std::fflush(out);
 }
 
@@ -138,7 +148,7 @@ nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
   }
   for (const auto& c : checks_) verified = verified && c["ok"].get<bool>();
   return {{"command", command_}, {"source", source_},     {"target", target_},
-          {"databases", groups}, {"checks", checks_},     {"left_out", left_out_},
+          {"databases", groups}, {"checks", checks_},     {"left_out", left_out_}, {"notes", notes_},
           {"verified", verified && exit_code == 0}, {"exit_code", exit_code}, {"error", error}};
 }
 
@@ -174,6 +184,14 @@ int run_reported(const std::optional<std::string>& path, const Report& report, c
   auto write = [&](int code, const std::string& error) {
     if (path) write_file_atomically(*path, report.to_json(code, error).dump(2) + "\n");
   };
+  // A stop that outlasts its grace period ends the process from the signal watcher: the
+  // report still says what was done.
+  set_last_words([write] {
+    write(static_cast<int>(ExitCode::interrupted), "interrupted; run the same command with --resume to continue");
+  });
+  struct ClearLastWords {
+    ~ClearLastWords() { set_last_words(nullptr); }
+  } clear;
   try {
     int code = body();
     write(code, "");

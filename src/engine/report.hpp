@@ -41,6 +41,8 @@ class Report {
   // A check outside any table (roles, a database's settings): ok or a problem.
   void add_check(const std::string& what, bool ok, const std::string& detail = {});
   void add_left_out(const std::string& what);
+  // Something the user should know about how the run went (which tools it used).
+  void add_note(const std::string& note);
 
   bool all_verified() const;
   std::vector<std::string> problems() const;  // one line per failed check
@@ -56,6 +58,7 @@ class Report {
   std::vector<GroupReport> groups_;
   std::vector<nlohmann::json> checks_;
   std::vector<std::string> left_out_;
+  std::vector<std::string> notes_;
 };
 
 // Writes `text` to `path` atomically; throws Error(local_io).

@@ -2,13 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
-#include <xxhash.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "common/error.hpp"
 
@@ -16,11 +17,29 @@ namespace decant::engine {
 namespace fs = std::filesystem;
 
 namespace {
+constexpr int kJournalVersion = 2;
+
 [[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
   throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
               err == ENOSPC ? "free disk space there, then run the same command with --resume"
                             : "make the state directory writable or choose another with --state-dir (or "
                               "XDG_STATE_HOME); add --resume to continue a run that had begun");
+}
+
+void write_all(int fd, const std::string& text, const fs::path& path) {
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_error("cannot write", path, errno);
+    }
+    off += static_cast<size_t>(n);
+  }
+}
+
+std::string step_line(const std::string& key, const nlohmann::json& value) {
+  return nlohmann::json{{"k", key}, {"v", value}}.dump() + "\n";
 }
 }  // namespace
 
@@ -33,92 +52,91 @@ fs::path default_state_dir(const std::string& kind, const std::string& identity)
 
 ResumeState::ResumeState(fs::path dir, std::string identity) : dir_(std::move(dir)), identity_(std::move(identity)) {}
 
+ResumeState::~ResumeState() {
+  std::lock_guard lock(mutex_);
+  close_locked();
+}
+
+void ResumeState::close_locked() {
+  if (fd_ < 0) return;
+  ::fdatasync(fd_);
+  ::close(fd_);
+  fd_ = -1;
+}
+
 bool ResumeState::exists() const {
   std::error_code ec;
-  return fs::exists(file(), ec);
+  return fs::exists(journal(), ec);
 }
 
 void ResumeState::load() {
-  std::ifstream in(file());
+  std::ifstream in(journal(), std::ios::binary);
   if (!in)
-    throw Error(ExitCode::nothing_to_resume, "no interrupted copy to resume in " + dir_.string(),
+    throw Error(ExitCode::nothing_to_resume, "no interrupted run to resume in " + dir_.string(),
                 "run the command without --resume");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception&) {
-    j = nullptr;
-  }
-  if (!j.is_object() || !j.contains("identity") || !j["identity"].is_string() ||
-      (j.contains("steps") && !j["steps"].is_object()))
-    throw Error(ExitCode::local_io, "the resume state " + file().string() + " is unreadable",
-                "remove " + dir_.string() + " and start over without --resume");
-  if (j.value("identity", "") != identity_)
+  auto unreadable = [&] {
+    return Error(ExitCode::local_io, "the resume state " + journal().string() + " is unreadable",
+                 "remove " + dir_.string() + " and start over without --resume");
+  };
+  std::string header_line;
+  std::getline(in, header_line);
+  nlohmann::json header = nlohmann::json::parse(header_line, nullptr, false);
+  if (!header.is_object() || !header.contains("identity") || !header["identity"].is_string() ||
+      header.value("version", 0) != kJournalVersion)
+    throw unreadable();
+  if (header["identity"] != identity_)
     throw Error(ExitCode::nothing_to_resume,
-                "the state in " + dir_.string() + " belongs to another copy (" + j.value("identity", "?") + ")",
+                "the state in " + dir_.string() + " belongs to another run (" + header["identity"].get<std::string>() +
+                    ")",
                 "use the same --source and --target as the interrupted run, or another --state-dir");
+  std::unordered_map<std::string, nlohmann::json> steps;
+  std::string line;
+  bool torn = false;
+  while (std::getline(in, line)) {
+    bool complete = !in.eof();  // the last line of a whole record ends with '\n'
+    nlohmann::json step = nlohmann::json::parse(line, nullptr, false);
+    if (!complete || step.is_discarded() || !step.is_object() || !step.contains("k") || !step["k"].is_string() ||
+        !step.contains("v")) {
+      if (torn) throw unreadable();
+      torn = true;  // only the last line may be torn
+      continue;
+    }
+    if (torn) throw unreadable();
+    steps[step["k"].get<std::string>()] = std::move(step["v"]);
+  }
   std::lock_guard lock(mutex_);
-  steps_ = j.value("steps", nlohmann::json::object());
+  steps_ = std::move(steps);
+  close_locked();
+  fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) io_error("cannot write", journal(), errno);
+  if (torn) {
+    // Cut the torn record off, so that the next one starts on a line of its own.
+    std::ifstream again(journal(), std::ios::binary);
+    std::stringstream whole;
+    whole << again.rdbuf();
+    std::string text = whole.str();
+    auto end = text.rfind('\n');
+    if (::ftruncate(fd_, static_cast<off_t>(end == std::string::npos ? 0 : end + 1)) != 0)
+      io_error("cannot write", journal(), errno);
+  }
 }
 
 void ResumeState::reset() {
   std::lock_guard lock(mutex_);
-  steps_ = nlohmann::json::object();
+  close_locked();
+  steps_.clear();
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) io_error("cannot create", dir_, ec.value());
-  save_locked();
-}
-
-void ResumeState::remove() {
-  std::lock_guard lock(mutex_);
-  // Only what decant wrote: --state-dir may name a directory that holds other files.
-  std::error_code ec;
-  for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
-  fs::remove(file(), ec);
-  fs::remove(dir_ / "state.json.tmp", ec);
-  fs::remove(dir_, ec);  // only if now empty
-}
-
-std::filesystem::path ResumeState::own_file(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  owned_files_.insert(name);
-  return dir_ / name;
-}
-
-bool ResumeState::done(const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  return steps_.contains(key);
-}
-
-std::optional<nlohmann::json> ResumeState::get(const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  if (!steps_.contains(key)) return std::nullopt;
-  return steps_[key];
-}
-
-void ResumeState::mark_done(const std::string& key, nlohmann::json value) {
-  std::lock_guard lock(mutex_);
-  steps_[key] = std::move(value);
-  save_locked();
-}
-
-void ResumeState::save_locked() {
-  nlohmann::json j{{"identity", identity_}, {"steps", steps_}};
-  std::string text = j.dump(1);
-  fs::path tmp = dir_ / "state.json.tmp";
+  // A new journal replaces the old one atomically: write, sync, rename.
+  fs::path tmp = dir_ / "journal.tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) io_error("cannot write", tmp, errno);
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      io_error("cannot write", tmp, err);
-    }
-    off += static_cast<size_t>(n);
+  try {
+    write_all(fd, nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n", tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   if (::fsync(fd) != 0) {
     int err = errno;
@@ -126,7 +144,66 @@ void ResumeState::save_locked() {
     io_error("cannot write", tmp, err);
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), file().c_str()) != 0) io_error("cannot replace", file(), errno);
+  if (::rename(tmp.c_str(), journal().c_str()) != 0) io_error("cannot replace", journal(), errno);
+  fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) io_error("cannot write", journal(), errno);
+  last_sync_ = std::chrono::steady_clock::now();
+}
+
+void ResumeState::remove() {
+  std::lock_guard lock(mutex_);
+  close_locked();
+  // Only what decant wrote: --state-dir may name a directory that holds other files.
+  std::error_code ec;
+  for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
+  fs::remove(journal(), ec);
+  fs::remove(dir_ / "journal.tmp", ec);
+  fs::remove(dir_, ec);  // only if now empty
+}
+
+fs::path ResumeState::own_file(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  owned_files_.insert(name);
+  return dir_ / name;
+}
+
+bool ResumeState::done(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  return steps_.count(key) > 0;
+}
+
+std::optional<nlohmann::json> ResumeState::get(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = steps_.find(key);
+  if (it == steps_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ResumeState::mark_done(const std::string& key, nlohmann::json value) {
+  std::string line = step_line(key, value);
+  std::lock_guard lock(mutex_);
+  append_locked(line);
+  steps_[key] = std::move(value);
+}
+
+void ResumeState::mark_done(std::vector<std::pair<std::string, nlohmann::json>> steps) {
+  if (steps.empty()) return;
+  std::string lines;
+  for (const auto& [key, value] : steps) lines += step_line(key, value);
+  std::lock_guard lock(mutex_);
+  append_locked(lines);
+  for (auto& [key, value] : steps) steps_[key] = std::move(value);
+}
+
+void ResumeState::append_locked(const std::string& lines) {
+  if (fd_ < 0) fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) io_error("cannot write", journal(), errno);
+  write_all(fd_, lines, journal());
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_sync_ >= std::chrono::seconds(1)) {
+    if (::fdatasync(fd_) != 0) io_error("cannot write", journal(), errno);
+    last_sync_ = now;
+  }
 }
 
 }  // namespace decant::engine

@@ -1,13 +1,22 @@
 #pragma once
-// What a run has finished, kept in `<state dir>/state.json` so that `--resume` skips it.
-// Every step marks itself done only after the target has committed it; the file is
-// replaced atomically (write, fsync, rename) so a SIGKILL leaves the old or the new one.
+// What a run has finished, kept in `<state dir>/journal` so that --resume skips it.
+// Every step is recorded only after the target committed it. The journal is append-only:
+// a header line (which run it belongs to), then one JSON line per finished step, each
+// appended with a single write(), so a step costs the same whether it is the 10th or the
+// 10,000th. A SIGKILL loses nothing written; a torn last line (a crash mid-write) is
+// ignored. The file is synced to disk at most once a second, not per step: a step lost
+// to an operating-system crash is only done again (a table is truncated and copied, an
+// index found to exist), never skipped.
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace decant::engine {
 
@@ -16,6 +25,9 @@ class ResumeState {
   // `identity` names what the state belongs to (source and target, without secrets);
   // a state written for another identity is never used.
   ResumeState(std::filesystem::path dir, std::string identity);
+  ~ResumeState();
+  ResumeState(const ResumeState&) = delete;
+  ResumeState& operator=(const ResumeState&) = delete;
 
   bool exists() const;  // a state from an earlier, unfinished run
   void load();          // throws Error(nothing_to_resume) when absent or for another copy
@@ -27,18 +39,23 @@ class ResumeState {
   bool done(const std::string& key) const;
   std::optional<nlohmann::json> get(const std::string& key) const;
   void mark_done(const std::string& key, nlohmann::json value = true);
+  // Several steps at once (a batch committed together): one write.
+  void mark_done(std::vector<std::pair<std::string, nlohmann::json>> steps);
 
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
-  void save_locked();
-  std::filesystem::path file() const { return dir_ / "state.json"; }
+  void append_locked(const std::string& lines);
+  void close_locked();
+  std::filesystem::path journal() const { return dir_ / "journal"; }
 
   std::filesystem::path dir_;
   std::string identity_;
   mutable std::mutex mutex_;
-  nlohmann::json steps_ = nlohmann::json::object();
+  std::unordered_map<std::string, nlohmann::json> steps_;
   std::set<std::string> owned_files_;
+  int fd_ = -1;  // the journal, open for appending
+  std::chrono::steady_clock::time_point last_sync_;
 };
 
 // $XDG_STATE_HOME/decant/<kind>-<hash of identity> (default ~/.local/state/...).

@@ -8,7 +8,7 @@ int resolve_jobs(int requested) {
   return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-TaskPool::TaskPool(int workers) {
+TaskPool::TaskPool(int workers, RunContext& context) : context_(context) {
   if (workers < 1) workers = 1;
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run(i); });
 }
@@ -61,15 +61,19 @@ void TaskPool::run(int worker) {
     } catch (...) {
       error = std::current_exception();
     }
+    bool first_failure = false;
     {
       std::lock_guard lock(mutex_);
       --running_;
       if (error && !failure_) {
         failure_ = error;
         queue_.clear();
+        first_failure = true;
       }
       if (queue_.empty() && running_ == 0) idle_.notify_all();
     }
+    // Outside the lock: the stop hooks cancel statements that other tasks are waiting on.
+    if (first_failure) context_.request_stop(StopReason::failure);
   }
 }
 

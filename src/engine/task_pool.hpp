@@ -1,7 +1,8 @@
 #pragma once
 // A fixed set of worker threads taking tasks from a priority queue. Tasks may submit
 // more tasks (a table's index builds once its data is in). The first failure cancels
-// what is still queued; wait() rethrows it once the running tasks have ended.
+// what is still queued and stops the run (its running statements are cancelled, so the
+// other tasks end quickly); wait() rethrows that first failure once they have ended.
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -10,6 +11,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/run_context.hpp"
 
 namespace decant::engine {
 
@@ -21,7 +24,8 @@ class TaskPool {
   // `worker` is the index of the thread running the task, for per-worker caches.
   using Task = std::function<void(int worker)>;
 
-  explicit TaskPool(int workers);
+  // `context`: whose stop a failure requests (the process's run by default).
+  explicit TaskPool(int workers, RunContext& context = run_context());
   ~TaskPool();
   TaskPool(const TaskPool&) = delete;
   TaskPool& operator=(const TaskPool&) = delete;
@@ -42,6 +46,7 @@ class TaskPool {
   int running_ = 0;
   bool stopping_ = false;
   std::exception_ptr failure_;
+  RunContext& context_;
   std::vector<std::thread> threads_;
 };
 

@@ -203,8 +203,7 @@ DatabaseCatalog read_catalog(Connection& source) {
     if (by_oid.count(b.table_oid)) cat.indexes.push_back(std::move(b));
   auto s = source.exec(kSequencesSql);
   for (int i = 0; i < s.rows(); ++i) cat.sequences.push_back({s.text(i, 0), s.text(i, 1)});
-  auto lo = source.exec("SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid");
-  for (int i = 0; i < lo.rows(); ++i) cat.large_objects.push_back(to_oid(lo.text(i, 0)));
+  cat.large_objects = read_large_objects(source);
   return cat;
 }
 

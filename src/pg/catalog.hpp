@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pg/connection.hpp"
+#include "pg/large_objects.hpp"
 
 namespace decant::pg {
 
@@ -62,7 +63,7 @@ struct DatabaseCatalog {
   std::vector<TableInfo> tables;  // largest first
   std::vector<IndexBuild> indexes;
   std::vector<SequenceInfo> sequences;
-  std::vector<uint32_t> large_objects;
+  std::vector<LargeObjectInfo> large_objects;
 };
 
 // Reads the catalog in the connection's current snapshot. Throws Error(privileges)

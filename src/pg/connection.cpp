@@ -1,9 +1,16 @@
 #include "pg/connection.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstring>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/run_context.hpp"
+#include "pg/sqlstate.hpp"
 
 namespace decant::pg {
 namespace {
@@ -21,19 +28,12 @@ std::string trimmed(std::string s) {
 
 bool contains(const std::string& haystack, const char* needle) { return haystack.find(needle) != std::string::npos; }
 
-// libpq gives no SQLSTATE for a failed connection: classify by its (English) message.
-ExitCode classify_connect_failure(const std::string& msg) {
-  // Authentication first: a pg_hba.conf rejection also mentions "SSL encryption".
-  if (contains(msg, "password authentication failed") || contains(msg, "no password supplied") ||
-      contains(msg, "authentication failed") || contains(msg, "pg_hba.conf") ||
-      contains(msg, "password is required") || (contains(msg, "role \"") && contains(msg, "does not exist")))
-    return ExitCode::auth;
-  if (contains(msg, "SSL error") || contains(msg, "SSL SYSCALL") || contains(msg, "certificate") ||
-      contains(msg, "server does not support SSL") || contains(msg, "sslmode") || contains(msg, "SSL connection"))
-    return ExitCode::tls;
-  if (contains(msg, "does not exist") || contains(msg, "connection option") || contains(msg, "invalid "))
-    return ExitCode::usage;
-  if (contains(msg, "permission denied")) return ExitCode::privileges;
+// A connection failure libpq raised itself: no server was reached, or TLS failed. These
+// messages are libpq's own, in English: decant never sets a locale for its own messages.
+ExitCode classify_client_failure(PGconn* conn, const std::string& msg) {
+  if (PQconnectionNeedsPassword(conn)) return ExitCode::auth;
+  if (contains(msg, "SSL") || contains(msg, "certificate") || contains(msg, "sslmode")) return ExitCode::tls;
+  if (contains(msg, "invalid ") || contains(msg, "connection option")) return ExitCode::usage;
   return ExitCode::unreachable;
 }
 
@@ -51,14 +51,6 @@ std::string connect_hint(ExitCode code, const std::string& role) {
     default:
       return "check the host and port of --" + role + ", that the server runs and that this machine can reach it";
   }
-}
-
-ExitCode classify_sqlstate(const char* state) {
-  std::string s = state ? state : "";
-  if (s == "42501") return ExitCode::privileges;
-  if (s.rfind("08", 0) == 0) return ExitCode::unreachable;
-  if (s == "53100") return ExitCode::copy_failed;  // disk full on the server
-  return ExitCode::copy_failed;
 }
 
 }  // namespace
@@ -94,13 +86,44 @@ std::vector<std::string> Result::text_array(int row, int col) const {
 Connection Connection::open(const ConnInfo& info, const std::string& dbname) {
   Connection c;
   c.where_ = info.role() + " " + info.display(dbname);
-  c.conn_.reset(PQconnectdb(info.for_database(dbname).c_str()));
+  throw_if_interrupted();
+  c.conn_.reset(PQconnectStart(info.for_database(dbname).c_str()));
   if (!c.conn_) throw Error(ExitCode::internal, "out of memory connecting to the " + c.where_);
-  if (PQstatus(c.conn_.get()) != CONNECTION_OK) {
-    std::string msg = trimmed(PQerrorMessage(c.conn_.get()));
-    ExitCode code = classify_connect_failure(msg);
+  // Verbose errors carry the server's SQLSTATE, which classifies a failure whatever the
+  // server's language. The connection is driven here, not by PQconnectdb, so that a stop
+  // ends the wait at once; libpq leaves connect_timeout to such a loop.
+  PQsetErrorVerbosity(c.conn_.get(), PQERRORS_VERBOSE);
+  auto deadline = std::chrono::steady_clock::now() + info.connect_budget();
+  PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+  bool timed_out = false;
+  while (PQstatus(c.conn_.get()) != CONNECTION_BAD && status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED) {
+    pollfd pfd{PQsocket(c.conn_.get()), static_cast<short>(status == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    int rc = pfd.fd >= 0 ? ::poll(&pfd, 1, 100) : 1;
+    throw_if_interrupted();
+    if (std::chrono::steady_clock::now() > deadline) {
+      timed_out = true;
+      break;
+    }
+    if (rc != 0) status = PQconnectPoll(c.conn_.get());
+  }
+  if (timed_out || PQstatus(c.conn_.get()) != CONNECTION_OK) {
+    std::string verbose = trimmed(PQerrorMessage(c.conn_.get()));
+    if (timed_out) verbose = "timeout expired after " + std::to_string(info.connect_budget().count()) + " s";
+    std::string state = sqlstate_in(verbose);
+    std::string msg = without_verbose_parts(verbose, state);
+    ExitCode code = timed_out          ? ExitCode::unreachable
+                    : !state.empty()   ? classify_sqlstate(state)
+                                       : classify_client_failure(c.conn_.get(), msg);
     throw Error(code, "cannot connect to the " + c.where_ + ": " + msg, connect_hint(code, info.role()));
   }
+  PQsetErrorVerbosity(c.conn_.get(), PQERRORS_DEFAULT);
+  // A stop cancels the statement this connection is running.
+  c.cancel_.reset(PQgetCancel(c.conn_.get()));
+  PGcancel* cancel = c.cancel_.get();
+  c.stop_hook_ = run_context().on_stop([cancel](int) {
+    char err[256];
+    if (cancel) PQcancel(cancel, err, sizeof err);
+  });
   // Server notices ("role is already a member ...") are for the verbose log only.
   PQsetNoticeProcessor(c.conn_.get(), [](void*, const char* message) {
     std::string m = message;
@@ -115,8 +138,13 @@ void Connection::fail(const PGresult* res, const std::string& doing) const {
   if (msg.empty()) msg = PQerrorMessage(conn_.get());
   msg = trimmed(msg);
   if (msg.rfind("ERROR:  ", 0) == 0) msg = msg.substr(8);
+  // A statement cancelled because the run stops is an interruption, not a failure.
+  if (run_context().stop_requested())
+    throw Error(ExitCode::interrupted, "interrupted", "run the same command with --resume to continue where it stopped");
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  ExitCode code = PQstatus(conn_.get()) == CONNECTION_BAD ? ExitCode::unreachable : classify_sqlstate(state);
+  ExitCode code =
+      PQstatus(conn_.get()) == CONNECTION_BAD ? ExitCode::unreachable : classify_sqlstate(state ? state : "");
+  if (code == ExitCode::usage || code == ExitCode::auth) code = ExitCode::copy_failed;  // not at connect time
   std::string hint = code == ExitCode::privileges   ? "grant the login the privilege, or connect as one that has it"
                      : code == ExitCode::unreachable ? "the connection was lost; run the same command with --resume"
                                                      : "fix the cause, then run the same command with --resume";
@@ -124,6 +152,7 @@ void Connection::fail(const PGresult* res, const std::string& doing) const {
 }
 
 Result Connection::exec(const std::string& sql) {
+  throw_if_interrupted();
   Result r(PQexec(conn_.get(), sql.c_str()));
   auto st = PQresultStatus(r.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r.get(), "running " + sql.substr(0, 60));
@@ -131,6 +160,7 @@ Result Connection::exec(const std::string& sql) {
 }
 
 Result Connection::exec_params(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  throw_if_interrupted();
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   Result r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,

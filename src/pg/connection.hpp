@@ -1,7 +1,8 @@
 #pragma once
-// RAII wrappers for libpq: a Result owns a PGresult, a Connection owns a PGconn.
-// Errors become decant::Error with an exit code chosen from the SQLSTATE or libpq's
-// connection message, and a message that names the server but never the password.
+// RAII wrappers for libpq: a Result owns a PGresult, a Connection owns a PGconn (and the
+// cancel handle a stop of the run uses to cancel its running statement). Errors become
+// decant::Error with an exit code chosen from the SQLSTATE (for connection failures too),
+// and a message that names the server but never the password.
 #include <libpq-fe.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/run_context.hpp"
 #include "engine/stream.hpp"
 #include "pg/conninfo.hpp"
 
@@ -43,6 +45,18 @@ class Connection {
   static Connection open(const ConnInfo& info, const std::string& dbname);
 
   Connection() = default;
+  Connection(Connection&&) noexcept = default;
+  // The stop hook goes first: it must never see a freed cancel handle.
+  Connection& operator=(Connection&& other) noexcept {
+    if (this != &other) {
+      stop_hook_.reset();
+      conn_ = std::move(other.conn_);
+      cancel_ = std::move(other.cancel_);
+      stop_hook_ = std::move(other.stop_hook_);
+      where_ = std::move(other.where_);
+    }
+    return *this;
+  }
   bool is_open() const { return conn_ != nullptr; }
   PGconn* raw() const { return conn_.get(); }
   const std::string& where() const { return where_; }  // "source user@host:port/db"
@@ -62,8 +76,13 @@ class Connection {
   struct Deleter {
     void operator()(PGconn* c) const { PQfinish(c); }
   };
+  struct CancelDeleter {
+    void operator()(PGcancel* c) const { PQfreeCancel(c); }
+  };
   std::unique_ptr<PGconn, Deleter> conn_;
+  std::unique_ptr<PGcancel, CancelDeleter> cancel_;
   std::string where_;
+  RunContext::Hook stop_hook_;  // declared last: unregistered before the handles are freed
 };
 
 // Streams `COPY ... TO STDOUT` rows from a source connection. For binary COPY the

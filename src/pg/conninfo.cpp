@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -109,6 +110,17 @@ std::string ConnInfo::display(const std::string& dbname) const {
   };
   return get("user", "PGUSER", "") + "@" + get("host", "PGHOST", "localhost") + ":" + get("port", "PGPORT", "5432") +
          "/" + dbname;
+}
+
+std::chrono::seconds ConnInfo::connect_budget() const {
+  auto it = params_.find("connect_timeout");
+  std::string text = it != params_.end() ? it->second : env_or("PGCONNECT_TIMEOUT", "10");
+  long per_host = std::strtol(text.c_str(), nullptr, 10);
+  if (per_host <= 0) per_host = 3600;  // libpq: 0 waits indefinitely; stay bounded
+  per_host = std::max(per_host, 2L);   // libpq's minimum
+  auto hosts = params_.count("host") ? params_.at("host") : params_.count("hostaddr") ? params_.at("hostaddr") : "";
+  long count = 1 + static_cast<long>(std::count(hosts.begin(), hosts.end(), ','));
+  return std::chrono::seconds(per_host * count);
 }
 
 std::string ConnInfo::display() const { return display(maintenance_db()); }

@@ -2,6 +2,7 @@
 // A libpq connection string or URI, parsed by libpq itself so that every form libpq
 // accepts works, and rebuilt per database. PG* variables and ~/.pgpass still apply
 // because unset keywords are left to libpq.
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@ class ConnInfo {
   // The database named in the string (or libpq's default from PGDATABASE/user).
   std::string maintenance_db() const;
   const std::string& role() const { return role_; }
+  // How long a connection attempt may take: connect_timeout (or PGCONNECT_TIMEOUT) per
+  // host, as libpq counts it, for every host listed.
+  std::chrono::seconds connect_budget() const;
 
  private:
   std::string build(const std::optional<std::string>& dbname, bool with_password) const;

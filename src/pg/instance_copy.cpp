@@ -1,7 +1,6 @@
 #include "pg/instance_copy.hpp"
 
 #include <fmt/format.h>
-#include <libpq/libpq-fs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -21,11 +20,14 @@
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/item_lifecycle.hpp"
 #include "engine/stream.hpp"
 #include "engine/task_pool.hpp"
 #include "pg/catalog.hpp"
 #include "pg/connection.hpp"
 #include "pg/globals.hpp"
+#include "pg/index_builds.hpp"
+#include "pg/large_objects.hpp"
 #include "pg/schema.hpp"
 #include "pg/tools.hpp"
 
@@ -64,56 +66,6 @@ bool database_is_empty(Connection& conn) {
 }
 
 
-// Streams large objects' contents with a per-object hash, for copy and verification.
-struct LargeObjectDigest {
-  RowDigest digest;
-  uint64_t bytes = 0;
-};
-
-class LargeObject {
- public:
-  LargeObject(Connection& conn, uint32_t oid, int mode) : conn_(conn) {
-    fd_ = lo_open(conn.raw(), oid, mode);
-    if (fd_ < 0) conn.fail(nullptr, fmt::format("opening large object {}", oid));
-  }
-  ~LargeObject() { lo_close(conn_.raw(), fd_); }
-  LargeObject(const LargeObject&) = delete;
-  LargeObject& operator=(const LargeObject&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  Connection& conn_;
-  int fd_;
-};
-
-// Reads one large object (and writes it to `target` when given); adds oid + content hash.
-void transfer_large_object(Connection& source, Connection* target, uint32_t oid, LargeObjectDigest& out) {
-  LargeObject in(source, oid, INV_READ);
-  std::unique_ptr<LargeObject> sink;
-  if (target) {
-    sink = std::make_unique<LargeObject>(*target, oid, INV_WRITE);
-    if (lo_truncate64(target->raw(), sink->fd(), 0) < 0) target->fail(nullptr, "truncating a large object");
-  }
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), &XXH3_freeState);
-  XXH3_128bits_reset(state.get());
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    int n = lo_read(source.raw(), in.fd(), buf.data(), buf.size());
-    if (n < 0) source.fail(nullptr, fmt::format("reading large object {}", oid));
-    if (n == 0) break;
-    XXH3_128bits_update(state.get(), buf.data(), static_cast<size_t>(n));
-    out.bytes += static_cast<uint64_t>(n);
-    if (sink && lo_write(target->raw(), sink->fd(), buf.data(), static_cast<size_t>(n)) != n)
-      target->fail(nullptr, fmt::format("writing large object {}", oid));
-  }
-  XXH128_hash_t h = XXH3_128bits_digest(state.get());
-  char entry[20];
-  std::memcpy(entry, &oid, 4);
-  std::memcpy(entry + 4, &h.high64, 8);
-  std::memcpy(entry + 12, &h.low64, 8);
-  out.digest.add_row(std::string_view(entry, sizeof entry));
-}
-
 // Extension configuration tables, each after the tables its foreign keys reference.
 std::vector<const TableInfo*> extension_tables_in_fk_order(const std::vector<TableInfo>& tables) {
   std::vector<const TableInfo*> pending, ordered;
@@ -136,6 +88,14 @@ std::vector<const TableInfo*> extension_tables_in_fk_order(const std::vector<Tab
   }
   return ordered;
 }
+
+
+// A table this small (on disk) is copied with others in one transaction, and its indexes
+// built with theirs: for thousands of small tables (partitions), round trips and
+// commits cost more than the data.
+constexpr uint64_t kSmallTableBytes = 1u << 20;
+constexpr size_t kBatchTables = 64;
+constexpr uint64_t kBatchBytes = 8u << 20;
 
 // Everything about one database's copy that outlives a single task.
 struct DatabaseRun {
@@ -164,12 +124,17 @@ struct WorkerSessions {
   Connection target;
 };
 
+// Tables copied by one task: one large table, or a batch of small ones.
+struct TableTask {
+  DatabaseRun* db;
+  std::vector<std::pair<const TableInfo*, engine::ProgressItem*>> tables;
+  bool batch = false;
+};
+
 class InstanceCopy {
  public:
   explicit InstanceCopy(const CopyOptions& options)
-      : options_(options),
-        jobs_(engine::resolve_jobs(options.jobs)),
-        report_("pg copy", "", "") {}
+      : options_(options), jobs_(engine::resolve_jobs(options.jobs)), report_("pg copy", "", "") {}
 
   int run();
   engine::Report& report() { return report_; }
@@ -179,15 +144,16 @@ class InstanceCopy {
   void prepare_state();
   void check_targets();
   void create_database(DatabaseRun& db);
+  void drop_database(Connection& admin, const std::string& name);
   void plan_database(DatabaseRun& db);
-  void restore_once(DatabaseRun& db, const std::string& section, const std::function<void()>& restore);
   void check_schema_unchanged(DatabaseRun& db);
+  void restore_section(DatabaseRun& db, const std::string& section);
   void schedule(engine::TaskPool& pool);
-  void copy_table(int worker, DatabaseRun& db, const TableInfo& table, engine::ProgressItem& progress,
-                  engine::TaskPool& pool);
-  void schedule_builds(DatabaseRun& db, uint32_t table_oid, engine::TaskPool& pool);
-  void build_index(int worker, DatabaseRun& db, const IndexBuild& build);
-  void finish_table(int worker, DatabaseRun& db, uint32_t table_oid);
+  std::vector<TableTask> table_tasks();
+  engine::ItemSpec table_item(WorkerSessions& s, DatabaseRun& db, const TableInfo& table,
+                              engine::ProgressItem& progress, bool in_batch);
+  void copy_tables(int worker, const TableTask& task, engine::TaskPool& pool);
+  void schedule_builds(DatabaseRun& db, const std::vector<uint32_t>& table_oids, bool batch, engine::TaskPool& pool);
   void copy_large_objects(int worker, DatabaseRun& db);
   void copy_sequences(int worker, DatabaseRun& db);
   WorkerSessions& sessions(int worker, const DatabaseRun& db);
@@ -204,9 +170,9 @@ class InstanceCopy {
   Login target_login_;
   RolesOutcome roles_;
   bool binary_ = false;
-  std::optional<PgTools> tools_;
   std::optional<SchemaTransfer> schema_;
   std::unique_ptr<engine::ResumeState> state_;
+  std::unique_ptr<engine::ItemLifecycle> lifecycle_;
   std::vector<std::unique_ptr<DatabaseRun>> databases_;
   std::vector<WorkerSessions> workers_;
   engine::ProgressBoard progress_;
@@ -228,13 +194,14 @@ void InstanceCopy::connect_and_preflight() {
                 "connect --target as a superuser, or ALTER ROLE " + target_login_.name + " CREATEDB CREATEROLE");
   int source_major = source_admin_.server_version() / 10000;
   int target_major = target_admin_.server_version() / 10000;
-  if (target_major < source_major)
-    log::warn("the target server (version {}) is older than the source (version {}); the schema may not load",
-              target_major, source_major);
   binary_ = source_major == target_major;
-  tools_ = find_pg_tools(source_major, options_.pg_bin);
-  log::debug("using {} ({})", tools_->pg_dump, tools_->version_line);
-  schema_.emplace(*tools_, source_info_, target_info_);
+  PgTools tools = find_pg_tools(source_major, options_.pg_bin);
+  std::set<std::string> target_settings;
+  auto settings = target_admin_.exec("SELECT name FROM pg_catalog.pg_settings");
+  for (int i = 0; i < settings.rows(); ++i) target_settings.insert(settings.text(i, 0));
+  log::info("source PostgreSQL {}, target PostgreSQL {}; schema through {} ({})", source_major, target_major,
+            tools.pg_dump, tools.version_line);
+  schema_.emplace(std::move(tools), source_info_, target_info_, std::move(target_settings));
   for (auto& info : read_databases(source_admin_, options_.databases)) {
     if (info.is_template && options_.databases.empty()) {
       // A template (template1) is copied only when it holds something: every target
@@ -286,6 +253,21 @@ Connection InstanceCopy::side_admin(const std::string& dbname) {
   return conn;
 }
 
+void InstanceCopy::drop_database(Connection& admin, const std::string& name) {
+  // A template cannot be dropped. Other sessions (ours included) are ended first:
+  // PostgreSQL 13+ does it with FORCE, 12 needs pg_terminate_backend.
+  admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " IS_TEMPLATE false");
+  if (admin.server_version() >= 130000) {
+    admin.exec("DROP DATABASE " + admin.quote_ident(name) + " WITH (FORCE)");
+    return;
+  }
+  admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " ALLOW_CONNECTIONS false");
+  admin.exec_params("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                    {name});
+  admin.exec("DROP DATABASE " + admin.quote_ident(name));
+}
+
 void InstanceCopy::create_database(DatabaseRun& db) {
   if (state_->done(key(db, "created"))) return;
   auto& name = db.info.name;
@@ -305,9 +287,7 @@ void InstanceCopy::create_database(DatabaseRun& db) {
       reuse = true;
     } else {
       log::info("dropping target database {} (--clean)", name);
-      // A template cannot be dropped; FORCE ends other sessions (ours included).
-      admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " IS_TEMPLATE false");
-      admin.exec("DROP DATABASE " + admin.quote_ident(name) + " WITH (FORCE)");
+      drop_database(admin, name);
     }
   }
   if (!reuse) admin.exec(create_database_sql(admin, db.info));
@@ -344,6 +324,7 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
 
   std::string base = fmt::format("{:016x}", XXH3_64bits(db.info.name.data(), db.info.name.size()));
   db.schema_file = state_->own_file(base + ".schema.dump");
+  state_->own_file(base + ".schema.dump.pre-data.list");
   state_->own_file(base + ".schema.dump.post-data.list");
   schema_->dump(db.info.name, db.snapshot, db.schema_file);
   db.toc = schema_->list(db.schema_file);
@@ -362,9 +343,7 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
     roles_.left_out.push_back(fmt::format("database {}: object owners (some are roles the target login {} cannot "
                                           "act as; it owns every object instead)",
                                           db.info.name, target_login_.name));
-  if (!state_->done(key(db, "pre-data"))) {
-    restore_once(db, "pre-data", [&] { schema_->restore_pre_data(db.info.name, db.schema_file, db.keep_owners); });
-  }
+  restore_section(db, "pre-data");
   log::info("database {}: schema loaded; {} tables, {} indexes and constraints, {} sequences, {} large objects",
             db.info.name, db.catalog.tables.size(), db.built_oids.size(), db.catalog.sequences.size(),
             db.catalog.large_objects.size());
@@ -387,15 +366,19 @@ void InstanceCopy::check_schema_unchanged(DatabaseRun& db) {
   state_->mark_done(key(db, "schema"), fingerprint);
 }
 
-// pg_restore runs a section in one transaction, and commits it before decant can record
-// it: after a kill in between, "already exists" on --resume means the whole section is in.
-void InstanceCopy::restore_once(DatabaseRun& db, const std::string& section, const std::function<void()>& restore) {
-  try {
-    restore();
-  } catch (const Error& e) {
-    if (!options_.resume || std::string(e.what()).find("already exists") == std::string::npos) throw;
+// A section is restored in one transaction. After a kill between its commit and the
+// record, --resume meets the section's own objects: then it is in.
+void InstanceCopy::restore_section(DatabaseRun& db, const std::string& section) {
+  if (state_->done(key(db, section))) return;
+  throw_if_interrupted();
+  // Large objects' metadata is decant's (large_objects.hpp); post-data leaves out the
+  // indexes and constraints decant built itself.
+  auto skip = [&](const TocEntry& e) {
+    return e.is_large_object_metadata() ||
+           (section == "post-data" && (e.desc == "INDEX" || e.desc == "CONSTRAINT") && db.built_oids.count(e.oid));
+  };
+  if (!schema_->restore(db.info.name, db.schema_file, section, db.toc, skip, db.keep_owners, options_.resume))
     log::info("database {}: the {} was restored by the interrupted run", db.info.name, section);
-  }
   state_->mark_done(key(db, section));
 }
 
@@ -417,209 +400,127 @@ WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {
   return w;
 }
 
-void InstanceCopy::copy_table(int worker, DatabaseRun& db, const TableInfo& table, engine::ProgressItem& progress,
-                              engine::TaskPool& pool) {
-  auto submit_builds = [&] { schedule_builds(db, table.oid, pool); };
-  std::string state_key = key(db, "table/" + table.qualified);
+engine::ItemSpec InstanceCopy::table_item(WorkerSessions& s, DatabaseRun& db, const TableInfo& table,
+                                          engine::ProgressItem& progress, bool in_batch) {
   bool binary = binary_ && table.binary_ok;
-  if (auto done = state_->get(state_key)) {
-    // Finished by an earlier run: not copied again, but verified again against the
-    // digest recorded from the source then, so a target changed since is caught.
-    auto& s = sessions(worker, db);
-    CopyOutSource readback(s.target, table.copy_out_sql(binary), binary);
-    RowDigest target_digest = engine::digest_of(readback);
-    engine::ItemReport item;
-    item.name = table.display;
-    item.rows = (*done)["rows"];
-    item.bytes = (*done)["bytes"];
-    item.seconds = (*done)["seconds"];
-    item.source_digest = (*done)["digest"];
-    item.target_digest = target_digest.hex();
-    item.verified = item.source_digest == item.target_digest && item.rows == target_digest.rows();
-    if (!item.verified)
-      item.problem = fmt::format("copied by an earlier run with {} rows (digest {}); the target now holds {} rows "
-                                 "(digest {})",
-                                 item.rows, item.source_digest, target_digest.rows(), item.target_digest);
-    item.resumed = true;
-    engine::report_finished_earlier(report_, db.info.name, item, progress);
-    submit_builds();
-    return;
-  }
-  throw_if_interrupted();
-  auto& s = sessions(worker, db);
-  progress.begin();
-  auto started = Clock::now();
-  // TRUNCATE in the same transaction lets COPY FREEZE write frozen rows (no later
-  // vacuum rewrite) and makes a retried table start from nothing.
+  // Extension configuration tables hold the extension's own rows: only its WHERE's are ours.
   bool freeze = !table.extension_config;
-  s.target.exec("BEGIN");
-  if (table.extension_config)
-    s.target.exec(fmt::format("DELETE FROM ONLY {} {}", table.qualified, table.filter.value_or("")));
-  else
-    s.target.exec("TRUNCATE ONLY " + table.qualified);
-  engine::PumpResult moved;
-  uint64_t stored = 0;
-  {
-    CopyOutSource source(s.source, table.copy_out_sql(binary), binary);
-    CopyInSink sink(s.target, table.copy_in_sql(binary, freeze), binary);
-    moved = engine::pump(source, sink, &progress);
-    stored = sink.finish();
-  }
-  s.target.exec("COMMIT");
-  double copy_seconds = engine::seconds_since(started);
-
-  // Verification reads the rows back from the target and hashes them exactly as the
-  // source's rows were hashed in flight: count and content, independent of row order
-  // and of the tables' physical column order (columns are always named, sorted).
-  CopyOutSource readback(s.target, table.copy_out_sql(binary), binary);
-  RowDigest target_digest = engine::digest_of(readback);
-  engine::ItemReport item;
+  engine::ItemSpec item;
+  item.group = db.info.name;
   item.name = table.display;
-  item.rows = moved.digest.rows();
-  item.bytes = moved.bytes;
-  item.seconds = engine::seconds_since(started);
-  item.source_digest = moved.digest.hex();
-  item.target_digest = target_digest.hex();
-  item.verified = moved.digest == target_digest && stored == moved.digest.rows();
-  if (!item.verified)
-    item.problem = fmt::format("source has {} rows (digest {}), target stored {} and holds {} rows (digest {})",
-                               moved.digest.rows(), item.source_digest, stored, target_digest.rows(),
-                               item.target_digest);
-  else
-    state_->mark_done(state_key, {{"rows", item.rows}, {"bytes", item.bytes}, {"seconds", copy_seconds},
-                                  {"digest", item.source_digest}});
-  report_.add_item(db.info.name, item);
-  progress.finish();
-  if (!item.verified) log::warn("table {}.{} differs: {}", db.info.name, table.display, item.problem);
-  submit_builds();
+  item.kind = "table";
+  item.resume_key = key(db, "table/" + table.qualified);
+  item.progress = &progress;
+  // TRUNCATE in the same transaction lets COPY FREEZE write frozen rows (no later vacuum
+  // rewrite) and makes a retried table start from nothing.
+  item.prepare = [&s, &table, in_batch] {
+    if (!in_batch) s.target.exec("BEGIN");
+    if (table.extension_config)
+      s.target.exec(fmt::format("DELETE FROM ONLY {} {}", table.qualified, table.filter.value_or("")));
+    else
+      s.target.exec("TRUNCATE ONLY " + table.qualified);
+  };
+  item.source = [&s, &table, binary] {
+    return std::make_unique<CopyOutSource>(s.source, table.copy_out_sql(binary), binary);
+  };
+  item.sink = [&s, &table, binary, freeze] {
+    return std::make_unique<CopyInSink>(s.target, table.copy_in_sql(binary, freeze), binary);
+  };
+  if (!in_batch) item.complete = [&s] { s.target.exec("COMMIT"); };
+  // Read back exactly as the source was read: columns named in sorted order, so the
+  // tables' physical column order never matters.
+  item.readback = [&s, &table, binary] {
+    return std::make_unique<CopyOutSource>(s.target, table.copy_out_sql(binary), binary);
+  };
+  return item;
 }
 
-// Index builds (priority 2) jump the queue as soon as their table is in, to overlap with
-// other tables' data; the table's finish step follows its last build.
-void InstanceCopy::schedule_builds(DatabaseRun& db, uint32_t table_oid, engine::TaskPool& pool) {
-  auto it = db.builds_by_table.find(table_oid);
+void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPool& pool) {
+  auto& db = *task.db;
+  auto& s = sessions(worker, db);
+  std::vector<uint32_t> oids;
+  if (!task.batch) {
+    for (const auto& [table, progress] : task.tables) {
+      lifecycle_->run(table_item(s, db, *table, *progress, false));
+      schedule_builds(db, {table->oid}, false, pool);
+    }
+    return;
+  }
+  std::vector<engine::ItemSpec> items;
+  for (const auto& [table, progress] : task.tables) {
+    items.push_back(table_item(s, db, *table, *progress, true));
+    oids.push_back(table->oid);
+  }
+  s.target.exec("BEGIN");
+  lifecycle_->run_batch(items, [&s] { s.target.exec("COMMIT"); });
+  schedule_builds(db, oids, true, pool);
+}
+
+// Index builds (priority 2) jump the queue as soon as their tables are in, to overlap with
+// other tables' data; a table's finish step (priority 3) follows its last build. A batch
+// of small tables gets one task that does both in one transaction.
+void InstanceCopy::schedule_builds(DatabaseRun& db, const std::vector<uint32_t>& table_oids, bool batch,
+                                   engine::TaskPool& pool) {
+  if (batch) {
+    std::vector<const IndexBuild*> builds;
+    std::string state_key;
+    for (uint32_t oid : table_oids) {
+      auto it = db.builds_by_table.find(oid);
+      if (it == db.builds_by_table.end()) continue;
+      builds.insert(builds.end(), it->second.builds.begin(), it->second.builds.end());
+      state_key = key(db, "finish/" + it->second.builds.front()->table);  // the batch's last table
+    }
+    if (builds.empty() || state_->done(state_key)) return;
+    pool.submit(2, [this, &db, builds, state_key](int w) {
+      throw_if_interrupted();
+      build_and_finish(sessions(w, db).target, builds);
+      state_->mark_done(state_key);
+    });
+    return;
+  }
+  auto it = db.builds_by_table.find(table_oids.front());
   if (it == db.builds_by_table.end()) return;
   auto& tb = it->second;
+  std::string finish_key = key(db, "finish/" + tb.builds.front()->table);
+  if (state_->done(finish_key)) return;
+  auto finish = [this, &db, &tb, finish_key](int w) {
+    throw_if_interrupted();
+    finish_tables(sessions(w, db).target, tb.builds);
+    state_->mark_done(finish_key);
+  };
   int creates = 0;
   for (const IndexBuild* b : tb.builds)
     if (b->create_index) ++creates;
-  auto finish = [this, &db, table_oid](int w) { finish_table(w, db, table_oid); };
   if (creates == 0) {
-    pool.submit(2, finish);
+    pool.submit(3, finish);
     return;
   }
   tb.pending = creates;
   for (const IndexBuild* b : tb.builds) {
     if (!b->create_index) continue;
     pool.submit(2, [this, &db, b, &tb, &pool, finish](int w) {
-      build_index(w, db, *b);
+      throw_if_interrupted();
+      create_indexes(sessions(w, db).target, {b});
       if (--tb.pending == 0) pool.submit(3, finish);
     });
   }
 }
 
-void InstanceCopy::build_index(int worker, DatabaseRun& db, const IndexBuild& build) {
-  std::string state_key = key(db, fmt::format("index/{}", build.toc_oid));
-  if (state_->done(state_key)) return;
-  throw_if_interrupted();
-  auto& s = sessions(worker, db);
-  // An earlier run may have committed the build and stopped before recording it.
-  if (s.target.exec_params("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {build.qualified}).boolean(0, 0)) {
-    state_->mark_done(state_key);
-    return;
-  }
-  auto started = Clock::now();
-  // synchronous_commit on: a build is recorded as done only once it is durable.
-  s.target.exec("BEGIN; SET LOCAL synchronous_commit = on");
-  if (!build.tablespace.empty())
-    s.target.exec("SET LOCAL default_tablespace = " + s.target.quote_ident(build.tablespace));
-  s.target.exec(*build.create_index);
-  s.target.exec("COMMIT");
-  log::debug("built {} in {:.1f}s", build.display, engine::seconds_since(started));
-  state_->mark_done(state_key);
-}
-
-void InstanceCopy::finish_table(int worker, DatabaseRun& db, uint32_t table_oid) {
-  const auto& builds = db.builds_by_table.at(table_oid).builds;
-  if (builds.empty()) return;
-  std::string state_key = key(db, "finish/" + builds.front()->table);
-  if (state_->done(state_key)) return;
-  throw_if_interrupted();
-  auto& s = sessions(worker, db);
-  s.target.exec("BEGIN; SET LOCAL synchronous_commit = on");
-  for (const IndexBuild* b : builds)
-    for (const auto& step : b->finish) {
-      if (!step.constraint.empty() &&
-          s.target
-              .exec_params("SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
-                           {b->table, step.constraint})
-              .int64(0, 0) > 0)
-        continue;  // added by an earlier run
-      s.target.exec("SET LOCAL default_tablespace = " +
-                    (step.tablespace.empty() ? std::string("''") : s.target.quote_ident(step.tablespace)));
-      s.target.exec(step.sql);
-    }
-  s.target.exec("COMMIT");
-  state_->mark_done(state_key);
-}
-
 void InstanceCopy::copy_large_objects(int worker, DatabaseRun& db) {
-  const auto& oids = db.catalog.large_objects;
-  std::string state_key = key(db, "large-objects");
-  engine::ItemReport item;
+  auto& s = sessions(worker, db);
+  // Objects owned by a role the target login cannot act as stay the login's.
+  auto expected = as_owned_on_target(
+      db.catalog.large_objects, [&](const std::string& role) { return !roles_.unassumable.count(role); },
+      target_login_.name);
+  engine::ItemSpec item;
+  item.group = db.info.name;
   item.name = "large objects";
   item.kind = "large objects";
-  if (auto done = state_->get(state_key)) {
-    // Copied by an earlier run: verified again against the digest recorded then.
-    auto& s = sessions(worker, db);
-    LargeObjectDigest readback;
-    s.target.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    for (uint32_t oid : oids) transfer_large_object(s.target, nullptr, oid, readback);
-    s.target.exec("COMMIT");
-    item.rows = (*done)["rows"];
-    item.bytes = (*done)["bytes"];
-    item.source_digest = (*done)["digest"];
-    item.target_digest = readback.digest.hex();
-    item.verified = item.source_digest == item.target_digest;
-    if (!item.verified) item.problem = "large objects changed on the target since an earlier run copied them";
-    item.resumed = true;
-    report_.add_item(db.info.name, item);
-    return;
-  }
-  auto& s = sessions(worker, db);
-  auto started = Clock::now();
-  LargeObjectDigest copied, readback;
-  // Commit in batches: one transaction per object would be slow, one for all unbounded.
-  constexpr uint64_t kBatchBytes = 64ull << 20;
-  uint64_t batch_bytes = 0;
-  s.target.exec("BEGIN");
-  for (uint32_t oid : oids) {
-    throw_if_interrupted();
-    uint64_t before = copied.bytes;
-    transfer_large_object(s.source, &s.target, oid, copied);
-    batch_bytes += copied.bytes - before + 1024;
-    if (batch_bytes > kBatchBytes) {
-      s.target.exec("COMMIT; BEGIN");
-      batch_bytes = 0;
-    }
-  }
-  s.target.exec("COMMIT");
-  s.target.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-  for (uint32_t oid : oids) transfer_large_object(s.target, nullptr, oid, readback);
-  auto count = s.target.exec("SELECT count(*) FROM pg_catalog.pg_largeobject_metadata").int64(0, 0);
-  s.target.exec("COMMIT");
-  item.rows = copied.digest.rows();
-  item.bytes = copied.bytes;
-  item.seconds = engine::seconds_since(started);
-  item.source_digest = copied.digest.hex();
-  item.target_digest = readback.digest.hex();
-  item.verified = copied.digest == readback.digest && static_cast<uint64_t>(count) == oids.size();
-  if (!item.verified)
-    item.problem = fmt::format("source has {} large objects, target {}; digests {} and {}", oids.size(), count,
-                               item.source_digest, item.target_digest);
-  else
-    state_->mark_done(state_key, {{"rows", item.rows}, {"bytes", item.bytes}, {"digest", item.source_digest}});
-  report_.add_item(db.info.name, item);
+  item.resume_key = key(db, "large-objects");
+  item.source = [&s, expected] { return std::make_unique<LargeObjectSource>(s.source, expected); };
+  item.sink = [&s] { return std::make_unique<LargeObjectSink>(s.target); };
+  item.readback = [&s] { return std::make_unique<LargeObjectSource>(s.target, read_large_objects(s.target)); };
+  lifecycle_->run(item);
 }
 
 void InstanceCopy::copy_sequences(int worker, DatabaseRun& db) {
@@ -660,34 +561,49 @@ void InstanceCopy::copy_sequences(int worker, DatabaseRun& db) {
   report_.add_item(db.info.name, item);
 }
 
-void InstanceCopy::schedule(engine::TaskPool& pool) {
-  // Largest tables first across all databases, so the long ones start early; index
-  // builds (priority 2) jump the queue as soon as their table is in, to overlap with
-  // other tables' data.
-  struct Pending {
-    DatabaseRun* db;
-    const TableInfo* table;
-  };
-  std::vector<Pending> tables;
-  for (auto& db : databases_)
-    for (const auto& t : db->catalog.tables)
-      if (!t.extension_config) tables.push_back({db.get(), &t});
-  std::stable_sort(tables.begin(), tables.end(),
-                   [](const Pending& a, const Pending& b) { return a.table->bytes > b.table->bytes; });
-  for (const auto& p : tables) {
-    auto& item = progress_.add(p.db->info.name + "." + p.table->display, p.table->bytes);
-    pool.submit(1, [this, p, &item, &pool](int w) { copy_table(w, *p.db, *p.table, item, pool); });
+// Largest tables first across all databases, so that the long ones start early; small
+// tables in batches, in each database's catalog order.
+std::vector<TableTask> InstanceCopy::table_tasks() {
+  std::vector<TableTask> tasks;
+  for (auto& db : databases_) {
+    TableTask batch{db.get(), {}, true};
+    uint64_t batch_bytes = 0;
+    for (const auto& t : db->catalog.tables) {
+      if (t.extension_config) continue;
+      auto* item = &progress_.add(db->info.name + "." + t.display, t.bytes);
+      if (t.bytes >= kSmallTableBytes) {
+        tasks.push_back({db.get(), {{&t, item}}, false});
+        continue;
+      }
+      batch.tables.emplace_back(&t, item);
+      batch_bytes += t.bytes;
+      if (batch.tables.size() == kBatchTables || batch_bytes >= kBatchBytes) {
+        tasks.push_back(std::move(batch));
+        batch = {db.get(), {}, true};
+        batch_bytes = 0;
+      }
+    }
+    if (!batch.tables.empty()) tasks.push_back(std::move(batch));
   }
+  auto bytes = [](const TableTask& t) {
+    uint64_t sum = 0;
+    for (const auto& [table, item] : t.tables) sum += table->bytes;
+    return sum;
+  };
+  std::stable_sort(tasks.begin(), tasks.end(), [&](const TableTask& a, const TableTask& b) { return bytes(a) > bytes(b); });
+  return tasks;
+}
+
+void InstanceCopy::schedule(engine::TaskPool& pool) {
+  for (auto& task : table_tasks())
+    pool.submit(1, [this, task, &pool](int w) { copy_tables(w, task, pool); });
   for (auto& db : databases_) {
     DatabaseRun* d = db.get();
     // Extension configuration tables: one task, referenced tables first.
-    auto ordered = std::make_shared<std::vector<std::pair<const TableInfo*, engine::ProgressItem*>>>();
+    TableTask ordered{d, {}, false};
     for (const TableInfo* t : extension_tables_in_fk_order(d->catalog.tables))
-      ordered->emplace_back(t, &progress_.add(d->info.name + "." + t->display, t->bytes));
-    if (!ordered->empty())
-      pool.submit(1, [this, d, ordered, &pool](int w) {
-        for (auto& [t, item] : *ordered) copy_table(w, *d, *t, *item, pool);
-      });
+      ordered.tables.emplace_back(t, &progress_.add(d->info.name + "." + t->display, t->bytes));
+    if (!ordered.tables.empty()) pool.submit(1, [this, ordered, &pool](int w) { copy_tables(w, ordered, pool); });
     if (!d->catalog.large_objects.empty() || state_->done(key(*d, "large-objects")))
       pool.submit(1, [this, d](int w) { copy_large_objects(w, *d); });
     if (!d->catalog.sequences.empty()) pool.submit(0, [this, d](int w) { copy_sequences(w, *d); });
@@ -700,6 +616,7 @@ int InstanceCopy::run() {
   prepare_state();
   check_targets();
   if (!options_.resume) state_->reset();
+  lifecycle_ = std::make_unique<engine::ItemLifecycle>(*state_, report_);
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
             target_info_.display(), jobs_);
 
@@ -714,13 +631,8 @@ int InstanceCopy::run() {
 
   for (auto& db : databases_) {
     db->coordinator = Connection();  // the snapshot is no longer needed
-    if (!state_->done(key(*db, "post-data"))) {
-      throw_if_interrupted();
-      log::info("database {}: restoring the remaining post-data (foreign keys, triggers, ...)", db->info.name);
-      restore_once(*db, "post-data", [&] {
-        schema_->restore_post_data(db->info.name, db->schema_file, db->toc, db->built_oids, db->keep_owners);
-      });
-    }
+    log::info("database {}: restoring the remaining post-data (foreign keys, triggers, ...)", db->info.name);
+    restore_section(*db, "post-data");
     report_.set_group_seconds(db->info.name, engine::seconds_since(db->started));
   }
 
@@ -731,6 +643,10 @@ int InstanceCopy::run() {
   for (auto& db : databases_) copied_databases.insert(db->info.name);
   verify_roles(source_admin_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
   for (const auto& l : roles_.left_out) report_.add_left_out(l);
+  report_.add_note("schema: " + schema_->tools().version_line + " (pg_dump, pg_restore and psql in " +
+                   fs::path(schema_->tools().pg_dump).parent_path().string() + ")");
+  for (const auto& setting : schema_->settings_left_out())
+    report_.add_note("schema: SET " + setting + " left out of the restore script (the target does not know it)");
 
   engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --clean to copy again");
   state_->remove();

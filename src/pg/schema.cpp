@@ -1,6 +1,8 @@
 #include "pg/schema.hpp"
 
-#include <csignal>
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -8,7 +10,8 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
-#include "common/signals.hpp"
+#include "common/run_context.hpp"
+#include "pg/sqlstate.hpp"
 
 namespace decant::pg {
 namespace {
@@ -18,7 +21,7 @@ std::map<std::string, std::string> password_env(const ConnInfo& info) {
   return {};
 }
 
-// The first "error:" line a pg tool printed, for a one-line message.
+// The first error line a pg tool printed (its own messages are in the C locale).
 std::string first_error(const std::string& stderr_text) {
   std::istringstream in(stderr_text);
   std::string line, fallback;
@@ -30,22 +33,70 @@ std::string first_error(const std::string& stderr_text) {
   return fallback.empty() ? "no message" : fallback;
 }
 
-// Ctrl-C reaches pg_dump/pg_restore too (one process group): that is an interruption.
-void throw_if_child_interrupted(const ProcessResult& r) {
-  if (interrupted() || r.exit_status == 128 + SIGINT || r.exit_status == 128 + SIGTERM ||
-      r.errors.find("terminated by user") != std::string::npos)
-    throw Error(ExitCode::interrupted, "interrupted", "run the same command with --resume to continue where it stopped");
+[[noreturn]] void throw_interrupted() {
+  throw Error(ExitCode::interrupted, "interrupted", "run the same command with --resume to continue where it stopped");
 }
 
-ExitCode classify_tool_failure(const std::string& text) {
-  if (text.find("permission denied") != std::string::npos || text.find("must be superuser") != std::string::npos ||
-      text.find("must be owner") != std::string::npos || text.find("must be member") != std::string::npos)
-    return ExitCode::privileges;
-  if (text.find("authentication failed") != std::string::npos) return ExitCode::auth;
-  if (text.find("could not connect") != std::string::npos || text.find("connection to server") != std::string::npos)
+// A pg_dump failure: its own messages, in the C locale, say what kind it is.
+ExitCode classify_dump_failure(const std::string& text) {
+  if (text.find("connection to server") != std::string::npos || text.find("could not connect") != std::string::npos)
     return ExitCode::unreachable;
   return ExitCode::copy_failed;
 }
+
+// psql's error ("psql:<stdin>:LINE: ERROR:  SQLSTATE: message"), the script line it
+// stopped at, and the message without the prefix and the verbose parts.
+struct ScriptError {
+  std::string state;
+  long line = 0;
+  std::string message;
+};
+
+ScriptError script_error(const std::string& stderr_text) {
+  ScriptError e;
+  std::istringstream in(stderr_text);
+  std::string text;
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!found) {
+      auto state = sqlstate_in(line);
+      if (state.empty() && line.find("error:") == std::string::npos) continue;
+      found = true;
+      e.state = state;
+      if (line.rfind("psql:", 0) == 0) {
+        auto colon = line.find(':', 5);  // after "psql:<stdin>"
+        if (colon != std::string::npos) e.line = std::strtol(line.c_str() + colon + 1, nullptr, 10);
+        auto sev = line.find(": ", colon + 1);
+        if (sev != std::string::npos) line = line.substr(sev + 2);
+      }
+    } else if (line.rfind("psql:", 0) == 0) {
+      break;  // the next message
+    }
+    text += (text.empty() ? "" : "\n") + line;
+  }
+  e.message = found ? without_verbose_parts(text, e.state) : first_error(stderr_text);
+  return e;
+}
+
+// Tracks the script's "-- Name: t; Type: TABLE; Schema: public; Owner: o" headers by line
+// number, so that a failing line is named by the object it belongs to.
+class ScriptHeaders {
+ public:
+  void see(std::string_view line) {
+    ++line_;
+    if (line.rfind("-- Name: ", 0) == 0) headers_.emplace_back(line_, std::string(line.substr(9)));
+  }
+  std::string object_at(long line) const {
+    std::string found;
+    for (const auto& [at, header] : headers_)
+      if (at <= line) found = header;
+    return found;
+  }
+
+ private:
+  long line_ = 0;
+  std::vector<std::pair<long, std::string>> headers_;
+};
 
 }  // namespace
 
@@ -78,6 +129,34 @@ std::vector<TocEntry> parse_toc(const std::string& listing) {
   return out;
 }
 
+bool TocEntry::is_large_object_metadata() const {
+  // pg_dump < 17: "BLOB" in pre-data; 17: "BLOB METADATA" in the data section. Their
+  // comments, ACLs and security labels name the object as "LARGE OBJECT <oid>".
+  return desc == "BLOB" || line.find(" BLOB METADATA ") != std::string::npos ||
+         ((desc == "COMMENT" || desc == "ACL" || desc == "SECURITY") && line.find(" LARGE OBJECT ") != std::string::npos);
+}
+
+std::optional<std::string> ScriptFitter::fit(std::string_view line) {
+  // pg_restore writes its session settings as "SET name = value;" at the start of a line.
+  if (line.rfind("SET ", 0) == 0 && line.size() > 4 && line.back() == ';') {
+    auto name_end = line.find(' ', 4);
+    std::string name(line.substr(4, name_end == std::string_view::npos ? std::string_view::npos : name_end - 4));
+    bool plain_name = !name.empty() && name.find('.') == std::string::npos &&
+                      std::all_of(name.begin(), name.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)) || c == '_'; });
+    if (plain_name && !known_.count(name)) {
+      std::lock_guard lock(mutex_);
+      left_out_.insert(name);
+      return std::nullopt;
+    }
+  }
+  return std::string(line);
+}
+
+std::set<std::string> ScriptFitter::left_out() const {
+  std::lock_guard lock(mutex_);
+  return left_out_;
+}
+
 void SchemaTransfer::dump(const std::string& db, const std::string& snapshot, const std::filesystem::path& file) const {
   ProcessSpec spec;
   spec.argv = {tools_.pg_dump, "--format=custom", "--section=pre-data", "--section=post-data", "--no-password",
@@ -85,63 +164,65 @@ void SchemaTransfer::dump(const std::string& db, const std::string& snapshot, co
   if (!snapshot.empty()) spec.argv.push_back("--snapshot=" + snapshot);
   spec.extra_env = password_env(source_);
   auto r = run_process(spec);
-  if (r.exit_status != 0) {
-    throw_if_child_interrupted(r);
-    std::string msg = first_error(r.errors);
-    if (r.errors.find("No space left on device") != std::string::npos)
-      throw Error(ExitCode::local_io, "pg_dump cannot write the schema of " + db + " to " + file.string() + ": " + msg,
-                  "free disk space there (or choose another --state-dir), then run the same command with --resume");
-    throw Error(classify_tool_failure(msg), "pg_dump of the source database " + db + " failed: " + msg,
-                "fix the cause, then run the same command with --resume");
-  }
+  if (r.exit_status == 0) return;
+  if (r.stopped || interrupted()) throw_interrupted();
+  std::string msg = first_error(r.errors);
+  if (r.errors.find("No space left on device") != std::string::npos)
+    throw Error(ExitCode::local_io, "pg_dump cannot write the schema of " + db + " to " + file.string() + ": " + msg,
+                "free disk space there (or choose another --state-dir), then run the same command with --resume");
+  throw Error(classify_dump_failure(r.errors), "pg_dump of the source database " + db + " failed: " + msg,
+              "fix the cause, then run the same command with --resume");
 }
 
 std::vector<TocEntry> SchemaTransfer::list(const std::filesystem::path& file) const {
-  auto r = run_process({{tools_.pg_restore, "--list", file.string()}, {}, std::nullopt});
+  auto r = run_process({{tools_.pg_restore, "--list", file.string()}});
+  if (r.stopped || interrupted()) throw_interrupted();
   if (r.exit_status != 0)
     throw Error(ExitCode::copy_failed, "pg_restore --list " + file.string() + " failed: " + first_error(r.errors));
   return parse_toc(r.output);
 }
 
-void SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file,
-                             const std::vector<std::string>& args, const std::string& doing) const {
-  ProcessSpec spec;
-  spec.argv = {tools_.pg_restore, "--exit-on-error", "--single-transaction", "--no-password",
-               "--dbname=" + target_.for_child(db)};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.argv.push_back(file.string());
-  spec.extra_env = password_env(target_);
-  auto r = run_process(spec);
-  if (r.exit_status != 0) {
-    throw_if_child_interrupted(r);
-    std::string msg = first_error(r.errors);
-    throw Error(classify_tool_failure(msg), "restoring the " + doing + " of database " + db + " failed: " + msg,
-                "fix the cause, then run the same command with --resume (the step was rolled back)");
-  }
-}
-
-void SchemaTransfer::restore_pre_data(const std::string& db, const std::filesystem::path& file, bool keep_owner) const {
-  std::vector<std::string> args{"--section=pre-data"};
-  if (!keep_owner) args.emplace_back("--no-owner");
-  restore(db, file, args, "schema (pre-data)");
-}
-
-void SchemaTransfer::restore_post_data(const std::string& db, const std::filesystem::path& file,
-                                       const std::vector<TocEntry>& toc, const std::set<uint32_t>& built,
-                                       bool keep_owner) const {
+bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
+                             const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
+                             bool keep_owner, bool may_exist) const {
   std::filesystem::path list_file = file;
-  list_file += ".post-data.list";
+  list_file += "." + section + ".list";
   {
     std::ofstream out(list_file);
-    for (const auto& e : toc) {
-      bool done_by_decant = (e.desc == "INDEX" || e.desc == "CONSTRAINT") && built.count(e.oid);
-      out << (done_by_decant ? ";" : "") << e.line << "\n";
-    }
+    for (const auto& e : toc) out << (skip(e) ? ";" : "") << e.line << "\n";
     if (!out) throw Error(ExitCode::local_io, "cannot write " + list_file.string(), "check free disk space");
   }
-  std::vector<std::string> args{"--section=post-data", "--use-list=" + list_file.string()};
-  if (!keep_owner) args.emplace_back("--no-owner");
-  restore(db, file, args, "indexes and constraints (post-data)");
+  ProcessSpec producer({tools_.pg_restore, "--file=-", "--section=" + section, "--use-list=" + list_file.string()});
+  if (!keep_owner) producer.argv.emplace_back("--no-owner");
+  producer.argv.push_back(file.string());
+  ProcessSpec consumer({tools_.psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
+                        "--output=/dev/null", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
+                        "--dbname=" + target_.for_child(db)},
+                       password_env(target_));
+  ScriptHeaders headers;
+  auto r = run_pipeline(producer, [&](std::string_view line) {
+    auto kept = fitter_.fit(line);
+    if (kept) headers.see(*kept);
+    return kept;
+  }, consumer);
+  if (r.producer.exit_status == 0 && r.consumer.exit_status == 0) return true;
+  if (r.producer.stopped || r.consumer.stopped || interrupted()) throw_interrupted();
+  std::string doing = section == "pre-data" ? "schema (pre-data)" : "indexes, constraints and the rest (post-data)";
+  if (r.producer.exit_status != 0)
+    throw Error(ExitCode::copy_failed,
+                "pg_restore could not read the schema of database " + db + ": " + first_error(r.producer.errors),
+                "run the same command with --resume (the schema is dumped again)");
+  auto e = script_error(r.consumer.errors);
+  if (may_exist && is_duplicate_object(e.state)) return false;
+  std::string object = headers.object_at(e.line);
+  ExitCode code = e.state.empty() ? classify_dump_failure(r.consumer.errors) : classify_sqlstate(e.state);
+  if (code == ExitCode::usage) code = ExitCode::copy_failed;
+  throw Error(code,
+              "restoring the " + doing + " of database " + db + " failed" + (object.empty() ? "" : " at " + object) +
+                  ": " + e.message,
+              code == ExitCode::privileges ? "connect --target as a superuser, or grant the login what it lacks"
+                                           : "fix the cause, then run the same command with --resume (the step was "
+                                             "rolled back)");
 }
 
 }  // namespace decant::pg

@@ -1,10 +1,17 @@
 #pragma once
 // The schema moves through pg_dump and pg_restore (custom format, schema sections only,
-// no data): pre-data before the data, post-data after it, minus the indexes and
-// constraints decant builds itself per table. The password reaches the children via
-// PGPASSWORD in their environment, never their argv.
+// no data): pre-data before the data, post-data after it, minus what decant does itself
+// (the indexes and constraints it builds per table, large objects' metadata).
+// pg_restore writes each section as a script that psql runs in one transaction on the
+// target; on the way, SET lines for settings the target does not know are left out (a
+// pg_restore 17 sets transaction_timeout, which 16 and older reject), so the newest
+// client serves every target. psql reports errors with their SQLSTATE, which classifies
+// them whatever the server's language. Passwords reach the children via PGPASSWORD in
+// their environment, never their argv.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,33 +25,55 @@ namespace decant::pg {
 struct TocEntry {
   uint32_t catalog_oid = 0;
   uint32_t oid = 0;
-  std::string desc;  // INDEX, CONSTRAINT, FK CONSTRAINT, TABLE, ...
+  std::string desc;   // INDEX, CONSTRAINT, FK CONSTRAINT, TABLE, BLOB, ...
   std::string owner;  // the line's last word
   std::string line;
+  // Large objects' definitions, comments, ACLs and security labels (decant copies them
+  // from the catalog, for every pg_dump version alike).
+  bool is_large_object_metadata() const;
 };
 std::vector<TocEntry> parse_toc(const std::string& listing);
 
+// Keeps a script's `SET name = value;` lines only for settings the target knows.
+class ScriptFitter {
+ public:
+  explicit ScriptFitter(std::set<std::string> target_settings) : known_(std::move(target_settings)) {}
+  // The line to pass on, or nullopt to leave it out.
+  std::optional<std::string> fit(std::string_view line);
+  std::set<std::string> left_out() const;
+
+ private:
+  std::set<std::string> known_;
+  mutable std::mutex mutex_;
+  std::set<std::string> left_out_;
+};
+
 class SchemaTransfer {
  public:
-  SchemaTransfer(PgTools tools, const ConnInfo& source, const ConnInfo& target)
-      : tools_(std::move(tools)), source_(source), target_(target) {}
+  // `target_settings`: the names in the target's pg_settings.
+  SchemaTransfer(PgTools tools, const ConnInfo& source, const ConnInfo& target, std::set<std::string> target_settings)
+      : tools_(std::move(tools)), source_(source), target_(target), fitter_(std::move(target_settings)) {}
 
   // pg_dump of `db`'s pre-data and post-data sections in `snapshot` into `file`.
   void dump(const std::string& db, const std::string& snapshot, const std::filesystem::path& file) const;
   std::vector<TocEntry> list(const std::filesystem::path& file) const;
-  // `keep_owner`: false restores with --no-owner (the target login owns everything).
-  void restore_pre_data(const std::string& db, const std::filesystem::path& file, bool keep_owner) const;
-  // Restores post-data except the INDEX/CONSTRAINT entries whose oid is in `built`.
-  void restore_post_data(const std::string& db, const std::filesystem::path& file,
-                         const std::vector<TocEntry>& toc, const std::set<uint32_t>& built,
-                         bool keep_owner) const;
+  // Restores the entries of `section` ("pre-data" or "post-data") that `skip` does not
+  // leave out, in one transaction. `keep_owner`: false restores with --no-owner (the
+  // target login owns everything). `may_exist` (resuming): if the section meets objects
+  // that exist already, an interrupted run committed it; returns false then.
+  bool restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
+               const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
+               bool may_exist) const;
+
+  const PgTools& tools() const { return tools_; }
+  // Settings whose SET lines were left out because the target does not know them.
+  std::set<std::string> settings_left_out() const { return fitter_.left_out(); }
 
  private:
-  void restore(const std::string& db, const std::filesystem::path& file, const std::vector<std::string>& args,
-               const std::string& doing) const;
   PgTools tools_;
   const ConnInfo& source_;
   const ConnInfo& target_;
+  mutable ScriptFitter fitter_;
 };
 
 }  // namespace decant::pg

@@ -52,9 +52,9 @@ PgTools find_pg_tools(int source_major, const std::optional<std::string>& bin_di
   std::string newest_seen;
   int newest_major = -1;
   for (const auto& d : dirs) {
-    fs::path dump = d / "pg_dump", restore = d / "pg_restore";
+    fs::path dump = d / "pg_dump", restore = d / "pg_restore", psql = d / "psql";
     std::error_code ec;
-    if (!fs::exists(dump, ec) || !fs::exists(restore, ec)) continue;
+    if (!fs::exists(dump, ec) || !fs::exists(restore, ec) || !fs::exists(psql, ec)) continue;
     auto line = program_version_line(dump.string());
     if (!line) continue;
     int major = parse_major_version(*line);
@@ -63,12 +63,12 @@ PgTools find_pg_tools(int source_major, const std::optional<std::string>& bin_di
       newest_seen = *line;
     }
     if (major >= source_major && (!best || major > best->major))
-      best = PgTools{dump.string(), restore.string(), major, *line};
+      best = PgTools{dump.string(), restore.string(), psql.string(), major, *line};
   }
   std::string where = bin_dir ? "in " + *bin_dir : "in PATH or /usr/lib/postgresql/*/bin";
   if (!best) {
     if (newest_seen.empty())
-      throw Error(ExitCode::missing_tool, "pg_dump and pg_restore were not found " + where,
+      throw Error(ExitCode::missing_tool, "pg_dump, pg_restore and psql were not found together " + where,
                   "install the PostgreSQL client of version " + std::to_string(source_major) +
                       " or newer (Debian: postgresql-client-" + std::to_string(source_major) + "), or give --pg-bin DIR");
     throw Error(ExitCode::missing_tool,

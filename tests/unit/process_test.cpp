@@ -8,9 +8,13 @@
 #include <map>
 #include <optional>
 #include <stdexcept>
+#include <csignal>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "common/error.hpp"
+#include "common/run_context.hpp"
 #include "test_support.hpp"
 
 namespace decant {
@@ -198,6 +202,145 @@ TEST(ProgramVersionLine, FailureOrMissingProgramIsNullopt) {
   decant::test::write_file(failing, "#!/bin/sh\necho 'x (PostgreSQL) 16.2'\nexit 1\n", true);
   EXPECT_EQ(program_version_line(failing.string()), std::nullopt);
   EXPECT_EQ(program_version_line((tmp.path() / "absent").string()), std::nullopt);
+}
+
+}  // namespace
+}  // namespace decant
+
+namespace decant {
+namespace {
+namespace fs = std::filesystem;
+using decant::test::ScopedEnv;
+using decant::test::TempDir;
+
+TEST(RunProcess, ChildrenRunInTheCLocaleWhateverTheUsersLanguage) {
+  ScopedEnv language("LANGUAGE", "de");
+  ScopedEnv lang("LANG", "de_DE.UTF-8");
+  ScopedEnv all("LC_ALL", "de_DE.UTF-8");
+  auto r = run_process({{"/bin/sh", "-c", "printf '%s|%s|%s' \"$LC_ALL\" \"$LC_MESSAGES\" \"${LANGUAGE-unset}\""}});
+  EXPECT_EQ(r.output, "C|C|unset");
+}
+
+TEST(RunProcess, AChildLeadsItsOwnProcessGroup) {
+  auto r = run_process({{"/bin/sh", "-c", "ps -o pgid= -p $$; echo $$"}});
+  ASSERT_EQ(r.exit_status, 0) << r.errors;
+  std::istringstream in(r.output);
+  long pgid = 0, pid = 0;
+  in >> pgid >> pid;
+  EXPECT_EQ(pgid, pid);
+  EXPECT_NE(pgid, static_cast<long>(::getpgrp()));
+}
+
+TEST(RunProcess, ATimeoutKillsTheWholeGroup) {
+  TempDir tmp;
+  fs::path marker = tmp.path() / "grandchild-survived";
+  auto started = std::chrono::steady_clock::now();
+  ProcessSpec spec({"/bin/sh", "-c", "(sleep 1; touch " + marker.string() + ") & sleep 30"});
+  spec.timeout = std::chrono::milliseconds(300);
+  auto r = run_process(spec);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.exit_status, 128 + SIGKILL);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(fs::exists(marker)) << "the grandchild in the child's group outlived the timeout";
+}
+
+TEST(RunProcess, AStoppedRunEndsTheChildAndItsGroupAtOnce) {
+  RunContext context;
+  TempDir tmp;
+  fs::path marker = tmp.path() / "grandchild-survived";
+  ProcessSpec spec({"/bin/sh", "-c", "(sleep 1; touch " + marker.string() + ") & sleep 30"});
+  spec.context = &context;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    context.request_stop(StopReason::signal);
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_process(spec);
+  stopper.join();
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.exit_status, 128 + SIGTERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(fs::exists(marker));
+  // Nothing new starts once the run has stopped.
+  try {
+    run_process(spec);
+    FAIL() << "a child started after the stop";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::interrupted);
+  }
+}
+
+TEST(RunProcess, AChildThatIgnoresSigtermGetsSigkillOnTheNextRound) {
+  RunContext context;
+  ProcessSpec spec({"/bin/sh", "-c", "trap '' TERM; sleep 30"});
+  spec.context = &context;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    context.request_stop(StopReason::signal);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    context.repeat_stop_hooks();
+  });
+  auto r = run_process(spec);
+  stopper.join();
+  EXPECT_EQ(r.exit_status, 128 + SIGKILL);
+  EXPECT_TRUE(r.stopped);
+}
+
+LineFilter drop_lines_with(std::string word) {
+  return [word](std::string_view line) -> std::optional<std::string> {
+    if (line.find(word) != std::string_view::npos) return std::nullopt;
+    return std::string(line);
+  };
+}
+
+TEST(RunPipeline, StreamsTheProducersLinesThroughTheFilterIntoTheConsumer) {
+  auto r = run_pipeline({{"/bin/sh", "-c", "printf 'keep 1\\ndrop 2\\nkeep 3\\nlast without newline'; echo warn >&2"}},
+                        drop_lines_with("drop"), {{"/bin/sh", "-c", "cat; echo consumer-err >&2"}});
+  EXPECT_EQ(r.producer.exit_status, 0);
+  EXPECT_EQ(r.consumer.exit_status, 0);
+  EXPECT_EQ(r.consumer.output, "keep 1\nkeep 3\nlast without newline");
+  EXPECT_EQ(r.producer.errors, "warn\n");
+  EXPECT_EQ(r.consumer.errors, "consumer-err\n");
+  EXPECT_EQ(r.producer.output, "");
+}
+
+TEST(RunPipeline, MoreThanAPipeBufferFlowsWithoutDeadlock) {
+  auto r = run_pipeline({{"/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done"}},
+                        drop_lines_with("never"), {{"/bin/sh", "-c", "wc -l"}});
+  EXPECT_EQ(r.consumer.exit_status, 0);
+  EXPECT_EQ(r.consumer.output.substr(r.consumer.output.find_first_not_of(' ')), "20000\n");
+}
+
+TEST(RunPipeline, AFailedProducerNeverGivesTheConsumerACleanEnd) {
+  // psql --single-transaction commits at EOF: a truncated script must never reach EOF.
+  TempDir tmp;
+  fs::path committed = tmp.path() / "committed";
+  auto r = run_pipeline({{"/bin/sh", "-c", "echo 'part of a script'; exit 3"}}, drop_lines_with("never"),
+                        {{"/bin/sh", "-c", "cat >/dev/null && touch " + committed.string()}});
+  EXPECT_EQ(r.producer.exit_status, 3);
+  EXPECT_EQ(r.consumer.exit_status, 128 + SIGKILL);
+  EXPECT_FALSE(fs::exists(committed));
+}
+
+TEST(RunPipeline, AFailedConsumerStopsTheProducer) {
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_pipeline({{"/bin/sh", "-c", "while :; do echo endless; done"}}, drop_lines_with("never"),
+                        {{"/bin/sh", "-c", "head -c 10 >/dev/null; echo 'psql: error' >&2; exit 3"}});
+  EXPECT_EQ(r.consumer.exit_status, 3);
+  EXPECT_EQ(r.consumer.errors, "psql: error\n");
+  EXPECT_NE(r.producer.exit_status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(RunPipeline, AMissingConsumerStartsNothing) {
+  TempDir tmp;
+  fs::path ran = tmp.path() / "producer-ran";
+  EXPECT_THROW(run_pipeline({{"/bin/sh", "-c", "touch " + ran.string()}}, drop_lines_with("x"),
+                            {{"decant-no-such-psql-4711"}}),
+               Error);
+  EXPECT_FALSE(fs::exists(ran));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,6 +40,13 @@ class Blocker {
   std::shared_future<void> release_future_ = release_.get_future().share();
 };
 
+// A run context of the test's own: a failing task stops it, not the process's run that
+// other tests share.
+RunContext& isolated() {
+  static std::deque<RunContext> contexts;
+  return contexts.emplace_back();
+}
+
 TEST(TaskPool, WorkerCountIsAtLeastOne) {
   EXPECT_EQ(TaskPool(3).workers(), 3);
   EXPECT_EQ(TaskPool(1).workers(), 1);
@@ -46,13 +55,13 @@ TEST(TaskPool, WorkerCountIsAtLeastOne) {
 }
 
 TEST(TaskPool, WaitWithNothingSubmittedReturns) {
-  TaskPool pool(2);
+  TaskPool pool(2, isolated());
   pool.wait();
   SUCCEED();
 }
 
 TEST(TaskPool, AllTasksRun) {
-  TaskPool pool(4);
+  TaskPool pool(4, isolated());
   std::atomic<int> count{0};
   std::vector<std::atomic<int>> seen(500);
   for (int i = 0; i < 500; ++i)
@@ -66,7 +75,7 @@ TEST(TaskPool, AllTasksRun) {
 }
 
 TEST(TaskPool, HigherPriorityRunsFirstAndEqualPrioritiesInSubmissionOrder) {
-  TaskPool pool(1);
+  TaskPool pool(1, isolated());
   std::mutex m;
   std::vector<std::string> order;
   auto record = [&](std::string name) {
@@ -89,7 +98,7 @@ TEST(TaskPool, HigherPriorityRunsFirstAndEqualPrioritiesInSubmissionOrder) {
 }
 
 TEST(TaskPool, TasksCanSubmitTasksAndWaitCoversThem) {
-  TaskPool pool(3);
+  TaskPool pool(3, isolated());
   std::atomic<int> count{0};
   std::function<void(int)> spawn = [&](int depth) {
     pool.submit(depth, [&, depth](int) {
@@ -106,7 +115,7 @@ TEST(TaskPool, TasksCanSubmitTasksAndWaitCoversThem) {
 }
 
 TEST(TaskPool, SubmittedTaskRunsAfterItsParentEvenWithOneWorker) {
-  TaskPool pool(1);
+  TaskPool pool(1, isolated());
   std::vector<int> order;
   pool.submit(0, [&](int) {
     order.push_back(1);
@@ -118,7 +127,7 @@ TEST(TaskPool, SubmittedTaskRunsAfterItsParentEvenWithOneWorker) {
 }
 
 TEST(TaskPool, FirstFailureIsRethrownAndQueuedTasksAreDropped) {
-  TaskPool pool(1);
+  TaskPool pool(1, isolated());
   std::atomic<int> ran_after{0};
   Blocker blocker(pool);
   pool.submit(10, [](int) { throw Error(ExitCode::copy_failed, "first failure"); });
@@ -136,7 +145,7 @@ TEST(TaskPool, FirstFailureIsRethrownAndQueuedTasksAreDropped) {
 }
 
 TEST(TaskPool, WorkSubmittedAfterAFailureIsRefused) {
-  TaskPool pool(1);
+  TaskPool pool(1, isolated());
   std::atomic<bool> late_ran{false};
   std::promise<void> failing;
   pool.submit(0, [&](int) {
@@ -152,7 +161,7 @@ TEST(TaskPool, WorkSubmittedAfterAFailureIsRefused) {
 }
 
 TEST(TaskPool, WaitLetsRunningTasksFinishBeforeRethrowing) {
-  TaskPool pool(2);
+  TaskPool pool(2, isolated());
   std::atomic<bool> slow_done{false};
   std::promise<void> slow_started;
   pool.submit(0, [&](int) {
@@ -168,7 +177,7 @@ TEST(TaskPool, WaitLetsRunningTasksFinishBeforeRethrowing) {
 
 TEST(TaskPool, WaitBlocksWhileTheLastTaskIsStillRunning) {
   // Nothing is queued any more, but a task is running: wait() must wait for it.
-  TaskPool pool(1);
+  TaskPool pool(1, isolated());
   std::atomic<bool> done{false};
   std::promise<void> started;
   pool.submit(0, [&](int) {
@@ -183,7 +192,7 @@ TEST(TaskPool, WaitBlocksWhileTheLastTaskIsStillRunning) {
 
 TEST(TaskPool, ALaterFailureDoesNotReplaceTheFirst) {
   // Both tasks run at the same time; the second fails only after the first has failed.
-  TaskPool pool(2);
+  TaskPool pool(2, isolated());
   std::promise<void> second_started, first_threw;
   std::shared_future<void> first_threw_f = first_threw.get_future().share();
   pool.submit(0, [&](int) {
@@ -207,7 +216,7 @@ TEST(TaskPool, ALaterFailureDoesNotReplaceTheFirst) {
 
 TEST(TaskPool, WorkerIndexesAreInRange) {
   constexpr int kWorkers = 3;
-  TaskPool pool(kWorkers);
+  TaskPool pool(kWorkers, isolated());
   std::mutex m;
   std::set<int> seen;
   for (int i = 0; i < 300; ++i)
@@ -225,7 +234,7 @@ TEST(TaskPool, WorkerIndexesAreInRange) {
 TEST(TaskPool, EachWorkerHasItsOwnIndex) {
   // Three tasks held at a barrier at the same time must be on three different workers.
   constexpr int kWorkers = 3;
-  TaskPool pool(kWorkers);
+  TaskPool pool(kWorkers, isolated());
   std::mutex m;
   std::condition_variable cv;
   int arrived = 0;

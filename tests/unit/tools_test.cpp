@@ -58,6 +58,7 @@ TEST(FindPgTools, TooOldToolsAreRefused) {
   TempDir tmp;
   fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 11.2");
   fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 11.2");
+  fake_tool(tmp.path(), "psql", "psql (PostgreSQL) 11.2");
   Error e = find_error(15, tmp.path().string());
   EXPECT_EQ(e.code(), ExitCode::missing_tool);
   std::string what = e.what();
@@ -89,6 +90,16 @@ TEST(FindPgTools, PgDumpWithoutPgRestoreIsNotFound) {
   EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
 }
 
+TEST(FindPgTools, PgDumpAndPgRestoreWithoutPsqlAreNotFound) {
+  // psql runs the restore script: an installation without it cannot restore.
+  TempDir tmp;
+  fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 16.1");
+  fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 16.1");
+  Error e = find_error(15, tmp.path().string());
+  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  EXPECT_NE(std::string(e.what()).find("psql"), std::string::npos) << e.what();
+}
+
 TEST(FindPgTools, ToolsThatCannotReportAVersionAreNotUsed) {
   TempDir tmp;
   write_file(tmp.path() / "pg_dump", "#!/bin/sh\necho 'pg_dump (PostgreSQL) 16.1'\nexit 1\n", true);
@@ -101,10 +112,12 @@ TEST(FindPgTools, NewerToolsAreUsed) {
   TempDir tmp;
   fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 16.1");
   fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 16.1");
+  fake_tool(tmp.path(), "psql", "psql (PostgreSQL) 16.1");
   PgTools tools = find_pg_tools(15, tmp.path().string());
   EXPECT_EQ(tools.major, 16);
   EXPECT_EQ(fs::path(tools.pg_dump), tmp.path() / "pg_dump");
   EXPECT_EQ(fs::path(tools.pg_restore), tmp.path() / "pg_restore");
+  EXPECT_EQ(fs::path(tools.psql), tmp.path() / "psql");
   EXPECT_EQ(tools.version_line, "pg_dump (PostgreSQL) 16.1");
 }
 
@@ -112,6 +125,7 @@ TEST(FindPgTools, SameMajorAsTheSourceIsEnough) {
   TempDir tmp;
   fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 15.0");
   fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 15.0");
+  fake_tool(tmp.path(), "psql", "psql (PostgreSQL) 15.0");
   EXPECT_EQ(find_pg_tools(15, tmp.path().string()).major, 15);
   Error e = find_error(16, tmp.path().string());
   EXPECT_EQ(e.code(), ExitCode::missing_tool);

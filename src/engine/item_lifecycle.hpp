@@ -1,0 +1,79 @@
+#pragma once
+// The life of one copied item (a table, a database's large objects, a collection, a dump
+// file), the same for every command:
+//
+//   finished by an earlier run?  -> read it back, compare with the digest recorded then
+//   prepare (empty the target)   -> pump rows source -> sink, hashing them in flight
+//   complete (commit, indexes)   -> read the target back, hash it the same way
+//   compare (rows, digest, other checks) -> record it as finished -> report it
+//
+// A command describes an item with an ItemSpec (what its steps are for this kind of
+// source and sink) and runs it here. Several items can share one transaction: run_batch
+// records them as finished only once `commit` has succeeded.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/row_hash.hpp"
+#include "engine/report.hpp"
+#include "engine/stream.hpp"
+
+namespace decant::engine {
+
+class ResumeState;
+struct ProgressItem;
+
+struct ItemSpec {
+  std::string group;       // the report's group: a database
+  std::string name;        // table, collection, ...
+  std::string kind;        // "table", "collection", "large objects"
+  std::string resume_key;  // where the resume state records it
+  ProgressItem* progress = nullptr;
+
+  std::function<void()> prepare;  // optional: before the rows move (TRUNCATE, drop and create)
+  std::function<std::unique_ptr<RowSource>()> source;
+  std::function<std::unique_ptr<RowSink>()> sink;
+  std::function<void()> complete;  // optional: once the rows are in (commit, build indexes)
+  std::function<std::unique_ptr<RowSource>()> readback;
+  // Optional: checks beyond the rows (an index set); "" or what differs. `again` is true
+  // when an earlier run finished the item.
+  std::function<std::string(bool again)> other_checks;
+  // Optional: more to record with a finished item, and to check in that record later
+  // (what a restore read: a dump file's size and time); "" or what changed.
+  std::function<void(nlohmann::json& record)> add_to_record;
+  std::function<std::string(const nlohmann::json& record)> check_record;
+  // Optional: what is rechecked when an earlier run finished it; `readback` by default.
+  std::function<std::unique_ptr<RowSource>()> recheck_source;
+};
+
+// "source has 10 rows, the target holds 9" or, with equal counts, "the contents differ".
+// `source_side`/`target_side` name the ends ("the source", "the file", "the target").
+std::string describe_difference(const RowDigest& moved, uint64_t stored, const RowDigest& held,
+                                const std::string& unit, const std::string& source_side,
+                                const std::string& target_side);
+
+class ItemLifecycle {
+ public:
+  ItemLifecycle(ResumeState& state, Report& report) : state_(state), report_(report) {}
+
+  // Runs one item to its end and returns what the report got.
+  ItemReport run(const ItemSpec& item);
+  // Runs items one after another, then `commit`; records the verified ones as finished
+  // only after it. An exception leaves none of them recorded.
+  std::vector<ItemReport> run_batch(const std::vector<ItemSpec>& items, const std::function<void()>& commit);
+
+ private:
+  // Moves and verifies an item, or rechecks one an earlier run finished; the record to
+  // write once committed is set when it is verified and new.
+  ItemReport move_and_verify(const ItemSpec& item, std::optional<nlohmann::json>& record);
+  ItemReport recheck(const ItemSpec& item, const nlohmann::json& record);
+  void conclude(const ItemSpec& item, const ItemReport& report);
+
+  ResumeState& state_;
+  Report& report_;
+};
+
+}  // namespace decant::engine
