@@ -29,6 +29,7 @@
 #include "pg/index_builds.hpp"
 #include "pg/large_objects.hpp"
 #include "pg/schema.hpp"
+#include "pg/server_identity.hpp"
 #include "pg/tools.hpp"
 
 namespace decant::pg {
@@ -187,6 +188,17 @@ void InstanceCopy::connect_and_preflight() {
   admin_session(source_admin_);
   target_admin_ = Connection::open(target_info_, target_info_.maintenance_db());
   admin_session(target_admin_);
+  // Before anything else: nothing may ever be written to a target that is the source.
+  auto source_id = read_identity(source_admin_);
+  auto target_id = read_identity(target_admin_);
+  if (same_server(source_id, target_id))
+    throw Error(ExitCode::same_server,
+                "the target " + target_info_.display() + " is the source server " + source_info_.display() + " (" +
+                    source_id.describe() + "); nothing was written",
+                "give the external PostgreSQL server as --target");
+  if (target_id.in_recovery)
+    throw Error(ExitCode::usage, "the target " + target_info_.display() + " is a standby (read-only) server",
+                "give the primary of the external PostgreSQL server as --target");
   target_login_ = current_login(target_admin_);
   if (!target_login_.superuser && !(target_login_.createdb && target_login_.createrole))
     throw Error(ExitCode::privileges,

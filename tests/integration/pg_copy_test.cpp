@@ -77,6 +77,12 @@ class PgCopyTest : public ::testing::Test {
     EXPECT_EQ(schema_dump(*source_, db), schema_dump(*target_, db)) << "schema of " << db;
   }
 
+  // The source still holds what load_source_data() put there.
+  void expect_same_database_as_loaded() const {
+    EXPECT_EQ(source_->value("SELECT count(*) FROM all_types", "app"), "20004");
+    EXPECT_EQ(source_->value("SELECT count(*) FROM pg_largeobject_metadata", "app"), "4");
+  }
+
   static PgServer* source_;
   std::unique_ptr<PgServer> target_;
   fs::path work_;
@@ -155,6 +161,27 @@ TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
   EXPECT_TRUE(contains(r.out, "copy complete and verified")) << r.out;
   EXPECT_TRUE(contains(r.out, "app")) << r.out;
   EXPECT_FALSE(fs::exists(work_ / "state")) << "the resume state is removed after a verified copy";
+}
+
+TEST_F(PgCopyTest, ATargetThatIsTheSourceIsRefusedWhateverItsSpelling) {
+  auto before = table_fingerprints(*source_, "other");
+  std::string port = std::to_string(source_->port());
+  for (const std::string& target :
+       {"postgresql://postgres@localhost:" + port + "/postgres", "host=" + source_->socket_dir() + " port=" + port + " user=postgres",
+        "postgresql://postgres@127.0.0.1:" + port + "/other"}) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{"--clean"}, std::vector<std::string>{}, std::vector<std::string>{"--resume"}}) {
+      SCOPED_TRACE(target + " " + (extra.empty() ? "" : extra[0]));
+      auto r = run_decant(args_for(source_->conninfo(), target, extra));
+      EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+      EXPECT_TRUE(contains(r.err, "is the source server")) << r.err;
+      EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
+      EXPECT_EQ(report()["exit_code"], 14);
+    }
+  }
+  EXPECT_EQ(table_fingerprints(*source_, "other"), before);
+  EXPECT_TRUE(source_->database_exists("app"));
+  expect_same_database_as_loaded();
 }
 
 TEST_F(PgCopyTest, CopiesOnlyTheNamedDatabases) {

@@ -28,6 +28,8 @@ class PgServer {
   PgServer& operator=(const PgServer&) = delete;
 
   int port() const { return port_; }
+  // The directory of its Unix-domain socket (a libpq "host" that is a path).
+  std::string socket_dir() const { return dir_.string(); }
   std::string conninfo(const std::string& db = "postgres", const std::string& user = "postgres") const;
   std::string uri(const std::string& db = "postgres", const std::string& user = "postgres") const;
 
