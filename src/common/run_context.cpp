@@ -75,8 +75,9 @@ void RunContext::Hook::reset() {
 }
 
 RunContext& run_context() {
-  static RunContext context;
-  return context;
+  // Never destroyed: children and connections may still use it from static destructors.
+  static RunContext* context = new RunContext();
+  return *context;
 }
 
 bool interrupted() { return run_context().stop_requested(); }

@@ -41,14 +41,20 @@ std::string roles_sql(bool with_passwords) {
       with_passwords ? "rolpassword" : "NULL::text", with_passwords ? "pg_authid" : "pg_roles");
 }
 
-constexpr const char* kMembershipsSql = R"SQL(
-SELECT r.rolname, m.rolname, a.admin_option
+// Memberships with, from PostgreSQL 16, their own INHERIT and SET options (before 16 a
+// membership inherits as its member's rolinherit says, and always allows SET ROLE).
+std::string memberships_sql(const Connection& conn) {
+  return fmt::format(R"SQL(
+SELECT DISTINCT r.rolname, m.rolname, a.admin_option, {}, {}, m.rolinherit
 FROM pg_catalog.pg_auth_members a
 JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
 JOIN pg_catalog.pg_roles m ON m.oid = a.member
 WHERE m.rolname !~ '^pg_'
 ORDER BY 1, 2
-)SQL";
+)SQL",
+                     conn.server_version() >= 160000 ? "a.inherit_option" : "m.rolinherit",
+                     conn.server_version() >= 160000 ? "a.set_option" : "true");
+}
 
 constexpr const char* kRoleSettingsSql = R"SQL(
 SELECT r.rolname, d.datname, s.setconfig
@@ -128,12 +134,19 @@ RolesOutcome copy_roles(Connection& source, Connection& target, const Login& tar
     copied.insert(name);
   }
 
-  auto members = source.exec(kMembershipsSql);
+  auto members = source.exec(memberships_sql(source));
   for (int i = 0; i < members.rows(); ++i) {
     std::string role = members.text(i, 0), member = members.text(i, 1);
     if (role == member) continue;
-    apply(fmt::format("GRANT {} TO {}{}", target.quote_ident(role), target.quote_ident(member),
-                      members.boolean(i, 2) ? " WITH ADMIN OPTION" : ""),
+    std::string options;
+    if (target.server_version() >= 160000) {
+      // Explicit, so that a membership keeps its own options whatever the member's default.
+      options = fmt::format(" WITH ADMIN {}, INHERIT {}, SET {}", members.boolean(i, 2) ? "TRUE" : "FALSE",
+                            members.boolean(i, 3) ? "TRUE" : "FALSE", members.boolean(i, 4) ? "TRUE" : "FALSE");
+    } else if (members.boolean(i, 2)) {
+      options = " WITH ADMIN OPTION";  // older targets: the rest follows the member (checked beforehand)
+    }
+    apply(fmt::format("GRANT {} TO {}{}", target.quote_ident(role), target.quote_ident(member), options),
           "membership of " + member + " in " + role, member);
   }
 
@@ -186,10 +199,13 @@ std::map<std::string, std::string> role_fingerprints(Connection& conn, bool pass
     fp += " valid_until=" + (roles.is_null(i, 10) ? std::string("none") : roles.text(i, 10));
     out[name] = fp;
   }
-  auto members = conn.exec(kMembershipsSql);
+  auto members = conn.exec(memberships_sql(conn));
   for (int i = 0; i < members.rows(); ++i) {
     auto it = out.find(members.text(i, 1));
-    if (it != out.end()) it->second += fmt::format(" member_of={}{}", members.text(i, 0), members.boolean(i, 2) ? "*" : "");
+    // inherit/set: as each server applies them (before 16: the member's rolinherit, SET allowed).
+    if (it != out.end())
+      it->second += fmt::format(" member_of={}{}{}{}", members.text(i, 0), members.boolean(i, 2) ? "*" : "",
+                                members.boolean(i, 3) ? "+inherit" : "", members.boolean(i, 4) ? "+set" : "");
   }
   auto settings = conn.exec(kRoleSettingsSql);
   for (int i = 0; i < settings.rows(); ++i) {
@@ -224,9 +240,14 @@ void verify_roles(Connection& source, Connection& target, const Login& target_lo
                    differ.empty() ? "" : "differ: " + fmt::format("{}", fmt::join(differ, ", ")));
 }
 
-// Locale providers (ICU per database) exist from PostgreSQL 15; older servers use libc.
+// A database's locale provider: from PostgreSQL 15 libc or ICU, from 17 also builtin
+// (the column daticulocale became datlocale then); older servers have libc only.
 std::string locale_columns(const Connection& conn) {
-  return conn.server_version() >= 150000 ? "d.datlocprovider, d.daticulocale" : "'c'::\"char\", NULL::text";
+  int v = conn.server_version();
+  if (v >= 170000) return "d.datlocprovider, d.datlocale, d.daticurules";
+  if (v >= 160000) return "d.datlocprovider, d.daticulocale, d.daticurules";
+  if (v >= 150000) return "d.datlocprovider, d.daticulocale, NULL::text";
+  return "'c'::\"char\", NULL::text, NULL::text";
 }
 
 std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<std::string>& only) {
@@ -246,10 +267,11 @@ std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<s
     db.ctype = r.text(i, 4);
     db.locale_provider = r.text(i, 5);
     db.icu_locale = r.is_null(i, 6) ? "" : r.text(i, 6);
-    db.connection_limit = static_cast<int>(r.int64(i, 7));
-    db.default_acl = r.boolean(i, 8);
-    db.comment = r.is_null(i, 9) ? "" : r.text(i, 9);
-    db.is_template = r.boolean(i, 10);
+    db.icu_rules = r.is_null(i, 7) ? "" : r.text(i, 7);
+    db.connection_limit = static_cast<int>(r.int64(i, 8));
+    db.default_acl = r.boolean(i, 9);
+    db.comment = r.is_null(i, 10) ? "" : r.text(i, 10);
+    db.is_template = r.boolean(i, 11);
     out.push_back(std::move(db));
   }
   for (const auto& name : only)
@@ -288,6 +310,9 @@ std::string create_database_sql(Connection& target, const DatabaseInfo& db) {
                                 target.quote_literal(db.encoding));
   if (db.locale_provider == "i") {
     sql += " LOCALE_PROVIDER = icu ICU_LOCALE = " + target.quote_literal(db.icu_locale);
+    if (!db.icu_rules.empty()) sql += " ICU_RULES = " + target.quote_literal(db.icu_rules);
+  } else if (db.locale_provider == "b") {
+    sql += " LOCALE_PROVIDER = builtin BUILTIN_LOCALE = " + target.quote_literal(db.icu_locale);
   } else if (target.server_version() >= 150000) {
     sql += " LOCALE_PROVIDER = libc";
   }
@@ -335,15 +360,15 @@ void verify_database_properties(Connection& source, Connection& target, const st
   };
   auto a = source.exec_params(sql_for(source), {dbname});
   auto b = target.exec_params(sql_for(target), {dbname});
-  const char* names[] = {"owner",            "encoding",   "collate",  "ctype",   "locale provider", "icu locale",
-                         "connection limit", "privileges", "settings", "comment", "is template"};
+  const char* names[] = {"owner",     "encoding",         "collate",    "ctype",    "locale provider", "locale",
+                         "icu rules", "connection limit", "privileges", "settings", "comment",         "is template"};
   std::vector<std::string> differ;
   if (b.rows() != 1) {
     differ.emplace_back("missing on the target");
   } else {
     // Privileges name the owner too: without the owner, compare them without it.
-    for (int c = compare_owner ? 0 : 1; c < 11; ++c)
-      if (a.text(0, c) != b.text(0, c) && (compare_owner || c != 7)) differ.emplace_back(names[c]);
+    for (int c = compare_owner ? 0 : 1; c < 12; ++c)
+      if (a.text(0, c) != b.text(0, c) && (compare_owner || c != 8)) differ.emplace_back(names[c]);
   }
   report.add_check("database " + dbname + " properties", differ.empty(),
                    fmt::format("{}", fmt::join(differ, ", ")));

@@ -45,8 +45,9 @@ struct DatabaseInfo {
   std::string encoding;
   std::string collate;
   std::string ctype;
-  std::string locale_provider;  // 'c' libc, 'i' icu
-  std::string icu_locale;
+  std::string locale_provider;  // 'c' libc, 'i' icu, 'b' builtin (17+)
+  std::string icu_locale;       // the ICU or builtin locale (datlocale from 17)
+  std::string icu_rules;        // 16+
   int connection_limit = -1;
   bool default_acl = true;
   std::vector<std::string> grants;  // GRANT statements, after REVOKE ALL

@@ -1,6 +1,7 @@
 #include "pg_fixture.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 #include <vector>
 #include <stdexcept>
@@ -21,6 +22,10 @@ GRANT readers TO app_owner WITH ADMIN OPTION;
 ALTER ROLE app_reader SET statement_timeout = '5s';
 ALTER ROLE app_reader SET search_path = app, public;
 COMMENT ON ROLE readers IS 'read-only access';
+-- [16+]
+CREATE ROLE auditor LOGIN;
+GRANT readers TO auditor WITH INHERIT FALSE, SET FALSE;
+-- [/16+]
 )SQL";
 
 constexpr const char* kDatabasePropertiesSql = R"SQL(
@@ -28,6 +33,10 @@ REVOKE CONNECT ON DATABASE app FROM PUBLIC;
 GRANT CONNECT ON DATABASE app TO readers;
 GRANT CREATE ON DATABASE app TO app_reader WITH GRANT OPTION;
 ALTER DATABASE app SET timezone = 'Europe/Paris';
+ALTER DATABASE app SET DateStyle = 'SQL, DMY';
+ALTER DATABASE app SET IntervalStyle = 'sql_standard';
+ALTER DATABASE app SET extra_float_digits = 0;
+ALTER DATABASE app SET bytea_output = 'escape';
 ALTER ROLE app_owner IN DATABASE app SET work_mem = '8MB';
 COMMENT ON DATABASE app IS 'the application';
 )SQL";
@@ -35,8 +44,15 @@ COMMENT ON DATABASE app IS 'the application';
 // Every common data type, with the awkward values: NaN and infinities, zero bytes,
 // NULLs inside arrays, non-ASCII text, empty strings.
 constexpr const char* kAppSql = R"SQL(
+-- [partman]
 CREATE SCHEMA partman;
 CREATE EXTENSION pg_partman SCHEMA partman;
+-- [/partman]
+-- Contrib extensions, in columns and indexes (pgcrypto gives PostgreSQL 12 its gen_random_uuid()).
+CREATE EXTENSION hstore;
+CREATE EXTENSION citext;
+CREATE EXTENSION pg_trgm;
+CREATE EXTENSION pgcrypto;
 CREATE SCHEMA "Mixed Case";
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy ☺');
 CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
@@ -48,34 +64,34 @@ CREATE TABLE all_types (
   flag boolean, t text, vc varchar(10), ch char(3), raw bytea, d date, ts timestamp, tstz timestamptz,
   iv interval, tm time, tmtz timetz, u uuid, js json, jb jsonb, x xml, ip inet, net cidr, mac macaddr,
   bits varbit, arr_i integer[], arr_t text[], arr_2d integer[][], r int4range, tsr tstzrange,
-  mr int4multirange, m mood, m_arr mood[], dp positive_int, pr pair, pr_arr pair[], cash money, pt point,
+  m mood, m_arr mood[], dp positive_int, pr pair, pr_arr pair[], cash money, pt point,
   tsv tsvector, o oid, rc regclass,
   upper_t text GENERATED ALWAYS AS (upper(t)) STORED
 );
 INSERT INTO all_types (i2, i4, i8, num, num_scale, f4, f8, flag, t, vc, ch, raw, d, ts, tstz, iv, tm, tmtz, u, js,
-                       jb, x, ip, net, mac, bits, arr_i, arr_t, arr_2d, r, tsr, mr, m, m_arr, dp, pr, pr_arr, cash,
+                       jb, x, ip, net, mac, bits, arr_i, arr_t, arr_2d, r, tsr, m, m_arr, dp, pr, pr_arr, cash,
                        pt, tsv, o, rc) VALUES
   (-32768, -2147483648, -9223372036854775808, 'NaN', 0.0001, 'NaN', 'NaN', true, 'Zoë 日本語 🚀', '', 'ab',
    '\x00ff00'::bytea, 'infinity', '-infinity', 'infinity', '-178000000 years', '24:00:00', '00:00:00+1459',
    '00000000-0000-0000-0000-000000000000', '{"a": [1, 2.50, null]}', '{"z": 1, "a": {"nested": [true, "x"]}}',
    '<a b="c">text &amp; more</a>', '::1', '10.0.0.0/8', '08:00:2b:01:02:03', B'1010', '{1,NULL,3}',
    '{"quote\"d","comma,s",NULL,""}', '{{1,2},{3,4}}', '[1,10)', '[2024-01-01 00:00+00,infinity)',
-   '{[1,3),[5,9)}', 'happy ☺', '{sad,"happy ☺"}', 1, ROW(1, 'x y'), ARRAY[ROW(2, 'z')::pair, NULL],
+   'happy ☺', '{sad,"happy ☺"}', 1, ROW(1, 'x y'), ARRAY[ROW(2, 'z')::pair, NULL],
    '-92233720368547758.08', '(1.5,-2)', 'fat:1 cat:2', 4294967295, 'pg_class'),
-  (32767, 2147483647, 9223372036854775807, 'Infinity', -99999999.9999, 'Infinity', '-Infinity', false,
+  (32767, 2147483647, 9223372036854775807, 'NaN', -99999999.9999, 'Infinity', '-Infinity', false,
    E'line\nbreak\ttab\\backslash', 'ten chars!', 'xyz', ''::bytea, '-infinity', 'infinity', '-infinity',
    '1 day -00:00:01', '00:00:00.000001', '23:59:59.999999-1459', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'null',
    '[]', NULL, '2001:db8::ff00:42:8329/64', '2001:db8::/32', 'ff:ff:ff:ff:ff:ff', B'', '{}', '{}', '{}', 'empty',
-   '(,)', '{}', 'sad', '{}', 2147483647, ROW(NULL, NULL), '{}', '0', '(0,0)', '', 0, 'pg_type'),
-  (0, 0, 0, '-Infinity', 0, '-0', '-0', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   '(,)', 'sad', '{}', 2147483647, ROW(NULL, NULL), '{}', '0', '(0,0)', '', 0, 'pg_type'),
+  (0, 0, 0, 'NaN', 0, '-0', '-0', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-   NULL, NULL, NULL, NULL, NULL),
+   NULL, NULL, NULL, NULL),
   (1, 1, 1, 3.14159265358979323846264338327950288419716939937510, 1.5, 3.4028235e+38, 1.7976931348623157e+308,
    true, repeat('long text ', 5000), 'a', 'a', decode(repeat('00ff', 40000), 'hex'), '2024-02-29',
    '2024-02-29 12:34:56.789012', '2024-02-29 12:34:56.789012+05:30', '1 year 2 mons 3 days 04:05:06.789', '12:00',
    '12:00+02', gen_random_uuid(), '{"big": 12345678901234567890}', '{"big": 12345678901234567890.5}',
    '<x/>', '192.168.1.1/24', '192.168.0.0/16', '00:00:00:00:00:00', B'1111000011110000', '{-1}', '{"ü"}',
-   '{{NULL,2}}', '[-5,5]', '[2000-01-01 00:00+00,2000-01-02 00:00+00]', '{[1,2)}', 'ok', '{ok,ok}', 42,
+   '{{NULL,2}}', '[-5,5]', '[2000-01-01 00:00+00,2000-01-02 00:00+00]', 'ok', '{ok,ok}', 42,
    ROW(-1, ''), '{"(3,\"a,b\")"}', '1234.56', '(1e300,-1e-300)', 'a:1A b:2B', 1, 'all_types');
 INSERT INTO all_types (i4, t, num, f8, jb, raw, tstz, arr_i, m, dp)
 SELECT g, 'row ' || g || ' ñ', g / 7.0, g * 1.1, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g)),
@@ -117,6 +133,7 @@ CREATE INDEX measurement_peak ON measurement (peak);
 INSERT INTO measurement SELECT g % 50, DATE '2024-01-01' + (g % 700), g, 'n' || g FROM generate_series(1, 30000) g
 ON CONFLICT DO NOTHING;
 
+-- [partman]
 -- pg_partman: a managed table, with its configuration in partman.part_config.
 CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL, payload text) PARTITION BY RANGE (at);
 SELECT partman.create_parent('public.events', 'at', 'native', 'monthly', p_premake := 2,
@@ -124,6 +141,49 @@ SELECT partman.create_parent('public.events', 'at', 'native', 'monthly', p_prema
 INSERT INTO events SELECT g, TIMESTAMPTZ '2026-01-01 00:00+00' + (g % 96) * interval '1 day', 'event ' || g
 FROM generate_series(1, 5000) g;
 UPDATE partman.part_config SET retention = '30 days', retention_keep_table = false WHERE parent_table = 'public.events';
+-- [/partman]
+
+-- [14+]
+-- numeric infinities (14+)
+UPDATE all_types SET num = 'Infinity' WHERE i2 = 32767;
+UPDATE all_types SET num = '-Infinity' WHERE i2 = 0;
+CREATE TABLE multiranges (id integer PRIMARY KEY, mr int4multirange, dmr datemultirange);
+INSERT INTO multiranges VALUES (1, '{[1,3),[5,9)}', '{[2024-01-01,2024-02-01)}'), (2, '{}', NULL), (3, NULL, '{}');
+-- [/14+]
+
+CREATE TABLE ext_types (id integer PRIMARY KEY, h hstore, c citext UNIQUE, t text, hash bytea);
+INSERT INTO ext_types SELECT g, hstore(ARRAY['k', 'n'], ARRAY['v' || g, g::text]), 'Mixed' || g, 'trigram text ' || g,
+                             digest('value ' || g, 'sha256')
+FROM generate_series(1, 2000) g;
+CREATE INDEX ext_types_trgm ON ext_types USING gin (t gin_trgm_ops);
+CREATE INDEX ext_types_h ON ext_types USING gist (h);
+
+-- Hash partitions under a list partition: sub-partitioning.
+CREATE TABLE orders (id integer NOT NULL, region text NOT NULL, amount numeric) PARTITION BY LIST (region);
+CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('eu') PARTITION BY HASH (id);
+CREATE TABLE orders_eu_0 PARTITION OF orders_eu FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE orders_eu_1 PARTITION OF orders_eu FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE orders_us PARTITION OF orders FOR VALUES IN ('us');
+INSERT INTO orders SELECT g, CASE WHEN g % 3 = 0 THEN 'us' ELSE 'eu' END, g * 1.25 FROM generate_series(1, 3000) g;
+CREATE INDEX orders_id ON orders (id);
+
+-- A check added NOT VALID over rows that break it: it must stay NOT VALID, the rows copied.
+CREATE TABLE legacy (id integer PRIMARY KEY, qty integer);
+INSERT INTO legacy VALUES (1, -5), (2, 7);
+ALTER TABLE legacy ADD CONSTRAINT legacy_qty_positive CHECK (qty > 0) NOT VALID;
+
+-- Row-level security that would hide rows from an ordinary login, forced on the owner too.
+CREATE TABLE secrets (id integer PRIMARY KEY, owner_name text, secret text);
+INSERT INTO secrets SELECT g, 'user' || (g % 3), 'secret ' || g FROM generate_series(1, 300) g;
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE secrets FORCE ROW LEVEL SECURITY;
+CREATE POLICY secrets_own ON secrets USING (owner_name = current_user);
+
+-- A rule that redirects inserts.
+CREATE TABLE audit_log (id serial PRIMARY KEY, note text);
+CREATE VIEW audit_notes AS SELECT note FROM audit_log;
+CREATE RULE audit_notes_insert AS ON INSERT TO audit_notes DO INSTEAD INSERT INTO audit_log (note) VALUES (NEW.note);
+INSERT INTO audit_notes VALUES ('through the rule');
 
 CREATE UNLOGGED TABLE cache (k text PRIMARY KEY, v jsonb);
 INSERT INTO cache SELECT 'k' || g, jsonb_build_object('v', g) FROM generate_series(1, 1000) g;
@@ -177,6 +237,7 @@ SELECT lo_from_bytea(0, decode(repeat('0123456789abcdef', 200000), 'hex'));
 SELECT lo_from_bytea(424242, convert_to('a large object with a chosen oid', 'UTF8'));
 ALTER LARGE OBJECT 424242 OWNER TO app_owner;
 COMMENT ON LARGE OBJECT 424242 IS 'an artifact';
+GRANT SELECT ON LARGE OBJECT 424242 TO readers;
 )SQL";
 
 constexpr const char* kOtherSql = R"SQL(
@@ -239,26 +300,64 @@ std::string with_sorted_table_columns(const std::string& script) {
 
 }  // namespace
 
-void load_source_data(const PgServer& source) {
-  source.exec(kRolesSql);
+// `sql` without the "-- [tag]" ... "-- [/tag]" sections whose tag `keep` refuses.
+std::string with_sections(const std::string& sql, const std::function<bool(const std::string&)>& keep) {
+  std::istringstream in(sql);
+  std::string line, out, skipping;
+  while (std::getline(in, line)) {
+    if (skipping.empty() && line.rfind("-- [", 0) == 0 && line.back() == ']' && line[4] != '/') {
+      std::string tag = line.substr(4, line.size() - 5);
+      if (!keep(tag)) skipping = tag;
+      continue;
+    }
+    if (line.rfind("-- [/", 0) == 0) {
+      if (line == "-- [/" + skipping + "]") skipping.clear();
+      continue;
+    }
+    if (skipping.empty()) out += line + "\n";
+  }
+  return out;
+}
+
+void load_source_data(const PgServer& source, bool with_bulk) {
+  int major = source.major();
+  // What each major can hold: pg_partman only in Debian's 15, multiranges from 14, a
+  // database's ICU locale from 15, per-membership options from 16, the builtin locale
+  // provider from 17.
+  auto keep = [major](const std::string& tag) {
+    if (tag == "partman") return major == 15;
+    if (tag.size() == 3 && tag.back() == '+') return major >= std::stoi(tag.substr(0, 2));
+    return true;
+  };
+  source.exec(with_sections(kRolesSql, keep));
   // CREATE DATABASE cannot share a transaction with other statements.
-  for (const char* db : {"app OWNER app_owner", "other", "bulk", "\"odd name-db\""})
+  for (const char* db : {"app OWNER app_owner", "other", "\"odd name-db\""})
     source.exec(std::string("CREATE DATABASE ") + db);
   source.exec(kDatabasePropertiesSql);
-  source.exec(kAppSql, "app");
+  source.exec(with_sections(kAppSql, keep), "app");
   source.exec(kOtherSql, "other");
   source.exec(kOtherSql, "odd name-db");
-  source.exec(kBulkSql, "bulk");
-  source.exec("VACUUM ANALYZE", "bulk");
+  if (with_bulk) {
+    source.exec("CREATE DATABASE bulk");
+    source.exec(kBulkSql, "bulk");
+    source.exec("VACUUM ANALYZE", "bulk");
+  }
   // Other encodings and locale providers: the copy must keep both, and bytes unchanged.
   source.exec("CREATE DATABASE latin WITH TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'");
   source.exec("CREATE TABLE names (n text PRIMARY KEY); INSERT INTO names VALUES ('Zoë'), ('Ångström'), ('façade')",
               "latin");
-  source.exec("CREATE DATABASE icu_db WITH TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' "
-              "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'");
-  source.exec("CREATE TABLE words (w text); INSERT INTO words VALUES ('Äpfel'), ('apfel'), ('Zebra'); "
-              "CREATE INDEX words_w ON words (w)",
-              "icu_db");
+  if (major >= 15) {
+    source.exec("CREATE DATABASE icu_db WITH TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' "
+                "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'");
+    source.exec("CREATE TABLE words (w text); INSERT INTO words VALUES ('Äpfel'), ('apfel'), ('Zebra'); "
+                "CREATE INDEX words_w ON words (w)",
+                "icu_db");
+  }
+  if (major >= 17) {
+    source.exec("CREATE DATABASE builtin_db WITH TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin "
+                "BUILTIN_LOCALE 'C.UTF-8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'");
+    source.exec("CREATE TABLE words (w text); INSERT INTO words VALUES ('Ω'), ('ω'), ('z')", "builtin_db");
+  }
   // Templates with contents: pg_dumpall copies them too.
   source.exec("CREATE DATABASE tmpl IS_TEMPLATE true");
   source.exec("CREATE TABLE template_rows (x integer); INSERT INTO template_rows VALUES (1), (2)", "tmpl");
@@ -305,16 +404,16 @@ std::map<std::string, std::string> large_objects(const PgServer& server, const s
   return out;
 }
 
-std::string schema_dump(const PgServer& server, const std::string& db) {
+std::string schema_dump(const PgServer& server, const std::string& db, const std::string& client_bin) {
   auto r = run_process(
-      {{pg_bin_dir() + "/pg_dump", "--schema-only", "--dbname=" + server.conninfo(db)}, {{"PGTZ", "UTC"}}, {}});
+      {{(client_bin.empty() ? client_bin_dir(server.major()) : client_bin) + "/pg_dump", "--schema-only", "--dbname=" + server.conninfo(db)}, {{"PGTZ", "UTC"}}, {}});
   if (r.exit_status != 0) throw std::runtime_error("pg_dump failed: " + r.errors);
   return with_sorted_table_columns(without_restrict_keys(r.output));
 }
 
 std::string globals_dump(const PgServer& server) {
   auto r = run_process(
-      {{pg_bin_dir() + "/pg_dumpall", "--globals-only", "--dbname=" + server.conninfo()}, {{"PGTZ", "UTC"}}, {}});
+      {{client_bin_dir(server.major()) + "/pg_dumpall", "--globals-only", "--dbname=" + server.conninfo()}, {{"PGTZ", "UTC"}}, {}});
   if (r.exit_status != 0) throw std::runtime_error("pg_dumpall failed: " + r.errors);
   return without_restrict_keys(r.output);
 }

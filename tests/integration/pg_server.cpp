@@ -60,6 +60,19 @@ std::string pg_bin_dir() {
   return dir && *dir ? dir : "/usr/lib/postgresql/15/bin";
 }
 
+std::string pg_cache_dir() {
+  const char* dir = std::getenv("DECANT_PG_CACHE");
+  return dir && *dir ? dir : "/var/cache/decant/pg";
+}
+
+std::string server_bin_dir(int major) {
+  return major == 15 ? pg_bin_dir() : pg_cache_dir() + "/" + std::to_string(major) + "/bin";
+}
+
+std::string client_bin_dir(int major) { return major <= 15 ? pg_bin_dir() : pg_cache_dir() + "/17-client/bin"; }
+
+bool server_available(int major) { return fs::exists(server_bin_dir(major) + "/initdb"); }
+
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -86,12 +99,15 @@ std::string read_file(const fs::path& path) {
   return ss.str();
 }
 
-PgServer::PgServer(Options options) {
+PgServer::PgServer(Options options) : major_(options.major) {
+  if (!server_available(major_))
+    throw std::runtime_error("no PostgreSQL " + std::to_string(major_) + " server in " + server_bin_dir(major_) +
+                             ": run scripts/install-pg-versions.sh");
   dir_ = make_temp_dir("decant-pg");
   chown_to_server_user(dir_);
   port_ = free_port();
   fs::path data = dir_ / "data";
-  run_checked(as_server_user({pg_bin_dir() + "/initdb", "-D", data.string(), "-U", "postgres", "-A", "trust",
+  run_checked(as_server_user({server_bin_dir(major_) + "/initdb", "-D", data.string(), "-U", "postgres", "-A", "trust",
                               "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"}));
   if (options.tls_only) {
     run_checked({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
@@ -122,12 +138,12 @@ PgServer::PgServer(Options options) {
     if (options.tls_only) conf << "ssl = on\n";
   }
   run_checked(as_server_user(
-      {pg_bin_dir() + "/pg_ctl", "-D", data.string(), "-w", "-t", "60", "-l", (dir_ / "server.log").string(), "start"}));
+      {server_bin_dir(major_) + "/pg_ctl", "-D", data.string(), "-w", "-t", "60", "-l", (dir_ / "server.log").string(), "start"}));
 }
 
 PgServer::~PgServer() {
   try {
-    run_process({as_server_user({pg_bin_dir() + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate", "-w",
+    run_process({as_server_user({server_bin_dir(major_) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate", "-w",
                                  "stop"}),
                  {},
                  std::nullopt});

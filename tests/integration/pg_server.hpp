@@ -12,6 +12,15 @@
 namespace decant::test {
 
 std::string pg_bin_dir();  // $PG_BIN or /usr/lib/postgresql/15/bin
+// Where the servers of other majors live: $DECANT_PG_CACHE or /var/cache/decant/pg
+// (scripts/install-pg-versions.sh), <major>/bin; the 17 client tools in 17-client/bin.
+std::string pg_cache_dir();
+// The server programs (initdb, pg_ctl) of `major`: Debian's for 15, the cache's otherwise.
+std::string server_bin_dir(int major);
+// pg_dump/pg_dumpall/psql able to read a server of `major`: Debian's 15, or the 17 client.
+std::string client_bin_dir(int major);
+// True when the server programs of `major` are installed.
+bool server_available(int major);
 int free_port();
 std::filesystem::path make_temp_dir(const std::string& prefix);
 
@@ -20,6 +29,7 @@ class PgServer {
   struct Options {
     bool password_auth = false;  // scram-sha-256 for every user but postgres
     bool tls_only = false;       // a self-signed certificate for localhost; no plain TCP
+    int major = 15;              // 15: Debian's server; 12, 13, 14, 16, 17: from pg_cache_dir()
   };
   explicit PgServer(Options options);
   PgServer() : PgServer(Options{}) {}
@@ -28,6 +38,7 @@ class PgServer {
   PgServer& operator=(const PgServer&) = delete;
 
   int port() const { return port_; }
+  int major() const { return major_; }
   // The directory of its Unix-domain socket (a libpq "host" that is a path).
   std::string socket_dir() const { return dir_.string(); }
   std::string conninfo(const std::string& db = "postgres", const std::string& user = "postgres") const;
@@ -45,6 +56,7 @@ class PgServer {
  private:
   std::filesystem::path dir_;
   int port_ = 0;
+  int major_ = 15;
 };
 
 struct RunResult {

@@ -1,0 +1,138 @@
+// `decant pg copy` between PostgreSQL majors: CircleCI Server runs 12 in its cluster and
+// operators move it to a newer external server. Servers 12, 13, 14, 16, 17 come from
+// scripts/install-pg-versions.sh, 15 from Debian; decant finds the 17 client tools in
+// PATH, as an operator's machine with postgresql-client-17 has them.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <regex>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "common/process.hpp"
+
+#include "pg_fixture.hpp"
+#include "pg_server.hpp"
+
+namespace decant::test {
+namespace {
+namespace fs = std::filesystem;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// One loaded source per major, shared by the pairs that start from it, stopped when the
+// suite ends.
+std::map<int, std::unique_ptr<PgServer>> sources;
+class StopSources : public ::testing::Environment {
+ public:
+  void TearDown() override { sources.clear(); }
+};
+const auto* const stop_sources = ::testing::AddGlobalTestEnvironment(new StopSources);
+
+PgServer& source_of(int major) {
+  auto& server = sources[major];
+  if (!server) {
+    PgServer::Options options;
+    options.major = major;
+    server = std::make_unique<PgServer>(options);
+    load_source_data(*server, false);
+  }
+  return *server;
+}
+
+std::map<std::string, std::string> with_client_17() {
+  return {{"PATH", pg_cache_dir() + "/17-client/bin:" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "")}};
+}
+
+// Both servers' schema as one pg_dump (the 17 client reads them all) writes it, without
+// the lines that name the server's version.
+std::string schema_of(const PgServer& server, const std::string& db) {
+  std::istringstream in(schema_dump(server, db, pg_cache_dir() + "/17-client/bin"));
+  std::string line, out;
+  bool in_view = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("-- Dumped from database version", 0) == 0) continue;
+    // PostgreSQL 16 prints a view's columns without their table's name when there is no
+    // doubt ("SELECT id" for "SELECT t.id"): compare view bodies without such prefixes.
+    if (line.rfind("CREATE VIEW ", 0) == 0 || line.rfind("CREATE MATERIALIZED VIEW ", 0) == 0) in_view = true;
+    if (in_view) line = std::regex_replace(line, std::regex(R"(\b(?!public\b)[a-z_][a-z0-9_]*\.(?=[a-z_]))"), "");
+    if (in_view && line.find(';') != std::string::npos) in_view = false;
+    // Debian's 15.20 server gives every new column an attribute option of its own.
+    if (line.find(" SET (pg_attver=") != std::string::npos) continue;
+    out += line + "\n";
+  }
+  return out;
+}
+
+// `diff -u` of two texts, for a failure message that shows only what differs.
+std::string diff(const std::string& a, const std::string& b, const fs::path& dir) {
+  std::ofstream(dir / "a.sql") << a;
+  std::ofstream(dir / "b.sql") << b;
+  return run_process({{"diff", "-u", (dir / "a.sql").string(), (dir / "b.sql").string()}}).output;
+}
+
+struct Pair {
+  int source, target;
+};
+std::string pair_name(const ::testing::TestParamInfo<Pair>& info) {
+  return "From" + std::to_string(info.param.source) + "To" + std::to_string(info.param.target);
+}
+
+class PgVersionsTest : public ::testing::TestWithParam<Pair> {
+ protected:
+  void SetUp() override { work_ = make_temp_dir("decant-versions"); }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+  RunResult copy(const PgServer& source, const PgServer& target, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"pg",          "copy", "--source", source.conninfo(), "--target", target.uri(),
+                                  "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_decant(args, with_client_17());
+  }
+  nlohmann::json report() const { return nlohmann::json::parse(read_file(work_ / "report.json")); }
+  fs::path work_;
+};
+
+TEST_P(PgVersionsTest, CopiesEveryDatabaseAndVerifiesItIndependently) {
+  auto [from, to] = GetParam();
+  PgServer& source = source_of(from);
+  PgServer::Options options;
+  options.major = to;
+  PgServer target(options);
+  auto r = copy(source, target);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  std::vector<std::string> databases{"app", "other", "odd name-db", "latin", "tmpl", "template1"};
+  if (from >= 15) databases.push_back("icu_db");
+  if (from >= 17) databases.push_back("builtin_db");
+  for (const auto& db : databases) {
+    SCOPED_TRACE(db);
+    EXPECT_EQ(table_fingerprints(source, db), table_fingerprints(target, db));
+    EXPECT_EQ(sequence_values(source, db), sequence_values(target, db));
+    EXPECT_EQ(large_objects(source, db), large_objects(target, db));
+    std::string a = schema_of(source, db), b = schema_of(target, db);
+    EXPECT_TRUE(a == b) << diff(a, b, work_);
+  }
+  // The summary says which tools made the schema, and what they had to leave out for
+  // an older target.
+  auto notes = report()["notes"].dump();
+  EXPECT_TRUE(contains(notes, "pg_dump (PostgreSQL) 17")) << notes;
+  if (to < 17) {
+    EXPECT_TRUE(contains(notes, "SET transaction_timeout left out")) << notes;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Pairs, PgVersionsTest,
+                         ::testing::Values(Pair{12, 13}, Pair{12, 14}, Pair{12, 15}, Pair{12, 16}, Pair{12, 17},
+                                           Pair{17, 17}),
+                         pair_name);
+
+}  // namespace
+}  // namespace decant::test
