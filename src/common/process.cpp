@@ -245,9 +245,9 @@ Read read_some(Fd& fd, std::string& into) {
 // `consumer`, streams the producer's stdout through `filter` into the consumer's stdin,
 // and enforces the timeouts.
 void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, const LineFilter* filter,
-           const ProcessSpec* consumer_spec) {
+           const ProcessSpec* consumer_spec, const std::string& prologue = {}, const std::string& epilogue = {}) {
   constexpr size_t kMaxPending = 1 << 20;  // back pressure: stop reading the producer
-  std::string pending, partial_line;
+  std::string pending = prologue, partial_line;
   bool consumer_gone = false, producer_done = false;
   auto deadline_of = [](const ProcessSpec* s) {
     return s && s->timeout ? std::optional<Clock::time_point>(Clock::now() + *s->timeout) : std::nullopt;
@@ -279,6 +279,8 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
         consumer->signal_group(SIGKILL);
         consumer->stdin_.reset();
         pending.clear();
+      } else if (!consumer_gone) {
+        pending += epilogue;
       }
     }
     if (consumer && producer_done && pending.empty()) consumer->stdin_.reset();
@@ -350,12 +352,13 @@ ProcessResult run_process(const ProcessSpec& spec) {
   return std::move(child.result);
 }
 
-PipelineResult run_pipeline(const ProcessSpec& producer, const LineFilter& filter, const ProcessSpec& consumer) {
+PipelineResult run_pipeline(const ProcessSpec& producer, const LineFilter& filter, const ProcessSpec& consumer,
+                            const std::string& prologue, const std::string& epilogue) {
   ProcessSpec producer_spec = producer;
   producer_spec.stdout_path.reset();  // its output is the consumer's input
   Child consumer_child(consumer, true);
   Child producer_child(producer_spec, false);
-  drive(producer_child, producer_spec, &consumer_child, &filter, &consumer);
+  drive(producer_child, producer_spec, &consumer_child, &filter, &consumer, prologue, epilogue);
   return {std::move(producer_child.result), std::move(consumer_child.result)};
 }
 

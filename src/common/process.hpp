@@ -56,7 +56,9 @@ struct PipelineResult {
 };
 
 // Runs `producer | filter | consumer`. When one side fails, the other is stopped too.
-PipelineResult run_pipeline(const ProcessSpec& producer, const LineFilter& filter, const ProcessSpec& consumer);
+// `prologue` reaches the consumer first; `epilogue` last, and only if the producer succeeded.
+PipelineResult run_pipeline(const ProcessSpec& producer, const LineFilter& filter, const ProcessSpec& consumer,
+                            const std::string& prologue = {}, const std::string& epilogue = {});
 
 // First line of `program --version`, or nullopt when it cannot run (within 10 s).
 std::optional<std::string> program_version_line(const std::string& program);

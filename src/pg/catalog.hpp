@@ -59,11 +59,17 @@ struct SequenceInfo {
   std::string qualified;
 };
 
+struct ExtensionInfo {
+  std::string name;
+  std::string version;
+};
+
 struct DatabaseCatalog {
   std::vector<TableInfo> tables;  // largest first
   std::vector<IndexBuild> indexes;
   std::vector<SequenceInfo> sequences;
   std::vector<LargeObjectInfo> large_objects;
+  std::vector<ExtensionInfo> extensions;
 };
 
 // Reads the catalog in the connection's current snapshot. Throws Error(privileges)

@@ -24,6 +24,7 @@
 #include "engine/stream.hpp"
 #include "engine/task_pool.hpp"
 #include "pg/catalog.hpp"
+#include "pg/compatibility.hpp"
 #include "pg/connection.hpp"
 #include "pg/globals.hpp"
 #include "pg/index_builds.hpp"
@@ -146,7 +147,10 @@ class InstanceCopy {
   void check_targets();
   void create_database(DatabaseRun& db);
   void drop_database(Connection& admin, const std::string& name);
-  void plan_database(DatabaseRun& db);
+  void snapshot_and_dump(DatabaseRun& db);
+  void try_on_target();
+  Error cannot_hold(const std::vector<std::string>& problems) const;
+  void load_pre_data(DatabaseRun& db);
   void check_schema_unchanged(DatabaseRun& db);
   void restore_section(DatabaseRun& db, const std::string& section);
   void schedule(engine::TaskPool& pool);
@@ -214,7 +218,14 @@ void InstanceCopy::connect_and_preflight() {
   log::info("source PostgreSQL {}, target PostgreSQL {}; schema through {} ({})", source_major, target_major,
             tools.pg_dump, tools.version_line);
   schema_.emplace(std::move(tools), source_info_, target_info_, std::move(target_settings));
-  for (auto& info : read_databases(source_admin_, options_.databases)) {
+  auto databases = read_databases(source_admin_, options_.databases);
+  if (auto problems = instance_incompatibilities(source_admin_, target_admin_, databases); !problems.empty())
+    throw Error(ExitCode::copy_failed,
+                fmt::format("the target (PostgreSQL {}) cannot hold what the source (PostgreSQL {}) has: {}; nothing "
+                            "was written",
+                            target_major, source_major, fmt::join(problems, "; ")),
+                "copy into a server of the source's major version or newer, or change what is named on the source");
+  for (auto& info : databases) {
     if (info.is_template && options_.databases.empty()) {
       // A template (template1) is copied only when it holds something: every target
       // has its own, and an empty one needs nothing.
@@ -325,7 +336,8 @@ void InstanceCopy::create_database(DatabaseRun& db) {
   state_->mark_done(key(db, "created"));
 }
 
-void InstanceCopy::plan_database(DatabaseRun& db) {
+// The database's snapshot, catalog and schema dump: read before anything is written.
+void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
   db.started = Clock::now();
   db.coordinator = Connection::open(source_info_, db.info.name);
   db.coordinator.exec("SET default_transaction_read_only = on");
@@ -349,6 +361,59 @@ void InstanceCopy::plan_database(DatabaseRun& db) {
     db.builds_by_table[b.table_oid].builds.push_back(&b);
     db.built_oids.insert(b.toc_oid);
   }
+}
+
+// Tries on the target what could fail there, before anything is written: that it can
+// create each database's encoding and locale and, for a newer source into an older
+// target, that the schema loads (in a scratch database, in a transaction rolled back).
+void InstanceCopy::try_on_target() {
+  std::vector<std::string> problems;
+  auto available = available_extensions(target_admin_);
+  for (auto& db : databases_)
+    for (auto& p : missing_extensions(db->info.name, db->catalog.extensions, available)) problems.push_back(p);
+  if (!problems.empty()) throw cannot_hold(problems);
+
+  bool older_target = target_admin_.server_version() / 10000 < source_admin_.server_version() / 10000;
+  std::string roles_sql = older_target ? missing_roles_sql(source_admin_, target_admin_) : "";
+  std::set<std::string> tried;
+  for (auto& db : databases_) {
+    const auto& i = db->info;
+    std::string locale = i.encoding + "|" + i.collate + "|" + i.ctype + "|" + i.locale_provider + "|" + i.icu_locale;
+    if (state_->done(key(*db, "created")) || (!older_target && tried.count(locale))) continue;
+    tried.insert(locale);
+    DatabaseInfo scratch = i;
+    scratch.name = fmt::format("decant_trial_{}", ::getpid());
+    try {
+      target_admin_.exec(create_database_sql(target_admin_, scratch));
+    } catch (const Error& e) {
+      if (e.code() == ExitCode::interrupted) throw;
+      problems.push_back(fmt::format("database {} cannot be created there with its encoding and locale ({}, {}): {}",
+                                     i.name, i.encoding, i.collate, e.what()));
+      continue;
+    }
+    std::optional<std::string> failure;
+    try {
+      if (older_target) failure = schema_->trial(scratch.name, db->schema_file, db->toc, roles_sql);
+    } catch (...) {
+      drop_database(target_admin_, scratch.name);
+      throw;
+    }
+    drop_database(target_admin_, scratch.name);
+    if (failure) problems.push_back("database " + i.name + ": " + *failure);
+  }
+  if (!problems.empty()) throw cannot_hold(problems);
+}
+
+Error InstanceCopy::cannot_hold(const std::vector<std::string>& problems) const {
+  return Error(ExitCode::copy_failed,
+               fmt::format("the target (PostgreSQL {}) cannot hold what the source (PostgreSQL {}) has: {}; nothing "
+                           "was written",
+                           target_admin_.server_version() / 10000, source_admin_.server_version() / 10000,
+                           fmt::join(problems, "; ")),
+               "copy into a server of the source's major version or newer, or change what is named on the source");
+}
+
+void InstanceCopy::load_pre_data(DatabaseRun& db) {
   for (const auto& e : db.toc)
     if (roles_.unassumable.count(e.owner)) db.keep_owners = false;
   if (!db.keep_owners)
@@ -632,9 +697,12 @@ int InstanceCopy::run() {
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
             target_info_.display(), jobs_);
 
+  for (auto& db : databases_) snapshot_and_dump(*db);
+  try_on_target();
+
   roles_ = copy_roles(source_admin_, target_admin_, target_login_);
   for (auto& db : databases_) create_database(*db);
-  for (auto& db : databases_) plan_database(*db);
+  for (auto& db : databases_) load_pre_data(*db);
 
   workers_.resize(static_cast<size_t>(jobs_));
   engine::run_tasks(progress_, "copying data", options_.progress_interval, jobs_,

@@ -75,6 +75,10 @@ ScriptError script_error(const std::string& stderr_text) {
     text += (text.empty() ? "" : "\n") + line;
   }
   e.message = found ? without_verbose_parts(text, e.state) : first_error(stderr_text);
+  // "ERROR:  message": the severity (in the server's language) says nothing more.
+  auto severity_end = e.message.find(":  ");
+  if (found && severity_end != std::string::npos && severity_end < e.message.find('\n'))
+    e.message.erase(0, severity_end + 3);
   return e;
 }
 
@@ -82,6 +86,7 @@ ScriptError script_error(const std::string& stderr_text) {
 // number, so that a failing line is named by the object it belongs to.
 class ScriptHeaders {
  public:
+  void skip_lines(long count) { line_ += count; }
   void see(std::string_view line) {
     ++line_;
     if (line.rfind("-- Name: ", 0) == 0) headers_.emplace_back(line_, std::string(line.substr(9)));
@@ -182,40 +187,65 @@ std::vector<TocEntry> SchemaTransfer::list(const std::filesystem::path& file) co
   return parse_toc(r.output);
 }
 
-bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
-                             const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
-                             bool keep_owner, bool may_exist) const {
+struct SchemaTransfer::ScriptRun {
+  PipelineResult result;
+  ScriptHeaders headers;
+};
+
+// pg_restore writes the sections as a script (through the fitter) that psql runs on the
+// target: in one transaction, or (a trial) in one it rolls back.
+SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, const std::filesystem::path& file,
+                                                     const std::vector<std::string>& sections,
+                                                     const std::vector<TocEntry>& toc,
+                                                     const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
+                                                     const std::optional<std::string>& trial_prologue) const {
+  bool trial = trial_prologue.has_value();
   std::filesystem::path list_file = file;
-  list_file += "." + section + ".list";
+  list_file += "." + (trial ? std::string("trial") : sections.front()) + ".list";
   {
     std::ofstream out(list_file);
     for (const auto& e : toc) out << (skip(e) ? ";" : "") << e.line << "\n";
     if (!out) throw Error(ExitCode::local_io, "cannot write " + list_file.string(), "check free disk space");
   }
-  ProcessSpec producer({tools_.pg_restore, "--file=-", "--section=" + section, "--use-list=" + list_file.string()});
+  ProcessSpec producer({tools_.pg_restore, "--file=-", "--use-list=" + list_file.string()});
+  for (const auto& section : sections) producer.argv.push_back("--section=" + section);
   if (!keep_owner) producer.argv.emplace_back("--no-owner");
   producer.argv.push_back(file.string());
-  ProcessSpec consumer({tools_.psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
-                        "--output=/dev/null", "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose",
-                        "--dbname=" + target_.for_child(db)},
+  // --file=- so that psql names the line an error is at ("psql:<stdin>:LINE:").
+  ProcessSpec consumer({tools_.psql, "--no-psqlrc", "--quiet", "--no-password", "--output=/dev/null", "--file=-",
+                        "--set=ON_ERROR_STOP=1", "--set=VERBOSITY=verbose", "--dbname=" + target_.for_child(db)},
                        password_env(target_));
-  ScriptHeaders headers;
-  auto r = run_pipeline(producer, [&](std::string_view line) {
-    auto kept = fitter_.fit(line);
-    if (kept) headers.see(*kept);
-    return kept;
-  }, consumer);
-  if (r.producer.exit_status == 0 && r.consumer.exit_status == 0) return true;
-  if (r.producer.stopped || r.consumer.stopped || interrupted()) throw_interrupted();
-  std::string doing = section == "pre-data" ? "schema (pre-data)" : "indexes, constraints and the rest (post-data)";
-  if (r.producer.exit_status != 0)
+  if (!trial) consumer.argv.insert(consumer.argv.begin() + 1, "--single-transaction");
+  ScriptRun run;
+  if (trial) run.headers.skip_lines(std::count(trial_prologue->begin(), trial_prologue->end(), '\n'));
+  run.result = run_pipeline(
+      producer,
+      [&](std::string_view line) {
+        auto kept = fitter_.fit(line);
+        if (kept) run.headers.see(*kept);
+        return kept;
+      },
+      consumer, trial ? *trial_prologue : "", trial ? "\nROLLBACK;\n" : "");
+  std::error_code ec;
+  if (trial) std::filesystem::remove(list_file, ec);
+  if (run.result.producer.stopped || run.result.consumer.stopped || interrupted()) throw_interrupted();
+  if (run.result.producer.exit_status != 0)
     throw Error(ExitCode::copy_failed,
-                "pg_restore could not read the schema of database " + db + ": " + first_error(r.producer.errors),
+                "pg_restore could not read the schema of database " + db + ": " + first_error(run.result.producer.errors),
                 "run the same command with --resume (the schema is dumped again)");
-  auto e = script_error(r.consumer.errors);
+  return run;
+}
+
+bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
+                             const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
+                             bool keep_owner, bool may_exist) const {
+  auto run = run_script(db, file, {section}, toc, skip, keep_owner, std::nullopt);
+  if (run.result.consumer.exit_status == 0) return true;
+  std::string doing = section == "pre-data" ? "schema (pre-data)" : "indexes, constraints and the rest (post-data)";
+  auto e = script_error(run.result.consumer.errors);
   if (may_exist && is_duplicate_object(e.state)) return false;
-  std::string object = headers.object_at(e.line);
-  ExitCode code = e.state.empty() ? classify_dump_failure(r.consumer.errors) : classify_sqlstate(e.state);
+  std::string object = run.headers.object_at(e.line);
+  ExitCode code = e.state.empty() ? classify_dump_failure(run.result.consumer.errors) : classify_sqlstate(e.state);
   if (code == ExitCode::usage) code = ExitCode::copy_failed;
   throw Error(code,
               "restoring the " + doing + " of database " + db + " failed" + (object.empty() ? "" : " at " + object) +
@@ -223,6 +253,17 @@ bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path&
               code == ExitCode::privileges ? "connect --target as a superuser, or grant the login what it lacks"
                                            : "fix the cause, then run the same command with --resume (the step was "
                                              "rolled back)");
+}
+
+std::optional<std::string> SchemaTransfer::trial(const std::string& scratch_db, const std::filesystem::path& file,
+                                                 const std::vector<TocEntry>& toc, const std::string& setup_sql) const {
+  auto run = run_script(
+      scratch_db, file, {"pre-data", "post-data"}, toc, [](const TocEntry& e) { return e.is_large_object_metadata(); },
+      true, "BEGIN;\n" + setup_sql + "\n");
+  if (run.result.consumer.exit_status == 0) return std::nullopt;
+  auto e = script_error(run.result.consumer.errors);
+  std::string object = run.headers.object_at(e.line);
+  return (object.empty() ? "" : "at " + object + ": ") + e.message;
 }
 
 }  // namespace decant::pg

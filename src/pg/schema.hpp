@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -65,11 +66,21 @@ class SchemaTransfer {
                const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
                bool may_exist) const;
 
+  // Loads the whole schema of `file` (pre-data and post-data) into `scratch_db` on the
+  // target, after `setup_sql` (the roles the schema names), in one transaction that is
+  // rolled back. Returns what failed ("at VIEW public.v: syntax error ..."), or nullopt.
+  std::optional<std::string> trial(const std::string& scratch_db, const std::filesystem::path& file,
+                                   const std::vector<TocEntry>& toc, const std::string& setup_sql) const;
+
   const PgTools& tools() const { return tools_; }
   // Settings whose SET lines were left out because the target does not know them.
   std::set<std::string> settings_left_out() const { return fitter_.left_out(); }
 
  private:
+  struct ScriptRun;
+  ScriptRun run_script(const std::string& db, const std::filesystem::path& file, const std::vector<std::string>& sections,
+                       const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
+                       bool keep_owner, const std::optional<std::string>& trial_prologue) const;
   PgTools tools_;
   const ConnInfo& source_;
   const ConnInfo& target_;

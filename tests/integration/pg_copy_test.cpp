@@ -136,7 +136,17 @@ TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
   EXPECT_EQ(target_->value("SELECT count(*) FROM partman.part_config", "app"), "1");
   EXPECT_EQ(target_->value("SELECT retention FROM partman.part_config", "app"), "30 days");
   EXPECT_EQ(target_->value("SELECT name FROM ONLY car WHERE id = 1001", "app"), "car 1");
-  EXPECT_EQ(target_->value("SELECT made FROM ONLY car WHERE id = 1001", "app"), "2010-01-02");
+  EXPECT_EQ(target_->value("SELECT to_char(made, 'YYYY-MM-DD') FROM ONLY car WHERE id = 1001", "app"), "2010-01-02");
+  // Database settings that change how values print came along, and no value moved.
+  EXPECT_EQ(target_->value("SELECT current_setting('DateStyle') || ' ' || current_setting('IntervalStyle') || ' ' || "
+                           "current_setting('bytea_output')",
+                           "app"),
+            "SQL, DMY sql_standard escape");
+  for (const char* probe : {"SELECT string_agg(concat_ws('|', d, ts, tstz, iv, raw, f4, f8), ';' ORDER BY id) FROM all_types",
+                            "SELECT string_agg(concat_ws('|', h, c, hash), ';' ORDER BY id) FROM ext_types"})
+    EXPECT_EQ(source_->value(probe, "app"), target_->value(probe, "app")) << probe;
+  EXPECT_EQ(target_->value("SELECT convalidated FROM pg_constraint WHERE conname = 'legacy_qty_positive'", "app"), "f");
+  EXPECT_EQ(target_->value("SELECT count(*) FROM secrets", "app"), "300");
   EXPECT_EQ(target_->value("SELECT peak FROM measurement_2024 WHERE city = 1 AND logdate = '2024-01-02'", "app"), "1");
   EXPECT_EQ(target_->value("SELECT last_value FROM invoice_numbers", "app"), "4242");
   EXPECT_EQ(target_->value("SELECT rolsuper FROM pg_roles WHERE rolname = 'power_user'"), "t");

@@ -306,6 +306,16 @@ TEST(RunPipeline, StreamsTheProducersLinesThroughTheFilterIntoTheConsumer) {
   EXPECT_EQ(r.producer.output, "");
 }
 
+TEST(RunPipeline, APrologueComesFirstAndAnEpilogueOnlyAfterASuccessfulProducer) {
+  auto ok = run_pipeline({{"/bin/sh", "-c", "echo body"}}, drop_lines_with("never"), {{"cat"}}, "BEGIN;\n",
+                         "ROLLBACK;\n");
+  EXPECT_EQ(ok.consumer.output, "BEGIN;\nbody\nROLLBACK;\n");
+  auto failed = run_pipeline({{"/bin/sh", "-c", "echo body; exit 1"}}, drop_lines_with("never"),
+                             {{"/bin/sh", "-c", "cat; echo clean-end"}}, "BEGIN;\n", "COMMIT;\n");
+  EXPECT_EQ(failed.consumer.output.find("COMMIT"), std::string::npos);
+  EXPECT_EQ(failed.consumer.output.find("clean-end"), std::string::npos);
+}
+
 TEST(RunPipeline, MoreThanAPipeBufferFlowsWithoutDeadlock) {
   auto r = run_pipeline({{"/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done"}},
                         drop_lines_with("never"), {{"/bin/sh", "-c", "wc -l"}});
