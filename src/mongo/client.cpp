@@ -1,6 +1,7 @@
 #include "mongo/client.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 
 #include "common/error.hpp"
@@ -24,6 +25,63 @@ void init_driver() {
 }
 
 bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+
+std::string percent_decoded(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The password of a connection string, as written and percent-decoded. A malformed string
+// can be split in more than one way (the driver ends the user info at the last '@' before
+// the first '/'); every reading is kept, as hiding too much only hides text.
+std::vector<std::string> passwords_in(const std::string& text) {
+  std::vector<std::string> out;
+  auto scheme = text.find("://");
+  if (scheme == std::string::npos) return out;
+  std::string rest = text.substr(scheme + 3);
+  std::vector<std::string> user_infos;
+  for (size_t end : {rest.find_first_of("/?"), rest.find('/'), std::string::npos}) {
+    auto head = rest.substr(0, end);
+    auto at = head.rfind('@');
+    if (at != std::string::npos) user_infos.push_back(head.substr(0, at));
+  }
+  if (auto at = rest.find('@'); at != std::string::npos) user_infos.push_back(rest.substr(0, at));
+  for (const auto& info : user_infos) {
+    auto colon = info.find(':');
+    if (colon == std::string::npos || colon + 1 == info.size()) continue;
+    out.push_back(info.substr(colon + 1));
+    out.push_back(percent_decoded(out.back()));
+  }
+  // Longest first, so that a shorter reading cannot leave the rest of a longer one.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// `message` with every password of `text` replaced by "xxx". A message that fills the
+// driver's buffer may end in the first part of one: that is hidden too.
+std::string without_passwords(std::string message, const std::string& text, bool filled_buffer) {
+  for (const auto& pw : passwords_in(text)) {
+    for (auto at = message.find(pw); at != std::string::npos; at = message.find(pw, at + 3))
+      message.replace(at, pw.size(), "xxx");
+    if (!filled_buffer) continue;
+    for (size_t n = std::min(pw.size() - 1, message.size()); n > 0; --n)
+      if (message.compare(message.size() - n, n, pw, 0, n) == 0) {
+        message.replace(message.size() - n, n, "xxx");
+        break;
+      }
+  }
+  return message;
+}
 
 }  // namespace
 
@@ -59,11 +117,9 @@ Uri Uri::parse(const std::string& text, const std::string& role) {
   bson_error_t error;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(text.c_str(), &error);
   if (!uri) {
-    // The driver's message can quote the input, password included: keep only its kind.
-    std::string msg = error.message;
-    auto quote = msg.find('"');
-    if (quote != std::string::npos) msg = msg.substr(0, quote);
-    while (!msg.empty() && (msg.back() == ' ' || msg.back() == ':')) msg.pop_back();
+    // The driver's message can quote the input, password included: that is replaced.
+    std::string raw = error.message;
+    std::string msg = without_passwords(raw, text, raw.size() + 1 >= sizeof error.message);
     throw Error(ExitCode::usage, "the --" + role + " connection string is malformed: " + msg,
                 "give a MongoDB URI such as mongodb://user@host:27017/?authSource=admin");
   }
