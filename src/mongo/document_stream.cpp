@@ -1,5 +1,7 @@
 #include "mongo/document_stream.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 
@@ -166,6 +168,18 @@ std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const
   if (large && inserters > 1 && !c.capped())
     return std::make_unique<ParallelInsertSink>(pool, c.db, c.name, inserters, pool.where(), bypass);
   return std::make_unique<InsertSink>(client, c.db, c.name, pool.where(), bypass);
+}
+
+std::string verification_problem(const std::string& source, const std::string& target, uint64_t source_documents,
+                                 const std::string& source_digest, uint64_t stored, uint64_t held,
+                                 const std::string& target_digest) {
+  if (stored == source_documents && held == source_documents)
+    return fmt::format("the contents differ: {} and {} hold the same number of documents ({}), but their digests "
+                       "differ ({} and {})",
+                       source, target, source_documents, source_digest, target_digest);
+  std::string what = stored == held ? fmt::format("{} holds {}", target, held)
+                                    : fmt::format("{} stored {} and holds {}", target, stored, held);
+  return fmt::format("the document counts differ: {} has {}, {}", source, source_documents, what);
 }
 
 std::string finished_key(const CollectionInfo& c) { return "collection/" + c.display(); }

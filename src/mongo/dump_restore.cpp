@@ -154,7 +154,8 @@ int dump(const DumpOptions& options) {
         r.target_digest = on_disk.hex();
         r.verified = moved.digest == on_disk && written == moved.digest.rows();
         if (!r.verified)
-          r.problem = fmt::format("{} documents read, the file holds {}", r.rows, on_disk.rows());
+          r.problem = verification_problem("the source", "the file", r.rows, r.source_digest, written, on_disk.rows(),
+                                           r.target_digest);
         else
           state.mark_done(key, engine::finished_record(r));
         report.add_item(col.db, r);
@@ -441,7 +442,8 @@ int restore(const RestoreOptions& options) {
         r.verified = moved.digest == held && stored == moved.digest.rows() && indexes_match;
         if (!r.verified)
           r.problem = !indexes_match ? "the index sets differ"
-                                     : fmt::format("the file holds {} documents, the target {}", r.rows, held.rows());
+                                     : verification_problem("the file", "the target", r.rows, r.source_digest, stored,
+                                                            held.rows(), r.target_digest);
         else
           state.mark_done(finished_key(d.info), [&] {
             auto record = engine::finished_record(r);

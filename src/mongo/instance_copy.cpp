@@ -149,10 +149,9 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   item.verified = moved.digest == target_digest && stored == moved.digest.rows() && indexes_match;
   if (!item.verified)
     item.problem = !indexes_match ? "the index sets differ"
-                                  : fmt::format("source has {} documents (digest {}), target stored {} and holds {} "
-                                                "(digest {})",
-                                                moved.digest.rows(), item.source_digest, stored, target_digest.rows(),
-                                                item.target_digest);
+                                  : verification_problem("the source", "the target", moved.digest.rows(),
+                                                         item.source_digest, stored, target_digest.rows(),
+                                                         item.target_digest);
   else
     state_->mark_done(finished_key(c), engine::finished_record(item));
   report_.add_item(c.db, item);
