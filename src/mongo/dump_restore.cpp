@@ -306,8 +306,8 @@ bool has_database_dirs(const fs::path& dir) {
 }
 
 // Either a whole dump (one subdirectory per database, maybe with oplog.bson and
-// prelude.json beside them) or one database's directory, restored into the database it is
-// named after (or --db).
+// prelude.json beside them), all of it or only its database `db`, or one database's
+// directory, restored into the database it is named after (or `db`).
 std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optional<std::string>& db,
                                         std::vector<std::string>& left_out) {
   std::vector<DumpedCollection> collections;
@@ -315,6 +315,7 @@ std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optiona
     fs::path named = root.filename().empty() ? root.parent_path() : root;
     return read_dump_dir(root, db.value_or(fs::absolute(named).lexically_normal().filename().string()), left_out);
   }
+  std::vector<std::string> databases;  // the dump's, named when `db` is none of them
   for (const auto& e : fs::directory_iterator(root)) {
     std::string name = e.path().filename().string();
     if (!e.is_directory()) {
@@ -325,7 +326,17 @@ std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optiona
       left_out.push_back("database " + name + " (users, roles and server state are not restored)");
       continue;
     }
+    if (has_collection_files(e.path())) databases.push_back(name);
+    // --db picks one database of a whole dump; the others are not touched on the target.
+    if (db && name != *db) continue;
     for (auto& c : read_dump_dir(e.path(), name, left_out)) collections.push_back(std::move(c));
+  }
+  if (db && std::find(databases.begin(), databases.end(), *db) == databases.end()) {
+    std::sort(databases.begin(), databases.end());
+    throw Error(ExitCode::usage,
+                fmt::format("the dump {} has no database named {} (it has {}); nothing was changed", root.string(),
+                            *db, fmt::join(databases, ", ")),
+                "give one of them as --db, or no --db to restore every database of the dump");
   }
   return collections;
 }

@@ -369,6 +369,36 @@ TEST_F(MongoDumpTest, ASingleDatabaseDirectoryRestoresLikeTheRunbook) {
   EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 2000u);
 }
 
+TEST_F(MongoDumpTest, DbPicksOneDatabaseOfAWholeDumpAndLeavesTheOthersOnTheTargetAlone) {
+  source_->insert("one", "builds", {R"({"_id": 1, "v": "from the dump"})", R"({"_id": 2})"});
+  source_->insert("two", "builds", {R"({"_id": 1, "v": "from the dump"})"});
+  source_->insert("two", "jobs", {R"({"_id": 7})"});
+  fs::path out = work_ / "dump";
+  ASSERT_EQ(run_decant({"mongo", "dump", "--source", source_->uri(), "--out", out.string()}).exit_code, 0);
+  // The target's own documents: database two must keep them, and one's stale one stays
+  // until a restore of one replaces it.
+  target_->insert("two", "builds", {R"({"_id": "sentinel", "v": "the target's own"})"});
+  target_->insert("two", "jobs", {R"({"_id": "sentinel"})"});
+  target_->insert("one", "builds", {R"({"_id": "stale"})"});
+  auto two_builds = target_->documents("two", "builds");
+  auto two_jobs = target_->documents("two", "jobs");
+  auto one_builds = target_->documents("one", "builds");
+  std::vector<std::string> restore{"mongo", "restore", "--dir", out.string(), "--target", target_->uri(), "--drop"};
+
+  auto nosuch = run_decant([&] { auto a = restore; a.insert(a.end(), {"--db", "nosuch"}); return a; }());
+  EXPECT_EQ(nosuch.exit_code, 2) << nosuch.out << nosuch.err;
+  EXPECT_TRUE(contains(nosuch.err, "no database named nosuch (it has one, two)")) << nosuch.err;
+  EXPECT_EQ(target_->documents("one", "builds"), one_builds) << "nothing changed";
+  EXPECT_EQ(target_->documents("two", "builds"), two_builds) << "nothing changed";
+
+  auto r = run_decant([&] { auto a = restore; a.insert(a.end(), {"--db", "one"}); return a; }());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(target_->documents("one", "builds"), source_->documents("one", "builds"));
+  EXPECT_EQ(target_->documents("two", "builds"), two_builds) << "another database of the dump is not restored";
+  EXPECT_EQ(target_->documents("two", "jobs"), two_jobs) << "another database of the dump is not restored";
+  EXPECT_FALSE(contains(r.out, "two.")) << r.out;
+}
+
 TEST_F(MongoDumpTest, AnOplogBesideTheDatabasesDoesNotHideThem) {
   fs::path dump = work_ / "with-oplog";
   bson_tool({"write-dump", dump.string()});
