@@ -259,6 +259,8 @@ std::vector<DumpedCollection> read_dump_dir(const fs::path& dir, const std::stri
       read_metadata(f, by_file[*meta]);
     } else if (bson) {
       by_file[*bson].bson = f;
+    } else if (name.rfind(".decant-", 0) == 0) {
+      left_out.push_back(db + ": " + name + " (an unfinished file of an interrupted decant dump)");
     } else {
       left_out.push_back(db + ": " + name + " (not a collection file)");
     }
