@@ -42,7 +42,9 @@ class InsertSink : public engine::RowSink {
 
  private:
   void flush();
+  mongoc_client_t* client_;
   CollectionPtr collection_;
+  std::string namespace_;  // DB.COLL, for messages
   std::string where_;
   bool bypass_validation_;
   std::vector<std::string> batch_;

@@ -509,6 +509,18 @@ TEST_F(MongoDumpTest, AFileNameOf255BytesIsWrittenInPlaceAndNeverUnderAPartialNa
   EXPECT_TRUE(temporaries_in(dir).empty()) << temporaries_in(dir).front();
 }
 
+TEST_F(MongoDumpTest, AValueTheTargetCannotStoreIsNotReportedAsAnUnreachableServer) {
+  // FerretDB 1.24 drops the connection on a Decimal128 rather than answering with an error.
+  fs::path dump = work_ / "decimal";
+  bson_tool({"write-decimal-dump", dump.string()});
+  auto r = run_decant({"mongo", "restore", "--dir", dump.string(), "--target", target_->uri()});
+  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "closed the connection while inserting into shop.prices")) << r.err;
+  EXPECT_TRUE(contains(r.err, "Decimal128")) << r.err;
+  EXPECT_TRUE(contains(r.err, "check the target server's log")) << r.err;
+  EXPECT_FALSE(contains(r.err, "check the hosts and ports")) << r.err;
+}
+
 TEST_F(MongoDumpTest, ATruncatedFileIsNamedAndNothingIsReportedVerified) {
   fs::path dump = work_ / "bad";
   bson_tool({"write-dump", dump.string()});
