@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <mutex>
 
 #include "common/error.hpp"
@@ -199,6 +200,86 @@ std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const
   bson_error_t error;
   if (mongoc_cursor_error(cursor, &error)) fail(error, where, doing);
   return out;
+}
+
+namespace {
+
+std::string utf8_field(const bson_t* doc, const char* path) {
+  bson_iter_t it;
+  if (!doc || !bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &it) || !BSON_ITER_HOLDS_UTF8(&it))
+    return "";
+  return bson_iter_utf8(&it, nullptr);
+}
+
+bool lowercase_equal(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Process starts computed from two replies differ by the time between them, rounding and
+// clock steps: far less than this.
+constexpr int64_t kSameStartMs = 2000;
+
+}  // namespace
+
+ServerIdentity server_identity(const bson_t* hello, const bson_t* server_status) {
+  ServerIdentity id;
+  bson_iter_t it;
+  if (bson_iter_init(&it, hello) && bson_iter_find_descendant(&it, "topologyVersion.processId", &it) &&
+      BSON_ITER_HOLDS_OID(&it)) {
+    char hex[25];
+    bson_oid_to_string(bson_iter_oid(&it), hex);
+    id.process_id = hex;
+  }
+  id.set_name = utf8_field(hello, "setName");
+  for (const char* list : {"hosts", "passives", "arbiters"}) {
+    bson_iter_t member;
+    if (bson_iter_init_find(&it, hello, list) && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &member))
+      while (bson_iter_next(&member))
+        if (BSON_ITER_HOLDS_UTF8(&member)) id.hosts.emplace_back(bson_iter_utf8(&member, nullptr));
+  }
+  if (server_status) {
+    id.host = utf8_field(server_status, "host");
+    if (bson_iter_init_find(&it, server_status, "pid") && BSON_ITER_HOLDS_NUMBER(&it)) id.pid = bson_iter_as_int64(&it);
+    bson_iter_t uptime;
+    if (bson_iter_init_find(&it, server_status, "localTime") && BSON_ITER_HOLDS_DATE_TIME(&it) &&
+        bson_iter_init_find(&uptime, server_status, "uptimeMillis") && BSON_ITER_HOLDS_NUMBER(&uptime))
+      id.started_ms = bson_iter_date_time(&it) - bson_iter_as_int64(&uptime);
+  }
+  return id;
+}
+
+ServerIdentity identify_server(mongoc_client_t* client, const std::string& where) {
+  Bson hello_command;
+  BSON_APPEND_INT32(hello_command.get(), "isMaster", 1);  // "hello" is 4.4.2+; isMaster is everywhere
+  Bson hello = run_command(client, "admin", hello_command, where);
+  Bson status_command;
+  BSON_APPEND_INT32(status_command.get(), "serverStatus", 1);
+  std::optional<Bson> status;
+  try {
+    status = run_command(client, "admin", status_command, where);
+  } catch (const Error& e) {
+    log::debug("{}: no serverStatus to identify it by: {}", where, e.what());
+  }
+  return server_identity(hello.get(), status ? status->get() : nullptr);
+}
+
+std::optional<std::string> same_server(const ServerIdentity& source, const ServerIdentity& target) {
+  if (!source.process_id.empty() && source.process_id == target.process_id)
+    return "both report the server process " + source.process_id;
+  if (!source.set_name.empty() && source.set_name == target.set_name)
+    for (const auto& member : target.hosts)
+      for (const auto& own : source.hosts)
+        if (lowercase_equal(member, own))
+          return "the target is a member of the source's replica set " + source.set_name + " (" + member + ")";
+  // Two process ids that differ are two servers; otherwise what serverStatus says decides.
+  if (!source.process_id.empty() && !target.process_id.empty()) return std::nullopt;
+  if (source.host.empty() || source.pid == 0 || source.started_ms == 0) return std::nullopt;
+  if (lowercase_equal(source.host, target.host) && source.pid == target.pid &&
+      std::llabs(source.started_ms - target.started_ms) <= kSameStartMs)
+    return "both report host " + source.host + ", process " + std::to_string(source.pid) + ", started at the same time";
+  return std::nullopt;
 }
 
 void ping(mongoc_client_t* client, const std::string& where) {

@@ -80,6 +80,14 @@ void MongoCopy::plan() {
   // reported before any work.
   ping(src.get(), source_pool_->where());
   ping(tgt.get(), target_pool_->where());
+  // Before anything is written (--drop would drop the source's own collections): the
+  // servers are compared by what they say about themselves, not by their addresses.
+  if (auto same = same_server(identify_server(src.get(), source_pool_->where()),
+                              identify_server(tgt.get(), target_pool_->where())))
+    throw Error(ExitCode::same_server,
+                fmt::format("the target {} is the source {} ({}); nothing was written", target_uri_->display(),
+                            source_uri_->display(), *same),
+                "give the external server as --target");
   target_wire_version_ = max_wire_version(tgt.get(), target_pool_->where());
   for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
     for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));

@@ -299,6 +299,26 @@ TEST_F(MongoCopyTest, ResumeAfterAKillInsideACollection) {
   expect_same("big");
 }
 
+TEST_F(MongoCopyTest, TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythingIsWritten) {
+  load_circle();
+  auto builds = source_->documents("circle_ghe", "builds");
+  auto settings = source_->documents("other", "settings");
+  std::string port = std::to_string(source_->port());
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--drop"}, {}, {"--resume"}, {"--drop", "--resume"}}) {
+    SCOPED_TRACE(fmt::format("{}", fmt::join(extra, " ")));
+    std::vector<std::string> a{"mongo", "copy", "--source", "mongodb://localhost:" + port + "/", "--target",
+                               "mongodb://127.0.0.1:" + port + "/", "--state-dir", (work_ / "state").string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    auto r = run_decant(a);
+    EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, "the target 127.0.0.1:" + port + " is the source localhost:" + port)) << r.err;
+    EXPECT_TRUE(contains(r.err, "nothing was written")) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(source_->documents("circle_ghe", "builds"), builds);
+    EXPECT_EQ(source_->documents("other", "settings"), settings);
+  }
+}
+
 TEST_F(MongoCopyTest, AnAtSignInThePasswordIsRefusedWithoutShowingIt) {
   auto r = run_decant({"mongo", "copy", "--source", "mongodb://u:hun@ter2@127.0.0.1:1/", "--target", target_->uri()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
