@@ -131,6 +131,36 @@ uint64_t count_documents(mongoc_client_t* client, const std::string& db, const s
   return static_cast<uint64_t>(n);
 }
 
+std::optional<uint64_t> stored_document_count(mongoc_client_t* client, const std::string& db,
+                                              const std::string& collection, const std::string& where) {
+  Bson stats;
+  BSON_APPEND_UTF8(stats.get(), "collStats", collection.c_str());
+  Bson reply = run_command(client, db, stats, where);
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, reply.get(), "count") || !BSON_ITER_HOLDS_NUMBER(&it)) return std::nullopt;
+  return static_cast<uint64_t>(bson_iter_as_int64(&it));
+}
+
+std::map<std::string, uint64_t> stored_document_counts(mongoc_client_t* client,
+                                                       const std::vector<CollectionInfo>& collections,
+                                                       const std::string& where) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& c : collections)
+    if (!c.is_view)
+      if (auto n = stored_document_count(client, c.db, c.name, where)) out[c.display()] = *n;
+  return out;
+}
+
+std::string changed_counts(const std::map<std::string, uint64_t>& before, const std::map<std::string, uint64_t>& after) {
+  std::string out;
+  for (const auto& [name, n] : before) {
+    auto it = after.find(name);
+    uint64_t now = it == after.end() ? 0 : it->second;
+    if (now != n) out += fmt::format("{}{} ({} -> {})", out.empty() ? "" : ", ", name, n, now);
+  }
+  return out;
+}
+
 void drop_collection(mongoc_client_t* client, const std::string& db, const std::string& collection,
                      const std::string& where) {
   CollectionPtr coll(mongoc_client_get_collection(client, db.c_str(), collection.c_str()));

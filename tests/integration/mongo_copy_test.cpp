@@ -126,6 +126,10 @@ TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
         EXPECT_EQ(item["source_digest"], item["target_digest"]);
       }
   EXPECT_TRUE(saw_builds);
+  bool unchanged = false;
+  for (const auto& check : j["checks"])
+    unchanged = unchanged || (check["what"] == "source unchanged during the copy" && check["ok"].get<bool>());
+  EXPECT_TRUE(unchanged) << j["checks"].dump();
   EXPECT_FALSE(fs::exists(work_ / "state" / "state.json"));
 }
 
@@ -317,6 +321,28 @@ TEST_F(MongoCopyTest, TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythin
     EXPECT_EQ(source_->documents("circle_ghe", "builds"), builds);
     EXPECT_EQ(source_->documents("other", "settings"), settings);
   }
+}
+
+TEST_F(MongoCopyTest, ASourceWrittenToDuringTheCopyIsReported) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
+  source_->insert("big", "events", docs);
+  source_->insert("big", "audit", {R"({"_id": 1})"});
+  BackgroundDecant run(args({"--jobs", "1"}), work_);
+  wait_for_state("started/big.events");
+  // The application writes while the largest collection copies.
+  source_->insert("big", "audit", {R"({"_id": 2})", R"({"_id": 3})"});
+  ASSERT_TRUE(run.running()) << "the copy finished before the source changed";
+  EXPECT_EQ(run.wait(), 8) << run.out() << run.err();
+  EXPECT_TRUE(contains(run.err(), "the source changed during the copy, document counts of big.audit (1 -> 3)"))
+      << run.err();
+  EXPECT_TRUE(contains(run.err(), "kubectl scale deploy -l layer=application --replicas=0")) << run.err();
+  EXPECT_FALSE(contains(run.err(), "big.events")) << "its count did not change: " << run.err();
+  auto j = report();
+  bool failed_check = false;
+  for (const auto& check : j["checks"])
+    failed_check = failed_check || (check["what"] == "source unchanged during the copy" && !check["ok"].get<bool>());
+  EXPECT_TRUE(failed_check) << j.dump();
 }
 
 TEST_F(MongoCopyTest, AnAtSignInThePasswordIsRefusedWithoutShowingIt) {

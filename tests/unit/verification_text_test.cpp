@@ -1,6 +1,7 @@
 // The text a failed collection check gives, shared by mongo copy, dump and restore.
 #include <gtest/gtest.h>
 
+#include "mongo/catalog.hpp"
 #include "mongo/document_stream.hpp"
 
 namespace decant::mongo {
@@ -20,6 +21,16 @@ TEST(VerificationProblem, DifferentCountsSaySo) {
   // The same count read back, but the target said it stored fewer: still a count that differs.
   EXPECT_EQ(verification_problem("the source", "the target", 10, "aa", 7, 10, "aa"),
             "the document counts differ: the source has 10, the target stored 7 and holds 10");
+}
+
+TEST(ChangedCounts, NamesTheCollectionsWhoseCountsChanged) {
+  std::map<std::string, uint64_t> before{{"circle_ghe.builds", 5000}, {"circle_ghe.jobs", 10}, {"other.s", 2}};
+  EXPECT_EQ(changed_counts(before, before), "");
+  auto after = before;
+  after["circle_ghe.builds"] = 5003;
+  after.erase("other.s");           // dropped meanwhile
+  after["circle_ghe.new"] = 1;       // created meanwhile: not in the copy's list, not counted
+  EXPECT_EQ(changed_counts(before, after), "circle_ghe.builds (5000 -> 5003), other.s (2 -> 0)");
 }
 
 }  // namespace
