@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 
 namespace decant::mongo {
 namespace {
@@ -135,10 +136,16 @@ std::optional<uint64_t> stored_document_count(mongoc_client_t* client, const std
                                               const std::string& collection, const std::string& where) {
   Bson stats;
   BSON_APPEND_UTF8(stats.get(), "collStats", collection.c_str());
-  Bson reply = run_command(client, db, stats, where);
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, reply.get(), "count") || !BSON_ITER_HOLDS_NUMBER(&it)) return std::nullopt;
-  return static_cast<uint64_t>(bson_iter_as_int64(&it));
+  try {
+    Bson reply = run_command(client, db, stats, where);
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, reply.get(), "count") || !BSON_ITER_HOLDS_NUMBER(&it)) return std::nullopt;
+    return static_cast<uint64_t>(bson_iter_as_int64(&it));
+  } catch (const Error& e) {
+    // A count is a check on top of the copy, not a reason to stop it.
+    log::debug("no document count for {}.{}: {}", db, collection, e.what());
+    return std::nullopt;
+  }
 }
 
 std::map<std::string, uint64_t> stored_document_counts(mongoc_client_t* client,
@@ -155,8 +162,8 @@ std::string changed_counts(const std::map<std::string, uint64_t>& before, const 
   std::string out;
   for (const auto& [name, n] : before) {
     auto it = after.find(name);
-    uint64_t now = it == after.end() ? 0 : it->second;
-    if (now != n) out += fmt::format("{}{} ({} -> {})", out.empty() ? "" : ", ", name, n, now);
+    if (it != after.end() && it->second != n)
+      out += fmt::format("{}{} ({} -> {})", out.empty() ? "" : ", ", name, n, it->second);
   }
   return out;
 }
