@@ -1,10 +1,12 @@
 #include "archive/bson_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "common/error.hpp"
 
@@ -19,6 +21,22 @@ constexpr uint32_t kMaxDocument = 48u << 20;  // well above MongoDB's 16 MiB lim
   throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
               err == ENOSPC ? "free disk space, then run the same command with --resume" : "check the path and its permissions");
 }
+
+// An open file descriptor, closed at scope end unless handed on.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 void fsync_path(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -70,23 +88,37 @@ bool BsonFileSource::next(std::string_view& row) {
 }
 
 BsonFileSink::BsonFileSink(const fs::path& path, bool gzip) : path_(path), gzip_(gzip) {
-  temp_ = path;
-  temp_ += ".partial";
-  if (gzip_) {
-    gz_ = gzopen(temp_.c_str(), "wb6");
-    if (!gz_) io_error("cannot write", temp_, errno);
-    gzbuffer(gz_, 1 << 20);
-  } else {
-    plain_ = std::fopen(temp_.c_str(), "wb");
-    if (!plain_) io_error("cannot write", temp_, errno);
-    std::setvbuf(plain_, nullptr, _IOFBF, 1 << 20);
+  // A short temporary name beside the final one (the rename stays on one file system):
+  // "<name>.partial" would not fit where mongodump's name takes nearly all of NAME_MAX.
+  // It ends in neither .bson nor .metadata.json, so a restore never takes it for a collection.
+  std::string name = (path.parent_path() / ".decant-XXXXXX").string();
+  UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
+  if (fd.get() < 0) io_error("cannot write a temporary file for", path, errno);
+  temp_ = name;
+  try {
+    // mkostemp creates the file 0600; a dump file is readable by others, as mongodump's are.
+    if (::fchmod(fd.get(), 0644) != 0) io_error("cannot write", temp_, errno);
+    if (gzip_) {
+      gz_ = gzdopen(fd.get(), "wb6");
+      if (!gz_) io_error("cannot write", temp_, errno ? errno : ENOMEM);
+      fd.release();
+      gzbuffer(gz_, 1 << 20);
+    } else {
+      plain_ = ::fdopen(fd.get(), "wb");
+      if (!plain_) io_error("cannot write", temp_, errno);
+      fd.release();
+      std::setvbuf(plain_, nullptr, _IOFBF, 1 << 20);
+    }
+  } catch (...) {
+    ::unlink(temp_.c_str());
+    throw;
   }
 }
 
 BsonFileSink::~BsonFileSink() {
   close();
   std::error_code ec;
-  fs::remove(temp_, ec);  // unfinished: never leave a partial file under the real name
+  if (!temp_.empty()) fs::remove(temp_, ec);  // unfinished: never leave a partial file under the real name
 }
 
 void BsonFileSink::close() {
@@ -113,6 +145,7 @@ uint64_t BsonFileSink::finish() {
   std::error_code ec;
   fs::rename(temp_, path_, ec);
   if (ec) io_error("cannot rename", temp_, ec.value());
+  temp_.clear();
   return rows_;
 }
 

@@ -29,8 +29,8 @@ class BsonFileSource : public engine::RowSource {
 };
 
 // Writes documents to a .bson file, gzip-compressed when `gzip`. finish() flushes and
-// syncs; the file is written under a temporary name and renamed into place, so a reader
-// never sees half a file.
+// syncs; the file is written under a short temporary name in the same directory
+// (".decant-XXXXXX") and renamed into place, so a reader never sees half a file.
 class BsonFileSink : public engine::RowSink {
  public:
   BsonFileSink(const std::filesystem::path& path, bool gzip);

@@ -45,7 +45,9 @@ Runner add_mongo_restore(CLI::App& mongo) {
       ->required();
   cmd->add_option("--target", options->target, "MongoDB connection string of the target")->required();
   cmd->add_flag("--drop", options->drop, "Drop target collections first (as mongorestore --drop)");
-  cmd->add_option("--db", options->db, "Target database for a single database's directory (default: its name)");
+  cmd->add_option("--db", options->db,
+                  "For a whole dump: restore only this database of it; for one database's directory: the target "
+                  "database (default: the directory's name)");
   cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
   cmd->add_flag("--resume", options->resume,
                 "Continue an interrupted restore: finished collections are checked again, not restored again");

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 
 namespace decant::mongo {
 namespace {
@@ -129,6 +130,42 @@ uint64_t count_documents(mongoc_client_t* client, const std::string& db, const s
   int64_t n = mongoc_collection_count_documents(coll.get(), filter.get(), nullptr, nullptr, nullptr, &error);
   if (n < 0) fail(error, where, "counting documents in " + db + "." + collection);
   return static_cast<uint64_t>(n);
+}
+
+std::optional<uint64_t> stored_document_count(mongoc_client_t* client, const std::string& db,
+                                              const std::string& collection, const std::string& where) {
+  Bson stats;
+  BSON_APPEND_UTF8(stats.get(), "collStats", collection.c_str());
+  try {
+    Bson reply = run_command(client, db, stats, where);
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, reply.get(), "count") || !BSON_ITER_HOLDS_NUMBER(&it)) return std::nullopt;
+    return static_cast<uint64_t>(bson_iter_as_int64(&it));
+  } catch (const Error& e) {
+    // A count is a check on top of the copy, not a reason to stop it.
+    log::debug("no document count for {}.{}: {}", db, collection, e.what());
+    return std::nullopt;
+  }
+}
+
+std::map<std::string, uint64_t> stored_document_counts(mongoc_client_t* client,
+                                                       const std::vector<CollectionInfo>& collections,
+                                                       const std::string& where) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& c : collections)
+    if (!c.is_view)
+      if (auto n = stored_document_count(client, c.db, c.name, where)) out[c.display()] = *n;
+  return out;
+}
+
+std::string changed_counts(const std::map<std::string, uint64_t>& before, const std::map<std::string, uint64_t>& after) {
+  std::string out;
+  for (const auto& [name, n] : before) {
+    auto it = after.find(name);
+    if (it != after.end() && it->second != n)
+      out += fmt::format("{}{} ({} -> {})", out.empty() ? "" : ", ", name, n, it->second);
+  }
+  return out;
 }
 
 void drop_collection(mongoc_client_t* client, const std::string& db, const std::string& collection,

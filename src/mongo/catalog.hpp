@@ -2,6 +2,8 @@
 // What a MongoDB deployment holds: databases, collections and views with their
 // options, and each collection's indexes.
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,19 @@ std::vector<Bson> list_index_specs(mongoc_client_t* client, const std::string& d
                                    const std::string& where);
 uint64_t count_documents(mongoc_client_t* client, const std::string& db, const std::string& collection,
                          const std::string& where);
+// The document count collStats gives: the storage engine's own count on MongoDB (what
+// estimatedDocumentCount reads, no scan) and a table count on FerretDB, whose `count`
+// without a query reads every document. nullopt when the server does not say or refuses.
+std::optional<uint64_t> stored_document_count(mongoc_client_t* client, const std::string& db,
+                                              const std::string& collection, const std::string& where);
+// Document counts of `collections` (views left out) by DB.COLL, as stored_document_count.
+std::map<std::string, uint64_t> stored_document_counts(mongoc_client_t* client,
+                                                       const std::vector<CollectionInfo>& collections,
+                                                       const std::string& where);
+// The collections whose counts differ between `before` and `after`, as
+// "DB.COLL (5000 -> 5003)" ("" when none did); one counted only once is not compared.
+std::string changed_counts(const std::map<std::string, uint64_t>& before, const std::map<std::string, uint64_t>& after);
+
 void drop_collection(mongoc_client_t* client, const std::string& db, const std::string& collection,
                      const std::string& where);
 // The collection's UUID as 32 hex digits ("" when the server does not say).

@@ -1,6 +1,8 @@
 #include "mongo/client.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <mutex>
 
 #include "common/error.hpp"
@@ -24,6 +26,63 @@ void init_driver() {
 }
 
 bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+
+std::string percent_decoded(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The password of a connection string, as written and percent-decoded. A malformed string
+// can be split in more than one way (the driver ends the user info at the last '@' before
+// the first '/'); every reading is kept, as hiding too much only hides text.
+std::vector<std::string> passwords_in(const std::string& text) {
+  std::vector<std::string> out;
+  auto scheme = text.find("://");
+  if (scheme == std::string::npos) return out;
+  std::string rest = text.substr(scheme + 3);
+  std::vector<std::string> user_infos;
+  for (size_t end : {rest.find_first_of("/?"), rest.find('/'), std::string::npos}) {
+    auto head = rest.substr(0, end);
+    auto at = head.rfind('@');
+    if (at != std::string::npos) user_infos.push_back(head.substr(0, at));
+  }
+  if (auto at = rest.find('@'); at != std::string::npos) user_infos.push_back(rest.substr(0, at));
+  for (const auto& info : user_infos) {
+    auto colon = info.find(':');
+    if (colon == std::string::npos || colon + 1 == info.size()) continue;
+    out.push_back(info.substr(colon + 1));
+    out.push_back(percent_decoded(out.back()));
+  }
+  // Longest first, so that a shorter reading cannot leave the rest of a longer one.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// `message` with every password of `text` replaced by "xxx". A message that fills the
+// driver's buffer may end in the first part of one: that is hidden too.
+std::string without_passwords(std::string message, const std::string& text, bool filled_buffer) {
+  for (const auto& pw : passwords_in(text)) {
+    for (auto at = message.find(pw); at != std::string::npos; at = message.find(pw, at + 3))
+      message.replace(at, pw.size(), "xxx");
+    if (!filled_buffer) continue;
+    for (size_t n = std::min(pw.size() - 1, message.size()); n > 0; --n)
+      if (message.compare(message.size() - n, n, pw, 0, n) == 0) {
+        message.replace(message.size() - n, n, "xxx");
+        break;
+      }
+  }
+  return message;
+}
 
 }  // namespace
 
@@ -59,11 +118,9 @@ Uri Uri::parse(const std::string& text, const std::string& role) {
   bson_error_t error;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(text.c_str(), &error);
   if (!uri) {
-    // The driver's message can quote the input, password included: keep only its kind.
-    std::string msg = error.message;
-    auto quote = msg.find('"');
-    if (quote != std::string::npos) msg = msg.substr(0, quote);
-    while (!msg.empty() && (msg.back() == ' ' || msg.back() == ':')) msg.pop_back();
+    // The driver's message can quote the input, password included: that is replaced.
+    std::string raw = error.message;
+    std::string msg = without_passwords(raw, text, raw.size() + 1 >= sizeof error.message);
     throw Error(ExitCode::usage, "the --" + role + " connection string is malformed: " + msg,
                 "give a MongoDB URI such as mongodb://user@host:27017/?authSource=admin");
   }
@@ -143,6 +200,86 @@ std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const
   bson_error_t error;
   if (mongoc_cursor_error(cursor, &error)) fail(error, where, doing);
   return out;
+}
+
+namespace {
+
+std::string utf8_field(const bson_t* doc, const char* path) {
+  bson_iter_t it;
+  if (!doc || !bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &it) || !BSON_ITER_HOLDS_UTF8(&it))
+    return "";
+  return bson_iter_utf8(&it, nullptr);
+}
+
+bool lowercase_equal(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Process starts computed from two replies differ by the time between them, rounding and
+// clock steps: far less than this.
+constexpr int64_t kSameStartMs = 2000;
+
+}  // namespace
+
+ServerIdentity server_identity(const bson_t* hello, const bson_t* server_status) {
+  ServerIdentity id;
+  bson_iter_t it;
+  if (bson_iter_init(&it, hello) && bson_iter_find_descendant(&it, "topologyVersion.processId", &it) &&
+      BSON_ITER_HOLDS_OID(&it)) {
+    char hex[25];
+    bson_oid_to_string(bson_iter_oid(&it), hex);
+    id.process_id = hex;
+  }
+  id.set_name = utf8_field(hello, "setName");
+  for (const char* list : {"hosts", "passives", "arbiters"}) {
+    bson_iter_t member;
+    if (bson_iter_init_find(&it, hello, list) && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &member))
+      while (bson_iter_next(&member))
+        if (BSON_ITER_HOLDS_UTF8(&member)) id.hosts.emplace_back(bson_iter_utf8(&member, nullptr));
+  }
+  if (server_status) {
+    id.host = utf8_field(server_status, "host");
+    if (bson_iter_init_find(&it, server_status, "pid") && BSON_ITER_HOLDS_NUMBER(&it)) id.pid = bson_iter_as_int64(&it);
+    bson_iter_t uptime;
+    if (bson_iter_init_find(&it, server_status, "localTime") && BSON_ITER_HOLDS_DATE_TIME(&it) &&
+        bson_iter_init_find(&uptime, server_status, "uptimeMillis") && BSON_ITER_HOLDS_NUMBER(&uptime))
+      id.started_ms = bson_iter_date_time(&it) - bson_iter_as_int64(&uptime);
+  }
+  return id;
+}
+
+ServerIdentity identify_server(mongoc_client_t* client, const std::string& where) {
+  Bson hello_command;
+  BSON_APPEND_INT32(hello_command.get(), "isMaster", 1);  // "hello" is 4.4.2+; isMaster is everywhere
+  Bson hello = run_command(client, "admin", hello_command, where);
+  Bson status_command;
+  BSON_APPEND_INT32(status_command.get(), "serverStatus", 1);
+  std::optional<Bson> status;
+  try {
+    status = run_command(client, "admin", status_command, where);
+  } catch (const Error& e) {
+    log::debug("{}: no serverStatus to identify it by: {}", where, e.what());
+  }
+  return server_identity(hello.get(), status ? status->get() : nullptr);
+}
+
+std::optional<std::string> same_server(const ServerIdentity& source, const ServerIdentity& target) {
+  if (!source.process_id.empty() && source.process_id == target.process_id)
+    return "both report the server process " + source.process_id;
+  if (!source.set_name.empty() && source.set_name == target.set_name)
+    for (const auto& member : target.hosts)
+      for (const auto& own : source.hosts)
+        if (lowercase_equal(member, own))
+          return "the target is a member of the source's replica set " + source.set_name + " (" + member + ")";
+  // Two process ids that differ are two servers; otherwise what serverStatus says decides.
+  if (!source.process_id.empty() && !target.process_id.empty()) return std::nullopt;
+  if (source.host.empty() || source.pid == 0 || source.started_ms == 0) return std::nullopt;
+  if (lowercase_equal(source.host, target.host) && source.pid == target.pid &&
+      std::llabs(source.started_ms - target.started_ms) <= kSameStartMs)
+    return "both report host " + source.host + ", process " + std::to_string(source.pid) + ", started at the same time";
+  return std::nullopt;
 }
 
 void ping(mongoc_client_t* client, const std::string& where) {

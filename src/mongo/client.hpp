@@ -6,6 +6,7 @@
 #include <mongoc/mongoc.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,6 +111,25 @@ using DatabasePtr = std::unique_ptr<mongoc_database_t, DatabaseDeleter>;
 Bson run_command(mongoc_client_t* client, const std::string& db, const Bson& command, const std::string& where);
 // Reaches the server (and authenticates): a bad host, password or certificate shows here.
 void ping(mongoc_client_t* client, const std::string& where);
+
+// What a server says about itself, to tell whether two URIs reach the same server
+// whatever their addresses (127.0.0.1 or localhost, two port-forwards to one pod).
+struct ServerIdentity {
+  std::string process_id;          // hello's topologyVersion.processId (MongoDB 4.4+), new for each process
+  std::string host;                // serverStatus: the host name (MongoDB's ends in ":port")
+  int64_t pid = 0;                 // serverStatus
+  int64_t started_ms = 0;          // serverStatus localTime - uptimeMillis: when the process started
+  std::string set_name;            // hello: the replica set's name
+  std::vector<std::string> hosts;  // hello: the set's members (hosts, passives, arbiters)
+};
+// From the replies to hello/isMaster and serverStatus (nullptr when it was refused: it needs
+// clusterMonitor on MongoDB).
+ServerIdentity server_identity(const bson_t* hello, const bson_t* server_status);
+// Asks the server; never throws for a refused serverStatus.
+ServerIdentity identify_server(mongoc_client_t* client, const std::string& where);
+// Why `target` is the server `source` is, or a member of its replica set; nullopt when
+// they differ or nothing tells.
+std::optional<std::string> same_server(const ServerIdentity& source, const ServerIdentity& target);
 
 // Every document a cursor yields, copied; throws on a cursor error.
 std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const std::string& doing);

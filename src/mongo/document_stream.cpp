@@ -1,9 +1,12 @@
 #include "mongo/document_stream.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 
 namespace decant::mongo {
 namespace {
@@ -36,7 +39,9 @@ bool FindSource::next(std::string_view& row) {
 
 InsertSink::InsertSink(mongoc_client_t* client, const std::string& db, const std::string& collection,
                        std::string where, bool bypass_validation)
-    : collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())),
+    : client_(client),
+      collection_(mongoc_client_get_collection(client, db.c_str(), collection.c_str())),
+      namespace_(db + "." + collection),
       where_(std::move(where)),
       bypass_validation_(bypass_validation) {}
 
@@ -70,7 +75,28 @@ void InsertSink::flush() {
   bson_iter_t it;
   if (bson_iter_init_find(&it, &reply, "insertedCount")) inserted_ += static_cast<uint64_t>(bson_iter_as_int64(&it));
   bson_destroy(&reply);
-  if (!ok) fail(error, where_, "inserting documents");
+  if (!ok) {
+    // A server that cannot store a value may drop the connection instead of answering
+    // (FerretDB 1.x does). If it still answers a ping, that was no network failure.
+    bool still_answers = false;
+    if (error.domain == MONGOC_ERROR_STREAM) {
+      log::debug("inserting into {}: connection broken (code {}): {}", namespace_, error.code, error.message);
+      try {
+        ping(client_, where_);
+        still_answers = true;
+      } catch (const Error&) {
+      }
+    }
+    if (still_answers)
+      throw Error(ExitCode::copy_failed,
+                  fmt::format("the {} closed the connection while inserting into {} and answers again: a server "
+                              "drops the connection on a document it cannot store (FerretDB 1.x does on Decimal128, "
+                              "MinKey/MaxKey and code with scope) [{}]",
+                              where_, namespace_, error.message),
+                  "check the target server's log for the value it refused, and the types of the values in " +
+                      namespace_);
+    fail(error, where_, "inserting documents into " + namespace_);
+  }
   batch_.clear();
   batch_bytes_ = 0;
 }
@@ -166,6 +192,18 @@ std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const
   if (large && inserters > 1 && !c.capped())
     return std::make_unique<ParallelInsertSink>(pool, c.db, c.name, inserters, pool.where(), bypass);
   return std::make_unique<InsertSink>(client, c.db, c.name, pool.where(), bypass);
+}
+
+std::string verification_problem(const std::string& source, const std::string& target, uint64_t source_documents,
+                                 const std::string& source_digest, uint64_t stored, uint64_t held,
+                                 const std::string& target_digest) {
+  if (stored == source_documents && held == source_documents)
+    return fmt::format("the contents differ: {} and {} hold the same number of documents ({}), but their digests "
+                       "differ ({} and {})",
+                       source, target, source_documents, source_digest, target_digest);
+  std::string what = stored == held ? fmt::format("{} holds {}", target, held)
+                                    : fmt::format("{} stored {} and holds {}", target, stored, held);
+  return fmt::format("the document counts differ: {} has {}, {}", source, source_documents, what);
 }
 
 std::string finished_key(const CollectionInfo& c) { return "collection/" + c.display(); }

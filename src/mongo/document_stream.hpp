@@ -42,7 +42,9 @@ class InsertSink : public engine::RowSink {
 
  private:
   void flush();
+  mongoc_client_t* client_;
   CollectionPtr collection_;
+  std::string namespace_;  // DB.COLL, for messages
   std::string where_;
   bool bypass_validation_;
   std::vector<std::string> batch_;
@@ -110,6 +112,14 @@ engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInf
 // A view (re)created on the target once what it reads exists, and checked there: the
 // report item says whether its definition is the source's.
 engine::ItemReport create_view(mongoc_client_t* target, const CollectionInfo& view, const std::string& where);
+
+// Why a collection failed verification, from what each end counted: `source` and
+// `target` name the ends ("the source", "the file", "the target"); `stored` is what the
+// target said it stored, `held` what it holds read back. Equal counts with different
+// digests say that the contents differ.
+std::string verification_problem(const std::string& source, const std::string& target, uint64_t source_documents,
+                                 const std::string& source_digest, uint64_t stored, uint64_t held,
+                                 const std::string& target_digest);
 
 // The sink for one collection: `inserters` of them for a large one, a single one for a
 // small collection (not worth the threads) or a capped one (it keeps its natural order).

@@ -154,7 +154,8 @@ int dump(const DumpOptions& options) {
         r.target_digest = on_disk.hex();
         r.verified = moved.digest == on_disk && written == moved.digest.rows();
         if (!r.verified)
-          r.problem = fmt::format("{} documents read, the file holds {}", r.rows, on_disk.rows());
+          r.problem = verification_problem("the source", "the file", r.rows, r.source_digest, written, on_disk.rows(),
+                                           r.target_digest);
         else
           state.mark_done(key, engine::finished_record(r));
         report.add_item(col.db, r);
@@ -258,6 +259,8 @@ std::vector<DumpedCollection> read_dump_dir(const fs::path& dir, const std::stri
       read_metadata(f, by_file[*meta]);
     } else if (bson) {
       by_file[*bson].bson = f;
+    } else if (name.rfind(".decant-", 0) == 0) {
+      left_out.push_back(db + ": " + name + " (an unfinished file of an interrupted decant dump)");
     } else {
       left_out.push_back(db + ": " + name + " (not a collection file)");
     }
@@ -305,8 +308,8 @@ bool has_database_dirs(const fs::path& dir) {
 }
 
 // Either a whole dump (one subdirectory per database, maybe with oplog.bson and
-// prelude.json beside them) or one database's directory, restored into the database it is
-// named after (or --db).
+// prelude.json beside them), all of it or only its database `db`, or one database's
+// directory, restored into the database it is named after (or `db`).
 std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optional<std::string>& db,
                                         std::vector<std::string>& left_out) {
   std::vector<DumpedCollection> collections;
@@ -314,6 +317,7 @@ std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optiona
     fs::path named = root.filename().empty() ? root.parent_path() : root;
     return read_dump_dir(root, db.value_or(fs::absolute(named).lexically_normal().filename().string()), left_out);
   }
+  std::vector<std::string> databases;  // the dump's, named when `db` is none of them
   for (const auto& e : fs::directory_iterator(root)) {
     std::string name = e.path().filename().string();
     if (!e.is_directory()) {
@@ -324,7 +328,17 @@ std::vector<DumpedCollection> read_dump(const fs::path& root, const std::optiona
       left_out.push_back("database " + name + " (users, roles and server state are not restored)");
       continue;
     }
+    if (has_collection_files(e.path())) databases.push_back(name);
+    // --db picks one database of a whole dump; the others are not touched on the target.
+    if (db && name != *db) continue;
     for (auto& c : read_dump_dir(e.path(), name, left_out)) collections.push_back(std::move(c));
+  }
+  if (db && std::find(databases.begin(), databases.end(), *db) == databases.end()) {
+    std::sort(databases.begin(), databases.end());
+    throw Error(ExitCode::usage,
+                fmt::format("the dump {} has no database named {} (it has {}); nothing was changed", root.string(),
+                            *db, fmt::join(databases, ", ")),
+                "give one of them as --db, or no --db to restore every database of the dump");
   }
   return collections;
 }
@@ -441,7 +455,8 @@ int restore(const RestoreOptions& options) {
         r.verified = moved.digest == held && stored == moved.digest.rows() && indexes_match;
         if (!r.verified)
           r.problem = !indexes_match ? "the index sets differ"
-                                     : fmt::format("the file holds {} documents, the target {}", r.rows, held.rows());
+                                     : verification_problem("the file", "the target", r.rows, r.source_digest, stored,
+                                                            held.rows(), r.target_digest);
         else
           state.mark_done(finished_key(d.info), [&] {
             auto record = engine::finished_record(r);

@@ -25,7 +25,8 @@ struct RestoreOptions {
   std::string dir;  // a dump directory (DB subdirectories) or one database's directory
   std::string target;
   bool drop = false;
-  std::optional<std::string> db;  // the target database, for a single database's directory
+  // A whole dump: only this database of it. One database's directory: the target database.
+  std::optional<std::string> db;
   int jobs = 0;
   bool resume = false;  // keep the collections an interrupted restore finished
   std::optional<std::string> state_dir;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -44,6 +45,7 @@ class MongoCopy {
   void plan();
   void check_targets();
   void copy_collection(const CollectionInfo& c, engine::ProgressItem& progress);
+  void check_source_unchanged();
 
   const CopyOptions& options_;
   // Set up in run(), so that a malformed URI is still written to --report.
@@ -57,6 +59,7 @@ class MongoCopy {
   engine::Report report_;
   std::unique_ptr<engine::ResumeState> state_;
   std::vector<CollectionInfo> collections_;
+  std::map<std::string, uint64_t> counts_before_;  // the source's, by DB.COLL
   engine::ProgressBoard progress_;
 };
 
@@ -80,9 +83,31 @@ void MongoCopy::plan() {
   // reported before any work.
   ping(src.get(), source_pool_->where());
   ping(tgt.get(), target_pool_->where());
+  // Before anything is written (--drop would drop the source's own collections): the
+  // servers are compared by what they say about themselves, not by their addresses.
+  if (auto same = same_server(identify_server(src.get(), source_pool_->where()),
+                              identify_server(tgt.get(), target_pool_->where())))
+    throw Error(ExitCode::same_server,
+                fmt::format("the target {} is the source {} ({}); nothing was written", target_uri_->display(),
+                            source_uri_->display(), *same),
+                "give the external server as --target");
   target_wire_version_ = max_wire_version(tgt.get(), target_pool_->where());
   for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
     for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));
+  counts_before_ = stored_document_counts(src.get(), collections_, source_pool_->where());
+}
+
+// MongoDB reads take no snapshot: a source written to during the copy is caught by its
+// collections' document counts, taken before and after.
+void MongoCopy::check_source_unchanged() {
+  auto src = source_pool_->acquire();
+  std::string changed =
+      changed_counts(counts_before_, stored_document_counts(src.get(), collections_, source_pool_->where()));
+  report_.add_check("source unchanged during the copy", changed.empty(),
+                    changed.empty() ? ""
+                                    : "the source changed during the copy, document counts of " + changed +
+                                          ": the runbook scales the applications to zero first (kubectl scale "
+                                          "deploy -l layer=application --replicas=0), then copy again with --drop");
 }
 
 // Refuses, before anything is written, target collections that hold documents.
@@ -149,10 +174,9 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   item.verified = moved.digest == target_digest && stored == moved.digest.rows() && indexes_match;
   if (!item.verified)
     item.problem = !indexes_match ? "the index sets differ"
-                                  : fmt::format("source has {} documents (digest {}), target stored {} and holds {} "
-                                                "(digest {})",
-                                                moved.digest.rows(), item.source_digest, stored, target_digest.rows(),
-                                                item.target_digest);
+                                  : verification_problem("the source", "the target", moved.digest.rows(),
+                                                         item.source_digest, stored, target_digest.rows(),
+                                                         item.target_digest);
   else
     state_->mark_done(finished_key(c), engine::finished_record(item));
   report_.add_item(c.db, item);
@@ -186,6 +210,7 @@ int MongoCopy::run() {
     for (const auto& c : collections_)
       if (c.is_view) report_.add_item(c.db, create_view(tgt.get(), c, target_pool_->where()));
   }
+  check_source_unchanged();
 
   engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --drop to copy again");
   state_->remove();

@@ -126,6 +126,10 @@ TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
         EXPECT_EQ(item["source_digest"], item["target_digest"]);
       }
   EXPECT_TRUE(saw_builds);
+  bool unchanged = false;
+  for (const auto& check : j["checks"])
+    unchanged = unchanged || (check["what"] == "source unchanged during the copy" && check["ok"].get<bool>());
+  EXPECT_TRUE(unchanged) << j["checks"].dump();
   EXPECT_FALSE(fs::exists(work_ / "state" / "state.json"));
 }
 
@@ -297,6 +301,48 @@ TEST_F(MongoCopyTest, ResumeAfterAKillInsideACollection) {
   auto r = run_decant(args({"--resume"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same("big");
+}
+
+TEST_F(MongoCopyTest, TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythingIsWritten) {
+  load_circle();
+  auto builds = source_->documents("circle_ghe", "builds");
+  auto settings = source_->documents("other", "settings");
+  std::string port = std::to_string(source_->port());
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--drop"}, {}, {"--resume"}, {"--drop", "--resume"}}) {
+    SCOPED_TRACE(fmt::format("{}", fmt::join(extra, " ")));
+    std::vector<std::string> a{"mongo", "copy", "--source", "mongodb://localhost:" + port + "/", "--target",
+                               "mongodb://127.0.0.1:" + port + "/", "--state-dir", (work_ / "state").string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    auto r = run_decant(a);
+    EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, "the target 127.0.0.1:" + port + " is the source localhost:" + port)) << r.err;
+    EXPECT_TRUE(contains(r.err, "nothing was written")) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(source_->documents("circle_ghe", "builds"), builds);
+    EXPECT_EQ(source_->documents("other", "settings"), settings);
+  }
+}
+
+TEST_F(MongoCopyTest, ASourceWrittenToDuringTheCopyIsReported) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
+  source_->insert("big", "events", docs);
+  source_->insert("big", "audit", {R"({"_id": 1})"});
+  BackgroundDecant run(args({"--jobs", "1"}), work_);
+  wait_for_state("started/big.events");
+  // The application writes while the largest collection copies.
+  source_->insert("big", "audit", {R"({"_id": 2})", R"({"_id": 3})"});
+  ASSERT_TRUE(run.running()) << "the copy finished before the source changed";
+  EXPECT_EQ(run.wait(), 8) << run.out() << run.err();
+  EXPECT_TRUE(contains(run.err(), "the source changed during the copy, document counts of big.audit (1 -> 3)"))
+      << run.err();
+  EXPECT_TRUE(contains(run.err(), "kubectl scale deploy -l layer=application --replicas=0")) << run.err();
+  EXPECT_FALSE(contains(run.err(), "big.events")) << "its count did not change: " << run.err();
+  auto j = report();
+  bool failed_check = false;
+  for (const auto& check : j["checks"])
+    failed_check = failed_check || (check["what"] == "source unchanged during the copy" && !check["ok"].get<bool>());
+  EXPECT_TRUE(failed_check) << j.dump();
 }
 
 TEST_F(MongoCopyTest, AnAtSignInThePasswordIsRefusedWithoutShowingIt) {

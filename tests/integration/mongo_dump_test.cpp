@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "archive/bson_file.hpp"
+#include "archive/dump_names.hpp"
 #include "common/process.hpp"
 #include "engine/stream.hpp"
 #include "mongo_server.hpp"
@@ -369,6 +370,36 @@ TEST_F(MongoDumpTest, ASingleDatabaseDirectoryRestoresLikeTheRunbook) {
   EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 2000u);
 }
 
+TEST_F(MongoDumpTest, DbPicksOneDatabaseOfAWholeDumpAndLeavesTheOthersOnTheTargetAlone) {
+  source_->insert("one", "builds", {R"({"_id": 1, "v": "from the dump"})", R"({"_id": 2})"});
+  source_->insert("two", "builds", {R"({"_id": 1, "v": "from the dump"})"});
+  source_->insert("two", "jobs", {R"({"_id": 7})"});
+  fs::path out = work_ / "dump";
+  ASSERT_EQ(run_decant({"mongo", "dump", "--source", source_->uri(), "--out", out.string()}).exit_code, 0);
+  // The target's own documents: database two must keep them, and one's stale one stays
+  // until a restore of one replaces it.
+  target_->insert("two", "builds", {R"({"_id": "sentinel", "v": "the target's own"})"});
+  target_->insert("two", "jobs", {R"({"_id": "sentinel"})"});
+  target_->insert("one", "builds", {R"({"_id": "stale"})"});
+  auto two_builds = target_->documents("two", "builds");
+  auto two_jobs = target_->documents("two", "jobs");
+  auto one_builds = target_->documents("one", "builds");
+  std::vector<std::string> restore{"mongo", "restore", "--dir", out.string(), "--target", target_->uri(), "--drop"};
+
+  auto nosuch = run_decant([&] { auto a = restore; a.insert(a.end(), {"--db", "nosuch"}); return a; }());
+  EXPECT_EQ(nosuch.exit_code, 2) << nosuch.out << nosuch.err;
+  EXPECT_TRUE(contains(nosuch.err, "no database named nosuch (it has one, two)")) << nosuch.err;
+  EXPECT_EQ(target_->documents("one", "builds"), one_builds) << "nothing changed";
+  EXPECT_EQ(target_->documents("two", "builds"), two_builds) << "nothing changed";
+
+  auto r = run_decant([&] { auto a = restore; a.insert(a.end(), {"--db", "one"}); return a; }());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(target_->documents("one", "builds"), source_->documents("one", "builds"));
+  EXPECT_EQ(target_->documents("two", "builds"), two_builds) << "another database of the dump is not restored";
+  EXPECT_EQ(target_->documents("two", "jobs"), two_jobs) << "another database of the dump is not restored";
+  EXPECT_FALSE(contains(r.out, "two.")) << r.out;
+}
+
 TEST_F(MongoDumpTest, AnOplogBesideTheDatabasesDoesNotHideThem) {
   fs::path dump = work_ / "with-oplog";
   bson_tool({"write-dump", dump.string()});
@@ -389,6 +420,105 @@ TEST_F(MongoDumpTest, CollectionNamesAreEscapedAsMongodumpDoes) {
   auto r = run_decant({"mongo", "restore", "--dir", out.string(), "--target", target_->uri()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(target_->documents("circle_ghe", "odd name+50%"), source_->documents("circle_ghe", "odd name+50%"));
+}
+
+// Names of files in `dir` that are not the final files of a dump (temporaries).
+std::vector<std::string> temporaries_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string n = e.path().filename().string();
+    if (n.find(".bson") == std::string::npos && n.find(".metadata.json") == std::string::npos) out.push_back(n);
+  }
+  return out;
+}
+
+TEST_F(MongoDumpTest, CollectionNamesThatFillAFileNameDumpAndRestore) {
+  // FerretDB's longest collection name (235 bytes; "<name>.metadata.json.gz" is 252), and a
+  // UTF-8 one whose escaped form is shortened with a hash to 238 bytes (255 with ".gz").
+  std::string ascii(235, 'a');
+  std::string utf8;
+  for (int i = 0; i < 100; ++i) utf8 += "\u00e9";  // 200 bytes, 600 escaped
+  for (const auto& name : {ascii, utf8})
+    source_->insert("circle_ghe", name, {R"({"_id": 1, "v": "first"})", R"({"_id": 2, "v": "second ✓"})"});
+  for (bool gzip : {false, true}) {
+    SCOPED_TRACE(gzip ? "gzip" : "plain");
+    std::string ext = gzip ? ".gz" : "";
+    fs::path out = work_ / (gzip ? "gz" : "plain");
+    std::vector<std::string> dump{"mongo", "dump", "--source", source_->uri(), "--out", out.string()};
+    if (gzip) dump.push_back("--gzip");
+    auto d = run_decant(dump);
+    ASSERT_EQ(d.exit_code, 0) << d.out << d.err;
+    for (const auto& name : {ascii, utf8}) {
+      std::string stem = archive::escape_collection_name(name);
+      fs::path bson = out / "circle_ghe" / (stem + ".bson" + ext);
+      fs::path meta = out / "circle_ghe" / (stem + ".metadata.json" + ext);
+      ASSERT_TRUE(fs::exists(bson)) << bson;
+      ASSERT_TRUE(fs::exists(meta)) << meta;
+      EXPECT_LE(meta.filename().string().size(), 255u);
+      EXPECT_EQ(fs::status(bson).permissions() & fs::perms::all,
+                fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+      EXPECT_EQ(lines(bson_tool({"hex-docs", bson.string()})), source_->documents("circle_ghe", name));
+    }
+    EXPECT_EQ(utf8.size(), 200u);
+    EXPECT_EQ((archive::escape_collection_name(utf8) + ".metadata.json.gz").size(), 255u);
+    EXPECT_TRUE(temporaries_in(out / "circle_ghe").empty());
+    // What a killed run leaves behind is not taken for a collection.
+    std::ofstream(out / "circle_ghe" / ".decant-Ab12Cd") << "half a file";
+    auto r = run_decant({"mongo", "restore", "--dir", out.string(), "--target", target_->uri(), "--drop"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_TRUE(contains(r.out, ".decant-Ab12Cd (an unfinished file of an interrupted decant dump)")) << r.out;
+    for (const auto& name : {ascii, utf8})
+      EXPECT_EQ(target_->documents("circle_ghe", name), source_->documents("circle_ghe", name));
+  }
+}
+
+// Longer than FerretDB takes, so at the file level: a 250-byte name is shortened to 238
+// bytes, and its metadata file's name takes all 255 bytes a name may have.
+TEST_F(MongoDumpTest, AFileNameOf255BytesIsWrittenInPlaceAndNeverUnderAPartialName) {
+  std::string stem = archive::escape_collection_name(std::string(250, 'b'));
+  fs::path dir = work_ / "db";
+  fs::create_directories(dir);
+  const std::string doc("\x0c\x00\x00\x00\x10n\x00\x07\x00\x00\x00\x00", 12);  // {n: 7}
+  for (bool gzip : {false, true}) {
+    SCOPED_TRACE(gzip ? "gzip" : "plain");
+    std::string ext = gzip ? ".gz" : "";
+    fs::path meta = dir / (stem + ".metadata.json" + ext);
+    archive::write_text_file(meta, R"({"collectionName": "b..."})", gzip);
+    EXPECT_EQ(archive::read_text_file(meta), R"({"collectionName": "b..."})");
+    fs::path bson = dir / (stem + ".bson" + ext);
+    {
+      archive::BsonFileSink sink(bson, gzip);
+      sink.write(doc);
+      sink.write(doc);
+      EXPECT_FALSE(fs::exists(bson)) << "nothing under the final name before finish()";
+      EXPECT_EQ(sink.finish(), 2u);
+    }
+    archive::BsonFileSource source(bson);
+    std::string_view row;
+    int n = 0;
+    while (source.next(row)) n += row == doc;
+    EXPECT_EQ(n, 2);
+    {
+      // Given up before finish() (an error, a signal): no file under the final name, and
+      // no temporary left behind.
+      archive::BsonFileSink abandoned(dir / ("x" + ext), gzip);
+      abandoned.write(doc);
+    }
+    EXPECT_FALSE(fs::exists(dir / ("x" + ext)));
+  }
+  EXPECT_TRUE(temporaries_in(dir).empty()) << temporaries_in(dir).front();
+}
+
+TEST_F(MongoDumpTest, AValueTheTargetCannotStoreIsNotReportedAsAnUnreachableServer) {
+  // FerretDB 1.24 drops the connection on a Decimal128 rather than answering with an error.
+  fs::path dump = work_ / "decimal";
+  bson_tool({"write-decimal-dump", dump.string()});
+  auto r = run_decant({"mongo", "restore", "--dir", dump.string(), "--target", target_->uri()});
+  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "closed the connection while inserting into shop.prices")) << r.err;
+  EXPECT_TRUE(contains(r.err, "Decimal128")) << r.err;
+  EXPECT_TRUE(contains(r.err, "check the target server's log")) << r.err;
+  EXPECT_FALSE(contains(r.err, "check the hosts and ports")) << r.err;
 }
 
 TEST_F(MongoDumpTest, ATruncatedFileIsNamedAndNothingIsReportedVerified) {

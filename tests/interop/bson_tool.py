@@ -4,6 +4,7 @@ python3-bson (part of pymongo) writes and reads the mongodump directory layout.
 
   bson_tool.py write-dump DIR [--gzip]   a mongodump-style dump of database circle_ghe
   bson_tool.py write-all-types FILE      every BSON type, FerretDB stores or not
+  bson_tool.py write-decimal-dump DIR    a dump of shop.prices holding one Decimal128
   bson_tool.py hex-docs FILE             each document's bytes in hex, sorted
   bson_tool.py same-docs FILE_A FILE_B   exit 0 iff both files decode to equal documents
   bson_tool.py metadata FILE             collectionName, type and index names of a metadata.json
@@ -94,6 +95,21 @@ def write_all_types(path):
             f.write(bson.encode(d))
 
 
+def write_decimal_dump(root):
+    # A value FerretDB 1.24 cannot store, among ordinary documents: database shop,
+    # collection prices.
+    db = os.path.join(root, "shop")
+    os.makedirs(db, exist_ok=True)
+    with open(os.path.join(db, "prices.bson"), "wb") as f:
+        for i in range(5):
+            f.write(bson.encode({"_id": i, "price": 1.5 + i}))
+        f.write(bson.encode({"_id": 99, "price": bson.Decimal128("19.99")}))
+    meta = {"indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}], "uuid": uuid.uuid4().hex,
+            "collectionName": "prices", "type": "collection"}
+    with open(os.path.join(db, "prices.metadata.json"), "wb") as f:
+        f.write(json_util.dumps(meta, json_options=json_util.CANONICAL_JSON_OPTIONS).encode())
+
+
 def read_raw(path):
     with opener(path, "rb") as f:
         return bson.decode_all(f.read(), RAW)
@@ -103,6 +119,8 @@ def main(argv):
     cmd = argv[1]
     if cmd == "write-dump":
         write_dump(argv[2], "--gzip" in argv)
+    elif cmd == "write-decimal-dump":
+        write_decimal_dump(argv[2])
     elif cmd == "write-all-types":
         write_all_types(argv[2])
     elif cmd == "hex-docs":
