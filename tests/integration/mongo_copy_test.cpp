@@ -95,7 +95,7 @@ class MongoCopyTest : public ::testing::Test {
   void wait_for_state(const std::string& needle) const {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < deadline &&
-           !contains(read_file(work_ / "state" / "state.json"), needle))
+           !contains(read_file(work_ / "state" / "journal"), needle))
       std::this_thread::sleep_for(2ms);
   }
 
@@ -130,7 +130,7 @@ TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
   for (const auto& check : j["checks"])
     unchanged = unchanged || (check["what"] == "source unchanged during the copy" && check["ok"].get<bool>());
   EXPECT_TRUE(unchanged) << j["checks"].dump();
-  EXPECT_FALSE(fs::exists(work_ / "state" / "state.json"));
+  EXPECT_FALSE(fs::exists(work_ / "state" / "journal"));
 }
 
 TEST_F(MongoCopyTest, ALargeCappedCollectionKeepsItsNaturalOrder) {
@@ -197,9 +197,8 @@ TEST_F(MongoCopyTest, ADocumentChangedOnTheTargetIsCaughtOnResume) {
   ASSERT_TRUE(run.running());
   run.kill(SIGKILL);
   run.wait();
-  auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
   std::string finished;
-  for (const auto& [key, value] : state["steps"].items())
+  for (const auto& key : journal_keys(work_ / "state"))
     if (key.rfind("collection/bulk.", 0) == 0) finished = key.substr(std::string("collection/bulk.").size());
   ASSERT_FALSE(finished.empty());
   target_->command("bulk", R"({"update": ")" + finished +

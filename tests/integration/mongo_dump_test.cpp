@@ -83,7 +83,7 @@ class MongoDumpTest : public ::testing::Test {
     BackgroundDecant run(args, work_);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline &&
-           !contains(read_file(work_ / "state" / "state.json"), "collection/bulk.chunk_"))
+           !contains(read_file(work_ / "state" / "journal"), "collection/bulk.chunk_"))
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     ASSERT_TRUE(run.running()) << "finished before it could be interrupted";
     run.kill(SIGKILL);
@@ -108,8 +108,7 @@ class MongoDumpTest : public ::testing::Test {
 
   // A collection the interrupted run recorded as finished ("" if none).
   std::string finished_collection() const {
-    auto state = nlohmann::json::parse(read_file(work_ / "state" / "state.json"));
-    for (const auto& [key, value] : state["steps"].items())
+    for (const auto& key : journal_keys(work_ / "state"))
       if (key.rfind("collection/bulk.", 0) == 0) return key.substr(std::string("collection/bulk.").size());
     return "";
   }
@@ -206,7 +205,7 @@ TEST_F(MongoDumpTest, AnInterruptedRestoreResumesAndChecksFinishedCollectionsAga
   auto [resumed, redone] = resumed_and_redone();
   EXPECT_GE(resumed, 1);
   EXPECT_GE(redone, 1);
-  EXPECT_FALSE(fs::exists(work_ / "state" / "state.json")) << "the state is removed once the restore is verified";
+  EXPECT_FALSE(fs::exists(work_ / "state" / "journal")) << "the state is removed once the restore is verified";
 }
 
 TEST_F(MongoDumpTest, ADumpFileReplacedBeforeARestoreResumesIsCaught) {

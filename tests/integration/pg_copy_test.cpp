@@ -90,19 +90,6 @@ class PgCopyTest : public ::testing::Test {
 PgServer* PgCopyTest::source_ = nullptr;
 
 
-// The steps the resume journal records (one JSON line each, after a header line).
-std::vector<std::string> journal_keys(const fs::path& state_dir) {
-  std::vector<std::string> keys;
-  std::istringstream in(read_file(state_dir / "journal"));
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    auto step = nlohmann::json::parse(line, nullptr, false);
-    if (step.is_object() && step.contains("k")) keys.push_back(step["k"]);
-  }
-  return keys;
-}
-
 // An error is one line: "decant: error: what failed; what to do".
 int count_error_lines(const std::string& err) {
   int n = 0;

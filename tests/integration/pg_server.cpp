@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -97,6 +98,18 @@ std::string read_file(const fs::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::vector<std::string> journal_keys(const fs::path& state_dir) {
+  std::vector<std::string> keys;
+  std::istringstream in(read_file(state_dir / "journal"));
+  std::string line;
+  std::getline(in, line);  // the header: which run the journal belongs to
+  while (std::getline(in, line)) {
+    auto step = nlohmann::json::parse(line, nullptr, false);
+    if (step.is_object() && step.contains("k") && step["k"].is_string()) keys.push_back(step["k"]);
+  }
+  return keys;
 }
 
 PgServer::PgServer(Options options) : major_(options.major) {

@@ -89,5 +89,7 @@ class BackgroundDecant {
 };
 
 std::string read_file(const std::filesystem::path& path);
+// The keys of the steps a resume journal (<state dir>/journal) records, in order.
+std::vector<std::string> journal_keys(const std::filesystem::path& state_dir);
 
 }  // namespace decant::test
