@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs the Debian packages and FerretDB, builds
-# the release and the AddressSanitizer/UBSan builds, and runs the unit and integration
-# tests (real PostgreSQL 15 and FerretDB servers started on temporary directories and
-# free ports) in both.
+# The whole test suite, as CI runs it: installs the Debian packages, FerretDB (the tests'
+# MongoDB, built from the Go module proxy) and the PostgreSQL 12-17 servers and 17 client
+# tools of the version matrix (cached under /var/cache/decant/pg), then builds and runs:
+#   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
+#            directories and free ports), the PostgreSQL version matrix included;
+#   asan     the same under AddressSanitizer and UBSan;
+#   tsan     unit tests and a parallel copy (with an interruption) under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/install-ferretdb.sh   # the tests' MongoDB: FerretDB, built from the Go module proxy
-for preset in release asan; do
+bash scripts/install-ferretdb.sh
+bash scripts/install-pg-versions.sh
+for preset in release asan tsan; do
   echo "== $preset build"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
