@@ -546,7 +546,9 @@ TEST_F(PgCopyTest, FullDiskStopsWithAClearErrorAndResumeFinishesOnceThereIsRoom)
   } unmount{small};
   auto args = args_for(source_->conninfo(), target_->uri(), {"--dbname", "app"});
   args[7] = (small / "state").string();  // --state-dir on the full disk
-  auto r = run_decant(args);
+  // In the user's language pg_dump would say "Auf dem Gerät ist kein Speicherplatz mehr
+  // verfügbar": decant runs its children in the C locale and still knows a full disk.
+  auto r = run_decant(args, {{"LANGUAGE", "de"}, {"LC_ALL", "C.UTF-8"}});
   EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
   EXPECT_TRUE(contains(r.err, "free disk space")) << r.err;
@@ -557,6 +559,116 @@ TEST_F(PgCopyTest, FullDiskStopsWithAClearErrorAndResumeFinishesOnceThereIsRoom)
   auto resumed = run_decant(args);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   expect_same_database("app");
+}
+
+// A database whose one index takes long to build: an expression that sleeps per row.
+struct SlowIndexDatabase {
+  const PgServer& server;
+  explicit SlowIndexDatabase(const PgServer& s) : server(s) {
+    server.exec("CREATE DATABASE slowidx");
+    // Built quickly here; the function sleeps only once it is replaced, for the target's build.
+    server.exec("CREATE FUNCTION slow(i integer) RETURNS integer IMMUTABLE LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN i; END $$; "
+                "CREATE TABLE t (i integer); INSERT INTO t SELECT g FROM generate_series(1, 4000) g; "
+                "CREATE INDEX t_slow ON t (slow(i)); "
+                "CREATE OR REPLACE FUNCTION slow(i integer) RETURNS integer IMMUTABLE LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_catalog.pg_sleep(0.002); RETURN i; END $$",
+                "slowidx");
+  }
+  ~SlowIndexDatabase() { server.exec("DROP DATABASE slowidx"); }
+};
+
+// Waits until `server` runs a statement that contains `text` (or `run` has ended).
+bool wait_for_statement(const PgServer& server, BackgroundDecant& run, const std::string& text) {
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && run.running()) {
+    if (server.value("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%" + text + "%' "
+                     "AND pid <> pg_backend_pid()") != "0")
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST_F(PgCopyTest, SigtermDuringAnIndexBuildStopsWithinSecondsAndResumeFinishes) {
+  SlowIndexDatabase slow(*source_);
+  BackgroundDecant run(copy_args({"--dbname", "slowidx", "--jobs", "2"}), work_);
+  ASSERT_TRUE(wait_for_statement(*target_, run, "CREATE INDEX t_slow")) << run.out() << run.err();
+  auto signalled = std::chrono::steady_clock::now();
+  run.kill(SIGTERM);  // what Kubernetes sends a Job's pod
+  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s) << "the running CREATE INDEX was not cancelled";
+  EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
+  EXPECT_EQ(report()["exit_code"], 10);
+  // The build was cancelled on the server, not left running.
+  EXPECT_EQ(target_->value("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CREATE INDEX t_slow%' "
+                           "AND pid <> pg_backend_pid()"),
+            "0");
+  auto r = run_decant(copy_args({"--dbname", "slowidx", "--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("slowidx");
+}
+
+// A --pg-bin whose pg_dump first waits for a child of its own that sleeps (long work, as a
+// large schema is), marked so that the test can find it; `deaf` makes both ignore SIGTERM.
+fs::path slow_pg_dump(const fs::path& dir, const std::string& marker, bool deaf) {
+  fs::create_directories(dir);
+  {
+    std::ofstream wrapper(dir / "pg_dump");
+    wrapper << "#!/bin/sh\n[ \"$1\" = --version ] && exec " << pg_bin_dir() << "/pg_dump --version\n"
+            << (deaf ? "trap '' TERM\n" : "") << "sh -c 'sleep 60; : " << marker << "' &\nwait\nexec "
+            << pg_bin_dir() << "/pg_dump \"$@\"\n";
+  }
+  fs::permissions(dir / "pg_dump", fs::perms::owner_all);
+  fs::create_symlink(pg_bin_dir() + "/pg_restore", dir / "pg_restore");
+  fs::create_symlink(pg_bin_dir() + "/psql", dir / "psql");
+  return dir;
+}
+
+bool process_running(const std::string& marker) { return run_process({{"pgrep", "-f", marker}}).exit_status == 0; }
+
+bool wait_for_process(const std::string& marker, BackgroundDecant& run) {
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!process_running(marker) && run.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  return process_running(marker);
+}
+
+TEST_F(PgCopyTest, AStopEndsChildProcessesAndTheirGroups) {
+  // On SIGINT decant ends pg_dump and what pg_dump started, not only itself; one that
+  // ignores SIGTERM gets SIGKILL.
+  for (bool deaf : {false, true}) {
+    SCOPED_TRACE(deaf ? "ignores SIGTERM" : "");
+    std::string marker = "decant-test-sleeper-" + std::to_string(::getpid()) + (deaf ? "-deaf" : "");
+    auto bin = slow_pg_dump(work_ / (deaf ? "deaf" : "bin"), marker, deaf);
+    BackgroundDecant run(copy_args({"--dbname", "other", "--pg-bin", bin.string()}), work_);
+    ASSERT_TRUE(wait_for_process(marker, run)) << run.err();
+    auto signalled = std::chrono::steady_clock::now();
+    run.kill(SIGINT);
+    EXPECT_EQ(run.wait(), 10) << run.err();
+    EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s);
+    EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
+    std::this_thread::sleep_for(200ms);
+    EXPECT_FALSE(process_running(marker)) << "the child's own child outlived decant";
+  }
+}
+
+TEST_F(PgCopyTest, ASecondSignalEndsTheRunAtOnceAndTheReportSaysSo) {
+  // The stop takes a while (the child ignores SIGTERM until SIGKILL half a second later):
+  // a second signal does not wait for it.
+  std::string marker = "decant-test-second-" + std::to_string(::getpid());
+  auto bin = slow_pg_dump(work_ / "bin", marker, true);
+  BackgroundDecant run(copy_args({"--dbname", "other", "--pg-bin", bin.string()}), work_);
+  ASSERT_TRUE(wait_for_process(marker, run)) << run.err();
+  run.kill(SIGINT);
+  std::this_thread::sleep_for(100ms);  // two signals sent at once would be delivered as one
+  run.kill(SIGINT);
+  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_TRUE(contains(run.err(), "interrupted (second signal)")) << run.err();
+  EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
+  EXPECT_EQ(report()["exit_code"], 10) << "the report is written on the way out";
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(process_running(marker)) << "children are killed on the way out";
 }
 
 TEST_F(PgCopyTest, HelpAndVersion) {
