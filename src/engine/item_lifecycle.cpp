@@ -21,15 +21,16 @@ ItemReport named(const ItemSpec& item) {
 
 }  // namespace
 
-std::string describe_difference(const RowDigest& moved, uint64_t stored, const RowDigest& held, const std::string& unit,
-                                const std::string& source_side, const std::string& target_side) {
-  if (moved.rows() == held.rows() && stored == moved.rows())
-    return fmt::format("the contents differ: {} and {} both hold {} {}, but not the same (digests {} and {})",
-                       source_side, target_side, moved.rows(), unit, moved.hex(), held.hex());
-  if (stored != moved.rows())
-    return fmt::format("{} {} left {}, {} stored {} and holds {}", moved.rows(), unit, source_side, target_side,
-                       stored, held.rows());
-  return fmt::format("{} has {} {}, {} holds {}", source_side, moved.rows(), unit, target_side, held.rows());
+std::string describe_difference(const std::string& source, const std::string& target, const std::string& noun,
+                                uint64_t source_count, const std::string& source_digest, uint64_t stored, uint64_t held,
+                                const std::string& target_digest) {
+  if (stored == source_count && held == source_count)
+    return fmt::format("the contents differ: {} and {} hold the same number of {}s ({}), but their digests differ ({} "
+                       "and {})",
+                       source, target, noun, source_count, source_digest, target_digest);
+  std::string what = stored == held ? fmt::format("{} holds {}", target, held)
+                                    : fmt::format("{} stored {} and holds {}", target, stored, held);
+  return fmt::format("the {} counts differ: {} has {}, {}", noun, source, source_count, what);
 }
 
 ItemReport ItemLifecycle::recheck(const ItemSpec& item, const nlohmann::json& record) {
@@ -44,9 +45,9 @@ ItemReport ItemLifecycle::recheck(const ItemSpec& item, const nlohmann::json& re
   r.resumed = true;
   r.verified = r.source_digest == r.target_digest && digest.rows() == r.rows;
   if (!r.verified) {
-    r.problem = fmt::format("finished by an earlier run with {} {} (digest {}); now {} (digest {})", r.rows,
-                            item.kind == "collection" ? "documents" : "rows", r.source_digest, digest.rows(),
-                            r.target_digest);
+    r.problem = fmt::format("changed since an earlier run finished it: it had {} {}s (digest {}), {} now holds {} "
+                            "(digest {})",
+                            r.rows, item.noun, r.source_digest, item.target_side, digest.rows(), r.target_digest);
     return r;
   }
   std::string problem = item.check_record ? item.check_record(record) : "";
@@ -97,8 +98,9 @@ ItemReport ItemLifecycle::move_and_verify(const ItemSpec& item, std::optional<nl
   r.source_digest = moved.digest.hex();
   r.target_digest = held.hex();
   r.verified = moved.digest == held && stored == moved.digest.rows();
-  std::string unit = item.kind == "collection" ? "documents" : item.kind == "large objects" ? "chunks" : "rows";
-  if (!r.verified) r.problem = describe_difference(moved.digest, stored, held, unit, "the source", "the target");
+  if (!r.verified)
+    r.problem = describe_difference(item.source_side, item.target_side, item.noun, moved.digest.rows(), r.source_digest,
+                                    stored, held.rows(), r.target_digest);
   if (r.verified && item.other_checks) {
     r.problem = item.other_checks(false);
     r.verified = r.problem.empty();

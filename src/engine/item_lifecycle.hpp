@@ -31,6 +31,10 @@ struct ItemSpec {
   std::string name;        // table, collection, ...
   std::string kind;        // "table", "collection", "large objects"
   std::string resume_key;  // where the resume state records it
+  // How a difference is told: "the source has 10 rows, the target holds 9".
+  std::string noun = "row";
+  std::string source_side = "the source";
+  std::string target_side = "the target";
   ProgressItem* progress = nullptr;
 
   std::function<void()> prepare;  // optional: before the rows move (TRUNCATE, drop and create)
@@ -49,11 +53,12 @@ struct ItemSpec {
   std::function<std::unique_ptr<RowSource>()> recheck_source;
 };
 
-// "source has 10 rows, the target holds 9" or, with equal counts, "the contents differ".
-// `source_side`/`target_side` name the ends ("the source", "the file", "the target").
-std::string describe_difference(const RowDigest& moved, uint64_t stored, const RowDigest& held,
-                                const std::string& unit, const std::string& source_side,
-                                const std::string& target_side);
+// What a failed comparison says, for every command alike: with equal counts that the
+// contents differ, otherwise how the counts differ. `source`/`target` name the ends ("the
+// source", "the file", "the target"); `noun` what is counted ("row", "document").
+std::string describe_difference(const std::string& source, const std::string& target, const std::string& noun,
+                                uint64_t source_count, const std::string& source_digest, uint64_t stored, uint64_t held,
+                                const std::string& target_digest);
 
 class ItemLifecycle {
  public:

@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include "common/row_hash.hpp"
-#include "engine/report.hpp"
 
 namespace decant::engine {
 
@@ -19,6 +18,12 @@ class RowSource {
   virtual ~RowSource() = default;
   // Sets `row` to the next row (valid until the next call); false at the end.
   virtual bool next(std::string_view& row) = 0;
+};
+
+// No rows: a collection dumped without documents.
+class EmptySource : public RowSource {
+ public:
+  bool next(std::string_view&) override { return false; }
 };
 
 class RowSink {
@@ -38,14 +43,5 @@ struct PumpResult {
 PumpResult pump(RowSource& source, RowSink& sink, ProgressItem* progress);
 // Reads a source to its end, for verification.
 RowDigest digest_of(RowSource& source);
-
-// What --resume keeps of a finished item: rows, bytes, seconds and the source digest.
-nlohmann::json finished_record(const ItemReport& item);
-// An item an earlier run finished, checked again: `now` (the target read back) must hold
-// the rows and digest recorded when it was finished. The report item is marked resumed.
-ItemReport recheck_finished(const nlohmann::json& record, RowSource& now);
-// Accounts for an item an earlier run finished: its progress shows it done, and it joins
-// the report under `group`.
-void report_finished_earlier(Report& report, const std::string& group, const ItemReport& item, ProgressItem& progress);
 
 }  // namespace decant::engine

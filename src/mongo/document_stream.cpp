@@ -194,18 +194,6 @@ std::unique_ptr<engine::RowSink> make_insert_sink(mongoc_client_t* client, const
   return std::make_unique<InsertSink>(client, c.db, c.name, pool.where(), bypass);
 }
 
-std::string verification_problem(const std::string& source, const std::string& target, uint64_t source_documents,
-                                 const std::string& source_digest, uint64_t stored, uint64_t held,
-                                 const std::string& target_digest) {
-  if (stored == source_documents && held == source_documents)
-    return fmt::format("the contents differ: {} and {} hold the same number of documents ({}), but their digests "
-                       "differ ({} and {})",
-                       source, target, source_documents, source_digest, target_digest);
-  std::string what = stored == held ? fmt::format("{} holds {}", target, held)
-                                    : fmt::format("{} stored {} and holds {}", target, stored, held);
-  return fmt::format("the document counts differ: {} has {}, {}", source, source_documents, what);
-}
-
 std::string finished_key(const CollectionInfo& c) { return "collection/" + c.display(); }
 std::string started_key(const CollectionInfo& c) { return "started/" + c.display(); }
 
@@ -225,16 +213,20 @@ std::vector<std::string> occupied_on_target(mongoc_client_t* target, const std::
   return occupied;
 }
 
-engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,
-                                    const std::string& where) {
-  FindSource now(target, c.db, c.name, where);
-  engine::ItemReport item = engine::recheck_finished(record, now);
+engine::ItemSpec collection_item(const CollectionInfo& c, mongoc_client_t* target, const std::string& where,
+                                 engine::ProgressItem& progress) {
+  engine::ItemSpec item;
+  item.group = c.db;
   item.name = c.name;
   item.kind = "collection";
-  if (item.verified && index_fingerprints(c.indexes) != index_fingerprints(list_indexes(target, c.db, c.name, where))) {
-    item.verified = false;
-    item.problem = "its indexes changed on the target since an earlier run finished it";
-  }
+  item.noun = "document";
+  item.resume_key = finished_key(c);
+  item.progress = &progress;
+  item.readback = [target, &c, where] { return std::make_unique<FindSource>(target, c.db, c.name, where); };
+  item.other_checks = [target, &c, where](bool again) -> std::string {
+    if (index_fingerprints(c.indexes) == index_fingerprints(list_indexes(target, c.db, c.name, where))) return "";
+    return again ? "its indexes changed on the target since an earlier run finished it" : "the index sets differ";
+  };
   return item;
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/item_lifecycle.hpp"
 #include "engine/resume_state.hpp"
 #include "engine/stream.hpp"
 #include "mongo/catalog.hpp"
@@ -104,22 +105,15 @@ std::string started_key(const CollectionInfo& c);
 std::vector<std::string> occupied_on_target(mongoc_client_t* target, const std::vector<const CollectionInfo*>& collections,
                                             const engine::ResumeState* resuming, const std::string& where);
 
-// A collection an earlier run finished, checked again on the target: its documents
-// against the digest recorded then, and its index set.
-engine::ItemReport recheck_finished(mongoc_client_t* target, const CollectionInfo& c, const nlohmann::json& record,
-                                    const std::string& where);
+// A collection on a target server as the item lifecycle sees it: where its resume record
+// lives, how it is read back, and that its index set must be the source's. The command
+// adds how it is filled (prepare, source, sink, complete).
+engine::ItemSpec collection_item(const CollectionInfo& c, mongoc_client_t* target, const std::string& where,
+                                 engine::ProgressItem& progress);
 
 // A view (re)created on the target once what it reads exists, and checked there: the
 // report item says whether its definition is the source's.
 engine::ItemReport create_view(mongoc_client_t* target, const CollectionInfo& view, const std::string& where);
-
-// Why a collection failed verification, from what each end counted: `source` and
-// `target` name the ends ("the source", "the file", "the target"); `stored` is what the
-// target said it stored, `held` what it holds read back. Equal counts with different
-// digests say that the contents differ.
-std::string verification_problem(const std::string& source, const std::string& target, uint64_t source_documents,
-                                 const std::string& source_digest, uint64_t stored, uint64_t held,
-                                 const std::string& target_digest);
 
 // The sink for one collection: `inserters` of them for a large one, a single one for a
 // small collection (not worth the threads) or a capped one (it keeps its natural order).

@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
+#include "engine/item_lifecycle.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
@@ -44,6 +45,13 @@ std::string metadata_json(const CollectionInfo& c, const std::vector<Bson>& inde
   indexes += "]";
   return fmt::format(R"({{"indexes":{},"uuid":"{}","collectionName":{},"type":"{}","options":{}}})", indexes, uuid,
                      nlohmann::json(c.name).dump(), c.is_view ? "view" : "collection", c.options.json());
+}
+
+// Writes a collection's (or view's) metadata.json as mongodump does.
+void write_metadata(mongoc_client_t* client, const std::string& where, const CollectionInfo& c, const fs::path& path,
+                    bool gzip) {
+  auto specs = c.is_view ? std::vector<Bson>{} : list_index_specs(client, c.db, c.name, where);
+  archive::write_text_file(path, metadata_json(c, specs, collection_uuid(client, c.db, c.name, where)), gzip);
 }
 
 // A path as the resume state knows it: absolute, normalized, no trailing separator, so
@@ -95,6 +103,7 @@ int dump(const DumpOptions& options) {
       state.load();
     else
       state.reset();
+    engine::ItemLifecycle lifecycle(state, report);
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
       auto* item = &progress.add(c.display(), c.bytes);
@@ -109,57 +118,35 @@ int dump(const DumpOptions& options) {
         // File names as mongodump escapes them; metadata keeps the real name.
         std::string stem = archive::escape_collection_name(col.name);
         fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
-        std::string key = finished_key(col);
-        if (auto done = state.get(key)) {
-          // Written by an earlier run, metadata and documents: the file is checked again
-          // against its digest, and left as it is.
-          archive::BsonFileSource on_disk(file);
-          auto again = engine::recheck_finished(*done, on_disk);
-          again.name = col.name;
-          again.kind = "collection";
-          if (!again.verified) again.problem = "the file " + file.string() + " changed since an earlier run wrote it";
-          engine::report_finished_earlier(report, col.db, again, *item);
-          return;
-        }
-        throw_if_interrupted();
-        auto specs = col.is_view ? std::vector<Bson>{} : list_index_specs(client.get(), col.db, col.name, pool.where());
-        std::string uuid = collection_uuid(client.get(), col.db, col.name, pool.where());
-        archive::write_text_file(dir / (stem + ".metadata.json" + suffix(options.gzip)),
-                                 metadata_json(col, specs, uuid), options.gzip);
-        engine::ItemReport r;
-        r.name = col.name;
-        r.kind = col.is_view ? "view" : "collection";
         if (col.is_view) {
+          // A view is its metadata only.
+          write_metadata(client.get(), pool.where(), col, dir / (stem + ".metadata.json" + suffix(options.gzip)),
+                         options.gzip);
+          engine::ItemReport r;
+          r.name = col.name;
+          r.kind = "view";
           r.verified = true;
           report.add_item(col.db, r);
           return;
         }
-        item->begin();
-        auto t0 = Clock::now();
-        engine::PumpResult moved;
-        uint64_t written = 0;
-        {
-          FindSource source(client.get(), col.db, col.name, pool.where());
-          archive::BsonFileSink sink(file, options.gzip);
-          moved = engine::pump(source, sink, item);
-          written = sink.finish();
-        }
-        // Verification: read the file back, as mongorestore will.
-        archive::BsonFileSource readback(file);
-        RowDigest on_disk = engine::digest_of(readback);
-        r.rows = moved.digest.rows();
-        r.bytes = moved.bytes;
-        r.seconds = engine::seconds_since(t0);
-        r.source_digest = moved.digest.hex();
-        r.target_digest = on_disk.hex();
-        r.verified = moved.digest == on_disk && written == moved.digest.rows();
-        if (!r.verified)
-          r.problem = verification_problem("the source", "the file", r.rows, r.source_digest, written, on_disk.rows(),
-                                           r.target_digest);
-        else
-          state.mark_done(key, engine::finished_record(r));
-        report.add_item(col.db, r);
-        item->finish();
+        engine::ItemSpec spec;
+        spec.group = col.db;
+        spec.name = col.name;
+        spec.kind = "collection";
+        spec.noun = "document";
+        spec.target_side = "the file " + file.string();
+        spec.resume_key = finished_key(col);
+        spec.progress = item;
+        // Metadata first: a file an earlier run finished keeps both as they are.
+        spec.prepare = [&] {
+          write_metadata(client.get(), pool.where(), col, dir / (stem + ".metadata.json" + suffix(options.gzip)),
+                         options.gzip);
+        };
+        spec.source = [&] { return std::make_unique<FindSource>(client.get(), col.db, col.name, pool.where()); };
+        spec.sink = [&] { return std::make_unique<archive::BsonFileSink>(file, options.gzip); };
+        // Verification reads the file back, as mongorestore will.
+        spec.readback = [&] { return std::make_unique<archive::BsonFileSource>(file); };
+        lifecycle.run(spec);
       });
     }
     log::info("dumping {} collection(s) from {} to {}", collections.size(), uri.display(), options.out_dir);
@@ -404,6 +391,7 @@ int restore(const RestoreOptions& options) {
                                      "an interrupted restore");
     }
     if (!options.resume) state.reset();
+    engine::ItemLifecycle lifecycle(state, report);
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
       if (c.info.is_view) continue;
@@ -411,60 +399,33 @@ int restore(const RestoreOptions& options) {
       work.push_back([&, item, c_ptr = &c] {
         const auto& d = *c_ptr;
         auto client = pool.acquire();
-        if (auto done = state.get(finished_key(d.info))) {
-          // Restored by an earlier run: checked again against the digest recorded then, and
-          // the dump file must be the one it was restored from.
-          auto again = recheck_finished(client.get(), d.info, *done, pool.where());
-          if (again.verified && done->value("file", nlohmann::json()) != file_identity(d.bson)) {
-            again.verified = false;
-            again.problem = "the dump file " + d.bson.string() + " changed since an earlier run restored it";
-          }
-          engine::report_finished_earlier(report, d.info.db, again, *item);
-          return;
-        }
-        throw_if_interrupted();
-        engine::ItemReport r;
-        r.name = d.info.name;
-        r.kind = "collection";
-        item->begin();
-        auto t0 = Clock::now();
+        auto spec = collection_item(d.info, client.get(), pool.where(), *item);
+        spec.source_side = "the file";
         // Recorded before the drop, so that --resume knows a half-restored collection as its own.
-        state.mark_done(started_key(d.info));
-        drop_collection(client.get(), d.info.db, d.info.name, pool.where());
-        run_command(client.get(), d.info.db, create_command(d.info), pool.where());
-        engine::PumpResult moved;
-        uint64_t stored = 0;
-        if (!d.bson.empty()) {
-          archive::BsonFileSource source(d.bson);
-          auto sink = make_insert_sink(client.get(), pool, d.info, d.info.bytes >= kParallelInsertBytes,
-                                       parallelism.inserters);
-          moved = engine::pump(source, *sink, item);
-          stored = sink->finish();
-        }
-        if (!d.info.indexes.empty())
-          run_command(client.get(), d.info.db, create_indexes_command(d.info, wire_version), pool.where());
-        FindSource readback(client.get(), d.info.db, d.info.name, pool.where());
-        RowDigest held = engine::digest_of(readback);
-        bool indexes_match = index_fingerprints(d.index_specs) ==
-                             index_fingerprints(list_indexes(client.get(), d.info.db, d.info.name, pool.where()));
-        r.rows = moved.digest.rows();
-        r.bytes = moved.bytes;
-        r.seconds = engine::seconds_since(t0);
-        r.source_digest = moved.digest.hex();
-        r.target_digest = held.hex();
-        r.verified = moved.digest == held && stored == moved.digest.rows() && indexes_match;
-        if (!r.verified)
-          r.problem = !indexes_match ? "the index sets differ"
-                                     : verification_problem("the file", "the target", r.rows, r.source_digest, stored,
-                                                            held.rows(), r.target_digest);
-        else
-          state.mark_done(finished_key(d.info), [&] {
-            auto record = engine::finished_record(r);
-            record["file"] = file_identity(d.bson);
-            return record;
-          }());
-        report.add_item(d.info.db, r);
-        item->finish();
+        spec.prepare = [&] {
+          state.mark_done(started_key(d.info));
+          drop_collection(client.get(), d.info.db, d.info.name, pool.where());
+          run_command(client.get(), d.info.db, create_command(d.info), pool.where());
+        };
+        spec.source = [&]() -> std::unique_ptr<engine::RowSource> {
+          if (d.bson.empty()) return std::make_unique<engine::EmptySource>();  // metadata only: no documents
+          return std::make_unique<archive::BsonFileSource>(d.bson);
+        };
+        spec.sink = [&] {
+          return make_insert_sink(client.get(), pool, d.info, d.info.bytes >= kParallelInsertBytes,
+                                  parallelism.inserters);
+        };
+        spec.complete = [&] {
+          if (!d.info.indexes.empty())
+            run_command(client.get(), d.info.db, create_indexes_command(d.info, wire_version), pool.where());
+        };
+        // The dump file must still be the one an earlier run restored the collection from.
+        spec.add_to_record = [&](nlohmann::json& record) { record["file"] = file_identity(d.bson); };
+        spec.check_record = [&](const nlohmann::json& record) -> std::string {
+          if (record.value("file", nlohmann::json()) == file_identity(d.bson)) return "";
+          return "the dump file " + d.bson.string() + " changed since an earlier run restored it";
+        };
+        lifecycle.run(spec);
       });
     }
     log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());

@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
+#include "engine/item_lifecycle.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
@@ -58,6 +59,7 @@ class MongoCopy {
   int target_wire_version_ = 0;
   engine::Report report_;
   std::unique_ptr<engine::ResumeState> state_;
+  std::unique_ptr<engine::ItemLifecycle> lifecycle_;
   std::vector<CollectionInfo> collections_;
   std::map<std::string, uint64_t> counts_before_;  // the source's, by DB.COLL
   engine::ProgressBoard progress_;
@@ -127,61 +129,27 @@ void MongoCopy::check_targets() {
 void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& progress) {
   auto src = source_pool_->acquire();
   auto tgt = target_pool_->acquire();
-  if (auto done = state_->get(finished_key(c))) {
-    // Copied by an earlier run: verified again against the digest recorded then.
-    engine::report_finished_earlier(report_, c.db, recheck_finished(tgt.get(), c, *done, target_pool_->where()),
-                                    progress);
-    return;
-  }
-  engine::ItemReport item;
-  item.name = c.name;
-  item.kind = "collection";
-  throw_if_interrupted();
-  progress.begin();
-  auto started = Clock::now();
+  const std::string& from = source_pool_->where();
+  const std::string& to = target_pool_->where();
+  auto item = collection_item(c, tgt.get(), to, progress);
+  item.target_side = "the target";
   // A collection an earlier run left half-copied, or one --drop replaces, starts afresh;
   // recorded first, so that --resume knows the half-copied one as its own.
-  state_->mark_done(started_key(c));
-  drop_collection(tgt.get(), c.db, c.name, target_pool_->where());
-  run_command(tgt.get(), c.db, create_command(c), target_pool_->where());
-
-  engine::PumpResult moved;
-  uint64_t stored = 0;
-  {
-    FindSource source(src.get(), c.db, c.name, source_pool_->where());
-    auto sink = make_insert_sink(tgt.get(), *target_pool_, c, c.documents >= kParallelInsertDocuments, inserters_);
-    moved = engine::pump(source, *sink, &progress);
-    stored = sink->finish();
-  }
-  double insert_seconds = engine::seconds_since(started);
+  item.prepare = [&] {
+    state_->mark_done(started_key(c));
+    drop_collection(tgt.get(), c.db, c.name, to);
+    run_command(tgt.get(), c.db, create_command(c), to);
+  };
+  item.source = [&] { return std::make_unique<FindSource>(src.get(), c.db, c.name, from); };
+  item.sink = [&] {
+    return make_insert_sink(tgt.get(), *target_pool_, c, c.documents >= kParallelInsertDocuments, inserters_);
+  };
   // Indexes after the data, as mongorestore does: one build per index instead of
   // maintaining them through every insert.
-  if (!c.indexes.empty())
-    run_command(tgt.get(), c.db, create_indexes_command(c, target_wire_version_), target_pool_->where());
-  double index_seconds = engine::seconds_since(started) - insert_seconds;
-
-  FindSource readback(tgt.get(), c.db, c.name, target_pool_->where());
-  RowDigest target_digest = engine::digest_of(readback);
-  log::debug("{}: documents in {:.2f}s, indexes in {:.2f}s, read back in {:.2f}s", c.display(), insert_seconds,
-             index_seconds, engine::seconds_since(started) - insert_seconds - index_seconds);
-  auto target_indexes = index_fingerprints(list_indexes(tgt.get(), c.db, c.name, target_pool_->where()));
-  item.rows = moved.digest.rows();
-  item.bytes = moved.bytes;
-  item.seconds = engine::seconds_since(started);
-  item.source_digest = moved.digest.hex();
-  item.target_digest = target_digest.hex();
-  bool indexes_match = target_indexes == index_fingerprints(c.indexes);
-  item.verified = moved.digest == target_digest && stored == moved.digest.rows() && indexes_match;
-  if (!item.verified)
-    item.problem = !indexes_match ? "the index sets differ"
-                                  : verification_problem("the source", "the target", moved.digest.rows(),
-                                                         item.source_digest, stored, target_digest.rows(),
-                                                         item.target_digest);
-  else
-    state_->mark_done(finished_key(c), engine::finished_record(item));
-  report_.add_item(c.db, item);
-  progress.finish();
-  if (!item.verified) log::warn("collection {} differs: {}", c.display(), item.problem);
+  item.complete = [&] {
+    if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c, target_wire_version_), to);
+  };
+  lifecycle_->run(item);
 }
 
 int MongoCopy::run() {
@@ -194,6 +162,7 @@ int MongoCopy::run() {
   if (options_.resume) state_->load();
   check_targets();
   if (!options_.resume) state_->reset();
+  lifecycle_ = std::make_unique<engine::ItemLifecycle>(*state_, report_);
   log::info("copying {} collection(s) from {} to {} with {} jobs", collections_.size(), source_uri_->display(),
             target_uri_->display(), jobs_);
 

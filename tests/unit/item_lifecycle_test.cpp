@@ -98,7 +98,7 @@ TEST_F(ItemLifecycleTest, ALostRowIsADifferenceAndIsNotRecorded) {
     return std::string(row);
   }));
   EXPECT_FALSE(r.verified);
-  EXPECT_EQ(r.problem, "the source has 3 rows, the target holds 2") << r.problem;
+  EXPECT_EQ(r.problem, "the row counts differ: the source has 3, the target stored 3 and holds 2") << r.problem;
   EXPECT_FALSE(state_.done("db/table/t"));
   EXPECT_FALSE(report_.all_verified());
 }
@@ -110,7 +110,7 @@ TEST_F(ItemLifecycleTest, ABentValueWithEqualCountsSaysTheContentsDiffer) {
   }));
   EXPECT_FALSE(r.verified);
   EXPECT_NE(r.problem.find("the contents differ"), std::string::npos) << r.problem;
-  EXPECT_NE(r.problem.find("both hold 3 rows"), std::string::npos) << r.problem;
+  EXPECT_NE(r.problem.find("hold the same number of rows (3)"), std::string::npos) << r.problem;
 }
 
 TEST_F(ItemLifecycleTest, AnItemFinishedEarlierIsCheckedAgainNotMovedAgain) {
@@ -134,7 +134,7 @@ TEST_F(ItemLifecycleTest, AnItemFinishedEarlierIsCheckedAgainNotMovedAgain) {
   ItemLifecycle third(state_, third_report);
   auto changed = third.run(spec);
   EXPECT_FALSE(changed.verified);
-  EXPECT_NE(changed.problem.find("finished by an earlier run"), std::string::npos) << changed.problem;
+  EXPECT_NE(changed.problem.find("changed since an earlier run finished it"), std::string::npos) << changed.problem;
 }
 
 TEST_F(ItemLifecycleTest, OtherChecksAndRecordChecksCanFailAnItem) {
