@@ -302,6 +302,25 @@ TEST_F(MongoCopyTest, ResumeAfterAKillInsideACollection) {
   expect_same("big");
 }
 
+TEST_F(MongoCopyTest, SigtermInsideACollectionStopsWithinSecondsAndResumeFinishes) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
+  source_->insert("big", "events", docs);
+  BackgroundDecant run(args({"--jobs", "2"}), work_);
+  wait_for_state("started/big.events");
+  std::this_thread::sleep_for(300ms);  // inside the collection: reading, inserting
+  ASSERT_TRUE(run.running());
+  auto signalled = std::chrono::steady_clock::now();
+  run.kill(SIGTERM);
+  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s);
+  EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
+  EXPECT_EQ(nlohmann::json::parse(read_file(work_ / "report.json"))["exit_code"], 10);
+  auto r = run_decant(args({"--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same("big");
+}
+
 TEST_F(MongoCopyTest, TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythingIsWritten) {
   load_circle();
   auto builds = source_->documents("circle_ghe", "builds");
