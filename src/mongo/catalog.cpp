@@ -247,9 +247,7 @@ std::vector<Bson> list_indexes(mongoc_client_t* client, const std::string& db, c
 }
 
 int max_wire_version(mongoc_client_t* client, const std::string& where) {
-  Bson hello;
-  BSON_APPEND_INT32(hello.get(), "isMaster", 1);  // "hello" is 4.4.2+; isMaster is everywhere
-  Bson reply = run_command(client, "admin", hello, where);
+  Bson reply = hello(client, where);
   bson_iter_t it;
   return bson_iter_init_find(&it, reply.get(), "maxWireVersion") ? static_cast<int>(bson_iter_as_int64(&it)) : 0;
 }

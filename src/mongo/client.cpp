@@ -250,10 +250,14 @@ ServerIdentity server_identity(const bson_t* hello, const bson_t* server_status)
   return id;
 }
 
+Bson hello(mongoc_client_t* client, const std::string& where) {
+  Bson command;
+  BSON_APPEND_INT32(command.get(), "isMaster", 1);  // "hello" is 4.4.2+; isMaster is everywhere
+  return run_command(client, "admin", command, where);
+}
+
 ServerIdentity identify_server(mongoc_client_t* client, const std::string& where) {
-  Bson hello_command;
-  BSON_APPEND_INT32(hello_command.get(), "isMaster", 1);  // "hello" is 4.4.2+; isMaster is everywhere
-  Bson hello = run_command(client, "admin", hello_command, where);
+  Bson hello_reply = hello(client, where);
   Bson status_command;
   BSON_APPEND_INT32(status_command.get(), "serverStatus", 1);
   std::optional<Bson> status;
@@ -262,7 +266,7 @@ ServerIdentity identify_server(mongoc_client_t* client, const std::string& where
   } catch (const Error& e) {
     log::debug("{}: no serverStatus to identify it by: {}", where, e.what());
   }
-  return server_identity(hello.get(), status ? status->get() : nullptr);
+  return server_identity(hello_reply.get(), status ? status->get() : nullptr);
 }
 
 std::optional<std::string> same_server(const ServerIdentity& source, const ServerIdentity& target) {

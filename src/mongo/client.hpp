@@ -109,6 +109,8 @@ using DatabasePtr = std::unique_ptr<mongoc_database_t, DatabaseDeleter>;
 
 // Runs `command` on `db` and returns the reply; throws on error.
 Bson run_command(mongoc_client_t* client, const std::string& db, const Bson& command, const std::string& where);
+// The server's isMaster reply (what "hello" answers, on every version).
+Bson hello(mongoc_client_t* client, const std::string& where);
 // Reaches the server (and authenticates): a bad host, password or certificate shows here.
 void ping(mongoc_client_t* client, const std::string& where);
 

@@ -70,6 +70,13 @@ class MongoCopyTest : public ::testing::Test {
     source_->insert("circle_ghe", "events", events);
   }
 
+  // big.events: 60,000 documents, enough to be inside the collection when interrupted.
+  void load_big_events() const {
+    std::vector<std::string> docs;
+    for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
+    source_->insert("big", "events", docs);
+  }
+
   void load_many_collections(int n, int docs_each) const {
     for (int c = 0; c < n; ++c) source_->insert("bulk", fmt::format("chunk_{:02}", c), build_documents(docs_each));
   }
@@ -288,9 +295,7 @@ TEST_F(MongoCopyTest, OddNamesSystemJsAndASmallClientPool) {
 }
 
 TEST_F(MongoCopyTest, ResumeAfterAKillInsideACollection) {
-  std::vector<std::string> docs;
-  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
-  source_->insert("big", "events", docs);
+  load_big_events();
   BackgroundDecant run(args({"--jobs", "1"}), work_);
   wait_for_state("started/big.events");
   std::this_thread::sleep_for(300ms);  // some documents are in, not all
@@ -303,9 +308,7 @@ TEST_F(MongoCopyTest, ResumeAfterAKillInsideACollection) {
 }
 
 TEST_F(MongoCopyTest, SigtermInsideACollectionStopsWithinSecondsAndResumeFinishes) {
-  std::vector<std::string> docs;
-  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
-  source_->insert("big", "events", docs);
+  load_big_events();
   BackgroundDecant run(args({"--jobs", "2"}), work_);
   wait_for_state("started/big.events");
   std::this_thread::sleep_for(300ms);  // inside the collection: reading, inserting
@@ -342,9 +345,7 @@ TEST_F(MongoCopyTest, TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythin
 }
 
 TEST_F(MongoCopyTest, ASourceWrittenToDuringTheCopyIsReported) {
-  std::vector<std::string> docs;
-  for (int i = 0; i < 60000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "pad": "{:0>200}"}})", i, i));
-  source_->insert("big", "events", docs);
+  load_big_events();
   source_->insert("big", "audit", {R"({"_id": 1})"});
   BackgroundDecant run(args({"--jobs", "1"}), work_);
   wait_for_state("started/big.events");
