@@ -11,9 +11,17 @@
 #   e  floor      pg_restore -j N of b's dumps only      (ingest-only lower bound)
 # Peers are a, b, c: decant is compared with the fastest of them and with e.
 #
-# Usage:   bench/pg_copy_bench.sh
+# Every peer runs at its fastest settings: pg_dump without compression (-Z0), as many
+# jobs as decant gets.
+#
+# Data sets (DATASET):
+#   size   (default) pgbench at PGBENCH_SCALE plus APP_ROWS rows of a wide table: ~620 MB
+#   many   TABLES small tables (20 rows, a primary key each) in one database, as
+#          pg_partman leaves thousands of partitions
+#
+# Usage:   bench/pg_copy_bench.sh            DATASET=many TABLES=3000 bench/pg_copy_bench.sh
 # Smoke:   PGBENCH_SCALE=1 APP_ROWS=10000 bench/pg_copy_bench.sh
-# Env:     PGBENCH_SCALE (20)  APP_ROWS (500000)  JOBS (nproc)
+# Env:     DATASET (size)  TABLES (3000)  PGBENCH_SCALE (20)  APP_ROWS (500000)  JOBS (nproc)
 #          DECANT (build/release/decant)  PGBIN (/usr/lib/postgresql/15/bin)
 #          PGCOPYDB_FLAGS (extra pgcopydb clone flags)  BENCH_TMPDIR (${TMPDIR:-/tmp})
 #          RESULTS_DIR (bench/results)  KEEP_WORK=1 keeps the temp dir (logs, dumps)
@@ -23,6 +31,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DECANT=${DECANT:-$REPO/build/release/decant}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+DATASET=${DATASET:-size}
+TABLES=${TABLES:-3000}
 PGBENCH_SCALE=${PGBENCH_SCALE:-20}
 APP_ROWS=${APP_ROWS:-500000}
 JOBS=${JOBS:-$(nproc)}
@@ -44,6 +54,8 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $PGBENCH_SCALE =~ ^[1-9][0-9]*$ ]] || die "PGBENCH_SCALE must be a positive integer"
 [[ $APP_ROWS =~ ^[1-9][0-9]*$ ]] || die "APP_ROWS must be a positive integer"
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "JOBS must be a positive integer"
+[[ $TABLES =~ ^[1-9][0-9]*$ ]] || die "TABLES must be a positive integer"
+[[ $DATASET == size || $DATASET == many ]] || die "DATASET must be size or many"
 for t in initdb pg_ctl postgres psql pg_dump pg_dumpall pg_restore pgbench; do
   [[ -x $PGBIN/$t ]] || die "missing $PGBIN/$t (apt-get install -y postgresql-15 postgresql-contrib, or set PGBIN)"
 done
@@ -143,16 +155,17 @@ psql_src() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" "$@"; }
 psql_tgt() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TGT_PORT" "$@"; }
 
 # ---------------------------------------------------------------- data set
-log "generating data: pgbench scale $PGBENCH_SCALE, app_events $APP_ROWS rows"
 t_gen=$EPOCHREALTIME
-psql_src -d postgres -c 'CREATE DATABASE bench_pgbench' -c 'CREATE DATABASE bench_app'
-pgbench -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p "$SRC_PORT" bench_pgbench >"$LOGS/pgbench-init.log" 2>&1 \
-  || { tail -n 20 "$LOGS/pgbench-init.log" >&2; die "pgbench -i failed"; }
+if [[ $DATASET == size ]]; then
+  log "generating data: pgbench scale $PGBENCH_SCALE, app_events $APP_ROWS rows"
+  psql_src -d postgres -c 'CREATE DATABASE bench_pgbench' -c 'CREATE DATABASE bench_app'
+  pgbench -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p "$SRC_PORT" bench_pgbench >"$LOGS/pgbench-init.log" 2>&1 \
+    || { tail -n 20 "$LOGS/pgbench-init.log" >&2; die "pgbench -i failed"; }
 
-# Column mix chosen to exercise COPY's text/binary paths: uuid, timestamptz, mid-size
-# text, jsonb with an array, incompressible bytea; GENERATED ALWAYS identity because
-# its sequence has to be carried over correctly.
-psql_src -d bench_app -v rows="$APP_ROWS" <<'SQL'
+  # Column mix chosen to exercise COPY's text/binary paths: uuid, timestamptz, mid-size
+  # text, jsonb with an array, incompressible bytea; GENERATED ALWAYS identity because
+  # its sequence has to be carried over correctly.
+  psql_src -d bench_app -v rows="$APP_ROWS" <<'SQL'
 CREATE TABLE app_events (
   id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   uid        uuid        NOT NULL,
@@ -178,26 +191,47 @@ CREATE INDEX app_events_attrs_gin ON app_events USING gin (attrs);
 VACUUM ANALYZE app_events;
 CHECKPOINT;
 SQL
+else
+  log "generating data: $TABLES small tables with a primary key each"
+  psql_src -d postgres -c 'CREATE DATABASE bench_many'
+  psql_src -d bench_many -v tables="$TABLES" <<'SQL'
+SELECT format('CREATE TABLE part_%s (id bigint PRIMARY KEY, at timestamptz NOT NULL, note text); '
+              'INSERT INTO part_%s SELECT g, timestamptz ''2024-01-01 00:00+00'' + g * interval ''1 hour'', '
+              '''note '' || g FROM generate_series(1, 20) g', i, i)
+FROM generate_series(1, :tables) i \gexec
+VACUUM ANALYZE;
+CHECKPOINT;
+SQL
+fi
 gen_secs=$(awk -v a="$t_gen" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 mapfile -t DBS < <(psql_src -d postgres -Atc \
   "SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1")
-DB_SIZES=$(psql_src -d postgres -Atc "SELECT string_agg(format('%s %s', datname, pg_size_pretty(pg_database_size(datname))), ', ' ORDER BY datname) || ' (total ' || pg_size_pretty(sum(pg_database_size(datname))) || ')' FROM pg_database WHERE datname IN ('bench_pgbench', 'bench_app')")
+DB_SIZES=$(psql_src -d postgres -Atc "SELECT string_agg(format('%s %s', datname, pg_size_pretty(pg_database_size(datname))), ', ' ORDER BY datname) || ' (total ' || pg_size_pretty(sum(pg_database_size(datname))) || ')' FROM pg_database WHERE datname LIKE 'bench_%'")
 log "data generated in ${gen_secs}s: $DB_SIZES"
 
 # What a correct copy must reproduce; compared after every method.
 expected_state() { # psql function, runs against one server
   local fn=$1
-  "$fn" -d bench_pgbench -Atc "SELECT 'accounts=' || count(*) FROM pgbench_accounts" &&
-  "$fn" -d bench_app -Atc "SELECT 'app_events=' || count(*) FROM app_events" &&
-  "$fn" -d bench_app -Atc "SELECT 'app_events_id_seq=' || last_value FROM app_events_id_seq" &&
+  if [[ $DATASET == size ]]; then
+    "$fn" -d bench_pgbench -Atc "SELECT 'accounts=' || count(*) FROM pgbench_accounts" &&
+    "$fn" -d bench_app -Atc "SELECT 'app_events=' || count(*) FROM app_events" &&
+    "$fn" -d bench_app -Atc "SELECT 'app_events_id_seq=' || last_value FROM app_events_id_seq" || return
+  else
+    "$fn" -d bench_many -Atc "SELECT 'tables=' || count(*) FROM pg_tables WHERE schemaname = 'public'" &&
+    "$fn" -d bench_many -Atc "SELECT 'rows_of_last=' || count(*) FROM part_$TABLES" || return
+  fi
   for db in "${DBS[@]}"; do
     "$fn" -d "$db" -Atc "SELECT '$db.indexes=' || count(*) FROM pg_indexes WHERE schemaname = 'public'" || return
   done
 }
 EXPECTED=$(expected_state psql_src)
-[[ $EXPECTED == "accounts=$((PGBENCH_SCALE * 100000))"$'\n'"app_events=$APP_ROWS"$'\n'* ]] \
-  || die "unexpected source state: $EXPECTED"
+if [[ $DATASET == size ]]; then
+  [[ $EXPECTED == "accounts=$((PGBENCH_SCALE * 100000))"$'\n'"app_events=$APP_ROWS"$'\n'* ]] \
+    || die "unexpected source state: $EXPECTED"
+else
+  [[ $EXPECTED == "tables=$TABLES"$'\n'"rows_of_last=20"$'\n'* ]] || die "unexpected source state: $EXPECTED"
+fi
 
 # ---------------------------------------------------------------- methods
 SRC_URI="postgres://postgres@127.0.0.1:$SRC_PORT"
@@ -248,7 +282,7 @@ m_dump_restore() {
   T0=$EPOCHREALTIME
   pg_dumpall --globals-only -h 127.0.0.1 -p "$SRC_PORT" -f "$DUMP/globals.sql" || { NOTE="pg_dumpall --globals-only failed"; return 1; }
   for db in "${DBS[@]}"; do
-    pg_dump -Fd -j "$JOBS" -h 127.0.0.1 -p "$SRC_PORT" -d "$db" -f "$DUMP/$db" 2>>"$LOGS/b.log" \
+    pg_dump -Fd -Z0 -j "$JOBS" -h 127.0.0.1 -p "$SRC_PORT" -d "$db" -f "$DUMP/$db" 2>>"$LOGS/b.log" \
       || { NOTE="pg_dump $db failed"; return 1; }
   done
   strip_postgres_role <"$DUMP/globals.sql" | psql_tgt -d postgres >>"$LOGS/b.log" 2>&1 \
@@ -258,7 +292,7 @@ m_dump_restore() {
       || { NOTE="pg_restore $db failed"; return 1; }
   done
   T1=$EPOCHREALTIME
-  NOTE="dump $(du -sh "$DUMP" | cut -f1), pg_dump's default gzip compression"
+  NOTE="dump $(du -sh "$DUMP" | cut -f1), uncompressed (-Z0)"
 }
 
 m_pgcopydb() {
@@ -338,7 +372,7 @@ skip_method() { # key label reason
 }
 
 run_method a "runbook (pg_dumpall | psql)" m_runbook
-run_method b "pg_dump -Fd + pg_restore -j$JOBS" m_dump_restore
+run_method b "pg_dump -Fd -Z0 -j$JOBS + pg_restore -j$JOBS" m_dump_restore
 run_method c "pgcopydb clone" m_pgcopydb
 if [[ -x $DECANT ]]; then
   run_method d "decant pg copy" m_decant
@@ -364,13 +398,17 @@ ratio() { # value base
 
 STAMP=$(date +%Y-%m-%d_%H%M%S)
 mkdir -p "$RESULTS_DIR"
-OUT=$RESULTS_DIR/pg_copy_$STAMP.md
+OUT=$RESULTS_DIR/pg_copy_$([[ $DATASET == size ]] && echo size || echo "many${TABLES}")_$STAMP.md
 {
   echo "# PostgreSQL instance copy benchmark, $STAMP"
   echo
   echo "- host: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
   echo "- $("$PGBIN/postgres" --version), $(pgcopydb --version 2>/dev/null | head -n 1)"
-  echo "- data: pgbench scale $PGBENCH_SCALE + app_events $APP_ROWS rows; $DB_SIZES"
+  if [[ $DATASET == size ]]; then
+    echo "- data: pgbench scale $PGBENCH_SCALE + app_events $APP_ROWS rows; $DB_SIZES"
+  else
+    echo "- data: $TABLES small tables (20 rows, a primary key each); $DB_SIZES"
+  fi
   echo "- jobs: $JOBS; both servers: shared_buffers=1GB, max_wal_size=4GB, checkpoint_timeout=30min, fsync=on"
   echo "- peers: a, b, c; ratios are seconds / fastest ok peer and seconds / floor (e)"
   echo

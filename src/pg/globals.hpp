@@ -68,6 +68,10 @@ std::vector<std::string> database_properties_sql(Connection& target, const Datab
 void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
                                 bool compare_owner, engine::Report& report);
 
+// The columns of pg_database (as d) that say a database's locale provider, its ICU or
+// builtin locale and ICU rules, for the connection's server version.
+std::string locale_columns(const Connection& conn);
+
 // "name=value" from pg_db_role_setting -> "SET name TO value", quoting as pg_dumpall does.
 std::string set_clause(Connection& conn, const std::string& setting);
 

@@ -375,7 +375,13 @@ void InstanceCopy::try_on_target() {
 
   bool older_target = target_admin_.server_version() / 10000 < source_admin_.server_version() / 10000;
   std::string roles_sql = older_target ? missing_roles_sql(source_admin_, target_admin_) : "";
+  // A locale some database of the target has already is known to work there.
   std::set<std::string> tried;
+  auto existing = target_admin_.exec("SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, " +
+                                     locale_columns(target_admin_) + " FROM pg_catalog.pg_database d");
+  for (int r = 0; r < existing.rows(); ++r)
+    tried.insert(existing.text(r, 0) + "|" + existing.text(r, 1) + "|" + existing.text(r, 2) + "|" +
+                 existing.text(r, 3) + "|" + (existing.is_null(r, 4) ? "" : existing.text(r, 4)));
   for (auto& db : databases_) {
     const auto& i = db->info;
     std::string locale = i.encoding + "|" + i.collate + "|" + i.ctype + "|" + i.locale_provider + "|" + i.icu_locale;
@@ -480,21 +486,24 @@ WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {
 engine::ItemSpec InstanceCopy::table_item(WorkerSessions& s, DatabaseRun& db, const TableInfo& table,
                                           engine::ProgressItem& progress, bool in_batch) {
   bool binary = binary_ && table.binary_ok;
+  // A small table in a batch of a first run was created empty by this run's pre-data:
+  // neither a TRUNCATE nor FREEZE (which needs one) is worth its round trip and new file
+  // there. Otherwise TRUNCATE in the same transaction lets COPY FREEZE write frozen rows
+  // (no later vacuum rewrite) and makes a retried table start from nothing.
   // Extension configuration tables hold the extension's own rows: only its WHERE's are ours.
-  bool freeze = !table.extension_config;
+  bool fresh = in_batch && !options_.resume;
+  bool freeze = !table.extension_config && !fresh;
   engine::ItemSpec item;
   item.group = db.info.name;
   item.name = table.display;
   item.kind = "table";
   item.resume_key = key(db, "table/" + table.qualified);
   item.progress = &progress;
-  // TRUNCATE in the same transaction lets COPY FREEZE write frozen rows (no later vacuum
-  // rewrite) and makes a retried table start from nothing.
-  item.prepare = [&s, &table, in_batch] {
+  item.prepare = [&s, &table, in_batch, fresh] {
     if (!in_batch) s.target.exec("BEGIN");
     if (table.extension_config)
       s.target.exec(fmt::format("DELETE FROM ONLY {} {}", table.qualified, table.filter.value_or("")));
-    else
+    else if (!fresh)
       s.target.exec("TRUNCATE ONLY " + table.qualified);
   };
   item.source = [&s, &table, binary] {
