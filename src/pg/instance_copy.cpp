@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -92,6 +93,42 @@ std::vector<const TableInfo*> extension_tables_in_fk_order(const std::vector<Tab
 }
 
 
+// Creating thousands of tables is the longest part of a pre-data restore, one CREATE
+// TABLE after another. The longest run of consecutive TABLE entries in the TOC (with the
+// comments and ACLs between them) is split into kSchemaParts parts that run at once, in
+// sessions of their own: 0 before the run, 1..kSchemaParts the run's tables, and
+// kSchemaParts + 1 after it, where also go the run's comments and ACLs (nothing depends on
+// them) and its tables that name another table (INHERITS, a table's row type), in TOC
+// order. Returns an empty split when there are too few tables to gain anything. The split
+// depends on the TOC only, never on --jobs, so that a resumed run restores the same parts.
+constexpr int kSchemaParts = 4;
+constexpr size_t kParallelSchemaTables = 64;
+
+std::vector<int> split_for_parallel_sessions(const std::vector<TocEntry>& toc, const std::set<uint32_t>& needing_tables) {
+  auto in_run = [](const TocEntry& e) {
+    return e.desc == "TABLE" || e.desc == "COMMENT" || e.desc == "ACL" || e.desc == "SECURITY";
+  };
+  size_t best_begin = 0, best_end = 0, best_tables = 0;
+  for (size_t i = 0; i < toc.size();) {
+    if (!in_run(toc[i])) {
+      ++i;
+      continue;
+    }
+    size_t j = i, tables = 0;
+    for (; j < toc.size() && in_run(toc[j]); ++j)
+      if (toc[j].desc == "TABLE" && !needing_tables.count(toc[j].oid)) ++tables;
+    if (tables > best_tables) std::tie(best_begin, best_end, best_tables) = std::tuple(i, j, tables);
+    i = j;
+  }
+  if (best_tables < kParallelSchemaTables) return {};
+  std::vector<int> phase(toc.size(), kSchemaParts + 1);
+  for (size_t i = 0; i < best_begin; ++i) phase[i] = 0;
+  int next = 0;
+  for (size_t i = best_begin; i < best_end; ++i)
+    if (toc[i].desc == "TABLE" && !needing_tables.count(toc[i].oid)) phase[i] = 1 + next++ % kSchemaParts;
+  return phase;
+}
+
 // A table this small (on disk) is copied with others in one transaction, and its indexes
 // built with theirs: for thousands of small tables (partitions), round trips and
 // commits cost more than the data.
@@ -153,6 +190,8 @@ class InstanceCopy {
   void load_pre_data(DatabaseRun& db);
   void check_schema_unchanged(DatabaseRun& db);
   void restore_section(DatabaseRun& db, const std::string& section);
+  void restore_part(DatabaseRun& db, const std::string& section, const std::string& part,
+                    const std::function<bool(const TocEntry&)>& skip);
   void schedule(engine::TaskPool& pool);
   std::vector<TableTask> table_tasks();
   engine::ItemSpec table_item(WorkerSessions& s, DatabaseRun& db, const TableInfo& table,
@@ -350,8 +389,10 @@ void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
   db.schema_file = state_->own_file(base + ".schema.dump");
   state_->own_file(base + ".schema.dump.pre-data.list");
   state_->own_file(base + ".schema.dump.post-data.list");
+  auto dump_started = Clock::now();
   schema_->dump(db.info.name, db.snapshot, db.schema_file);
   db.toc = schema_->list(db.schema_file);
+  log::debug("database {}: schema dumped in {:.2f}s", db.info.name, engine::seconds_since(dump_started));
   check_schema_unchanged(db);
   std::set<uint32_t> toc_index_oids;
   for (const auto& e : db.toc)
@@ -450,19 +491,45 @@ void InstanceCopy::check_schema_unchanged(DatabaseRun& db) {
 }
 
 // A section is restored in one transaction. After a kill between its commit and the
-// record, --resume meets the section's own objects: then it is in.
+// record, --resume meets the section's own objects: then it is in. A pre-data with many
+// tables is restored in parts, the tables' part in parallel sessions (below).
 void InstanceCopy::restore_section(DatabaseRun& db, const std::string& section) {
   if (state_->done(key(db, section))) return;
-  throw_if_interrupted();
   // Large objects' metadata is decant's (large_objects.hpp); post-data leaves out the
   // indexes and constraints decant built itself.
-  auto skip = [&](const TocEntry& e) {
+  auto decants = [&db, section](const TocEntry& e) {
     return e.is_large_object_metadata() ||
            (section == "post-data" && (e.desc == "INDEX" || e.desc == "CONSTRAINT") && db.built_oids.count(e.oid));
   };
-  if (!schema_->restore(db.info.name, db.schema_file, section, db.toc, skip, db.keep_owners, options_.resume))
-    log::info("database {}: the {} was restored by the interrupted run", db.info.name, section);
+  auto phase = section == "pre-data" ? split_for_parallel_sessions(db.toc, db.catalog.tables_needing_tables)
+                                     : std::vector<int>();
+  if (phase.empty()) {
+    restore_part(db, section, "", decants);
+  } else {
+    auto only = [&](int wanted) {
+      return [&, wanted](const TocEntry& e) { return decants(e) || phase[&e - db.toc.data()] != wanted; };
+    };
+    restore_part(db, section, "first", only(0));
+    engine::TaskPool pool(std::min(jobs_, kSchemaParts));
+    for (int p = 1; p <= kSchemaParts; ++p)
+      pool.submit(0, [&, p](int) { restore_part(db, section, fmt::format("tables-{}", p), only(p)); });
+    pool.wait();
+    restore_part(db, section, "rest", only(kSchemaParts + 1));
+  }
   state_->mark_done(key(db, section));
+}
+
+void InstanceCopy::restore_part(DatabaseRun& db, const std::string& section, const std::string& part,
+                                const std::function<bool(const TocEntry&)>& skip) {
+  std::string part_key = key(db, section + (part.empty() ? "" : "/" + part));
+  if (!part.empty() && state_->done(part_key)) return;
+  throw_if_interrupted();
+  auto started = Clock::now();
+  if (!schema_->restore(db.info.name, db.schema_file, section, db.toc, skip, db.keep_owners, options_.resume, part))
+    log::info("database {}: the {}{} was restored by the interrupted run", db.info.name, section,
+              part.empty() ? "" : " (" + part + ")");
+  log::debug("database {}: {} {} restored in {:.2f}s", db.info.name, section, part, engine::seconds_since(started));
+  if (!part.empty()) state_->mark_done(part_key);
 }
 
 WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {

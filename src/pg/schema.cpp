@@ -196,12 +196,12 @@ struct SchemaTransfer::ScriptRun {
 // target: in one transaction, or (a trial) in one it rolls back.
 SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, const std::filesystem::path& file,
                                                      const std::vector<std::string>& sections,
-                                                     const std::vector<TocEntry>& toc,
+                                                     const std::string& part, const std::vector<TocEntry>& toc,
                                                      const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
                                                      const std::optional<std::string>& trial_prologue) const {
   bool trial = trial_prologue.has_value();
   std::filesystem::path list_file = file;
-  list_file += "." + (trial ? std::string("trial") : sections.front()) + ".list";
+  list_file += "." + (trial ? std::string("trial") : sections.front()) + (part.empty() ? "" : "." + part) + ".list";
   {
     std::ofstream out(list_file);
     for (const auto& e : toc) out << (skip(e) ? ";" : "") << e.line << "\n";
@@ -227,7 +227,7 @@ SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, cons
       },
       consumer, trial ? *trial_prologue : "", trial ? "\nROLLBACK;\n" : "");
   std::error_code ec;
-  if (trial) std::filesystem::remove(list_file, ec);
+  std::filesystem::remove(list_file, ec);  // made for this run only
   if (run.result.producer.stopped || run.result.consumer.stopped || interrupted()) throw_interrupted();
   if (run.result.producer.exit_status != 0)
     throw Error(ExitCode::copy_failed,
@@ -238,8 +238,8 @@ SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, cons
 
 bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
                              const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
-                             bool keep_owner, bool may_exist) const {
-  auto run = run_script(db, file, {section}, toc, skip, keep_owner, std::nullopt);
+                             bool keep_owner, bool may_exist, const std::string& part) const {
+  auto run = run_script(db, file, {section}, part, toc, skip, keep_owner, std::nullopt);
   if (run.result.consumer.exit_status == 0) return true;
   std::string doing = section == "pre-data" ? "schema (pre-data)" : "indexes, constraints and the rest (post-data)";
   auto e = script_error(run.result.consumer.errors);
@@ -258,7 +258,7 @@ bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path&
 std::optional<std::string> SchemaTransfer::trial(const std::string& scratch_db, const std::filesystem::path& file,
                                                  const std::vector<TocEntry>& toc, const std::string& setup_sql) const {
   auto run = run_script(
-      scratch_db, file, {"pre-data", "post-data"}, toc, [](const TocEntry& e) { return e.is_large_object_metadata(); },
+      scratch_db, file, {"pre-data", "post-data"}, "", toc, [](const TocEntry& e) { return e.is_large_object_metadata(); },
       true, "BEGIN;\n" + setup_sql + "\n");
   if (run.result.consumer.exit_status == 0) return std::nullopt;
   auto e = script_error(run.result.consumer.errors);

@@ -62,9 +62,10 @@ class SchemaTransfer {
   // leave out, in one transaction. `keep_owner`: false restores with --no-owner (the
   // target login owns everything). `may_exist` (resuming): if the section meets objects
   // that exist already, an interrupted run committed it; returns false then.
+  // `part` names one of several restores of the same section that run at once.
   bool restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
                const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
-               bool may_exist) const;
+               bool may_exist, const std::string& part = "") const;
 
   // Loads the whole schema of `file` (pre-data and post-data) into `scratch_db` on the
   // target, after `setup_sql` (the roles the schema names), in one transaction that is
@@ -79,8 +80,9 @@ class SchemaTransfer {
  private:
   struct ScriptRun;
   ScriptRun run_script(const std::string& db, const std::filesystem::path& file, const std::vector<std::string>& sections,
-                       const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
-                       bool keep_owner, const std::optional<std::string>& trial_prologue) const;
+                       const std::string& part, const std::vector<TocEntry>& toc,
+                       const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
+                       const std::optional<std::string>& trial_prologue) const;
   PgTools tools_;
   const ConnInfo& source_;
   const ConnInfo& target_;
