@@ -132,6 +132,8 @@ checkpoint_completion_target = 0.9
 max_parallel_workers = 2
 max_parallel_maintenance_workers = 2
 max_parallel_workers_per_gather = 1
+# pg_dump (and its -j workers) lock every table at once: 10,000 tables need room.
+max_locks_per_transaction = 256
 fsync = on
 synchronous_commit = on
 log_min_messages = warning

@@ -604,8 +604,14 @@ void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPo
     items.push_back(table_item(s, db, *table, *progress, true));
     oids.push_back(table->oid);
   }
+  // The source session holds its snapshot's transaction open to the end, and with it the
+  // lock on every table it read: with thousands of tables that exhausts the server's
+  // lock table. A batch reads inside a savepoint rolled back after it, which releases
+  // the batch's locks (reading needs nothing kept).
+  s.source.exec("SAVEPOINT batch");
   s.target.exec("BEGIN");
   lifecycle_->run_batch(items, [&s] { s.target.exec("COMMIT"); });
+  s.source.exec("ROLLBACK TO SAVEPOINT batch; RELEASE SAVEPOINT batch");
   schedule_builds(db, oids, true, pool);
 }
 
