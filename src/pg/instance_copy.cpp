@@ -42,8 +42,12 @@ namespace {
 
 // Settings for the target's writing sessions. synchronous_commit=off is safe here: a
 // lost commit after a target crash is caught by verification or redone by --resume.
+// maintenance_work_mem is raised to 512MB for index builds, never lowered below what the
+// server is configured with.
 constexpr const char* kTargetSessionSql =
-    "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; "
+    "SET synchronous_commit = off; "
+    "SELECT pg_catalog.set_config('maintenance_work_mem', '512MB', false) FROM pg_catalog.pg_settings "
+    "WHERE name = 'maintenance_work_mem' AND setting::bigint * 1024 < 512 * 1024 * 1024; "
     "SET max_parallel_maintenance_workers = 0; SET statement_timeout = 0; SET lock_timeout = 0";
 
 // Roles' VALID UNTIL travels as text: both ends must read and write it the same way.
@@ -594,8 +598,15 @@ void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPo
   std::vector<uint32_t> oids;
   if (!task.batch) {
     for (const auto& [table, progress] : task.tables) {
-      lifecycle_->run(table_item(s, db, *table, *progress, false));
-      schedule_builds(db, {table->oid}, false, pool);
+      auto item = table_item(s, db, *table, *progress, false);
+      // The table's index builds start on other workers as soon as its data is committed,
+      // while this one reads it back.
+      item.complete = [&, oid = table->oid] {
+        s.target.exec("COMMIT");
+        schedule_builds(db, {oid}, false, pool);
+      };
+      auto r = lifecycle_->run(item);
+      if (r.resumed) schedule_builds(db, {table->oid}, false, pool);
     }
     return;
   }
