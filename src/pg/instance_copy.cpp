@@ -409,8 +409,11 @@ void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
 }
 
 // Tries on the target what could fail there, before anything is written: that it can
-// create each database's encoding and locale and, for a newer source into an older
-// target, that the schema loads (in a scratch database, in a transaction rolled back).
+// create each database's encoding and locale and, between different majors, that the
+// schema loads (in a scratch database, in a transaction rolled back). pg_dump's output
+// loads into newer servers by design, but a newer source can use what an older target
+// lacks, and a server build can carry what others do not know (Debian's 15.20 gives
+// every column an attribute option, pg_attver, that other builds reject).
 void InstanceCopy::try_on_target() {
   std::vector<std::string> problems;
   auto available = available_extensions(target_admin_);
@@ -418,8 +421,8 @@ void InstanceCopy::try_on_target() {
     for (auto& p : missing_extensions(db->info.name, db->catalog.extensions, available)) problems.push_back(p);
   if (!problems.empty()) throw cannot_hold(problems);
 
-  bool older_target = target_admin_.server_version() / 10000 < source_admin_.server_version() / 10000;
-  std::string roles_sql = older_target ? missing_roles_sql(source_admin_, target_admin_) : "";
+  bool other_major = target_admin_.server_version() / 10000 != source_admin_.server_version() / 10000;
+  std::string roles_sql = other_major ? missing_roles_sql(source_admin_, target_admin_) : "";
   // A locale some database of the target has already is known to work there.
   std::set<std::string> tried;
   auto existing = target_admin_.exec("SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, " +
@@ -430,7 +433,7 @@ void InstanceCopy::try_on_target() {
   for (auto& db : databases_) {
     const auto& i = db->info;
     std::string locale = i.encoding + "|" + i.collate + "|" + i.ctype + "|" + i.locale_provider + "|" + i.icu_locale;
-    if (state_->done(key(*db, "created")) || (!older_target && tried.count(locale))) continue;
+    if (state_->done(key(*db, "created")) || (!other_major && tried.count(locale))) continue;
     tried.insert(locale);
     DatabaseInfo scratch = i;
     scratch.name = fmt::format("decant_trial_{}", ::getpid());
@@ -444,7 +447,7 @@ void InstanceCopy::try_on_target() {
     }
     std::optional<std::string> failure;
     try {
-      if (older_target) failure = schema_->trial(scratch.name, db->schema_file, db->toc, roles_sql);
+      if (other_major) failure = schema_->trial(scratch.name, db->schema_file, db->toc, roles_sql);
     } catch (...) {
       drop_database(target_admin_, scratch.name);
       throw;
@@ -461,7 +464,7 @@ Error InstanceCopy::cannot_hold(const std::vector<std::string>& problems) const 
                            "was written",
                            target_admin_.server_version() / 10000, source_admin_.server_version() / 10000,
                            fmt::join(problems, "; ")),
-               "copy into a server of the source's major version or newer, or change what is named on the source");
+               "copy into a server that can hold it, or change what is named on the source");
 }
 
 void InstanceCopy::load_pre_data(DatabaseRun& db) {

@@ -89,7 +89,21 @@ class ScriptHeaders {
   void skip_lines(long count) { line_ += count; }
   void see(std::string_view line) {
     ++line_;
-    if (line.rfind("-- Name: ", 0) == 0) headers_.emplace_back(line_, std::string(line.substr(9)));
+    if (line.rfind("-- Name: ", 0) == 0) headers_.emplace_back(line_, object_name(line.substr(9)));
+  }
+  // "t; Type: TABLE; Schema: public; Owner: o" -> "TABLE public.t"
+  static std::string object_name(std::string_view header) {
+    auto field = [&](std::string_view key) -> std::string {
+      auto at = header.find("; " + std::string(key) + ": ");
+      if (at == std::string_view::npos) return "";
+      auto start = at + key.size() + 4;
+      auto end = header.find("; ", start);
+      return std::string(header.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    };
+    std::string name(header.substr(0, header.find("; ")));
+    std::string type = field("Type"), schema = field("Schema");
+    if (type.empty()) return name;
+    return type + " " + (schema.empty() || schema == "-" ? name : schema + "." + name);
   }
   std::string object_at(long line) const {
     std::string found;
