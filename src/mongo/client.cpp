@@ -155,27 +155,42 @@ ClientPool::Lease ClientPool::acquire() const { return Lease(pool_.get(), mongoc
 
 void fail(const bson_error_t& error, const std::string& where, const std::string& doing) {
   std::string msg = error.message;
+  std::string role = where.substr(0, where.find(' '));
   ExitCode code = ExitCode::copy_failed;
   std::string hint = "fix the cause and run the command again (a copy continues with --resume)";
-  bool tls = contains(msg, "TLS") || contains(msg, "SSL") || contains(msg, "certificate");
-  if (error.domain == MONGOC_ERROR_CLIENT && error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
+  if (error.domain == MONGOC_ERROR_SERVER || error.domain == MONGOC_ERROR_WRITE_CONCERN_ERROR) {
+    // The server's own error: its code says what it is, whatever the message's wording.
+    switch (error.code) {
+      case 18:  // AuthenticationFailed
+      case 11:  // UserNotFound
+        code = ExitCode::auth;
+        hint = "check the user, password, authSource and authMechanism of --" + role;
+        break;
+      case 13:  // Unauthorized
+        code = ExitCode::privileges;
+        hint = "connect as a user with the needed roles (readAnyDatabase on the source, restore on the target)";
+        break;
+      case 6:    // HostUnreachable
+      case 7:    // HostNotFound
+      case 89:   // NetworkTimeout
+      case 91:   // ShutdownInProgress
+      case 189:  // PrimarySteppedDown
+        code = ExitCode::unreachable;
+        hint = "the server went away; once it answers again, run the same command with --resume";
+        break;
+      default:
+        break;
+    }
+  } else if (error.domain == MONGOC_ERROR_CLIENT && error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
     code = ExitCode::auth;
-    hint = "check the user, password, authSource and authMechanism of --" + where.substr(0, where.find(' '));
-  } else if (tls) {
+    hint = "check the user, password, authSource and authMechanism of --" + role;
+  } else if (contains(msg, "TLS") || contains(msg, "SSL") || contains(msg, "certificate")) {
+    // libmongoc's own messages (in this process, in English) name a TLS failure.
     code = ExitCode::tls;
     hint = "check tls, tlsCAFile and tlsInsecure in the URI";
-  } else if (error.domain == MONGOC_ERROR_SERVER_SELECTION || error.domain == MONGOC_ERROR_STREAM ||
-             contains(msg, "No suitable servers") || contains(msg, "connection refused") ||
-             contains(msg, "Failed to connect")) {
+  } else if (error.domain == MONGOC_ERROR_SERVER_SELECTION || error.domain == MONGOC_ERROR_STREAM) {
     code = ExitCode::unreachable;
     hint = "check the hosts and ports in the URI, that the server runs and that this machine can reach it";
-  } else if ((error.domain == MONGOC_ERROR_SERVER && error.code == 18) || contains(msg, "Authentication failed")) {
-    code = ExitCode::auth;
-    hint = "check the user, password, authSource and authMechanism in the URI";
-  } else if ((error.domain == MONGOC_ERROR_SERVER && error.code == 13) || contains(msg, "not authorized") ||
-             contains(msg, "requires authentication")) {
-    code = ExitCode::privileges;
-    hint = "connect as a user with the needed roles (readAnyDatabase on the source, restore on the target)";
   }
   throw Error(code, "the " + where + " failed " + doing + ": " + msg, hint);
 }
