@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# The runbook's data move, end to end on throwaway local servers: builds decant, starts two
-# PostgreSQL 15 servers and two MongoDB wire-protocol servers (FerretDB 1.24) on free
-# loopback ports, loads sample data into the first of each (roles, two databases,
-# pg_partman, large objects, awkward types; a circle_ghe database with indexes), then runs
-# `decant pg copy` and `decant mongo copy --db circle_ghe` from the first to the second.
-# Everything lives in a temporary directory that is removed on exit. Arguments go to
-# `decant pg copy`; MONGO=0 leaves MongoDB out.
+# The runbook's data move, end to end on throwaway local servers: builds decant, starts a
+# PostgreSQL 12 server (what CircleCI Server 4.x runs in its cluster; from
+# scripts/install-pg-versions.sh) and an external PostgreSQL 15 (Debian's), and two
+# MongoDB wire-protocol servers (FerretDB 1.24), on free loopback ports; loads sample data
+# into the first of each (roles, two databases, large objects, awkward types; a circle_ghe
+# database with indexes), then runs `decant pg copy` and `decant mongo copy --db
+# circle_ghe` from the first to the second. Everything lives in a temporary directory that
+# is removed on exit. Arguments go to `decant pg copy`; MONGO=0 leaves MongoDB out;
+# SOURCE_PG=15 starts the source from Debian's 15 too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+SOURCE_PG=${SOURCE_PG:-12}
+SOURCE_PGBIN=$PGBIN
+if [ "$SOURCE_PG" != 15 ]; then SOURCE_PGBIN=${DECANT_PG_CACHE:-/var/cache/decant/pg}/$SOURCE_PG/bin; fi
 KEEP=${KEEP:-0}
 MONGO=${MONGO:-1}
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash "$here/scripts/install-deps.sh"
   if [ "$MONGO" = 1 ]; then bash "$here/scripts/install-ferretdb.sh"; fi
+  if [ "$SOURCE_PG" != 15 ]; then bash "$here/scripts/install-pg-versions.sh" "$SOURCE_PG" >/dev/null; fi
   cmake --preset release >/dev/null
   cmake --build --preset release --target decant >/dev/null
 fi
@@ -28,26 +34,27 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start_server() {  # name port
+start_server() {  # name port bindir
   local dir=$work/$1
-  as_pg "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-  as_pg "$PGBIN/pg_ctl" -D "$dir" -w -l "$dir.log" -o "-p $2 -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c shared_preload_libraries=pg_partman_bgw" start >/dev/null
+  as_pg "$3/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
+  as_pg "$3/pg_ctl" -D "$dir" -w -l "$dir.log" -o "-p $2 -k $work -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
 }
 cleanup() {
   for p in "${ferret_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for s in source target; do [ -d "$work/$s" ] && as_pg "$PGBIN/pg_ctl" -D "$work/$s" -m immediate stop >/dev/null 2>&1 || true; done
+  [ -d "$work/source" ] && as_pg "$SOURCE_PGBIN/pg_ctl" -D "$work/source" -m immediate stop >/dev/null 2>&1 || true
+  [ -d "$work/target" ] && as_pg "$PGBIN/pg_ctl" -D "$work/target" -m immediate stop >/dev/null 2>&1 || true
   [ "$KEEP" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-sport=$(free_port); start_server source "$sport"
-tport=$(free_port); start_server target "$tport"
-echo "source server on 127.0.0.1:$sport, target on 127.0.0.1:$tport ($work)"
+sport=$(free_port); start_server source "$sport" "$SOURCE_PGBIN"
+tport=$(free_port); start_server target "$tport" "$PGBIN"
+echo "source PostgreSQL $SOURCE_PG on 127.0.0.1:$sport, target PostgreSQL 15 on 127.0.0.1:$tport ($work)"
 
 psql_src() { psql -X -q -o /dev/null -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$sport" -U postgres "$@"; }
 psql_src -d postgres -c "CREATE ROLE circle LOGIN PASSWORD 'circle-secret'" -c "CREATE DATABASE circle OWNER circle" -c "CREATE DATABASE contexts OWNER circle"
 psql_src -d circle <<'SQL'
-CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman;
+CREATE EXTENSION pgcrypto;
 CREATE TYPE build_status AS ENUM ('queued', 'running', 'success', 'failed');
 CREATE TABLE builds (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, status build_status NOT NULL,
   started timestamptz NOT NULL, config jsonb, log bytea, duration interval,
@@ -58,12 +65,12 @@ SELECT (ARRAY['queued','running','success','failed'])[1 + g % 4]::build_status, 
        g * interval '1 second', g / 7.0, 'Build ' || g || ' ✓' FROM generate_series(1, 200000) g;
 CREATE INDEX builds_started ON builds (started); CREATE INDEX builds_config ON builds USING gin (config);
 CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL, payload text) PARTITION BY RANGE (at);
-SELECT partman.create_parent('public.events', 'at', 'native', 'daily', p_premake := 3, p_start_partition := (now() - interval '2 days')::text);
+SELECT format('CREATE TABLE events_%s PARTITION OF events FOR VALUES FROM (%L) TO (%L)', d + 1, now()::date - d, now()::date - d + 1)
+FROM generate_series(-1, 3) d \gexec
 INSERT INTO events SELECT g, now() - (g % 48) * interval '1 hour', 'event ' || g FROM generate_series(1, 50000) g;
 SELECT lo_from_bytea(0, convert_to(repeat('artifact ', 1000), 'UTF8')) FROM generate_series(1, 20);
 SQL
-psql_src -d contexts -c "CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;" 2>/dev/null \
-  || psql_src -d contexts -c "CREATE EXTENSION pgcrypto; CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;"
+psql_src -d contexts -c "CREATE EXTENSION pgcrypto; CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;"
 
 echo "loaded the source; running: decant pg copy"
 "$DECANT" pg copy --source "host=127.0.0.1 port=$sport user=postgres dbname=postgres" \
