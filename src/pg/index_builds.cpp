@@ -59,8 +59,9 @@ std::string tablespace_sql(Connection& conn, const std::string& tablespace) {
   return "SET LOCAL default_tablespace = " + (tablespace.empty() ? std::string("''") : conn.quote_ident(tablespace));
 }
 
-std::string create_statements(Connection& target, const std::vector<const IndexBuild*>& builds) {
-  auto existing = existing_indexes(target, builds);
+std::string create_statements(Connection& target, const std::vector<const IndexBuild*>& builds,
+                              bool look_for_existing = true) {
+  auto existing = look_for_existing ? existing_indexes(target, builds) : std::set<std::string>();
   std::string sql;
   for (const auto* b : builds) {
     if (!b->create_index || existing.count(b->qualified)) continue;
@@ -69,8 +70,10 @@ std::string create_statements(Connection& target, const std::vector<const IndexB
   return sql;
 }
 
-std::string finish_statements(Connection& target, const std::vector<const IndexBuild*>& builds) {
-  auto existing = existing_constraints(target, builds);
+std::string finish_statements(Connection& target, const std::vector<const IndexBuild*>& builds,
+                              bool look_for_existing = true) {
+  auto existing = look_for_existing ? existing_constraints(target, builds)
+                                    : std::set<std::pair<std::string, std::string>>();
   std::string sql;
   for (const auto* b : builds)
     for (const auto& step : b->finish) {
@@ -101,6 +104,11 @@ void build_and_finish(Connection& target, const std::vector<const IndexBuild*>& 
   // INDEX needs its index, which the first part of the same transaction creates.
   std::string finish = finish_statements(target, builds);
   run_in_transaction(target, create_statements(target, builds) + finish);
+}
+
+void build_and_finish_new(Connection& target, const std::vector<const IndexBuild*>& builds) {
+  std::string statements = create_statements(target, builds, false) + finish_statements(target, builds, false);
+  if (!statements.empty()) target.exec(statements);
 }
 
 }  // namespace decant::pg

@@ -17,5 +17,8 @@ void create_indexes(Connection& target, const std::vector<const IndexBuild*>& bu
 void finish_tables(Connection& target, const std::vector<const IndexBuild*>& builds);
 // Both, in one transaction: for small tables, where a round trip costs more than a build.
 void build_and_finish(Connection& target, const std::vector<const IndexBuild*>& builds);
+// Both, inside the transaction `target` has open, without looking for what exists: for
+// tables this run created empty and filled in that same transaction.
+void build_and_finish_new(Connection& target, const std::vector<const IndexBuild*>& builds);
 
 }  // namespace decant::pg

@@ -622,11 +622,26 @@ void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPo
   // lock on every table it read: with thousands of tables that exhausts the server's
   // lock table. A batch reads inside a savepoint rolled back after it, which releases
   // the batch's locks (reading needs nothing kept).
+  auto started = Clock::now();
+  // In a first run the batch's tables are new and empty: their indexes are built in the
+  // same transaction, right after the data (a small table's index costs little more
+  // than its catalog rows and file), and the transaction makes them all at once.
+  bool fresh = !options_.resume;
+  std::vector<const IndexBuild*> builds;
+  if (fresh)
+    for (uint32_t oid : oids)
+      if (auto it = db.builds_by_table.find(oid); it != db.builds_by_table.end())
+        builds.insert(builds.end(), it->second.builds.begin(), it->second.builds.end());
   s.source.exec("SAVEPOINT batch");
   s.target.exec("BEGIN");
-  lifecycle_->run_batch(items, [&s] { s.target.exec("COMMIT"); });
+  lifecycle_->run_batch(items, [&] {
+    if (fresh) build_and_finish_new(s.target, builds);
+    s.target.exec("COMMIT");
+  });
   s.source.exec("ROLLBACK TO SAVEPOINT batch; RELEASE SAVEPOINT batch");
-  schedule_builds(db, oids, true, pool);
+  log::debug("database {}: a batch of {} tables copied in {:.3f}s", db.info.name, items.size(),
+             engine::seconds_since(started));
+  if (!fresh) schedule_builds(db, oids, true, pool);
 }
 
 // Index builds (priority 2) jump the queue as soon as their tables are in, to overlap with
@@ -646,7 +661,10 @@ void InstanceCopy::schedule_builds(DatabaseRun& db, const std::vector<uint32_t>&
     if (builds.empty() || state_->done(state_key)) return;
     pool.submit(2, [this, &db, builds, state_key](int w) {
       throw_if_interrupted();
+      auto started = Clock::now();
       build_and_finish(sessions(w, db).target, builds);
+      log::debug("database {}: {} indexes of a batch built in {:.3f}s", db.info.name, builds.size(),
+                 engine::seconds_since(started));
       state_->mark_done(state_key);
     });
     return;
@@ -785,6 +803,11 @@ void InstanceCopy::schedule(engine::TaskPool& pool) {
 
 int InstanceCopy::run() {
   auto started = Clock::now();
+  auto mark = started;
+  auto phase_done = [&mark](const char* what) {
+    log::debug("{} in {:.2f}s", what, engine::seconds_since(mark));
+    mark = Clock::now();
+  };
   connect_and_preflight();
   prepare_state();
   check_targets();
@@ -793,17 +816,22 @@ int InstanceCopy::run() {
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
             target_info_.display(), jobs_);
 
+  phase_done("preflight");
   for (auto& db : databases_) snapshot_and_dump(*db);
   try_on_target();
+  phase_done("schemas dumped and tried");
 
   roles_ = copy_roles(source_admin_, target_admin_, target_login_);
   for (auto& db : databases_) create_database(*db);
+  phase_done("roles and databases");
   for (auto& db : databases_) load_pre_data(*db);
+  phase_done("pre-data");
 
   workers_.resize(static_cast<size_t>(jobs_));
   engine::run_tasks(progress_, "copying data", options_.progress_interval, jobs_,
                     [this](engine::TaskPool& pool) { schedule(pool); });
   workers_.clear();
+  phase_done("data and indexes");
 
   for (auto& db : databases_) {
     db->coordinator = Connection();  // the snapshot is no longer needed
@@ -812,6 +840,7 @@ int InstanceCopy::run() {
     report_.set_group_seconds(db->info.name, engine::seconds_since(db->started));
   }
 
+  phase_done("post-data");
   for (auto& db : databases_)
     verify_database_properties(source_admin_, target_admin_, db->info.name,
                                !roles_.unassumable.count(db->info.owner), report_);
