@@ -59,54 +59,58 @@ ItemReport ItemLifecycle::recheck(const ItemSpec& item, const nlohmann::json& re
   return r;
 }
 
-ItemReport ItemLifecycle::move_and_verify(const ItemSpec& item, std::optional<nlohmann::json>& record) {
+std::optional<MovedItem> ItemLifecycle::move_or_recheck(const ItemSpec& item, ItemReport& rechecked) {
   if (auto done = state_.get(item.resume_key)) {
     // Finished by an earlier run: not moved again, but checked again against the digest
     // recorded then, so that a target changed since is caught.
-    ItemReport r = recheck(item, *done);
+    rechecked = recheck(item, *done);
     if (item.progress) {
-      item.progress->bytes = r.bytes;
-      item.progress->rows = r.rows;
+      item.progress->bytes = rechecked.bytes;
+      item.progress->rows = rechecked.rows;
     }
-    return r;
+    return std::nullopt;
   }
   throw_if_interrupted();
   if (item.progress) item.progress->begin();
-  auto started = Clock::now();
+  MovedItem m;
+  m.started = Clock::now();
   if (item.prepare) item.prepare();
-  PumpResult moved;
-  uint64_t stored = 0;
   {
     auto source = item.source();
     auto sink = item.sink();
-    moved = pump(*source, *sink, item.progress);
-    stored = sink->finish();
+    m.moved = pump(*source, *sink, item.progress);
+    m.stored = sink->finish();
   }
   if (item.complete) item.complete();
-  double moved_seconds = seconds_since(started);
+  m.seconds = seconds_since(m.started);
+  return m;
+}
+
+ItemReport ItemLifecycle::compare(const ItemSpec& item, const MovedItem& m, std::optional<nlohmann::json>& record) {
   // Verification reads the target back and hashes it exactly as the rows were hashed in
   // flight: count and content, independent of order.
+  auto read_from = Clock::now();
   RowDigest held;
   {
     auto back = item.readback();
     held = digest_of(*back);
   }
   ItemReport r = named(item);
-  r.rows = moved.digest.rows();
-  r.bytes = moved.bytes;
-  r.seconds = seconds_since(started);
-  r.source_digest = moved.digest.hex();
+  r.rows = m.moved.digest.rows();
+  r.bytes = m.moved.bytes;
+  r.seconds = m.seconds + seconds_since(read_from);
+  r.source_digest = m.moved.digest.hex();
   r.target_digest = held.hex();
-  r.verified = moved.digest == held && stored == moved.digest.rows();
+  r.verified = m.moved.digest == held && m.stored == m.moved.digest.rows();
   if (!r.verified)
-    r.problem = describe_difference(item.source_side, item.target_side, item.noun, moved.digest.rows(), r.source_digest,
-                                    stored, held.rows(), r.target_digest);
+    r.problem = describe_difference(item.source_side, item.target_side, item.noun, m.moved.digest.rows(),
+                                    r.source_digest, m.stored, held.rows(), r.target_digest);
   if (r.verified && item.other_checks) {
     r.problem = item.other_checks(false);
     r.verified = r.problem.empty();
   }
-  log::debug("{} {}.{}: moved in {:.2f}s, verified in {:.2f}s", item.kind, item.group, item.name, moved_seconds,
-             r.seconds - moved_seconds);
+  log::debug("{} {}.{}: moved in {:.2f}s, verified in {:.2f}s", item.kind, item.group, item.name, m.seconds,
+             seconds_since(read_from));
   if (r.verified) {
     nlohmann::json rec = {{"rows", r.rows}, {"bytes", r.bytes}, {"seconds", r.seconds}, {"digest", r.source_digest}};
     if (item.add_to_record) item.add_to_record(rec);
@@ -122,8 +126,20 @@ void ItemLifecycle::conclude(const ItemSpec& item, const ItemReport& r) {
 }
 
 ItemReport ItemLifecycle::run(const ItemSpec& item) {
+  ItemReport r;
+  if (auto m = move(item, r)) return verify(item, *m);
+  return r;
+}
+
+std::optional<MovedItem> ItemLifecycle::move(const ItemSpec& item, ItemReport& rechecked) {
+  auto m = move_or_recheck(item, rechecked);
+  if (!m) conclude(item, rechecked);
+  return m;
+}
+
+ItemReport ItemLifecycle::verify(const ItemSpec& item, const MovedItem& moved) {
   std::optional<nlohmann::json> record;
-  ItemReport r = move_and_verify(item, record);
+  ItemReport r = compare(item, moved, record);
   if (record) state_.mark_done(item.resume_key, std::move(*record));
   conclude(item, r);
   return r;
@@ -134,8 +150,14 @@ std::vector<ItemReport> ItemLifecycle::run_batch(const std::vector<ItemSpec>& it
   std::vector<ItemReport> reports;
   std::vector<std::pair<std::string, nlohmann::json>> records;
   for (const auto& item : items) {
+    ItemReport rechecked;
+    auto m = move_or_recheck(item, rechecked);
+    if (!m) {
+      reports.push_back(std::move(rechecked));
+      continue;
+    }
     std::optional<nlohmann::json> record;
-    reports.push_back(move_and_verify(item, record));
+    reports.push_back(compare(item, *m, record));
     if (record) records.emplace_back(item.resume_key, std::move(*record));
   }
   commit();

@@ -10,7 +10,9 @@
 // A command describes an item with an ItemSpec (what its steps are for this kind of
 // source and sink) and runs it here. Several items can share one transaction: run_batch
 // records them as finished only once `commit` has succeeded.
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -60,20 +62,33 @@ std::string describe_difference(const std::string& source, const std::string& ta
                                 uint64_t source_count, const std::string& source_digest, uint64_t stored, uint64_t held,
                                 const std::string& target_digest);
 
+// An item whose rows have moved and are committed, not yet read back.
+struct MovedItem {
+  PumpResult moved;
+  uint64_t stored = 0;    // what the sink said it stored
+  double seconds = 0;     // moving them took
+  std::chrono::steady_clock::time_point started;
+};
+
 class ItemLifecycle {
  public:
   ItemLifecycle(ResumeState& state, Report& report) : state_(state), report_(report) {}
 
   // Runs one item to its end and returns what the report got.
   ItemReport run(const ItemSpec& item);
+  // run() in two steps, so that the read-back can wait (behind index builds) and run on
+  // another worker: move() moves the rows, or rechecks and reports an item an earlier run
+  // finished (`rechecked`, nullopt returned); verify() reads back, records and reports.
+  std::optional<MovedItem> move(const ItemSpec& item, ItemReport& rechecked);
+  ItemReport verify(const ItemSpec& item, const MovedItem& moved);
   // Runs items one after another, then `commit`; records the verified ones as finished
   // only after it. An exception leaves none of them recorded.
   std::vector<ItemReport> run_batch(const std::vector<ItemSpec>& items, const std::function<void()>& commit);
 
  private:
-  // Moves and verifies an item, or rechecks one an earlier run finished; the record to
-  // write once committed is set when it is verified and new.
-  ItemReport move_and_verify(const ItemSpec& item, std::optional<nlohmann::json>& record);
+  std::optional<MovedItem> move_or_recheck(const ItemSpec& item, ItemReport& rechecked);
+  // Reads back and compares; the record to write once committed is set when verified.
+  ItemReport compare(const ItemSpec& item, const MovedItem& moved, std::optional<nlohmann::json>& record);
   ItemReport recheck(const ItemSpec& item, const nlohmann::json& record);
   void conclude(const ItemSpec& item, const ItemReport& report);
 

@@ -601,15 +601,16 @@ void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPo
   std::vector<uint32_t> oids;
   if (!task.batch) {
     for (const auto& [table, progress] : task.tables) {
-      auto item = table_item(s, db, *table, *progress, false);
-      // The table's index builds start on other workers as soon as its data is committed,
-      // while this one reads it back.
-      item.complete = [&, oid = table->oid] {
-        s.target.exec("COMMIT");
-        schedule_builds(db, {oid}, false, pool);
-      };
-      auto r = lifecycle_->run(item);
-      if (r.resumed) schedule_builds(db, {table->oid}, false, pool);
+      // The table's index builds are queued as soon as its data is committed, and its
+      // read-back after them, on whichever worker is free: a large table's longest index
+      // build waits for nothing.
+      engine::ItemReport rechecked;
+      auto moved = lifecycle_->move(table_item(s, db, *table, *progress, false), rechecked);
+      schedule_builds(db, {table->oid}, false, pool);
+      if (!moved) continue;
+      pool.submit(1, [this, &db, t = table, p = progress, m = *moved](int w) {
+        lifecycle_->verify(table_item(sessions(w, db), db, *t, *p, false), m);
+      });
     }
     return;
   }
