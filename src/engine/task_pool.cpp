@@ -36,8 +36,9 @@ void TaskPool::wait() {
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
   if (failure_) {
-    auto f = failure_;
+    auto f = std::move(failure_);
     failure_ = nullptr;
+    lock.unlock();
     std::rethrow_exception(f);
   }
 }
@@ -66,10 +67,13 @@ void TaskPool::run(int worker) {
       std::lock_guard lock(mutex_);
       --running_;
       if (error && !failure_) {
-        failure_ = error;
+        failure_ = std::move(error);
         queue_.clear();
         first_failure = true;
       }
+      // Dropped under the lock: libstdc++'s exception_ptr count is invisible to TSan, and
+      // the failure is the only owner once wait() has taken it.
+      error = nullptr;
       if (queue_.empty() && running_ == 0) idle_.notify_all();
     }
     // Outside the lock: the stop hooks cancel statements that other tasks are waiting on.
