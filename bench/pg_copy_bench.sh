@@ -25,6 +25,7 @@
 #          DECANT (build/release/decant)  PGBIN (/usr/lib/postgresql/15/bin)
 #          PGCOPYDB_FLAGS (extra pgcopydb clone flags)  BENCH_TMPDIR (${TMPDIR:-/tmp})
 #          RESULTS_DIR (bench/results)  KEEP_WORK=1 keeps the temp dir (logs, dumps)
+#          SETTLE_SECS (5) idle seconds after each target reset
 # Needs:   postgresql-15, postgresql-contrib, pgcopydb, python3 (optional)
 set -euo pipefail
 
@@ -40,6 +41,7 @@ PGCOPYDB_FLAGS=${PGCOPYDB_FLAGS:-}
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 RESULTS_DIR=${RESULTS_DIR:-$REPO/bench/results}
 KEEP_WORK=${KEEP_WORK:-0}
+SETTLE_SECS=${SETTLE_SECS:-5}
 
 # Ambient libpq settings must not redirect any client to another server.
 unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS PGSSLMODE
@@ -55,6 +57,7 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $APP_ROWS =~ ^[1-9][0-9]*$ ]] || die "APP_ROWS must be a positive integer"
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "JOBS must be a positive integer"
 [[ $TABLES =~ ^[1-9][0-9]*$ ]] || die "TABLES must be a positive integer"
+[[ $SETTLE_SECS =~ ^[0-9]+$ ]] || die "SETTLE_SECS must be a whole number of seconds"
 [[ $DATASET == size || $DATASET == many ]] || die "DATASET must be size or many"
 for t in initdb pg_ctl postgres psql pg_dump pg_dumpall pg_restore pgbench; do
   [[ -x $PGBIN/$t ]] || die "missing $PGBIN/$t (apt-get install -y postgresql-15 postgresql-contrib, or set PGBIN)"
@@ -253,6 +256,9 @@ SELECT format('DROP ROLE %I', rolname) FROM pg_roles
 CHECKPOINT;
 SQL
   sync
+  # Dropped relation files are discarded by the filesystem in the background: let that
+  # settle, so that no method pays for the previous one's deletions.
+  sleep "$SETTLE_SECS"
 }
 
 # Last error-looking line of a tool's log, for the notes column.
