@@ -73,7 +73,7 @@ std::optional<MovedItem> ItemLifecycle::move_or_recheck(const ItemSpec& item, It
   throw_if_interrupted();
   if (item.progress) item.progress->begin();
   MovedItem m;
-  m.started = Clock::now();
+  auto started = Clock::now();
   if (item.prepare) item.prepare();
   {
     auto source = item.source();
@@ -82,7 +82,7 @@ std::optional<MovedItem> ItemLifecycle::move_or_recheck(const ItemSpec& item, It
     m.stored = sink->finish();
   }
   if (item.complete) item.complete();
-  m.seconds = seconds_since(m.started);
+  m.seconds = seconds_since(started);
   return m;
 }
 

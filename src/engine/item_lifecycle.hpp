@@ -10,12 +10,11 @@
 // A command describes an item with an ItemSpec (what its steps are for this kind of
 // source and sink) and runs it here. Several items can share one transaction: run_batch
 // records them as finished only once `commit` has succeeded.
-#include <chrono>
 #include <cstdint>
-#include <optional>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,7 +66,6 @@ struct MovedItem {
   PumpResult moved;
   uint64_t stored = 0;    // what the sink said it stored
   double seconds = 0;     // moving them took
-  std::chrono::steady_clock::time_point started;
 };
 
 class ItemLifecycle {

@@ -1,6 +1,7 @@
 #include "engine/task_pool.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace decant::engine {
 
@@ -36,8 +37,7 @@ void TaskPool::wait() {
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
   if (failure_) {
-    auto f = std::move(failure_);
-    failure_ = nullptr;
+    auto f = std::exchange(failure_, nullptr);
     lock.unlock();
     std::rethrow_exception(f);
   }
