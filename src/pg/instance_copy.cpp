@@ -387,16 +387,22 @@ void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
   set_portable_session(db.coordinator, db.info.encoding);
   db.coordinator.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   db.snapshot = db.coordinator.exec("SELECT pg_catalog.pg_export_snapshot()").text(0, 0);
-  db.catalog = read_catalog(db.coordinator);
 
   std::string base = fmt::format("{:016x}", XXH3_64bits(db.info.name.data(), db.info.name.size()));
   db.schema_file = state_->own_file(base + ".schema.dump");
   state_->own_file(base + ".schema.dump.pre-data.list");
   state_->own_file(base + ".schema.dump.post-data.list");
-  auto dump_started = Clock::now();
-  schema_->dump(db.info.name, db.snapshot, db.schema_file);
-  db.toc = schema_->list(db.schema_file);
-  log::debug("database {}: schema dumped in {:.2f}s", db.info.name, engine::seconds_since(dump_started));
+  // pg_dump reads the schema in its own session while this one reads the catalog: with
+  // thousands of tables each takes a good part of a second.
+  engine::TaskPool both(2);
+  both.submit(0, [&](int) {
+    auto started = Clock::now();
+    schema_->dump(db.info.name, db.snapshot, db.schema_file);
+    db.toc = schema_->list(db.schema_file);
+    log::debug("database {}: schema dumped in {:.2f}s", db.info.name, engine::seconds_since(started));
+  });
+  both.submit(0, [&](int) { db.catalog = read_catalog(db.coordinator); });
+  both.wait();
   check_schema_unchanged(db);
   std::set<uint32_t> toc_index_oids;
   for (const auto& e : db.toc)
@@ -818,7 +824,11 @@ int InstanceCopy::run() {
             target_info_.display(), jobs_);
 
   phase_done("preflight");
-  for (auto& db : databases_) snapshot_and_dump(*db);
+  {
+    engine::TaskPool pool(std::clamp(static_cast<int>(databases_.size()), 1, jobs_));
+    for (auto& db : databases_) pool.submit(0, [this, d = db.get()](int) { snapshot_and_dump(*d); });
+    pool.wait();
+  }
   try_on_target();
   phase_done("schemas dumped and tried");
 
