@@ -1,0 +1,36 @@
+# Shared settings of the test cluster's scripts (build.sh, up.sh, down.sh, map.sh); sourced.
+# Everything is overridable from the environment:
+#   K8S_CACHE      built binaries and Go caches, kept between runs  (/var/cache/decant/k8s)
+#   K8S_BIN        the binaries and kwok's assets                   ($K8S_CACHE/bin)
+#   K8S_RUN        one cluster's state: pki, etcd data, logs        (${TMPDIR:-/tmp}/decant-k8s)
+#   K8S_PORT_BASE  first of 7 loopback ports                        (16440: etcd 16440/16441,
+#                  kube-apiserver 16443, controller-manager 16444, scheduler 16445, kwok 16446)
+#   versions: KUBE_VERSION ETCD_VERSION KWOK_VERSION HELM_VERSION
+K8S_CACHE=${K8S_CACHE:-/var/cache/decant/k8s}
+K8S_BIN=${K8S_BIN:-$K8S_CACHE/bin}
+K8S_RUN=${K8S_RUN:-${TMPDIR:-/tmp}/decant-k8s}
+K8S_PORT_BASE=${K8S_PORT_BASE:-16440}
+KUBE_VERSION=${KUBE_VERSION:-1.36.3}
+ETCD_VERSION=${ETCD_VERSION:-3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-0.8.0}
+HELM_VERSION=${HELM_VERSION:-3.22.0}
+
+ETCD_PORT=$K8S_PORT_BASE
+ETCD_PEER_PORT=$((K8S_PORT_BASE + 1))
+API_PORT=$((K8S_PORT_BASE + 3))
+KCM_PORT=$((K8S_PORT_BASE + 4))
+SCHED_PORT=$((K8S_PORT_BASE + 5))
+KWOK_PORT=$((K8S_PORT_BASE + 6))
+
+KUBECONFIG_FILE=$K8S_RUN/kubeconfig
+PKI=$K8S_RUN/pki
+
+# Go builds keep their caches beside the binaries unless the caller chose others.
+export GOMODCACHE=${GOMODCACHE:-$K8S_CACHE/go/mod}
+export GOCACHE=${GOCACHE:-$K8S_CACHE/go/cache}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+export PATH=$K8S_BIN:/usr/local/go/bin:$PATH
+
+die() { echo "k8s: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
