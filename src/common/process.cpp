@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "common/error.hpp"
 #include "common/run_context.hpp"
@@ -253,6 +255,9 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
     return s && s->timeout ? std::optional<Clock::time_point>(Clock::now() + *s->timeout) : std::nullopt;
   };
   auto producer_deadline = deadline_of(&producer_spec);
+  // A lone child's stdin_data, written as it takes it, then its stdin closed.
+  std::string feed = consumer ? std::string() : producer_spec.stdin_data.value_or("");
+  if (!consumer && feed.empty()) producer.stdin_.reset();
   auto consumer_deadline = deadline_of(consumer_spec);
 
   auto pass_lines = [&](bool at_end) {
@@ -304,6 +309,8 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
     }
     bool writing = consumer && consumer->stdin_.open() && !pending.empty();
     if (writing) fds.push_back({consumer->stdin_.get(), POLLOUT, 0});
+    bool feeding = !consumer && producer.stdin_.open();
+    if (feeding) fds.push_back({producer.stdin_.get(), POLLOUT, 0});
     bool waiting_for_producer = consumer && !producer_done && !producer.stdout_.open();
     if (fds.empty() && !waiting_for_producer) break;
 
@@ -323,6 +330,11 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
       auto [fd, sink] = readers[i];
       read_some(*fd, *sink);
       if (consumer && fd == &producer.stdout_) pass_lines(false);
+    }
+    if (feeding && (fds.back().revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = ::write(producer.stdin_.get(), feed.data(), feed.size());
+      if (n > 0) feed.erase(0, static_cast<size_t>(n));
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || feed.empty()) producer.stdin_.reset();
     }
     if (writing && (fds.back().revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t n = ::write(consumer->stdin_.get(), pending.data(), pending.size());
@@ -347,7 +359,7 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
 }  // namespace
 
 ProcessResult run_process(const ProcessSpec& spec) {
-  Child child(spec, false);
+  Child child(spec, spec.stdin_data.has_value());
   drive(child, spec, nullptr, nullptr, nullptr);
   return std::move(child.result);
 }
@@ -360,6 +372,79 @@ PipelineResult run_pipeline(const ProcessSpec& producer, const LineFilter& filte
   Child producer_child(producer_spec, false);
   drive(producer_child, producer_spec, &consumer_child, &filter, &consumer, prologue, epilogue);
   return {std::move(producer_child.result), std::move(consumer_child.result)};
+}
+
+struct BackgroundProcess::State {
+  explicit State(const ProcessSpec& spec) : child(spec, false) {}
+  Child child;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string output, errors;  // under mutex
+  size_t scanned = 0;          // output up to here was offered to wait_for_line
+  bool ended = false;          // under mutex: both streams closed
+  std::atomic<bool> closing{false};
+  std::thread drainer;
+
+  void drain() {
+    while (!closing && (child.stdout_.open() || child.stderr_.open())) {
+      std::vector<pollfd> fds;
+      std::vector<std::pair<Fd*, bool>> readers;  // bool: is stdout
+      for (auto [fd, out] : {std::pair{&child.stdout_, true}, std::pair{&child.stderr_, false}})
+        if (fd->open()) {
+          fds.push_back({fd->get(), POLLIN, 0});
+          readers.emplace_back(fd, out);
+        }
+      int rc = ::poll(fds.data(), fds.size(), 100);
+      if (rc <= 0) continue;
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        std::string got;
+        read_some(*readers[i].first, got);
+        std::lock_guard lock(mutex);
+        (readers[i].second ? output : errors) += got;
+      }
+      changed.notify_all();
+    }
+    {
+      std::lock_guard lock(mutex);
+      ended = true;
+    }
+    changed.notify_all();
+  }
+};
+
+BackgroundProcess::BackgroundProcess(const ProcessSpec& spec) : state_(std::make_unique<State>(spec)) {
+  state_->drainer = std::thread([s = state_.get()] { s->drain(); });
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  state_->closing = true;
+  state_->drainer.join();
+  // ~Child kills the group and reaps it.
+}
+
+std::optional<std::string> BackgroundProcess::wait_for_line(const std::function<bool(std::string_view)>& match,
+                                                            std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::unique_lock lock(state_->mutex);
+  for (;;) {
+    for (size_t nl; (nl = state_->output.find('\n', state_->scanned)) != std::string::npos;) {
+      std::string line = state_->output.substr(state_->scanned, nl - state_->scanned);
+      state_->scanned = nl + 1;
+      if (match(line)) return line;
+    }
+    if (state_->ended || run_context().stop_requested()) return std::nullopt;
+    if (state_->changed.wait_until(lock, deadline) == std::cv_status::timeout) return std::nullopt;
+  }
+}
+
+bool BackgroundProcess::exited() { return state_->child.poll_exit(); }
+
+int BackgroundProcess::exit_status() { return exited() ? state_->child.result.exit_status : -1; }
+
+std::string BackgroundProcess::errors() {
+  std::lock_guard lock(state_->mutex);
+  return state_->errors;
 }
 
 std::optional<std::string> program_version_line(const std::string& program) {

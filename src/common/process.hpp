@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,9 +41,12 @@ struct ProcessSpec {
   std::optional<std::string> stdout_path;        // write stdout to this file instead of capturing
   std::optional<std::chrono::milliseconds> timeout;
   RunContext* context = nullptr;                 // whose stop ends the child; nullptr: the process's
+  // Written to the child's stdin, which is then closed (a secret for `kubectl apply -f -`
+  // or a probe that reads its password). Without it, stdin is /dev/null.
+  std::optional<std::string> stdin_data;
 };
 
-// Runs a child to its end, its stdin /dev/null. Throws Error(missing_tool) when argv[0]
+// Runs a child to its end, its stdin /dev/null or `stdin_data`. Throws Error(missing_tool) when argv[0]
 // cannot be executed, Error(local_io) when stdout_path cannot be written.
 ProcessResult run_process(const ProcessSpec& spec);
 
@@ -59,6 +63,31 @@ struct PipelineResult {
 // `prologue` reaches the consumer first; `epilogue` last, and only if the producer succeeded.
 PipelineResult run_pipeline(const ProcessSpec& producer, const LineFilter& filter, const ProcessSpec& consumer,
                             const std::string& prologue = {}, const std::string& epilogue = {});
+
+// A child that runs beside decant until it is destroyed (kubectl port-forward): its
+// output is drained all along, so that it never blocks on a full pipe. Destroying it
+// kills its process group; so does a stop of the run.
+class BackgroundProcess {
+ public:
+  // Throws Error(missing_tool) when argv[0] cannot be executed.
+  explicit BackgroundProcess(const ProcessSpec& spec);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  // Waits until a line of stdout satisfies `match` (and returns it), the child exits, or
+  // `timeout` passes (nullopt then; see exited() and errors()).
+  std::optional<std::string> wait_for_line(const std::function<bool(std::string_view)>& match,
+                                           std::chrono::milliseconds timeout);
+  bool exited();
+  int exit_status();
+  // What it wrote to stderr so far.
+  std::string errors();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // First line of `program --version`, or nullopt when it cannot run (within 10 s).
 std::optional<std::string> program_version_line(const std::string& program);

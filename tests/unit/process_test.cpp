@@ -118,6 +118,65 @@ TEST(RunProcess, ChildDoesNotInheritOurStdin) {
   EXPECT_EQ(r.output, "");
 }
 
+TEST(RunProcess, StdinDataReachesTheChildAndThenItsEnd) {
+  ProcessSpec spec({"/bin/sh", "-c", "cat; echo end"});
+  spec.stdin_data = "secret line\nsecond\n";
+  auto r = run_process(spec);
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "secret line\nsecond\nend\n");
+}
+
+TEST(RunProcess, StdinDataLargerThanAPipeBufferFlows) {
+  ProcessSpec spec({"/bin/sh", "-c", "wc -c"});
+  spec.stdin_data = std::string(1 << 20, 'x');
+  auto r = run_process(spec);
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(std::stol(r.output), 1 << 20);
+}
+
+TEST(RunProcess, AChildThatReadsOneLineOfItsStdinNeedNotReadTheRest) {
+  ProcessSpec spec({"/bin/sh", "-c", "read -r line; echo \"got $line\""});
+  spec.stdin_data = "first\n" + std::string(1 << 20, 'y');
+  auto r = run_process(spec);
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output, "got first\n");
+}
+
+TEST(BackgroundProcess, WaitsForAMatchingLineWhileTheChildRunsOn) {
+  BackgroundProcess child(ProcessSpec({"/bin/sh", "-c", "echo starting; sleep 0.2; echo 'listening on 4711'; sleep 30"}));
+  auto line = child.wait_for_line([](std::string_view l) { return l.starts_with("listening"); }, std::chrono::seconds(10));
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "listening on 4711");
+  EXPECT_FALSE(child.exited());
+}
+
+TEST(BackgroundProcess, AChildThatExitsFirstEndsTheWaitWithItsErrors) {
+  BackgroundProcess child(ProcessSpec({"/bin/sh", "-c", "echo 'error: no such pod' >&2; exit 3"}));
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(child.wait_for_line([](std::string_view) { return true; }, std::chrono::seconds(20)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  for (int i = 0; i < 100 && !child.exited(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(child.exit_status(), 3);
+  EXPECT_EQ(child.errors(), "error: no such pod\n");
+}
+
+TEST(BackgroundProcess, ATimeoutGivesNothingAndDestructionEndsTheGroup) {
+  TempDir dir;
+  auto marker = dir.path() / "grandchild";
+  {
+    BackgroundProcess child(ProcessSpec({"/bin/sh", "-c", "(sleep 0.5; touch " + marker.string() + ") & sleep 30"}));
+    EXPECT_FALSE(child.wait_for_line([](std::string_view) { return true; }, std::chrono::milliseconds(100)));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_FALSE(fs::exists(marker)) << "the child's group outlived it";
+}
+
+TEST(BackgroundProcess, OutputBeyondAPipeBufferIsDrainedSoTheChildNeverBlocks) {
+  BackgroundProcess child(ProcessSpec({"/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' 'x'; echo; echo done"}));
+  auto line = child.wait_for_line([](std::string_view l) { return l == "done"; }, std::chrono::seconds(10));
+  EXPECT_TRUE(line);
+}
+
 TEST(RunProcess, ReadsBothStreamsUntilBothAreClosed) {
   // stdout closes long before stderr is written: stderr must still be read.
   auto r = sh("printf out; exec 1>&-; sleep 0.2; printf err >&2");
