@@ -8,7 +8,7 @@
 namespace decant {
 namespace {
 
-constexpr std::array<ExitCodeInfo, 15> kExitCodes{{
+constexpr std::array<ExitCodeInfo, 17> kExitCodes{{
     {ExitCode::ok, "ok", "done and verified", "done, and everything it did was verified", ""},
     {ExitCode::internal, "internal error", "internal error", "a bug: decant met a state it does not expect",
      "report it, with the command and its output"},
@@ -21,8 +21,9 @@ constexpr std::array<ExitCodeInfo, 15> kExitCodes{{
     {ExitCode::auth, "authentication failed", "authentication failed",
      "wrong user or password, pg_hba.conf rejection, wrong authSource or authMechanism",
      "fix the credentials (URI, `PGPASSWORD`, `~/.pgpass`)"},
-    {ExitCode::missing_tool, "missing tool", "pg_dump/pg_restore missing or unfit",
-     "no `pg_dump`/`pg_restore` fits the source and target versions", "install `postgresql-client-N` or pass `--pg-bin`"},
+    {ExitCode::missing_tool, "missing tool", "a needed tool missing or unfit",
+     "no `pg_dump`/`pg_restore`/`psql` fits the source and target versions, or `kubectl`/`helm` is missing or too old",
+     "install `postgresql-client-N` or pass `--pg-bin`; install kubectl 1.25+ and helm 3.8+ or pass `--kubectl`/`--helm`"},
     {ExitCode::privileges, "insufficient privileges", "insufficient privileges",
      "a login lacks a privilege (a target without CREATEDB/CREATEROLE, a source that cannot read a table)",
      "use a login that has it"},
@@ -49,6 +50,14 @@ constexpr std::array<ExitCodeInfo, 15> kExitCodes{{
     {ExitCode::same_server, "target is the source", "the target is the source server",
      "the target names the same server as the source (under another address); nothing was written",
      "give the external server as `--target`"},
+    {ExitCode::cluster_mismatch, "cluster not as expected", "the cluster is not as expected",
+     "an unknown namespace, no Helm release, no `layer=application` deployments, a database pod, Secret or key that "
+     "is missing; nothing was changed",
+     "check `--namespace`, `--release` and `--context`; `decant plan` lists what it found"},
+    {ExitCode::cluster_failed, "cluster step failed", "a kubectl or helm step failed",
+     "kubectl or helm failed (an upgrade that did not become ready, a port-forward that could not start, a probe "
+     "that could not run)",
+     "fix the cause named in the message, then `decant migrate --resume` or `--rollback`"},
 }};
 
 }  // namespace

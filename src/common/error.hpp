@@ -27,6 +27,8 @@ enum class ExitCode : int {
   nothing_to_resume = 12,
   tls = 13,
   same_server = 14,
+  cluster_mismatch = 15,
+  cluster_failed = 16,
 };
 
 struct ExitCodeInfo {

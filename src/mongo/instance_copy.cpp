@@ -39,6 +39,7 @@ class MongoCopy {
         report_("mongo copy", "", "") {}
 
   int run();
+  CopyPreflight preflight();
   engine::Report& report() { return report_; }
 
  private:
@@ -186,7 +187,44 @@ int MongoCopy::run() {
   return 0;
 }
 
+std::string server_version(mongoc_client_t* client, const std::string& where) {
+  Bson reply = run_command(client, "admin", Bson::from_json(R"({"buildInfo": 1})"), where);
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, reply.get(), "version") && BSON_ITER_HOLDS_UTF8(&it))
+    return bson_iter_utf8(&it, nullptr);
+  return "unknown";
+}
+
+CopyPreflight MongoCopy::preflight() {
+  connect();
+  plan();
+  check_targets();
+  CopyPreflight out;
+  {
+    auto src = source_pool_->acquire();
+    auto tgt = target_pool_->acquire();
+    out.source_version = server_version(src.get(), source_pool_->where());
+    out.target_version = server_version(tgt.get(), target_pool_->where());
+  }
+  for (const auto& c : collections_) {
+    if (c.is_view) continue;
+    auto counted = counts_before_.find(c.display());
+    CollectionSummary summary{c.display(), c.bytes, counted != counts_before_.end() ? counted->second : c.documents};
+    out.bytes += summary.bytes;
+    out.documents += summary.documents;
+    out.collections.push_back(std::move(summary));
+  }
+  return out;
+}
+
 }  // namespace
+
+CopyPreflight preflight_copy(const CopyOptions& options) {
+  CopyOptions checked = options;
+  checked.resume = false;
+  MongoCopy copy(checked);
+  return copy.preflight();
+}
 
 int copy_instance(const CopyOptions& options) {
   MongoCopy copy(options);

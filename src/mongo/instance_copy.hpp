@@ -3,6 +3,7 @@
 // options, views, every document byte for byte, then indexes; parallel, verified,
 // resumable.
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,24 @@ struct CopyOptions {
   std::optional<std::string> state_dir;
   std::chrono::milliseconds progress_interval{10000};
 };
+
+struct CollectionSummary {
+  std::string name;  // DB.COLLECTION
+  uint64_t bytes = 0;
+  uint64_t documents = 0;
+};
+struct CopyPreflight {
+  std::string source_version;
+  std::string target_version;
+  std::vector<CollectionSummary> collections;
+  uint64_t bytes = 0;
+  uint64_t documents = 0;
+};
+
+// Every check the copy makes before it writes anything (both servers reached and logged
+// into, the target not the source, target collections empty unless `drop`), and what it
+// would copy. Writes nothing. Throws the first failure as the copy would.
+CopyPreflight preflight_copy(const CopyOptions& options);
 
 int copy_instance(const CopyOptions& options);
 

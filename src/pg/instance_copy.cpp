@@ -180,6 +180,7 @@ class InstanceCopy {
       : options_(options), jobs_(engine::resolve_jobs(options.jobs)), report_("pg copy", "", "") {}
 
   int run();
+  CopyPreflight preflight();
   engine::Report& report() { return report_; }
 
  private:
@@ -869,7 +870,36 @@ int InstanceCopy::run() {
   return 0;
 }
 
+CopyPreflight InstanceCopy::preflight() {
+  connect_and_preflight();
+  check_targets();
+  CopyPreflight out;
+  out.source_major = source_admin_.server_version() / 10000;
+  out.target_major = target_admin_.server_version() / 10000;
+  out.tools = schema_->tools().version_line + " in " + fs::path(schema_->tools().pg_dump).parent_path().string();
+  for (auto& db : databases_) {
+    auto conn = Connection::open(source_info_, db->info.name);
+    auto r = conn.exec(
+        "SELECT pg_catalog.pg_database_size(pg_catalog.current_database()), count(*), "
+        "coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'");
+    DatabaseSummary summary{db->info.name, static_cast<uint64_t>(r.int64(0, 0)), static_cast<uint64_t>(r.int64(0, 1)),
+                            static_cast<uint64_t>(r.int64(0, 2))};
+    out.bytes += summary.bytes;
+    out.databases.push_back(std::move(summary));
+  }
+  return out;
+}
+
 }  // namespace
+
+CopyPreflight preflight_copy(const CopyOptions& options) {
+  CopyOptions checked = options;
+  checked.resume = false;
+  InstanceCopy copy(checked);
+  return copy.preflight();
+}
 
 int copy_instance(const CopyOptions& options) {
   InstanceCopy copy(options);

@@ -66,6 +66,9 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::local_io), 11);
   EXPECT_EQ(static_cast<int>(ExitCode::nothing_to_resume), 12);
   EXPECT_EQ(static_cast<int>(ExitCode::tls), 13);
+  EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
+  EXPECT_EQ(static_cast<int>(ExitCode::cluster_mismatch), 15);
+  EXPECT_EQ(static_cast<int>(ExitCode::cluster_failed), 16);
 }
 
 TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
@@ -79,8 +82,8 @@ TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
     EXPECT_EQ(&exit_code_info(info.code), &info);
     names.insert(std::string(info.name));
   }
-  EXPECT_EQ(expected, 15);
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(expected, 17);
+  EXPECT_EQ(names.size(), 17u);
   EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
@@ -103,7 +106,8 @@ TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
                                        ExitCode::auth, ExitCode::missing_tool, ExitCode::privileges,
                                        ExitCode::target_not_empty, ExitCode::verify_failed, ExitCode::copy_failed,
                                        ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume,
-                                       ExitCode::tls, ExitCode::same_server});
+                                       ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
+                                       ExitCode::cluster_failed});
   size_t start = 0;
   while (start < all.size()) {
     size_t nl = all.find('\n', start);

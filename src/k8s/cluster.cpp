@@ -1,0 +1,171 @@
+#include "k8s/cluster.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <regex>
+
+namespace decant::k8s {
+namespace {
+
+bool contains(const std::string& text, std::string_view what) { return text.find(what) != std::string::npos; }
+
+// The last non-empty line of a tool's stderr, without its "Error: " prefix.
+std::string last_line(const std::string& text) {
+  std::string line;
+  size_t end = text.find_last_not_of("\n\r ");
+  if (end == std::string::npos) return "";
+  size_t start = text.rfind('\n', end);
+  line = text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+  for (std::string_view prefix : {"Error from server: ", "Error: ", "error: "})
+    if (line.starts_with(prefix)) line.erase(0, prefix.size());
+  return line;
+}
+
+}  // namespace
+
+Error cluster_failure(const std::string& tool, const std::string& doing, const ProcessResult& r) {
+  const std::string& e = r.errors;
+  std::string said = last_line(e.empty() ? r.output : e);
+  std::string what = fmt::format("{} failed {}: {}", tool, doing, said);
+  if (r.stopped) return Error(ExitCode::interrupted, tool + " was stopped " + doing, "run the same command with --resume");
+  if (r.timed_out) return Error(ExitCode::unreachable, fmt::format("{} did not answer in time {}", tool, doing),
+                                "check that the cluster's API server is reachable (kubectl get ns)");
+  if (contains(e, "Forbidden") || contains(e, "forbidden"))
+    return Error(ExitCode::privileges, what, "ask for the RBAC permission named there, or use a context that has it");
+  if (contains(e, "context was not found") || (contains(e, "context") && contains(e, "does not exist")))
+    return Error(ExitCode::usage, what, "name a context of the kubeconfig (kubectl config get-contexts)");
+  if (contains(e, "Unable to connect to the server") || contains(e, "connection refused") ||
+      contains(e, "no such host") || contains(e, "i/o timeout") || contains(e, "Kubernetes cluster unreachable"))
+    return Error(ExitCode::unreachable, what, "check the kubeconfig and context, and that the API server is reachable");
+  if (contains(e, "Unauthorized") || contains(e, "must be logged in") || contains(e, "x509:"))
+    return Error(ExitCode::auth, what, "renew the kubeconfig's credentials");
+  if (contains(e, "NotFound") || contains(e, "not found"))
+    return Error(ExitCode::cluster_mismatch, what, "check the namespace (-n) and release (--release)");
+  return Error(ExitCode::cluster_failed, what, "fix the cause named there; nothing was changed by this step");
+}
+
+std::vector<std::string> Cluster::kubectl_argv(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{options_.kubectl};
+  if (options_.kubeconfig) argv.push_back("--kubeconfig=" + *options_.kubeconfig);
+  if (options_.context) argv.push_back("--context=" + *options_.context);
+  argv.push_back("--namespace=" + options_.ns);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::vector<std::string> Cluster::helm_argv(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{options_.helm};
+  if (options_.kubeconfig) argv.push_back("--kubeconfig=" + *options_.kubeconfig);
+  if (options_.context) argv.push_back("--kube-context=" + *options_.context);
+  argv.push_back("--namespace=" + options_.ns);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::string Cluster::kubectl(const std::vector<std::string>& args, const std::optional<std::string>& stdin_data,
+                             std::chrono::seconds timeout) const {
+  ProcessSpec spec(kubectl_argv(args), {}, std::nullopt, timeout);
+  spec.stdin_data = stdin_data;
+  auto r = run_process(spec);
+  if (r.exit_status != 0 || r.timed_out || r.stopped)
+    throw cluster_failure("kubectl", "to " + fmt::format("{}", fmt::join(args.begin(), args.begin() + std::min<size_t>(3, args.size()), " ")), r);
+  return r.output;
+}
+
+nlohmann::json Cluster::kubectl_json(std::vector<std::string> args) const {
+  args.push_back("--output=json");
+  auto out = kubectl(args);
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ExitCode::cluster_failed, "kubectl printed what is not JSON: " + std::string(e.what()),
+                "check that kubectl is a real kubectl (kubectl version)");
+  }
+}
+
+std::string Cluster::helm(const std::vector<std::string>& args, std::chrono::seconds timeout) const {
+  auto r = run_process(ProcessSpec(helm_argv(args), {}, std::nullopt, timeout));
+  if (r.exit_status != 0 || r.timed_out || r.stopped)
+    throw cluster_failure("helm", "to " + fmt::format("{}", fmt::join(args.begin(), args.begin() + std::min<size_t>(2, args.size()), " ")), r);
+  return r.output;
+}
+
+nlohmann::json Cluster::helm_json(std::vector<std::string> args) const {
+  args.push_back("--output=json");
+  auto out = helm(args);
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ExitCode::cluster_failed, "helm printed what is not JSON: " + std::string(e.what()),
+                "check that helm is helm 3 (helm version)");
+  }
+}
+
+void Cluster::check() {
+  // Versions first: an old or missing tool gets its own line before any cluster call.
+  auto version_of = [](const std::string& tool, const std::vector<std::string>& argv, const std::string& hint) {
+    ProcessResult r;
+    r = run_process(ProcessSpec(argv, {}, std::nullopt, std::chrono::seconds(20)));
+    if (r.exit_status != 0)
+      throw Error(ExitCode::missing_tool, tool + " cannot report its version: " + last_line(r.errors), hint);
+    std::smatch m;
+    static const std::regex version(R"(v?(\d+)\.(\d+)\.\d+)");
+    if (!std::regex_search(r.output, m, version))
+      throw Error(ExitCode::missing_tool, tool + " printed no version: " + last_line(r.output), hint);
+    return std::pair{std::stoi(m[1]), std::stoi(m[2])};
+  };
+  auto kubectl_version = version_of("kubectl", {options_.kubectl, "version", "--client"},
+                                    "install kubectl 1.25 or newer, or pass --kubectl");
+  if (kubectl_version < std::pair{1, 25})
+    throw Error(ExitCode::missing_tool, fmt::format("kubectl {}.{} is too old", kubectl_version.first, kubectl_version.second),
+                "install kubectl 1.25 or newer, or pass --kubectl");
+  auto helm_version = version_of("helm", {options_.helm, "version", "--short"}, "install helm 3.8 or newer, or pass --helm");
+  if (helm_version < std::pair{3, 8})
+    throw Error(ExitCode::missing_tool, fmt::format("helm {}.{} is too old", helm_version.first, helm_version.second),
+                "install helm 3.8 or newer, or pass --helm");
+  try {
+    kubectl({"get", "namespace", options_.ns, "--output=name"});
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::cluster_mismatch) throw;
+    throw Error(ExitCode::cluster_mismatch, "the namespace " + options_.ns + " does not exist in the cluster",
+                "name the namespace CircleCI Server runs in with -n (kubectl get ns)");
+  }
+}
+
+bool Cluster::can_i(const std::string& verb, const std::string& resource) const {
+  auto r = run_process(ProcessSpec(kubectl_argv({"auth", "can-i", verb, resource}), {}, std::nullopt,
+                                   std::chrono::seconds(30)));
+  // "yes" exits 0, "no" exits 1; anything else is a failure of its own.
+  auto answer = r.output.substr(0, r.output.find('\n'));
+  if (answer == "yes") return true;
+  if (answer == "no") return false;
+  throw cluster_failure("kubectl", "to check permissions (auth can-i " + verb + " " + resource + ")", r);
+}
+
+std::optional<std::string> Cluster::secret_value(const std::string& secret, const std::string& key) const {
+  auto r = run_process(ProcessSpec(kubectl_argv({"get", "secret", secret, "--output=json"}), {}, std::nullopt,
+                                   std::chrono::seconds(60)));
+  if (r.exit_status != 0) {
+    if (contains(r.errors, "NotFound")) return std::nullopt;
+    throw cluster_failure("kubectl", "to read the Secret " + secret, r);
+  }
+  auto json = nlohmann::json::parse(r.output, nullptr, false);
+  if (json.is_discarded() || !json.contains("data") || !json["data"].contains(key)) return std::nullopt;
+  return base64_decode(json["data"][key].get<std::string>());
+}
+
+std::string base64_decode(const std::string& text) {
+  std::string out((text.size() / 4 + 1) * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0 || text.size() % 4 != 0) throw Error(ExitCode::cluster_failed, "a Secret's value is not base64", "");
+  // EVP_DecodeBlock counts the padding's zero bytes as data.
+  size_t padding = 0;
+  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) ++padding;
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
+}  // namespace decant::k8s
