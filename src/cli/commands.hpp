@@ -20,4 +20,5 @@ Runner add_pg_copy(CLI::App& pg);
 Runner add_mongo_copy(CLI::App& mongo);
 Runner add_mongo_dump(CLI::App& mongo);
 Runner add_mongo_restore(CLI::App& mongo);
+Runner add_plan(CLI::App& app);
 }  // namespace decant::cli

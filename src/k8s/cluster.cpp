@@ -134,9 +134,10 @@ void Cluster::check() {
   }
 }
 
-bool Cluster::can_i(const std::string& verb, const std::string& resource) const {
-  auto r = run_process(ProcessSpec(kubectl_argv({"auth", "can-i", verb, resource}), {}, std::nullopt,
-                                   std::chrono::seconds(30)));
+bool Cluster::can_i(const std::string& verb, const std::string& resource, const std::string& subresource) const {
+  std::vector<std::string> args{"auth", "can-i", verb, resource};
+  if (!subresource.empty()) args.push_back("--subresource=" + subresource);
+  auto r = run_process(ProcessSpec(kubectl_argv(args), {}, std::nullopt, std::chrono::seconds(30)));
   // "yes" exits 0, "no" exits 1; anything else is a failure of its own.
   auto answer = r.output.substr(0, r.output.find('\n'));
   if (answer == "yes") return true;

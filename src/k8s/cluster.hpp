@@ -43,8 +43,8 @@ class Cluster {
   std::vector<std::string> kubectl_argv(const std::vector<std::string>& args) const;
   std::vector<std::string> helm_argv(const std::vector<std::string>& args) const;
 
-  // `kubectl auth can-i VERB RESOURCE` in the namespace.
-  bool can_i(const std::string& verb, const std::string& resource) const;
+  // `kubectl auth can-i VERB RESOURCE [--subresource=SUB]` in the namespace.
+  bool can_i(const std::string& verb, const std::string& resource, const std::string& subresource = "") const;
   // A Secret's key, decoded; nullopt when the Secret or the key is missing.
   std::optional<std::string> secret_value(const std::string& secret, const std::string& key) const;
 

@@ -1,0 +1,530 @@
+#include "migrate/plan.hpp"
+
+#include <fmt/format.h>
+#include <mongoc/mongoc.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.hpp"
+#include "common/process.hpp"
+#include "engine/progress.hpp"
+#include "k8s/port_forward.hpp"
+#include "mongo/client.hpp"
+#include "pg/connection.hpp"
+#include "pg/conninfo.hpp"
+
+namespace decant::migrate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kSampleBytes = 32u << 20;
+// Scaling the application down and `helm upgrade` bringing it back, besides the copy.
+constexpr double kScaleAndUpgradeSeconds = 90;
+// What each table costs besides its bytes (create, index, verify), as measured on 3,000
+// small tables.
+constexpr double kSecondsPerTable = 0.003;
+
+std::string size_text(uint64_t bytes) { return engine::human_bytes(bytes); }
+
+// Helm values hold secrets (passwords, tokens, signing keys): the plan shows their keys only.
+nlohmann::json redacted(const nlohmann::json& values) {
+  if (values.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& v : values) out.push_back(redacted(v));
+    return out;
+  }
+  if (!values.is_object()) return values;
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, value] : values.items()) {
+    std::string k;
+    for (char c : key) k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool secret = false;
+    for (const char* word : {"password", "token", "cookie", "signing", "credential", "private", "apikey", "keyset",
+                             "encryption", "cert", "secretkey", "accesskey"})
+      if (k.find(word) != std::string::npos) secret = true;
+    if (k.find("secret") != std::string::npos && k.find("existing") == std::string::npos) secret = true;
+    if (k.ends_with("key") && k != "key") secret = true;
+    out[key] = secret && !value.is_object() && !value.is_array() && !value.is_boolean() && !value.is_null()
+                   ? nlohmann::json("<redacted>")
+                   : redacted(value);
+  }
+  return out;
+}
+
+Finding finding(const Error& e) { return {e.code(), e.what(), e.hint()}; }
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// What migrate does, as RBAC verbs: a missing one blocks before the downtime starts.
+void check_permissions(const k8s::Cluster& cluster, Plan& plan) {
+  struct Need {
+    const char* verb;
+    const char* resource;
+    const char* subresource;
+    const char* why;
+  };
+  static const Need needs[] = {
+      {"get", "secrets", "", "to read the databases' passwords"},
+      {"create", "pods", "portforward", "to reach the internal databases"},
+      {"create", "pods", "exec", "to probe the targets from inside the cluster"},
+      {"patch", "deployments", "scale", "to scale the application layer"},
+      {"create", "configmaps", "", "to record what migrate changes"},
+      {"create", "secrets", "", "to hold the external databases' credentials"},
+      {"delete", "secrets", "", "to remove its Secret on --rollback"},
+  };
+  std::vector<std::string> missing;
+  for (const auto& n : needs)
+    if (!cluster.can_i(n.verb, n.resource, n.subresource))
+      plan.blockers.push_back({ExitCode::privileges,
+                               fmt::format("the cluster user cannot {} {}{} in the namespace {} (needed {})", n.verb,
+                                           n.resource, *n.subresource ? std::string("/") + n.subresource : "",
+                                           cluster.ns(), n.why),
+                               "grant it in a Role bound to the user, or use a context that has it"});
+}
+
+// Runs `script` in the pod with `secret_line` on its stdin (never argv). kwok and some
+// kubelets lose the command's exit status, so the script always exits 0 and says how it
+// went on stdout.
+std::string exec_in_pod(const k8s::Cluster& cluster, const std::string& pod, const std::string& script,
+                        const std::vector<std::string>& args, const std::string& secret_line) {
+  std::vector<std::string> argv{"exec", "-i", pod, "--", "sh", "-c", script + "\nexit 0", "decant-probe"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessSpec spec(cluster.kubectl_argv(argv), {}, std::nullopt, std::chrono::seconds(60));
+  spec.stdin_data = secret_line + "\n";
+  auto r = run_process(spec);
+  if (r.exit_status != 0 || r.timed_out) throw k8s::cluster_failure("kubectl", "to run a probe in the pod " + pod, r);
+  return r.output;
+}
+
+std::string first_line_without(const std::string& text, const std::string& marker) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty() && line.find(marker) == std::string::npos) return line;
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
+void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& target, Plan& plan) {
+  auto info = pg::ConnInfo::parse(target, "target");
+  const std::string script =
+      "read -r PGPASSWORD; export PGPASSWORD\n"
+      "if ! command -v psql >/dev/null 2>&1; then echo decant-probe-no-client; exit 0; fi\n"
+      "if out=$(psql -w -X -At -c 'SELECT 1' \"$1\" 2>&1); then echo decant-probe-ok; else echo \"$out\"; fi";
+  std::string out;
+  try {
+    out = exec_in_pod(cluster, db.pod, script, {info.for_child(info.maintenance_db())}, info.password().value_or(""));
+  } catch (const Error& e) {
+    plan.blockers.push_back(finding(e));
+    return;
+  }
+  if (out.find("decant-probe-ok") != std::string::npos) {
+    plan.checks.push_back(fmt::format("PostgreSQL target reached and logged into from inside the cluster (psql in {})",
+                                      db.pod));
+  } else if (out.find("decant-probe-no-client") != std::string::npos) {
+    plan.warnings.push_back({ExitCode::ok, "the pod " + db.pod + " has no psql: the target was not probed from inside the cluster",
+                             "check that pods reach " + info.display() + " before migrating"});
+  } else {
+    plan.blockers.push_back({ExitCode::unreachable,
+                             fmt::format("the PostgreSQL target {} is not usable from inside the cluster (psql in {}): {}",
+                                         info.display(), db.pod, first_line_without(out, "decant-probe")),
+                             "open the network path (firewall, security group, pg_hba.conf) from the cluster's pods"});
+  }
+}
+
+void probe_mongodb(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& target, Plan& plan) {
+  auto uri = mongo::Uri::parse(target, "target");
+  const mongoc_host_list_t* host = mongoc_uri_get_hosts(uri.get());
+  std::string h = host ? host->host : "127.0.0.1";
+  std::string p = std::to_string(host ? host->port : 27017);
+  // mongosh checks the login too; without it, a TCP connection is what can be checked.
+  const std::string script =
+      "read -r DECANT_URI; export DECANT_URI\n"
+      "if command -v mongosh >/dev/null 2>&1; then\n"
+      "  mongosh --quiet --nodb --eval 'try { const r = new Mongo(process.env.DECANT_URI).getDB(\"admin\")"
+      ".runCommand({ping: 1}); print(r.ok == 1 ? \"decant-probe-ok\" : \"decant-probe-failed \" + JSON.stringify(r)) }"
+      " catch (e) { print(\"decant-probe-failed \" + e.message) }' 2>&1\n"
+      "elif command -v bash >/dev/null 2>&1; then\n"
+      "  if timeout 10 bash -c 'exec 3<>/dev/tcp/$0/$1' \"$1\" \"$2\" 2>/dev/null; then echo decant-probe-tcp-ok;"
+      " else echo \"decant-probe-failed no TCP connection to $1:$2\"; fi\n"
+      "else echo decant-probe-no-client; fi";
+  std::string out;
+  try {
+    out = exec_in_pod(cluster, db.pod, script, {h, p}, target);
+  } catch (const Error& e) {
+    plan.blockers.push_back(finding(e));
+    return;
+  }
+  if (out.find("decant-probe-ok") != std::string::npos) {
+    plan.checks.push_back("MongoDB target reached and logged into from inside the cluster (mongosh in " + db.pod + ")");
+  } else if (out.find("decant-probe-tcp-ok") != std::string::npos) {
+    plan.checks.push_back(fmt::format("MongoDB target {}:{} reached from inside the cluster ({})", h, p, db.pod));
+    plan.warnings.push_back({ExitCode::ok,
+                             "the pod " + db.pod + " has no mongosh: the login was checked from decant only, the "
+                             "network path from inside the cluster by a TCP connection",
+                             ""});
+  } else if (out.find("decant-probe-no-client") != std::string::npos) {
+    plan.warnings.push_back({ExitCode::ok, "the pod " + db.pod + " has neither mongosh nor bash: the target was not "
+                             "probed from inside the cluster", "check that pods reach " + uri.display()});
+  } else {
+    auto failed = out.find("decant-probe-failed");
+    std::string why = failed == std::string::npos ? first_line_without(out, "decant-probe")
+                                                  : out.substr(failed + 20, out.find('\n', failed) - failed - 20);
+    plan.blockers.push_back({ExitCode::unreachable,
+                             fmt::format("the MongoDB target {} is not usable from inside the cluster ({}): {}",
+                                         uri.display(), db.pod, why),
+                             "open the network path (firewall, security group) from the cluster's pods"});
+  }
+}
+
+// 32 MiB of generated rows read from the source (through the port-forward, as the copy
+// reads) and written into a temporary table of the target, timed: the path's speed,
+// whatever the tables hold. Nothing stays on either server.
+double sample_postgresql(const std::string& source, const std::string& target) {
+  auto src_info = pg::ConnInfo::parse(source, "source");
+  auto src = pg::Connection::open(src_info, src_info.maintenance_db());
+  src.exec("SET default_transaction_read_only = on");
+  std::vector<std::string> rows;
+  uint64_t bytes = 0;
+  auto started = Clock::now();
+  {
+    pg::CopyOutSource out(src, fmt::format("COPY (SELECT pg_catalog.repeat('x', 1024) FROM "
+                                           "pg_catalog.generate_series(1, {})) TO STDOUT", kSampleBytes / 1024),
+                          false);
+    std::string_view row;
+    while (out.next(row)) {
+      bytes += row.size();
+      rows.emplace_back(row);
+    }
+  }
+  double read_s = seconds_since(started);
+  auto tgt_info = pg::ConnInfo::parse(target, "target");
+  auto tgt = pg::Connection::open(tgt_info, tgt_info.maintenance_db());
+  tgt.exec("CREATE TEMPORARY TABLE decant_plan_sample (line text)");
+  started = Clock::now();
+  pg::CopyInSink in(tgt, "COPY decant_plan_sample FROM STDIN", false);
+  for (const auto& r : rows) in.write(r);
+  in.finish();
+  double write_s = seconds_since(started);
+  return static_cast<double>(bytes) / std::max({read_s, write_s, 1e-3});
+}
+
+double sample_mongodb(const std::string& source, const mongo::CopyPreflight& pre) {
+  auto largest = std::max_element(pre.collections.begin(), pre.collections.end(),
+                                  [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
+  if (largest == pre.collections.end() || largest->documents == 0) return 0;
+  auto uri = mongo::Uri::parse(source, "source");
+  mongo::ClientPool pool(uri);
+  auto client = pool.acquire();
+  auto dot = largest->name.find('.');
+  mongo::CollectionPtr coll(mongoc_client_get_collection(client.get(), largest->name.substr(0, dot).c_str(),
+                                                         largest->name.substr(dot + 1).c_str()));
+  double doc_bytes = std::max(1.0, static_cast<double>(largest->bytes) / static_cast<double>(largest->documents));
+  auto limit = static_cast<int64_t>(std::max(1.0, kSampleBytes / doc_bytes));
+  mongo::Bson filter;
+  mongo::Bson opts = mongo::Bson::from_json(fmt::format(R"({{"limit": {{"$numberLong": "{}"}}}})", limit));
+  auto started = Clock::now();
+  mongo::CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
+  const bson_t* doc = nullptr;
+  uint64_t bytes = 0;
+  while (mongoc_cursor_next(cursor.get(), &doc)) bytes += doc->len;
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor.get(), &error)) mongo::fail(error, pool.where(), "reading a sample");
+  if (bytes < (1u << 20)) return 0;  // too little to time: latency, not speed
+  return static_cast<double>(bytes) / std::max(seconds_since(started), 1e-3);
+}
+
+std::string pg_source_conninfo(const k8s::PortForward& forward, const InternalDatabase& db) {
+  return fmt::format("host=127.0.0.1 port={} user={} dbname=postgres password={} application_name=decant",
+                     forward.local_port(), pg::quote_conninfo_value(db.user), pg::quote_conninfo_value(db.password));
+}
+
+std::string percent_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+std::string mongo_source_uri(const k8s::PortForward& forward, const InternalDatabase& db) {
+  return fmt::format("mongodb://{}:{}@127.0.0.1:{}/?authSource=admin&directConnection=true", percent_encode(db.user),
+                     percent_encode(db.password), forward.local_port());
+}
+
+bool usable_source(const InternalDatabase& db, const std::string& label, Plan& plan) {
+  if (!db.internal) {
+    plan.blockers.push_back({ExitCode::usage,
+                             fmt::format("{} is external already (the values say {}.internal: false, at {})", label,
+                                         db.kind, db.external),
+                             fmt::format("leave out --{}-target", db.kind == "postgresql" ? "pg" : "mongo")});
+    return false;
+  }
+  if (!db.running) {
+    plan.blockers.push_back({ExitCode::cluster_mismatch,
+                             fmt::format("the internal {} (StatefulSet {}) has no ready pod", label, db.kind),
+                             "start it again (kubectl -n NAMESPACE rollout status statefulset/" + db.kind + ")"});
+    return false;
+  }
+  return true;
+}
+
+void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
+  const auto& db = plan.release.postgresql;
+  plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
+  if (!usable_source(db, "PostgreSQL", plan)) return;
+  std::optional<k8s::PortForward> forward;
+  try {
+    forward.emplace(cluster, db.pod, db.port);
+  } catch (const Error& e) {
+    plan.blockers.push_back(finding(e));
+    return;
+  }
+  std::string source = pg_source_conninfo(*forward, db);
+  pg::CopyOptions copy;
+  copy.source = source;
+  copy.target = *options.pg_target;
+  copy.clean = options.clean;
+  copy.pg_bin = options.pg_bin;
+  try {
+    plan.pg = pg::preflight_copy(copy);
+    plan.checks.push_back(fmt::format("PostgreSQL target {} reached from decant: PostgreSQL {} for a PostgreSQL {} source, "
+                                      "privileges, tools and contents fit",
+                                      plan.pg_target_display, plan.pg->target_major, plan.pg->source_major));
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    plan.blockers.push_back(finding(e));
+  }
+  probe_postgresql(cluster, db, *options.pg_target, plan);
+  if (!plan.pg) return;
+  // At least two PostgreSQL servers: the target's streaming standbys.
+  try {
+    auto info = pg::ConnInfo::parse(*options.pg_target, "target");
+    auto conn = pg::Connection::open(info, info.maintenance_db());
+    auto r = conn.exec(
+        "SELECT count(*) FILTER (WHERE state = 'streaming'), count(*) FILTER (WHERE state IS NULL), "
+        "pg_catalog.pg_has_role('pg_monitor', 'USAGE') OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = "
+        "current_user) FROM pg_catalog.pg_stat_replication");
+    bool can_see = r.boolean(0, 2);
+    int standbys = static_cast<int>(r.int64(0, 0));
+    if (!can_see && standbys == 0) {
+      plan.warnings.push_back({ExitCode::ok, "the target login cannot see replication (pg_monitor): at least two "
+                               "PostgreSQL servers (a streaming standby) are advised, not checked", ""});
+    } else {
+      plan.pg_standbys = standbys;
+      if (standbys >= 1) {
+        plan.checks.push_back(fmt::format("the PostgreSQL target has {} streaming standby(s)", standbys));
+      } else {
+        Finding f{ExitCode::cluster_mismatch,
+                  "the PostgreSQL target has no streaming standby: at least two PostgreSQL servers are advised for "
+                  "recovery and backups",
+                  "add a standby, or accept a single server with --allow-single-server"};
+        (options.allow_single_server ? plan.warnings : plan.blockers).push_back(std::move(f));
+      }
+    }
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    plan.warnings.push_back({ExitCode::ok, std::string("streaming standbys not checked: ") + e.what(), ""});
+  }
+  try {
+    double rate = sample_postgresql(source, *options.pg_target);
+    if (rate > 0) {
+      plan.sample_bytes_per_second = plan.sample_bytes_per_second > 0 ? std::min(plan.sample_bytes_per_second, rate) : rate;
+      uint64_t tables = 0;
+      for (const auto& d : plan.pg->databases) tables += d.tables;
+      seconds += static_cast<double>(plan.pg->bytes) / rate + static_cast<double>(tables) * kSecondsPerTable;
+    }
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    plan.warnings.push_back({ExitCode::ok, std::string("PostgreSQL speed not sampled: ") + e.what(), ""});
+  }
+}
+
+void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
+  const auto& db = plan.release.mongodb;
+  plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
+  if (!usable_source(db, "MongoDB", plan)) return;
+  std::optional<k8s::PortForward> forward;
+  try {
+    forward.emplace(cluster, db.pod, db.port);
+  } catch (const Error& e) {
+    plan.blockers.push_back(finding(e));
+    return;
+  }
+  std::string source = mongo_source_uri(*forward, db);
+  mongo::CopyOptions copy;
+  copy.source = source;
+  copy.target = *options.mongo_target;
+  if (!options.all_mongo_dbs) copy.databases = options.mongo_dbs;
+  copy.drop = options.drop;
+  try {
+    plan.mongo = mongo::preflight_copy(copy);
+    plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant (server {}, source {})",
+                                      plan.mongo_target_display, plan.mongo->target_version, plan.mongo->source_version));
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    plan.blockers.push_back(finding(e));
+  }
+  probe_mongodb(cluster, db, *options.mongo_target, plan);
+  if (!plan.mongo) return;
+  try {
+    double rate = sample_mongodb(source, *plan.mongo);
+    if (rate == 0) rate = plan.sample_bytes_per_second;  // too little to sample: PostgreSQL's path, if known
+    if (rate > 0) {
+      plan.sample_bytes_per_second = plan.sample_bytes_per_second > 0 ? std::min(plan.sample_bytes_per_second, rate) : rate;
+      seconds += static_cast<double>(plan.mongo->bytes) / rate;
+    }
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    plan.warnings.push_back({ExitCode::ok, std::string("MongoDB speed not sampled: ") + e.what(), ""});
+  }
+}
+
+}  // namespace
+
+Sizing recommended_sizing(int users) {
+  if (users < 50) return {"< 50", 8, 16, 100, 1};
+  if (users < 250) return {"50-250", 8, 16, 200, 1};
+  if (users < 1000) return {"250-1000", 8, 32, 500, 10};
+  if (users < 5000) return {"1000-5000", 8, 32, 1000, 10};
+  return {"5000+", 8, 32, 1000, 10};
+}
+
+Plan make_plan(const PlanOptions& options) {
+  if (!options.pg_target && !options.mongo_target)
+    throw Error(ExitCode::usage, "nothing to plan: no --pg-target and no --mongo-target",
+                "give the external PostgreSQL (--pg-target), the external MongoDB (--mongo-target), or both");
+  // Malformed target URIs are usage errors before any cluster call.
+  if (options.pg_target) pg::ConnInfo::parse(*options.pg_target, "target");
+  if (options.mongo_target) mongo::Uri::parse(*options.mongo_target, "target");
+  k8s::Cluster cluster(options.cluster);
+  cluster.check();
+  Plan plan;
+  plan.release = read_release(cluster, options.release, options.pg_target.has_value(), options.mongo_target.has_value());
+  check_permissions(cluster, plan);
+  double seconds = 0;
+  if (options.pg_target) plan_postgresql(cluster, options, plan, seconds);
+  if (options.mongo_target) plan_mongodb(cluster, options, plan, seconds);
+  if (options.daily_active_users) {
+    plan.sizing = recommended_sizing(*options.daily_active_users);
+    uint64_t data = (plan.pg ? plan.pg->bytes : 0) + (plan.mongo ? plan.mongo->bytes : 0);
+    if (data > static_cast<uint64_t>(plan.sizing->disk_gb) * (1ull << 30) / 2)
+      plan.warnings.push_back({ExitCode::ok,
+                               fmt::format("the data ({}) is over half the disk advised for {} daily active users ({} GB)",
+                                           size_text(data), plan.sizing->users, plan.sizing->disk_gb),
+                               "give the external servers more disk than advised"});
+  }
+  plan.estimated_copy_seconds = seconds;
+  plan.estimated_downtime_seconds = seconds + kScaleAndUpgradeSeconds;
+  return plan;
+}
+
+int plan_exit_code(const Plan& plan) { return plan.blockers.empty() ? 0 : static_cast<int>(plan.blockers.front().code); }
+
+void print_plan(const Plan& plan) {
+  const auto& r = plan.release;
+  fmt::print("release {} (chart {}, revision {}, {})\n", r.name, r.chart, r.revision, r.status);
+  int replicas = 0;
+  std::vector<std::string> apps;
+  for (const auto& a : r.apps) {
+    replicas += a.replicas;
+    apps.push_back(fmt::format("{} {}/{}", a.name, a.ready, a.replicas));
+  }
+  fmt::print("application layer: {} deployments, {} replicas: {}\n", r.apps.size(), replicas, fmt::join(apps, ", "));
+  for (const auto* db : {&r.postgresql, &r.mongodb}) {
+    if (!db->internal)
+      fmt::print("{}: external ({})\n", db->kind, db->external);
+    else
+      fmt::print("{}: internal, StatefulSet {} {}{}\n", db->kind, db->kind, db->running ? "ready" : "not ready",
+                 db->secret.empty() ? "" : fmt::format("; password in Secret {} key {}", db->secret, db->key));
+  }
+  if (plan.pg) {
+    fmt::print("PostgreSQL {} source -> PostgreSQL {} target {}: {} database(s), {}\n", plan.pg->source_major,
+               plan.pg->target_major, plan.pg_target_display, plan.pg->databases.size(), size_text(plan.pg->bytes));
+    for (const auto& d : plan.pg->databases)
+      fmt::print("  {:<24} {:>10}  {} tables  ~{} rows\n", d.name, size_text(d.bytes), d.tables, d.rows);
+  }
+  if (plan.mongo) {
+    fmt::print("MongoDB {} source -> {} target {}: {} collection(s), {} documents, {}\n", plan.mongo->source_version,
+               plan.mongo->target_version, plan.mongo_target_display, plan.mongo->collections.size(),
+               plan.mongo->documents, size_text(plan.mongo->bytes));
+  }
+  if (plan.sizing)
+    fmt::print("advised for {} daily active users: {} cores, {} GB RAM, {} GB disk, {} Gbps per server (CPU, RAM and "
+               "NIC are not visible through the databases: check them on the servers)\n",
+               plan.sizing->users, plan.sizing->cores, plan.sizing->ram_gb, plan.sizing->disk_gb, plan.sizing->nic_gbps);
+  if (plan.sample_bytes_per_second > 0)
+    fmt::print("estimated downtime: {:.0f} s (copy {:.0f} s: the data at {}/s as sampled, {:.0f} ms a table; plus "
+               "about {:.0f} s to scale down and upgrade)\n",
+               plan.estimated_downtime_seconds, plan.estimated_copy_seconds,
+               size_text(static_cast<uint64_t>(plan.sample_bytes_per_second)), kSecondsPerTable * 1000,
+               kScaleAndUpgradeSeconds);
+  for (const auto& c : plan.checks) fmt::print("ok: {}\n", c);
+  for (const auto& w : plan.warnings) fmt::print("warning: {}{}\n", w.what, w.todo.empty() ? "" : "; " + w.todo);
+  for (const auto& b : plan.blockers) fmt::print("blocker: {}; {}\n", b.what, b.todo);
+  if (plan.blockers.empty())
+    fmt::print("ready: nothing blocks `decant migrate`\n");
+  else
+    fmt::print("not ready: {} blocker(s)\n", plan.blockers.size());
+}
+
+nlohmann::json plan_json(const Plan& plan) {
+  using nlohmann::json;
+  const auto& r = plan.release;
+  json out;
+  out["release"] = {{"name", r.name}, {"chart", r.chart}, {"revision", r.revision}, {"status", r.status},
+                    {"app_version", r.app_version}, {"values", redacted(r.user_values)}};
+  out["applications"] = json::array();
+  for (const auto& a : r.apps) out["applications"].push_back({{"name", a.name}, {"replicas", a.replicas}, {"ready", a.ready}});
+  for (const auto* db : {&r.postgresql, &r.mongodb}) {
+    json d = {{"internal", db->internal}, {"running", db->running}, {"pod", db->pod}, {"port", db->port}};
+    if (!db->secret.empty()) d["credentials"] = {{"secret", db->secret}, {"key", db->key}, {"user", db->user}};
+    if (!db->internal) d["external"] = db->external;
+    out[db->kind] = d;
+  }
+  if (plan.pg) {
+    json dbs = json::array();
+    for (const auto& d : plan.pg->databases)
+      dbs.push_back({{"name", d.name}, {"bytes", d.bytes}, {"tables", d.tables}, {"rows_estimate", d.rows}});
+    out["postgresql"]["copy"] = {{"source_major", plan.pg->source_major}, {"target_major", plan.pg->target_major},
+                                 {"target", plan.pg_target_display}, {"tools", plan.pg->tools},
+                                 {"bytes", plan.pg->bytes}, {"databases", dbs}};
+    if (plan.pg_standbys) out["postgresql"]["copy"]["target_standbys"] = *plan.pg_standbys;
+  }
+  if (plan.mongo) {
+    json colls = json::array();
+    for (const auto& c : plan.mongo->collections)
+      colls.push_back({{"name", c.name}, {"bytes", c.bytes}, {"documents", c.documents}});
+    out["mongodb"]["copy"] = {{"source_version", plan.mongo->source_version},
+                              {"target_version", plan.mongo->target_version},
+                              {"target", plan.mongo_target_display}, {"bytes", plan.mongo->bytes},
+                              {"documents", plan.mongo->documents}, {"collections", colls}};
+  }
+  if (plan.sizing)
+    out["sizing"] = {{"daily_active_users", plan.sizing->users}, {"cores", plan.sizing->cores},
+                     {"ram_gb", plan.sizing->ram_gb}, {"disk_gb", plan.sizing->disk_gb},
+                     {"nic_gbps", plan.sizing->nic_gbps}};
+  out["estimate"] = {{"sample_bytes_per_second", plan.sample_bytes_per_second},
+                     {"copy_seconds", plan.estimated_copy_seconds},
+                     {"downtime_seconds", plan.estimated_downtime_seconds}};
+  out["checks"] = plan.checks;
+  auto findings = [](const std::vector<Finding>& list) {
+    json a = json::array();
+    for (const auto& f : list)
+      a.push_back({{"exit_code", static_cast<int>(f.code)}, {"kind", std::string(exit_code_name(f.code))},
+                   {"what", f.what}, {"todo", f.todo}});
+    return a;
+  };
+  out["blockers"] = findings(plan.blockers);
+  out["warnings"] = findings(plan.warnings);
+  out["ready"] = plan.blockers.empty();
+  return out;
+}
+
+}  // namespace decant::migrate
