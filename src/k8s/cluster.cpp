@@ -128,6 +128,9 @@ void Cluster::check() {
   try {
     kubectl({"get", "namespace", options_.ns, "--output=name"});
   } catch (const Error& e) {
+    // A user whose rights end at the namespace cannot read Namespace objects: the calls
+    // that follow will tell whether it exists.
+    if (e.code() == ExitCode::privileges) return;
     if (e.code() != ExitCode::cluster_mismatch) throw;
     throw Error(ExitCode::cluster_mismatch, "the namespace " + options_.ns + " does not exist in the cluster",
                 "name the namespace CircleCI Server runs in with -n (kubectl get ns)");

@@ -1,0 +1,144 @@
+#include "k8s_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+#include "common/process.hpp"
+#include "pg_server.hpp"
+
+namespace decant::test {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path source_dir() { return DECANT_SOURCE_DIR; }
+
+bool port_free(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Seven consecutive free ports (etcd, etcd peer, -, apiserver, controller-manager, scheduler, kwok).
+int free_port_base() {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int base = 20000 + (static_cast<int>(::getpid()) * 7 + attempt * 37) % 30000;
+    bool all = true;
+    for (int i = 0; i < 7 && all; ++i) all = port_free(base + i);
+    if (all) return base;
+  }
+  throw std::runtime_error("no 7 consecutive free loopback ports");
+}
+
+CommandResult run(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+                  const std::string& stdin_data = "") {
+  ProcessSpec spec(std::move(argv), env, std::nullopt, std::chrono::minutes(3));
+  if (!stdin_data.empty()) spec.stdin_data = stdin_data;
+  auto r = run_process(spec);
+  return {r.exit_status, r.output, r.errors};
+}
+
+}  // namespace
+
+std::string TestCluster::bin_dir() const {
+  const char* cache = std::getenv("K8S_CACHE");
+  return (cache ? std::string(cache) : std::string("/var/cache/decant/k8s")) + "/bin";
+}
+
+fs::path TestCluster::chart_dir() const { return source_dir() / "tests/k8s/circleci-server"; }
+
+std::map<std::string, std::string> TestCluster::env() const {
+  return {{"KUBECONFIG", kubeconfig_.string()},
+          {"K8S_RUN", run_dir_.string()},
+          {"K8S_PORT_BASE", std::to_string(port_base_)},
+          {"HELM_CACHE_HOME", (run_dir_ / "helm/cache").string()},
+          {"HELM_CONFIG_HOME", (run_dir_ / "helm/config").string()},
+          {"HELM_DATA_HOME", (run_dir_ / "helm/data").string()}};
+}
+
+TestCluster::TestCluster() {
+  if (!fs::exists(bin_dir() + "/kube-apiserver"))
+    throw std::runtime_error(bin_dir() + "/kube-apiserver missing: run scripts/install-k8s.sh");
+  run_dir_ = make_temp_dir("decant-k8s");
+  kubeconfig_ = run_dir_ / "kubeconfig";
+  port_base_ = free_port_base();
+  auto r = run({"bash", (source_dir() / "scripts/k8s/up.sh").string()}, env());
+  if (r.exit_code != 0) {
+    run({"bash", (source_dir() / "scripts/k8s/down.sh").string(), "--purge"}, env());
+    throw std::runtime_error("the test cluster did not start: " + r.err);
+  }
+}
+
+TestCluster::~TestCluster() {
+  run({"bash", (source_dir() / "scripts/k8s/down.sh").string(), "--purge"}, env());
+  std::error_code ec;
+  fs::remove_all(run_dir_, ec);
+}
+
+CommandResult TestCluster::kubectl(const std::vector<std::string>& args, const std::string& stdin_data) const {
+  std::vector<std::string> argv{kubectl_path(), "--kubeconfig=" + kubeconfig_.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, env(), stdin_data);
+}
+
+CommandResult TestCluster::helm(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{helm_path(), "--kubeconfig=" + kubeconfig_.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, env());
+}
+
+std::string TestCluster::must_kubectl(const std::vector<std::string>& args, const std::string& stdin_data) const {
+  auto r = kubectl(args, stdin_data);
+  if (r.exit_code != 0) throw std::runtime_error("kubectl " + (args.empty() ? "" : args[0]) + ": " + r.err);
+  return r.out;
+}
+
+std::string TestCluster::must_helm(const std::vector<std::string>& args) const {
+  auto r = helm(args);
+  if (r.exit_code != 0) throw std::runtime_error("helm " + (args.empty() ? "" : args[0]) + ": " + r.err);
+  return r.out;
+}
+
+void TestCluster::map_pod(const std::string& ns, const std::string& pod, const std::vector<std::string>& mappings) const {
+  std::vector<std::string> argv{"bash", (source_dir() / "scripts/k8s/map.sh").string(), ns, pod};
+  argv.insert(argv.end(), mappings.begin(), mappings.end());
+  auto r = run(argv, env());
+  if (r.exit_code != 0) throw std::runtime_error("map.sh " + pod + ": " + r.err);
+}
+
+void TestCluster::install_chart(const std::string& ns, const std::string& release,
+                                const std::vector<std::string>& set_values) const {
+  std::vector<std::string> args{"install", release, chart_dir().string(), "--namespace", ns, "--create-namespace",
+                                "--wait", "--timeout", "120s"};
+  for (const auto& v : set_values) {
+    args.push_back("--set");
+    args.push_back(v);
+  }
+  must_helm(args);
+}
+
+fs::path TestCluster::service_account_kubeconfig(const std::string& ns, const std::string& name) const {
+  auto token = must_kubectl({"-n", ns, "create", "token", name, "--duration=1h"});
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  auto server = must_kubectl({"config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"});
+  auto path = run_dir_ / ("kubeconfig-" + name);
+  std::ofstream out(path);
+  out << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: " << server
+      << "\n    certificate-authority: " << (run_dir_ / "pki/ca.crt").string() << "\nusers:\n- name: " << name
+      << "\n  user:\n    token: " << token << "\ncontexts:\n- name: " << name << "\n  context:\n    cluster: test\n"
+      << "    user: " << name << "\n    namespace: " << ns << "\ncurrent-context: " << name << "\n";
+  return path;
+}
+
+}  // namespace decant::test

@@ -1,0 +1,55 @@
+#pragma once
+// Test harness: a real Kubernetes control plane (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler; kwok's fake node, whose pods run without
+// containers) started by scripts/k8s/up.sh on a temporary directory and free loopback
+// ports, with helm and the stand-in CircleCI Server chart (tests/k8s/circleci-server).
+// kwok maps `kubectl exec` into a pod to a local process and `kubectl port-forward` to a
+// local address: the internal databases are local servers behind mapped pods.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace decant::test {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class TestCluster {
+ public:
+  TestCluster();  // throws std::runtime_error when it cannot start (the binaries missing: scripts/install-k8s.sh)
+  ~TestCluster();
+  TestCluster(const TestCluster&) = delete;
+  TestCluster& operator=(const TestCluster&) = delete;
+
+  const std::filesystem::path& kubeconfig() const { return kubeconfig_; }
+  std::string bin_dir() const;
+  std::string kubectl_path() const { return bin_dir() + "/kubectl"; }
+  std::string helm_path() const { return bin_dir() + "/helm"; }
+  std::filesystem::path chart_dir() const;
+  // Environment for helm (its own cache and config dirs) and kubectl (KUBECONFIG).
+  std::map<std::string, std::string> env() const;
+
+  CommandResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
+  CommandResult helm(const std::vector<std::string>& args) const;
+  // Throws std::runtime_error with its stderr unless it succeeds.
+  std::string must_kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
+  std::string must_helm(const std::vector<std::string>& args) const;
+
+  // Maps NAMESPACE/POD: `POD_PORT=HOST:PORT` port-forwards and `NAME=VALUE` exec variables.
+  void map_pod(const std::string& ns, const std::string& pod, const std::vector<std::string>& mappings) const;
+  // helm install of the stand-in chart as `release` into `ns` (created), --wait.
+  void install_chart(const std::string& ns, const std::string& release, const std::vector<std::string>& set_values) const;
+  // A kubeconfig for a ServiceAccount `name` of `ns` (a token), for RBAC tests.
+  std::filesystem::path service_account_kubeconfig(const std::string& ns, const std::string& name) const;
+
+ private:
+  std::filesystem::path run_dir_;
+  std::filesystem::path kubeconfig_;
+  int port_base_ = 0;
+};
+
+}  // namespace decant::test

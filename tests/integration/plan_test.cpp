@@ -1,0 +1,258 @@
+// decant plan against a real control plane (tests/integration/k8s_cluster.hpp) running
+// the stand-in CircleCI Server chart, whose internal PostgreSQL (12 when installed, as
+// CircleCI Server ships it) and MongoDB (FerretDB) are local servers behind mapped pods.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "k8s_cluster.hpp"
+#include "mongo_server.hpp"
+#include "pg_server.hpp"
+
+namespace decant::test {
+namespace {
+
+constexpr const char* kPgPassword = "pg-Internal-s3cret";
+constexpr const char* kMongoPassword = "mongo-Internal-s3cret";
+constexpr const char* kNs = "circleci-server";
+
+class PlanTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new TestCluster();
+    int major = server_available(12) ? 12 : 15;
+    source_pg_ = new PgServer(PgServer::Options{.major = major});
+    source_pg_->exec("CREATE DATABASE circle");
+    source_pg_->exec(
+        "CREATE TABLE builds (id bigint PRIMARY KEY, status text); "
+        "INSERT INTO builds SELECT g, 'success' FROM generate_series(1, 5000) g; "
+        "CREATE TABLE projects (id int PRIMARY KEY, name text); INSERT INTO projects VALUES (1, 'decant'); ANALYZE",
+        "circle");
+    source_mongo_ = new FerretDb(FerretDb::Options{.user = "root", .password = kMongoPassword});
+    source_mongo_->insert("circle_ghe", "builds", {R"({"_id": 1, "status": "success"})", R"({"_id": 2, "status": "failed"})",
+                                                   R"({"_id": 3, "status": "running"})"});
+    map_databases(kNs);
+    cluster_->install_chart(kNs, "circleci-server",
+                            {std::string("postgresql.auth.password=") + kPgPassword,
+                             std::string("mongodb.auth.rootPassword=") + kMongoPassword});
+  }
+  static void TearDownTestSuite() {
+    delete source_mongo_;
+    delete source_pg_;
+    delete cluster_;
+  }
+  static void map_databases(const std::string& ns) {
+    std::string pg_port = std::to_string(source_pg_->port());
+    cluster_->map_pod(ns, "postgresql-0",
+                      {"5432=127.0.0.1:" + pg_port, "PGHOST=127.0.0.1", "PGPORT=" + pg_port,
+                       "PATH=" + client_bin_dir(15) + ":/usr/bin:/bin"});
+    cluster_->map_pod(ns, "mongodb-0", {"27017=127.0.0.1:" + std::to_string(source_mongo_->port())});
+  }
+
+  RunResult plan(std::vector<std::string> args, const std::string& kubeconfig = "") {
+    std::vector<std::string> all{"plan", "--kubeconfig=" + (kubeconfig.empty() ? cluster_->kubeconfig().string() : kubeconfig),
+                                 "--helm=" + cluster_->helm_path()};
+    if (std::find(args.begin(), args.end(), "--kubectl") == args.end()) all.push_back("--kubectl=" + cluster_->kubectl_path());
+    all.insert(all.end(), args.begin(), args.end());
+    auto env = cluster_->env();
+    env.erase("KUBECONFIG");
+    return run_decant(all, env);
+  }
+
+  static void expect_no_secrets(const RunResult& r) {
+    for (const char* secret : {kPgPassword, kMongoPassword, "target-Pw-1"}) {
+      EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";
+      EXPECT_EQ(r.err.find(secret), std::string::npos) << "a password in stderr";
+    }
+  }
+
+  static TestCluster* cluster_;
+  static PgServer* source_pg_;
+  static FerretDb* source_mongo_;
+};
+
+TestCluster* PlanTest::cluster_ = nullptr;
+PgServer* PlanTest::source_pg_ = nullptr;
+FerretDb* PlanTest::source_mongo_ = nullptr;
+
+TEST_F(PlanTest, FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady) {
+  PgServer target_pg;
+  FerretDb target_mongo;
+  auto r = plan({"--pg-target", target_pg.conninfo(), "--mongo-target", target_mongo.uri(), "--allow-single-server",
+                 "--daily-active-users", "120", "--output", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_no_secrets(r);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["ready"].get<bool>());
+  EXPECT_EQ(j["release"]["name"], "circleci-server");
+  EXPECT_EQ(j["release"]["revision"], 1);
+  EXPECT_EQ(j["release"]["values"]["postgresql"]["auth"]["password"], "<redacted>");
+  EXPECT_EQ(j["applications"].size(), 4u);
+  EXPECT_EQ(j["postgresql"]["credentials"]["secret"], "postgresql");
+  EXPECT_EQ(j["postgresql"]["credentials"]["key"], "postgresql-password");
+  EXPECT_EQ(j["mongodb"]["credentials"]["key"], "mongodb-root-password");
+  EXPECT_EQ(j["postgresql"]["copy"]["source_major"], source_pg_->major());
+  bool circle = false;
+  for (const auto& d : j["postgresql"]["copy"]["databases"])
+    if (d["name"] == "circle") {
+      circle = true;
+      EXPECT_EQ(d["tables"], 2);
+      EXPECT_GE(d["rows_estimate"].get<int>(), 5000);
+    }
+  EXPECT_TRUE(circle) << r.out;
+  EXPECT_EQ(j["mongodb"]["copy"]["documents"], 3);
+  EXPECT_EQ(j["sizing"]["disk_gb"], 200);
+  EXPECT_GT(j["estimate"]["sample_bytes_per_second"].get<double>(), 0);
+  EXPECT_GT(j["estimate"]["downtime_seconds"].get<double>(), 90);
+  std::string checks = j["checks"].dump();
+  EXPECT_NE(checks.find("PostgreSQL target reached and logged into from inside the cluster"), std::string::npos) << checks;
+  EXPECT_NE(checks.find("MongoDB target 127.0.0.1:" + std::to_string(target_mongo.port()) + " reached from inside"),
+            std::string::npos)
+      << checks;
+  // The internal databases were only read.
+  EXPECT_EQ(source_pg_->value("SELECT count(*) FROM builds", "circle"), "5000");
+  EXPECT_FALSE(target_pg.database_exists("circle"));
+
+  auto text = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"});
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_NE(text.out.find("ready: nothing blocks"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("password in Secret postgresql key postgresql-password"), std::string::npos) << text.out;
+}
+
+TEST_F(PlanTest, ATargetWithoutAStandbyBlocksUnlessASingleServerIsAccepted) {
+  PgServer target_pg;
+  auto r = plan({"--pg-target", target_pg.conninfo()});
+  EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
+  EXPECT_NE(r.out.find("blocker: the PostgreSQL target has no streaming standby"), std::string::npos) << r.out;
+}
+
+TEST_F(PlanTest, TheTargetsPasswordNeverShowsAndAWrongOneIsABlocker) {
+  PgServer target_pg(PgServer::Options{.password_auth = true});
+  target_pg.exec("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'target-Pw-1'");
+  std::string good = "host=127.0.0.1 port=" + std::to_string(target_pg.port()) +
+                     " dbname=postgres user=migrator password=target-Pw-1";
+  auto ok = plan({"--pg-target", good, "--allow-single-server"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  expect_no_secrets(ok);
+  std::string bad = "host=127.0.0.1 port=" + std::to_string(target_pg.port()) +
+                    " dbname=postgres user=migrator password=wrong-one";
+  auto r = plan({"--pg-target", bad, "--allow-single-server"});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_EQ(r.out.find("wrong-one"), std::string::npos);
+}
+
+TEST_F(PlanTest, ATargetThatIsTheSourceIsABlocker) {
+  auto r = plan({"--pg-target", "host=localhost port=" + std::to_string(source_pg_->port()) + " user=postgres dbname=postgres",
+                 "--allow-single-server"});
+  EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+  EXPECT_NE(r.out.find("is the source server"), std::string::npos) << r.out;
+}
+
+TEST_F(PlanTest, AnUnreachableTargetIsABlockerFromDecantAndFromTheCluster) {
+  int closed = free_port();
+  auto r = plan({"--pg-target", "host=127.0.0.1 port=" + std::to_string(closed) + " user=postgres dbname=postgres "
+                                "connect_timeout=3",
+                 "--allow-single-server"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("not usable from inside the cluster (psql in postgresql-0)"), std::string::npos) << r.out;
+  auto m = plan({"--mongo-target", "mongodb://127.0.0.1:" + std::to_string(closed) + "/?serverSelectionTimeoutMS=2000"});
+  EXPECT_EQ(m.exit_code, 3) << m.out << m.err;
+  EXPECT_NE(m.out.find("is not usable from inside the cluster (mongodb-0)"), std::string::npos) << m.out;
+}
+
+TEST_F(PlanTest, ANonEmptyTargetBlocksUnlessItWouldBeReplaced) {
+  PgServer target_pg;
+  target_pg.exec("CREATE DATABASE circle");
+  target_pg.exec("CREATE TABLE leftover (id int); INSERT INTO leftover VALUES (1)", "circle");
+  auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"});
+  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  auto clean = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server", "--clean"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(target_pg.value("SELECT count(*) FROM leftover", "circle"), "1") << "plan wrote to the target";
+}
+
+TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
+  PgServer target_pg;
+  auto target = target_pg.conninfo();
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{"-n", "nowhere", "--pg-target", target}, 15, "the namespace nowhere does not exist"},
+      {{"--context", "nope", "--pg-target", target}, 2, "context"},
+      {{"--release", "other", "--pg-target", target}, 15, "no Helm release other"},
+      {{"--kubectl", "/nonexistent/kubectl", "--pg-target", target}, 5, "kubectl"},
+      {{}, 2, "no --pg-target and no --mongo-target"},
+      {{"--pg-target", "postgresql://[bad"}, 2, "target"},
+      {{"-n", "default", "--pg-target", target}, 15, "no Helm release in the namespace default"},
+  };
+  for (const auto& c : cases) {
+    auto r = plan(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << testing::PrintToString(c.args) << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  }
+  // An API server that does not answer.
+  auto dead = make_temp_dir("decant-kubeconfig") / "kubeconfig";
+  {
+    std::ofstream out(dead);
+    out << "apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: https://127.0.0.1:"
+        << free_port() << "\ncontexts:\n- name: d\n  context: {cluster: d, user: u}\ncurrent-context: d\nusers:\n- name: u\n"
+        << "  user: {token: t}\n";
+  }
+  auto r = plan({"--pg-target", target}, dead.string());
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+}
+
+TEST_F(PlanTest, TheNewerKeySpellingInAnExistingSecretIsFound) {
+  const std::string ns = "other";
+  cluster_->must_kubectl({"create", "namespace", ns});
+  cluster_->must_kubectl({"-n", ns, "create", "secret", "generic", "my-pg", std::string("--from-literal=postgres-password=") + kPgPassword});
+  map_databases(ns);
+  cluster_->install_chart(ns, "cci", {"postgresql.auth.existingSecret=my-pg",
+                                      std::string("mongodb.auth.rootPassword=") + kMongoPassword});
+  PgServer target_pg;
+  auto r = plan({"-n", ns, "--pg-target", target_pg.conninfo(), "--allow-single-server", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["release"]["name"], "cci");
+  EXPECT_EQ(j["postgresql"]["credentials"]["secret"], "my-pg");
+  EXPECT_EQ(j["postgresql"]["credentials"]["key"], "postgres-password");
+
+  // A Secret without the key: one line naming the keys tried.
+  cluster_->must_kubectl({"-n", ns, "patch", "secret", "my-pg", "--type=json",
+                          R"(-p=[{"op":"remove","path":"/data/postgres-password"}])"});
+  auto missing = plan({"-n", ns, "--pg-target", target_pg.conninfo(), "--allow-single-server"});
+  EXPECT_EQ(missing.exit_code, 15) << missing.out << missing.err;
+  EXPECT_NE(missing.err.find("the postgresql password is not in the Secret my-pg (keys tried: postgres-password, "
+                             "postgresql-password)"),
+            std::string::npos)
+      << missing.err;
+}
+
+TEST_F(PlanTest, AUserWithoutTheRightsMigrateNeedsIsBlockedBeforeAnyDowntime) {
+  cluster_->must_kubectl({"-n", kNs, "create", "serviceaccount", "viewer"});
+  cluster_->must_kubectl({"-n", kNs, "create", "role", "viewer", "--verb=get,list",
+                          "--resource=secrets,deployments,statefulsets,services,pods,configmaps"});
+  cluster_->must_kubectl({"-n", kNs, "create", "role", "viewer-forward", "--verb=create",
+                          "--resource=pods/portforward,pods/exec"});
+  cluster_->must_kubectl({"-n", kNs, "create", "rolebinding", "viewer", "--role=viewer",
+                          "--serviceaccount=" + std::string(kNs) + ":viewer"});
+  cluster_->must_kubectl({"-n", kNs, "create", "rolebinding", "viewer-forward", "--role=viewer-forward",
+                          "--serviceaccount=" + std::string(kNs) + ":viewer"});
+  auto kubeconfig = cluster_->service_account_kubeconfig(kNs, "viewer");
+  PgServer target_pg;
+  auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"}, kubeconfig.string());
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("cannot patch deployments/scale"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot create secrets"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("cannot get secrets"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace decant::test
