@@ -31,6 +31,7 @@ int run(int argc, char** argv) {
   Runner mongo_dump = add_mongo_dump(*mongo);
   Runner mongo_restore = add_mongo_restore(*mongo);
   Runner plan = add_plan(app);
+  Runner migrate = add_migrate(app);
   auto* codes = app.add_subcommand("exit-codes", "List decant's exit codes, what each means and what to do (Markdown)");
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
@@ -61,6 +62,7 @@ int run(int argc, char** argv) {
     else if (mongo->got_subcommand("dump")) code = mongo_dump();
     else if (mongo->got_subcommand("restore")) code = mongo_restore();
     else if (app.got_subcommand("plan")) code = plan();
+    else if (app.got_subcommand("migrate")) code = migrate();
     else if (codes->parsed()) {
       fmt::print("{}", exit_codes_markdown());
       code = 0;

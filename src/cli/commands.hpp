@@ -4,6 +4,8 @@
 #include <functional>
 #include <memory>
 
+#include "migrate/plan.hpp"
+
 namespace decant::cli {
 // Each command registers its subcommand and returns the function that runs it.
 using Runner = std::function<int()>;
@@ -21,4 +23,7 @@ Runner add_mongo_copy(CLI::App& mongo);
 Runner add_mongo_dump(CLI::App& mongo);
 Runner add_mongo_restore(CLI::App& mongo);
 Runner add_plan(CLI::App& app);
+// The options plan and migrate share (cluster, targets, checks).
+void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options);
+Runner add_migrate(CLI::App& app);
 }  // namespace decant::cli

@@ -8,6 +8,8 @@
 
 namespace decant::cli {
 
+namespace {
+
 void add_cluster_options(CLI::App* cmd, k8s::ClusterOptions& cluster, std::optional<std::string>& release) {
   cmd->add_option("--kubeconfig", cluster.kubeconfig, "kubeconfig file; default: KUBECONFIG, then ~/.kube/config");
   cmd->add_option("--context", cluster.context, "kubeconfig context; default: its current context");
@@ -17,6 +19,23 @@ void add_cluster_options(CLI::App* cmd, k8s::ClusterOptions& cluster, std::optio
   cmd->add_option("--helm", cluster.helm, "helm to run")->capture_default_str();
 }
 
+}  // namespace
+
+void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options) {
+  add_cluster_options(cmd, options.cluster, options.release);
+  cmd->add_option("--pg-target", options.pg_target, "libpq URI of the external PostgreSQL (its maintenance database)");
+  cmd->add_option("--mongo-target", options.mongo_target, "MongoDB URI of the external MongoDB");
+  cmd->add_option("--mongo-db", options.mongo_dbs, "MongoDB database to move (repeatable)")->capture_default_str();
+  cmd->add_flag("--all-mongo-dbs", options.all_mongo_dbs, "Move every non-system MongoDB database");
+  cmd->add_option("--daily-active-users", options.daily_active_users, "Check the sizing advice for this many users")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--allow-single-server", options.allow_single_server,
+                "A PostgreSQL target without a streaming standby is a warning, not a blocker");
+  cmd->add_flag("--clean", options.clean, "Replace PostgreSQL databases the target has already");
+  cmd->add_flag("--drop", options.drop, "Replace MongoDB collections the target has already");
+  cmd->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_dump, pg_restore and psql to use");
+}
+
 Runner add_plan(CLI::App& app) {
   auto options = std::make_shared<migrate::PlanOptions>();
   auto output = std::make_shared<std::string>("text");
@@ -24,18 +43,7 @@ Runner add_plan(CLI::App& app) {
       "plan", "Check, without downtime and without changing anything, what `decant migrate` would do: the release, "
               "the internal databases, the external targets (from decant and from inside the cluster), permissions, "
               "sizing and the downtime to expect");
-  add_cluster_options(cmd, options->cluster, options->release);
-  cmd->add_option("--pg-target", options->pg_target, "libpq URI of the external PostgreSQL (its maintenance database)");
-  cmd->add_option("--mongo-target", options->mongo_target, "MongoDB URI of the external MongoDB");
-  cmd->add_option("--mongo-db", options->mongo_dbs, "MongoDB database to move (repeatable)")->capture_default_str();
-  cmd->add_flag("--all-mongo-dbs", options->all_mongo_dbs, "Move every non-system MongoDB database");
-  cmd->add_option("--daily-active-users", options->daily_active_users, "Check the sizing advice for this many users")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--allow-single-server", options->allow_single_server,
-                "A PostgreSQL target without a streaming standby is a warning, not a blocker");
-  cmd->add_flag("--clean", options->clean, "PostgreSQL databases the target has already would be replaced");
-  cmd->add_flag("--drop", options->drop, "MongoDB collections the target has already would be replaced");
-  cmd->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump, pg_restore and psql to use");
+  add_plan_options(cmd, *options);
   cmd->add_option("-o,--output", *output, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,

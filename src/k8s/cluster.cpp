@@ -41,7 +41,9 @@ Error cluster_failure(const std::string& tool, const std::string& doing, const P
     return Error(ExitCode::unreachable, what, "check the kubeconfig and context, and that the API server is reachable");
   if (contains(e, "Unauthorized") || contains(e, "must be logged in") || contains(e, "x509:"))
     return Error(ExitCode::auth, what, "renew the kubeconfig's credentials");
-  if (contains(e, "NotFound") || contains(e, "not found"))
+  // kubectl: "Error from server (NotFound): ..."; helm's "not found" is about a chart or
+  // file it was given, a failure of the step.
+  if (contains(e, "(NotFound)") || (tool == "kubectl" && contains(e, "not found")))
     return Error(ExitCode::cluster_mismatch, what, "check the namespace (-n) and release (--release)");
   return Error(ExitCode::cluster_failed, what, "fix the cause named there; nothing was changed by this step");
 }

@@ -239,25 +239,6 @@ double sample_mongodb(const std::string& source, const mongo::CopyPreflight& pre
   return static_cast<double>(bytes) / std::max(seconds_since(started), 1e-3);
 }
 
-std::string pg_source_conninfo(const k8s::PortForward& forward, const InternalDatabase& db) {
-  return fmt::format("host=127.0.0.1 port={} user={} dbname=postgres password={} application_name=decant",
-                     forward.local_port(), pg::quote_conninfo_value(db.user), pg::quote_conninfo_value(db.password));
-}
-
-std::string percent_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
-
-std::string mongo_source_uri(const k8s::PortForward& forward, const InternalDatabase& db) {
-  return fmt::format("mongodb://{}:{}@127.0.0.1:{}/?authSource=admin&directConnection=true", percent_encode(db.user),
-                     percent_encode(db.password), forward.local_port());
-}
-
 bool usable_source(const InternalDatabase& db, const std::string& label, Plan& plan) {
   if (!db.internal) {
     plan.blockers.push_back({ExitCode::usage,
@@ -286,7 +267,7 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
     plan.blockers.push_back(finding(e));
     return;
   }
-  std::string source = pg_source_conninfo(*forward, db);
+  std::string source = pg_source_conninfo(forward->local_port(), db);
   pg::CopyOptions copy;
   copy.source = source;
   copy.target = *options.pg_target;
@@ -357,7 +338,7 @@ void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan&
     plan.blockers.push_back(finding(e));
     return;
   }
-  std::string source = mongo_source_uri(*forward, db);
+  std::string source = mongo_source_uri(forward->local_port(), db);
   mongo::CopyOptions copy;
   copy.source = source;
   copy.target = *options.mongo_target;

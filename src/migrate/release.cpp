@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "pg/conninfo.hpp"
 
 namespace decant::migrate {
 namespace {
@@ -95,6 +98,27 @@ void read_database(const k8s::Cluster& cluster, const nlohmann::json& values, In
 }
 
 }  // namespace
+
+std::string pg_source_conninfo(int local_port, const InternalDatabase& db) {
+  return fmt::format("host=127.0.0.1 port={} user={} dbname=postgres password={} application_name=decant", local_port,
+                     pg::quote_conninfo_value(db.user), pg::quote_conninfo_value(db.password));
+}
+
+std::string percent_encode(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+std::string mongo_source_uri(int local_port, const InternalDatabase& db) {
+  return fmt::format("mongodb://{}:{}@127.0.0.1:{}/?authSource=admin&directConnection=true", percent_encode(db.user),
+                     percent_encode(db.password), local_port);
+}
 
 const nlohmann::json* value_at(const nlohmann::json& values, const std::string& path) {
   const nlohmann::json* at = &values;

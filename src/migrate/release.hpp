@@ -49,6 +49,12 @@ struct ReleaseState {
 ReleaseState read_release(const k8s::Cluster& cluster, const std::optional<std::string>& release,
                           bool want_postgresql, bool want_mongodb);
 
+// How decant reaches an internal database through a port-forward on `local_port`
+// (the strings hold its password: for this process only).
+std::string pg_source_conninfo(int local_port, const InternalDatabase& db);
+std::string mongo_source_uri(int local_port, const InternalDatabase& db);
+std::string percent_encode(const std::string& text);
+
 // A value at a dotted path ("postgresql.internal"), or nullptr.
 const nlohmann::json* value_at(const nlohmann::json& values, const std::string& path);
 

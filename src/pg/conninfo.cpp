@@ -87,8 +87,10 @@ std::string ConnInfo::build(const std::optional<std::string>& dbname, bool with_
 std::string ConnInfo::for_database(const std::string& dbname) const { return build(dbname, true); }
 std::string ConnInfo::for_child(const std::string& dbname) const { return build(dbname, false); }
 
-std::optional<std::string> ConnInfo::password() const {
-  auto it = params_.find("password");
+std::optional<std::string> ConnInfo::password() const { return param("password"); }
+
+std::optional<std::string> ConnInfo::param(const std::string& keyword) const {
+  auto it = params_.find(keyword);
   if (it == params_.end()) return std::nullopt;
   return it->second;
 }

@@ -19,6 +19,8 @@ class ConnInfo {
   // The same without the password, for a child's argv; the password goes in PGPASSWORD.
   std::string for_child(const std::string& dbname) const;
   std::optional<std::string> password() const;
+  // A keyword's value as given ("host", "port", "user", "sslmode"), or nullopt.
+  std::optional<std::string> param(const std::string& keyword) const;
   // Safe to show: host, port, user, database; never the password.
   std::string display() const;
   std::string display(const std::string& dbname) const;

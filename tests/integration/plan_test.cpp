@@ -8,75 +8,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "k8s_cluster.hpp"
-#include "mongo_server.hpp"
-#include "pg_server.hpp"
+#include "k8s_fixture.hpp"
 
 namespace decant::test {
 namespace {
 
-constexpr const char* kPgPassword = "pg-Internal-s3cret";
-constexpr const char* kMongoPassword = "mongo-Internal-s3cret";
-constexpr const char* kNs = "circleci-server";
-
-class PlanTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new TestCluster();
-    int major = server_available(12) ? 12 : 15;
-    source_pg_ = new PgServer(PgServer::Options{.major = major});
-    source_pg_->exec("CREATE DATABASE circle");
-    source_pg_->exec(
-        "CREATE TABLE builds (id bigint PRIMARY KEY, status text); "
-        "INSERT INTO builds SELECT g, 'success' FROM generate_series(1, 5000) g; "
-        "CREATE TABLE projects (id int PRIMARY KEY, name text); INSERT INTO projects VALUES (1, 'decant'); ANALYZE",
-        "circle");
-    source_mongo_ = new FerretDb(FerretDb::Options{.user = "root", .password = kMongoPassword});
-    source_mongo_->insert("circle_ghe", "builds", {R"({"_id": 1, "status": "success"})", R"({"_id": 2, "status": "failed"})",
-                                                   R"({"_id": 3, "status": "running"})"});
-    map_databases(kNs);
-    cluster_->install_chart(kNs, "circleci-server",
-                            {std::string("postgresql.auth.password=") + kPgPassword,
-                             std::string("mongodb.auth.rootPassword=") + kMongoPassword});
-  }
-  static void TearDownTestSuite() {
-    delete source_mongo_;
-    delete source_pg_;
-    delete cluster_;
-  }
-  static void map_databases(const std::string& ns) {
-    std::string pg_port = std::to_string(source_pg_->port());
-    cluster_->map_pod(ns, "postgresql-0",
-                      {"5432=127.0.0.1:" + pg_port, "PGHOST=127.0.0.1", "PGPORT=" + pg_port,
-                       "PATH=" + client_bin_dir(15) + ":/usr/bin:/bin"});
-    cluster_->map_pod(ns, "mongodb-0", {"27017=127.0.0.1:" + std::to_string(source_mongo_->port())});
-  }
-
-  RunResult plan(std::vector<std::string> args, const std::string& kubeconfig = "") {
-    std::vector<std::string> all{"plan", "--kubeconfig=" + (kubeconfig.empty() ? cluster_->kubeconfig().string() : kubeconfig),
-                                 "--helm=" + cluster_->helm_path()};
-    if (std::find(args.begin(), args.end(), "--kubectl") == args.end()) all.push_back("--kubectl=" + cluster_->kubectl_path());
-    all.insert(all.end(), args.begin(), args.end());
-    auto env = cluster_->env();
-    env.erase("KUBECONFIG");
-    return run_decant(all, env);
-  }
-
-  static void expect_no_secrets(const RunResult& r) {
-    for (const char* secret : {kPgPassword, kMongoPassword, "target-Pw-1"}) {
-      EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";
-      EXPECT_EQ(r.err.find(secret), std::string::npos) << "a password in stderr";
-    }
-  }
-
-  static TestCluster* cluster_;
-  static PgServer* source_pg_;
-  static FerretDb* source_mongo_;
-};
-
-TestCluster* PlanTest::cluster_ = nullptr;
-PgServer* PlanTest::source_pg_ = nullptr;
-FerretDb* PlanTest::source_mongo_ = nullptr;
+class PlanTest : public StandinTest {};
 
 TEST_F(PlanTest, FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady) {
   PgServer target_pg;

@@ -1,0 +1,46 @@
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "common/error.hpp"
+#include "migrate/migration.hpp"
+
+namespace decant::cli {
+
+Runner add_migrate(CLI::App& app) {
+  auto options = std::make_shared<migrate::MigrateOptions>();
+  auto* cmd = app.add_subcommand(
+      "migrate", "Move CircleCI Server's internal PostgreSQL and MongoDB to external servers: preflight, scale the "
+                 "application down, copy and verify, point the release at the targets with helm upgrade, wait until "
+                 "it is back; resumable, with --rollback");
+  add_plan_options(cmd, options->plan);
+  cmd->add_option("--chart", options->chart,
+                  "Chart reference for `helm upgrade` (a repository chart, a directory or a .tgz); without it, "
+                  "the command is printed and the run stops at a resumable point");
+  cmd->add_option("--values-out", options->values_out, "Write the values overlay here; default: in the state directory");
+  cmd->add_option("--secret-name", options->secret_name, "Secret that holds the external credentials")
+      ->capture_default_str();
+  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers of the copies; default: the number of CPUs")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--wait-timeout", options->wait_seconds,
+                  "Seconds to wait for the pods to go, and for the upgraded release to be ready")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--report", options->report_path, "Write the phases, their durations and the downtime as JSON here");
+  cmd->add_option("--state-dir", options->state_dir,
+                  "Where the resume state is kept; default: ~/.local/state/decant/migrate-<id>");
+  cmd->add_flag("--dry-run", options->dry_run, "Run the preflight and print every command it would run; change nothing");
+  cmd->add_flag("--resume", options->resume, "Continue an interrupted migration after its last finished phase");
+  cmd->add_flag("--rollback", options->rollback,
+                "Put the release back as recorded (helm rollback, replicas, decant's Secret removed)");
+  cmd->add_flag("!--no-auto-rollback", options->auto_rollback,
+                "Keep the application scaled down when the migration fails before the upgrade");
+  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
+                                 ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
+                                 ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
+                                 ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
+                                 ExitCode::same_server, ExitCode::cluster_mismatch, ExitCode::cluster_failed,
+                                 ExitCode::internal}));
+  return [options] { return migrate::migrate(*options); };
+}
+
+}  // namespace decant::cli

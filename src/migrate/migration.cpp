@@ -1,0 +1,604 @@
+#include "migrate/migration.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <mongoc/mongoc.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/run_context.hpp"
+#include "engine/progress.hpp"
+#include "engine/resume_state.hpp"
+#include "k8s/port_forward.hpp"
+#include "mongo/client.hpp"
+#include "pg/conninfo.hpp"
+
+namespace decant::migrate {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kRecordName = "decant-migrate";
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// What migrate changes, recorded before it changes anything: enough to put it back.
+struct Record {
+  std::string release;
+  int revision = 0;
+  std::map<std::string, int> replicas;  // deployment -> spec.replicas
+};
+
+json record_json(const Record& r) { return {{"release", r.release}, {"revision", r.revision}, {"replicas", r.replicas}}; }
+
+Record record_from(const json& j) {
+  Record r;
+  r.release = j.at("release").get<std::string>();
+  r.revision = j.at("revision").get<int>();
+  r.replicas = j.at("replicas").get<std::map<std::string, int>>();
+  return r;
+}
+
+std::string shell_words(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    bool plain = !a.empty() && a.find_first_of(" \t'\"$&|;<>()*?[]{}\\`!#~") == std::string::npos;
+    out += (out.empty() ? "" : " ") + (plain ? a : "'" + a + "'");
+  }
+  return out;
+}
+
+void write_private_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path().empty() ? fs::path(".") : path.parent_path());
+  fs::path tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    throw Error(ExitCode::local_io, "cannot write " + path.string() + ": " + std::strerror(ok ? errno : err),
+                "free space or fix permissions, then run with --resume");
+}
+
+class Migration {
+ public:
+  explicit Migration(const MigrateOptions& options) : o_(options), cluster_(options.plan.cluster) {}
+  int run();
+
+ private:
+  int rollback();
+  void open_state(bool must_exist);
+  void phase(const std::string& name, const std::function<void()>& body);
+  void record();
+  void scale_down();
+  void wait_pods_gone();
+  void copy_postgresql();
+  void copy_mongodb();
+  void write_secret();
+  fs::path write_values();
+  std::vector<std::string> upgrade_args(const fs::path& overlay) const;
+  void check_upgrade(const fs::path& overlay);
+  bool upgrade(const fs::path& overlay);
+  void wait_ready();
+  void check_points_external();
+  void scale_back();
+  void save_record_configmap(const std::string& phase_name);
+  std::optional<Record> read_record_configmap();
+  int forward_port(const std::string& key);
+  void print_dry_run(const fs::path& overlay);
+  void write_report(int code, const std::string& error);
+
+  const MigrateOptions& o_;
+  k8s::Cluster cluster_;
+  ReleaseState release_;
+  Record record_;
+  std::unique_ptr<engine::ResumeState> state_;
+  json phases_ = json::array();
+  int revision_after_ = 0;
+};
+
+void Migration::open_state(bool must_exist) {
+  std::string identity = fmt::format("{}/{}/{}", o_.plan.cluster.context.value_or("(current context)"), cluster_.ns(),
+                                     release_.name);
+  fs::path dir = o_.state_dir ? fs::path(*o_.state_dir) : engine::default_state_dir("migrate", identity);
+  state_ = std::make_unique<engine::ResumeState>(dir, identity);
+  if (must_exist) state_->load();
+}
+
+// A phase runs once: a resumed run skips what the journal says is done.
+void Migration::phase(const std::string& name, const std::function<void()>& body) {
+  if (state_->done(name)) {
+    log::info("{}: done by the interrupted run", name);
+    return;
+  }
+  throw_if_interrupted();
+  auto started = Clock::now();
+  body();
+  double seconds = seconds_since(started);
+  phases_.push_back({{"phase", name}, {"seconds", seconds}});
+  state_->mark_done(name, {{"seconds", seconds}, {"at", wall_now()}});
+  log::info("{}: done in {:.1f}s", name, seconds);
+}
+
+void Migration::save_record_configmap(const std::string& phase_name) {
+  json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", kRecordName}, {"labels", {{"app.kubernetes.io/managed-by", "decant"}}}}},
+             {"data", {{"record", record_json(record_).dump()}, {"phase", phase_name}}}};
+  cluster_.kubectl({"apply", "--server-side", "--force-conflicts", "--field-manager=decant", "-f", "-"}, cm.dump());
+}
+
+std::optional<Record> Migration::read_record_configmap() {
+  try {
+    auto cm = cluster_.kubectl_json({"get", "configmap", kRecordName});
+    return record_from(json::parse(cm.at("data").at("record").get<std::string>()));
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::cluster_mismatch) throw;
+    return std::nullopt;
+  }
+}
+
+void Migration::record() {
+  record_.release = release_.name;
+  record_.revision = release_.revision;
+  for (const auto& a : release_.apps) record_.replicas[a.name] = a.replicas;
+  save_record_configmap("recorded");
+  state_->mark_done("recorded", record_json(record_));
+}
+
+void Migration::scale_down() {
+  state_->mark_done("down-at", wall_now());
+  cluster_.kubectl({"scale", "deployment", "--selector=layer=application", "--replicas=0"});
+  wait_pods_gone();
+}
+
+void Migration::wait_pods_gone() {
+  auto deadline = Clock::now() + std::chrono::seconds(o_.wait_seconds);
+  auto last_line = Clock::now();
+  for (;;) {
+    auto pods = cluster_.kubectl_json({"get", "pods", "--selector=layer=application"});
+    size_t left = pods["items"].size();
+    if (left == 0) return;
+    if (Clock::now() > deadline)
+      throw Error(ExitCode::cluster_failed,
+                  fmt::format("{} application pod(s) still there {} s after scaling to zero", left, o_.wait_seconds),
+                  "see why they do not stop (kubectl -n " + cluster_.ns() +
+                      " get pods -l layer=application), then run with --resume or --rollback");
+    if (seconds_since(last_line) >= 5) {
+      log::info("waiting for {} application pod(s) to stop", left);
+      last_line = Clock::now();
+    }
+    throw_if_interrupted();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// The local port of a forward, kept across runs: the copies' resume state names it.
+int Migration::forward_port(const std::string& key) {
+  auto v = state_->get(key);
+  return v ? v->get<int>() : 0;
+}
+
+void Migration::copy_postgresql() {
+  const auto& db = release_.postgresql;
+  k8s::PortForward forward(cluster_, db.pod, db.port, forward_port("pg-forward-port"));
+  state_->mark_done("pg-forward-port", forward.local_port());
+  pg::CopyOptions copy;
+  copy.source = pg_source_conninfo(forward.local_port(), db);
+  copy.target = *o_.plan.pg_target;
+  copy.jobs = o_.jobs;
+  copy.clean = o_.plan.clean;
+  copy.pg_bin = o_.plan.pg_bin;
+  copy.state_dir = (state_->dir() / "pg-copy").string();
+  copy.resume = fs::exists(state_->dir() / "pg-copy" / "journal");
+  if (int rc = pg::copy_instance(copy); rc != 0)
+    throw Error(static_cast<ExitCode>(rc), "the PostgreSQL copy did not verify", "see the summary above");
+}
+
+void Migration::copy_mongodb() {
+  const auto& db = release_.mongodb;
+  k8s::PortForward forward(cluster_, db.pod, db.port, forward_port("mongo-forward-port"));
+  state_->mark_done("mongo-forward-port", forward.local_port());
+  mongo::CopyOptions copy;
+  copy.source = mongo_source_uri(forward.local_port(), db);
+  copy.target = *o_.plan.mongo_target;
+  if (!o_.plan.all_mongo_dbs) copy.databases = o_.plan.mongo_dbs;
+  copy.jobs = o_.jobs;
+  copy.drop = o_.plan.drop;
+  copy.state_dir = (state_->dir() / "mongo-copy").string();
+  copy.resume = fs::exists(state_->dir() / "mongo-copy" / "journal");
+  if (int rc = mongo::copy_instance(copy); rc != 0)
+    throw Error(static_cast<ExitCode>(rc), "the MongoDB copy did not verify", "see the summary above");
+}
+
+// The external credentials, for the release's existingSecret. Applied server-side and
+// fed on stdin: no password in argv, nor in a last-applied annotation.
+void Migration::write_secret() {
+  json data = json::object();
+  if (o_.plan.pg_target) {
+    auto info = pg::ConnInfo::parse(*o_.plan.pg_target, "target");
+    data["postgres-password"] = info.password().value_or("");
+    data["postgresql-password"] = info.password().value_or("");
+  }
+  if (o_.plan.mongo_target) {
+    auto uri = mongo::Uri::parse(*o_.plan.mongo_target, "target");
+    const char* password = mongoc_uri_get_password(uri.get());
+    data["mongodb-passwords"] = password ? password : "";
+    data["mongodb-root-password"] = password ? password : "";
+  }
+  json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"type", "Opaque"},
+                 {"metadata", {{"name", o_.secret_name}, {"labels", {{"app.kubernetes.io/managed-by", "decant"}}}}},
+                 {"stringData", data}};
+  cluster_.kubectl({"apply", "--server-side", "--force-conflicts", "--field-manager=decant", "-f", "-"}, secret.dump());
+}
+
+fs::path Migration::write_values() {
+  fs::path path = o_.values_out ? fs::path(*o_.values_out) : state_->dir() / "values-external.yaml";
+  // JSON is YAML: helm reads it as a values file.
+  write_private_file(path, external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name).dump(2) + "\n");
+  return path;
+}
+
+std::vector<std::string> Migration::upgrade_args(const fs::path& overlay) const {
+  return {"upgrade", release_.name, o_.chart.value_or("CHART"), "--reuse-values", "--values", overlay.string(),
+          "--wait", "--timeout", std::to_string(o_.wait_seconds) + "s"};
+}
+
+// The upgrade tried against the API server first (templates, schema, admission): a chart
+// that cannot be applied is found while the application can still be scaled back up.
+void Migration::check_upgrade(const fs::path& overlay) {
+  if (!o_.chart) return;
+  auto args = upgrade_args(overlay);
+  args.push_back("--dry-run=server");
+  cluster_.helm(args, std::chrono::seconds(o_.wait_seconds + 60));
+}
+
+bool Migration::upgrade(const fs::path& overlay) {
+  // An upgrade the operator ran by hand (after a run without --chart) counts.
+  auto now = read_release(cluster_, release_.name, false, false);
+  if (now.revision > record_.revision) {
+    revision_after_ = now.revision;
+    return true;
+  }
+  auto args = upgrade_args(overlay);
+  if (!o_.chart) {
+    fmt::print("\nThe data is copied and verified; the application stays scaled to zero. Upgrade the release with its "
+               "chart:\n  {}\nthen run `decant migrate --resume` (same options) to check and finish, or "
+               "`decant migrate --rollback`.\n",
+               shell_words(cluster_.helm_argv(args)));
+    return false;
+  }
+  log::info("helm upgrade {} {} --reuse-values --values {}", release_.name, *o_.chart, overlay.string());
+  cluster_.helm(args, std::chrono::seconds(o_.wait_seconds + 60));
+  revision_after_ = read_release(cluster_, release_.name, false, false).revision;
+  return true;
+}
+
+void Migration::wait_ready() {
+  auto deadline = Clock::now() + std::chrono::seconds(o_.wait_seconds);
+  auto last_line = Clock::now();
+  for (;;) {
+    auto deployments = cluster_.kubectl_json({"get", "deployments", "--selector=layer=application"});
+    std::vector<std::string> waiting;
+    std::map<std::string, std::pair<int, int>> seen;
+    for (const auto& d : deployments["items"])
+      seen[d["metadata"].value("name", "")] = {d["spec"].value("replicas", 0), d["status"].value("readyReplicas", 0)};
+    for (const auto& [name, replicas] : record_.replicas) {
+      auto it = seen.find(name);
+      if (it == seen.end())
+        waiting.push_back(name + " (missing)");
+      else if (it->second.first != replicas || it->second.second != replicas)
+        waiting.push_back(fmt::format("{} {}/{}", name, it->second.second, replicas));
+    }
+    if (waiting.empty()) return;
+    if (Clock::now() > deadline)
+      throw Error(ExitCode::cluster_failed,
+                  fmt::format("the application is not back after {} s: {}", o_.wait_seconds, fmt::join(waiting, ", ")),
+                  "see why (kubectl -n " + cluster_.ns() + " describe deployment), then --resume or --rollback");
+    if (seconds_since(last_line) >= 5) {
+      log::info("waiting for the application: {}", fmt::join(waiting, ", "));
+      last_line = Clock::now();
+    }
+    throw_if_interrupted();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// The running release, not the overlay, says where the application now goes.
+void Migration::check_points_external() {
+  auto values = cluster_.helm_json({"get", "values", release_.name, "--all"});
+  auto expected = external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name);
+  std::vector<std::string> differ;
+  std::function<void(const json&, const std::string&)> walk = [&](const json& want, const std::string& path) {
+    for (const auto& [key, value] : want.items()) {
+      std::string at = path.empty() ? key : path + "." + key;
+      if (value.is_object()) {
+        walk(value, at);
+        continue;
+      }
+      const json* got = value_at(values, at);
+      if (!got || *got != value) differ.push_back(fmt::format("{} is {} (expected {})", at, got ? got->dump() : "unset", value.dump()));
+    }
+  };
+  walk(expected, "");
+  if (!differ.empty())
+    throw Error(ExitCode::verify_failed,
+                fmt::format("the release does not point at the external servers: {}", fmt::join(differ, "; ")),
+                "check the chart's values (helm get values " + release_.name + " --all), then --resume or --rollback");
+}
+
+void Migration::scale_back() {
+  for (const auto& [name, replicas] : record_.replicas)
+    cluster_.kubectl({"scale", "deployment", name, "--replicas=" + std::to_string(replicas)});
+}
+
+void Migration::print_dry_run(const fs::path& overlay) {
+  std::vector<std::vector<std::string>> commands;
+  commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# ConfigMap " + std::string(kRecordName) +
+                                            ": revision " + std::to_string(release_.revision) + " and replica counts"}));
+  commands.push_back(cluster_.kubectl_argv({"scale", "deployment", "--selector=layer=application", "--replicas=0"}));
+  if (o_.plan.pg_target) {
+    commands.push_back(cluster_.kubectl_argv({"port-forward", "--address=127.0.0.1", "pod/" + release_.postgresql.pod,
+                                              ":" + std::to_string(release_.postgresql.port)}));
+    commands.push_back({"decant", "pg", "copy", "--source", "host=127.0.0.1 port=FORWARDED user=postgres",
+                        "--target", pg::ConnInfo::parse(*o_.plan.pg_target, "target").display()});
+  }
+  if (o_.plan.mongo_target) {
+    commands.push_back(cluster_.kubectl_argv({"port-forward", "--address=127.0.0.1", "pod/" + release_.mongodb.pod,
+                                              ":" + std::to_string(release_.mongodb.port)}));
+    commands.push_back({"decant", "mongo", "copy", "--source", "mongodb://root:<redacted>@127.0.0.1:FORWARDED/",
+                        "--target", mongo::Uri::parse(*o_.plan.mongo_target, "target").display()});
+  }
+  commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# Secret " + o_.secret_name +
+                                            " with the external passwords <redacted>"}));
+  auto up = upgrade_args(overlay);
+  auto dry = up;
+  dry.push_back("--dry-run=server");
+  commands.push_back(cluster_.helm_argv(dry));
+  commands.push_back(cluster_.helm_argv(up));
+  fmt::print("decant migrate would run (nothing was changed):\n");
+  for (const auto& c : commands) fmt::print("  {}\n", shell_words(c));
+  fmt::print("values overlay ({}):\n{}\n", overlay.string(),
+             external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name).dump(2));
+}
+
+void Migration::write_report(int code, const std::string& error) {
+  if (!o_.report_path) return;
+  json report = {{"command", "migrate"},
+                 {"exit_code", code},
+                 {"release", release_.name},
+                 {"namespace", cluster_.ns()},
+                 {"revision_before", record_.revision},
+                 {"phases", phases_}};
+  if (revision_after_) report["revision_after"] = revision_after_;
+  if (!error.empty()) report["error"] = error;
+  if (state_) {
+    auto down = state_->get("down-at");
+    auto ready = state_->get("ready");
+    if (down && ready) report["downtime_seconds"] = ready->at("at").get<double>() - down->get<double>();
+  }
+  write_private_file(*o_.report_path, report.dump(2) + "\n");
+}
+
+int Migration::rollback() {
+  release_ = read_release(cluster_, o_.plan.release, false, false);
+  open_state(false);
+  auto recorded = read_record_configmap();
+  if (!recorded && state_->exists()) {
+    state_->load();
+    if (auto r = state_->get("recorded")) recorded = record_from(*r);
+  }
+  if (!recorded)
+    throw Error(ExitCode::nothing_to_resume,
+                "no recorded migration of the release " + release_.name + " in the namespace " + cluster_.ns(),
+                "nothing to roll back: decant migrate records the release before it changes anything");
+  record_ = *recorded;
+  if (release_.revision > record_.revision) {
+    log::info("helm rollback {} {}", release_.name, record_.revision);
+    cluster_.helm({"rollback", release_.name, std::to_string(record_.revision), "--wait", "--timeout",
+                   std::to_string(o_.wait_seconds) + "s"},
+                  std::chrono::seconds(o_.wait_seconds + 60));
+  }
+  scale_back();
+  wait_ready();
+  cluster_.kubectl({"delete", "secret", o_.secret_name, "--ignore-not-found"});
+  cluster_.kubectl({"delete", "configmap", kRecordName, "--ignore-not-found"});
+  if (state_->exists()) state_->remove();
+  std::error_code ec;
+  fs::remove_all(state_->dir() / "pg-copy", ec);
+  fs::remove_all(state_->dir() / "mongo-copy", ec);
+  int revision = read_release(cluster_, release_.name, false, false).revision;
+  fmt::print("rolled back: the release {} has revision {}'s values again (now revision {}), {} deployment(s) at their "
+             "recorded replicas, the Secret {} removed. The external targets were left as they are.\n",
+             release_.name, record_.revision, revision, record_.replicas.size(), o_.secret_name);
+  return 0;
+}
+
+int Migration::run() {
+  if (o_.rollback) return rollback();
+  if (!o_.plan.pg_target && !o_.plan.mongo_target)
+    throw Error(ExitCode::usage, "nothing to migrate: no --pg-target and no --mongo-target",
+                "give the external PostgreSQL (--pg-target), the external MongoDB (--mongo-target), or both");
+  if (o_.plan.pg_target && !pg::ConnInfo::parse(*o_.plan.pg_target, "target").password())
+    throw Error(ExitCode::usage, "the --pg-target URI has no password, which the application will need",
+                "put the target login's password in the URI (it goes into a Secret, never into files or logs)");
+  auto started = Clock::now();
+  release_ = read_release(cluster_, o_.plan.release, o_.plan.pg_target.has_value(), o_.plan.mongo_target.has_value());
+  open_state(o_.resume);
+  if (o_.resume) {
+    auto r = state_->get("recorded");
+    if (!r)
+      throw Error(ExitCode::nothing_to_resume, "the interrupted migration had recorded nothing",
+                  "run decant migrate without --resume");
+    record_ = record_from(*r);
+  } else {
+    if (state_->exists())
+      throw Error(ExitCode::usage, "an interrupted migration of the release " + release_.name + " is recorded in " +
+                                       state_->dir().string(),
+                  "finish it with --resume, or undo it with --rollback");
+    auto plan = make_plan(o_.plan);
+    for (const auto& w : plan.warnings) log::warn("{}", w.what);
+    if (!plan.blockers.empty()) {
+      for (const auto& b : plan.blockers) log::warn("blocker: {}; {}", b.what, b.todo);
+      const auto& first = plan.blockers.front();
+      throw Error(first.code,
+                  fmt::format("the preflight found {} blocker(s), first: {}; nothing was changed", plan.blockers.size(),
+                              first.what),
+                  first.todo);
+    }
+    log::info("preflight passed: {} check(s); estimated downtime {:.0f} s", plan.checks.size(),
+              plan.estimated_downtime_seconds);
+    if (o_.dry_run) {
+      print_dry_run(o_.values_out ? fs::path(*o_.values_out) : fs::path("values-external.yaml"));
+      return 0;
+    }
+    state_->reset();
+    std::error_code ec;
+    fs::remove_all(state_->dir() / "pg-copy", ec);
+    fs::remove_all(state_->dir() / "mongo-copy", ec);
+  }
+  int code = 0;
+  try {
+    phase("record", [&] { record(); });
+    // Until the upgrade, a failure puts the application back up by itself.
+    try {
+      phase("scale-down", [&] { scale_down(); });
+      if (o_.plan.pg_target) phase("postgresql-copy", [&] { copy_postgresql(); });
+      if (o_.plan.mongo_target) phase("mongodb-copy", [&] { copy_mongodb(); });
+      phase("secret", [&] { write_secret(); });
+      if (!state_->done("upgrade")) check_upgrade(write_values());
+    } catch (const Error& e) {
+      if (e.code() == ExitCode::interrupted || !o_.auto_rollback) throw;
+      log::warn("{}", e.one_line());
+      log::warn("the migration failed before the upgrade: scaling the application back up (--no-auto-rollback keeps "
+                "it down)");
+      scale_back();
+      wait_ready();
+      cluster_.kubectl({"delete", "configmap", kRecordName, "--ignore-not-found"});
+      cluster_.kubectl({"delete", "secret", o_.secret_name, "--ignore-not-found"});
+      state_->remove();
+      throw Error(e.code(), std::string(e.what()) + "; the application was scaled back up",
+                  e.hint() + (e.hint().empty() ? "" : "; ") +
+                      "run decant migrate again once fixed (with --clean/--drop for what was copied)");
+    }
+    fs::path overlay = write_values();
+    if (!state_->done("upgrade")) {
+      auto up_started = Clock::now();
+      if (!upgrade(overlay)) {
+        save_record_configmap("waiting for helm upgrade");
+        return 0;
+      }
+      phases_.push_back({{"phase", "upgrade"}, {"seconds", seconds_since(up_started)}});
+      state_->mark_done("upgrade", {{"revision", revision_after_}});
+      save_record_configmap("upgraded");
+    } else {
+      revision_after_ = state_->get("upgrade")->value("revision", 0);
+    }
+    phase("ready", [&] {
+      wait_ready();
+      check_points_external();
+    });
+    save_record_configmap("done");
+  } catch (const Error& e) {
+    write_report(static_cast<int>(e.code()), e.what());
+    throw;
+  }
+  write_report(code, "");
+  double downtime = 0;
+  if (auto down = state_->get("down-at")) downtime = state_->get("ready")->at("at").get<double>() - down->get<double>();
+  fmt::print("\nmigrated and verified in {}: the release {} (revision {} -> {}) now points at{}{}; downtime {}.\n"
+             "The internal databases were only read. `decant migrate --rollback` puts the release back as recorded.\n",
+             engine::human_duration(seconds_since(started)), release_.name, record_.revision, revision_after_,
+             o_.plan.pg_target ? " PostgreSQL " + pg::ConnInfo::parse(*o_.plan.pg_target, "target").display() : "",
+             o_.plan.mongo_target ? " MongoDB " + mongo::Uri::parse(*o_.plan.mongo_target, "target").display() : "",
+             engine::human_duration(downtime));
+  state_->remove();
+  return code;
+}
+
+std::string option_text(const bson_iter_t& it) {
+  switch (bson_iter_type(&it)) {
+    case BSON_TYPE_UTF8: return bson_iter_utf8(&it, nullptr);
+    case BSON_TYPE_BOOL: return bson_iter_bool(&it) ? "true" : "false";
+    case BSON_TYPE_INT32: return std::to_string(bson_iter_int32(&it));
+    case BSON_TYPE_INT64: return std::to_string(bson_iter_int64(&it));
+    default: return "";
+  }
+}
+
+}  // namespace
+
+json external_values(const std::optional<std::string>& pg_target, const std::optional<std::string>& mongo_target,
+                     const std::string& secret_name) {
+  json values = json::object();
+  if (pg_target) {
+    auto info = pg::ConnInfo::parse(*pg_target, "target");
+    std::string port = info.param("port").value_or("5432");
+    values["postgresql"] = {{"internal", false},
+                            {"postgresqlHost", info.param("host").value_or("localhost")},
+                            {"postgresqlPort", std::stoi(port.substr(0, port.find(',')))},
+                            {"auth", {{"username", info.param("user").value_or("postgres")},
+                                      {"existingSecret", secret_name}}}};
+  }
+  if (mongo_target) {
+    auto uri = mongo::Uri::parse(*mongo_target, "target");
+    std::string hosts;
+    for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri.get()); h; h = h->next)
+      hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);
+    bool tls = mongoc_uri_get_tls(uri.get());
+    bool insecure = mongoc_uri_get_option_as_bool(uri.get(), MONGOC_URI_TLSINSECURE, false) ||
+                    mongoc_uri_get_option_as_bool(uri.get(), MONGOC_URI_TLSALLOWINVALIDCERTIFICATES, false);
+    // The rest of the URI's options, as the chart's URL-encoded query string.
+    std::string options;
+    const bson_t* opts = mongoc_uri_get_options(uri.get());
+    bson_iter_t it;
+    if (opts && bson_iter_init(&it, opts)) {
+      while (bson_iter_next(&it)) {
+        std::string key = bson_iter_key(&it);
+        std::string lower;
+        for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "tls" || lower == "ssl" || lower == "tlsinsecure" || lower == "tlsallowinvalidcertificates" ||
+            lower == "authsource" || lower == "authmechanism")
+          continue;
+        options += (options.empty() ? "" : "&") + percent_encode(key) + "=" + percent_encode(option_text(it));
+      }
+    }
+    const char* source = mongoc_uri_get_auth_source(uri.get());
+    const char* mechanism = mongoc_uri_get_auth_mechanism(uri.get());
+    const char* user = mongoc_uri_get_username(uri.get());
+    values["mongodb"] = {{"internal", false},
+                         {"hosts", hosts},
+                         {"ssl", tls},
+                         {"tlsInsecure", insecure},
+                         {"options", options},
+                         {"auth", {{"username", user ? user : ""},
+                                   {"database", source ? source : "admin"},
+                                   {"mechanism", mechanism ? mechanism : "SCRAM-SHA-1"},
+                                   {"existingSecret", secret_name}}}};
+  }
+  return values;
+}
+
+int migrate(const MigrateOptions& options) {
+  Migration migration(options);
+  return migration.run();
+}
+
+}  // namespace decant::migrate

@@ -1,0 +1,187 @@
+// decant migrate end to end on a real control plane running the stand-in chart: the
+// internal databases (PostgreSQL 12 and FerretDB behind mapped pods) move to local
+// targets, the release is upgraded to point at them, and rolled back.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "k8s/cluster.hpp"
+#include "k8s_fixture.hpp"
+
+namespace decant::test {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kTargetPassword = "target-Pw-1";
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class MigrateTest : public StandinTest {
+ protected:
+  // Targets that want a password, as external servers do.
+  struct Targets {
+    PgServer pg{PgServer::Options{.password_auth = true}};
+    FerretDb mongo{FerretDb::Options{.user = "migrator", .password = kTargetPassword}};
+    Targets() { pg.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'"); }
+    std::string pg_uri() const {
+      return "host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=postgres user=migrator password=" +
+             kTargetPassword;
+    }
+  };
+
+  json values(const std::string& ns, const std::string& release) {
+    return json::parse(cluster_->must_helm({"-n", ns, "get", "values", release, "--all", "-o", "json"}));
+  }
+  json deployment(const std::string& ns, const std::string& name) {
+    return json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", name, "-o", "json"}));
+  }
+  bool exists(const std::string& ns, const std::string& what) {
+    return cluster_->kubectl({"-n", ns, "get", what}).exit_code == 0;
+  }
+  std::vector<std::string> base_args(const std::string& ns, const Targets& t, const fs::path& dir) {
+    return {"-n", ns, "--pg-target", t.pg_uri(), "--mongo-target", t.mongo.uri(), "--allow-single-server",
+            "--state-dir", (dir / "state").string(), "--wait-timeout", "120", "--jobs", "2"};
+  }
+};
+
+TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
+  const std::string ns = "e2e";
+  install_standin(ns, "circleci-server");
+  Targets t;
+  auto dir = make_temp_dir("decant-migrate");
+  auto args = base_args(ns, t, dir);
+  args.push_back("--chart=" + cluster_->chart_dir().string());
+  args.push_back("--values-out=" + (dir / "values.yaml").string());
+  args.push_back("--report=" + (dir / "report.json").string());
+  auto r = decant_on_cluster("migrate", args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_no_secrets(r);
+  EXPECT_NE(r.out.find("migrated and verified"), std::string::npos) << r.out;
+
+  // The data is on the targets, and the internal databases were only read.
+  EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
+  EXPECT_EQ(t.mongo.documents("circle_ghe", "builds"), source_mongo_->documents("circle_ghe", "builds"));
+  EXPECT_EQ(source_pg_->value("SELECT count(*) FROM builds", "circle"), "5000");
+
+  // The release points at them, with the credentials in decant's Secret only.
+  auto v = values(ns, "circleci-server");
+  EXPECT_EQ(v["postgresql"]["internal"], false);
+  EXPECT_EQ(v["postgresql"]["postgresqlHost"], "127.0.0.1");
+  EXPECT_EQ(v["postgresql"]["postgresqlPort"], t.pg.port());
+  EXPECT_EQ(v["postgresql"]["auth"]["existingSecret"], "decant-external-databases");
+  EXPECT_EQ(v["mongodb"]["internal"], false);
+  EXPECT_EQ(v["mongodb"]["hosts"], "127.0.0.1:" + std::to_string(t.mongo.port()));
+  EXPECT_EQ(v["mongodb"]["auth"]["mechanism"], "SCRAM-SHA-1");
+  auto secret = json::parse(cluster_->must_kubectl({"-n", ns, "get", "secret", "decant-external-databases", "-o", "json"}));
+  EXPECT_EQ(decant::k8s::base64_decode(secret["data"]["postgres-password"]), kTargetPassword);
+  EXPECT_EQ(secret["metadata"]["annotations"].dump().find(kTargetPassword), std::string::npos);
+  auto overlay = slurp(dir / "values.yaml");
+  EXPECT_NE(overlay.find("\"internal\": false"), std::string::npos) << overlay;
+  EXPECT_EQ(overlay.find(kTargetPassword), std::string::npos) << "a password in the values file";
+
+  // The application is back at its replicas, pointed at the external PostgreSQL; the
+  // internal StatefulSets are no longer rendered.
+  auto frontend = deployment(ns, "frontend");
+  EXPECT_EQ(frontend["spec"]["replicas"], 2);
+  EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+  EXPECT_NE(frontend["spec"]["template"].dump().find(R"({"name":"POSTGRES_HOST","value":"127.0.0.1"})"), std::string::npos);
+  EXPECT_FALSE(exists(ns, "statefulset/postgresql"));
+
+  auto report = json::parse(slurp(dir / "report.json"));
+  EXPECT_EQ(report["exit_code"], 0);
+  EXPECT_EQ(report["revision_before"], 1);
+  EXPECT_EQ(report["revision_after"], 2);
+  EXPECT_GT(report["downtime_seconds"].get<double>(), 0);
+  std::string phases = report["phases"].dump();
+  for (const char* p : {"scale-down", "postgresql-copy", "mongodb-copy", "secret", "upgrade", "ready"})
+    EXPECT_NE(phases.find(p), std::string::npos) << p << " " << phases;
+
+  // Rollback: the recorded revision's values again, the Secret gone, targets untouched.
+  auto back = decant_on_cluster("migrate", {"-n", ns, "--rollback", "--state-dir", (dir / "state").string(),
+                                            "--wait-timeout", "120"});
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  EXPECT_NE(back.out.find("external targets were left as they are"), std::string::npos) << back.out;
+  auto restored = values(ns, "circleci-server");
+  EXPECT_EQ(restored["postgresql"]["internal"], true);
+  EXPECT_EQ(restored["mongodb"]["internal"], true);
+  EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
+  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+  EXPECT_TRUE(exists(ns, "statefulset/postgresql"));
+  EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
+  EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
+  auto again = decant_on_cluster("migrate", {"-n", ns, "--rollback", "--state-dir", (dir / "state").string()});
+  EXPECT_EQ(again.exit_code, 12) << "nothing recorded any more: " << again.out << again.err;
+}
+
+TEST_F(MigrateTest, DryRunPrintsEveryCommandAndChangesNothing) {
+  const std::string ns = "dry";
+  install_standin(ns, "circleci-server");
+  Targets t;
+  auto dir = make_temp_dir("decant-migrate");
+  auto args = base_args(ns, t, dir);
+  args.push_back("--dry-run");
+  auto r = decant_on_cluster("migrate", args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_no_secrets(r);
+  EXPECT_NE(r.out.find("scale deployment --selector=layer=application --replicas=0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("upgrade circleci-server CHART --reuse-values"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<redacted>"), std::string::npos) << r.out;
+  EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
+  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+  EXPECT_FALSE(t.pg.database_exists("circle"));
+  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+}
+
+TEST_F(MigrateTest, AChartThatCannotBeAppliedScalesTheApplicationBackUp) {
+  const std::string ns = "badchart";
+  install_standin(ns, "circleci-server");
+  Targets t;
+  auto dir = make_temp_dir("decant-migrate");
+  auto args = base_args(ns, t, dir);
+  args.push_back("--chart=" + (dir / "no-such-chart").string());
+  auto r = decant_on_cluster("migrate", args);
+  EXPECT_EQ(r.exit_code, 16) << r.out << r.err;
+  EXPECT_NE(r.err.find("the application was scaled back up"), std::string::npos) << r.err;
+  auto frontend = deployment(ns, "frontend");
+  EXPECT_EQ(frontend["spec"]["replicas"], 2);
+  EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+  EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
+  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+}
+
+TEST_F(MigrateTest, WithoutAChartItStopsAfterTheCopyAndResumeFinishes) {
+  const std::string ns = "nochart";
+  install_standin(ns, "circleci-server");
+  Targets t;
+  auto dir = make_temp_dir("decant-migrate");
+  auto args = base_args(ns, t, dir);
+  auto first = decant_on_cluster("migrate", args);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("decant migrate --resume"), std::string::npos) << first.out;
+  EXPECT_EQ(deployment(ns, "frontend")["spec"]["replicas"], 0) << "the application stays down until the upgrade";
+  EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
+  auto cm = json::parse(cluster_->must_kubectl({"-n", ns, "get", "configmap", "decant-migrate", "-o", "json"}));
+  EXPECT_EQ(cm["data"]["phase"], "waiting for helm upgrade");
+  EXPECT_EQ(cm.dump().find(kTargetPassword), std::string::npos);
+
+  auto resumed_args = args;
+  resumed_args.push_back("--resume");
+  resumed_args.push_back("--chart=" + cluster_->chart_dir().string());
+  auto done = decant_on_cluster("migrate", resumed_args);
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_NE(done.err.find("postgresql-copy: done by the interrupted run"), std::string::npos) << done.err;
+  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], false);
+  EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
+}
+
+}  // namespace
+}  // namespace decant::test
