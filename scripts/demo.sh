@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The runbook's data move, end to end on throwaway local servers: builds decant, starts a
-# PostgreSQL 12 server (what CircleCI Server 4.x runs in its cluster; from
-# scripts/install-pg-versions.sh) and an external PostgreSQL 15 (Debian's), and two
-# MongoDB wire-protocol servers (FerretDB 1.24), on free loopback ports; loads sample data
-# into the first of each (roles, two databases, large objects, awkward types; a circle_ghe
-# database with indexes), then runs `decant pg copy` and `decant mongo copy --db
-# circle_ghe` from the first to the second. Everything lives in a temporary directory that
-# is removed on exit. Arguments go to `decant pg copy`; MONGO=0 leaves MongoDB out;
-# SOURCE_PG=15 starts the source from Debian's 15 too.
+# The runbook end to end on throwaway local servers and a throwaway Kubernetes cluster:
+# builds decant and the test cluster's binaries (cached under /var/cache/decant/k8s),
+# starts a PostgreSQL 12 server (what CircleCI Server 4.x runs in its cluster; from
+# scripts/install-pg-versions.sh) and an external PostgreSQL 15 (Debian's), two MongoDB
+# wire-protocol servers (FerretDB 1.24), on free loopback ports; loads sample data into the
+# internal ones (roles, two databases, large objects, awkward types; circle_ghe with
+# indexes); starts the cluster (kube-apiserver, controller-manager, scheduler, etcd, kwok),
+# installs the stand-in CircleCI Server chart whose postgresql-0 and mongodb-0 pods map to
+# the internal servers, then runs `decant plan` and `decant migrate`, printing where the
+# application points before and after. Everything lives in a temporary directory that is
+# removed on exit. Arguments go to `decant migrate`. CLUSTER=0 runs `decant pg copy` and
+# `decant mongo copy` between the servers instead; MONGO=0 leaves MongoDB out;
+# SOURCE_PG=15 starts the internal PostgreSQL from Debian's 15 too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -16,11 +20,13 @@ SOURCE_PGBIN=$PGBIN
 if [ "$SOURCE_PG" != 15 ]; then SOURCE_PGBIN=${DECANT_PG_CACHE:-/var/cache/decant/pg}/$SOURCE_PG/bin; fi
 KEEP=${KEEP:-0}
 MONGO=${MONGO:-1}
+CLUSTER=${CLUSTER:-1}
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash "$here/scripts/install-deps.sh"
   if [ "$MONGO" = 1 ]; then bash "$here/scripts/install-ferretdb.sh"; fi
   if [ "$SOURCE_PG" != 15 ]; then bash "$here/scripts/install-pg-versions.sh" "$SOURCE_PG" >/dev/null; fi
+  if [ "$CLUSTER" = 1 ]; then bash "$here/scripts/install-k8s.sh"; fi
   cmake --preset release >/dev/null
   cmake --build --preset release --target decant >/dev/null
 fi
@@ -40,6 +46,7 @@ start_server() {  # name port bindir
   as_pg "$3/pg_ctl" -D "$dir" -w -l "$dir.log" -o "-p $2 -k $work -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
 }
 cleanup() {
+  if [ "$CLUSTER" = 1 ]; then K8S_RUN=$work/k8s bash "$here/scripts/k8s/down.sh" --purge >/dev/null 2>&1 || true; fi
   for p in "${ferret_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -d "$work/source" ] && as_pg "$SOURCE_PGBIN/pg_ctl" -D "$work/source" -m immediate stop >/dev/null 2>&1 || true
   [ -d "$work/target" ] && as_pg "$PGBIN/pg_ctl" -D "$work/target" -m immediate stop >/dev/null 2>&1 || true
@@ -72,13 +79,13 @@ SELECT lo_from_bytea(0, convert_to(repeat('artifact ', 1000), 'UTF8')) FROM gene
 SQL
 psql_src -d contexts -c "CREATE EXTENSION pgcrypto; CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;"
 
-echo "loaded the source; running: decant pg copy"
-"$DECANT" pg copy --source "host=127.0.0.1 port=$sport user=postgres dbname=postgres" \
-  --target "postgresql://postgres@127.0.0.1:$tport/postgres" --state-dir "$work/state" \
-  --report "$here/build/demo-report.json" "$@"
-echo "decant pg copy exited 0 (copied and verified); the JSON report is in build/demo-report.json"
-[ "$MONGO" = 1 ] || exit 0
-
+if [ "$CLUSTER" = 0 ]; then
+  echo "loaded the source; running: decant pg copy"
+  "$DECANT" pg copy --source "host=127.0.0.1 port=$sport user=postgres dbname=postgres" \
+    --target "postgresql://postgres@127.0.0.1:$tport/postgres" --state-dir "$work/state" \
+    --report "$here/build/demo-report.json" "$@"
+  echo "decant pg copy exited 0 (copied and verified); the JSON report is in build/demo-report.json"
+fi
 start_ferretdb() {  # name port (not in a subshell: cleanup must know the pid)
   mkdir -p "$work/mongo-$1/data"
   "$FERRETDB" --handler=sqlite --sqlite-url="file:$work/mongo-$1/data/" --listen-addr="127.0.0.1:$2" \
@@ -88,11 +95,64 @@ start_ferretdb() {  # name port (not in a subshell: cleanup must know the pid)
   for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
   echo "FerretDB did not start: $(tail -1 "$work/mongo-$1.log")" >&2; exit 1
 }
-msport=$(free_port); start_ferretdb source "$msport"
-mtport=$(free_port); start_ferretdb target "$mtport"
-echo "MongoDB (FerretDB) source on 127.0.0.1:$msport, target on 127.0.0.1:$mtport"
-/usr/bin/python3 "$here/bench/mongo_circle_ghe.py" "mongodb://127.0.0.1:$msport/" "${MONGO_DOCS:-50000}" >/dev/null
-echo "loaded circle_ghe; running: decant mongo copy"
-"$DECANT" mongo copy --source "mongodb://127.0.0.1:$msport/" --target "mongodb://127.0.0.1:$mtport/" \
-  --db circle_ghe --state-dir "$work/mongo-state" --report "$here/build/demo-mongo-report.json"
-echo "decant mongo copy exited 0 (copied and verified); the JSON report is in build/demo-mongo-report.json"
+if [ "$MONGO" = 1 ]; then
+  # With the cluster, the MongoDB servers want a login, as CircleCI Server's does.
+  if [ "$CLUSTER" = 1 ]; then
+    export FERRETDB_TEST_ENABLE_NEW_AUTH=true FERRETDB_SETUP_DATABASE=admin FERRETDB_SETUP_USERNAME=root
+    export FERRETDB_SETUP_PASSWORD=demo-internal-mongo
+  fi
+  msport=$(free_port); start_ferretdb source "$msport"
+  [ "$CLUSTER" = 1 ] && export FERRETDB_SETUP_USERNAME=migrator FERRETDB_SETUP_PASSWORD=demo-external-mongo
+  mtport=$(free_port); start_ferretdb target "$mtport"
+  unset FERRETDB_SETUP_PASSWORD
+  echo "MongoDB (FerretDB) source on 127.0.0.1:$msport, target on 127.0.0.1:$mtport"
+  src_uri="mongodb://127.0.0.1:$msport/"
+  [ "$CLUSTER" = 1 ] && src_uri="mongodb://root:demo-internal-mongo@127.0.0.1:$msport/?authSource=admin"
+  /usr/bin/python3 "$here/bench/mongo_circle_ghe.py" "$src_uri" \
+    "${MONGO_DOCS:-50000}" >/dev/null
+  echo "loaded circle_ghe"
+  if [ "$CLUSTER" = 0 ]; then
+    "$DECANT" mongo copy --source "mongodb://127.0.0.1:$msport/" --target "mongodb://127.0.0.1:$mtport/" \
+      --db circle_ghe --state-dir "$work/mongo-state" --report "$here/build/demo-mongo-report.json"
+    echo "decant mongo copy exited 0 (copied and verified); the JSON report is in build/demo-mongo-report.json"
+  fi
+fi
+[ "$CLUSTER" = 1 ] || exit 0
+
+# The throwaway cluster, with the stand-in CircleCI Server release over the internal servers.
+export K8S_RUN=$work/k8s
+for base in $(seq 21000 10 31000); do
+  busy=0; for i in 0 1 2 3 4 5 6; do (echo >"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null && busy=1; done
+  [ $busy = 0 ] && break
+done
+export K8S_PORT_BASE=$base
+bash "$here/scripts/k8s/up.sh" >/dev/null
+. "$K8S_RUN/env"
+ns=circleci-server
+bash "$here/scripts/k8s/map.sh" $ns postgresql-0 "5432=127.0.0.1:$sport" PGHOST=127.0.0.1 "PGPORT=$sport"
+pg_internal=demo-internal-pg
+mongo_args=()
+if [ "$MONGO" = 1 ]; then
+  bash "$here/scripts/k8s/map.sh" $ns mongodb-0 "27017=127.0.0.1:$msport"
+  mongo_args=(--mongo-target "mongodb://migrator:demo-external-mongo@127.0.0.1:$mtport/?authSource=admin")
+fi
+helm install circleci-server "$here/tests/k8s/circleci-server" -n $ns --wait --timeout 120s \
+  --set-string "postgresql.auth.password=$pg_internal" --set-string "mongodb.auth.rootPassword=demo-internal-mongo" >/dev/null
+psql_src -d postgres -c "ALTER ROLE postgres PASSWORD '$pg_internal'"
+psql -X -q -h 127.0.0.1 -p "$tport" -U postgres -d postgres -c "CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'demo-external-pg'"
+points() {
+  kubectl -n $ns get deployment frontend -o jsonpath='{range .spec.template.spec.containers[0].env[*]}{.name}={.value} {end}' |
+    tr ' ' '\n' | grep -E '^(POSTGRES_HOST|POSTGRES_PORT|MONGO_HOSTS)=' | tr '\n' ' '
+  echo "($(kubectl -n $ns get deployment frontend -o jsonpath='{.status.readyReplicas}') ready)"
+}
+echo "cluster up (api https://127.0.0.1:$((base + 3))); the application points at: $(points)"
+pg_target="host=127.0.0.1 port=$tport user=migrator dbname=postgres password=demo-external-pg"
+echo "== decant plan"
+"$DECANT" plan -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server --daily-active-users 120 || {
+  echo "decant plan found blockers" >&2; exit 1; }
+echo "== decant migrate"
+"$DECANT" migrate -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server \
+  --chart "$here/tests/k8s/circleci-server" --state-dir "$work/migrate-state" \
+  --report "$here/build/demo-migrate-report.json" "$@"
+echo "decant migrate exited 0; the application now points at: $(points)"
+echo "the JSON report (phases, downtime) is in build/demo-migrate-report.json"
