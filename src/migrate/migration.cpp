@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -75,6 +77,13 @@ void write_private_file(const fs::path& path, const std::string& text) {
                 "free space or fix permissions, then run with --resume");
 }
 
+// For the tests of --resume and --rollback after a SIGKILL at each phase boundary:
+// DECANT_TEST_KILL_AFTER=PHASE kills the process right after PHASE is journalled.
+void kill_point(const std::string& phase_name) {
+  const char* at = std::getenv("DECANT_TEST_KILL_AFTER");
+  if (at && phase_name == at) ::raise(SIGKILL);
+}
+
 class Migration {
  public:
   explicit Migration(const MigrateOptions& options) : o_(options), cluster_(options.plan.cluster) {}
@@ -133,6 +142,7 @@ void Migration::phase(const std::string& name, const std::function<void()>& body
   phases_.push_back({{"phase", name}, {"seconds", seconds}});
   state_->mark_done(name, {{"seconds", seconds}, {"at", wall_now()}});
   log::info("{}: done in {:.1f}s", name, seconds);
+  kill_point(name);
 }
 
 void Migration::save_record_configmap(const std::string& phase_name) {
@@ -508,6 +518,7 @@ int Migration::run() {
       phases_.push_back({{"phase", "upgrade"}, {"seconds", seconds_since(up_started)}});
       state_->mark_done("upgrade", {{"revision", revision_after_}});
       save_record_configmap("upgraded");
+      kill_point("upgrade");
     } else {
       revision_after_ = state_->get("upgrade")->value("revision", 0);
     }

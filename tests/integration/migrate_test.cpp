@@ -183,5 +183,53 @@ TEST_F(MigrateTest, WithoutAChartItStopsAfterTheCopyAndResumeFinishes) {
   EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
 }
 
+// Killed (SIGKILL) right after each phase: --resume finishes the migration, and
+// --rollback of a second, identical run puts the release back as it was.
+TEST_F(MigrateTest, AfterASigkillAtEachPhaseResumeFinishesAndRollbackRestores) {
+  int n = 0;
+  for (const std::string phase : {"record", "scale-down", "postgresql-copy", "mongodb-copy", "secret", "upgrade"}) {
+    SCOPED_TRACE(phase);
+    for (const bool resume : {true, false}) {
+      const std::string ns = "kill" + std::to_string(n++);
+      install_standin(ns, "circleci-server");
+      Targets t;
+      auto dir = make_temp_dir("decant-migrate");
+      auto args = base_args(ns, t, dir);
+      args.push_back("--chart=" + cluster_->chart_dir().string());
+      std::vector<std::string> all{"migrate", "--kubeconfig=" + cluster_->kubeconfig().string(),
+                                   "--kubectl=" + cluster_->kubectl_path(), "--helm=" + cluster_->helm_path()};
+      all.insert(all.end(), args.begin(), args.end());
+      auto env = cluster_->env();
+      env.erase("KUBECONFIG");
+      env["DECANT_TEST_KILL_AFTER"] = phase;
+      auto killed = run_decant(all, env);
+      ASSERT_EQ(killed.exit_code, 128 + 9) << killed.out << killed.err;
+      if (resume) {
+        args.push_back("--resume");
+        auto done = decant_on_cluster("migrate", args);
+        ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+        EXPECT_NE(done.err.find(phase == "upgrade" ? "ready: done" : phase + ": done by the interrupted run"),
+                  std::string::npos)
+            << done.err;
+        EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], false);
+        EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
+        EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
+        EXPECT_EQ(t.mongo.documents("circle_ghe", "builds").size(), 3u);
+      } else {
+        auto back = decant_on_cluster("migrate", {"-n", ns, "--rollback", "--state-dir", (dir / "state").string(),
+                                                  "--wait-timeout", "120"});
+        ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+        EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+        auto frontend = deployment(ns, "frontend");
+        EXPECT_EQ(frontend["spec"]["replicas"], 2);
+        EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+        EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
+        EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+      }
+      cluster_->kubectl({"delete", "namespace", ns, "--wait=false"});
+    }
+  }
+}
+
 }  // namespace
 }  // namespace decant::test
