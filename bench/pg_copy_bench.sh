@@ -167,35 +167,7 @@ if [[ $DATASET == size ]]; then
   pgbench -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p "$SRC_PORT" bench_pgbench >"$LOGS/pgbench-init.log" 2>&1 \
     || { tail -n 20 "$LOGS/pgbench-init.log" >&2; die "pgbench -i failed"; }
 
-  # Column mix chosen to exercise COPY's text/binary paths: uuid, timestamptz, mid-size
-  # text, jsonb with an array, incompressible bytea; GENERATED ALWAYS identity because
-  # its sequence has to be carried over correctly.
-  psql_src -d bench_app -v rows="$APP_ROWS" <<'SQL'
-CREATE TABLE app_events (
-  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  uid        uuid        NOT NULL,
-  created_at timestamptz NOT NULL,
-  note       text        NOT NULL,
-  attrs      jsonb       NOT NULL,
-  payload    bytea       NOT NULL
-);
-INSERT INTO app_events (uid, created_at, note, attrs, payload)
-SELECT gen_random_uuid(),
-       timestamptz '2024-01-01 00:00+00' + g * interval '37 seconds' + random() * interval '30 seconds',
-       left(repeat(md5(g::text) || ' ' || md5((g * 7)::text) || ' ', 4), 100 + g % 101),
-       jsonb_build_object('user_id', g % 10007,
-                          'kind', (ARRAY['view', 'click', 'cart', 'buy', 'refund'])[1 + g % 5],
-                          'score', round((random() * 1000)::numeric, 2),
-                          'active', g % 3 = 0,
-                          'tags', jsonb_build_array('t' || g % 7, 't' || g % 11, 't' || g % 13)),
-       (SELECT decode(string_agg(md5(g::text || '/' || i), ''), 'hex')
-          FROM generate_series(1, 7 + g % 12) AS i)
-FROM generate_series(1, :rows) AS g;
-CREATE INDEX app_events_created_at_idx ON app_events (created_at);
-CREATE INDEX app_events_attrs_gin ON app_events USING gin (attrs);
-VACUUM ANALYZE app_events;
-CHECKPOINT;
-SQL
+  psql_src -d bench_app -v rows="$APP_ROWS" -f "$REPO/bench/pg_app_events.sql"
 else
   log "generating data: $TABLES small tables with a primary key each"
   psql_src -d postgres -c 'CREATE DATABASE bench_many'
