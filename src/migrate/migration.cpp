@@ -208,12 +208,8 @@ void Migration::copy_postgresql() {
   const auto& db = release_.postgresql;
   k8s::PortForward forward(cluster_, db.pod, db.port, forward_port("pg-forward-port"));
   state_->mark_done("pg-forward-port", forward.local_port());
-  pg::CopyOptions copy;
-  copy.source = pg_source_conninfo(forward.local_port(), db);
-  copy.target = *o_.plan.pg_target;
+  auto copy = pg_copy_options(o_.plan, forward.local_port(), db);
   copy.jobs = o_.jobs;
-  copy.clean = o_.plan.clean;
-  copy.pg_bin = o_.plan.pg_bin;
   copy.state_dir = (state_->dir() / "pg-copy").string();
   copy.resume = fs::exists(state_->dir() / "pg-copy" / "journal");
   if (int rc = pg::copy_instance(copy); rc != 0)
@@ -224,12 +220,8 @@ void Migration::copy_mongodb() {
   const auto& db = release_.mongodb;
   k8s::PortForward forward(cluster_, db.pod, db.port, forward_port("mongo-forward-port"));
   state_->mark_done("mongo-forward-port", forward.local_port());
-  mongo::CopyOptions copy;
-  copy.source = mongo_source_uri(forward.local_port(), db);
-  copy.target = *o_.plan.mongo_target;
-  if (!o_.plan.all_mongo_dbs) copy.databases = o_.plan.mongo_dbs;
+  auto copy = mongo_copy_options(o_.plan, forward.local_port(), db);
   copy.jobs = o_.jobs;
-  copy.drop = o_.plan.drop;
   copy.state_dir = (state_->dir() / "mongo-copy").string();
   copy.resume = fs::exists(state_->dir() / "mongo-copy" / "journal");
   if (int rc = mongo::copy_instance(copy); rc != 0)

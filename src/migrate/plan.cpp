@@ -267,12 +267,8 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
     plan.blockers.push_back(finding(e));
     return;
   }
-  std::string source = pg_source_conninfo(forward->local_port(), db);
-  pg::CopyOptions copy;
-  copy.source = source;
-  copy.target = *options.pg_target;
-  copy.clean = options.clean;
-  copy.pg_bin = options.pg_bin;
+  auto copy = pg_copy_options(options, forward->local_port(), db);
+  const std::string& source = copy.source;
   try {
     plan.pg = pg::preflight_copy(copy);
     plan.checks.push_back(fmt::format("PostgreSQL target {} reached from decant: PostgreSQL {} for a PostgreSQL {} source, "
@@ -338,12 +334,8 @@ void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan&
     plan.blockers.push_back(finding(e));
     return;
   }
-  std::string source = mongo_source_uri(forward->local_port(), db);
-  mongo::CopyOptions copy;
-  copy.source = source;
-  copy.target = *options.mongo_target;
-  if (!options.all_mongo_dbs) copy.databases = options.mongo_dbs;
-  copy.drop = options.drop;
+  auto copy = mongo_copy_options(options, forward->local_port(), db);
+  const std::string& source = copy.source;
   try {
     plan.mongo = mongo::preflight_copy(copy);
     plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant (server {}, source {})",
@@ -368,6 +360,24 @@ void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan&
 }
 
 }  // namespace
+
+pg::CopyOptions pg_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db) {
+  pg::CopyOptions copy;
+  copy.source = pg_source_conninfo(local_port, db);
+  copy.target = *options.pg_target;
+  copy.clean = options.clean;
+  copy.pg_bin = options.pg_bin;
+  return copy;
+}
+
+mongo::CopyOptions mongo_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db) {
+  mongo::CopyOptions copy;
+  copy.source = mongo_source_uri(local_port, db);
+  copy.target = *options.mongo_target;
+  if (!options.all_mongo_dbs) copy.databases = options.mongo_dbs;
+  copy.drop = options.drop;
+  return copy;
+}
 
 Sizing recommended_sizing(int users) {
   if (users < 50) return {"< 50", 8, 16, 100, 1};

@@ -61,6 +61,11 @@ struct Plan {
   double estimated_downtime_seconds = 0;
 };
 
+// The copies plan checks and migrate runs, from the internal database forwarded to
+// `local_port` to the targets the options name.
+pg::CopyOptions pg_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db);
+mongo::CopyOptions mongo_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db);
+
 // Runs every check. Throws only what makes a plan impossible (no cluster, no release,
 // a tool missing); everything else is a blocker or warning in the plan.
 Plan make_plan(const PlanOptions& options);
