@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs the Debian packages, FerretDB (the tests'
 # MongoDB, built from the Go module proxy) and the PostgreSQL 12-17 servers and 17 client
 # tools of the version matrix (cached under /var/cache/decant/pg) and the test cluster's
-# Kubernetes and helm binaries (cached under /var/cache/decant/k8s), then builds and runs:
+# Kubernetes and helm binaries (cached under /var/cache/decant/k8s) and the age test vectors,
+# then builds and runs:
 #   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
 #            directories and free ports), the PostgreSQL version matrix included;
 #   asan     the same under AddressSanitizer and UBSan;
@@ -13,6 +14,7 @@ bash scripts/install-deps.sh
 bash scripts/install-ferretdb.sh
 bash scripts/install-pg-versions.sh
 bash scripts/install-k8s.sh
+bash scripts/install-age-vectors.sh >/dev/null
 for preset in release asan tsan; do
   echo "== $preset build"
   cmake --preset "$preset" >/dev/null

@@ -1,31 +1,12 @@
 #include "archive/dump_names.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cctype>
 
+#include "common/base64.hpp"
+
 namespace decant::archive {
-namespace {
-
-std::string base64url_unpadded(const unsigned char* data, size_t len) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; ++i) {
-    acc = (acc << 8) | data[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
-}  // namespace
 
 std::string escape_collection_name(const std::string& name) {
   static const char* hex = "0123456789ABCDEF";
@@ -44,7 +25,7 @@ std::string escape_collection_name(const std::string& name) {
   if (out.size() > 238) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
-    out = out.substr(0, 208) + "%24" + base64url_unpadded(digest, sizeof digest);
+    out = out.substr(0, 208) + "%24" + base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest), Base64::url_unpadded);
   }
   return out;
 }

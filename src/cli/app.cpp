@@ -32,6 +32,7 @@ int run(int argc, char** argv) {
   Runner mongo_restore = add_mongo_restore(*mongo);
   Runner plan = add_plan(app);
   Runner migrate = add_migrate(app);
+  Runner backup = add_backup(app);
   auto* codes = app.add_subcommand("exit-codes", "List decant's exit codes, what each means and what to do (Markdown)");
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
@@ -63,6 +64,7 @@ int run(int argc, char** argv) {
     else if (mongo->got_subcommand("restore")) code = mongo_restore();
     else if (app.got_subcommand("plan")) code = plan();
     else if (app.got_subcommand("migrate")) code = migrate();
+    else if (app.got_subcommand("backup")) code = backup();
     else if (codes->parsed()) {
       fmt::print("{}", exit_codes_markdown());
       code = 0;

@@ -26,4 +26,5 @@ Runner add_plan(CLI::App& app);
 // The options plan and migrate share (cluster, targets, checks).
 void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options);
 Runner add_migrate(CLI::App& app);
+Runner add_backup(CLI::App& app);
 }  // namespace decant::cli

@@ -8,7 +8,7 @@
 namespace decant {
 namespace {
 
-constexpr std::array<ExitCodeInfo, 17> kExitCodes{{
+constexpr std::array<ExitCodeInfo, 20> kExitCodes{{
     {ExitCode::ok, "ok", "done and verified", "done, and everything it did was verified", ""},
     {ExitCode::internal, "internal error", "internal error", "a bug: decant met a state it does not expect",
      "report it, with the command and its output"},
@@ -58,6 +58,16 @@ constexpr std::array<ExitCodeInfo, 17> kExitCodes{{
      "kubectl or helm failed (an upgrade that did not become ready, a port-forward that could not start, a probe "
      "that could not run)",
      "fix the cause named in the message, then `decant migrate --resume` or `--rollback`"},
+    {ExitCode::backup_key, "wrong key", "no identity opens the backup",
+     "none of the given age identities (or passphrases) is one the backup was encrypted to",
+     "give the identity file (`--identity`) of a recipient the backup names (`decant backup list` shows their "
+     "fingerprints)"},
+    {ExitCode::backup_corrupt, "backup damaged", "a chunk is missing or damaged",
+     "a chunk of the backup is missing, truncated, altered, or belongs to another backup; the item is named",
+     "restore another backup (`decant backup list`); `decant backup verify` tells which backups are intact"},
+    {ExitCode::backup_manifest, "manifest damaged", "the manifest is missing or damaged",
+     "a backup's manifest or index entry is missing, altered, unreadable, or belongs to another backup",
+     "restore another backup (`decant backup list`)"},
 }};
 
 }  // namespace

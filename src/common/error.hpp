@@ -29,6 +29,9 @@ enum class ExitCode : int {
   same_server = 14,
   cluster_mismatch = 15,
   cluster_failed = 16,
+  backup_key = 17,
+  backup_corrupt = 18,
+  backup_manifest = 19,
 };
 
 struct ExitCodeInfo {

@@ -24,4 +24,18 @@ void RowDigest::merge(const RowDigest& other) {
 
 std::string RowDigest::hex() const { return fmt::format("{:016x}{:016x}", hi_, lo_); }
 
+std::optional<RowDigest> RowDigest::from_hex(uint64_t rows, std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  RowDigest d;
+  for (size_t i = 0; i < 32; ++i) {
+    char c = hex[i];
+    uint64_t v = c >= '0' && c <= '9' ? uint64_t(c - '0') : c >= 'a' && c <= 'f' ? uint64_t(c - 'a' + 10) : 16;
+    if (v == 16) return std::nullopt;
+    uint64_t& half = i < 16 ? d.hi_ : d.lo_;
+    half = half << 4 | v;
+  }
+  d.rows_ = rows;
+  return d;
+}
+
 }  // namespace decant

@@ -4,6 +4,7 @@
 // parallel split; duplicates add up instead of cancelling (unlike XOR).
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@ class RowDigest {
   void merge(const RowDigest& other);
   uint64_t rows() const { return rows_; }
   std::string hex() const;  // 32 hex digits of the sum
+  // A digest recorded earlier (rows and hex()); nothing when `hex` is not one.
+  static std::optional<RowDigest> from_hex(uint64_t rows, std::string_view hex);
   bool operator==(const RowDigest& o) const { return rows_ == o.rows_ && hi_ == o.hi_ && lo_ == o.lo_; }
 
  private:

@@ -19,6 +19,12 @@ ItemReport named(const ItemSpec& item) {
   return r;
 }
 
+RowDigest held_digest(const ItemSpec& item) {
+  if (item.readback_digest) return item.readback_digest();
+  auto back = item.readback();
+  return digest_of(*back);
+}
+
 }  // namespace
 
 std::string describe_difference(const std::string& source, const std::string& target, const std::string& noun,
@@ -34,8 +40,7 @@ std::string describe_difference(const std::string& source, const std::string& ta
 }
 
 ItemReport ItemLifecycle::recheck(const ItemSpec& item, const nlohmann::json& record) {
-  auto now = item.recheck_source ? item.recheck_source() : item.readback();
-  RowDigest digest = digest_of(*now);
+  RowDigest digest = item.recheck_source ? digest_of(*item.recheck_source()) : held_digest(item);
   ItemReport r = named(item);
   r.rows = record.value("rows", uint64_t{0});
   r.bytes = record.value("bytes", uint64_t{0});
@@ -90,11 +95,7 @@ ItemReport ItemLifecycle::compare(const ItemSpec& item, const MovedItem& m, std:
   // Verification reads the target back and hashes it exactly as the rows were hashed in
   // flight: count and content, independent of order.
   auto read_from = Clock::now();
-  RowDigest held;
-  {
-    auto back = item.readback();
-    held = digest_of(*back);
-  }
+  RowDigest held = held_digest(item);
   ItemReport r = named(item);
   r.rows = m.moved.digest.rows();
   r.bytes = m.moved.bytes;

@@ -43,6 +43,9 @@ struct ItemSpec {
   std::function<std::unique_ptr<RowSink>()> sink;
   std::function<void()> complete;  // optional: once the rows are in (commit, build indexes)
   std::function<std::unique_ptr<RowSource>()> readback;
+  // Instead of `readback`, where the rows cannot be read back as rows (an encrypted
+  // backup written without its key): the digest of what the sink stored, as it checked it.
+  std::function<RowDigest()> readback_digest;
   // Optional: checks beyond the rows (an index set); "" or what differs. `again` is true
   // when an earlier run finished the item.
   std::function<std::string(bool again)> other_checks;

@@ -1,10 +1,11 @@
 #include "k8s/cluster.hpp"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <regex>
+
+#include "common/base64.hpp"
 
 namespace decant::k8s {
 namespace {
@@ -159,19 +160,13 @@ std::optional<std::string> Cluster::secret_value(const std::string& secret, cons
   }
   auto json = nlohmann::json::parse(r.output, nullptr, false);
   if (json.is_discarded() || !json.contains("data") || !json["data"].contains(key)) return std::nullopt;
-  return base64_decode(json["data"][key].get<std::string>());
+  return secret_data(json["data"][key].get<std::string>());
 }
 
-std::string base64_decode(const std::string& text) {
-  std::string out((text.size() / 4 + 1) * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0 || text.size() % 4 != 0) throw Error(ExitCode::cluster_failed, "a Secret's value is not base64", "");
-  // EVP_DecodeBlock counts the padding's zero bytes as data.
-  size_t padding = 0;
-  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) ++padding;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
+std::string secret_data(const std::string& base64) {
+  auto bytes = decant::base64_decode(base64);
+  if (!bytes) throw Error(ExitCode::cluster_failed, "a Secret's value is not base64", "");
+  return *bytes;
 }
 
 }  // namespace decant::k8s

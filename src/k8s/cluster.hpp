@@ -55,7 +55,7 @@ class Cluster {
 // The Error for a failed kubectl or helm run: `doing` says what it was for.
 Error cluster_failure(const std::string& tool, const std::string& doing, const ProcessResult& result);
 
-// base64 as Kubernetes stores Secret data.
-std::string base64_decode(const std::string& text);
+// A Secret's data value (base64, as Kubernetes stores it) decoded.
+std::string secret_data(const std::string& base64);
 
 }  // namespace decant::k8s

@@ -271,6 +271,14 @@ Bson hello(mongoc_client_t* client, const std::string& where) {
   return run_command(client, "admin", command, where);
 }
 
+std::string server_version(mongoc_client_t* client, const std::string& where) {
+  Bson reply = run_command(client, "admin", Bson::from_json(R"({"buildInfo": 1})"), where);
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, reply.get(), "version") && BSON_ITER_HOLDS_UTF8(&it))
+    return bson_iter_utf8(&it, nullptr);
+  return "unknown";
+}
+
 ServerIdentity identify_server(mongoc_client_t* client, const std::string& where) {
   Bson hello_reply = hello(client, where);
   Bson status_command;

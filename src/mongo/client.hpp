@@ -113,6 +113,8 @@ Bson run_command(mongoc_client_t* client, const std::string& db, const Bson& com
 Bson hello(mongoc_client_t* client, const std::string& where);
 // Reaches the server (and authenticates): a bad host, password or certificate shows here.
 void ping(mongoc_client_t* client, const std::string& where);
+// buildInfo's version ("7.0.14"; FerretDB answers with the MongoDB version it speaks).
+std::string server_version(mongoc_client_t* client, const std::string& where);
 
 // What a server says about itself, to tell whether two URIs reach the same server
 // whatever their addresses (127.0.0.1 or localhost, two port-forwards to one pod).

@@ -187,14 +187,6 @@ int MongoCopy::run() {
   return 0;
 }
 
-std::string server_version(mongoc_client_t* client, const std::string& where) {
-  Bson reply = run_command(client, "admin", Bson::from_json(R"({"buildInfo": 1})"), where);
-  bson_iter_t it;
-  if (bson_iter_init_find(&it, reply.get(), "version") && BSON_ITER_HOLDS_UTF8(&it))
-    return bson_iter_utf8(&it, nullptr);
-  return "unknown";
-}
-
 CopyPreflight MongoCopy::preflight() {
   connect();
   plan();

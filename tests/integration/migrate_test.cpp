@@ -81,7 +81,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   EXPECT_EQ(v["mongodb"]["hosts"], "127.0.0.1:" + std::to_string(t.mongo.port()));
   EXPECT_EQ(v["mongodb"]["auth"]["mechanism"], "SCRAM-SHA-1");
   auto secret = json::parse(cluster_->must_kubectl({"-n", ns, "get", "secret", "decant-external-databases", "-o", "json"}));
-  EXPECT_EQ(decant::k8s::base64_decode(secret["data"]["postgres-password"]), kTargetPassword);
+  EXPECT_EQ(decant::k8s::secret_data(secret["data"]["postgres-password"]), kTargetPassword);
   EXPECT_EQ(secret["metadata"]["annotations"].dump().find(kTargetPassword), std::string::npos);
   auto overlay = slurp(dir / "values.yaml");
   EXPECT_NE(overlay.find("\"internal\": false"), std::string::npos) << overlay;

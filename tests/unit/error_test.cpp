@@ -69,6 +69,9 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(static_cast<int>(ExitCode::cluster_mismatch), 15);
   EXPECT_EQ(static_cast<int>(ExitCode::cluster_failed), 16);
+  EXPECT_EQ(static_cast<int>(ExitCode::backup_key), 17);
+  EXPECT_EQ(static_cast<int>(ExitCode::backup_corrupt), 18);
+  EXPECT_EQ(static_cast<int>(ExitCode::backup_manifest), 19);
 }
 
 TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
@@ -82,8 +85,8 @@ TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
     EXPECT_EQ(&exit_code_info(info.code), &info);
     names.insert(std::string(info.name));
   }
-  EXPECT_EQ(expected, 17);
-  EXPECT_EQ(names.size(), 17u);
+  EXPECT_EQ(expected, 20);
+  EXPECT_EQ(names.size(), 20u);
   EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
@@ -107,7 +110,8 @@ TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
                                        ExitCode::target_not_empty, ExitCode::verify_failed, ExitCode::copy_failed,
                                        ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume,
                                        ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
-                                       ExitCode::cluster_failed});
+                                       ExitCode::cluster_failed, ExitCode::backup_key, ExitCode::backup_corrupt,
+                                       ExitCode::backup_manifest});
   size_t start = 0;
   while (start < all.size()) {
     size_t nl = all.find('\n', start);

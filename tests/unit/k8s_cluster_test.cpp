@@ -13,11 +13,11 @@ ProcessResult failed(std::string errors) {
 }
 
 TEST(Base64, DecodesSecretDataWithAndWithoutPadding) {
-  EXPECT_EQ(base64_decode("cGdzZWNyZXQ="), "pgsecret");
-  EXPECT_EQ(base64_decode("YWJj"), "abc");
-  EXPECT_EQ(base64_decode("YQ=="), "a");
-  EXPECT_EQ(base64_decode(""), "");
-  EXPECT_THROW(base64_decode("not base64!"), Error);
+  EXPECT_EQ(secret_data("cGdzZWNyZXQ="), "pgsecret");
+  EXPECT_EQ(secret_data("YWJj"), "abc");
+  EXPECT_EQ(secret_data("YQ=="), "a");
+  EXPECT_EQ(secret_data(""), "");
+  EXPECT_THROW(secret_data("not base64!"), Error);
 }
 
 TEST(ClusterFailure, EachKnownFailureHasItsOwnExitCodeAndKeepsTheToolsWords) {

@@ -1,0 +1,309 @@
+#include "backup/backup.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "backup/archive_item.hpp"
+#include "backup/chunks.hpp"
+#include "backup/manifest.hpp"
+#include "backup/mongo_part.hpp"
+#include "backup/repository.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "crypto/age.hpp"
+#include "engine/item_lifecycle.hpp"
+#include "engine/progress.hpp"
+#include "engine/report.hpp"
+#include "engine/resume_state.hpp"
+#include "engine/task_pool.hpp"
+
+namespace decant::backup {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+std::vector<crypto::AgeRecipient> read_recipients(const CreateOptions& options) {
+  std::vector<crypto::AgeRecipient> out;
+  for (const auto& r : options.recipients) out.push_back(crypto::AgeRecipient::parse(r));
+  for (const auto& file : options.recipient_files) {
+    std::ifstream in(file);
+    if (!in) throw Error(ExitCode::local_io, "cannot read the recipients file " + file, "check the path");
+    for (std::string line; std::getline(in, line);) {
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (!line.empty() && line[0] != '#') out.push_back(crypto::AgeRecipient::parse(line));
+    }
+  }
+  if (out.empty())
+    throw Error(ExitCode::usage, "no recipient to encrypt the backup to",
+                "give --recipient age1... (the public key of an identity made with age-keygen) or --recipients-file");
+  return out;
+}
+
+crypto::AgeKeys read_keys(const KeyOptions& options) {
+  crypto::AgeKeys keys;
+  for (const auto& f : options.identity_files)
+    for (auto& id : crypto::read_identity_file(f)) keys.identities.push_back(std::move(id));
+  if (keys.identities.empty())
+    throw Error(ExitCode::usage, "no identity to decrypt the backup with",
+                "give --identity FILE (an age identity file, AGE-SECRET-KEY-1...)");
+  return keys;
+}
+
+// The chunk keys and sizes in plain text, beside the manifest: what `verify --quick`
+// checks without a key.
+std::string chunks_key(const std::string& id) { return "backups/" + id + "/chunks.json"; }
+
+json chunk_list(const Manifest& m) {
+  json list = json::array();
+  for (const auto& i : m.items)
+    for (const auto& c : i.chunks) list.push_back({{"key", c.key}, {"size", c.size}});
+  return list;
+}
+
+const IndexEntry& find_backup(const std::vector<IndexEntry>& all, const std::optional<std::string>& id,
+                              const Repository& repo) {
+  if (id) {
+    for (const auto& e : all)
+      if (e.id == *id) {
+        if (e.state != "complete")
+          throw Error(ExitCode::backup_manifest, "backup " + *id + " is not complete (its create was interrupted)",
+                      "finish it with decant backup create --resume, or use another backup");
+        return e;
+      }
+    throw Error(ExitCode::usage, "the repository " + repo.describe() + " has no backup " + *id,
+                "decant backup list shows the backups it has");
+  }
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (it->state == "complete") return *it;
+  throw Error(ExitCode::usage, "the repository " + repo.describe() + " has no complete backup",
+              "create one with decant backup create");
+}
+
+void run_tasks(engine::ProgressBoard& progress, const std::string& phase, std::chrono::milliseconds interval, int jobs,
+               const Tasks& tasks) {
+  engine::run_tasks(progress, phase, interval, engine::resolve_jobs(jobs), [&](engine::TaskPool& pool) {
+    for (const auto& w : tasks.work) pool.submit(1, [w](int) { w(); });
+  });
+  if (tasks.after) tasks.after();
+}
+
+}  // namespace
+
+int create(const CreateOptions& options) {
+  engine::Report report("backup create", "", options.repo);
+  engine::ProgressBoard progress;
+  auto started = Clock::now();
+  return engine::run_reported(options.report_path, report, [&] {
+    if (!options.mongo)
+      throw Error(ExitCode::usage, "nothing to back up", "give --mongo URI (PostgreSQL backups are not built yet)");
+    auto recipients = read_recipients(options);
+    auto repo = open_repository(options.repo);
+    MongoBackup mongo(*options.mongo, options.mongo_databases);
+    report.set_endpoints(mongo.display(), repo->describe());
+
+    std::string identity = "backup " + repo->describe() + " <- " + mongo.display();
+    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
+                                                : engine::default_state_dir("backup-create", identity),
+                              identity);
+    IndexEntry entry;
+    if (options.resume) {
+      state.load();
+      auto recorded = state.get("backup");
+      if (!recorded) throw Error(ExitCode::nothing_to_resume, "no interrupted backup to resume", "run without --resume");
+      entry = index_from_json(*recorded);
+    } else {
+      state.reset();
+      entry.id = new_backup_id();
+      entry.created = utc_now_iso();
+      entry.reason = options.reason;
+      entry.engines = {"mongo"};
+      for (const auto& r : recipients) entry.recipients.push_back(recipient_fingerprint(r));
+      // Listed as being written before any chunk exists: prune leaves it alone.
+      store_index(*repo, entry);
+      state.mark_done("backup", to_json(entry));
+    }
+    log::info("backup {}: {} to {}", entry.id, mongo.display(), repo->describe());
+
+    ChunkSettings settings{recipients, options.chunk_bytes, 3, 0};
+    CreateContext ctx{*repo, entry.id, settings, state};
+    engine::ItemLifecycle lifecycle(state, report);
+    run_tasks(progress, "backing up", options.progress_interval, options.jobs,
+              mongo.tasks(ctx, lifecycle, progress, report));
+    double seconds = engine::seconds_since(started);
+    if (!report.all_verified())
+      engine::conclude(report, seconds, "", "run the backup again without --resume once the cause is fixed");
+
+    Manifest manifest;
+    manifest.id = entry.id;
+    manifest.created = entry.created;
+    manifest.reason = entry.reason;
+    manifest.sources["mongo"] = mongo.source_description();
+    manifest.items = mongo.entries(state);
+    // The chunks are all stored; then the manifest; only then is the backup complete.
+    repo->put(chunks_key(entry.id), chunk_list(manifest).dump() + "\n");
+    store_manifest(*repo, manifest, recipients);
+    entry.state = "complete";
+    entry.items = manifest.items.size();
+    for (const auto& i : manifest.items) {
+      entry.rows += i.rows;
+      entry.raw_bytes += i.raw_bytes;
+      for (const auto& c : i.chunks) entry.stored_bytes += c.size;
+    }
+    store_index(*repo, entry);
+    report.add_note(fmt::format("backup {}: {} item(s), {} rows, {} of data stored as {}", entry.id, entry.items,
+                                entry.rows, engine::human_bytes(entry.raw_bytes), engine::human_bytes(entry.stored_bytes)));
+    engine::conclude(report, engine::seconds_since(started), "backup " + entry.id + " complete and verified",
+                     "run the backup again");
+    state.remove();
+    fmt::print("{}\n", entry.id);
+    return 0;
+  });
+}
+
+int list(const ListOptions& options) {
+  auto repo = open_repository(options.repo);
+  auto all = load_all_indexes(*repo);
+  if (options.json) {
+    json out = json::array();
+    for (const auto& e : all) out.push_back(to_json(e));
+    fmt::print("{}\n", out.dump(2));
+    return 0;
+  }
+  fmt::print("{:<24} {:<20} {:<11} {:<9} {:>6} {:>12} {:>10} {:>10}  {}\n", "id", "created", "reason", "state", "items",
+             "rows", "data", "stored", "verified");
+  for (const auto& e : all)
+    fmt::print("{:<24} {:<20} {:<11} {:<9} {:>6} {:>12} {:>10} {:>10}  {}\n", e.id, e.created, e.reason, e.state,
+               e.items, e.rows, engine::human_bytes(e.raw_bytes), engine::human_bytes(e.stored_bytes),
+               e.verified_at ? *e.verified_at + " (" + e.verified_how + ")" : "-");
+  if (all.empty()) fmt::print("(no backups in {})\n", repo->describe());
+  return 0;
+}
+
+int verify(const VerifyOptions& options) {
+  engine::Report report("backup verify", options.repo, "");
+  engine::ProgressBoard progress;
+  auto started = Clock::now();
+  return engine::run_reported(options.report_path, report, [&] {
+    auto repo = open_repository(options.repo);
+    auto all = load_all_indexes(*repo);
+    IndexEntry entry = find_backup(all, options.id, *repo);
+    report.set_endpoints(repo->describe() + " " + entry.id, options.restore_mongo.value_or(""));
+    if (options.quick) {
+      if (!repo->size(manifest_key(entry.id)))
+        throw Error(ExitCode::backup_manifest, "the manifest of backup " + entry.id + " is missing",
+                    "restore another backup (decant backup list)");
+      auto list = repo->get(chunks_key(entry.id));
+      auto chunks = list ? json::parse(*list, nullptr, false) : json();
+      if (!chunks.is_array())
+        throw Error(ExitCode::backup_manifest, "the chunk list of backup " + entry.id + " is missing or damaged",
+                    "run a full decant backup verify");
+      ItemEntry all_chunks{"", "", entry.id, "backup", 0, "", 0, json::object(), {}};
+      for (const auto& c : chunks) all_chunks.chunks.push_back({c.at("key"), "", c.at("size"), 0, 0});
+      auto problems = check_chunks(*repo, all_chunks, false);
+      for (const auto& p : problems) report.add_check("chunk present", false, p);
+      if (problems.empty())
+        report.add_check(fmt::format("{} chunk(s) present with their sizes", all_chunks.chunks.size()), true);
+      engine::conclude(report, engine::seconds_since(started), "backup " + entry.id + " is present (quick check)",
+                       "restore another backup");
+      return 0;
+    }
+    auto keys = read_keys(options.keys);
+    Manifest manifest = load_manifest(*repo, entry.id, keys);
+    if (options.restore_mongo) {
+      std::vector<const ItemEntry*> items;
+      for (const auto& i : manifest.items)
+        if (i.engine == "mongo") items.push_back(&i);
+      std::string identity = "verify " + repo->describe() + " " + entry.id + " -> " + *options.restore_mongo;
+      engine::ResumeState state(engine::default_state_dir("backup-verify", identity), identity);
+      state.reset();
+      engine::ItemLifecycle lifecycle(state, report);
+      MongoRestore restore(*options.restore_mongo, items);
+      json source = manifest.sources.value("mongo", json::object());
+      restore.check_target(true, false, state, &source);
+      RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
+      run_tasks(progress, "restoring to verify", options.progress_interval, options.jobs, restore.tasks(ctx));
+      state.remove();
+    } else {
+      std::vector<std::function<void()>> work;
+      for (const auto& i : manifest.items) {
+        if (i.chunks.empty() && i.rows == 0) {
+          engine::ItemReport r;
+          r.name = i.name;
+          r.kind = i.kind;
+          r.verified = true;
+          report.add_item(i.group, r);
+          continue;
+        }
+        auto* item = &progress.add(i.display(), i.raw_bytes);
+        work.push_back([&, item, entry_ptr = &i] {
+          const ItemEntry& e = *entry_ptr;
+          item->begin();
+          auto t0 = Clock::now();
+          ChunkReader reader(*repo, e, keys);
+          RowDigest digest = engine::digest_of(reader);  // the reader checks it against the manifest
+          engine::ItemReport r;
+          r.name = e.name;
+          r.kind = e.kind;
+          r.rows = digest.rows();
+          r.bytes = e.raw_bytes;
+          r.seconds = engine::seconds_since(t0);
+          r.source_digest = e.digest;
+          r.target_digest = digest.hex();
+          r.verified = true;
+          report.add_item(e.group, r);
+          item->bytes = e.raw_bytes;
+          item->finish();
+        });
+      }
+      run_tasks(progress, "verifying", options.progress_interval, options.jobs, Tasks{work, {}});
+    }
+    engine::conclude(report, engine::seconds_since(started),
+                     "backup " + entry.id + (options.restore_mongo ? " restored and verified" : " verified"),
+                     "restore another backup");
+    // Only a full verify that passed makes a backup "verified" for prune.
+    entry.verified_at = utc_now_iso();
+    entry.verified_how = options.restore_mongo ? "restore" : "full";
+    store_index(*repo, entry);
+    return 0;
+  });
+}
+
+int restore(const RestoreOptions& options) {
+  engine::Report report("backup restore", options.repo + " " + options.id, "");
+  engine::ProgressBoard progress;
+  auto started = Clock::now();
+  return engine::run_reported(options.report_path, report, [&] {
+    if (!options.mongo) throw Error(ExitCode::usage, "nothing to restore into", "give --mongo URI");
+    auto repo = open_repository(options.repo);
+    auto all = load_all_indexes(*repo);
+    IndexEntry entry = find_backup(all, options.id, *repo);
+    auto keys = read_keys(options.keys);
+    Manifest manifest = load_manifest(*repo, entry.id, keys);
+    std::vector<const ItemEntry*> items;
+    for (const auto& i : manifest.items)
+      if (i.engine == "mongo") items.push_back(&i);
+    MongoRestore restore(*options.mongo, items);
+    report.set_endpoints(repo->describe() + " " + entry.id, restore.display());
+    std::string identity = "restore " + repo->describe() + " " + entry.id + " -> " + restore.display();
+    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
+                                                : engine::default_state_dir("backup-restore", identity),
+                              identity);
+    if (options.resume) state.load();
+    restore.check_target(options.drop, options.resume, state);
+    if (!options.resume) state.reset();
+    engine::ItemLifecycle lifecycle(state, report);
+    RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
+    log::info("restoring backup {} ({} item(s)) to {}", entry.id, items.size(), restore.display());
+    run_tasks(progress, "restoring", options.progress_interval, options.jobs, restore.tasks(ctx));
+    engine::conclude(report, engine::seconds_since(started), "restore of backup " + entry.id + " complete and verified",
+                     "run the same command with --drop");
+    state.remove();
+    return 0;
+  });
+}
+
+}  // namespace decant::backup

@@ -1,0 +1,65 @@
+#pragma once
+// `decant backup create|list|verify|restore`: logical backups into a repository, each
+// item's rows through the copy engines into compressed, encrypted chunks, with an
+// encrypted manifest that restores and verifications check every byte against.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace decant::backup {
+
+struct KeyOptions {
+  std::vector<std::string> identity_files;  // age identity files (AGE-SECRET-KEY-1...)
+};
+
+struct CreateOptions {
+  std::string repo;
+  std::optional<std::string> mongo;
+  std::vector<std::string> mongo_databases;  // empty: all but admin, local, config
+  std::string reason = "manual";
+  std::vector<std::string> recipients;       // age1...
+  std::vector<std::string> recipient_files;  // one age1... per line, '#' comments
+  int jobs = 0;
+  bool resume = false;
+  size_t chunk_bytes = 64u << 20;
+  std::optional<std::string> state_dir;
+  std::optional<std::string> report_path;
+  std::chrono::milliseconds progress_interval{10000};
+};
+
+struct ListOptions {
+  std::string repo;
+  bool json = false;
+};
+
+struct VerifyOptions {
+  std::string repo;
+  std::optional<std::string> id;  // default: the newest complete backup
+  bool quick = false;
+  std::optional<std::string> restore_mongo;  // a scratch server: restore into it and compare
+  KeyOptions keys;
+  int jobs = 0;
+  std::optional<std::string> report_path;
+  std::chrono::milliseconds progress_interval{10000};
+};
+
+struct RestoreOptions {
+  std::string repo;
+  std::string id;
+  std::optional<std::string> mongo;
+  bool drop = false;
+  KeyOptions keys;
+  int jobs = 0;
+  bool resume = false;
+  std::optional<std::string> state_dir;
+  std::optional<std::string> report_path;
+  std::chrono::milliseconds progress_interval{10000};
+};
+
+int create(const CreateOptions& options);
+int list(const ListOptions& options);
+int verify(const VerifyOptions& options);
+int restore(const RestoreOptions& options);
+
+}  // namespace decant::backup

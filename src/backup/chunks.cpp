@@ -1,0 +1,220 @@
+#include "backup/chunks.hpp"
+
+#include <fmt/format.h>
+#include <zstd.h>
+
+#include "backup/repository.hpp"
+#include "common/error.hpp"
+#include "crypto/primitives.hpp"
+
+namespace decant::backup {
+namespace {
+
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+void check_zstd(size_t rc, const char* what) {
+  if (ZSTD_isError(rc)) throw Error(ExitCode::internal, fmt::format("zstd {} failed: {}", what, ZSTD_getErrorName(rc)));
+}
+
+void append_record(std::string& out, std::string_view row) {
+  uint32_t n = static_cast<uint32_t>(row.size());
+  char header[4] = {static_cast<char>(n & 0xff), static_cast<char>(n >> 8 & 0xff), static_cast<char>(n >> 16 & 0xff),
+                    static_cast<char>(n >> 24 & 0xff)};
+  out.append(header, 4);
+  out.append(row);
+}
+
+// The next record of `plain` from `at`; false at its end, throws `bad` when cut short.
+template <typename Bad>
+bool next_record(const std::string& plain, size_t& at, std::string_view& row, Bad bad) {
+  if (at == plain.size()) return false;
+  if (plain.size() - at < 4) bad();
+  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(plain[at + i])); };
+  size_t n = b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
+  if (plain.size() - at - 4 < n) bad();
+  row = std::string_view(plain).substr(at + 4, n);
+  at += 4 + n;
+  return true;
+}
+
+// One zstd frame back to its bytes; false when it is not a whole valid frame.
+bool decompress(std::string_view frame, std::string& out) {
+  std::unique_ptr<ZSTD_DCtx, DCtxFree> d(ZSTD_createDCtx());
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  std::string buffer(ZSTD_DStreamOutSize(), '\0');
+  for (;;) {
+    ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
+    size_t rc = ZSTD_decompressStream(d.get(), &o, &in);
+    if (ZSTD_isError(rc)) return false;
+    out.append(buffer.data(), o.pos);
+    if (rc == 0 && in.pos == in.size) return true;
+    if (in.pos == in.size && o.pos < o.size) return false;  // the input is used up inside the frame
+  }
+}
+
+}  // namespace
+
+struct ChunkWriter::Compressor {
+  std::unique_ptr<ZSTD_CCtx, CCtxFree> ctx{ZSTD_createCCtx()};
+  std::string staged;  // records gathered before they go through zstd in one call
+
+  Compressor(int level, int workers) {
+    check_zstd(ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level), "level");
+    if (workers > 0) check_zstd(ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_nbWorkers, workers), "workers");
+  }
+  void feed(std::string& out, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{staged.data(), staged.size(), 0};
+    size_t remaining = 1;
+    do {
+      size_t at = out.size();
+      out.resize(at + ZSTD_CStreamOutSize());
+      ZSTD_outBuffer o{out.data() + at, ZSTD_CStreamOutSize(), 0};
+      remaining = ZSTD_compressStream2(ctx.get(), &o, &in, mode);
+      check_zstd(remaining, "compression");
+      out.resize(at + o.pos);
+    } while (mode == ZSTD_e_end ? remaining != 0 : in.pos < in.size);
+    staged.clear();
+  }
+};
+
+ChunkWriter::ChunkWriter(Repository& repo, std::string key_prefix, const ChunkSettings& settings, StoredChunks& out)
+    : repo_(repo), key_prefix_(std::move(key_prefix)), settings_(settings),
+      compressor_(std::make_unique<Compressor>(settings.zstd_level, settings.zstd_workers)), out_(out) {
+  out_ = StoredChunks();
+}
+
+ChunkWriter::~ChunkWriter() = default;
+
+void ChunkWriter::write(std::string_view row) {
+  if (chunk_rows_ > 0 && chunk_raw_ + row.size() > settings_.chunk_bytes) store_chunk();
+  append_record(compressor_->staged, row);
+  chunk_digest_.add_row(row);
+  ++chunk_rows_;
+  chunk_raw_ += row.size();
+  if (compressor_->staged.size() >= (1u << 20)) compressor_->feed(compressed_, ZSTD_e_continue);
+}
+
+void ChunkWriter::store_chunk() {
+  compressor_->feed(compressed_, ZSTD_e_end);
+  // The compressor's output must give back exactly the rows that went in.
+  std::string plain;
+  RowDigest back;
+  size_t at = 0;
+  std::string_view row;
+  auto cut = [&] { throw Error(ExitCode::internal, "a compressed chunk does not give back its rows"); };
+  if (!decompress(compressed_, plain)) cut();
+  while (next_record(plain, at, row, cut)) back.add_row(row);
+  if (!(back == chunk_digest_)) cut();
+  std::string sealed = crypto::age_encrypt(compressed_, settings_.recipients);
+  ChunkInfo info;
+  info.key = fmt::format("{}{:06}.zst.age", key_prefix_, out_.chunks.size() + 1);
+  info.sha256 = crypto::to_hex(crypto::sha256(sealed));
+  info.size = sealed.size();
+  info.rows = chunk_rows_;
+  info.raw_bytes = chunk_raw_;
+  repo_.put(info.key, sealed);
+  if (repo_.size(info.key) != info.size)
+    throw Error(ExitCode::local_io, "the repository did not keep the chunk " + info.key + " as written",
+                "check the repository's storage, then run again with --resume");
+  out_.digest.merge(back);
+  out_.chunks.push_back(std::move(info));
+  compressed_.clear();
+  chunk_rows_ = chunk_raw_ = 0;
+  chunk_digest_ = RowDigest();
+}
+
+uint64_t ChunkWriter::finish() {
+  if (chunk_rows_ > 0) store_chunk();
+  out_.written = true;
+  uint64_t rows = 0;
+  for (const auto& c : out_.chunks) rows += c.rows;
+  return rows;
+}
+
+ChunkReader::ChunkReader(const Repository& repo, const ItemEntry& item, const crypto::AgeKeys& keys)
+    : repo_(repo), item_(item), keys_(keys) {}
+
+ChunkReader::~ChunkReader() = default;
+
+void ChunkReader::load(const ChunkInfo& chunk) {
+  auto damaged = [&](const std::string& what) {
+    throw Error(ExitCode::backup_corrupt, fmt::format("{} {}: the chunk {} {}", item_.kind, item_.display(), chunk.key, what),
+                "restore another backup (decant backup list); decant backup verify tells which are intact");
+  };
+  auto bytes = repo_.get(chunk.key);
+  if (!bytes) damaged("is missing");
+  if (bytes->size() != chunk.size)
+    damaged(fmt::format("has {} bytes where the manifest says {} (truncated or replaced)", bytes->size(), chunk.size));
+  if (crypto::to_hex(crypto::sha256(*bytes)) != chunk.sha256)
+    damaged("was altered or belongs to another backup (its SHA-256 is not the manifest's)");
+  std::string compressed;
+  try {
+    compressed = crypto::age_decrypt(*bytes, keys_);
+  } catch (const crypto::AgeError& e) {
+    if (e.failure() == crypto::AgeFailure::no_match)
+      throw Error(ExitCode::backup_key, "none of the given identities opens the chunk " + chunk.key,
+                  "give the identity file (--identity) whose public key the backup was made for");
+    damaged(std::string("does not decrypt: ") + e.what());
+  }
+  plain_.clear();
+  at_ = 0;
+  if (!decompress(compressed, plain_)) damaged("does not decompress");
+  chunk_rows_left_ = chunk.rows;
+}
+
+bool ChunkReader::next(std::string_view& row) {
+  for (;;) {
+    auto cut = [&] {
+      throw Error(ExitCode::backup_corrupt,
+                  fmt::format("{} {}: the chunk {} ends inside a row", item_.kind, item_.display(),
+                              item_.chunks[next_chunk_ - 1].key),
+                  "restore another backup (decant backup list)");
+    };
+    if (next_chunk_ > 0 && next_record(plain_, at_, row, cut)) {
+      if (chunk_rows_left_-- == 0) break;
+      digest_.add_row(row);
+      return true;
+    }
+    if (next_chunk_ > 0 && chunk_rows_left_ != 0) break;
+    if (next_chunk_ == item_.chunks.size()) {
+      if (digest_.rows() != item_.rows || digest_.hex() != item_.digest)
+        throw Error(ExitCode::backup_corrupt,
+                    fmt::format("{} {}: its chunks hold {} rows (digest {}) where the manifest says {} ({}): a chunk "
+                                "is missing from the manifest or belongs to another item",
+                                item_.kind, item_.display(), digest_.rows(), digest_.hex(), item_.rows, item_.digest),
+                    "restore another backup (decant backup list)");
+      return false;
+    }
+    load(item_.chunks[next_chunk_++]);
+  }
+  throw Error(ExitCode::backup_corrupt,
+              fmt::format("{} {}: the chunk {} holds another number of rows than the manifest says", item_.kind,
+                          item_.display(), item_.chunks[next_chunk_ - 1].key),
+              "restore another backup (decant backup list)");
+}
+
+std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item, bool hash) {
+  std::vector<std::string> problems;
+  for (const auto& c : item.chunks) {
+    auto what = [&](const std::string& problem) {
+      problems.push_back(fmt::format("{} {}: the chunk {} {}", item.kind, item.display(), c.key, problem));
+    };
+    auto size = repo.size(c.key);
+    if (!size) {
+      what("is missing");
+    } else if (*size != c.size) {
+      what(fmt::format("has {} bytes where the manifest says {}", *size, c.size));
+    } else if (hash) {
+      auto bytes = repo.get(c.key);
+      if (!bytes || crypto::to_hex(crypto::sha256(*bytes)) != c.sha256) what("was altered (its SHA-256 is not the manifest's)");
+    }
+  }
+  return problems;
+}
+
+}  // namespace decant::backup

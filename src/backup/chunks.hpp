@@ -1,0 +1,86 @@
+#pragma once
+// An item's rows in a backup: cut into chunks of about `chunk_bytes` of rows, each a run of
+// records (4-byte little-endian length, then the row's bytes) compressed with zstd and then
+// encrypted with age, stored as one repository object. A chunk names nothing but its key;
+// the manifest says which item it belongs to, its SHA-256 and size.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backup/manifest.hpp"
+#include "common/row_hash.hpp"
+#include "crypto/age.hpp"
+#include "engine/stream.hpp"
+
+namespace decant::backup {
+
+class Repository;
+
+struct ChunkSettings {
+  std::vector<crypto::AgeRecipient> recipients;
+  size_t chunk_bytes = 64u << 20;
+  int zstd_level = 3;
+  int zstd_workers = 0;  // zstd's own threads per chunk stream (0: in the caller's thread)
+};
+
+// What a ChunkWriter stored: filled as it goes, kept after the writer is gone.
+struct StoredChunks {
+  std::vector<ChunkInfo> chunks;
+  RowDigest digest;  // of the rows as decompressed back from the stored chunks
+  bool written = false;  // finish() returned
+};
+
+// Writes an item's rows as chunks under `key_prefix`. Before a chunk is stored its
+// compressed bytes are decompressed and hashed again, so that what is stored is known to
+// give back the rows; after, its stored size is checked. Nothing in plaintext touches disk.
+class ChunkWriter : public engine::RowSink {
+ public:
+  ChunkWriter(Repository& repo, std::string key_prefix, const ChunkSettings& settings, StoredChunks& out);
+  ~ChunkWriter() override;
+  ChunkWriter(const ChunkWriter&) = delete;
+  ChunkWriter& operator=(const ChunkWriter&) = delete;
+  void write(std::string_view row) override;
+  uint64_t finish() override;  // stores the last chunk; the rows that went in
+
+ private:
+  struct Compressor;
+  void store_chunk();
+  Repository& repo_;
+  std::string key_prefix_;
+  const ChunkSettings& settings_;
+  std::unique_ptr<Compressor> compressor_;
+  std::string compressed_;
+  uint64_t chunk_rows_ = 0, chunk_raw_ = 0;
+  RowDigest chunk_digest_;
+  StoredChunks& out_;
+};
+
+// Reads an item's rows back from its chunks, each checked against the manifest (present,
+// its size, its SHA-256) before it is decrypted, and at the end the rows' count and digest
+// against the manifest's. Throws decant::Error: backup_corrupt naming the item and chunk,
+// backup_key when no identity opens it.
+class ChunkReader : public engine::RowSource {
+ public:
+  ChunkReader(const Repository& repo, const ItemEntry& item, const crypto::AgeKeys& keys);
+  ~ChunkReader() override;
+  bool next(std::string_view& row) override;
+
+ private:
+  void load(const ChunkInfo& chunk);
+  const Repository& repo_;
+  const ItemEntry& item_;
+  const crypto::AgeKeys& keys_;
+  size_t next_chunk_ = 0;
+  std::string plain_;
+  size_t at_ = 0;
+  uint64_t chunk_rows_left_ = 0;
+  RowDigest digest_;
+};
+
+// Every chunk of the item present with its size (what `verify --quick` checks) and, when
+// `hash`, with its SHA-256 (what a resumed create checks of what an earlier run stored:
+// without a key that is all it can). Returns the problems, one line each.
+std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item, bool hash);
+
+}  // namespace decant::backup

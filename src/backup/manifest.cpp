@@ -1,0 +1,164 @@
+#include "backup/manifest.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "backup/repository.hpp"
+#include "common/error.hpp"
+#include "crypto/primitives.hpp"
+
+namespace decant::backup {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad_manifest(const std::string& id, const std::string& what) {
+  throw Error(ExitCode::backup_manifest, "the manifest of backup " + id + " " + what,
+              "restore another backup (decant backup list); this one cannot be trusted");
+}
+
+}  // namespace
+
+json to_json(const ChunkInfo& c) {
+  return {{"key", c.key}, {"sha256", c.sha256}, {"size", c.size}, {"rows", c.rows}, {"raw_bytes", c.raw_bytes}};
+}
+
+ChunkInfo chunk_from_json(const json& j) {
+  return {j.at("key").get<std::string>(), j.at("sha256").get<std::string>(), j.at("size").get<uint64_t>(),
+          j.at("rows").get<uint64_t>(), j.at("raw_bytes").get<uint64_t>()};
+}
+
+json to_json(const Manifest& m) {
+  json items = json::array();
+  for (const auto& i : m.items) {
+    json chunks = json::array();
+    for (const auto& c : i.chunks) chunks.push_back(to_json(c));
+    items.push_back({{"engine", i.engine}, {"group", i.group}, {"name", i.name}, {"kind", i.kind}, {"rows", i.rows},
+                     {"digest", i.digest}, {"raw_bytes", i.raw_bytes}, {"metadata", i.metadata}, {"chunks", chunks}});
+  }
+  return {{"format", m.format}, {"id", m.id},           {"created", m.created},
+          {"reason", m.reason}, {"sources", m.sources}, {"items", items}};
+}
+
+Manifest manifest_from_json(const json& j) {
+  Manifest m;
+  m.format = j.at("format").get<int>();
+  m.id = j.at("id").get<std::string>();
+  m.created = j.at("created").get<std::string>();
+  m.reason = j.at("reason").get<std::string>();
+  m.sources = j.at("sources");
+  for (const auto& i : j.at("items")) {
+    ItemEntry e{i.at("engine").get<std::string>(), i.at("group").get<std::string>(), i.at("name").get<std::string>(),
+                i.at("kind").get<std::string>(),   i.at("rows").get<uint64_t>(),    i.at("digest").get<std::string>(),
+                i.at("raw_bytes").get<uint64_t>(), i.at("metadata"),                {}};
+    for (const auto& c : i.at("chunks")) e.chunks.push_back(chunk_from_json(c));
+    m.items.push_back(std::move(e));
+  }
+  return m;
+}
+
+json to_json(const IndexEntry& e) {
+  return {{"id", e.id},
+          {"created", e.created},
+          {"reason", e.reason},
+          {"state", e.state},
+          {"engines", e.engines},
+          {"items", e.items},
+          {"rows", e.rows},
+          {"raw_bytes", e.raw_bytes},
+          {"stored_bytes", e.stored_bytes},
+          {"recipients", e.recipients},
+          {"verified_at", e.verified_at ? json(*e.verified_at) : json(nullptr)},
+          {"verified_how", e.verified_how}};
+}
+
+IndexEntry index_from_json(const json& j) {
+  IndexEntry e;
+  e.id = j.at("id").get<std::string>();
+  e.created = j.at("created").get<std::string>();
+  e.reason = j.at("reason").get<std::string>();
+  e.state = j.at("state").get<std::string>();
+  e.engines = j.value("engines", std::vector<std::string>{});
+  e.items = j.value("items", uint64_t{0});
+  e.rows = j.value("rows", uint64_t{0});
+  e.raw_bytes = j.value("raw_bytes", uint64_t{0});
+  e.stored_bytes = j.value("stored_bytes", uint64_t{0});
+  e.recipients = j.value("recipients", std::vector<std::string>{});
+  if (j.contains("verified_at") && j["verified_at"].is_string()) e.verified_at = j["verified_at"].get<std::string>();
+  e.verified_how = j.value("verified_how", std::string());
+  return e;
+}
+
+std::string utc_now_iso() {
+  auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
+}
+
+std::string new_backup_id() {
+  auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  return fmt::format("{:%Y%m%dT%H%M%SZ}-{}", now, crypto::to_hex(crypto::random_bytes(2)));
+}
+
+std::string recipient_fingerprint(const crypto::AgeRecipient& r) {
+  return "sha256:" + crypto::to_hex(crypto::sha256(r.encoded())).substr(0, 16);
+}
+
+std::string manifest_key(const std::string& id) { return "backups/" + id + "/manifest.json.age"; }
+std::string index_key(const std::string& id) { return "index/" + id + ".json"; }
+std::string data_prefix(const std::string& id) { return "backups/" + id + "/data/"; }
+
+void store_index(Repository& repo, const IndexEntry& entry) { repo.put(index_key(entry.id), to_json(entry).dump(2) + "\n"); }
+
+std::optional<IndexEntry> load_index(const Repository& repo, const std::string& id) {
+  auto bytes = repo.get(index_key(id));
+  if (!bytes) return std::nullopt;
+  auto j = json::parse(*bytes, nullptr, false);
+  if (j.is_discarded())
+    throw Error(ExitCode::backup_manifest, "the index entry of backup " + id + " is not valid JSON",
+                "restore another backup (decant backup list)");
+  return index_from_json(j);
+}
+
+std::vector<IndexEntry> load_all_indexes(const Repository& repo) {
+  std::vector<IndexEntry> out;
+  for (const auto& key : repo.list("index/")) {
+    if (key.size() < 11 || key.compare(key.size() - 5, 5, ".json") != 0) continue;
+    if (auto e = load_index(repo, key.substr(6, key.size() - 11))) out.push_back(std::move(*e));
+  }
+  std::sort(out.begin(), out.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.id < b.id; });
+  return out;
+}
+
+void store_manifest(Repository& repo, const Manifest& m, const std::vector<crypto::AgeRecipient>& recipients) {
+  repo.put(manifest_key(m.id), crypto::age_encrypt(to_json(m).dump(), recipients));
+}
+
+Manifest load_manifest(const Repository& repo, const std::string& id, const crypto::AgeKeys& keys) {
+  auto bytes = repo.get(manifest_key(id));
+  if (!bytes) bad_manifest(id, "is missing (" + manifest_key(id) + "): the backup is incomplete or was removed");
+  std::string plain;
+  try {
+    plain = crypto::age_decrypt(*bytes, keys);
+  } catch (const crypto::AgeError& e) {
+    if (e.failure() == crypto::AgeFailure::no_match)
+      throw Error(ExitCode::backup_key, "none of the given identities opens backup " + id,
+                  "give the identity file (--identity) whose public key the backup was made for");
+    bad_manifest(id, std::string("was changed or damaged (") + e.what() + ")");
+  }
+  auto j = json::parse(plain, nullptr, false);
+  Manifest m;
+  try {
+    if (j.is_discarded()) bad_manifest(id, "is not valid JSON");
+    m = manifest_from_json(j);
+  } catch (const json::exception& e) {
+    bad_manifest(id, std::string("is not a decant manifest: ") + e.what());
+  }
+  if (m.id != id) bad_manifest(id, "belongs to another backup (" + m.id + "): it was swapped");
+  if (m.format != 1) bad_manifest(id, fmt::format("has format {}, which this decant does not read", m.format));
+  return m;
+}
+
+}  // namespace decant::backup

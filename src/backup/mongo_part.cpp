@@ -1,0 +1,242 @@
+#include "backup/mongo_part.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "backup/chunks.hpp"
+#include "common/error.hpp"
+#include "engine/item_lifecycle.hpp"
+#include "engine/progress.hpp"
+#include "engine/report.hpp"
+#include "engine/resume_state.hpp"
+#include "mongo/catalog.hpp"
+#include "mongo/client.hpp"
+#include "mongo/document_stream.hpp"
+
+namespace decant::backup {
+using nlohmann::json;
+using mongo::Bson;
+using mongo::CollectionInfo;
+
+namespace {
+
+constexpr uint64_t kParallelInsertDocuments = 20000;
+
+// A collection's options and indexes as the manifest keeps them: canonical extended JSON,
+// which gives back every BSON type exactly.
+json collection_metadata(const CollectionInfo& c) {
+  json indexes = json::array();
+  for (const auto& i : c.indexes) indexes.push_back(i.json());
+  return {{"options", c.options.json()}, {"indexes", indexes}};
+}
+
+CollectionInfo collection_from_entry(const ItemEntry& e) {
+  CollectionInfo c;
+  c.db = e.group;
+  c.name = e.name;
+  c.is_view = e.kind == "view";
+  try {
+    c.options = Bson::from_json(e.metadata.at("options").get<std::string>());
+    for (const auto& i : e.metadata.at("indexes")) c.indexes.push_back(Bson::from_json(i.get<std::string>()));
+  } catch (const std::exception& x) {
+    throw Error(ExitCode::backup_manifest, fmt::format("the manifest's metadata of {} is not valid: {}", e.display(), x.what()),
+                "restore another backup (decant backup list)");
+  }
+  c.documents = e.rows;
+  c.bytes = e.raw_bytes;
+  return c;
+}
+
+ArchiveItem archive_item(const CollectionInfo& c) {
+  return {"mongo", c.db, c.name, c.is_view ? "view" : "collection", collection_metadata(c)};
+}
+
+std::string resume_key(const CollectionInfo& c) { return "mongo/" + mongo::finished_key(c); }
+
+json identity_json(const mongo::ServerIdentity& id) {
+  return {{"process_id", id.process_id}, {"host", id.host},         {"pid", id.pid},
+          {"started_ms", id.started_ms}, {"set_name", id.set_name}, {"hosts", id.hosts}};
+}
+
+mongo::ServerIdentity identity_from_json(const json& j) {
+  mongo::ServerIdentity id;
+  id.process_id = j.value("process_id", "");
+  id.host = j.value("host", "");
+  id.pid = j.value("pid", int64_t{0});
+  id.started_ms = j.value("started_ms", int64_t{0});
+  id.set_name = j.value("set_name", "");
+  id.hosts = j.value("hosts", std::vector<std::string>{});
+  return id;
+}
+
+}  // namespace
+
+struct MongoBackup::State {
+  mongo::Uri uri;
+  mongo::ClientPool pool;
+  std::vector<CollectionInfo> collections;
+  std::map<std::string, uint64_t> counts_before;
+  json description;
+  State(const std::string& text) : uri(mongo::Uri::parse(text, "MongoDB source")), pool(uri) {}
+};
+
+MongoBackup::MongoBackup(const std::string& uri, const std::vector<std::string>& databases)
+    : state_(std::make_unique<State>(uri)) {
+  auto client = state_->pool.acquire();
+  const std::string& where = state_->pool.where();
+  mongo::ping(client.get(), where);
+  for (const auto& db : mongo::list_databases(client.get(), databases, where))
+    for (auto& c : mongo::list_collections(client.get(), db, where)) state_->collections.push_back(std::move(c));
+  state_->counts_before = mongo::stored_document_counts(client.get(), state_->collections, where);
+  state_->description = {{"address", state_->uri.display()},
+                         {"version", mongo::server_version(client.get(), where)},
+                         {"identity", identity_json(mongo::identify_server(client.get(), where))},
+                         {"databases", databases}};
+}
+
+MongoBackup::~MongoBackup() = default;
+
+std::string MongoBackup::display() const { return state_->uri.display(); }
+json MongoBackup::source_description() const { return state_->description; }
+
+Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle, engine::ProgressBoard& progress,
+                         engine::Report& report) {
+  Tasks t;
+  State& st = *state_;
+  for (const auto& c : st.collections) {
+    if (c.is_view) continue;
+    auto* item = &progress.add(c.display(), c.bytes);
+    t.work.push_back([&ctx, &lifecycle, &st, item, &c] {
+      auto client = st.pool.acquire();
+      engine::ItemSpec spec;
+      spec.group = c.db;
+      spec.name = c.name;
+      spec.kind = "collection";
+      spec.noun = "document";
+      spec.resume_key = resume_key(c);
+      spec.progress = item;
+      spec.source = [&] { return std::make_unique<mongo::FindSource>(client.get(), c.db, c.name, st.pool.where()); };
+      write_to_backup(spec, ctx, archive_item(c));
+      lifecycle.run(spec);
+    });
+  }
+  t.after = [&st, &report] {
+    auto client = st.pool.acquire();
+    for (const auto& c : st.collections) {
+      if (!c.is_view) continue;
+      engine::ItemReport r;
+      r.name = c.name;
+      r.kind = "view";
+      r.verified = true;
+      report.add_item(c.db, r);
+    }
+    std::string changed =
+        mongo::changed_counts(st.counts_before, mongo::stored_document_counts(client.get(), st.collections, st.pool.where()));
+    report.add_check("MongoDB source unchanged during the backup", changed.empty(),
+                     changed.empty() ? ""
+                                     : "document counts changed in " + changed +
+                                           ": the backup is not one point in time; stop the writers (kubectl scale "
+                                           "deploy -l layer=application --replicas=0) and back up again");
+  };
+  return t;
+}
+
+std::vector<ItemEntry> MongoBackup::entries(const engine::ResumeState& state) const {
+  std::vector<ItemEntry> out;
+  for (const auto& c : state_->collections) {
+    if (c.is_view) {
+      out.push_back(metadata_entry(archive_item(c)));
+    } else if (auto e = finished_entry(state, resume_key(c), archive_item(c))) {
+      out.push_back(std::move(*e));
+    } else {
+      throw Error(ExitCode::internal, "the collection " + c.display() + " was not backed up");
+    }
+  }
+  return out;
+}
+
+struct MongoRestore::State {
+  mongo::Uri uri;
+  mongo::ClientPool pool;
+  std::vector<const ItemEntry*> entries;
+  std::vector<CollectionInfo> collections;  // the entries', in order
+  mongo::InsertParallelism parallelism;
+  int wire_version = 0;
+  State(const std::string& text) : uri(mongo::Uri::parse(text, "MongoDB target")), pool(uri) {}
+};
+
+MongoRestore::MongoRestore(const std::string& uri, const std::vector<const ItemEntry*>& items)
+    : state_(std::make_unique<State>(uri)) {
+  state_->entries = items;
+  for (const auto* e : items) state_->collections.push_back(collection_from_entry(*e));
+}
+
+MongoRestore::~MongoRestore() = default;
+
+std::string MongoRestore::display() const { return state_->uri.display(); }
+
+void MongoRestore::check_target(bool drop, bool resuming, const engine::ResumeState& state,
+                                const json* refuse_source) {
+  State& st = *state_;
+  auto client = st.pool.acquire();
+  mongo::ping(client.get(), st.pool.where());
+  st.wire_version = mongo::max_wire_version(client.get(), st.pool.where());
+  if (refuse_source && refuse_source->contains("identity")) {
+    auto source = identity_from_json(refuse_source->at("identity"));
+    if (auto why = mongo::same_server(source, mongo::identify_server(client.get(), st.pool.where())))
+      throw Error(ExitCode::same_server,
+                  "the scratch server " + st.uri.display() + " is the server this backup was taken from (" + *why +
+                      "); nothing was written",
+                  "give a throwaway MongoDB server to --restore-mongo");
+  }
+  std::vector<const CollectionInfo*> all;
+  for (const auto& c : st.collections) all.push_back(&c);
+  auto in_the_way = mongo::occupied_on_target(client.get(), all, resuming ? &state : nullptr, st.pool.where());
+  if (!in_the_way.empty() && !drop)
+    throw Error(ExitCode::target_not_empty,
+                fmt::format("the MongoDB target already has documents in {}; nothing was changed",
+                            fmt::join(in_the_way, ", ")),
+                "use --drop to replace them, or --resume to continue an interrupted restore");
+}
+
+Tasks MongoRestore::tasks(const RestoreContext& ctx) {
+  State& st = *state_;
+  st.parallelism = mongo::plan_parallelism(st.uri, ctx.jobs);
+  Tasks t;
+  for (size_t i = 0; i < st.collections.size(); ++i) {
+    const CollectionInfo& c = st.collections[i];
+    if (c.is_view) continue;
+    const ItemEntry& entry = *st.entries[i];
+    auto* item = &ctx.progress.add(c.display(), entry.raw_bytes);
+    t.work.push_back([&ctx, &st, &c, &entry, item] {
+      auto client = st.pool.acquire();
+      const std::string& where = st.pool.where();
+      auto spec = mongo::collection_item(c, client.get(), where, *item);
+      spec.resume_key = "mongo/" + spec.resume_key;
+      spec.source_side = "the backup";
+      spec.prepare = [&] {
+        ctx.state.mark_done("mongo/" + mongo::started_key(c));
+        mongo::drop_collection(client.get(), c.db, c.name, where);
+        mongo::run_command(client.get(), c.db, mongo::create_command(c), where);
+      };
+      spec.source = [&] { return std::make_unique<ChunkReader>(ctx.repo, entry, ctx.keys); };
+      spec.sink = [&] {
+        return mongo::make_insert_sink(client.get(), st.pool, c, c.documents >= kParallelInsertDocuments,
+                                       st.parallelism.inserters);
+      };
+      spec.complete = [&] {
+        if (!c.indexes.empty()) mongo::run_command(client.get(), c.db, mongo::create_indexes_command(c, st.wire_version), where);
+      };
+      ctx.lifecycle.run(spec);
+    });
+  }
+  t.after = [&ctx, &st] {
+    auto client = st.pool.acquire();
+    for (const auto& c : st.collections)
+      if (c.is_view) ctx.report.add_item(c.db, mongo::create_view(client.get(), c, st.pool.where()));
+  };
+  return t;
+}
+
+}  // namespace decant::backup

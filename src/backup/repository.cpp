@@ -1,0 +1,162 @@
+#include "backup/repository.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "common/error.hpp"
+
+namespace decant::backup {
+namespace fs = std::filesystem;
+namespace {
+
+[[noreturn]] void io_failed(const std::string& what, const fs::path& path, int err) {
+  throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
+              "free space or fix permissions in the repository, then run again with --resume");
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+void sync_directory(const fs::path& dir) {
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) io_failed("cannot sync the directory", dir, errno);
+}
+
+class LocalRepository : public Repository {
+ public:
+  explicit LocalRepository(fs::path root) : root_(std::move(root)) {
+    std::error_code ec;
+    fs::create_directories(root_, ec);
+    if (ec || !fs::is_directory(root_))
+      throw Error(ExitCode::local_io, "cannot use " + root_.string() + " as a backup repository: " +
+                                          (ec ? ec.message() : "not a directory"),
+                  "give a directory decant can create and write (--repo)");
+  }
+
+  void put(const std::string& key, std::string_view bytes) override {
+    fs::path path = at(key);
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) io_failed("cannot create", path.parent_path(), ec.value());
+    std::string temp = (path.parent_path() / (".decant-" + path.filename().string() + ".XXXXXX")).string();
+    FileDescriptor fd(::mkstemp(temp.data()));
+    if (fd.get() < 0) io_failed("cannot create", temp, errno);
+    for (size_t at = 0; at < bytes.size();) {
+      ssize_t n = ::write(fd.get(), bytes.data() + at, bytes.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int err = errno;
+        ::unlink(temp.c_str());
+        io_failed("cannot write", temp, err);
+      }
+      at += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0 || ::close(fd.release()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      io_failed("cannot sync", temp, err);
+    }
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      io_failed("cannot rename into place", path, err);
+    }
+    sync_directory(path.parent_path());
+  }
+
+  std::optional<std::string> get(const std::string& key) const override {
+    fs::path path = at(key);
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) return std::nullopt;
+      io_failed("cannot read", path, errno);
+    }
+    std::string out;
+    char buffer[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) io_failed("cannot read", path, errno);
+      if (n == 0) return out;
+      out.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
+  std::optional<uint64_t> size(const std::string& key) const override {
+    std::error_code ec;
+    auto n = fs::file_size(at(key), ec);
+    if (ec) return std::nullopt;
+    return n;
+  }
+
+  std::vector<std::string> list(const std::string& prefix) const override {
+    std::vector<std::string> keys;
+    // Walk only the directory the prefix names, not the whole repository.
+    fs::path dir = at(prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/')));
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return keys;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string key = it->path().lexically_relative(root_).generic_string();
+      if (key.rfind(prefix, 0) == 0 && it->path().filename().string().rfind(".decant-", 0) != 0) keys.push_back(key);
+    }
+    if (ec) io_failed("cannot list", dir, ec.value());
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+
+  void remove_prefix(const std::string& prefix) override {
+    std::error_code ec;
+    fs::path path = at(prefix);
+    auto removed = fs::remove_all(path, ec);
+    if (ec) io_failed("cannot remove", path, ec.value());
+    if (removed > 0) sync_directory(path.parent_path());
+  }
+
+  std::string describe() const override { return root_.string(); }
+
+ private:
+  // Keys are decant's own ("backups/ID/..."); anything climbing out is a bug.
+  fs::path at(const std::string& key) const {
+    if (key.find("..") != std::string::npos || (!key.empty() && key[0] == '/'))
+      throw Error(ExitCode::internal, "a repository key leaves the repository: " + key);
+    return key.empty() ? root_ : root_ / key;
+  }
+  fs::path root_;
+};
+
+}  // namespace
+
+std::unique_ptr<Repository> open_local_repository(const std::string& dir) {
+  return std::make_unique<LocalRepository>(fs::absolute(dir).lexically_normal());
+}
+
+std::unique_ptr<Repository> open_repository(const std::string& url) {
+  std::string_view u = url;
+  if (u.rfind("file://", 0) == 0) return open_local_repository(std::string(u.substr(7)));
+  if (auto scheme = u.find("://"); scheme != std::string_view::npos)
+    throw Error(ExitCode::usage, "the repository " + url + " has a scheme decant does not know",
+                "give a local directory (or file://DIR)");
+  return open_local_repository(url);
+}
+
+}  // namespace decant::backup

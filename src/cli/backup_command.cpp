@@ -1,0 +1,109 @@
+#include <memory>
+
+#include "backup/backup.hpp"
+#include "cli/commands.hpp"
+#include "common/error.hpp"
+
+namespace decant::cli {
+namespace {
+
+std::string exit_codes_of_backups() {
+  return exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
+                            ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+                            ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
+                            ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server, ExitCode::backup_key,
+                            ExitCode::backup_corrupt, ExitCode::backup_manifest, ExitCode::internal});
+}
+
+void add_repo(CLI::App* cmd, std::string& repo) {
+  cmd->add_option("--repo", repo, "The backup repository: a directory (created if needed)")->required();
+}
+void add_identity(CLI::App* cmd, backup::KeyOptions& keys) {
+  cmd->add_option("-i,--identity", keys.identity_files,
+                  "An age identity file (AGE-SECRET-KEY-1..., as age-keygen writes it) that opens the backup; repeatable")
+      ->check(CLI::ExistingFile);
+}
+void add_jobs(CLI::App* cmd, int& jobs) {
+  cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
+}
+
+}  // namespace
+
+Runner add_backup(CLI::App& app) {
+  auto* backup = app.add_subcommand("backup", "Encrypted, compressed, verified logical backups");
+  backup->require_subcommand(1);
+
+  auto create = std::make_shared<backup::CreateOptions>();
+  auto* c = backup->add_subcommand("create", "Take one consistent backup of MongoDB databases into the repository");
+  add_repo(c, create->repo);
+  c->add_option("--mongo", create->mongo, "MongoDB connection string of the server to back up");
+  c->add_option("--mongo-db", create->mongo_databases,
+                "Back up only this database (repeatable); default: all but admin, local, config");
+  c->add_option("--reason", create->reason, "Why: daily, pre-upgrade or manual (default)")
+      ->check(CLI::IsMember({"daily", "pre-upgrade", "manual"}));
+  c->add_option("-r,--recipient", create->recipients, "An age public key (age1...) to encrypt to; repeatable");
+  c->add_option("-R,--recipients-file", create->recipient_files, "A file of age public keys, one per line; repeatable")
+      ->check(CLI::ExistingFile);
+  add_jobs(c, create->jobs);
+  c->add_flag("--resume", create->resume, "Continue an interrupted backup: finished items are checked, not taken again");
+  c->add_option("--chunk-mib", [create](const std::vector<std::string>& v) {
+       create->chunk_bytes = std::stoul(v.at(0)) << 20;
+       return true;
+     }, "Rows per chunk before compression, in MiB (default 64)")
+      ->check(CLI::Range(1, 1024));
+  c->add_option("--state-dir", create->state_dir, "Where the resume state is kept");
+  c->add_option("--report", create->report_path, "Write the summary as JSON to this file");
+  auto create_interval = add_progress_interval(c);
+  c->footer(exit_codes_of_backups());
+
+  auto listing = std::make_shared<backup::ListOptions>();
+  auto* l = backup->add_subcommand("list", "List the repository's backups (no key needed)");
+  add_repo(l, listing->repo);
+  l->add_option_function<std::string>("-o,--output", [listing](const std::string& v) { listing->json = v == "json"; },
+                                      "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+
+  auto verify = std::make_shared<backup::VerifyOptions>();
+  auto* v = backup->add_subcommand("verify", "Check a backup: every chunk decrypted, hashed and its rows compared with "
+                                             "the manifest; --quick: present; --restore-mongo: restored and compared");
+  add_repo(v, verify->repo);
+  v->add_option("--id", verify->id, "The backup (default: the newest complete one)");
+  v->add_flag("--quick", verify->quick, "Only check that every chunk is present with its size (no key needed)");
+  v->add_option("--restore-mongo", verify->restore_mongo,
+                "Restore into this scratch MongoDB server (its collections are replaced) and compare every item");
+  add_identity(v, verify->keys);
+  add_jobs(v, verify->jobs);
+  v->add_option("--report", verify->report_path, "Write the summary as JSON to this file");
+  auto verify_interval = add_progress_interval(v);
+  v->footer(exit_codes_of_backups());
+
+  auto restore = std::make_shared<backup::RestoreOptions>();
+  auto* r = backup->add_subcommand("restore", "Restore a backup into servers, verified against its manifest");
+  add_repo(r, restore->repo);
+  r->add_option("--id", restore->id, "The backup to restore (decant backup list)")->required();
+  r->add_option("--mongo", restore->mongo, "MongoDB connection string of the target");
+  r->add_flag("--drop", restore->drop, "Replace target collections that hold data (as mongorestore --drop)");
+  add_identity(r, restore->keys);
+  add_jobs(r, restore->jobs);
+  r->add_flag("--resume", restore->resume, "Continue an interrupted restore");
+  r->add_option("--state-dir", restore->state_dir, "Where the resume state is kept");
+  r->add_option("--report", restore->report_path, "Write the summary as JSON to this file");
+  auto restore_interval = add_progress_interval(r);
+  r->footer(exit_codes_of_backups());
+
+  return [=] {
+    if (c->parsed()) {
+      create->progress_interval = create_interval();
+      return backup::create(*create);
+    }
+    if (l->parsed()) return backup::list(*listing);
+    if (v->parsed()) {
+      verify->progress_interval = verify_interval();
+      return backup::verify(*verify);
+    }
+    restore->progress_interval = restore_interval();
+    return backup::restore(*restore);
+  };
+}
+
+}  // namespace decant::cli
