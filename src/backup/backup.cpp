@@ -26,7 +26,7 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<crypto::AgeRecipient> read_recipients(const CreateOptions& options) {
+std::vector<crypto::AgeRecipient> read_recipients(const RecipientOptions& options) {
   std::vector<crypto::AgeRecipient> out;
   for (const auto& r : options.recipients) out.push_back(crypto::AgeRecipient::parse(r));
   for (const auto& file : options.recipient_files) {
@@ -100,7 +100,7 @@ int create(const CreateOptions& options) {
   return engine::run_reported(options.report_path, report, [&] {
     if (!options.mongo)
       throw Error(ExitCode::usage, "nothing to back up", "give --mongo URI (PostgreSQL backups are not built yet)");
-    auto recipients = read_recipients(options);
+    auto recipients = read_recipients(options.recipients);
     auto repo = open_repository(options.repo);
     MongoBackup mongo(*options.mongo, options.mongo_databases);
     report.set_endpoints(mongo.display(), repo->describe());
@@ -304,6 +304,141 @@ int restore(const RestoreOptions& options) {
     state.remove();
     return 0;
   });
+}
+
+namespace {
+
+// Seconds since the epoch of "2026-12-01T04:16:46Z"; nothing when it is not that form.
+std::optional<int64_t> parse_utc(const std::string& text) {
+  std::tm tm{};
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &z) != 7 || z != 'Z')
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+struct PruneDecision {
+  const IndexEntry* entry;
+  bool remove = false;
+  std::string why;
+};
+
+std::vector<PruneDecision> decide_prune(const std::vector<IndexEntry>& all, int keep_days, int64_t now) {
+  // Each protected role goes to the newest backup that has it (the list is oldest first).
+  auto newest = [&](auto pred) -> const IndexEntry* {
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+      if (pred(*it)) return &*it;
+    return nullptr;
+  };
+  const IndexEntry* newest_verified = newest([](const IndexEntry& e) { return e.state == "complete" && e.verified_at; });
+  const IndexEntry* newest_pre_upgrade =
+      newest([](const IndexEntry& e) { return e.state == "complete" && e.reason == "pre-upgrade"; });
+  const IndexEntry* newest_complete = newest([](const IndexEntry& e) { return e.state == "complete"; });
+  std::vector<PruneDecision> out;
+  for (const auto& e : all) {
+    PruneDecision d{&e, false, ""};
+    auto created = parse_utc(e.created);
+    double age_days = created ? static_cast<double>(now - *created) / 86400.0 : 0;
+    if (!created) d.why = "keep: its creation time cannot be read";
+    else if (age_days < keep_days) d.why = fmt::format("keep: {:.1f} days old, within {} days", age_days, keep_days);
+    else if (&e == newest_verified) d.why = "keep: the newest verified backup";
+    else if (&e == newest_pre_upgrade) d.why = "keep: the newest pre-upgrade backup";
+    else if (&e == newest_complete) d.why = "keep: the newest complete backup";
+    else if (e.state != "complete") d.why = "keep: still being written (or interrupted: finish it with --resume)";
+    else {
+      d.remove = true;
+      d.why = fmt::format("delete: {:.1f} days old", age_days);
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+int prune(const PruneOptions& options) {
+  auto repo = open_repository(options.repo);
+  auto all = load_all_indexes(*repo);
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto decisions = decide_prune(all, options.keep_days, now);
+  size_t removing = 0;
+  json out = json::array();
+  for (const auto& d : decisions) {
+    removing += d.remove;
+    out.push_back({{"id", d.entry->id}, {"delete", d.remove}, {"why", d.why}});
+    if (!options.json) fmt::print("{:<24} {:<11} {:<9} {}\n", d.entry->id, d.entry->reason, d.entry->state, d.why);
+  }
+  if (options.json) fmt::print("{}\n", out.dump(2));
+  if (!options.apply) {
+    if (!options.json)
+      fmt::print("{} of {} backup(s) would be deleted (dry run: add --apply to delete them)\n", removing, all.size());
+    return 0;
+  }
+  for (const auto& d : decisions) {
+    if (!d.remove) continue;
+    // The index entry first: a backup half deleted is never listed as complete.
+    repo->remove_prefix(index_key(d.entry->id));
+    repo->remove_prefix("backups/" + d.entry->id + "/");
+    log::info("deleted backup {}", d.entry->id);
+  }
+  if (!options.json) fmt::print("{} of {} backup(s) deleted\n", removing, all.size());
+  return 0;
+}
+
+int rotate_keys(const RotateOptions& options) {
+  auto repo = open_repository(options.repo);
+  auto keys = read_keys(options.keys);
+  auto recipients = read_recipients(options.recipients);
+  auto all = load_all_indexes(*repo);
+  std::vector<IndexEntry> chosen;
+  if (options.id) chosen.push_back(find_backup(all, options.id, *repo));
+  else
+    for (const auto& e : all)
+      if (e.state == "complete") chosen.push_back(e);
+  for (auto& entry : chosen) {
+    Manifest m = load_manifest(*repo, entry.id, keys);
+    std::vector<std::string> old_keys;
+    if (options.data) {
+      // New objects beside the old ones, then the manifest that names them, then the old
+      // ones removed: a crash at any point leaves a backup that restores.
+      std::vector<std::function<void()>> work;
+      for (auto& item : m.items)
+        for (auto& chunk : item.chunks)
+          work.push_back([&, item_ptr = &item, chunk_ptr = &chunk] {
+            ChunkInfo& c = *chunk_ptr;
+            auto bytes = repo->get(c.key);
+            if (!bytes || crypto::to_hex(crypto::sha256(*bytes)) != c.sha256)
+              throw Error(ExitCode::backup_corrupt,
+                          fmt::format("{} {}: the chunk {} is missing or damaged", item_ptr->kind, item_ptr->display(), c.key),
+                          "verify the backup; rotate the others with --id");
+            std::string sealed = crypto::age_encrypt(crypto::age_decrypt(*bytes, keys), recipients);
+            std::string base = c.key.substr(0, c.key.find('.', c.key.rfind('/')));
+            std::string key = base + ".zst." + crypto::to_hex(crypto::random_bytes(3)) + ".age";
+            repo->put(key, sealed);
+            c = ChunkInfo{key, crypto::to_hex(crypto::sha256(sealed)), sealed.size(), c.rows, c.raw_bytes};
+          });
+      for (const auto& item : m.items)
+        for (const auto& chunk : item.chunks) old_keys.push_back(chunk.key);
+      engine::TaskPool pool(engine::resolve_jobs(options.jobs));
+      for (const auto& w : work) pool.submit(1, [w](int) { w(); });
+      pool.wait();
+      repo->put(chunks_key(entry.id), chunk_list(m).dump() + "\n");
+    }
+    store_manifest(*repo, m, recipients);
+    for (const auto& k : old_keys) repo->remove_prefix(k);
+    // Re-encrypted chunks are new bytes: only a full verify makes the backup verified again.
+    if (options.data) entry.verified_at.reset();
+    entry.recipients.clear();
+    for (const auto& r : recipients) entry.recipients.push_back(recipient_fingerprint(r));
+    store_index(*repo, entry);
+    fmt::print("{}: manifest{} re-encrypted to {} recipient(s)\n", entry.id, options.data ? " and chunks" : "",
+               recipients.size());
+  }
+  if (chosen.empty()) fmt::print("no complete backup in {}\n", repo->describe());
+  return 0;
 }
 
 }  // namespace decant::backup

@@ -13,13 +13,18 @@ struct KeyOptions {
   std::vector<std::string> identity_files;  // age identity files (AGE-SECRET-KEY-1...)
 };
 
+// Public keys given as --recipient and --recipients-file.
+struct RecipientOptions {
+  std::vector<std::string> recipients;       // age1...
+  std::vector<std::string> recipient_files;  // one age1... per line, '#' comments
+};
+
 struct CreateOptions {
   std::string repo;
   std::optional<std::string> mongo;
   std::vector<std::string> mongo_databases;  // empty: all but admin, local, config
   std::string reason = "manual";
-  std::vector<std::string> recipients;       // age1...
-  std::vector<std::string> recipient_files;  // one age1... per line, '#' comments
+  RecipientOptions recipients;
   int jobs = 0;
   bool resume = false;
   size_t chunk_bytes = 64u << 20;
@@ -57,9 +62,29 @@ struct RestoreOptions {
   std::chrono::milliseconds progress_interval{10000};
 };
 
+struct PruneOptions {
+  std::string repo;
+  int keep_days = 30;
+  bool apply = false;  // without it, only say what would go
+  bool json = false;
+};
+
+struct RotateOptions {
+  std::string repo;
+  std::optional<std::string> id;  // default: every complete backup
+  KeyOptions keys;                // the identities that open them today
+  RecipientOptions recipients;    // the keys they are encrypted to after
+  bool data = false;  // re-encrypt the chunks too, not only the manifests
+  int jobs = 0;
+};
+
 int create(const CreateOptions& options);
 int list(const ListOptions& options);
 int verify(const VerifyOptions& options);
 int restore(const RestoreOptions& options);
+// Deletes backups older than keep_days, except: the newest verified one, the newest
+// pre-upgrade one, the newest complete one, and any still being written.
+int prune(const PruneOptions& options);
+int rotate_keys(const RotateOptions& options);
 
 }  // namespace decant::backup

@@ -23,6 +23,11 @@ void add_identity(CLI::App* cmd, backup::KeyOptions& keys) {
                   "An age identity file (AGE-SECRET-KEY-1..., as age-keygen writes it) that opens the backup; repeatable")
       ->check(CLI::ExistingFile);
 }
+void add_recipients(CLI::App* cmd, backup::RecipientOptions& r) {
+  cmd->add_option("-r,--recipient", r.recipients, "An age public key (age1...) to encrypt to; repeatable");
+  cmd->add_option("-R,--recipients-file", r.recipient_files, "A file of age public keys, one per line; repeatable")
+      ->check(CLI::ExistingFile);
+}
 void add_jobs(CLI::App* cmd, int& jobs) {
   cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
 }
@@ -41,9 +46,7 @@ Runner add_backup(CLI::App& app) {
                 "Back up only this database (repeatable); default: all but admin, local, config");
   c->add_option("--reason", create->reason, "Why: daily, pre-upgrade or manual (default)")
       ->check(CLI::IsMember({"daily", "pre-upgrade", "manual"}));
-  c->add_option("-r,--recipient", create->recipients, "An age public key (age1...) to encrypt to; repeatable");
-  c->add_option("-R,--recipients-file", create->recipient_files, "A file of age public keys, one per line; repeatable")
-      ->check(CLI::ExistingFile);
+  add_recipients(c, create->recipients);
   add_jobs(c, create->jobs);
   c->add_flag("--resume", create->resume, "Continue an interrupted backup: finished items are checked, not taken again");
   c->add_option("--chunk-mib", [create](const std::vector<std::string>& v) {
@@ -91,7 +94,31 @@ Runner add_backup(CLI::App& app) {
   auto restore_interval = add_progress_interval(r);
   r->footer(exit_codes_of_backups());
 
+  auto prune = std::make_shared<backup::PruneOptions>();
+  auto* p = backup->add_subcommand("prune", "Delete backups older than --keep-days (a dry run unless --apply); never "
+                                            "the newest verified, pre-upgrade or complete one, nor one being written");
+  add_repo(p, prune->repo);
+  p->add_option("--keep-days", prune->keep_days, "Keep every backup younger than this (default 30)")
+      ->check(CLI::Range(1, 36500));
+  p->add_flag("--apply", prune->apply, "Delete them (without it, only list what would go)");
+  p->add_option_function<std::string>("-o,--output", [prune](const std::string& o) { prune->json = o == "json"; },
+                                      "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+
+  auto rotate = std::make_shared<backup::RotateOptions>();
+  auto* k = backup->add_subcommand("rotate-keys", "Re-encrypt backups to new recipients, so that an old key can be "
+                                                  "retired: the manifests, and with --data the chunks");
+  add_repo(k, rotate->repo);
+  k->add_option("--id", rotate->id, "Only this backup (default: every complete one)");
+  add_identity(k, rotate->keys);
+  add_recipients(k, rotate->recipients);
+  k->add_flag("--data", rotate->data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
+  add_jobs(k, rotate->jobs);
+  k->footer(exit_codes_of_backups());
+
   return [=] {
+    if (p->parsed()) return backup::prune(*prune);
+    if (k->parsed()) return backup::rotate_keys(*rotate);
     if (c->parsed()) {
       create->progress_interval = create_interval();
       return backup::create(*create);
