@@ -126,7 +126,9 @@ class LocalRepository : public Repository {
 
   void remove_prefix(const std::string& prefix) override {
     std::error_code ec;
-    fs::path path = at(prefix);
+    std::string key = prefix;
+    while (!key.empty() && key.back() == '/') key.pop_back();
+    fs::path path = at(key);
     auto removed = fs::remove_all(path, ec);
     if (ec) io_failed("cannot remove", path, ec.value());
     if (removed > 0) sync_directory(path.parent_path());

@@ -1,0 +1,345 @@
+// `decant backup` on real FerretDB servers: a backup restores byte for byte; every kind of
+// damage (a flipped bit, a truncated, removed or swapped chunk, another backup's or a
+// changed manifest) and a wrong key is caught with its own exit code, naming the item; a
+// create killed with SIGKILL is never listed complete and --resume finishes it; prune keeps
+// what it must; rotate-keys lets the new key alone restore. The chunks are checked with
+// Debian's age and zstd CLIs too.
+#include <gtest/gtest.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/process.hpp"
+#include "crypto/age.hpp"
+#include "mongo_server.hpp"
+#include "pg_server.hpp"
+
+namespace decant::test {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+void write_file(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out << bytes;
+}
+
+constexpr const char* kPassword = "s3cret-backup-pw";
+
+class BackupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = std::make_unique<FerretDb>(FerretDb::Options{"root", kPassword, false});
+    target_ = std::make_unique<FerretDb>();
+    work_ = make_temp_dir("decant-backup-test");
+    repo_ = work_ / "repo";
+    key_ = crypto::AgeIdentity::generate();
+    write_file(work_ / "key.txt", "# a test identity\n" + key_.encoded() + "\n");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+
+  void load_source() const {
+    std::vector<std::string> docs;
+    for (int i = 0; i < 4000; ++i)
+      docs.push_back(fmt::format(
+          R"({{"_id": {}, "name": "build {} ✓", "at": {{"$date": {{"$numberLong": "{}"}}}}, "raw": {{"$binary": {{"base64": "AAEA", "subType": "00"}}}}, "tags": ["x", {}], "f": 0.1}})",
+          i, i, int64_t{1700000000000} + i, i));
+    source_->insert("circle_ghe", "builds", docs);
+    source_->command("circle_ghe", R"({"createIndexes": "builds", "indexes": [{"key": {"name": 1}, "name": "by_name", "unique": true}]})");
+    source_->command("circle_ghe", R"({"create": "recent", "capped": true, "size": 65536, "max": 10})");
+    source_->insert("circle_ghe", "recent", {R"({"i": 1})", R"({"i": 2})"});
+    source_->command("circle_ghe", R"({"create": "nothing_yet"})");
+    source_->insert("other", "settings", {R"({"_id": "a", "v": {"nested": [1, 2, 3]}})"});
+  }
+
+  // Twelve collections of 3000 documents, to stop a backup between two of them.
+  void load_many() const {
+    for (int c = 0; c < 12; ++c) {
+      std::vector<std::string> docs;
+      for (int i = 0; i < 3000; ++i) docs.push_back(fmt::format(R"({{"_id": {}, "line": "chunk {} line {}"}})", i, c, i));
+      source_->insert("bulk", fmt::format("chunk_{:02}", c), docs);
+    }
+  }
+
+  std::vector<std::string> create_args(const std::string& reason = "daily") const {
+    return {"backup", "create", "--repo", repo_.string(), "--mongo", source_->uri(), "-r", key_.recipient().encoded(),
+            "--reason", reason, "--chunk-mib", "1", "--state-dir", (work_ / "state").string()};
+  }
+  // Creates a backup; returns its id.
+  std::string create(const std::string& reason = "daily") const {
+    auto r = run_decant(create_args(reason));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(contains(r.out + r.err, kPassword));
+    std::string id = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    return id;
+  }
+  RunResult verify(const std::string& id, const std::vector<std::string>& more = {}) const {
+    std::vector<std::string> args{"backup", "verify", "--repo", repo_.string(), "--id", id, "-i", (work_ / "key.txt").string()};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_decant(args);
+  }
+  RunResult restore(const std::string& id, const std::vector<std::string>& more = {}) const {
+    std::vector<std::string> args{"backup", "restore", "--repo", repo_.string(), "--id", id,
+                                  "--mongo", target_->uri(), "-i", (work_ / "key.txt").string()};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_decant(args);
+  }
+  json list() const {
+    auto r = run_decant({"backup", "list", "--repo", repo_.string(), "--output", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+  std::vector<fs::path> chunks(const std::string& id) const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::recursive_directory_iterator(repo_ / "backups" / id / "data"))
+      if (e.is_regular_file()) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  void expect_restored() const {
+    for (const auto& [db, coll] : {std::pair{"circle_ghe", "builds"}, {"circle_ghe", "recent"}, {"other", "settings"}}) {
+      EXPECT_EQ(target_->documents(db, coll), source_->documents(db, coll)) << coll;
+      EXPECT_EQ(target_->indexes(db, coll), source_->indexes(db, coll)) << coll;
+    }
+    EXPECT_EQ(target_->natural_order("circle_ghe", "recent"), source_->natural_order("circle_ghe", "recent"));
+    // Every collection with its options, the empty one too.
+    EXPECT_EQ(target_->collections("circle_ghe"), source_->collections("circle_ghe"));
+  }
+
+  std::unique_ptr<FerretDb> source_, target_;
+  fs::path work_, repo_;
+  crypto::AgeIdentity key_;
+};
+
+TEST_F(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
+  load_source();
+  std::string id = create();
+  auto entries = list();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["id"], id);
+  EXPECT_EQ(entries[0]["state"], "complete");
+  EXPECT_EQ(entries[0]["rows"], 4003);
+  EXPECT_TRUE(entries[0]["verified_at"].is_null());
+  ASSERT_EQ(entries[0]["recipients"].size(), 1u);
+
+  // Nothing in the repository is plaintext or names a secret; the chunks open with the
+  // age and zstd CLIs and hold the documents.
+  for (const auto& e : fs::recursive_directory_iterator(repo_)) {
+    if (!e.is_regular_file()) continue;
+    std::string bytes = read_file(e.path());
+    EXPECT_FALSE(contains(bytes, kPassword)) << e.path();
+    EXPECT_FALSE(contains(bytes, "build 17")) << e.path();
+    if (e.path().extension() == ".age") {
+      EXPECT_EQ(bytes.rfind("age-encryption.org/v1\n", 0), 0u) << e.path();
+    }
+  }
+  std::string plain;
+  for (const auto& chunk : chunks(id)) {
+    auto r = run_process({{"sh", "-c", "age -d -i \"$1\" \"$2\" | zstd -dc", "sh", (work_ / "key.txt").string(), chunk.string()}});
+    ASSERT_EQ(r.exit_status, 0) << r.errors;
+    plain += r.output;
+  }
+  EXPECT_TRUE(contains(plain, "build 17 ✓"));
+
+  auto quick = run_decant({"backup", "verify", "--repo", repo_.string(), "--quick"});
+  EXPECT_EQ(quick.exit_code, 0) << quick.err;
+  auto full = verify(id);
+  EXPECT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_TRUE(list()[0]["verified_at"].is_string());
+
+  auto restored = restore(id);
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  expect_restored();
+  EXPECT_EQ(restore(id).exit_code, 7);  // not empty now
+  EXPECT_EQ(restore(id, {"--drop"}).exit_code, 0);
+  expect_restored();
+
+  // A scratch restore refuses the server the backup came from.
+  auto onto_source = verify(id, {"--restore-mongo", source_->uri()});
+  EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
+  EXPECT_FALSE(contains(onto_source.out + onto_source.err, kPassword));
+  auto scratch = verify(id, {"--restore-mongo", target_->uri()});
+  EXPECT_EQ(scratch.exit_code, 0) << scratch.err;
+  EXPECT_EQ(list()[0]["verified_how"], "restore");
+
+  // Another key opens nothing.
+  write_file(work_ / "other.txt", crypto::AgeIdentity::generate().encoded() + "\n");
+  auto wrong = run_decant({"backup", "restore", "--repo", repo_.string(), "--id", id, "--mongo", target_->uri(),
+                           "--drop", "-i", (work_ / "other.txt").string()});
+  EXPECT_EQ(wrong.exit_code, 17) << wrong.err;
+}
+
+TEST_F(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
+  load_source();
+  std::string a = create();
+  std::string b = create();
+  auto a_chunks = chunks(a), b_chunks = chunks(b);
+  ASSERT_GE(a_chunks.size(), 2u);
+  // The largest chunk is one of circle_ghe.builds'.
+  auto by_size = [](const fs::path& x, const fs::path& y) { return fs::file_size(x) < fs::file_size(y); };
+  fs::path victim = *std::max_element(a_chunks.begin(), a_chunks.end(), by_size);
+  fs::path twin = *std::max_element(b_chunks.begin(), b_chunks.end(), by_size);
+  std::string original = read_file(victim);
+  auto expect_caught = [&](const std::string& what, int code, const std::string& names) {
+    SCOPED_TRACE(what);
+    auto v = verify(a);
+    EXPECT_EQ(v.exit_code, code) << v.err;
+    EXPECT_TRUE(contains(v.err, names)) << v.err;
+    auto r = restore(a, {"--drop"});
+    EXPECT_EQ(r.exit_code, code) << r.err;
+    EXPECT_TRUE(contains(r.err, names)) << r.err;
+  };
+  std::string flipped = original;
+  flipped[flipped.size() / 2] ^= 0x20;
+  write_file(victim, flipped);
+  expect_caught("a flipped bit", 18, "circle_ghe.builds");
+  write_file(victim, original.substr(0, original.size() - 100));
+  expect_caught("a truncated chunk", 18, "circle_ghe.builds");
+  auto quick = run_decant({"backup", "verify", "--repo", repo_.string(), "--id", a, "--quick"});
+  EXPECT_EQ(quick.exit_code, 8) << quick.err;
+  fs::remove(victim);
+  expect_caught("a removed chunk", 18, "circle_ghe.builds");
+  // The same item's chunk from the other backup: valid age, other bytes.
+  fs::copy_file(twin, victim, fs::copy_options::overwrite_existing);
+  expect_caught("a chunk swapped in from another backup", 18, "circle_ghe.builds");
+  write_file(victim, original);
+  EXPECT_EQ(verify(a).exit_code, 0);
+
+  fs::path manifest = repo_ / "backups" / a / "manifest.json.age";
+  std::string good_manifest = read_file(manifest);
+  fs::copy_file(repo_ / "backups" / b / "manifest.json.age", manifest, fs::copy_options::overwrite_existing);
+  expect_caught("another backup's manifest", 19, "another backup");
+  std::string changed = good_manifest;
+  changed[changed.size() - 30] ^= 0x01;
+  write_file(manifest, changed);
+  expect_caught("a changed manifest", 19, "changed or damaged");
+  write_file(manifest, good_manifest);
+  EXPECT_EQ(verify(a).exit_code, 0);
+}
+
+TEST_F(BackupTest, AKilledCreateIsNeverCompleteAndResumeFinishesIt) {
+  load_many();
+  auto args = create_args();
+  args.insert(args.end(), {"--jobs", "1"});
+  {
+    BackgroundDecant run(args, work_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline &&
+           !contains(read_file(work_ / "state" / "journal"), "mongo/collection/bulk.chunk_"))
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(run.running()) << "finished before it could be killed";
+    run.kill(SIGKILL);
+    run.wait();
+  }
+  auto entries = list();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["state"], "writing");
+  std::string id = entries[0]["id"];
+  EXPECT_NE(verify(id).exit_code, 0);
+  EXPECT_NE(run_decant({"backup", "verify", "--repo", repo_.string(), "--quick"}).exit_code, 0);  // none complete
+
+  args.push_back("--resume");
+  auto resumed = run_decant(args);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  entries = list();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["id"], id);
+  EXPECT_EQ(entries[0]["state"], "complete");
+  EXPECT_EQ(entries[0]["rows"], 36000);
+  auto v = verify(id);
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  ASSERT_EQ(restore(id).exit_code, 0);
+  for (int c = 0; c < 12; ++c) {
+    std::string coll = fmt::format("chunk_{:02}", c);
+    EXPECT_EQ(target_->documents("bulk", coll), source_->documents("bulk", coll)) << coll;
+  }
+}
+
+TEST_F(BackupTest, PruneKeepsTheNewestVerifiedPreUpgradeCompleteAndUnfinishedByTime) {
+  source_->insert("circle_ghe", "builds", {R"({"_id": 1})"});
+  struct Fake {
+    const char* name;
+    int days_old;
+    const char* reason;
+    const char* state;
+    bool verified;
+    bool deleted;
+  };
+  // Oldest first, as the ids sort.
+  std::vector<Fake> fakes = {
+      {"old verified", 60, "daily", "complete", true, true},
+      {"old pre-upgrade", 55, "pre-upgrade", "complete", false, true},
+      {"newest pre-upgrade", 50, "pre-upgrade", "complete", false, false},
+      {"old daily", 45, "daily", "complete", false, true},
+      {"newest verified", 40, "daily", "complete", true, false},
+      {"interrupted", 35, "daily", "writing", false, false},
+      {"young daily", 1, "daily", "complete", false, false},  // the newest, unverified
+  };
+  std::vector<std::string> ids;
+  for (const auto& f : fakes) {
+    std::string id = create(f.reason);
+    // The plain index entry is what prune reads: fake its age and state there.
+    auto path = repo_ / "index" / (id + ".json");
+    auto entry = json::parse(read_file(path));
+    auto when = std::chrono::system_clock::now() - std::chrono::hours(24 * f.days_old);
+    entry["created"] = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::time_point_cast<std::chrono::seconds>(when));
+    entry["state"] = f.state;
+    entry["verified_at"] = f.verified ? json("2026-01-01T00:00:00Z") : json(nullptr);
+    write_file(path, entry.dump());
+    ids.push_back(id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids sort by second
+  }
+  auto dry = run_decant({"backup", "prune", "--repo", repo_.string(), "--keep-days", "30", "--output", "json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  auto decisions = json::parse(dry.out);
+  ASSERT_EQ(decisions.size(), fakes.size());
+  for (size_t i = 0; i < fakes.size(); ++i) EXPECT_EQ(decisions[i]["delete"], fakes[i].deleted) << fakes[i].name;
+  EXPECT_EQ(list().size(), fakes.size());  // a dry run deletes nothing
+
+  auto applied = run_decant({"backup", "prune", "--repo", repo_.string(), "--keep-days", "30", "--apply"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  auto left = list();
+  std::vector<std::string> left_ids;
+  for (const auto& e : left) left_ids.push_back(e["id"]);
+  for (size_t i = 0; i < fakes.size(); ++i) {
+    bool kept = std::find(left_ids.begin(), left_ids.end(), ids[i]) != left_ids.end();
+    EXPECT_EQ(kept, !fakes[i].deleted) << fakes[i].name;
+    EXPECT_EQ(fs::exists(repo_ / "backups" / ids[i]), !fakes[i].deleted) << fakes[i].name;
+  }
+}
+
+TEST_F(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
+  load_source();
+  std::string id = create();
+  auto next = crypto::AgeIdentity::generate();
+  write_file(work_ / "next.txt", next.encoded() + "\n");
+  auto rotated = run_decant({"backup", "rotate-keys", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
+                             "-r", next.recipient().encoded(), "--data"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  auto old_key = verify(id);
+  EXPECT_EQ(old_key.exit_code, 17) << old_key.err;
+  auto r = run_decant({"backup", "restore", "--repo", repo_.string(), "--id", id, "--mongo", target_->uri(), "-i",
+                       (work_ / "next.txt").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_restored();
+  // No chunk is left that the old key opens.
+  for (const auto& chunk : chunks(id)) {
+    auto open = run_process({{"age", "-d", "-i", (work_ / "key.txt").string(), "-o", "/dev/null", chunk.string()}});
+    EXPECT_NE(open.exit_status, 0) << chunk;
+  }
+}
+
+}  // namespace
+}  // namespace decant::test
