@@ -306,6 +306,34 @@ int restore(const RestoreOptions& options) {
   });
 }
 
+int export_backup(const ExportOptions& options) {
+  engine::Report report("backup export", options.repo + " " + options.id, options.out_dir);
+  engine::ProgressBoard progress;
+  auto started = Clock::now();
+  return engine::run_reported(options.report_path, report, [&] {
+    auto repo = open_repository(options.repo);
+    IndexEntry entry = find_backup(load_all_indexes(*repo), options.id, *repo);
+    auto keys = read_keys(options.keys);
+    Manifest manifest = load_manifest(*repo, entry.id, keys);
+    std::vector<const ItemEntry*> items;
+    for (const auto& i : manifest.items)
+      if (i.engine == "mongo") items.push_back(&i);
+    if (items.empty())
+      throw Error(ExitCode::usage, "backup " + entry.id + " has no MongoDB part to export", "give another --id");
+    std::string identity = "export " + repo->describe() + " " + entry.id + " -> " + options.out_dir;
+    engine::ResumeState state(engine::default_state_dir("backup-export", identity), identity);
+    state.reset();
+    engine::ItemLifecycle lifecycle(state, report);
+    RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
+    run_tasks(progress, "exporting", options.progress_interval, options.jobs, export_mongodump(items, options.out_dir, ctx));
+    engine::conclude(report, engine::seconds_since(started),
+                     "backup " + entry.id + " exported to " + options.out_dir + " (mongodump layout) and verified",
+                     "export again into an empty directory");
+    state.remove();
+    return 0;
+  });
+}
+
 namespace {
 
 // Seconds since the epoch of "2026-12-01T04:16:46Z"; nothing when it is not that form.

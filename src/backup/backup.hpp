@@ -78,6 +78,17 @@ struct RotateOptions {
   int jobs = 0;
 };
 
+struct ExportOptions {
+  std::string repo;
+  std::string id;
+  std::string format = "mongodump";  // the mongodump directory layout
+  std::string out_dir;
+  KeyOptions keys;
+  int jobs = 0;
+  std::optional<std::string> report_path;
+  std::chrono::milliseconds progress_interval{10000};
+};
+
 int create(const CreateOptions& options);
 int list(const ListOptions& options);
 int verify(const VerifyOptions& options);
@@ -86,5 +97,7 @@ int restore(const RestoreOptions& options);
 // pre-upgrade one, the newest complete one, and any still being written.
 int prune(const PruneOptions& options);
 int rotate_keys(const RotateOptions& options);
+// Writes a backup in a format its engine's own tools read (mongodump's directory layout).
+int export_backup(const ExportOptions& options);
 
 }  // namespace decant::backup

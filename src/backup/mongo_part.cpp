@@ -13,6 +13,9 @@
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
+#include "mongo/dump_restore.hpp"
+#include "archive/bson_file.hpp"
+#include "archive/dump_names.hpp"
 
 namespace decant::backup {
 using nlohmann::json;
@@ -236,6 +239,45 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
     for (const auto& c : st.collections)
       if (c.is_view) ctx.report.add_item(c.db, mongo::create_view(client.get(), c, st.pool.where()));
   };
+  return t;
+}
+
+Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::string& out_dir, const RestoreContext& ctx) {
+  Tasks t;
+  for (const ItemEntry* entry : items) {
+    auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes);
+    t.work.push_back([&ctx, entry, item, out_dir] {
+      CollectionInfo c = collection_from_entry(*entry);
+      std::filesystem::path dir = std::filesystem::path(out_dir) / c.db;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) throw Error(ExitCode::local_io, "cannot create " + dir.string() + ": " + ec.message(), "check --out");
+      std::string stem = archive::escape_collection_name(c.name);
+      archive::write_text_file(dir / (stem + ".metadata.json"), mongo::dump_metadata_json(c, c.indexes, ""), false);
+      if (c.is_view) {
+        engine::ItemReport r;
+        r.name = c.name;
+        r.kind = "view";
+        r.verified = true;
+        ctx.report.add_item(c.db, r);
+        return;
+      }
+      auto file = dir / (stem + ".bson");
+      engine::ItemSpec spec;
+      spec.group = c.db;
+      spec.name = c.name;
+      spec.kind = "collection";
+      spec.noun = "document";
+      spec.source_side = "the backup";
+      spec.target_side = "the file " + file.string();
+      spec.resume_key = "export/" + mongo::finished_key(c);
+      spec.progress = item;
+      spec.source = [&] { return std::make_unique<ChunkReader>(ctx.repo, *entry, ctx.keys); };
+      spec.sink = [file] { return std::make_unique<archive::BsonFileSink>(file, false); };
+      spec.readback = [file] { return std::make_unique<archive::BsonFileSource>(file); };
+      ctx.lifecycle.run(spec);
+    });
+  }
   return t;
 }
 

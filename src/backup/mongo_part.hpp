@@ -71,4 +71,9 @@ class MongoRestore {
   std::unique_ptr<State> state_;
 };
 
+// Writes the MongoDB items as a mongodump directory (DB/COLL.bson, DB/COLL.metadata.json)
+// under `out_dir`, each file read back and compared with the manifest: what mongorestore
+// (or decant mongo restore) reads, so that a backup never locks anyone in.
+Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::string& out_dir, const RestoreContext& ctx);
+
 }  // namespace decant::backup

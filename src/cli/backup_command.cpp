@@ -116,8 +116,25 @@ Runner add_backup(CLI::App& app) {
   add_jobs(k, rotate->jobs);
   k->footer(exit_codes_of_backups());
 
+  auto exporting = std::make_shared<backup::ExportOptions>();
+  auto* x = backup->add_subcommand("export", "Write a backup in its tools' own format (the mongodump directory "
+                                             "layout), so that mongorestore can read it without decant");
+  add_repo(x, exporting->repo);
+  x->add_option("--id", exporting->id, "The backup to export")->required();
+  x->add_option("--format", exporting->format, "mongodump (default)")->check(CLI::IsMember({"mongodump"}));
+  x->add_option("--out", exporting->out_dir, "Directory to write (created if needed)")->required();
+  add_identity(x, exporting->keys);
+  add_jobs(x, exporting->jobs);
+  x->add_option("--report", exporting->report_path, "Write the summary as JSON to this file");
+  auto export_interval = add_progress_interval(x);
+  x->footer(exit_codes_of_backups());
+
   return [=] {
     if (p->parsed()) return backup::prune(*prune);
+    if (x->parsed()) {
+      exporting->progress_interval = export_interval();
+      return backup::export_backup(*exporting);
+    }
     if (k->parsed()) return backup::rotate_keys(*rotate);
     if (c->parsed()) {
       create->progress_interval = create_interval();

@@ -37,9 +37,9 @@ constexpr uint64_t kParallelInsertBytes = 4u << 20;
 
 std::string suffix(bool gzip) { return gzip ? ".gz" : ""; }
 
-// The metadata.json mongodump writes: options, indexes (the _id index included), uuid,
-// collectionName, type; canonical extended JSON.
-std::string metadata_json(const CollectionInfo& c, const std::vector<Bson>& index_specs, const std::string& uuid) {
+}  // namespace
+
+std::string dump_metadata_json(const CollectionInfo& c, const std::vector<Bson>& index_specs, const std::string& uuid) {
   std::string indexes = "[";
   for (size_t i = 0; i < index_specs.size(); ++i) indexes += (i ? "," : "") + index_specs[i].json();
   indexes += "]";
@@ -47,11 +47,13 @@ std::string metadata_json(const CollectionInfo& c, const std::vector<Bson>& inde
                      nlohmann::json(c.name).dump(), c.is_view ? "view" : "collection", c.options.json());
 }
 
+namespace {
+
 // Writes a collection's (or view's) metadata.json as mongodump does.
 void write_metadata(mongoc_client_t* client, const std::string& where, const CollectionInfo& c, const fs::path& path,
                     bool gzip) {
   auto specs = c.is_view ? std::vector<Bson>{} : list_index_specs(client, c.db, c.name, where);
-  archive::write_text_file(path, metadata_json(c, specs, collection_uuid(client, c.db, c.name, where)), gzip);
+  archive::write_text_file(path, dump_metadata_json(c, specs, collection_uuid(client, c.db, c.name, where)), gzip);
 }
 
 // A path as the resume state knows it: absolute, normalized, no trailing separator, so

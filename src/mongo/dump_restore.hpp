@@ -34,6 +34,12 @@ struct RestoreOptions {
   std::chrono::milliseconds progress_interval{10000};
 };
 
+struct CollectionInfo;
+class Bson;
+// The metadata.json mongodump writes: options, indexes (as given: a dump lists the _id
+// index too), uuid, collectionName, type; canonical extended JSON.
+std::string dump_metadata_json(const CollectionInfo& c, const std::vector<Bson>& index_specs, const std::string& uuid);
+
 int dump(const DumpOptions& options);
 int restore(const RestoreOptions& options);
 

@@ -174,6 +174,16 @@ TEST_F(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   EXPECT_EQ(scratch.exit_code, 0) << scratch.err;
   EXPECT_EQ(list()[0]["verified_how"], "restore");
 
+  // Exported as a mongodump directory, it restores without the backup format.
+  auto exported = run_decant({"backup", "export", "--repo", repo_.string(), "--id", id, "--format", "mongodump", "--out",
+                              (work_ / "dump").string(), "-i", (work_ / "key.txt").string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(fs::exists(work_ / "dump" / "circle_ghe" / "builds.bson"));
+  EXPECT_TRUE(fs::exists(work_ / "dump" / "circle_ghe" / "builds.metadata.json"));
+  auto from_dump = run_decant({"mongo", "restore", "--dir", (work_ / "dump").string(), "--target", target_->uri(), "--drop"});
+  ASSERT_EQ(from_dump.exit_code, 0) << from_dump.err;
+  expect_restored();
+
   // Another key opens nothing.
   write_file(work_ / "other.txt", crypto::AgeIdentity::generate().encoded() + "\n");
   auto wrong = run_decant({"backup", "restore", "--repo", repo_.string(), "--id", id, "--mongo", target_->uri(),
