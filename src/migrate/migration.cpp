@@ -288,7 +288,20 @@ bool Migration::upgrade(const fs::path& overlay) {
     return false;
   }
   log::info("helm upgrade {} {} --reuse-values --values {}", release_.name, *o_.chart, overlay.string());
-  cluster_.helm(args, std::chrono::seconds(o_.wait_seconds + 60));
+  try {
+    cluster_.helm(args, std::chrono::seconds(o_.wait_seconds + 60));
+  } catch (const Error& e) {
+    // Past this point the release has changed: the operator decides, nothing is undone here.
+    auto after = read_release(cluster_, release_.name, false, false);
+    if (after.revision <= record_.revision) throw;
+    save_record_configmap("helm upgrade failed");
+    throw Error(ExitCode::cluster_failed,
+                fmt::format("helm upgrade of {} was applied (revision {}) but did not succeed: {}; the application "
+                            "is still down",
+                            release_.name, after.revision, e.what()),
+                "`decant migrate --rollback` puts the release and the application back as recorded; or fix the "
+                "cause (kubectl -n " + cluster_.ns() + " get pods) and run `decant migrate --resume`");
+  }
   revision_after_ = read_release(cluster_, release_.name, false, false).revision;
   return true;
 }

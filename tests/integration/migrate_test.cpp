@@ -158,6 +158,37 @@ TEST_F(MigrateTest, AChartThatCannotBeAppliedScalesTheApplicationBackUp) {
   EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
 }
 
+// The upgrade starts and never becomes ready (its pods cannot be scheduled): decant says so
+// with its own exit code and leaves the decision to the operator; --rollback puts the
+// release and the application back as they were.
+TEST_F(MigrateTest, AnUpgradeThatNeverBecomesReadyFailsAndRollbackRestores) {
+  const std::string ns = "neverready";
+  install_standin(ns, "circleci-server", {"testing.unschedulableWhenExternal=true"});
+  Targets t;
+  auto dir = make_temp_dir("decant-migrate");
+  auto args = base_args(ns, t, dir);
+  for (auto& a : args)
+    if (a == "120") a = "20";  // --wait-timeout
+  args.push_back("--chart=" + cluster_->chart_dir().string());
+  auto r = decant_on_cluster("migrate", args);
+  EXPECT_EQ(r.exit_code, 16) << r.out << r.err;
+  EXPECT_NE(r.err.find("--rollback"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(kTargetPassword), std::string::npos);
+  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], false) << "the upgrade itself was applied";
+  EXPECT_NE(deployment(ns, "frontend")["status"].value("readyReplicas", 0), 2);
+
+  auto rollback_args = args;
+  rollback_args.push_back("--rollback");
+  auto back = decant_on_cluster("migrate", rollback_args);
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+  auto frontend = deployment(ns, "frontend");
+  EXPECT_EQ(frontend["spec"]["replicas"], 2);
+  EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+  EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
+}
+
 TEST_F(MigrateTest, WithoutAChartItStopsAfterTheCopyAndResumeFinishes) {
   const std::string ns = "nochart";
   install_standin(ns, "circleci-server");
