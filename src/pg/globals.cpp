@@ -80,13 +80,39 @@ std::string set_clause(Connection& conn, const std::string& setting) {
   return fmt::format("SET {} TO {}", conn.quote_ident(name), conn.quote_literal(value));
 }
 
-RolesOutcome copy_roles(Connection& source, Connection& target, const Login& target_login) {
+Roles read_roles(Connection& conn) {
+  Roles out;
+  out.passwords = can_read_authid(conn);
+  auto roles = conn.exec(roles_sql(out.passwords));
+  for (int i = 0; i < roles.rows(); ++i) {
+    Roles::Role r;
+    r.name = roles.text(i, 0);
+    for (size_t a = 0; a < r.attributes.size(); ++a) r.attributes[a] = roles.boolean(i, static_cast<int>(a) + 1);
+    r.connection_limit = roles.text(i, 8);
+    if (!roles.is_null(i, 9)) r.password = roles.text(i, 9);
+    if (!roles.is_null(i, 10)) r.valid_until = roles.text(i, 10);
+    if (!roles.is_null(i, 11)) r.comment = roles.text(i, 11);
+    out.roles.push_back(std::move(r));
+  }
+  auto members = conn.exec(memberships_sql(conn));
+  for (int i = 0; i < members.rows(); ++i)
+    out.memberships.push_back(
+        {members.text(i, 0), members.text(i, 1), members.boolean(i, 2), members.boolean(i, 3), members.boolean(i, 4)});
+  auto settings = conn.exec(kRoleSettingsSql);
+  for (int i = 0; i < settings.rows(); ++i) {
+    if (settings.is_null(i, 0)) continue;  // a database's own settings: with the database
+    out.settings.push_back({settings.text(i, 0),
+                            settings.is_null(i, 1) ? std::nullopt : std::optional<std::string>(settings.text(i, 1)),
+                            settings.text_array(i, 2)});
+  }
+  return out;
+}
+
+RolesOutcome apply_roles(const Roles& source, Connection& target, const Login& target_login) {
   RolesOutcome outcome;
   auto& left_out = outcome.left_out;
-  bool passwords = can_read_authid(source);
-  if (!passwords)
+  if (!source.passwords)
     left_out.push_back("role password hashes: the source login cannot read pg_authid (connect as a superuser)");
-  auto roles = source.exec(roles_sql(passwords));
   std::set<std::string> existing;
   {
     auto r = target.exec("SELECT rolname FROM pg_catalog.pg_roles");
@@ -107,8 +133,8 @@ RolesOutcome copy_roles(Connection& source, Connection& target, const Login& tar
     }
   };
 
-  for (int i = 0; i < roles.rows(); ++i) {
-    std::string name = roles.text(i, 0);
+  for (const auto& role : source.roles) {
+    const std::string& name = role.name;
     if (name == target_login.name) {
       left_out.push_back("role " + name + ": it is the target login itself, left as it is");
       continue;
@@ -117,47 +143,41 @@ RolesOutcome copy_roles(Connection& source, Connection& target, const Login& tar
     if (!existing.count(name)) apply("CREATE ROLE " + q, "role " + name, name);
     std::string attrs;
     for (size_t a = 0; a < std::size(kAttributes); ++a) {
-      bool on = roles.boolean(i, static_cast<int>(a) + 1);
+      bool on = role.attributes[a];
       if (kAttributes[a].superuser_only && !target_login.superuser) {
         if (on) left_out.push_back(fmt::format("role {}: {}", name, kAttributes[a].keyword));
         continue;
       }
       attrs += fmt::format(" {}{}", on ? "" : "NO", kAttributes[a].keyword);
     }
-    attrs += " CONNECTION LIMIT " + roles.text(i, 8);
-    if (!roles.is_null(i, 9)) attrs += " PASSWORD " + target.quote_literal(roles.text(i, 9));
-    if (!roles.is_null(i, 10)) attrs += " VALID UNTIL " + target.quote_literal(roles.text(i, 10));
+    attrs += " CONNECTION LIMIT " + role.connection_limit;
+    if (role.password) attrs += " PASSWORD " + target.quote_literal(*role.password);
+    if (role.valid_until) attrs += " VALID UNTIL " + target.quote_literal(*role.valid_until);
     apply("ALTER ROLE " + q + " WITH" + attrs, "role " + name + " attributes", name);
-    if (!roles.is_null(i, 11))
-      apply("COMMENT ON ROLE " + q + " IS " + target.quote_literal(roles.text(i, 11)), "role " + name + " comment",
-            name);
+    if (role.comment)
+      apply("COMMENT ON ROLE " + q + " IS " + target.quote_literal(*role.comment), "role " + name + " comment", name);
     copied.insert(name);
   }
 
-  auto members = source.exec(memberships_sql(source));
-  for (int i = 0; i < members.rows(); ++i) {
-    std::string role = members.text(i, 0), member = members.text(i, 1);
-    if (role == member) continue;
+  for (const auto& m : source.memberships) {
+    if (m.role == m.member) continue;
     std::string options;
     if (target.server_version() >= 160000) {
       // Explicit, so that a membership keeps its own options whatever the member's default.
-      options = fmt::format(" WITH ADMIN {}, INHERIT {}, SET {}", members.boolean(i, 2) ? "TRUE" : "FALSE",
-                            members.boolean(i, 3) ? "TRUE" : "FALSE", members.boolean(i, 4) ? "TRUE" : "FALSE");
-    } else if (members.boolean(i, 2)) {
+      options = fmt::format(" WITH ADMIN {}, INHERIT {}, SET {}", m.admin ? "TRUE" : "FALSE",
+                            m.inherit ? "TRUE" : "FALSE", m.set ? "TRUE" : "FALSE");
+    } else if (m.admin) {
       options = " WITH ADMIN OPTION";  // older targets: the rest follows the member (checked beforehand)
     }
-    apply(fmt::format("GRANT {} TO {}{}", target.quote_ident(role), target.quote_ident(member), options),
-          "membership of " + member + " in " + role, member);
+    apply(fmt::format("GRANT {} TO {}{}", target.quote_ident(m.role), target.quote_ident(m.member), options),
+          "membership of " + m.member + " in " + m.role, m.member);
   }
 
-  auto settings = source.exec(kRoleSettingsSql);
-  for (int i = 0; i < settings.rows(); ++i) {
-    if (settings.is_null(i, 0) || !settings.is_null(i, 1)) continue;  // database settings come later
-    std::string role = settings.text(i, 0);
-    if (!copied.count(role)) continue;
-    for (const auto& s : settings.text_array(i, 2))
-      apply("ALTER ROLE " + target.quote_ident(role) + " " + set_clause(target, s), "role " + role + " setting " + s,
-            role);
+  for (const auto& setting : source.settings) {
+    if (setting.database || !copied.count(setting.role)) continue;  // database settings come with the database
+    for (const auto& v : setting.values)
+      apply("ALTER ROLE " + target.quote_ident(setting.role) + " " + set_clause(target, v),
+            "role " + setting.role + " setting " + v, setting.role);
   }
   if (!target_login.superuser) {
     // A login that is not a superuser can give ownership only to roles it is a member of.
@@ -182,51 +202,47 @@ RolesOutcome copy_roles(Connection& source, Connection& target, const Login& tar
 
 namespace {
 // One comparable line per role: what decant copied, masked where it left something out.
-std::map<std::string, std::string> role_fingerprints(Connection& conn, bool passwords, const Login& target_login,
+std::map<std::string, std::string> role_fingerprints(const Roles& roles, bool passwords, const Login& target_login,
                                                      bool mask_superuser_only, const std::set<std::string>& databases) {
   std::map<std::string, std::string> out;
-  auto roles = conn.exec(roles_sql(passwords));
-  for (int i = 0; i < roles.rows(); ++i) {
-    std::string name = roles.text(i, 0);
-    if (name == target_login.name) continue;
+  for (const auto& role : roles.roles) {
+    if (role.name == target_login.name) continue;
     std::string fp;
     for (size_t a = 0; a < std::size(kAttributes); ++a) {
       if (kAttributes[a].superuser_only && mask_superuser_only) continue;
-      fp += fmt::format("{}={} ", kAttributes[a].keyword, roles.text(i, static_cast<int>(a) + 1));
+      fp += fmt::format("{}={} ", kAttributes[a].keyword, role.attributes[a] ? "t" : "f");
     }
-    fp += "connlimit=" + roles.text(i, 8);
-    if (passwords) fp += " password=" + (roles.is_null(i, 9) ? std::string("none") : roles.text(i, 9));
-    fp += " valid_until=" + (roles.is_null(i, 10) ? std::string("none") : roles.text(i, 10));
-    out[name] = fp;
+    fp += "connlimit=" + role.connection_limit;
+    if (passwords) fp += " password=" + role.password.value_or("none");
+    fp += " valid_until=" + role.valid_until.value_or("none");
+    out[role.name] = fp;
   }
-  auto members = conn.exec(memberships_sql(conn));
-  for (int i = 0; i < members.rows(); ++i) {
-    auto it = out.find(members.text(i, 1));
+  for (const auto& m : roles.memberships) {
+    auto it = out.find(m.member);
     // inherit/set: as each server applies them (before 16: the member's rolinherit, SET allowed).
     if (it != out.end())
-      it->second += fmt::format(" member_of={}{}{}{}", members.text(i, 0), members.boolean(i, 2) ? "*" : "",
-                                members.boolean(i, 3) ? "+inherit" : "", members.boolean(i, 4) ? "+set" : "");
+      it->second += fmt::format(" member_of={}{}{}{}", m.role, m.admin ? "*" : "", m.inherit ? "+inherit" : "",
+                                m.set ? "+set" : "");
   }
-  auto settings = conn.exec(kRoleSettingsSql);
-  for (int i = 0; i < settings.rows(); ++i) {
-    if (settings.is_null(i, 0)) continue;
-    auto it = out.find(settings.text(i, 0));
+  for (const auto& setting : roles.settings) {
+    auto it = out.find(setting.role);
     if (it == out.end()) continue;
-    std::string db = settings.is_null(i, 1) ? "*" : settings.text(i, 1);
+    std::string db = setting.database.value_or("*");
     if (db != "*" && !databases.count(db)) continue;
-    for (const auto& s : settings.text_array(i, 2)) it->second += " set[" + db + "]:" + s;
+    for (const auto& v : setting.values) it->second += " set[" + db + "]:" + v;
   }
   return out;
 }
 }  // namespace
 
-void verify_roles(Connection& source, Connection& target, const Login& target_login,
+void verify_roles(const Roles& source, Connection& target, const Login& target_login,
                   const std::set<std::string>& excused, const std::set<std::string>& databases,
                   engine::Report& report) {
-  bool passwords = can_read_authid(source) && can_read_authid(target);
+  Roles held = read_roles(target);
+  bool passwords = source.passwords && held.passwords;
   bool mask = !target_login.superuser;
   auto src = role_fingerprints(source, passwords, target_login, mask, databases);
-  auto tgt = role_fingerprints(target, passwords, target_login, mask, databases);
+  auto tgt = role_fingerprints(held, passwords, target_login, mask, databases);
   std::vector<std::string> differ;
   for (const auto& [name, fp] : src) {
     auto it = tgt.find(name);

@@ -2,6 +2,8 @@
 // The instance-wide objects pg_dumpall writes before the databases: roles (attributes,
 // password hashes, memberships, per-role settings) and the databases themselves (owner,
 // encoding, locale, privileges, settings). pg_dump covers what is inside a database.
+#include <array>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,14 +30,43 @@ struct RolesOutcome {
   std::set<std::string> excused;
 };
 
-// Copies roles from source to target. The target login's own role is never dropped,
+// Every role but the pg_* ones, as pg_dumpall reads them: attributes, password hashes
+// (when the login can read pg_authid), memberships with their options, per-role settings.
+// A value, so that it can be applied later (a backup) as well as at once (a copy).
+struct Roles {
+  bool passwords = false;  // the hashes could be read
+  struct Role {
+    std::string name;
+    // SUPERUSER, INHERIT, CREATEROLE, CREATEDB, LOGIN, REPLICATION, BYPASSRLS
+    std::array<bool, 7> attributes{};
+    std::string connection_limit = "-1";
+    std::optional<std::string> password;     // the hash
+    std::optional<std::string> valid_until;  // as text in ISO style, UTC (admin sessions)
+    std::optional<std::string> comment;
+  };
+  struct Membership {
+    std::string role, member;
+    bool admin = false, inherit = false, set = true;
+  };
+  struct Setting {
+    std::string role;
+    std::optional<std::string> database;  // none: for every database
+    std::vector<std::string> values;      // "name=value"
+  };
+  std::vector<Role> roles;
+  std::vector<Membership> memberships;
+  std::vector<Setting> settings;
+};
+Roles read_roles(Connection& conn);
+
+// Creates or alters the roles on the target. The target login's own role is never dropped,
 // recreated or altered. On a target login that is not a superuser, attributes only a
 // superuser can grant are left out and reported, and the login is made a member of the
 // copied roles so that it can give them ownership. Idempotent: safe to run again.
-RolesOutcome copy_roles(Connection& source, Connection& target, const Login& target_login);
-// Compares the copied roles on both servers (per-database role settings only for the
+RolesOutcome apply_roles(const Roles& roles, Connection& target, const Login& target_login);
+// Compares the roles on the target with `source` (per-database role settings only for the
 // copied databases); adds a check to the report.
-void verify_roles(Connection& source, Connection& target, const Login& target_login,
+void verify_roles(const Roles& source, Connection& target, const Login& target_login,
                   const std::set<std::string>& excused, const std::set<std::string>& databases,
                   engine::Report& report);
 

@@ -217,6 +217,7 @@ class InstanceCopy {
   Connection source_admin_;
   Connection target_admin_;
   Login target_login_;
+  Roles source_roles_;
   RolesOutcome roles_;
   bool binary_ = false;
   std::optional<SchemaTransfer> schema_;
@@ -833,7 +834,8 @@ int InstanceCopy::run() {
   try_on_target();
   phase_done("schemas dumped and tried");
 
-  roles_ = copy_roles(source_admin_, target_admin_, target_login_);
+  source_roles_ = read_roles(source_admin_);
+  roles_ = apply_roles(source_roles_, target_admin_, target_login_);
   for (auto& db : databases_) create_database(*db);
   phase_done("roles and databases");
   for (auto& db : databases_) load_pre_data(*db);
@@ -858,7 +860,7 @@ int InstanceCopy::run() {
                                !roles_.unassumable.count(db->info.owner), report_);
   std::set<std::string> copied_databases;
   for (auto& db : databases_) copied_databases.insert(db->info.name);
-  verify_roles(source_admin_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
+  verify_roles(source_roles_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
   for (const auto& l : roles_.left_out) report_.add_left_out(l);
   report_.add_note("schema: " + schema_->tools().version_line + " (pg_dump, pg_restore and psql in " +
                    fs::path(schema_->tools().pg_dump).parent_path().string() + ")");
