@@ -9,6 +9,7 @@
 #include "backup/chunks.hpp"
 #include "backup/manifest.hpp"
 #include "backup/mongo_part.hpp"
+#include "backup/pg_part.hpp"
 #include "backup/repository.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -86,9 +87,60 @@ const IndexEntry& find_backup(const std::vector<IndexEntry>& all, const std::opt
 void run_tasks(engine::ProgressBoard& progress, const std::string& phase, std::chrono::milliseconds interval, int jobs,
                const Tasks& tasks) {
   engine::run_tasks(progress, phase, interval, engine::resolve_jobs(jobs), [&](engine::TaskPool& pool) {
-    for (const auto& w : tasks.work) pool.submit(1, [w](int) { w(); });
+    for (const auto& w : tasks.work) pool.submit(1, w);
   });
   if (tasks.after) tasks.after();
+}
+
+// Both engines' tasks in one pool, then both `after`s.
+Tasks combine(Tasks a, Tasks b) {
+  for (auto& w : b.work) a.work.push_back(std::move(w));
+  auto first = std::move(a.after), second = std::move(b.after);
+  a.after = [first, second] {
+    if (first) first();
+    if (second) second();
+  };
+  return a;
+}
+
+// Restores a backup's parts into the given servers (a scratch restore refuses the servers
+// the backup came from, and replaces what they hold).
+void restore_parts(const Manifest& manifest, const Repository& repo, const crypto::AgeKeys& keys,
+                   const std::optional<std::string>& mongo_uri, const std::optional<std::string>& pg_uri,
+                   const std::optional<std::string>& pg_bin, bool drop, bool clean, bool resume, bool scratch,
+                   engine::ResumeState& state, engine::Report& report, engine::ProgressBoard& progress, int jobs,
+                   std::chrono::milliseconds interval) {
+  std::vector<const ItemEntry*> mongo_items;
+  bool has_pg = false;
+  for (const auto& i : manifest.items) {
+    if (i.engine == "mongo") mongo_items.push_back(&i);
+    if (i.engine == "pg") has_pg = true;
+  }
+  if (!mongo_uri && !pg_uri) throw Error(ExitCode::usage, "nothing to restore into", "give --pg URI and/or --mongo URI");
+  if (pg_uri && !has_pg)
+    throw Error(ExitCode::usage, "backup " + manifest.id + " has no PostgreSQL part", "leave out --pg");
+  if (mongo_uri && mongo_items.empty())
+    throw Error(ExitCode::usage, "backup " + manifest.id + " has no MongoDB part", "leave out --mongo");
+  std::unique_ptr<MongoRestore> mongo;
+  std::unique_ptr<PgRestore> pg;
+  json mongo_source = manifest.sources.value("mongo", json::object());
+  if (mongo_uri) {
+    mongo = std::make_unique<MongoRestore>(*mongo_uri, mongo_items);
+    mongo->check_target(drop, resume, state, scratch ? &mongo_source : nullptr);
+  }
+  if (pg_uri) {
+    pg = std::make_unique<PgRestore>(*pg_uri, manifest, pg_bin);
+    pg->check_target(clean, scratch);
+  }
+  if (!resume) state.reset();
+  engine::ItemLifecycle lifecycle(state, report);
+  RestoreContext ctx{repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(jobs)};
+  Tasks tasks;
+  if (mongo) tasks = combine(std::move(tasks), mongo->tasks(ctx));
+  if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, clean));
+  log::info("restoring backup {} to {}{}{}", manifest.id, mongo ? mongo->display() : "", mongo && pg ? " and " : "",
+            pg ? pg->display() : "");
+  run_tasks(progress, scratch ? "restoring to verify" : "restoring", interval, jobs, tasks);
 }
 
 }  // namespace
@@ -98,14 +150,27 @@ int create(const CreateOptions& options) {
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
-    if (!options.mongo)
-      throw Error(ExitCode::usage, "nothing to back up", "give --mongo URI (PostgreSQL backups are not built yet)");
+    if (!options.mongo && !options.pg)
+      throw Error(ExitCode::usage, "nothing to back up", "give --pg URI and/or --mongo URI");
     auto recipients = read_recipients(options.recipients);
     auto repo = open_repository(options.repo);
-    MongoBackup mongo(*options.mongo, options.mongo_databases);
-    report.set_endpoints(mongo.display(), repo->describe());
+    std::unique_ptr<PgBackup> pg;
+    std::unique_ptr<MongoBackup> mongo;
+    std::vector<std::string> sources, engines;
+    if (options.pg) {
+      pg = std::make_unique<PgBackup>(*options.pg, options.pg_databases, options.pg_bin);
+      sources.push_back(pg->display());
+      engines.push_back("pg");
+    }
+    if (options.mongo) {
+      mongo = std::make_unique<MongoBackup>(*options.mongo, options.mongo_databases);
+      sources.push_back(mongo->display());
+      engines.push_back("mongo");
+    }
+    std::string from = fmt::format("{}", fmt::join(sources, " and "));
+    report.set_endpoints(from, repo->describe());
 
-    std::string identity = "backup " + repo->describe() + " <- " + mongo.display();
+    std::string identity = "backup " + repo->describe() + " <- " + from;
     engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
                                                 : engine::default_state_dir("backup-create", identity),
                               identity);
@@ -120,19 +185,21 @@ int create(const CreateOptions& options) {
       entry.id = new_backup_id();
       entry.created = utc_now_iso();
       entry.reason = options.reason;
-      entry.engines = {"mongo"};
+      entry.engines = engines;
       for (const auto& r : recipients) entry.recipients.push_back(recipient_fingerprint(r));
       // Listed as being written before any chunk exists: prune leaves it alone.
       store_index(*repo, entry);
       state.mark_done("backup", to_json(entry));
     }
-    log::info("backup {}: {} to {}", entry.id, mongo.display(), repo->describe());
+    log::info("backup {}: {} to {}", entry.id, from, repo->describe());
 
     ChunkSettings settings{recipients, options.chunk_bytes, 3, 0};
     CreateContext ctx{*repo, entry.id, settings, state};
     engine::ItemLifecycle lifecycle(state, report);
-    run_tasks(progress, "backing up", options.progress_interval, options.jobs,
-              mongo.tasks(ctx, lifecycle, progress, report));
+    Tasks tasks;
+    if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, lifecycle, progress));
+    if (mongo) tasks = combine(std::move(tasks), mongo->tasks(ctx, lifecycle, progress, report));
+    run_tasks(progress, "backing up", options.progress_interval, options.jobs, tasks);
     double seconds = engine::seconds_since(started);
     if (!report.all_verified())
       engine::conclude(report, seconds, "", "run the backup again without --resume once the cause is fixed");
@@ -141,8 +208,14 @@ int create(const CreateOptions& options) {
     manifest.id = entry.id;
     manifest.created = entry.created;
     manifest.reason = entry.reason;
-    manifest.sources["mongo"] = mongo.source_description();
-    manifest.items = mongo.entries(state);
+    if (pg) {
+      manifest.sources["pg"] = pg->source_description();
+      manifest.items = pg->entries(state);
+    }
+    if (mongo) {
+      manifest.sources["mongo"] = mongo->source_description();
+      for (auto& e : mongo->entries(state)) manifest.items.push_back(std::move(e));
+    }
     // The chunks are all stored; then the manifest; only then is the backup complete.
     repo->put(chunks_key(entry.id), chunk_list(manifest).dump() + "\n");
     store_manifest(*repo, manifest, recipients);
@@ -191,7 +264,9 @@ int verify(const VerifyOptions& options) {
     auto repo = open_repository(options.repo);
     auto all = load_all_indexes(*repo);
     IndexEntry entry = find_backup(all, options.id, *repo);
-    report.set_endpoints(repo->describe() + " " + entry.id, options.restore_mongo.value_or(""));
+    report.set_endpoints(repo->describe() + " " + entry.id,
+                         options.restore_pg.value_or("") + (options.restore_pg && options.restore_mongo ? " and " : "") +
+                             options.restore_mongo.value_or(""));
     if (options.quick) {
       if (!repo->size(manifest_key(entry.id)))
         throw Error(ExitCode::backup_manifest, "the manifest of backup " + entry.id + " is missing",
@@ -213,22 +288,15 @@ int verify(const VerifyOptions& options) {
     }
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
-    if (options.restore_mongo) {
-      std::vector<const ItemEntry*> items;
-      for (const auto& i : manifest.items)
-        if (i.engine == "mongo") items.push_back(&i);
-      std::string identity = "verify " + repo->describe() + " " + entry.id + " -> " + *options.restore_mongo;
+    bool by_restore = options.restore_mongo || options.restore_pg;
+    if (by_restore) {
+      std::string identity = "verify " + repo->describe() + " " + entry.id;
       engine::ResumeState state(engine::default_state_dir("backup-verify", identity), identity);
-      state.reset();
-      engine::ItemLifecycle lifecycle(state, report);
-      MongoRestore restore(*options.restore_mongo, items);
-      json source = manifest.sources.value("mongo", json::object());
-      restore.check_target(true, false, state, &source);
-      RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
-      run_tasks(progress, "restoring to verify", options.progress_interval, options.jobs, restore.tasks(ctx));
+      restore_parts(manifest, *repo, keys, options.restore_mongo, options.restore_pg, options.pg_bin, true, true, false,
+                    true, state, report, progress, options.jobs, options.progress_interval);
       state.remove();
     } else {
-      std::vector<std::function<void()>> work;
+      std::vector<std::function<void(int)>> work;
       for (const auto& i : manifest.items) {
         if (i.chunks.empty() && i.rows == 0) {
           engine::ItemReport r;
@@ -239,7 +307,7 @@ int verify(const VerifyOptions& options) {
           continue;
         }
         auto* item = &progress.add(i.display(), i.raw_bytes);
-        work.push_back([&, item, entry_ptr = &i] {
+        work.push_back([&, item, entry_ptr = &i](int) {
           const ItemEntry& e = *entry_ptr;
           item->begin();
           auto t0 = Clock::now();
@@ -262,11 +330,11 @@ int verify(const VerifyOptions& options) {
       run_tasks(progress, "verifying", options.progress_interval, options.jobs, Tasks{work, {}});
     }
     engine::conclude(report, engine::seconds_since(started),
-                     "backup " + entry.id + (options.restore_mongo ? " restored and verified" : " verified"),
+                     "backup " + entry.id + (by_restore ? " restored and verified" : " verified"),
                      "restore another backup");
     // Only a full verify that passed makes a backup "verified" for prune.
     entry.verified_at = utc_now_iso();
-    entry.verified_how = options.restore_mongo ? "restore" : "full";
+    entry.verified_how = by_restore ? "restore" : "full";
     store_index(*repo, entry);
     return 0;
   });
@@ -277,28 +345,20 @@ int restore(const RestoreOptions& options) {
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
-    if (!options.mongo) throw Error(ExitCode::usage, "nothing to restore into", "give --mongo URI");
     auto repo = open_repository(options.repo);
     auto all = load_all_indexes(*repo);
     IndexEntry entry = find_backup(all, options.id, *repo);
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
-    std::vector<const ItemEntry*> items;
-    for (const auto& i : manifest.items)
-      if (i.engine == "mongo") items.push_back(&i);
-    MongoRestore restore(*options.mongo, items);
-    report.set_endpoints(repo->describe() + " " + entry.id, restore.display());
-    std::string identity = "restore " + repo->describe() + " " + entry.id + " -> " + restore.display();
+    std::string to = options.pg.value_or("") + (options.pg && options.mongo ? " and " : "") + options.mongo.value_or("");
+    report.set_endpoints(repo->describe() + " " + entry.id, to);
+    std::string identity = "restore " + repo->describe() + " " + entry.id + " -> " + to;
     engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
                                                 : engine::default_state_dir("backup-restore", identity),
                               identity);
     if (options.resume) state.load();
-    restore.check_target(options.drop, options.resume, state);
-    if (!options.resume) state.reset();
-    engine::ItemLifecycle lifecycle(state, report);
-    RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
-    log::info("restoring backup {} ({} item(s)) to {}", entry.id, items.size(), restore.display());
-    run_tasks(progress, "restoring", options.progress_interval, options.jobs, restore.tasks(ctx));
+    restore_parts(manifest, *repo, keys, options.mongo, options.pg, options.pg_bin, options.drop, options.clean,
+                  options.resume, false, state, report, progress, options.jobs, options.progress_interval);
     engine::conclude(report, engine::seconds_since(started), "restore of backup " + entry.id + " complete and verified",
                      "run the same command with --drop");
     state.remove();

@@ -21,6 +21,9 @@ struct RecipientOptions {
 
 struct CreateOptions {
   std::string repo;
+  std::optional<std::string> pg;
+  std::vector<std::string> pg_databases;  // empty: every database but the templates
+  std::optional<std::string> pg_bin;
   std::optional<std::string> mongo;
   std::vector<std::string> mongo_databases;  // empty: all but admin, local, config
   std::string reason = "manual";
@@ -43,6 +46,8 @@ struct VerifyOptions {
   std::optional<std::string> id;  // default: the newest complete backup
   bool quick = false;
   std::optional<std::string> restore_mongo;  // a scratch server: restore into it and compare
+  std::optional<std::string> restore_pg;     // a scratch server: restore into it and compare
+  std::optional<std::string> pg_bin;
   KeyOptions keys;
   int jobs = 0;
   std::optional<std::string> report_path;
@@ -52,6 +57,9 @@ struct VerifyOptions {
 struct RestoreOptions {
   std::string repo;
   std::string id;
+  std::optional<std::string> pg;
+  std::optional<std::string> pg_bin;
+  bool clean = false;
   std::optional<std::string> mongo;
   bool drop = false;
   KeyOptions keys;

@@ -110,7 +110,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecy
   for (const auto& c : st.collections) {
     if (c.is_view) continue;
     auto* item = &progress.add(c.display(), c.bytes);
-    t.work.push_back([&ctx, &lifecycle, &st, item, &c] {
+    t.work.push_back([&ctx, &lifecycle, &st, item, &c](int) {
       auto client = st.pool.acquire();
       engine::ItemSpec spec;
       spec.group = c.db;
@@ -212,7 +212,7 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
     if (c.is_view) continue;
     const ItemEntry& entry = *st.entries[i];
     auto* item = &ctx.progress.add(c.display(), entry.raw_bytes);
-    t.work.push_back([&ctx, &st, &c, &entry, item] {
+    t.work.push_back([&ctx, &st, &c, &entry, item](int) {
       auto client = st.pool.acquire();
       const std::string& where = st.pool.where();
       auto spec = mongo::collection_item(c, client.get(), where, *item);
@@ -246,7 +246,7 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
   Tasks t;
   for (const ItemEntry* entry : items) {
     auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes);
-    t.work.push_back([&ctx, entry, item, out_dir] {
+    t.work.push_back([&ctx, entry, item, out_dir](int) {
       CollectionInfo c = collection_from_entry(*entry);
       std::filesystem::path dir = std::filesystem::path(out_dir) / c.db;
       std::error_code ec;

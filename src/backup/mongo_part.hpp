@@ -18,7 +18,7 @@ class Report;
 namespace decant::backup {
 
 struct Tasks {
-  std::vector<std::function<void()>> work;  // run in the pool, in any order
+  std::vector<std::function<void(int worker)>> work;  // run in the pool, in any order
   std::function<void()> after;             // once they are done (views, checks)
 };
 

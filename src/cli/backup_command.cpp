@@ -39,8 +39,11 @@ Runner add_backup(CLI::App& app) {
   backup->require_subcommand(1);
 
   auto create = std::make_shared<backup::CreateOptions>();
-  auto* c = backup->add_subcommand("create", "Take one consistent backup of MongoDB databases into the repository");
+  auto* c = backup->add_subcommand("create", "Take one consistent backup of PostgreSQL and/or MongoDB into the repository");
   add_repo(c, create->repo);
+  c->add_option("--pg", create->pg, "libpq URI of the PostgreSQL server to back up (every database but the templates)");
+  c->add_option("--pg-db", create->pg_databases, "Back up only this PostgreSQL database (repeatable)");
+  c->add_option("--pg-bin", create->pg_bin, "Directory holding the pg_dump to use");
   c->add_option("--mongo", create->mongo, "MongoDB connection string of the server to back up");
   c->add_option("--mongo-db", create->mongo_databases,
                 "Back up only this database (repeatable); default: all but admin, local, config");
@@ -74,6 +77,9 @@ Runner add_backup(CLI::App& app) {
   v->add_flag("--quick", verify->quick, "Only check that every chunk is present with its size (no key needed)");
   v->add_option("--restore-mongo", verify->restore_mongo,
                 "Restore into this scratch MongoDB server (its collections are replaced) and compare every item");
+  v->add_option("--restore-pg", verify->restore_pg,
+                "Restore into this scratch PostgreSQL server (its databases are replaced) and compare every item");
+  v->add_option("--pg-bin", verify->pg_bin, "Directory holding the pg_restore and psql to use");
   add_identity(v, verify->keys);
   add_jobs(v, verify->jobs);
   v->add_option("--report", verify->report_path, "Write the summary as JSON to this file");
@@ -84,6 +90,9 @@ Runner add_backup(CLI::App& app) {
   auto* r = backup->add_subcommand("restore", "Restore a backup into servers, verified against its manifest");
   add_repo(r, restore->repo);
   r->add_option("--id", restore->id, "The backup to restore (decant backup list)")->required();
+  r->add_option("--pg", restore->pg, "libpq URI of the PostgreSQL target (its maintenance database)");
+  r->add_flag("--clean", restore->clean, "Drop and recreate target databases that hold anything");
+  r->add_option("--pg-bin", restore->pg_bin, "Directory holding the pg_restore and psql to use");
   r->add_option("--mongo", restore->mongo, "MongoDB connection string of the target");
   r->add_flag("--drop", restore->drop, "Replace target collections that hold data (as mongorestore --drop)");
   add_identity(r, restore->keys);

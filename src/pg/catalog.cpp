@@ -2,7 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/error.hpp"
 
@@ -220,6 +222,28 @@ DatabaseCatalog read_catalog(Connection& source) {
   auto ext = source.exec("SELECT extname, extversion FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql' ORDER BY 1");
   for (int i = 0; i < ext.rows(); ++i) cat.extensions.push_back({ext.text(i, 0), ext.text(i, 1)});
   return cat;
+}
+
+std::vector<const TableInfo*> extension_tables_in_fk_order(const std::vector<TableInfo>& tables) {
+  std::vector<const TableInfo*> pending, ordered;
+  for (const auto& t : tables)
+    if (t.extension_config) pending.push_back(&t);
+  std::set<uint32_t> placed;
+  while (!pending.empty()) {
+    auto ready = std::stable_partition(pending.begin(), pending.end(), [&](const TableInfo* t) {
+      return std::all_of(t->references.begin(), t->references.end(), [&](uint32_t ref) {
+        return placed.count(ref) || std::none_of(pending.begin(), pending.end(),
+                                                 [&](const TableInfo* p) { return p->oid == ref; });
+      });
+    });
+    if (ready == pending.begin()) ready = pending.begin() + 1;  // a cycle: take one, FKs will say
+    for (auto it = pending.begin(); it != ready; ++it) {
+      placed.insert((*it)->oid);
+      ordered.push_back(*it);
+    }
+    pending.erase(pending.begin(), ready);
+  }
+  return ordered;
 }
 
 }  // namespace decant::pg

@@ -80,6 +80,9 @@ struct DatabaseCatalog {
 // when the source login cannot read a table.
 DatabaseCatalog read_catalog(Connection& source);
 
+// Extension configuration tables, each after the tables its foreign keys reference.
+std::vector<const TableInfo*> extension_tables_in_fk_order(const std::vector<TableInfo>& tables);
+
 // Sets the session so that text values round-trip exactly and identically on both ends.
 void set_portable_session(Connection& conn, const std::string& encoding);
 

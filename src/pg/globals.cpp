@@ -256,6 +256,38 @@ void verify_roles(const Roles& source, Connection& target, const Login& target_l
                    differ.empty() ? "" : "differ: " + fmt::format("{}", fmt::join(differ, ", ")));
 }
 
+// Objects in the connection's database beyond what a new database has (plpgsql).
+bool database_is_empty(Connection& conn) {
+  auto r = conn.exec(
+      "SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
+      "          AND n.nspname !~ '^pg_temp') "
+      "     + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')) "
+      "     + (SELECT count(*) FROM pg_catalog.pg_namespace n WHERE n.nspname NOT IN "
+      "        ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp') "
+      "     + (SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND t.typrelid = 0 AND t.typelem = 0) "
+      "     + (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata) "
+      "     + (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')");
+  return r.int64(0, 0) == 0;
+}
+
+void drop_database(Connection& admin, const std::string& name) {
+  // A template cannot be dropped. Other sessions (ours included) are ended first:
+  // PostgreSQL 13+ does it with FORCE, 12 needs pg_terminate_backend.
+  admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " IS_TEMPLATE false");
+  if (admin.server_version() >= 130000) {
+    admin.exec("DROP DATABASE " + admin.quote_ident(name) + " WITH (FORCE)");
+    return;
+  }
+  admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " ALLOW_CONNECTIONS false");
+  admin.exec_params("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                    {name});
+  admin.exec("DROP DATABASE " + admin.quote_ident(name));
+}
+
 // A database's locale provider: from PostgreSQL 15 libc or ICU, from 17 also builtin
 // (the column daticulocale became datlocale then); older servers have libc only.
 std::string locale_columns(const Connection& conn) {

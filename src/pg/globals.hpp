@@ -99,6 +99,12 @@ std::vector<std::string> database_properties_sql(Connection& target, const Datab
 void verify_database_properties(Connection& source, Connection& target, const std::string& dbname,
                                 bool compare_owner, engine::Report& report);
 
+// Whether the connection's database holds nothing a new database does not (tables,
+// functions, schemas, types, large objects, extensions but plpgsql).
+bool database_is_empty(Connection& conn);
+// Drops a database on `admin` (not connected to it), ending other sessions first.
+void drop_database(Connection& admin, const std::string& name);
+
 // The columns of pg_database (as d) that say a database's locale provider, its ICU or
 // builtin locale and ICU rules, for the connection's server version.
 std::string locale_columns(const Connection& conn);

@@ -56,45 +56,8 @@ void admin_session(Connection& conn) {
             "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
 }
 
-bool database_is_empty(Connection& conn) {
-  auto r = conn.exec(
-      "SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
-      "          AND n.nspname !~ '^pg_temp') "
-      "     + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')) "
-      "     + (SELECT count(*) FROM pg_catalog.pg_namespace n WHERE n.nspname NOT IN "
-      "        ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp') "
-      "     + (SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
-      "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND t.typrelid = 0 AND t.typelem = 0) "
-      "     + (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata) "
-      "     + (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')");
-  return r.int64(0, 0) == 0;
-}
 
 
-// Extension configuration tables, each after the tables its foreign keys reference.
-std::vector<const TableInfo*> extension_tables_in_fk_order(const std::vector<TableInfo>& tables) {
-  std::vector<const TableInfo*> pending, ordered;
-  for (const auto& t : tables)
-    if (t.extension_config) pending.push_back(&t);
-  std::set<uint32_t> placed;
-  while (!pending.empty()) {
-    auto ready = std::stable_partition(pending.begin(), pending.end(), [&](const TableInfo* t) {
-      return std::all_of(t->references.begin(), t->references.end(), [&](uint32_t ref) {
-        return placed.count(ref) || std::none_of(pending.begin(), pending.end(),
-                                                 [&](const TableInfo* p) { return p->oid == ref; });
-      });
-    });
-    if (ready == pending.begin()) ready = pending.begin() + 1;  // a cycle: take one, FKs will say
-    for (auto it = pending.begin(); it != ready; ++it) {
-      placed.insert((*it)->oid);
-      ordered.push_back(*it);
-    }
-    pending.erase(pending.begin(), ready);
-  }
-  return ordered;
-}
 
 
 // Creating thousands of tables is the longest part of a pre-data restore, one CREATE
@@ -188,7 +151,6 @@ class InstanceCopy {
   void prepare_state();
   void check_targets();
   void create_database(DatabaseRun& db);
-  void drop_database(Connection& admin, const std::string& name);
   void snapshot_and_dump(DatabaseRun& db);
   void try_on_target();
   Error cannot_hold(const std::vector<std::string>& problems) const;
@@ -321,20 +283,6 @@ Connection InstanceCopy::side_admin(const std::string& dbname) {
   return conn;
 }
 
-void InstanceCopy::drop_database(Connection& admin, const std::string& name) {
-  // A template cannot be dropped. Other sessions (ours included) are ended first:
-  // PostgreSQL 13+ does it with FORCE, 12 needs pg_terminate_backend.
-  admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " IS_TEMPLATE false");
-  if (admin.server_version() >= 130000) {
-    admin.exec("DROP DATABASE " + admin.quote_ident(name) + " WITH (FORCE)");
-    return;
-  }
-  admin.exec("ALTER DATABASE " + admin.quote_ident(name) + " ALLOW_CONNECTIONS false");
-  admin.exec_params("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-                    "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
-                    {name});
-  admin.exec("DROP DATABASE " + admin.quote_ident(name));
-}
 
 void InstanceCopy::create_database(DatabaseRun& db) {
   if (state_->done(key(db, "created"))) return;
@@ -392,8 +340,6 @@ void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
 
   std::string base = fmt::format("{:016x}", XXH3_64bits(db.info.name.data(), db.info.name.size()));
   db.schema_file = state_->own_file(base + ".schema.dump");
-  state_->own_file(base + ".schema.dump.pre-data.list");
-  state_->own_file(base + ".schema.dump.post-data.list");
   // pg_dump reads the schema in its own session while this one reads the catalog: with
   // thousands of tables each takes a good part of a second.
   engine::TaskPool both(2);

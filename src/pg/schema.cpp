@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/memory_file.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/run_context.hpp"
@@ -214,14 +215,14 @@ SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, cons
                                                      const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
                                                      const std::optional<std::string>& trial_prologue) const {
   bool trial = trial_prologue.has_value();
-  std::filesystem::path list_file = file;
-  list_file += "." + (trial ? std::string("trial") : sections.front()) + (part.empty() ? "" : "." + part) + ".list";
+  // The list of entries to restore lives in memory: pg_restore opens it by its /proc path.
+  MemoryFile list_file("decant-toc" + (part.empty() ? "" : "-" + part));
   {
-    std::ofstream out(list_file);
-    for (const auto& e : toc) out << (skip(e) ? ";" : "") << e.line << "\n";
-    if (!out) throw Error(ExitCode::local_io, "cannot write " + list_file.string(), "check free disk space");
+    std::string listing;
+    for (const auto& e : toc) listing += (skip(e) ? ";" : "") + e.line + "\n";
+    list_file.write_all(listing);
   }
-  ProcessSpec producer({tools_.pg_restore, "--file=-", "--use-list=" + list_file.string()});
+  ProcessSpec producer({tools_.pg_restore, "--file=-", "--use-list=" + list_file.path()});
   for (const auto& section : sections) producer.argv.push_back("--section=" + section);
   if (!keep_owner) producer.argv.emplace_back("--no-owner");
   producer.argv.push_back(file.string());
@@ -240,8 +241,6 @@ SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, cons
         return kept;
       },
       consumer, trial ? *trial_prologue : "", trial ? "\nROLLBACK;\n" : "");
-  std::error_code ec;
-  std::filesystem::remove(list_file, ec);  // made for this run only
   if (run.result.producer.stopped || run.result.consumer.stopped || interrupted()) throw_interrupted();
   if (run.result.producer.exit_status != 0)
     throw Error(ExitCode::copy_failed,
