@@ -11,6 +11,8 @@
 #include "backup/mongo_part.hpp"
 #include "backup/pg_part.hpp"
 #include "backup/repository.hpp"
+#include "mongo/client.hpp"
+#include "pg/conninfo.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "crypto/age.hpp"
@@ -92,6 +94,14 @@ void run_tasks(engine::ProgressBoard& progress, const std::string& phase, std::c
   if (tasks.after) tasks.after();
 }
 
+// Addresses as messages, reports and state identities show them: never the password.
+std::string display_of(const std::optional<std::string>& pg, const std::optional<std::string>& mongo) {
+  std::vector<std::string> parts;
+  if (pg) parts.push_back(pg::ConnInfo::parse(*pg, "PostgreSQL target").display());
+  if (mongo) parts.push_back(mongo::Uri::parse(*mongo, "MongoDB target").display());
+  return fmt::format("{}", fmt::join(parts, " and "));
+}
+
 // Both engines' tasks in one pool, then both `after`s.
 Tasks combine(Tasks a, Tasks b) {
   for (auto& w : b.work) a.work.push_back(std::move(w));
@@ -143,6 +153,24 @@ void restore_parts(const Manifest& manifest, const Repository& repo, const crypt
   run_tasks(progress, scratch ? "restoring to verify" : "restoring", interval, jobs, tasks);
 }
 
+// A create run without --resume replaces an interrupted one of the same sources: that
+// backup will never finish, so its index entry says so and prune may remove it.
+void abandon_interrupted(engine::ResumeState& state, Repository& repo) {
+  if (!state.exists()) return;
+  try {
+    state.load();
+  } catch (const Error&) {
+    return;
+  }
+  auto recorded = state.get("backup");
+  if (!recorded) return;
+  auto entry = load_index(repo, recorded->value("id", ""));
+  if (!entry || entry->state != "writing") return;
+  entry->state = "abandoned";
+  store_index(repo, *entry);
+  log::info("backup {} was interrupted and is replaced by a new one: marked abandoned", entry->id);
+}
+
 }  // namespace
 
 int create(const CreateOptions& options) {
@@ -175,18 +203,24 @@ int create(const CreateOptions& options) {
                                                 : engine::default_state_dir("backup-create", identity),
                               identity);
     IndexEntry entry;
+    std::vector<std::string> fingerprints;
+    for (const auto& r : recipients) fingerprints.push_back(recipient_fingerprint(r));
     if (options.resume) {
       state.load();
       auto recorded = state.get("backup");
       if (!recorded) throw Error(ExitCode::nothing_to_resume, "no interrupted backup to resume", "run without --resume");
       entry = index_from_json(*recorded);
+      if (entry.recipients != fingerprints)
+        throw Error(ExitCode::usage, "backup " + entry.id + " was begun for other recipients",
+                    "resume with the same --recipient keys, or run without --resume");
     } else {
+      abandon_interrupted(state, *repo);
       state.reset();
       entry.id = new_backup_id();
       entry.created = utc_now_iso();
       entry.reason = options.reason;
       entry.engines = engines;
-      for (const auto& r : recipients) entry.recipients.push_back(recipient_fingerprint(r));
+      entry.recipients = fingerprints;
       // Listed as being written before any chunk exists: prune leaves it alone.
       store_index(*repo, entry);
       state.mark_done("backup", to_json(entry));
@@ -198,7 +232,12 @@ int create(const CreateOptions& options) {
     engine::ItemLifecycle lifecycle(state, report);
     Tasks tasks;
     if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, lifecycle, progress));
-    if (mongo) tasks = combine(std::move(tasks), mongo->tasks(ctx, lifecycle, progress, report));
+    if (mongo) {
+      // The document counts the consistency check compares with are the first run's.
+      if (auto counted = state.get("mongo-counts")) mongo->use_counts_before(*counted);
+      else state.mark_done("mongo-counts", mongo->counts_before());
+      tasks = combine(std::move(tasks), mongo->tasks(ctx, lifecycle, progress, report));
+    }
     run_tasks(progress, "backing up", options.progress_interval, options.jobs, tasks);
     double seconds = engine::seconds_since(started);
     if (!report.all_verified())
@@ -264,9 +303,7 @@ int verify(const VerifyOptions& options) {
     auto repo = open_repository(options.repo);
     auto all = load_all_indexes(*repo);
     IndexEntry entry = find_backup(all, options.id, *repo);
-    report.set_endpoints(repo->describe() + " " + entry.id,
-                         options.restore_pg.value_or("") + (options.restore_pg && options.restore_mongo ? " and " : "") +
-                             options.restore_mongo.value_or(""));
+    report.set_endpoints(repo->describe() + " " + entry.id, display_of(options.restore_pg, options.restore_mongo));
     if (options.quick) {
       if (!repo->size(manifest_key(entry.id)))
         throw Error(ExitCode::backup_manifest, "the manifest of backup " + entry.id + " is missing",
@@ -292,8 +329,15 @@ int verify(const VerifyOptions& options) {
     if (by_restore) {
       std::string identity = "verify " + repo->describe() + " " + entry.id;
       engine::ResumeState state(engine::default_state_dir("backup-verify", identity), identity);
-      restore_parts(manifest, *repo, keys, options.restore_mongo, options.restore_pg, options.pg_bin, true, true, false,
-                    true, state, report, progress, options.jobs, options.progress_interval);
+      // Nothing is replaced on a scratch server: one that holds any of the backup's databases
+      // or collections may be a real one (the source restarted has another identity).
+      try {
+        restore_parts(manifest, *repo, keys, options.restore_mongo, options.restore_pg, options.pg_bin, false, false,
+                      false, true, state, report, progress, options.jobs, options.progress_interval);
+      } catch (const Error& e) {
+        if (e.code() != ExitCode::target_not_empty) throw;
+        throw Error(e.code(), e.what(), "give an empty scratch server to restore into: verify replaces nothing");
+      }
       state.remove();
     } else {
       std::vector<std::function<void(int)>> work;
@@ -332,10 +376,13 @@ int verify(const VerifyOptions& options) {
     engine::conclude(report, engine::seconds_since(started),
                      "backup " + entry.id + (by_restore ? " restored and verified" : " verified"),
                      "restore another backup");
-    // Only a full verify that passed makes a backup "verified" for prune.
-    entry.verified_at = utc_now_iso();
-    entry.verified_how = by_restore ? "restore" : "full";
-    store_index(*repo, entry);
+    // Only a full verify that passed makes a backup "verified" for prune; the entry is read
+    // again, as it may have changed (or been pruned) during a long verify.
+    if (auto now = load_index(*repo, entry.id)) {
+      now->verified_at = utc_now_iso();
+      now->verified_how = by_restore ? "restore" : "full";
+      store_index(*repo, *now);
+    }
     return 0;
   });
 }
@@ -350,7 +397,7 @@ int restore(const RestoreOptions& options) {
     IndexEntry entry = find_backup(all, options.id, *repo);
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
-    std::string to = options.pg.value_or("") + (options.pg && options.mongo ? " and " : "") + options.mongo.value_or("");
+    std::string to = display_of(options.pg, options.mongo);
     report.set_endpoints(repo->describe() + " " + entry.id, to);
     std::string identity = "restore " + repo->describe() + " " + entry.id + " -> " + to;
     engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
@@ -435,7 +482,10 @@ std::vector<PruneDecision> decide_prune(const std::vector<IndexEntry>& all, int 
     else if (&e == newest_verified) d.why = "keep: the newest verified backup";
     else if (&e == newest_pre_upgrade) d.why = "keep: the newest pre-upgrade backup";
     else if (&e == newest_complete) d.why = "keep: the newest complete backup";
-    else if (e.state != "complete") d.why = "keep: still being written (or interrupted: finish it with --resume)";
+    else if (e.state == "abandoned") {
+      d.remove = true;
+      d.why = fmt::format("delete: {:.1f} days old, interrupted and replaced by a later create", age_days);
+    } else if (e.state != "complete") d.why = "keep: still being written (or interrupted: finish it with --resume)";
     else {
       d.remove = true;
       d.why = fmt::format("delete: {:.1f} days old", age_days);
@@ -504,7 +554,9 @@ int rotate_keys(const RotateOptions& options) {
                           "verify the backup; rotate the others with --id");
             std::string sealed = crypto::age_encrypt(crypto::age_decrypt(*bytes, keys), recipients);
             std::string base = c.key.substr(0, c.key.find('.', c.key.rfind('/')));
-            std::string key = base + ".zst." + crypto::to_hex(crypto::random_bytes(3)) + ".age";
+            std::string key;
+            do key = base + ".zst." + crypto::to_hex(crypto::random_bytes(8)) + ".age";
+            while (key == c.key || repo->size(key));
             repo->put(key, sealed);
             c = ChunkInfo{key, crypto::to_hex(crypto::sha256(sealed)), sealed.size(), c.rows, c.raw_bytes};
           });
@@ -519,8 +571,18 @@ int rotate_keys(const RotateOptions& options) {
     for (const auto& k : old_keys) repo->remove_prefix(k);
     // Re-encrypted chunks are new bytes: only a full verify makes the backup verified again.
     if (options.data) entry.verified_at.reset();
+    // Without --data the chunks still need the old keys: the index keeps naming them.
+    std::vector<std::string> before = entry.recipients;
     entry.recipients.clear();
     for (const auto& r : recipients) entry.recipients.push_back(recipient_fingerprint(r));
+    if (!options.data) {
+      for (const auto& f : before)
+        if (std::find(entry.recipients.begin(), entry.recipients.end(), f) == entry.recipients.end())
+          entry.recipients.push_back(f);
+      log::warn("{}: only the manifest was re-encrypted; its chunks still need the old key (rotate with --data "
+                "before destroying it)",
+                entry.id);
+    }
     store_index(*repo, entry);
     fmt::print("{}: manifest{} re-encrypted to {} recipient(s)\n", entry.id, options.data ? " and chunks" : "",
                recipients.size());

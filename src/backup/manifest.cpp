@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <regex>
 
 #include "backup/repository.hpp"
 #include "common/error.hpp"
@@ -99,7 +100,7 @@ std::string utc_now_iso() {
 
 std::string new_backup_id() {
   auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-  return fmt::format("{:%Y%m%dT%H%M%SZ}-{}", now, crypto::to_hex(crypto::random_bytes(2)));
+  return fmt::format("{:%Y%m%dT%H%M%SZ}-{}", now, crypto::to_hex(crypto::random_bytes(4)));
 }
 
 std::string recipient_fingerprint(const crypto::AgeRecipient& r) {
@@ -116,17 +117,31 @@ std::optional<IndexEntry> load_index(const Repository& repo, const std::string& 
   auto bytes = repo.get(index_key(id));
   if (!bytes) return std::nullopt;
   auto j = json::parse(*bytes, nullptr, false);
-  if (j.is_discarded())
-    throw Error(ExitCode::backup_manifest, "the index entry of backup " + id + " is not valid JSON",
-                "restore another backup (decant backup list)");
-  return index_from_json(j);
+  try {
+    if (!j.is_discarded()) return index_from_json(j);
+  } catch (const json::exception&) {
+  }
+  throw Error(ExitCode::backup_manifest, "the index entry of backup " + id + " is not a valid decant index entry",
+              "remove or repair " + index_key(id) + "; nothing was changed");
+}
+
+bool valid_backup_id(const std::string& id) {
+  static const std::regex form("[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4,32}");
+  return std::regex_match(id, form);
 }
 
 std::vector<IndexEntry> load_all_indexes(const Repository& repo) {
   std::vector<IndexEntry> out;
   for (const auto& key : repo.list("index/")) {
     if (key.size() < 11 || key.compare(key.size() - 5, 5, ".json") != 0) continue;
-    if (auto e = load_index(repo, key.substr(6, key.size() - 11))) out.push_back(std::move(*e));
+    std::string id = key.substr(6, key.size() - 11);
+    if (!valid_backup_id(id)) continue;  // not decant's
+    auto e = load_index(repo, id);
+    // The entry's id names the paths prune removes: it must be the file's.
+    if (!e || e->id != id)
+      throw Error(ExitCode::backup_manifest, "the index entry " + key + " names another backup (" + (e ? e->id : "") + ")",
+                  "remove or repair that file; nothing was changed");
+    out.push_back(std::move(*e));
   }
   std::sort(out.begin(), out.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.id < b.id; });
   return out;

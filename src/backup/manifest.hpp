@@ -53,7 +53,9 @@ struct IndexEntry {
   std::string id;
   std::string created;
   std::string reason;
-  std::string state = "writing";  // "writing" until the manifest is stored, then "complete"
+  // "writing" until the manifest is stored, then "complete"; "abandoned" when a new create
+  // replaced an interrupted one instead of resuming it (prune may then remove it).
+  std::string state = "writing";
   std::vector<std::string> engines;
   uint64_t items = 0;
   uint64_t rows = 0;
@@ -73,6 +75,7 @@ IndexEntry index_from_json(const nlohmann::json& j);
 
 // "20261201T041500Z-3fa2": sorts by time; the suffix keeps two backups of one second apart.
 std::string new_backup_id();
+bool valid_backup_id(const std::string& id);
 std::string utc_now_iso();
 // A recipient's short public name for the index (no key material is needed to compute it
 // from the key, and it says which key a backup needs).

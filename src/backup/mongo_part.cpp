@@ -101,6 +101,10 @@ MongoBackup::MongoBackup(const std::string& uri, const std::vector<std::string>&
 MongoBackup::~MongoBackup() = default;
 
 std::string MongoBackup::display() const { return state_->uri.display(); }
+json MongoBackup::counts_before() const { return state_->counts_before; }
+void MongoBackup::use_counts_before(const json& counts) {
+  state_->counts_before = counts.get<std::map<std::string, uint64_t>>();
+}
 json MongoBackup::source_description() const { return state_->description; }
 
 Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle, engine::ProgressBoard& progress,
@@ -248,6 +252,9 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
     auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes);
     t.work.push_back([&ctx, entry, item, out_dir](int) {
       CollectionInfo c = collection_from_entry(*entry);
+      if (c.db.empty() || c.db.find('/') != std::string::npos || c.db == "." || c.db == "..")
+        throw Error(ExitCode::backup_manifest, "the manifest names a database that is not a directory name: " + c.db,
+                    "restore another backup");
       std::filesystem::path dir = std::filesystem::path(out_dir) / c.db;
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);

@@ -28,6 +28,10 @@ class MongoBackup {
   MongoBackup(const std::string& uri, const std::vector<std::string>& databases);
   ~MongoBackup();
   std::string display() const;
+  // The source's document counts when the backup began, for the consistency check; a
+  // resumed backup compares with the first run's.
+  nlohmann::json counts_before() const;
+  void use_counts_before(const nlohmann::json& counts);
   // What the manifest says of the source: address, version, when.
   nlohmann::json source_description() const;
   // One task per collection; `after` records the views and checks that the source's

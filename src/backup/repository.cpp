@@ -53,9 +53,7 @@ class LocalRepository : public Repository {
 
   void put(const std::string& key, std::string_view bytes) override {
     fs::path path = at(key);
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) io_failed("cannot create", path.parent_path(), ec.value());
+    make_directories(path.parent_path());
     std::string temp = (path.parent_path() / (".decant-" + path.filename().string() + ".XXXXXX")).string();
     FileDescriptor fd(::mkstemp(temp.data()));
     if (fd.get() < 0) io_failed("cannot create", temp, errno);
@@ -128,6 +126,9 @@ class LocalRepository : public Repository {
     std::error_code ec;
     std::string key = prefix;
     while (!key.empty() && key.back() == '/') key.pop_back();
+    // Only ever an object or a backup's folder: never the repository or a top folder.
+    if (key.find('/') == std::string::npos || key.find("//") != std::string::npos || key.back() == '.')
+      throw Error(ExitCode::internal, "refusing to remove \"" + prefix + "\" from the repository");
     fs::path path = at(key);
     auto removed = fs::remove_all(path, ec);
     if (ec) io_failed("cannot remove", path, ec.value());
@@ -135,6 +136,19 @@ class LocalRepository : public Repository {
   }
 
   std::string describe() const override { return root_.string(); }
+
+ private:
+  // Creates the missing directories down to `dir`, each synced into its parent, so that a
+  // file put() reports as stored is reachable after a crash.
+  void make_directories(const fs::path& dir) {
+    std::error_code ec;
+    if (fs::is_directory(dir, ec)) return;
+    make_directories(dir.parent_path());
+    if (!fs::create_directory(dir, ec) && ec) io_failed("cannot create", dir, ec.value());
+    sync_directory(dir.parent_path());
+  }
+
+ public:
 
  private:
   // Keys are decant's own ("backups/ID/..."); anything climbing out is a bug.

@@ -1,5 +1,7 @@
 #include "crypto/age.hpp"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -113,9 +115,14 @@ void increment(std::array<uint8_t, 12>& nonce) {
 
 AgeRecipient AgeRecipient::parse(std::string_view text) {
   auto b = bech32_decode(text);
-  if (!b || b->hrp != "age" || b->data.size() != 32 || text.substr(0, 4) != "age1")
-    throw Error(ExitCode::usage, "\"" + std::string(text) + "\" is not an age X25519 recipient",
-                "give a public key as age-keygen prints it (age1...)");
+  if (!b || b->hrp != "age" || b->data.size() != 32 || text.substr(0, 4) != "age1") {
+    // Never echoed: a secret key given by mistake must not reach a terminal or a report.
+    bool secret = text.substr(0, 15) == "AGE-SECRET-KEY-";
+    throw Error(ExitCode::usage,
+                secret ? "a secret key (AGE-SECRET-KEY-...) was given where a recipient belongs"
+                       : "a recipient is not an age X25519 public key",
+                "give public keys as age-keygen -y prints them (age1...); keep the secret key off this host");
+  }
   AgeRecipient r;
   r.public_key_ = b->data;
   return r;
@@ -346,7 +353,8 @@ AgeDecryptor::AgeDecryptor(Input in, const AgeKeys& keys) : state_(std::make_uni
     if (file_key) break;
   }
   if (!file_key) throw AgeError(AgeFailure::no_match, "no identity matches any of the file's recipients");
-  if (header_mac(*file_key, header_through_dashes) != mac)
+  std::string expected = header_mac(*file_key, header_through_dashes);
+  if (CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) != 0)
     throw AgeError(AgeFailure::hmac, "the header's MAC does not match: the header was changed");
 
   std::string nonce = st.take(kStreamNonceSize);

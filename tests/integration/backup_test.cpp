@@ -170,8 +170,13 @@ TEST_F(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   auto onto_source = verify(id, {"--restore-mongo", source_->uri()});
   EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
   EXPECT_FALSE(contains(onto_source.out + onto_source.err, kPassword));
-  auto scratch = verify(id, {"--restore-mongo", target_->uri()});
+  // Nor does it replace anything: a server holding the backup's collections is refused.
+  auto onto_full = verify(id, {"--restore-mongo", target_->uri()});
+  EXPECT_EQ(onto_full.exit_code, 7) << onto_full.err;
+  FerretDb scratch_server;
+  auto scratch = verify(id, {"--restore-mongo", scratch_server.uri()});
   EXPECT_EQ(scratch.exit_code, 0) << scratch.err;
+  EXPECT_EQ(scratch_server.documents("circle_ghe", "builds"), source_->documents("circle_ghe", "builds"));
   EXPECT_EQ(list()[0]["verified_how"], "restore");
 
   // Exported as a mongodump directory, it restores without the backup format.
@@ -293,6 +298,7 @@ TEST_F(BackupTest, PruneKeepsTheNewestVerifiedPreUpgradeCompleteAndUnfinishedByT
       {"old pre-upgrade", 55, "pre-upgrade", "complete", false, true},
       {"newest pre-upgrade", 50, "pre-upgrade", "complete", false, false},
       {"old daily", 45, "daily", "complete", false, true},
+      {"abandoned", 42, "daily", "abandoned", false, true},  // replaced by a later create
       {"newest verified", 40, "daily", "complete", true, false},
       {"interrupted", 35, "daily", "writing", false, false},
       {"young daily", 1, "daily", "complete", false, false},  // the newest, unverified

@@ -136,9 +136,15 @@ TEST_F(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewe
                                  "--restore-pg", source_->uri()});
   EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
   EXPECT_EQ(source_->value("SELECT count(*) FROM builds", "circle"), "20002");
+  // Nor does it replace anything: a server holding the backup's databases is refused.
+  auto onto_full = run_decant({"backup", "verify", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
+                               "--restore-pg", target_->uri()});
+  EXPECT_EQ(onto_full.exit_code, 7) << onto_full.err;
+  PgServer scratch_server;
   auto scratch = run_decant({"backup", "verify", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
-                             "--restore-pg", target_->uri()});
+                             "--restore-pg", scratch_server.uri()});
   EXPECT_EQ(scratch.exit_code, 0) << scratch.err;
+  EXPECT_EQ(scratch_server.value("SELECT count(*) FROM builds", "circle"), "20002");
 }
 
 TEST_F(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
