@@ -30,56 +30,21 @@ RESULTS_DIR=${RESULTS_DIR:-$REPO/bench/results}
 PGBIN=/usr/lib/postgresql/15/bin
 SOURCE_PGBIN=$PGBIN
 [[ $SOURCE_PG == 15 ]] || SOURCE_PGBIN=${DECANT_PG_CACHE:-/var/cache/decant/pg}/$SOURCE_PG/bin
-export LC_NUMERIC=C PATH=$PGBIN:$PATH
+export PATH=$PGBIN:$PATH
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+source "$REPO/bench/lib.sh"
 [[ -x $DECANT ]] || die "missing $DECANT (cmake --preset release && cmake --build --preset release)"
 [[ -x $FERRETDB ]] || die "missing $FERRETDB (scripts/install-ferretdb.sh)"
 [[ -x $SOURCE_PGBIN/postgres ]] || die "missing PostgreSQL $SOURCE_PG (scripts/install-pg-versions.sh $SOURCE_PG)"
 [[ -x /var/cache/decant/k8s/bin/kube-apiserver ]] || die "missing the cluster binaries (scripts/install-k8s.sh)"
 
 work=$(mktemp -d /tmp/migrate_bench.XXXXXX)
-as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[[ $(id -u) == 0 ]] && chown postgres "$work"
-pids=()
 cleanup() {
   K8S_RUN=$work/k8s bash "$REPO/scripts/k8s/down.sh" --purge >/dev/null 2>&1 || true
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for d in internal external; do
-    [[ -d $work/$d ]] && as_pg "$( [[ $d == internal ]] && echo "$SOURCE_PGBIN" || echo "$PGBIN")/pg_ctl" \
-      -D "$work/$d" -m immediate stop >/dev/null 2>&1 || true
-  done
+  bench_cleanup
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-since() { echo "$EPOCHREALTIME - $1" | bc; }
-
-start_pg() {  # name port bindir: the pg bench's settings, fsync on
-  as_pg "$3/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  cat >>"$work/$1/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$work'
-shared_buffers = 1GB
-maintenance_work_mem = 1GB
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-max_locks_per_transaction = 256
-fsync = on
-EOF
-  as_pg "$3/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -t 120 -o "-p $2" start >/dev/null
-}
-start_ferretdb() {  # name port user password
-  mkdir -p "$work/mongo-$1/data"
-  FERRETDB_TEST_ENABLE_NEW_AUTH=true FERRETDB_SETUP_DATABASE=admin FERRETDB_SETUP_USERNAME=$3 \
-    FERRETDB_SETUP_PASSWORD=$4 "$FERRETDB" --handler=sqlite --sqlite-url="file:$work/mongo-$1/data/" \
-    --listen-addr="127.0.0.1:$2" --debug-addr="127.0.0.1:$(free_port)" --state-dir="$work/mongo-$1" \
-    --telemetry=disable --log-level=error >"$work/mongo-$1.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
-  die "FerretDB $1 did not start"
-}
 
 pg_in=$(free_port); start_pg internal "$pg_in" "$SOURCE_PGBIN"
 pg_ex=$(free_port); start_pg external "$pg_ex" "$PGBIN"
@@ -93,10 +58,8 @@ psql_ex() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_ex" -U postgres "
 log "internal PostgreSQL $SOURCE_PG :$pg_in, external PostgreSQL 15 :$pg_ex, FerretDB :$mg_in and :$mg_ex ($work)"
 
 log "generating pgbench scale $PGBENCH_SCALE + app_events $APP_ROWS rows, and about $DOCS documents"
-psql_in -d postgres -c 'CREATE DATABASE bench_pgbench' -c 'CREATE DATABASE bench_app'
-"$PGBIN/pgbench" -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p "$pg_in" -U postgres bench_pgbench >"$work/pgbench.log" 2>&1
-psql_in -d bench_app -v rows="$APP_ROWS" -f "$REPO/bench/pg_app_events.sql" >/dev/null
-/usr/bin/python3 "$REPO/bench/mongo_circle_ghe.py" "$MONGO_IN" "$DOCS" >/dev/null
+load_pg_set "$pg_in" "$PGBENCH_SCALE" "$APP_ROWS"
+load_mongo_set "$MONGO_IN" "$DOCS"
 psql_ex -d postgres -c "CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'bench-external-pg'"
 db_size=$(psql_in -d postgres -Atc "SELECT pg_size_pretty(sum(pg_database_size(datname))::bigint) FROM pg_database")
 pg_state() { psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d bench_pgbench -c 'SELECT count(*) FROM pgbench_accounts' 2>/dev/null

@@ -1,0 +1,64 @@
+# Shared by the benchmark scripts (sourced): logging, free ports, throwaway PostgreSQL and
+# FerretDB servers in $work (stopped by bench_cleanup), and the benchmark data sets.
+# The caller sets: REPO, FERRETDB, work (a fresh directory), and traps EXIT to bench_cleanup.
+export LC_NUMERIC=C  # EPOCHREALTIME and printf must use '.' as decimal point
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+since() { echo "$EPOCHREALTIME - $1" | bc; }
+as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+bench_pids=()
+bench_pg_dirs=()   # "dir bindir"
+bench_cleanup() {
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for d in "${bench_pg_dirs[@]}"; do
+    set -- $d
+    as_pg "$2/pg_ctl" -D "$1" -m immediate stop >/dev/null 2>&1 || true
+  done
+}
+
+# start_pg NAME PORT BINDIR: a PostgreSQL with the benchmarks' settings (fsync on).
+start_pg() {
+  [[ $(id -u) == 0 ]] && chown postgres "$work"
+  as_pg "$3/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  cat >>"$work/$1/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$work'
+shared_buffers = 1GB
+maintenance_work_mem = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+max_locks_per_transaction = 256
+fsync = on
+CONF
+  as_pg "$3/pg_ctl" -D "$work/$1" -l "$work/$1.log" -w -t 120 -o "-p $2" start >/dev/null
+  bench_pg_dirs+=("$work/$1 $3")
+}
+
+# start_ferretdb NAME PORT [USER PASSWORD]: FerretDB on SQLite, with authentication when a
+# user is given.
+start_ferretdb() {
+  mkdir -p "$work/mongo-$1/data"
+  local auth=()
+  [[ -n ${3:-} ]] && auth=(FERRETDB_TEST_ENABLE_NEW_AUTH=true FERRETDB_SETUP_DATABASE=admin
+                           FERRETDB_SETUP_USERNAME="$3" FERRETDB_SETUP_PASSWORD="$4")
+  env "${auth[@]}" "$FERRETDB" --handler=sqlite --sqlite-url="file:$work/mongo-$1/data/" \
+    --listen-addr="127.0.0.1:$2" --debug-addr="127.0.0.1:$(free_port)" --state-dir="$work/mongo-$1" \
+    --telemetry=disable --log-level=error >"$work/mongo-$1.log" 2>&1 &
+  bench_pids+=($!)
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
+  die "FerretDB $1 did not start"
+}
+
+# load_pg_set PORT PGBENCH_SCALE APP_ROWS: the ~620 MB set (pgbench + the wide table).
+load_pg_set() {
+  local p=(-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres)
+  psql "${p[@]}" -d postgres -c 'CREATE DATABASE bench_pgbench' -c 'CREATE DATABASE bench_app'
+  pgbench -i -q -s "$2" -h 127.0.0.1 -p "$1" -U postgres bench_pgbench >"$work/pgbench.log" 2>&1
+  psql "${p[@]}" -d bench_app -v rows="$3" -f "$REPO/bench/pg_app_events.sql" >/dev/null
+}
+
+# load_mongo_set URI DOCS: circle_ghe with about DOCS documents.
+load_mongo_set() { /usr/bin/python3 "$REPO/bench/mongo_circle_ghe.py" "$1" "$2" >/dev/null; }
