@@ -95,7 +95,10 @@ MongoBackup::MongoBackup(const std::string& uri, const std::vector<std::string>&
   state_->description = {{"address", state_->uri.display()},
                          {"version", mongo::server_version(client.get(), where)},
                          {"identity", identity_json(mongo::identify_server(client.get(), where))},
-                         {"databases", databases}};
+                         {"databases", databases},
+                         // FerretDB has no cluster time: the backup's point is when it began, with
+                         // the document counts checked unchanged at its end.
+                         {"started", utc_now_iso()}};
 }
 
 MongoBackup::~MongoBackup() = default;

@@ -236,7 +236,13 @@ Tasks PgBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle
     db.coordinator.exec("SET default_transaction_read_only = on");
     pg::set_portable_session(db.coordinator, db.info.encoding);
     db.coordinator.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    db.snapshot = db.coordinator.exec("SELECT pg_catalog.pg_export_snapshot()").text(0, 0);
+    auto point = db.coordinator.exec(
+        "SELECT pg_catalog.pg_export_snapshot(), CASE WHEN pg_catalog.pg_is_in_recovery() THEN "
+        "pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END::text, "
+        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    db.snapshot = point.text(0, 0);
+    // Where in the source's history the backup of this database stands.
+    st.description["snapshots"][db.info.name] = {{"lsn", point.text(0, 1)}, {"time", point.text(0, 2)}};
     {
       MemoryFile file("decant-schema");
       st.schema->dump(db.info.name, db.snapshot, file.path());
