@@ -423,18 +423,28 @@ int export_backup(const ExportOptions& options) {
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
     std::vector<const ItemEntry*> items;
-    for (const auto& i : manifest.items)
+    bool has_pg = false;
+    for (const auto& i : manifest.items) {
       if (i.engine == "mongo") items.push_back(&i);
-    if (items.empty())
-      throw Error(ExitCode::usage, "backup " + entry.id + " has no MongoDB part to export", "give another --id");
+      if (i.engine == "pg") has_pg = true;
+    }
+    bool as_pg = options.format == "pg_dump";
+    if (as_pg ? !has_pg : items.empty())
+      throw Error(ExitCode::usage,
+                  "backup " + entry.id + " has no " + (as_pg ? "PostgreSQL" : "MongoDB") + " part to export",
+                  "give another --id or --format");
     std::string identity = "export " + repo->describe() + " " + entry.id + " -> " + options.out_dir;
     engine::ResumeState state(engine::default_state_dir("backup-export", identity), identity);
     state.reset();
     engine::ItemLifecycle lifecycle(state, report);
     RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
-    run_tasks(progress, "exporting", options.progress_interval, options.jobs, export_mongodump(items, options.out_dir, ctx));
+    if (as_pg)
+      export_pg_sql(manifest, options.out_dir, ctx, options.pg_bin);
+    else
+      run_tasks(progress, "exporting", options.progress_interval, options.jobs, export_mongodump(items, options.out_dir, ctx));
     engine::conclude(report, engine::seconds_since(started),
-                     "backup " + entry.id + " exported to " + options.out_dir + " (mongodump layout) and verified",
+                     "backup " + entry.id + " exported to " + options.out_dir +
+                         (as_pg ? " (pg_dump's plain format)" : " (mongodump layout)") + " and verified",
                      "export again into an empty directory");
     state.remove();
     return 0;

@@ -89,7 +89,8 @@ struct RotateOptions {
 struct ExportOptions {
   std::string repo;
   std::string id;
-  std::string format = "mongodump";  // the mongodump directory layout
+  std::string format = "mongodump";  // the mongodump directory layout, or pg_dump's plain format
+  std::optional<std::string> pg_bin;
   std::string out_dir;
   KeyOptions keys;
   int jobs = 0;
