@@ -70,11 +70,15 @@ tar -C "$work/peer-dump" -cf - . | zstd -q -T0 -3 | age -r "$recipient" >"$work/
 secs[a]=$(since "$t"); size[a]=$(stat -c %s "$work/peer-pg.tar.zst.age")
 rm -rf "$work/peer-dump"
 
-log "b) decant backup create --pg"
-t=$EPOCHREALTIME
-id_pg=$("$DECANT" backup create --repo "$work/repo" --pg "$(pg_uri "$pg_src")" -r "$recipient" --jobs "$JOBS" \
-  --progress-interval 30 2>"$work/b.log" | tail -1)
-secs[b]=$(since "$t"); size[b]=$(bytes_of "$work/repo/backups/$id_pg")
+# decant_create STEP --pg|--mongo URI: times a decant backup; sets secs, size and backup_id.
+decant_create() {
+  log "$1) decant backup create $2"
+  local t=$EPOCHREALTIME
+  backup_id=$("$DECANT" backup create --repo "$work/repo" "$2" "$3" -r "$recipient" --jobs "$JOBS" \
+    --progress-interval 30 2>"$work/$1.log" | tail -1) || die "decant backup create failed: $(tail -3 "$work/$1.log")"
+  secs[$1]=$(since "$t"); size[$1]=$(bytes_of "$work/repo/backups/$backup_id")
+}
+decant_create b --pg "$(pg_uri "$pg_src")"; id_pg=$backup_id
 
 log "c) age -d | zstd -d | tar x; pg_restore -j$JOBS"
 t=$EPOCHREALTIME
@@ -118,11 +122,7 @@ else
   rm -rf "$work/peer-mongo"
 fi
 
-log "f) decant backup create --mongo"
-t=$EPOCHREALTIME
-id_mg=$("$DECANT" backup create --repo "$work/repo" --mongo "$(mongo_uri "$mg_src")" -r "$recipient" --jobs "$JOBS" \
-  --progress-interval 30 2>"$work/f.log" | tail -1)
-secs[f]=$(since "$t"); size[f]=$(bytes_of "$work/repo/backups/$id_mg")
+decant_create f --mongo "$(mongo_uri "$mg_src")"; id_mg=$backup_id
 
 log "g) the peer's MongoDB restore"
 t=$EPOCHREALTIME

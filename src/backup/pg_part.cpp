@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -158,6 +159,26 @@ pg::ServerIdentity identity_from_json(const json& j) {
   return id;
 }
 
+// Each worker's session per database, opened on first use: a worker keeps one per database
+// it works in, so that thousands of tables cost no connection each.
+class SessionCache {
+ public:
+  pg::Connection& get(int worker, const std::string& db, const std::function<pg::Connection()>& open) {
+    std::lock_guard lock(mutex_);
+    auto& conn = sessions_[{worker, db}];
+    if (!conn.is_open()) conn = open();
+    return conn;
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    sessions_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<int, std::string>, pg::Connection> sessions_;
+};
+
 [[noreturn]] void bad_manifest(const std::string& what) {
   throw Error(ExitCode::backup_manifest, "the manifest's PostgreSQL part is not valid: " + what,
               "restore another backup (decant backup list)");
@@ -183,21 +204,18 @@ struct PgBackup::State {
     json sequences = json::array();
   };
   std::vector<std::unique_ptr<Database>> databases;
-  // Each worker's session per database, inside the database's snapshot.
-  std::mutex sessions_mutex;
-  std::map<std::pair<int, std::string>, pg::Connection> sessions;
+  SessionCache sessions;
 
+  // A worker's session in the database's snapshot.
   pg::Connection& session(int worker, const Database& db) {
-    std::lock_guard lock(sessions_mutex);
-    auto& conn = sessions[{worker, db.info.name}];
-    if (!conn.is_open()) {
-      conn = pg::Connection::open(info, db.info.name);
+    return sessions.get(worker, db.info.name, [&] {
+      auto conn = pg::Connection::open(info, db.info.name);
       conn.exec("SET default_transaction_read_only = on");
       pg::set_portable_session(conn, db.info.encoding);
       conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
       conn.exec("SET TRANSACTION SNAPSHOT " + conn.quote_literal(db.snapshot));
-    }
-    return conn;
+      return conn;
+    });
   }
 };
 
@@ -316,7 +334,6 @@ Tasks PgBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle
     }
   }
   t.after = [&st] {
-    std::lock_guard lock(st.sessions_mutex);
     st.sessions.clear();
     for (auto& db : st.databases) db->coordinator = pg::Connection();
   };
@@ -365,18 +382,15 @@ struct PgRestore::State {
     std::unique_ptr<MemoryFile> archive;
   };
   std::vector<std::unique_ptr<Database>> databases;
-  std::mutex sessions_mutex;
-  std::map<std::pair<int, std::string>, pg::Connection> sessions;
+  SessionCache sessions;
 
   pg::Connection& session(int worker, const Database& db) {
-    std::lock_guard lock(sessions_mutex);
-    auto& conn = sessions[{worker, db.info.name}];
-    if (!conn.is_open()) {
-      conn = pg::Connection::open(info, db.info.name);
+    return sessions.get(worker, db.info.name, [&] {
+      auto conn = pg::Connection::open(info, db.info.name);
       pg::set_portable_session(conn, db.info.encoding);
       conn.exec("SET synchronous_commit = off");  // a lost commit is caught by the read-back
-    }
-    return conn;
+      return conn;
+    });
   }
 };
 
@@ -567,10 +581,7 @@ Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
     }
   }
   t.after = [&ctx, &st, keep_owner, skip_large_object_metadata] {
-    {
-      std::lock_guard lock(st.sessions_mutex);
-      st.sessions.clear();
-    }
+    st.sessions.clear();
     std::set<std::string> names;
     for (auto& db : st.databases) {
       names.insert(db->info.name);
