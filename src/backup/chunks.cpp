@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "backup/repository.hpp"
 #include "common/error.hpp"
 #include "crypto/primitives.hpp"
@@ -42,8 +45,9 @@ bool next_record(const std::string& plain, size_t& at, std::string_view& row, Ba
   return true;
 }
 
-// One zstd frame back to its bytes; false when it is not a whole valid frame.
-bool decompress(std::string_view frame, std::string& out) {
+// One zstd frame back to its bytes; false when it is not a whole valid frame or gives more
+// than `limit` bytes (a chunk says how many it holds: a forged one cannot exhaust memory).
+bool decompress(std::string_view frame, std::string& out, size_t limit = SIZE_MAX) {
   std::unique_ptr<ZSTD_DCtx, DCtxFree> d(ZSTD_createDCtx());
   ZSTD_inBuffer in{frame.data(), frame.size(), 0};
   std::string buffer(ZSTD_DStreamOutSize(), '\0');
@@ -51,6 +55,7 @@ bool decompress(std::string_view frame, std::string& out) {
     ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
     size_t rc = ZSTD_decompressStream(d.get(), &o, &in);
     if (ZSTD_isError(rc)) return false;
+    if (o.pos > limit - std::min(limit, out.size())) return false;
     out.append(buffer.data(), o.pos);
     if (rc == 0 && in.pos == in.size) return true;
     if (in.pos == in.size && o.pos < o.size) return false;  // the input is used up inside the frame
@@ -163,7 +168,7 @@ void ChunkReader::load(const ChunkInfo& chunk) {
   }
   plain_.clear();
   at_ = 0;
-  if (!decompress(compressed, plain_)) damaged("does not decompress");
+  if (!decompress(compressed, plain_, chunk.raw_bytes + 4 * chunk.rows)) damaged("does not decompress to its rows");
   chunk_rows_left_ = chunk.rows;
 }
 
