@@ -27,7 +27,9 @@ void write_to_backup(engine::ItemSpec& spec, const CreateContext& ctx, const Arc
     ctx.repo.remove_prefix(prefix);  // what an interrupted attempt stored
     if (engine_prepare) engine_prepare();
   };
-  spec.sink = [&ctx, prefix, stored] { return std::make_unique<ChunkWriter>(ctx.repo, prefix, ctx.chunks, *stored); };
+  spec.sink = [&ctx, prefix, stored, framing = item.framing] {
+    return std::make_unique<ChunkWriter>(ctx.repo, prefix, ctx.chunks, framing, *stored);
+  };
   std::string key = spec.resume_key;
   spec.readback_digest = [&ctx, stored, key, item]() -> RowDigest {
     if (stored->written) return stored->digest;
@@ -72,6 +74,7 @@ ItemEntry metadata_entry(const ArchiveItem& item) {
   e.kind = item.kind;
   e.digest = RowDigest().hex();
   e.metadata = item.metadata;
+  e.framing = framing_name(item.framing);
   return e;
 }
 

@@ -33,6 +33,7 @@ struct ArchiveItem {
   std::string name;
   std::string kind;
   nlohmann::json metadata = nlohmann::json::object();
+  Framing framing = Framing::length_prefixed;
 };
 
 // Makes `spec` (whose source, progress and names the engine set) write into the backup:

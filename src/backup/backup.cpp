@@ -227,7 +227,7 @@ int create(const CreateOptions& options) {
     }
     log::info("backup {}: {} to {}", entry.id, from, repo->describe());
 
-    ChunkSettings settings{recipients, options.chunk_bytes, 3, 0};
+    ChunkSettings settings{recipients, options.chunk_bytes, 2, 2};
     CreateContext ctx{*repo, entry.id, settings, state};
     engine::ItemLifecycle lifecycle(state, report);
     Tasks tasks;
@@ -313,7 +313,7 @@ int verify(const VerifyOptions& options) {
       if (!chunks.is_array())
         throw Error(ExitCode::backup_manifest, "the chunk list of backup " + entry.id + " is missing or damaged",
                     "run a full decant backup verify");
-      ItemEntry all_chunks{"", "", entry.id, "backup", 0, "", 0, json::object(), {}};
+      ItemEntry all_chunks{"", "", entry.id, "backup", 0, "", 0, json::object(), "length", {}};
       for (const auto& c : chunks) all_chunks.chunks.push_back({c.at("key"), "", c.at("size"), 0, 0});
       auto problems = check_chunks(*repo, all_chunks, false);
       for (const auto& p : problems) report.add_check("chunk present", false, p);

@@ -4,7 +4,9 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <future>
 #include <cstdint>
+#include <cstring>
 
 #include "backup/repository.hpp"
 #include "common/error.hpp"
@@ -24,26 +26,88 @@ void check_zstd(size_t rc, const char* what) {
   if (ZSTD_isError(rc)) throw Error(ExitCode::internal, fmt::format("zstd {} failed: {}", what, ZSTD_getErrorName(rc)));
 }
 
-void append_record(std::string& out, std::string_view row) {
-  uint32_t n = static_cast<uint32_t>(row.size());
-  char header[4] = {static_cast<char>(n & 0xff), static_cast<char>(n >> 8 & 0xff), static_cast<char>(n >> 16 & 0xff),
-                    static_cast<char>(n >> 24 & 0xff)};
-  out.append(header, 4);
+uint32_t little_endian32(const char* p) {
+  auto b = [&](int i) { return static_cast<uint32_t>(static_cast<unsigned char>(p[i])); };
+  return b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
+}
+
+void append_record(std::string& out, std::string_view row, Framing framing) {
+  switch (framing) {
+    case Framing::lines:
+      if (row.empty() || std::memchr(row.data(), '\n', row.size()) != row.data() + row.size() - 1)
+        throw Error(ExitCode::internal, "a row to frame by lines is not one line");
+      break;
+    case Framing::bson:
+      if (row.size() < 5 || little_endian32(row.data()) != row.size())
+        throw Error(ExitCode::internal, "a row to frame as BSON does not start with its length");
+      break;
+    case Framing::length_prefixed: {
+      uint32_t n = static_cast<uint32_t>(row.size());
+      if (n != row.size()) throw Error(ExitCode::internal, "a row of 4 GiB or more");
+      char header[4] = {static_cast<char>(n & 0xff), static_cast<char>(n >> 8 & 0xff), static_cast<char>(n >> 16 & 0xff),
+                        static_cast<char>(n >> 24 & 0xff)};
+      out.append(header, 4);
+      break;
+    }
+  }
   out.append(row);
 }
 
 // The next record of `plain` from `at`; false at its end, throws `bad` when cut short.
 template <typename Bad>
-bool next_record(const std::string& plain, size_t& at, std::string_view& row, Bad bad) {
+bool next_record(const std::string& plain, size_t& at, std::string_view& row, Framing framing, Bad bad) {
   if (at == plain.size()) return false;
-  if (plain.size() - at < 4) bad();
-  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(plain[at + i])); };
-  size_t n = b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
-  if (plain.size() - at - 4 < n) bad();
-  row = std::string_view(plain).substr(at + 4, n);
-  at += 4 + n;
-  return true;
+  size_t left = plain.size() - at;
+  switch (framing) {
+    case Framing::lines: {
+      const void* nl = std::memchr(plain.data() + at, '\n', left);
+      if (!nl) bad();
+      size_t n = static_cast<size_t>(static_cast<const char*>(nl) - (plain.data() + at)) + 1;
+      row = std::string_view(plain).substr(at, n);
+      at += n;
+      return true;
+    }
+    case Framing::bson: {
+      if (left < 5) bad();
+      size_t n = little_endian32(plain.data() + at);
+      if (n < 5 || n > left) bad();
+      row = std::string_view(plain).substr(at, n);
+      at += n;
+      return true;
+    }
+    case Framing::length_prefixed: {
+      if (left < 4) bad();
+      size_t n = little_endian32(plain.data() + at);
+      if (left - 4 < n) bad();
+      row = std::string_view(plain).substr(at + 4, n);
+      at += 4 + n;
+      return true;
+    }
+  }
+  bad();
+  return false;
 }
+
+}  // namespace
+
+std::string framing_name(Framing f) {
+  switch (f) {
+    case Framing::lines: return "lines";
+    case Framing::bson: return "bson";
+    case Framing::length_prefixed: break;
+  }
+  return "length";
+}
+
+Framing framing_from_name(const std::string& name) {
+  if (name == "length") return Framing::length_prefixed;
+  if (name == "lines") return Framing::lines;
+  if (name == "bson") return Framing::bson;
+  throw Error(ExitCode::backup_manifest, "the manifest names a framing this decant does not know: " + name,
+              "restore with a newer decant");
+}
+
+namespace {
 
 // One zstd frame back to its bytes; false when it is not a whole valid frame or gives more
 // than `limit` bytes (a chunk says how many it holds: a forged one cannot exhaust memory).
@@ -87,17 +151,21 @@ struct ChunkWriter::Compressor {
   }
 };
 
-ChunkWriter::ChunkWriter(Repository& repo, std::string key_prefix, const ChunkSettings& settings, StoredChunks& out)
-    : repo_(repo), key_prefix_(std::move(key_prefix)), settings_(settings),
+ChunkWriter::ChunkWriter(Repository& repo, std::string key_prefix, const ChunkSettings& settings, Framing framing,
+                         StoredChunks& out)
+    : repo_(repo), key_prefix_(std::move(key_prefix)), settings_(settings), framing_(framing),
       compressor_(std::make_unique<Compressor>(settings.zstd_level, settings.zstd_workers)), out_(out) {
   out_ = StoredChunks();
 }
 
-ChunkWriter::~ChunkWriter() = default;
+ChunkWriter::~ChunkWriter() {
+  // An abandoned writer (a failed pump) still waits for the chunk being sealed.
+  if (sealing_.valid()) sealing_.wait();
+}
 
 void ChunkWriter::write(std::string_view row) {
   if (chunk_rows_ > 0 && chunk_raw_ + row.size() > settings_.chunk_bytes) store_chunk();
-  append_record(compressor_->staged, row);
+  append_record(compressor_->staged, row, framing_);
   chunk_digest_.add_row(row);
   ++chunk_rows_;
   chunk_raw_ += row.size();
@@ -106,35 +174,48 @@ void ChunkWriter::write(std::string_view row) {
 
 void ChunkWriter::store_chunk() {
   compressor_->feed(compressed_, ZSTD_e_end);
+  // The chunk is checked, sealed and stored beside the reading of the next one; one at a
+  // time, so that chunks are stored in order and memory stays bounded.
+  wait_for_sealing();
+  Pending chunk{std::move(compressed_), chunk_rows_, chunk_raw_, chunk_digest_, out_.chunks.size() + 1};
+  sealing_ = std::async(std::launch::async, [this, c = std::move(chunk)] { seal(c); });
+  compressed_ = std::string();
+  chunk_rows_ = chunk_raw_ = 0;
+  chunk_digest_ = RowDigest();
+}
+
+void ChunkWriter::wait_for_sealing() {
+  if (sealing_.valid()) sealing_.get();  // rethrows the sealer's failure
+}
+
+void ChunkWriter::seal(const Pending& chunk) {
   // The compressor's output must give back exactly the rows that went in.
   std::string plain;
   RowDigest back;
   size_t at = 0;
   std::string_view row;
   auto cut = [&] { throw Error(ExitCode::internal, "a compressed chunk does not give back its rows"); };
-  if (!decompress(compressed_, plain)) cut();
-  while (next_record(plain, at, row, cut)) back.add_row(row);
-  if (!(back == chunk_digest_)) cut();
-  std::string sealed = crypto::age_encrypt(compressed_, settings_.recipients);
+  if (!decompress(chunk.compressed, plain)) cut();
+  while (next_record(plain, at, row, framing_, cut)) back.add_row(row);
+  if (!(back == chunk.digest)) cut();
+  std::string sealed = crypto::age_encrypt(chunk.compressed, settings_.recipients);
   ChunkInfo info;
-  info.key = fmt::format("{}{:06}.zst.age", key_prefix_, out_.chunks.size() + 1);
+  info.key = fmt::format("{}{:06}.zst.age", key_prefix_, chunk.number);
   info.sha256 = crypto::to_hex(crypto::sha256(sealed));
   info.size = sealed.size();
-  info.rows = chunk_rows_;
-  info.raw_bytes = chunk_raw_;
+  info.rows = chunk.rows;
+  info.raw_bytes = chunk.raw_bytes;
   repo_.put(info.key, sealed);
   if (repo_.size(info.key) != info.size)
     throw Error(ExitCode::local_io, "the repository did not keep the chunk " + info.key + " as written",
                 "check the repository's storage, then run again with --resume");
   out_.digest.merge(back);
   out_.chunks.push_back(std::move(info));
-  compressed_.clear();
-  chunk_rows_ = chunk_raw_ = 0;
-  chunk_digest_ = RowDigest();
 }
 
 uint64_t ChunkWriter::finish() {
   if (chunk_rows_ > 0) store_chunk();
+  wait_for_sealing();
   out_.written = true;
   uint64_t rows = 0;
   for (const auto& c : out_.chunks) rows += c.rows;
@@ -142,7 +223,7 @@ uint64_t ChunkWriter::finish() {
 }
 
 ChunkReader::ChunkReader(const Repository& repo, const ItemEntry& item, const crypto::AgeKeys& keys)
-    : repo_(repo), item_(item), keys_(keys) {}
+    : repo_(repo), item_(item), keys_(keys), framing_(framing_from_name(item.framing)) {}
 
 ChunkReader::~ChunkReader() = default;
 
@@ -180,7 +261,7 @@ bool ChunkReader::next(std::string_view& row) {
                               item_.chunks[next_chunk_ - 1].key),
                   "restore another backup (decant backup list)");
     };
-    if (next_chunk_ > 0 && next_record(plain_, at_, row, cut)) {
+    if (next_chunk_ > 0 && next_record(plain_, at_, row, framing_, cut)) {
       if (chunk_rows_left_-- == 0) break;
       digest_.add_row(row);
       return true;

@@ -1,9 +1,10 @@
 #pragma once
 // An item's rows in a backup: cut into chunks of about `chunk_bytes` of rows, each a run of
-// records (4-byte little-endian length, then the row's bytes) compressed with zstd and then
-// encrypted with age, stored as one repository object. A chunk names nothing but its key;
+// records compressed with zstd and then encrypted with age, stored as one repository
+// object. How records are told apart is the item's framing (see Framing). A chunk names nothing but its key;
 // the manifest says which item it belongs to, its SHA-256 and size.
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@
 namespace decant::backup {
 
 class Repository;
+
+// How the rows of a chunk are told apart. Rows that delimit themselves are stored as they
+// are: a COPY text row ends with its only newline, a BSON document starts with its length.
+enum class Framing { length_prefixed, lines, bson };
+std::string framing_name(Framing f);
+Framing framing_from_name(const std::string& name);  // throws Error(backup_manifest)
 
 struct ChunkSettings {
   std::vector<crypto::AgeRecipient> recipients;
@@ -36,7 +43,8 @@ struct StoredChunks {
 // give back the rows; after, its stored size is checked. Nothing in plaintext touches disk.
 class ChunkWriter : public engine::RowSink {
  public:
-  ChunkWriter(Repository& repo, std::string key_prefix, const ChunkSettings& settings, StoredChunks& out);
+  ChunkWriter(Repository& repo, std::string key_prefix, const ChunkSettings& settings, Framing framing,
+              StoredChunks& out);
   ~ChunkWriter() override;
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
@@ -45,15 +53,25 @@ class ChunkWriter : public engine::RowSink {
 
  private:
   struct Compressor;
+  struct Pending {
+    std::string compressed;
+    uint64_t rows = 0, raw_bytes = 0;
+    RowDigest digest;
+    size_t number = 0;
+  };
   void store_chunk();
+  void seal(const Pending& chunk);
+  void wait_for_sealing();
   Repository& repo_;
   std::string key_prefix_;
   const ChunkSettings& settings_;
+  Framing framing_;
   std::unique_ptr<Compressor> compressor_;
   std::string compressed_;
   uint64_t chunk_rows_ = 0, chunk_raw_ = 0;
   RowDigest chunk_digest_;
   StoredChunks& out_;
+  std::future<void> sealing_;  // the previous chunk being checked, sealed and stored
 };
 
 // Reads an item's rows back from its chunks, each checked against the manifest (present,
@@ -71,6 +89,7 @@ class ChunkReader : public engine::RowSource {
   const Repository& repo_;
   const ItemEntry& item_;
   const crypto::AgeKeys& keys_;
+  Framing framing_;
   size_t next_chunk_ = 0;
   std::string plain_;
   size_t at_ = 0;

@@ -38,7 +38,7 @@ json to_json(const Manifest& m) {
     json chunks = json::array();
     for (const auto& c : i.chunks) chunks.push_back(to_json(c));
     items.push_back({{"engine", i.engine}, {"group", i.group}, {"name", i.name}, {"kind", i.kind}, {"rows", i.rows},
-                     {"digest", i.digest}, {"raw_bytes", i.raw_bytes}, {"metadata", i.metadata}, {"chunks", chunks}});
+                     {"digest", i.digest}, {"raw_bytes", i.raw_bytes}, {"metadata", i.metadata}, {"framing", i.framing}, {"chunks", chunks}});
   }
   return {{"format", m.format}, {"id", m.id},           {"created", m.created},
           {"reason", m.reason}, {"sources", m.sources}, {"items", items}};
@@ -54,7 +54,7 @@ Manifest manifest_from_json(const json& j) {
   for (const auto& i : j.at("items")) {
     ItemEntry e{i.at("engine").get<std::string>(), i.at("group").get<std::string>(), i.at("name").get<std::string>(),
                 i.at("kind").get<std::string>(),   i.at("rows").get<uint64_t>(),    i.at("digest").get<std::string>(),
-                i.at("raw_bytes").get<uint64_t>(), i.at("metadata"),                {}};
+                i.at("raw_bytes").get<uint64_t>(), i.at("metadata"),                i.value("framing", "length"), {}};
     for (const auto& c : i.at("chunks")) e.chunks.push_back(chunk_from_json(c));
     m.items.push_back(std::move(e));
   }

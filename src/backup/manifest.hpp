@@ -36,6 +36,7 @@ struct ItemEntry {
   std::string digest;  // the engine's content digest of the rows (RowDigest hex)
   uint64_t raw_bytes = 0;
   nlohmann::json metadata;  // what recreates it (a collection's options and indexes)
+  std::string framing = "length";  // how its chunks' rows are told apart (chunks.hpp)
   std::vector<ChunkInfo> chunks;
   std::string display() const { return group.empty() ? name : group + "." + name; }
 };

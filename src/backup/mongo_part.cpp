@@ -52,7 +52,7 @@ CollectionInfo collection_from_entry(const ItemEntry& e) {
 }
 
 ArchiveItem archive_item(const CollectionInfo& c) {
-  return {"mongo", c.db, c.name, c.is_view ? "view" : "collection", collection_metadata(c)};
+  return {"mongo", c.db, c.name, c.is_view ? "view" : "collection", collection_metadata(c), Framing::bson};
 }
 
 std::string resume_key(const CollectionInfo& c) { return "mongo/" + mongo::finished_key(c); }

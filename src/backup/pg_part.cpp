@@ -188,6 +188,14 @@ class SessionCache {
 
 // ---- create
 
+namespace {
+// A table's rows are COPY text lines, each ending with its only newline.
+template <typename Database>
+ArchiveItem table_item(const Database& db, const pg::TableInfo& table) {
+  return {"pg", db.info.name, table.display, "table", table_json(table), Framing::lines};
+}
+}  // namespace
+
 struct PgBackup::State {
   pg::ConnInfo info;
   pg::Connection admin;
@@ -312,7 +320,7 @@ Tasks PgBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle
         spec.source = [&st, worker, db, &table] {
           return std::make_unique<pg::CopyOutSource>(st.session(worker, *db), table.copy_out_sql(false), false);
         };
-        write_to_backup(spec, ctx, base(*db, table.display, "table", table_json(table)));
+        write_to_backup(spec, ctx, table_item(*db, table));
         lifecycle.run(spec);
       });
     }
@@ -354,7 +362,7 @@ std::vector<ItemEntry> PgBackup::entries(const engine::ResumeState& state) const
                                   {{"info", database_json(db->info)}, {"sequences", db->sequences}}}));
     finished(*db, "schema", {"pg", db->info.name, "schema", "schema", json::object()});
     for (const auto& table : db->catalog.tables)
-      finished(*db, "table/" + table.qualified, {"pg", db->info.name, table.display, "table", table_json(table)});
+      finished(*db, "table/" + table.qualified, table_item(*db, table));
     if (!db->catalog.large_objects.empty())
       finished(*db, "large-objects", {"pg", db->info.name, "large objects", "large objects", json::object()});
   }
