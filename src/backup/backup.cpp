@@ -315,7 +315,7 @@ int verify(const VerifyOptions& options) {
                     "run a full decant backup verify");
       ItemEntry all_chunks{"", "", entry.id, "backup", 0, "", 0, json::object(), "length", {}};
       for (const auto& c : chunks) all_chunks.chunks.push_back({c.at("key"), "", c.at("size"), 0, 0});
-      auto problems = check_chunks(*repo, all_chunks, false);
+      auto problems = check_chunks(*repo, all_chunks);
       for (const auto& p : problems) report.add_check("chunk present", false, p);
       if (problems.empty())
         report.add_check(fmt::format("{} chunk(s) present with their sizes", all_chunks.chunks.size()), true);
@@ -557,12 +557,7 @@ int rotate_keys(const RotateOptions& options) {
         for (auto& chunk : item.chunks)
           work.push_back([&, item_ptr = &item, chunk_ptr = &chunk] {
             ChunkInfo& c = *chunk_ptr;
-            auto bytes = repo->get(c.key);
-            if (!bytes || crypto::to_hex(crypto::sha256(*bytes)) != c.sha256)
-              throw Error(ExitCode::backup_corrupt,
-                          fmt::format("{} {}: the chunk {} is missing or damaged", item_ptr->kind, item_ptr->display(), c.key),
-                          "verify the backup; rotate the others with --id");
-            std::string sealed = crypto::age_encrypt(crypto::age_decrypt(*bytes, keys), recipients);
+            std::string sealed = crypto::age_encrypt(open_chunk(*repo, *item_ptr, c, keys), recipients);
             std::string base = c.key.substr(0, c.key.find('.', c.key.rfind('/')));
             std::string key;
             do key = base + ".zst." + crypto::to_hex(crypto::random_bytes(8)) + ".age";

@@ -228,28 +228,13 @@ ChunkReader::ChunkReader(const Repository& repo, const ItemEntry& item, const cr
 ChunkReader::~ChunkReader() = default;
 
 void ChunkReader::load(const ChunkInfo& chunk) {
-  auto damaged = [&](const std::string& what) {
-    throw Error(ExitCode::backup_corrupt, fmt::format("{} {}: the chunk {} {}", item_.kind, item_.display(), chunk.key, what),
-                "restore another backup (decant backup list); decant backup verify tells which are intact");
-  };
-  auto bytes = repo_.get(chunk.key);
-  if (!bytes) damaged("is missing");
-  if (bytes->size() != chunk.size)
-    damaged(fmt::format("has {} bytes where the manifest says {} (truncated or replaced)", bytes->size(), chunk.size));
-  if (crypto::to_hex(crypto::sha256(*bytes)) != chunk.sha256)
-    damaged("was altered or belongs to another backup (its SHA-256 is not the manifest's)");
-  std::string compressed;
-  try {
-    compressed = crypto::age_decrypt(*bytes, keys_);
-  } catch (const crypto::AgeError& e) {
-    if (e.failure() == crypto::AgeFailure::no_match)
-      throw Error(ExitCode::backup_key, "none of the given identities opens the chunk " + chunk.key,
-                  "give the identity file (--identity) whose public key the backup was made for");
-    damaged(std::string("does not decrypt: ") + e.what());
-  }
+  std::string compressed = open_chunk(repo_, item_, chunk, keys_);
   plain_.clear();
   at_ = 0;
-  if (!decompress(compressed, plain_, chunk.raw_bytes + 4 * chunk.rows)) damaged("does not decompress to its rows");
+  if (!decompress(compressed, plain_, chunk.raw_bytes + 4 * chunk.rows))
+    throw Error(ExitCode::backup_corrupt,
+                fmt::format("{} {}: the chunk {} does not decompress to its rows", item_.kind, item_.display(), chunk.key),
+                "restore another backup (decant backup list); decant backup verify tells which are intact");
   chunk_rows_left_ = chunk.rows;
 }
 
@@ -284,21 +269,46 @@ bool ChunkReader::next(std::string_view& row) {
               "restore another backup (decant backup list)");
 }
 
-std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item, bool hash) {
+namespace {
+[[noreturn]] void damaged(const ItemEntry& item, const ChunkInfo& chunk, const std::string& what) {
+  throw Error(ExitCode::backup_corrupt, fmt::format("{} {}: the chunk {} {}", item.kind, item.display(), chunk.key, what),
+              "restore another backup (decant backup list); decant backup verify tells which are intact");
+}
+}  // namespace
+
+std::string fetch_chunk(const Repository& repo, const ItemEntry& item, const ChunkInfo& chunk) {
+  auto bytes = repo.get(chunk.key);
+  if (!bytes) damaged(item, chunk, "is missing");
+  if (bytes->size() != chunk.size)
+    damaged(item, chunk,
+            fmt::format("has {} bytes where the manifest says {} (truncated or replaced)", bytes->size(), chunk.size));
+  if (crypto::to_hex(crypto::sha256(*bytes)) != chunk.sha256)
+    damaged(item, chunk, "was altered or belongs to another backup (its SHA-256 is not the manifest's)");
+  return std::move(*bytes);
+}
+
+std::string open_chunk(const Repository& repo, const ItemEntry& item, const ChunkInfo& chunk,
+                       const crypto::AgeKeys& keys) {
+  std::string sealed = fetch_chunk(repo, item, chunk);
+  try {
+    return crypto::age_decrypt(sealed, keys);
+  } catch (const crypto::AgeError& e) {
+    if (e.failure() == crypto::AgeFailure::no_match)
+      throw Error(ExitCode::backup_key, "none of the given identities opens the chunk " + chunk.key,
+                  "give the identity file (--identity) whose public key the backup was made for");
+    damaged(item, chunk, std::string("does not decrypt: ") + e.what());
+  }
+}
+
+std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item) {
   std::vector<std::string> problems;
   for (const auto& c : item.chunks) {
-    auto what = [&](const std::string& problem) {
-      problems.push_back(fmt::format("{} {}: the chunk {} {}", item.kind, item.display(), c.key, problem));
-    };
     auto size = repo.size(c.key);
-    if (!size) {
-      what("is missing");
-    } else if (*size != c.size) {
-      what(fmt::format("has {} bytes where the manifest says {}", *size, c.size));
-    } else if (hash) {
-      auto bytes = repo.get(c.key);
-      if (!bytes || crypto::to_hex(crypto::sha256(*bytes)) != c.sha256) what("was altered (its SHA-256 is not the manifest's)");
-    }
+    if (!size)
+      problems.push_back(fmt::format("{} {}: the chunk {} is missing", item.kind, item.display(), c.key));
+    else if (*size != c.size)
+      problems.push_back(fmt::format("{} {}: the chunk {} has {} bytes where the manifest says {}", item.kind,
+                                     item.display(), c.key, *size, c.size));
   }
   return problems;
 }

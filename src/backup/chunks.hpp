@@ -97,9 +97,15 @@ class ChunkReader : public engine::RowSource {
   RowDigest digest_;
 };
 
-// Every chunk of the item present with its size (what `verify --quick` checks) and, when
-// `hash`, with its SHA-256 (what a resumed create checks of what an earlier run stored:
-// without a key that is all it can). Returns the problems, one line each.
-std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item, bool hash);
+// A chunk's stored bytes, checked against its manifest entry (present, its size, its
+// SHA-256) before anything reads them. Throws Error(backup_corrupt) naming item and chunk.
+std::string fetch_chunk(const Repository& repo, const ItemEntry& item, const ChunkInfo& chunk);
+// fetch_chunk, decrypted: the chunk's compressed bytes. Throws Error(backup_key) when no
+// identity opens it, Error(backup_corrupt) when it does not decrypt.
+std::string open_chunk(const Repository& repo, const ItemEntry& item, const ChunkInfo& chunk,
+                       const crypto::AgeKeys& keys);
+// Every chunk of the item present with its size: what `verify --quick` checks without a
+// key. Returns the problems, one line each.
+std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item);
 
 }  // namespace decant::backup

@@ -486,25 +486,13 @@ void PgRestore::check_target(bool clean, bool refuse_source) {
 Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
   State& st = *state_;
   st.outcome = pg::apply_roles(st.roles, st.admin, st.login);
-  for (const auto& l : st.outcome.left_out) ctx.report.add_left_out(l);
   bool keep_owner = st.outcome.unassumable.empty();
   auto skip_large_object_metadata = [](const pg::TocEntry& e) { return e.is_large_object_metadata(); };
   for (auto& db : st.databases) {
     const std::string& name = db->info.name;
     // CREATE/DROP DATABASE from a session in another database.
     auto side = pg::Connection::open(st.info, name == "template1" ? "postgres" : "template1");
-    auto exists = side.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {name});
-    bool reuse = false;
-    if (exists.rows() > 0) {
-      auto conn = pg::Connection::open(st.info, name);
-      reuse = pg::database_is_empty(conn) && !clean;
-      conn = pg::Connection();
-      if (!reuse) pg::drop_database(side, name);
-    }
-    if (!reuse) side.exec(pg::create_database_sql(side, db->info));
-    pg::DatabaseInfo properties = db->info;
-    if (st.outcome.unassumable.count(properties.owner)) properties.owner = st.login.name;
-    for (const auto& sql : pg::database_properties_sql(side, properties)) side.exec(sql);
+    pg::recreate_database(side, st.info, db->info, clean, st.login, st.outcome.unassumable, st.outcome.left_out);
 
     std::string archive;
     {
@@ -518,6 +506,7 @@ Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
     st.schema->restore(name, db->archive->path(), "pre-data", db->toc, skip_large_object_metadata, keep_owner, false);
     log::info("database {}: pre-data restored", name);
   }
+  for (const auto& l : st.outcome.left_out) ctx.report.add_left_out(l);
   // A dropped and recreated maintenance database ended the admin session with it.
   st.admin = pg::Connection::open(st.info, st.info.maintenance_db());
 

@@ -288,6 +288,39 @@ void drop_database(Connection& admin, const std::string& name) {
   admin.exec("DROP DATABASE " + admin.quote_ident(name));
 }
 
+bool recreate_database(Connection& admin, const ConnInfo& target, const DatabaseInfo& db, bool clean,
+                       const Login& login, const std::set<std::string>& unassumable,
+                       std::vector<std::string>& left_out) {
+  const std::string& name = db.name;
+  auto exists = admin.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {name});
+  bool reuse = false;
+  if (exists.rows() > 0) {
+    {
+      auto conn = Connection::open(target, name);
+      reuse = database_is_empty(conn) && !clean;
+    }
+    if (!reuse) {
+      log::info("dropping target database {} (--clean)", name);
+      drop_database(admin, name);
+    }
+  }
+  if (!reuse) admin.exec(create_database_sql(admin, db));
+  DatabaseInfo properties = db;
+  if (unassumable.count(db.owner)) {
+    properties.owner = login.name;
+    left_out.push_back(fmt::format("database {}: owner {} (kept as the target login {})", name, db.owner, login.name));
+  }
+  for (const auto& sql : database_properties_sql(admin, properties)) {
+    try {
+      admin.exec(sql);
+    } catch (const Error& e) {
+      if (login.superuser || e.code() != ExitCode::privileges) throw;
+      left_out.push_back(fmt::format("database {}: {} ({})", name, sql, e.what()));
+    }
+  }
+  return !reuse;
+}
+
 // A database's locale provider: from PostgreSQL 15 libc or ICU, from 17 also builtin
 // (the column daticulocale became datlocale then); older servers have libc only.
 std::string locale_columns(const Connection& conn) {

@@ -104,6 +104,14 @@ void verify_database_properties(Connection& source, Connection& target, const st
 bool database_is_empty(Connection& conn);
 // Drops a database on `admin` (not connected to it), ending other sessions first.
 void drop_database(Connection& admin, const std::string& name);
+// Makes `db` on the target through `admin` (a session in another database): an existing
+// empty one is kept unless `clean`, any other is dropped and created again. Then its
+// properties are set: the owner stays `login` where that cannot act as the owner (in
+// `unassumable`), and on a login that is not a superuser a property it may not set is left
+// out. What was left out goes to `left_out`. Returns false when an empty one was kept.
+bool recreate_database(Connection& admin, const ConnInfo& target, const DatabaseInfo& db, bool clean,
+                       const Login& login, const std::set<std::string>& unassumable,
+                       std::vector<std::string>& left_out);
 
 // The columns of pg_database (as d) that say a database's locale provider, its ICU or
 // builtin locale and ICU rules, for the connection's server version.

@@ -291,37 +291,9 @@ void InstanceCopy::create_database(DatabaseRun& db) {
   Connection side;
   if (is_maintenance) side = side_admin(name);
   Connection& admin = is_maintenance ? side : target_admin_;
-  auto exists = admin.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {name});
-  bool reuse = false;
-  if (exists.rows() > 0) {
-    bool empty = false;
-    {
-      auto conn = Connection::open(target_info_, name);
-      empty = database_is_empty(conn);
-    }
-    if (empty && !options_.clean) {
-      reuse = true;
-    } else {
-      log::info("dropping target database {} (--clean)", name);
-      drop_database(admin, name);
-    }
-  }
-  if (!reuse) admin.exec(create_database_sql(admin, db.info));
-  DatabaseInfo properties = db.info;
-  if (roles_.unassumable.count(db.info.owner)) {
-    properties.owner = target_login_.name;
-    roles_.left_out.push_back(fmt::format("database {}: owner {} (kept as the target login {})", name, db.info.owner,
-                                          target_login_.name));
-  }
-  for (const auto& sql : database_properties_sql(admin, properties)) {
-    try {
-      admin.exec(sql);
-    } catch (const Error& e) {
-      if (target_login_.superuser || e.code() != ExitCode::privileges) throw;
-      roles_.left_out.push_back(fmt::format("database {}: {} ({})", name, sql, e.what()));
-    }
-  }
-  if (is_maintenance && !reuse) {
+  bool created = recreate_database(admin, target_info_, db.info, options_.clean, target_login_, roles_.unassumable,
+                                   roles_.left_out);
+  if (is_maintenance && created) {
     // target_admin_'s database was dropped and created again: reconnect to it.
     target_admin_ = Connection::open(target_info_, name);
     admin_session(target_admin_);
