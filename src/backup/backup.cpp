@@ -439,12 +439,13 @@ int export_backup(const ExportOptions& options) {
     engine::ItemLifecycle lifecycle(state, report);
     RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
     if (as_pg)
-      export_pg_sql(manifest, options.out_dir, ctx, options.pg_bin);
+      export_pg_dump(manifest, options.out_dir, ctx);
     else
       run_tasks(progress, "exporting", options.progress_interval, options.jobs, export_mongodump(items, options.out_dir, ctx));
     engine::conclude(report, engine::seconds_since(started),
                      "backup " + entry.id + " exported to " + options.out_dir +
-                         (as_pg ? " (pg_dump's plain format)" : " (mongodump layout)") + " and verified",
+                         (as_pg ? " (psql -f globals.sql, then pg_restore -C -d postgres DB/ per database)" : " (mongodump layout)") +
+                         " and verified",
                      "export again into an empty directory");
     state.remove();
     return 0;

@@ -89,8 +89,7 @@ struct RotateOptions {
 struct ExportOptions {
   std::string repo;
   std::string id;
-  std::string format = "mongodump";  // the mongodump directory layout, or pg_dump's plain format
-  std::optional<std::string> pg_bin;
+  std::string format = "mongodump";  // the mongodump directory layout, or pg_dump's directory format
   std::string out_dir;
   KeyOptions keys;
   int jobs = 0;

@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "backup/chunks.hpp"
@@ -22,6 +24,7 @@
 #include "pg/catalog.hpp"
 #include "pg/connection.hpp"
 #include "pg/conninfo.hpp"
+#include "pg/dump_archive.hpp"
 #include "pg/globals.hpp"
 #include "pg/large_objects.hpp"
 #include "pg/schema.hpp"
@@ -616,6 +619,7 @@ std::string sql_ident(std::string_view name) {
   for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
+// The archive sets standard_conforming_strings on before any of these run.
 std::string sql_literal(std::string_view value) {
   std::string out = "'";
   for (char c : value) out += c == '\'' ? std::string("''") : std::string(1, c);
@@ -647,33 +651,186 @@ std::string roles_sql(const pg::Roles& roles) {
   return out;
 }
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) throw Error(ExitCode::local_io, "cannot write " + path.string(), "check the --out directory and free space");
+// A file of the export, written in full or reported as a local I/O failure.
+class ExportFile {
+ public:
+  explicit ExportFile(std::filesystem::path path) : path_(std::move(path)), out_(path_, std::ios::binary) { check(); }
+  void write(std::string_view bytes) {
+    out_.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    check();
+  }
+  void close() {
+    out_.close();
+    check();
+  }
+
+ private:
+  void check() const {
+    if (!out_) throw Error(ExitCode::local_io, "cannot write " + path_.string(), "check the --out directory and free space");
+  }
+  std::filesystem::path path_;
+  std::ofstream out_;
+};
+
+void write_text(const std::filesystem::path& path, std::string_view text) {
+  ExportFile file(path);
+  file.write(text);
+  file.close();
+}
+
+// Reads an item through the chunks (which check its rows against the manifest at their
+// end), hands each row to `row`, and reports it verified.
+void export_item(const RestoreContext& ctx, const ItemEntry& item, const std::string& name,
+                 const std::function<void(std::string_view)>& row) {
+  auto started = std::chrono::steady_clock::now();
+  ChunkReader reader(ctx.repo, item, ctx.keys);
+  std::string_view r;
+  uint64_t rows = 0;
+  while (reader.next(r)) {
+    row(r);
+    ++rows;
+  }
+  engine::ItemReport report;
+  report.name = name;
+  report.kind = item.kind;
+  report.rows = rows;
+  report.bytes = item.raw_bytes;
+  report.seconds = engine::seconds_since(started);
+  report.source_digest = report.target_digest = item.digest;
+  report.verified = true;
+  ctx.report.add_item(item.group, report);
+}
+
+// The entries pg_dump writes for the data section, made from the backup's items.
+struct DataEntries {
+  pg::DumpArchive& archive;
+  int next_id;
+  std::vector<pg::ArchiveEntry> entries;
+
+  pg::ArchiveEntry& add(std::string desc, std::string tag) {
+    pg::ArchiveEntry e;
+    e.dump_id = ++next_id;
+    e.desc = std::move(desc);
+    e.tag = std::move(tag);
+    e.section = pg::ArchiveSection::data;
+    entries.push_back(std::move(e));
+    return entries.back();
+  }
+};
+
+void export_table(const RestoreContext& ctx, const ItemEntry& item, DataEntries& data, const std::filesystem::path& dir) {
+  pg::TableInfo table = table_from_json(item.metadata);
+  const pg::ArchiveEntry* created = data.archive.find("TABLE", std::to_string(table.oid));
+  auto& e = data.add("TABLE DATA", created ? created->tag : table.display);
+  e.has_data = true;
+  e.oid = std::to_string(table.oid);
+  e.copy_stmt = "COPY " + table.qualified + " " + table.column_list() + " FROM stdin;\n";
+  if (created) {
+    e.namespace_name = created->namespace_name;
+    e.owner = created->owner;
+    e.dependencies = {created->dump_id};
+  }
+  e.file = std::to_string(e.dump_id) + ".dat";
+  ExportFile file(dir / e.file);
+  export_item(ctx, item, table.display, [&](std::string_view row) { file.write(row); });
+  file.write("\\.\n\n\n");
+  file.close();
+}
+
+void export_sequences(const json& sequences, DataEntries& data) {
+  for (const auto& s : sequences) {
+    std::string display = s.at("display").get<std::string>();
+    const pg::ArchiveEntry* created = nullptr;
+    for (const auto& entry : data.archive.entries)
+      if (entry.desc == "SEQUENCE" && entry.namespace_name.value_or("") + "." + entry.tag == display) created = &entry;
+    auto& e = data.add("SEQUENCE SET", created ? created->tag : display);
+    e.defn = fmt::format("SELECT pg_catalog.setval({}, {}, {});\n", sql_literal(s.at("qualified").get<std::string>()),
+                         s.at("value").get<std::string>(), s.at("is_called").get<bool>() ? "true" : "false");
+    if (created) {
+      e.namespace_name = created->namespace_name;
+      e.owner = created->owner;
+      e.dependencies = {created->dump_id};
+    }
+  }
+}
+
+// Each object's contents as blob_OID.dat and their list as the BLOBS entry's file. Up to
+// archive 1.15 the schema archive already creates the objects and sets their owners,
+// privileges and comments (pre-data); from 1.16 (pg_dump 17) that is data, so it is
+// added here from the backup's own metadata records.
+void export_large_objects(const RestoreContext& ctx, const ItemEntry& item, DataEntries& data,
+                          const std::filesystem::path& dir) {
+  bool metadata_is_data = data.archive.minor >= 16;
+  std::string list;
+  std::map<std::string, std::vector<uint32_t>> objects_of_owner;
+  struct Settings {
+    uint32_t oid;
+    pg::LargeObjectStatements sql;
+    bool commented;
+  };
+  std::vector<Settings> settings;
+  std::optional<ExportFile> current;
+  export_item(ctx, item, "large objects", [&](std::string_view row) {
+    auto record = pg::parse_large_object_record(row);
+    if (record.type == 'D') {
+      current->write(record.bytes);
+      return;
+    }
+    if (current) current->close();
+    std::string name = fmt::format("blob_{}.dat", record.oid);
+    current.emplace(dir / name);
+    list += fmt::format("{} {}\n", record.oid, name);
+    if (metadata_is_data) {
+      json meta = json::parse(record.bytes);
+      objects_of_owner[meta.at("owner").get<std::string>()].push_back(record.oid);
+      settings.push_back({record.oid, pg::large_object_statements(record.oid, meta, sql_ident, sql_literal),
+                          !meta.at("comment").is_null()});
+    }
+  });
+  if (current) current->close();
+
+  std::vector<int> metadata_ids;
+  for (const auto& [owner, oids] : objects_of_owner) {
+    auto& m = data.add("BLOB METADATA", std::to_string(oids.front()));
+    m.table_oid = "2613";  // pg_largeobject_metadata
+    m.oid = std::to_string(oids.front());
+    m.defn = fmt::format("{}\n", fmt::join(oids, "\n"));  // pg_restore 17 creates each and sets the owner
+    m.drop_stmt = "-- dummy";
+    m.owner = owner;
+    metadata_ids.push_back(m.dump_id);
+  }
+  auto add_setting = [&](const char* desc, uint32_t oid, const std::string& sql) {
+    auto& e = data.add(desc, fmt::format("LARGE OBJECT {}", oid));
+    e.section = pg::ArchiveSection::none;
+    e.defn = sql;
+    e.dependencies = metadata_ids;
+  };
+  for (const auto& s : settings) {
+    if (!s.sql.privileges.empty()) add_setting("ACL", s.oid, s.sql.privileges);
+    if (s.commented) add_setting("COMMENT", s.oid, s.sql.comment);
+  }
+  auto& blobs = data.add("BLOBS", "BLOBS");
+  blobs.has_data = true;
+  blobs.dependencies = metadata_ids;
+  // pg_restore up to 16 reads this one name; 17 the entry's.
+  blobs.file = metadata_is_data ? fmt::format("blobs_{}.toc", blobs.dump_id) : "blobs.toc";
+  write_text(dir / blobs.file, list);
 }
 
 }  // namespace
 
-void export_pg_sql(const Manifest& manifest, const std::string& out_dir, const RestoreContext& ctx,
-                   const std::optional<std::string>& pg_bin) {
+void export_pg_dump(const Manifest& manifest, const std::string& out_dir, const RestoreContext& ctx) {
   namespace fs = std::filesystem;
-  json source = manifest.sources.value("pg", json::object());
-  int tools_major = std::max(source.value("major", 0), source.value("dump_tool_major", 0));
-  pg::PgTools tools = pg::find_pg_tools(tools_major, pg_bin);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) throw Error(ExitCode::local_io, "cannot create " + out_dir + ": " + ec.message(), "check --out");
-  std::string databases_sql = "-- The databases, as decant backed them up (create them, then run DB.sql in each)\n";
   std::map<std::string, std::vector<const ItemEntry*>> items_of;
   for (const auto& item : manifest.items) {
     if (item.engine != "pg") continue;
-    if (item.kind == "roles") {
+    if (item.kind == "roles")
       write_text(fs::path(out_dir) / "globals.sql", roles_sql(roles_from_json(item.metadata)));
-    } else {
+    else
       items_of[item.group].push_back(&item);
-    }
   }
   for (const auto& [db, items] : items_of) {
     if (db.empty() || db.find('/') != std::string::npos || db == "." || db == "..")
@@ -685,66 +842,27 @@ void export_pg_sql(const Manifest& manifest, const std::string& out_dir, const R
       if (i->kind == "schema") schema = i;
     }
     if (!database || !schema) bad_manifest("the database " + db + " has no properties or no schema");
-    pg::DatabaseInfo info = database_from_json(database->metadata.at("info"));
-    databases_sql += fmt::format("CREATE DATABASE {} WITH TEMPLATE = template0 ENCODING = {} LC_COLLATE = {} "
-                                 "LC_CTYPE = {};\n",
-                                 sql_ident(db), sql_literal(info.encoding), sql_literal(info.collate),
-                                 sql_literal(info.ctype));
-    MemoryFile archive("decant-schema");
-    {
-      std::string bytes;
-      ChunkReader reader(ctx.repo, *schema, ctx.keys);
-      std::string_view piece;
-      while (reader.next(piece)) bytes.append(piece);
-      archive.write_all(bytes);
-    }
-    auto section = [&](const std::string& name) {
-      auto r = run_process({{tools.pg_restore, "--section=" + name, "--file=-", archive.path()}});
-      if (r.exit_status != 0)
-        throw Error(ExitCode::copy_failed, "pg_restore could not read the schema of " + db + ": " + r.errors,
-                    "check the pg_restore found (--pg-bin)");
-      return r.output;
-    };
-    fs::path file = fs::path(out_dir) / (db + ".sql");
-    std::ofstream out(file, std::ios::binary);
-    out << section("pre-data");
+    std::string schema_bytes;
+    export_item(ctx, *schema, "schema", [&](std::string_view piece) { schema_bytes.append(piece); });
+    pg::DumpArchive archive = pg::read_custom_archive(schema_bytes);
+
+    fs::path dir = fs::path(out_dir) / db;
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(ExitCode::local_io, "cannot create " + dir.string() + ": " + ec.message(), "check --out");
+    DataEntries data{archive, archive.max_dump_id(), {}};
     for (const auto* i : items) {
-      if (i->kind == "large objects") {
-        ctx.report.add_left_out(db + ": large objects (the plain format export does not carry them yet)");
-        continue;
-      }
-      if (i->kind != "table") continue;
-      pg::TableInfo table = table_from_json(i->metadata);
-      auto started = std::chrono::steady_clock::now();
-      out << "\nCOPY " << table.qualified << " " << table.column_list() << " FROM stdin;\n";
-      ChunkReader reader(ctx.repo, *i, ctx.keys);
-      std::string_view row;
-      uint64_t rows = 0;
-      while (reader.next(row)) {
-        out << row;
-        ++rows;
-      }
-      out << "\\.\n";
-      // The reader checked the rows' count and digest against the manifest at their end.
-      engine::ItemReport r;
-      r.name = table.display;
-      r.kind = "table";
-      r.rows = rows;
-      r.bytes = i->raw_bytes;
-      r.seconds = engine::seconds_since(started);
-      r.source_digest = r.target_digest = i->digest;
-      r.verified = true;
-      ctx.report.add_item(db, r);
+      if (i->kind == "table") export_table(ctx, *i, data, dir);
+      if (i->kind == "large objects") export_large_objects(ctx, *i, data, dir);
     }
-    out << "\n";
-    for (const auto& s : database->metadata.at("sequences"))
-      out << "SELECT pg_catalog.setval(" << sql_literal(s.at("qualified").get<std::string>()) << "::regclass, "
-          << s.at("value").get<std::string>() << ", " << (s.at("is_called").get<bool>() ? "true" : "false") << ");\n";
-    out << section("post-data");
-    out.close();
-    if (!out) throw Error(ExitCode::local_io, "cannot write " + file.string(), "check the --out directory and free space");
+    export_sequences(database->metadata.at("sequences"), data);
+
+    // pg_dump's order: the data between the pre-data and the post-data.
+    auto first_post = std::find_if(archive.entries.begin(), archive.entries.end(), [](const pg::ArchiveEntry& e) {
+      return e.section == pg::ArchiveSection::post_data;
+    });
+    archive.entries.insert(first_post, data.entries.begin(), data.entries.end());
+    write_text(dir / "toc.dat", pg::directory_toc(archive));
   }
-  write_text(fs::path(out_dir) / "databases.sql", databases_sql);
 }
 
 }  // namespace decant::backup

@@ -52,12 +52,12 @@ class PgRestore {
   std::unique_ptr<State> state_;
 };
 
-// Writes the PostgreSQL part as pg_dump's plain format, for psql: DIR/globals.sql (the
-// roles), DIR/databases.sql (CREATE DATABASE with encoding and locale) and DIR/DB.sql per
-// database (pg_restore's SQL of the pre-data, a COPY block per table, the sequences'
-// values, the post-data). Each table's rows are checked against the manifest as written.
-// Large objects are left out (and reported so).
-void export_pg_sql(const Manifest& manifest, const std::string& out_dir, const RestoreContext& ctx,
-                   const std::optional<std::string>& pg_bin);
+// Writes the PostgreSQL part as pg_dump writes it, for PostgreSQL's own tools:
+// DIR/globals.sql (the roles, as pg_dumpall --globals-only, for psql) and DIR/DB/ per
+// database, a directory-format archive (`pg_restore -C -d postgres DIR/DB`, or -j N):
+// the backup's own schema archive with a TABLE DATA entry per table, the sequences'
+// values and the large objects added, in the archive version of the pg_dump that made
+// the backup. Every item is checked against the manifest as it is written.
+void export_pg_dump(const Manifest& manifest, const std::string& out_dir, const RestoreContext& ctx);
 
 }  // namespace decant::backup

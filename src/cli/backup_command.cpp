@@ -127,14 +127,13 @@ Runner add_backup(CLI::App& app) {
 
   auto exporting = std::make_shared<backup::ExportOptions>();
   auto* x = backup->add_subcommand("export", "Write a backup in its tools' own formats (the mongodump layout, "
-                                             "pg_dump's plain format), so that they can read it without decant");
+                                             "pg_dump's directory format), so that they can read it without decant");
   add_repo(x, exporting->repo);
   x->add_option("--id", exporting->id, "The backup to export")->required();
   x->add_option("--format", exporting->format,
-                "mongodump (default: DB/COLL.bson + metadata) or pg_dump (its plain format: globals.sql, "
-                "databases.sql, DB.sql, for psql)")
+                "mongodump (default: DB/COLL.bson + metadata) or pg_dump (globals.sql for psql, and DB/ per "
+                "database: a directory-format archive for pg_restore of the version that made the backup or newer)")
       ->check(CLI::IsMember({"mongodump", "pg_dump"}));
-  x->add_option("--pg-bin", exporting->pg_bin, "Directory holding the pg_restore to use");
   x->add_option("--out", exporting->out_dir, "Directory to write (created if needed)")->required();
   add_identity(x, exporting->keys);
   add_jobs(x, exporting->jobs);

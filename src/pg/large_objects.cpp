@@ -40,6 +40,43 @@ PrivilegeItem parse_privilege(const std::string& item) {
 
 }  // namespace
 
+LargeObjectRecord parse_large_object_record(std::string_view row) {
+  LargeObjectRecord r;
+  if (row.size() < 5 || (row[0] != 'M' && row[0] != 'D') || (row[0] == 'D' && row.size() < 13))
+    throw Error(ExitCode::internal, "a large object record is too short or of no known type");
+  r.type = row[0];
+  r.oid = static_cast<uint32_t>(get_le(row, 1, 4));
+  if (r.type == 'D') {
+    r.offset = get_le(row, 5, 8);
+    r.bytes = row.substr(13);
+  } else {
+    r.bytes = row.substr(5);
+  }
+  return r;
+}
+
+LargeObjectStatements large_object_statements(uint32_t oid, const nlohmann::json& meta,
+                                              const std::function<std::string(const std::string&)>& ident,
+                                              const std::function<std::string(const std::string&)>& literal) {
+  LargeObjectStatements s;
+  std::string owner = ident(meta.at("owner").get<std::string>());
+  s.owner = fmt::format("ALTER LARGE OBJECT {} OWNER TO {};\n", oid, owner);
+  if (!meta.at("default").get<bool>()) {
+    s.privileges = fmt::format("REVOKE ALL ON LARGE OBJECT {} FROM PUBLIC;\nREVOKE ALL ON LARGE OBJECT {} FROM {};\n", oid,
+                               oid, owner);
+    for (const auto& item : meta.at("privileges")) {
+      auto p = parse_privilege(item.get<std::string>());
+      s.privileges += fmt::format("GRANT {} ON LARGE OBJECT {} TO {}{};\n", p.privilege, oid,
+                                  p.grantee == "PUBLIC" ? "PUBLIC" : ident(p.grantee),
+                                  p.grantable ? " WITH GRANT OPTION" : "");
+    }
+  }
+  const auto& comment = meta.at("comment");
+  s.comment = fmt::format("COMMENT ON LARGE OBJECT {} IS {};\n", oid,
+                          comment.is_null() ? std::string("NULL") : literal(comment.get<std::string>()));
+  return s;
+}
+
 std::vector<LargeObjectInfo> read_large_objects(Connection& conn) {
   auto r = conn.exec(R"SQL(
 SELECT l.oid, pg_catalog.pg_get_userbyid(l.lomowner), l.lomacl IS NULL,
@@ -161,18 +198,15 @@ void LargeObjectSink::close_current() {
 }
 
 void LargeObjectSink::write(std::string_view row) {
-  if (row.size() < 5) throw Error(ExitCode::internal, "a large object record is too short");
-  uint32_t oid = static_cast<uint32_t>(get_le(row, 1, 4));
+  auto record = parse_large_object_record(row);
   ++rows_;
-  if (row[0] == 'D') {
-    uint64_t offset = get_le(row, 5, 8);
-    if (oid != oid_ || fd_ < 0 || offset != offset_)
-      throw Error(ExitCode::internal, fmt::format("large object {}: data out of order", oid));
-    std::string_view data = row.substr(13);
-    if (lo_write(conn_.raw(), fd_, data.data(), data.size()) != static_cast<int>(data.size()))
-      conn_.fail(nullptr, fmt::format("writing large object {}", oid));
-    offset_ += data.size();
-    since_commit_ += data.size();
+  if (record.type == 'D') {
+    if (record.oid != oid_ || fd_ < 0 || record.offset != offset_)
+      throw Error(ExitCode::internal, fmt::format("large object {}: data out of order", record.oid));
+    if (lo_write(conn_.raw(), fd_, record.bytes.data(), record.bytes.size()) != static_cast<int>(record.bytes.size()))
+      conn_.fail(nullptr, fmt::format("writing large object {}", record.oid));
+    offset_ += record.bytes.size();
+    since_commit_ += record.bytes.size();
     return;
   }
   // A new object: its metadata. Commit between objects, never inside one.
@@ -186,27 +220,17 @@ void LargeObjectSink::write(std::string_view row) {
     in_transaction_ = true;
     since_commit_ = 0;
   }
-  auto meta = nlohmann::json::parse(row.substr(5));
+  uint32_t oid = record.oid;
   std::string id = std::to_string(oid);
   // Created here; one an interrupted run created is emptied and written again.
   conn_.exec_params(
       "SELECT pg_catalog.lo_create($1::oid) WHERE NOT EXISTS "
       "(SELECT 1 FROM pg_catalog.pg_largeobject_metadata WHERE oid = $1::oid)",
       {id});
-  std::string sql = fmt::format("ALTER LARGE OBJECT {} OWNER TO {}; ", id, conn_.quote_ident(meta["owner"].get<std::string>()));
-  if (!meta["default"].get<bool>()) {
-    sql += fmt::format("REVOKE ALL ON LARGE OBJECT {} FROM PUBLIC; REVOKE ALL ON LARGE OBJECT {} FROM {}; ", id, id,
-                       conn_.quote_ident(meta["owner"].get<std::string>()));
-    for (const auto& item : meta["privileges"]) {
-      auto p = parse_privilege(item.get<std::string>());
-      sql += fmt::format("GRANT {} ON LARGE OBJECT {} TO {}{}; ", p.privilege, id,
-                         p.grantee == "PUBLIC" ? "PUBLIC" : conn_.quote_ident(p.grantee),
-                         p.grantable ? " WITH GRANT OPTION" : "");
-    }
-  }
-  sql += fmt::format("COMMENT ON LARGE OBJECT {} IS {}", id,
-                     meta["comment"].is_null() ? std::string("NULL") : conn_.quote_literal(meta["comment"].get<std::string>()));
-  conn_.exec(sql);
+  auto statements = large_object_statements(oid, nlohmann::json::parse(record.bytes),
+                                            [this](const std::string& name) { return conn_.quote_ident(name); },
+                                            [this](const std::string& text) { return conn_.quote_literal(text); });
+  conn_.exec(statements.owner + statements.privileges + statements.comment);
   fd_ = lo_open(conn_.raw(), oid, INV_WRITE);
   if (fd_ < 0) conn_.fail(nullptr, fmt::format("opening large object {}", oid));
   if (lo_truncate64(conn_.raw(), fd_, 0) < 0) conn_.fail(nullptr, fmt::format("emptying large object {}", oid));

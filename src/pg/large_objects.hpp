@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/stream.hpp"
@@ -34,6 +36,27 @@ std::vector<LargeObjectInfo> read_large_objects(Connection& conn);
 std::vector<LargeObjectInfo> as_owned_on_target(std::vector<LargeObjectInfo> objects,
                                                 const std::function<bool(const std::string&)>& assumable,
                                                 const std::string& login);
+
+// One record of the stream: 'M' (the object's metadata as JSON: owner, default,
+// privileges, comment) or 'D' (`bytes` of its contents at `offset`).
+struct LargeObjectRecord {
+  char type = 0;
+  uint32_t oid = 0;
+  uint64_t offset = 0;
+  std::string_view bytes;  // 'M': the JSON text
+};
+LargeObjectRecord parse_large_object_record(std::string_view row);
+
+// The statements that give large object `oid` the owner, privileges and comment of a
+// metadata record's JSON; `ident` quotes a role name, `literal` a string.
+struct LargeObjectStatements {
+  std::string owner;       // ALTER LARGE OBJECT ... OWNER TO
+  std::string privileges;  // REVOKE/GRANT, empty when they were never changed
+  std::string comment;     // COMMENT ON LARGE OBJECT (IS NULL when there is none)
+};
+LargeObjectStatements large_object_statements(uint32_t oid, const nlohmann::json& meta,
+                                              const std::function<std::string(const std::string&)>& ident,
+                                              const std::function<std::string(const std::string&)>& literal);
 
 // Reads `objects` from `conn` (inside a transaction: its own when there is none).
 class LargeObjectSource : public engine::RowSource {
