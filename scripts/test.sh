@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs the Debian packages, FerretDB (the tests'
 # MongoDB, built from the Go module proxy) and the PostgreSQL 12-17 servers and 17 client
 # tools of the version matrix (cached under /var/cache/decant/pg) and the test cluster's
-# Kubernetes and helm binaries (cached under /var/cache/decant/k8s) and the age test vectors,
+# Kubernetes and helm binaries (cached under /var/cache/decant/k8s), versitygw (the S3 store,
+# cached under /var/cache/decant/versitygw) and the age test vectors,
 # then builds and runs:
 #   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
 #            directories and free ports), the PostgreSQL version matrix included;
@@ -14,6 +15,7 @@ bash scripts/install-deps.sh
 bash scripts/install-ferretdb.sh
 bash scripts/install-pg-versions.sh
 bash scripts/install-k8s.sh
+bash scripts/install-versitygw.sh
 bash scripts/install-age-vectors.sh >/dev/null
 for preset in release asan tsan; do
   echo "== $preset build"

@@ -174,7 +174,7 @@ void abandon_interrupted(engine::ResumeState& state, Repository& repo) {
 }  // namespace
 
 int create(const CreateOptions& options) {
-  engine::Report report("backup create", "", options.repo);
+  engine::Report report("backup create", "", options.repo.url);
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
@@ -296,7 +296,7 @@ int list(const ListOptions& options) {
 }
 
 int verify(const VerifyOptions& options) {
-  engine::Report report("backup verify", options.repo, "");
+  engine::Report report("backup verify", options.repo.url, "");
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
@@ -388,7 +388,7 @@ int verify(const VerifyOptions& options) {
 }
 
 int restore(const RestoreOptions& options) {
-  engine::Report report("backup restore", options.repo + " " + options.id, "");
+  engine::Report report("backup restore", options.repo.url + " " + options.id, "");
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {
@@ -414,7 +414,7 @@ int restore(const RestoreOptions& options) {
 }
 
 int export_backup(const ExportOptions& options) {
-  engine::Report report("backup export", options.repo + " " + options.id, options.out_dir);
+  engine::Report report("backup export", options.repo.url + " " + options.id, options.out_dir);
   engine::ProgressBoard progress;
   auto started = Clock::now();
   return engine::run_reported(options.report_path, report, [&] {

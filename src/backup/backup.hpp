@@ -5,6 +5,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+
+#include "backup/repository.hpp"
 #include <vector>
 
 namespace decant::backup {
@@ -20,7 +22,7 @@ struct RecipientOptions {
 };
 
 struct CreateOptions {
-  std::string repo;
+  RepositoryOptions repo;
   std::optional<std::string> pg;
   std::vector<std::string> pg_databases;  // empty: every database but the templates
   std::optional<std::string> pg_bin;
@@ -37,12 +39,12 @@ struct CreateOptions {
 };
 
 struct ListOptions {
-  std::string repo;
+  RepositoryOptions repo;
   bool json = false;
 };
 
 struct VerifyOptions {
-  std::string repo;
+  RepositoryOptions repo;
   std::optional<std::string> id;  // default: the newest complete backup
   bool quick = false;
   std::optional<std::string> restore_mongo;  // a scratch server: restore into it and compare
@@ -55,7 +57,7 @@ struct VerifyOptions {
 };
 
 struct RestoreOptions {
-  std::string repo;
+  RepositoryOptions repo;
   std::string id;
   std::optional<std::string> pg;
   std::optional<std::string> pg_bin;
@@ -71,14 +73,14 @@ struct RestoreOptions {
 };
 
 struct PruneOptions {
-  std::string repo;
+  RepositoryOptions repo;
   int keep_days = 30;
   bool apply = false;  // without it, only say what would go
   bool json = false;
 };
 
 struct RotateOptions {
-  std::string repo;
+  RepositoryOptions repo;
   std::optional<std::string> id;  // default: every complete backup
   KeyOptions keys;                // the identities that open them today
   RecipientOptions recipients;    // the keys they are encrypted to after
@@ -87,7 +89,7 @@ struct RotateOptions {
 };
 
 struct ExportOptions {
-  std::string repo;
+  RepositoryOptions repo;
   std::string id;
   std::string format = "mongodump";  // the mongodump directory layout, or pg_dump's directory format
   std::string out_dir;

@@ -124,12 +124,7 @@ class LocalRepository : public Repository {
 
   void remove_prefix(const std::string& prefix) override {
     std::error_code ec;
-    std::string key = prefix;
-    while (!key.empty() && key.back() == '/') key.pop_back();
-    // Only ever an object or a backup's folder: never the repository or a top folder.
-    if (key.find('/') == std::string::npos || key.find("//") != std::string::npos || key.back() == '.')
-      throw Error(ExitCode::internal, "refusing to remove \"" + prefix + "\" from the repository");
-    fs::path path = at(key);
+    fs::path path = at(removable_key(prefix));
     auto removed = fs::remove_all(path, ec);
     if (ec) io_failed("cannot remove", path, ec.value());
     if (removed > 0) sync_directory(path.parent_path());
@@ -162,17 +157,28 @@ class LocalRepository : public Repository {
 
 }  // namespace
 
+std::string removable_key(const std::string& prefix) {
+  std::string key = prefix;
+  while (!key.empty() && key.back() == '/') key.pop_back();
+  // Only ever an object or a backup's folder: never the repository or a top folder.
+  if (key.find('/') == std::string::npos || key.find("//") != std::string::npos || key.back() == '.' ||
+      key.find("..") != std::string::npos || key[0] == '/')
+    throw Error(ExitCode::internal, "refusing to remove \"" + prefix + "\" from the repository");
+  return key;
+}
+
 std::unique_ptr<Repository> open_local_repository(const std::string& dir) {
   return std::make_unique<LocalRepository>(fs::absolute(dir).lexically_normal());
 }
 
-std::unique_ptr<Repository> open_repository(const std::string& url) {
-  std::string_view u = url;
+std::unique_ptr<Repository> open_repository(const RepositoryOptions& options) {
+  std::string_view u = options.url;
   if (u.rfind("file://", 0) == 0) return open_local_repository(std::string(u.substr(7)));
+  if (u.rfind("s3://", 0) == 0) return open_s3_repository(options);
   if (auto scheme = u.find("://"); scheme != std::string_view::npos)
-    throw Error(ExitCode::usage, "the repository " + url + " has a scheme decant does not know",
-                "give a local directory (or file://DIR)");
-  return open_local_repository(url);
+    throw Error(ExitCode::usage, "the repository " + options.url + " has a scheme decant does not know",
+                "give a local directory (or file://DIR) or s3://BUCKET/PREFIX");
+  return open_local_repository(options.url);
 }
 
 }  // namespace decant::backup

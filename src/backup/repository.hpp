@@ -1,7 +1,7 @@
 #pragma once
 // Where backups live: a store of named objects ("backups/ID/manifest.age"), behind one
-// interface so that the commands never know which driver holds them. Today's driver is a
-// local directory; an S3 bucket is the next (chosen by the --repo URL).
+// interface so that the commands never know which driver holds them: a local directory or
+// an S3 bucket (chosen by the --repo URL).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,10 +29,26 @@ class Repository {
   virtual std::string describe() const = 0;
 };
 
+// Where the repository is: --repo and, for S3, where the store is.
+struct RepositoryOptions {
+  std::string url;          // DIR, file://DIR or s3://BUCKET[/PREFIX]
+  std::string s3_endpoint;  // http(s)://HOST[:PORT]; default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS
+  std::string s3_region;    // default AWS_REGION, AWS_DEFAULT_REGION, us-east-1
+  std::string s3_addressing = "path";  // path (HOST/BUCKET/KEY) or virtual (BUCKET.HOST/KEY)
+};
+
 // A directory, created if needed. Objects are files under it; put() writes a temporary
 // file, syncs it, renames it into place and syncs the directory.
 std::unique_ptr<Repository> open_local_repository(const std::string& dir);
-// Chooses the driver from the --repo value: a path (or file://PATH) is a local directory.
-std::unique_ptr<Repository> open_repository(const std::string& url);
+// A bucket: objects are PREFIX/KEY. Credentials come from the usual AWS places (never
+// from options or argv); the bucket must exist and be usable, or this throws.
+std::unique_ptr<Repository> open_s3_repository(const RepositoryOptions& options);
+// Chooses the driver from the --repo value: s3://BUCKET/PREFIX is a bucket, a path (or
+// file://PATH) a local directory.
+std::unique_ptr<Repository> open_repository(const RepositoryOptions& options);
+
+// `prefix` as a key remove_prefix() may remove: an object or a backup's folder, never the
+// repository, a top folder or anything climbing out. Throws Error(internal) otherwise.
+std::string removable_key(const std::string& prefix);
 
 }  // namespace decant::backup

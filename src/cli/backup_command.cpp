@@ -12,11 +12,20 @@ std::string exit_codes_of_backups() {
                             ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
                             ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
                             ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server, ExitCode::backup_key,
-                            ExitCode::backup_corrupt, ExitCode::backup_manifest, ExitCode::internal});
+                            ExitCode::backup_corrupt, ExitCode::backup_manifest, ExitCode::repository,
+                            ExitCode::internal});
 }
 
-void add_repo(CLI::App* cmd, std::string& repo) {
-  cmd->add_option("--repo", repo, "The backup repository: a directory (created if needed)")->required();
+void add_repo(CLI::App* cmd, backup::RepositoryOptions& repo) {
+  cmd->add_option("--repo", repo.url,
+                  "The backup repository: a directory (created if needed), or s3://BUCKET/PREFIX (credentials from "
+                  "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or AWS_PROFILE)")
+      ->required();
+  cmd->add_option("--s3-endpoint", repo.s3_endpoint,
+                  "The S3 store, http(s)://HOST[:PORT] (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)");
+  cmd->add_option("--s3-region", repo.s3_region, "The region to sign for (default: AWS_REGION, us-east-1)");
+  cmd->add_option("--s3-addressing", repo.s3_addressing, "path (HOST/BUCKET/KEY, default) or virtual (BUCKET.HOST/KEY)")
+      ->check(CLI::IsMember({"path", "virtual"}));
 }
 void add_identity(CLI::App* cmd, backup::KeyOptions& keys) {
   cmd->add_option("-i,--identity", keys.identity_files,

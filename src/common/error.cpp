@@ -8,7 +8,7 @@
 namespace decant {
 namespace {
 
-constexpr std::array<ExitCodeInfo, 20> kExitCodes{{
+constexpr std::array<ExitCodeInfo, 21> kExitCodes{{
     {ExitCode::ok, "ok", "done and verified", "done, and everything it did was verified", ""},
     {ExitCode::internal, "internal error", "internal error", "a bug: decant met a state it does not expect",
      "report it, with the command and its output"},
@@ -68,6 +68,11 @@ constexpr std::array<ExitCodeInfo, 20> kExitCodes{{
     {ExitCode::backup_manifest, "manifest damaged", "the manifest is missing or damaged",
      "a backup's manifest or index entry is missing, altered, unreadable, or belongs to another backup",
      "restore another backup (`decant backup list`)"},
+    {ExitCode::repository, "repository unusable", "the backup repository refused or failed a request",
+     "the object store answered with an error decant cannot work around: the bucket does not exist, a request "
+     "was refused for another reason than the credentials, or it kept failing after the retries",
+     "check --repo, --s3-endpoint and --s3-region, that the bucket exists, and the store's health; then run "
+     "the same command again (with --resume for a create or restore)"},
 }};
 
 }  // namespace

@@ -32,6 +32,7 @@ enum class ExitCode : int {
   backup_key = 17,
   backup_corrupt = 18,
   backup_manifest = 19,
+  repository = 20,
 };
 
 struct ExitCodeInfo {

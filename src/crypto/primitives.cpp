@@ -66,6 +66,14 @@ std::string sha256(std::string_view data) {
   return h.finish();
 }
 
+std::string md5(std::string_view data) {
+  std::string out(16, '\0');
+  unsigned int n = 0;
+  check(EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &n, EVP_md5(), nullptr),
+        "MD5");
+  return out;
+}
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   if (!ctx_) openssl_failed("digest context");
   check(EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr), "SHA-256 init");

@@ -29,6 +29,8 @@ using MdContext = std::unique_ptr<EVP_MD_CTX, MdContextFree>;
 std::string random_bytes(size_t n);
 
 std::string sha256(std::string_view data);
+// Only where a protocol demands it (S3's Content-MD5 on DeleteObjects), never for integrity.
+std::string md5(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);
 // HKDF-SHA256 (RFC 5869): extract with `salt` (empty: HashLen zeros), expand to `length`.
 std::string hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t length);

@@ -19,6 +19,7 @@
 #include "crypto/age.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"
+#include "s3_server.hpp"
 
 namespace decant::test {
 namespace {
@@ -34,13 +35,15 @@ void write_file(const fs::path& p, const std::string& bytes) {
 
 constexpr const char* kPassword = "s3cret-backup-pw";
 
-class BackupTest : public ::testing::Test {
+// Every test on a local directory and on S3 (versitygw).
+class BackupTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     source_ = std::make_unique<FerretDb>(FerretDb::Options{"root", kPassword, false});
     target_ = std::make_unique<FerretDb>();
     work_ = make_temp_dir("decant-backup-test");
-    repo_ = work_ / "repo";
+    repository_ = std::make_unique<TestRepository>(GetParam(), work_);
+    repo_ = repository_->dir();
     key_ = crypto::AgeIdentity::generate();
     write_file(work_ / "key.txt", "# a test identity\n" + key_.encoded() + "\n");
   }
@@ -73,12 +76,12 @@ class BackupTest : public ::testing::Test {
   }
 
   std::vector<std::string> create_args(const std::string& reason = "daily") const {
-    return {"backup", "create", "--repo", repo_.string(), "--mongo", source_->uri(), "-r", key_.recipient().encoded(),
+    return {"backup", "create", "--repo", repository_->url(), "--mongo", source_->uri(), "-r", key_.recipient().encoded(),
             "--reason", reason, "--chunk-mib", "1", "--state-dir", (work_ / "state").string()};
   }
   // Creates a backup; returns its id.
   std::string create(const std::string& reason = "daily") const {
-    auto r = run_decant(create_args(reason));
+    auto r = decant(create_args(reason));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_FALSE(contains(r.out + r.err, kPassword));
     std::string id = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
@@ -86,18 +89,18 @@ class BackupTest : public ::testing::Test {
     return id;
   }
   RunResult verify(const std::string& id, const std::vector<std::string>& more = {}) const {
-    std::vector<std::string> args{"backup", "verify", "--repo", repo_.string(), "--id", id, "-i", (work_ / "key.txt").string()};
+    std::vector<std::string> args{"backup", "verify", "--repo", repository_->url(), "--id", id, "-i", (work_ / "key.txt").string()};
     args.insert(args.end(), more.begin(), more.end());
-    return run_decant(args);
+    return decant(args);
   }
   RunResult restore(const std::string& id, const std::vector<std::string>& more = {}) const {
-    std::vector<std::string> args{"backup", "restore", "--repo", repo_.string(), "--id", id,
+    std::vector<std::string> args{"backup", "restore", "--repo", repository_->url(), "--id", id,
                                   "--mongo", target_->uri(), "-i", (work_ / "key.txt").string()};
     args.insert(args.end(), more.begin(), more.end());
-    return run_decant(args);
+    return decant(args);
   }
   json list() const {
-    auto r = run_decant({"backup", "list", "--repo", repo_.string(), "--output", "json"});
+    auto r = decant({"backup", "list", "--repo", repository_->url(), "--output", "json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out);
   }
@@ -119,11 +122,16 @@ class BackupTest : public ::testing::Test {
   }
 
   std::unique_ptr<FerretDb> source_, target_;
-  fs::path work_, repo_;
+  RunResult decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
+    return repository_->run(args, env);
+  }
+
+  fs::path work_, repo_;  // repo_: where the repository's objects are files
+  std::unique_ptr<TestRepository> repository_;
   crypto::AgeIdentity key_;
 };
 
-TEST_F(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
+TEST_P(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   load_source();
   std::string id = create();
   auto entries = list();
@@ -153,7 +161,7 @@ TEST_F(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   }
   EXPECT_TRUE(contains(plain, "build 17 ✓"));
 
-  auto quick = run_decant({"backup", "verify", "--repo", repo_.string(), "--quick"});
+  auto quick = decant({"backup", "verify", "--repo", repository_->url(), "--quick"});
   EXPECT_EQ(quick.exit_code, 0) << quick.err;
   auto full = verify(id);
   EXPECT_EQ(full.exit_code, 0) << full.err;
@@ -180,23 +188,23 @@ TEST_F(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   EXPECT_EQ(list()[0]["verified_how"], "restore");
 
   // Exported as a mongodump directory, it restores without the backup format.
-  auto exported = run_decant({"backup", "export", "--repo", repo_.string(), "--id", id, "--format", "mongodump", "--out",
+  auto exported = decant({"backup", "export", "--repo", repository_->url(), "--id", id, "--format", "mongodump", "--out",
                               (work_ / "dump").string(), "-i", (work_ / "key.txt").string()});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   EXPECT_TRUE(fs::exists(work_ / "dump" / "circle_ghe" / "builds.bson"));
   EXPECT_TRUE(fs::exists(work_ / "dump" / "circle_ghe" / "builds.metadata.json"));
-  auto from_dump = run_decant({"mongo", "restore", "--dir", (work_ / "dump").string(), "--target", target_->uri(), "--drop"});
+  auto from_dump = decant({"mongo", "restore", "--dir", (work_ / "dump").string(), "--target", target_->uri(), "--drop"});
   ASSERT_EQ(from_dump.exit_code, 0) << from_dump.err;
   expect_restored();
 
   // Another key opens nothing.
   write_file(work_ / "other.txt", crypto::AgeIdentity::generate().encoded() + "\n");
-  auto wrong = run_decant({"backup", "restore", "--repo", repo_.string(), "--id", id, "--mongo", target_->uri(),
+  auto wrong = decant({"backup", "restore", "--repo", repository_->url(), "--id", id, "--mongo", target_->uri(),
                            "--drop", "-i", (work_ / "other.txt").string()});
   EXPECT_EQ(wrong.exit_code, 17) << wrong.err;
 }
 
-TEST_F(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
+TEST_P(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
   load_source();
   std::string a = create();
   std::string b = create();
@@ -222,7 +230,7 @@ TEST_F(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
   expect_caught("a flipped bit", 18, "circle_ghe.builds");
   write_file(victim, original.substr(0, original.size() - 100));
   expect_caught("a truncated chunk", 18, "circle_ghe.builds");
-  auto quick = run_decant({"backup", "verify", "--repo", repo_.string(), "--id", a, "--quick"});
+  auto quick = decant({"backup", "verify", "--repo", repository_->url(), "--id", a, "--quick"});
   EXPECT_EQ(quick.exit_code, 8) << quick.err;
   fs::remove(victim);
   expect_caught("a removed chunk", 18, "circle_ghe.builds");
@@ -244,12 +252,13 @@ TEST_F(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
   EXPECT_EQ(verify(a).exit_code, 0);
 }
 
-TEST_F(BackupTest, AKilledCreateIsNeverCompleteAndResumeFinishesIt) {
+TEST_P(BackupTest, AKilledCreateIsNeverCompleteAndResumeFinishesIt) {
   load_many();
   auto args = create_args();
   args.insert(args.end(), {"--jobs", "1"});
   {
-    BackgroundDecant run(args, work_);
+    auto started = repository_->start(args, work_);
+    BackgroundDecant& run = *started;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline &&
            !contains(read_file(work_ / "state" / "journal"), "mongo/collection/bulk.chunk_"))
@@ -263,10 +272,10 @@ TEST_F(BackupTest, AKilledCreateIsNeverCompleteAndResumeFinishesIt) {
   EXPECT_EQ(entries[0]["state"], "writing");
   std::string id = entries[0]["id"];
   EXPECT_NE(verify(id).exit_code, 0);
-  EXPECT_NE(run_decant({"backup", "verify", "--repo", repo_.string(), "--quick"}).exit_code, 0);  // none complete
+  EXPECT_NE(decant({"backup", "verify", "--repo", repository_->url(), "--quick"}).exit_code, 0);  // none complete
 
   args.push_back("--resume");
-  auto resumed = run_decant(args);
+  auto resumed = decant(args);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   entries = list();
   ASSERT_EQ(entries.size(), 1u);
@@ -282,7 +291,7 @@ TEST_F(BackupTest, AKilledCreateIsNeverCompleteAndResumeFinishesIt) {
   }
 }
 
-TEST_F(BackupTest, PruneKeepsTheNewestVerifiedPreUpgradeCompleteAndUnfinishedByTime) {
+TEST_P(BackupTest, PruneKeepsTheNewestVerifiedPreUpgradeCompleteAndUnfinishedByTime) {
   source_->insert("circle_ghe", "builds", {R"({"_id": 1})"});
   struct Fake {
     const char* name;
@@ -317,14 +326,14 @@ TEST_F(BackupTest, PruneKeepsTheNewestVerifiedPreUpgradeCompleteAndUnfinishedByT
     ids.push_back(id);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids sort by second
   }
-  auto dry = run_decant({"backup", "prune", "--repo", repo_.string(), "--keep-days", "30", "--output", "json"});
+  auto dry = decant({"backup", "prune", "--repo", repository_->url(), "--keep-days", "30", "--output", "json"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   auto decisions = json::parse(dry.out);
   ASSERT_EQ(decisions.size(), fakes.size());
   for (size_t i = 0; i < fakes.size(); ++i) EXPECT_EQ(decisions[i]["delete"], fakes[i].deleted) << fakes[i].name;
   EXPECT_EQ(list().size(), fakes.size());  // a dry run deletes nothing
 
-  auto applied = run_decant({"backup", "prune", "--repo", repo_.string(), "--keep-days", "30", "--apply"});
+  auto applied = decant({"backup", "prune", "--repo", repository_->url(), "--keep-days", "30", "--apply"});
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   auto left = list();
   std::vector<std::string> left_ids;
@@ -336,17 +345,17 @@ TEST_F(BackupTest, PruneKeepsTheNewestVerifiedPreUpgradeCompleteAndUnfinishedByT
   }
 }
 
-TEST_F(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
+TEST_P(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
   load_source();
   std::string id = create();
   auto next = crypto::AgeIdentity::generate();
   write_file(work_ / "next.txt", next.encoded() + "\n");
-  auto rotated = run_decant({"backup", "rotate-keys", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
+  auto rotated = decant({"backup", "rotate-keys", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                              "-r", next.recipient().encoded(), "--data"});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
   auto old_key = verify(id);
   EXPECT_EQ(old_key.exit_code, 17) << old_key.err;
-  auto r = run_decant({"backup", "restore", "--repo", repo_.string(), "--id", id, "--mongo", target_->uri(), "-i",
+  auto r = decant({"backup", "restore", "--repo", repository_->url(), "--id", id, "--mongo", target_->uri(), "-i",
                        (work_ / "next.txt").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_restored();
@@ -356,6 +365,99 @@ TEST_F(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
     EXPECT_NE(open.exit_status, 0) << chunk;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Repositories, BackupTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) { return repository_name(param.param); });
+
+// What an object store does that a directory does not: requests that fail, credentials
+// that are wrong or expired, a bucket that is not there. Only on S3.
+class S3BackupTest : public BackupTest {
+ protected:
+  // decant straight at `endpoint` (the store or a proxy in front of it), with `env`.
+  RunResult through(std::vector<std::string> args, const std::string& endpoint,
+                    const std::map<std::string, std::string>& env) const {
+    args.insert(args.end(), {"--s3-endpoint", endpoint});
+    return run_decant(args, env);
+  }
+  std::string last_line(const std::string& out) const {
+    std::string id = out.substr(out.rfind('\n', out.size() - 2) + 1);
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    return id;
+  }
+};
+
+TEST_P(S3BackupTest, AStoreThatFailsSomeRequestsLosesNothing) {
+  load_source();
+  load_many();
+  const S3Server& store = *repository_->server();
+  FaultyProxy proxy(store.endpoint(), {.fail_every = 5, .drop_every = 7, .only_method = "", .expired_token = false});
+  auto r = through(create_args(), proxy.endpoint(), store.env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(proxy.failed(), 5);
+  EXPECT_TRUE(contains(r.err, "retrying")) << r.err;
+  std::string id = last_line(r.out);
+  // Read straight from the store: everything the backup says it stored is there and whole.
+  auto verified = verify(id);
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  auto restored = restore(id);
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  expect_restored();
+  // And read through the failing proxy too.
+  auto again = through({"backup", "verify", "--repo", repository_->url(), "--id", id, "-i", (work_ / "key.txt").string()},
+                       proxy.endpoint(), store.env());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+}
+
+TEST_P(S3BackupTest, AStoreThatRefusesEveryWriteLeavesNothingComplete) {
+  load_source();
+  const S3Server& store = *repository_->server();
+  FaultyProxy proxy(store.endpoint(), {.fail_every = 1, .drop_every = 0, .only_method = "PUT", .expired_token = false});
+  auto r = through(create_args(), proxy.endpoint(), store.env());
+  EXPECT_EQ(r.exit_code, 20) << r.err;
+  EXPECT_TRUE(contains(r.err, "HTTP 500 InternalError")) << r.err;
+  for (const auto& e : list()) EXPECT_NE(e["state"], "complete");
+  // Nothing was started, so there is nothing to resume; once the store is well, the same
+  // command makes the backup.
+  auto resumed_args = create_args();
+  resumed_args.push_back("--resume");
+  EXPECT_EQ(decant(resumed_args).exit_code, 12);
+  auto again = decant(create_args());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(list().back()["state"], "complete");
+}
+
+TEST_P(S3BackupTest, WrongSecretExpiredTokenMissingBucketAndNoStoreEachSayWhat) {
+  const S3Server& store = *repository_->server();
+  std::vector<std::string> listing{"backup", "list", "--repo", repository_->url()};
+  const std::string wrong_secret = "not-the-secret-at-all";
+  auto wrong = through(listing, store.endpoint(), store.env(wrong_secret));
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.err;
+  EXPECT_TRUE(contains(wrong.err, "refused the credentials")) << wrong.err;
+  EXPECT_TRUE(contains(wrong.err, "SignatureDoesNotMatch")) << wrong.err;
+  EXPECT_FALSE(contains(wrong.out + wrong.err, wrong_secret));
+
+  FaultyProxy expired(store.endpoint(), {.fail_every = 0, .drop_every = 0, .only_method = "", .expired_token = true});
+  auto env = store.env();
+  env["AWS_SESSION_TOKEN"] = "an-old-session-token";
+  auto old = through(listing, expired.endpoint(), env);
+  EXPECT_EQ(old.exit_code, 4) << old.err;
+  EXPECT_TRUE(contains(old.err, "session token has expired")) << old.err;
+  EXPECT_FALSE(contains(old.out + old.err, "an-old-session-token"));
+
+  auto no_bucket = through({"backup", "list", "--repo", "s3://no-such-bucket/x"}, store.endpoint(), store.env());
+  EXPECT_EQ(no_bucket.exit_code, 20) << no_bucket.err;
+  EXPECT_TRUE(contains(no_bucket.err, "bucket no-such-bucket does not exist")) << no_bucket.err;
+
+  auto no_store = through(listing, "http://127.0.0.1:" + std::to_string(free_port()), store.env());
+  EXPECT_EQ(no_store.exit_code, 3) << no_store.err;
+
+  auto no_credentials = through(listing, store.endpoint(), {{"AWS_ACCESS_KEY_ID", ""}, {"HOME", work_.string()}});
+  EXPECT_EQ(no_credentials.exit_code, 4) << no_credentials.err;
+  EXPECT_TRUE(contains(no_credentials.err, "no S3 credentials")) << no_credentials.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Repositories, S3BackupTest, ::testing::Values(true),
+                         [](const ::testing::TestParamInfo<bool>& param) { return repository_name(param.param); });
 
 }  // namespace
 }  // namespace decant::test

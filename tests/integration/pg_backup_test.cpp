@@ -15,6 +15,7 @@
 #include "common/process.hpp"
 #include "crypto/age.hpp"
 #include "pg_server.hpp"
+#include "s3_server.hpp"
 
 namespace decant::test {
 namespace {
@@ -23,14 +24,16 @@ using nlohmann::json;
 
 bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
 
-class PgBackupTest : public ::testing::Test {
+// Every test on a local directory and on S3 (versitygw).
+class PgBackupTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     int major = server_available(12) ? 12 : 15;
     source_ = std::make_unique<PgServer>(PgServer::Options{.major = major});
     target_ = std::make_unique<PgServer>();
     work_ = make_temp_dir("decant-pg-backup-test");
-    repo_ = work_ / "repo";
+    repository_ = std::make_unique<TestRepository>(GetParam(), work_);
+    repo_ = repository_->dir();
     key_ = crypto::AgeIdentity::generate();
     std::ofstream(work_ / "key.txt") << key_.encoded() << "\n";
   }
@@ -73,23 +76,23 @@ GRANT SELECT ON LARGE OBJECT 4242 TO readers;
                     "many");
   }
   std::vector<std::string> create_args() const {
-    return {"backup", "create", "--repo", repo_.string(), "--pg", source_->uri(), "-r", key_.recipient().encoded(),
+    return {"backup", "create", "--repo", repository_->url(), "--pg", source_->uri(), "-r", key_.recipient().encoded(),
             "--chunk-mib", "1", "--state-dir", (work_ / "state").string()};
   }
   std::string create(const std::vector<std::string>& more = {}) const {
     auto args = create_args();
     args.insert(args.end(), more.begin(), more.end());
-    auto r = run_decant(args);
+    auto r = decant(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::string id = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
     while (!id.empty() && id.back() == '\n') id.pop_back();
     return id;
   }
   RunResult restore(const std::string& id, const std::vector<std::string>& more = {}) const {
-    std::vector<std::string> args{"backup", "restore", "--repo", repo_.string(), "--id",  id,
+    std::vector<std::string> args{"backup", "restore", "--repo", repository_->url(), "--id",  id,
                                   "--pg",   target_->uri(), "-i", (work_ / "key.txt").string()};
     args.insert(args.end(), more.begin(), more.end());
-    return run_decant(args);
+    return decant(args);
   }
   // The same query on both servers gives the same text.
   void expect_same(const std::string& sql, const std::string& db, const PgServer* restored = nullptr) const {
@@ -122,7 +125,7 @@ GRANT SELECT ON LARGE OBJECT 4242 TO readers;
   void expect_export_restores(const std::string& id, const std::string& bin, const PgServer& into,
                               int archive_minor) const {
     fs::path out = work_ / fmt::format("export-{}", into.port());
-    auto exported = run_decant({"backup", "export", "--repo", repo_.string(), "--id", id, "--format", "pg_dump", "--out",
+    auto exported = decant({"backup", "export", "--repo", repository_->url(), "--id", id, "--format", "pg_dump", "--out",
                                 out.string(), "-i", (work_ / "key.txt").string()});
     ASSERT_EQ(exported.exit_code, 0) << exported.err;
     EXPECT_EQ(read_file(out / "circle" / "toc.dat").substr(0, 7), std::string("PGDMP\x01") + char(archive_minor));
@@ -146,11 +149,16 @@ GRANT SELECT ON LARGE OBJECT 4242 TO readers;
   }
 
   std::unique_ptr<PgServer> source_, target_;
-  fs::path work_, repo_;
+  RunResult decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
+    return repository_->run(args, env);
+  }
+
+  fs::path work_, repo_;  // repo_: where the repository's objects are files
+  std::unique_ptr<TestRepository> repository_;
   crypto::AgeIdentity key_;
 };
 
-TEST_F(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewerMajor) {
+TEST_P(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewerMajor) {
   load_source();
   std::string id = create();
   // Nothing readable in the repository.
@@ -159,7 +167,7 @@ TEST_F(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewe
       EXPECT_FALSE(contains(read_file(e.path()), "build 17 ✓")) << e.path();
     }
 
-  auto verified = run_decant({"backup", "verify", "--repo", repo_.string(), "-i", (work_ / "key.txt").string()});
+  auto verified = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string()});
   EXPECT_EQ(verified.exit_code, 0) << verified.err;
   auto restored = restore(id);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
@@ -169,16 +177,16 @@ TEST_F(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewe
   ASSERT_EQ(again.exit_code, 0) << again.err;
   expect_restored();
 
-  auto onto_source = run_decant({"backup", "verify", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
+  auto onto_source = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                                  "--restore-pg", source_->uri()});
   EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
   EXPECT_EQ(source_->value("SELECT count(*) FROM builds", "circle"), "20002");
   // Nor does it replace anything: a server holding the backup's databases is refused.
-  auto onto_full = run_decant({"backup", "verify", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
+  auto onto_full = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                                "--restore-pg", target_->uri()});
   EXPECT_EQ(onto_full.exit_code, 7) << onto_full.err;
   PgServer scratch_server;
-  auto scratch = run_decant({"backup", "verify", "--repo", repo_.string(), "-i", (work_ / "key.txt").string(),
+  auto scratch = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                              "--restore-pg", scratch_server.uri()});
   EXPECT_EQ(scratch.exit_code, 0) << scratch.err;
   EXPECT_EQ(scratch_server.value("SELECT count(*) FROM builds", "circle"), "20002");
@@ -190,7 +198,7 @@ TEST_F(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewe
 
 // pg_dump 17 writes archive 1.16, where large objects' metadata is data: the export
 // writes it so, and pg_restore 17 reads it.
-TEST_F(PgBackupTest, ABackupMadeWithPgDump17ExportsWhatPgRestore17Reads) {
+TEST_P(PgBackupTest, ABackupMadeWithPgDump17ExportsWhatPgRestore17Reads) {
   if (!fs::exists(client_bin_dir(17) + "/pg_dump")) GTEST_SKIP() << "no PostgreSQL 17 client tools";
   load_source();
   std::string id = create({"--pg-bin", client_bin_dir(17)});
@@ -198,7 +206,7 @@ TEST_F(PgBackupTest, ABackupMadeWithPgDump17ExportsWhatPgRestore17Reads) {
   expect_export_restores(id, client_bin_dir(17), into, 16);
 }
 
-TEST_F(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
+TEST_P(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
   load_source();
   std::string id = create();
   // builds' chunks are the largest objects of the backup.
@@ -213,12 +221,13 @@ TEST_F(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
   EXPECT_TRUE(contains(r.err, "circle.public.builds")) << r.err;
 }
 
-TEST_F(PgBackupTest, AKilledCreateResumesInANewSnapshotAndRestores) {
+TEST_P(PgBackupTest, AKilledCreateResumesInANewSnapshotAndRestores) {
   load_many();
   auto args = create_args();
   args.insert(args.end(), {"--jobs", "1"});
   {
-    BackgroundDecant run(args, work_);
+    auto started = repository_->start(args, work_);
+    BackgroundDecant& run = *started;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline && !contains(read_file(work_ / "state" / "journal"), "/table/"))
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -228,9 +237,9 @@ TEST_F(PgBackupTest, AKilledCreateResumesInANewSnapshotAndRestores) {
   }
   source_->exec("INSERT INTO t0 VALUES (-1, 'written after the kill')", "many");
   args.push_back("--resume");
-  auto resumed = run_decant(args);
+  auto resumed = decant(args);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  auto list = json::parse(run_decant({"backup", "list", "--repo", repo_.string(), "--output", "json"}).out);
+  auto list = json::parse(decant({"backup", "list", "--repo", repository_->url(), "--output", "json"}).out);
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["state"], "complete");
   auto r = restore(list[0]["id"]);
@@ -238,6 +247,9 @@ TEST_F(PgBackupTest, AKilledCreateResumesInANewSnapshotAndRestores) {
   for (int i = 0; i < 20; ++i)
     expect_same(fmt::format("SELECT count(*) || ':' || md5(string_agg(v, '' ORDER BY id)) FROM t{}", i), "many");
 }
+
+INSTANTIATE_TEST_SUITE_P(Repositories, PgBackupTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) { return repository_name(param.param); });
 
 }  // namespace
 }  // namespace decant::test

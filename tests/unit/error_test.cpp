@@ -72,6 +72,7 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::backup_key), 17);
   EXPECT_EQ(static_cast<int>(ExitCode::backup_corrupt), 18);
   EXPECT_EQ(static_cast<int>(ExitCode::backup_manifest), 19);
+  EXPECT_EQ(static_cast<int>(ExitCode::repository), 20);
 }
 
 TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
@@ -85,8 +86,8 @@ TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
     EXPECT_EQ(&exit_code_info(info.code), &info);
     names.insert(std::string(info.name));
   }
-  EXPECT_EQ(expected, 20);
-  EXPECT_EQ(names.size(), 20u);
+  EXPECT_EQ(expected, 21);
+  EXPECT_EQ(names.size(), 21u);
   EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
@@ -111,7 +112,7 @@ TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
                                        ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume,
                                        ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
                                        ExitCode::cluster_failed, ExitCode::backup_key, ExitCode::backup_corrupt,
-                                       ExitCode::backup_manifest});
+                                       ExitCode::backup_manifest, ExitCode::repository});
   size_t start = 0;
   while (start < all.size()) {
     size_t nl = all.find('\n', start);
