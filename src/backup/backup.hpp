@@ -100,7 +100,15 @@ struct ExportOptions {
 };
 
 int create(const CreateOptions& options);
+struct UpgradeCheckOptions {
+  RepositoryOptions repo;
+  int64_t max_age_seconds = 24 * 3600;
+};
+
 int list(const ListOptions& options);
+// 0 when a complete, fully verified pre-upgrade backup newer than max_age exists; throws
+// Error(no_recent_backup) saying what is missing otherwise.
+int upgrade_check(const UpgradeCheckOptions& options);
 int verify(const VerifyOptions& options);
 int restore(const RestoreOptions& options);
 // Deletes backups older than keep_days, except: the newest verified one, the newest

@@ -33,6 +33,7 @@ int run(int argc, char** argv) {
   Runner plan = add_plan(app);
   Runner migrate = add_migrate(app);
   Runner backup = add_backup(app);
+  Runner upgrade_check = add_upgrade_check(app);
   auto* codes = app.add_subcommand("exit-codes", "List decant's exit codes, what each means and what to do (Markdown)");
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
@@ -65,6 +66,7 @@ int run(int argc, char** argv) {
     else if (app.got_subcommand("plan")) code = plan();
     else if (app.got_subcommand("migrate")) code = migrate();
     else if (app.got_subcommand("backup")) code = backup();
+    else if (app.got_subcommand("upgrade-check")) code = upgrade_check();
     else if (codes->parsed()) {
       fmt::print("{}", exit_codes_markdown());
       code = 0;

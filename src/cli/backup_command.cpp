@@ -1,4 +1,7 @@
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "backup/backup.hpp"
 #include "cli/commands.hpp"
@@ -39,6 +42,22 @@ void add_recipients(CLI::App* cmd, backup::RecipientOptions& r) {
 }
 void add_jobs(CLI::App* cmd, int& jobs) {
   cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
+}
+
+// "24h", "90m", "2d", "3600s" or "3600" as seconds; nothing when it is not one of those.
+std::optional<int64_t> parse_duration_seconds(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(used);
+  int64_t scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (scale == 0 || n < 0) return std::nullopt;
+  return static_cast<int64_t>(n) * scale;
 }
 
 }  // namespace
@@ -169,6 +188,25 @@ Runner add_backup(CLI::App& app) {
     restore->progress_interval = restore_interval();
     return backup::restore(*restore);
   };
+}
+
+Runner add_upgrade_check(CLI::App& app) {
+  auto options = std::make_shared<backup::UpgradeCheckOptions>();
+  auto* u = app.add_subcommand("upgrade-check",
+                               "Exit 0 only when a complete, fully verified pre-upgrade backup newer than --max-age "
+                               "exists: for an upgrade script or CI, before helm upgrade");
+  add_repo(u, options->repo);
+  u->add_option_function<std::string>(
+       "--max-age",
+       [options](const std::string& text) {
+         auto value = parse_duration_seconds(text);
+         if (!value) throw CLI::ValidationError("--max-age", "a duration such as 24h, 90m, 2d or 3600 (seconds)");
+         options->max_age_seconds = *value;
+       },
+       "How recent the backup must be (default 24h; s, m, h, d)");
+  u->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
+                               ExitCode::repository, ExitCode::no_recent_backup}));
+  return [=] { return backup::upgrade_check(*options); };
 }
 
 }  // namespace decant::cli

@@ -27,4 +27,5 @@ Runner add_plan(CLI::App& app);
 void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options);
 Runner add_migrate(CLI::App& app);
 Runner add_backup(CLI::App& app);
+Runner add_upgrade_check(CLI::App& app);
 }  // namespace decant::cli

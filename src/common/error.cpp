@@ -8,7 +8,7 @@
 namespace decant {
 namespace {
 
-constexpr std::array<ExitCodeInfo, 21> kExitCodes{{
+constexpr std::array<ExitCodeInfo, 22> kExitCodes{{
     {ExitCode::ok, "ok", "done and verified", "done, and everything it did was verified", ""},
     {ExitCode::internal, "internal error", "internal error", "a bug: decant met a state it does not expect",
      "report it, with the command and its output"},
@@ -73,6 +73,9 @@ constexpr std::array<ExitCodeInfo, 21> kExitCodes{{
      "was refused for another reason than the credentials, or it kept failing after the retries",
      "check --repo, --s3-endpoint and --s3-region, that the bucket exists, and the store's health; then run "
      "the same command again (with --resume for a create or restore)"},
+    {ExitCode::no_recent_backup, "no recent backup", "no verified pre-upgrade backup is recent enough",
+     "`decant upgrade-check` found no complete, fully verified `pre-upgrade` backup newer than --max-age",
+     "take one (`decant backup create --reason pre-upgrade`, then `decant backup verify --id ID`) before upgrading"},
 }};
 
 }  // namespace

@@ -33,6 +33,7 @@ enum class ExitCode : int {
   backup_corrupt = 18,
   backup_manifest = 19,
   repository = 20,
+  no_recent_backup = 21,
 };
 
 struct ExitCodeInfo {

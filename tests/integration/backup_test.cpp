@@ -366,6 +366,38 @@ TEST_P(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
   }
 }
 
+// An upgrade script's gate: a complete, fully verified pre-upgrade backup newer than --max-age.
+TEST_P(BackupTest, UpgradeCheckPassesOnlyWithARecentVerifiedPreUpgradeBackup) {
+  std::vector<std::string> check{"upgrade-check", "--repo", repository_->url()};
+  auto none = decant(check);
+  EXPECT_EQ(none.exit_code, 21) << none.err;
+  EXPECT_TRUE(contains(none.err, "no complete pre-upgrade backup")) << none.err;
+  load_source();
+  create("daily");
+  EXPECT_EQ(decant(check).exit_code, 21);  // a daily one does not count
+  std::string id = create("pre-upgrade");
+  auto unverified = decant(check);
+  EXPECT_EQ(unverified.exit_code, 21) << unverified.err;
+  EXPECT_TRUE(contains(unverified.err, "never fully verified")) << unverified.err;
+  ASSERT_EQ(verify(id).exit_code, 0);
+  auto ok = decant(check);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(contains(ok.out, id)) << ok.out;
+  // Two days later it is too old for the default 24 h, not for --max-age 3d.
+  auto path = repo_ / "index" / (id + ".json");
+  auto entry = json::parse(read_file(path));
+  auto when = std::chrono::system_clock::now() - std::chrono::hours(48);
+  entry["created"] = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::time_point_cast<std::chrono::seconds>(when));
+  write_file(path, entry.dump());
+  auto old = decant(check);
+  EXPECT_EQ(old.exit_code, 21) << old.err;
+  EXPECT_TRUE(contains(old.err, "48.0 h old")) << old.err;
+  check.insert(check.end(), {"--max-age", "3d"});
+  EXPECT_EQ(decant(check).exit_code, 0);
+  check.back() = "soon";
+  EXPECT_EQ(decant(check).exit_code, 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Repositories, BackupTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param) { return repository_name(param.param); });
 

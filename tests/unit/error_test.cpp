@@ -73,6 +73,7 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::backup_corrupt), 18);
   EXPECT_EQ(static_cast<int>(ExitCode::backup_manifest), 19);
   EXPECT_EQ(static_cast<int>(ExitCode::repository), 20);
+  EXPECT_EQ(static_cast<int>(ExitCode::no_recent_backup), 21);
 }
 
 TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
@@ -86,8 +87,8 @@ TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
     EXPECT_EQ(&exit_code_info(info.code), &info);
     names.insert(std::string(info.name));
   }
-  EXPECT_EQ(expected, 21);
-  EXPECT_EQ(names.size(), 21u);
+  EXPECT_EQ(expected, 22);
+  EXPECT_EQ(names.size(), 22u);
   EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
@@ -112,7 +113,8 @@ TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
                                        ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume,
                                        ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
                                        ExitCode::cluster_failed, ExitCode::backup_key, ExitCode::backup_corrupt,
-                                       ExitCode::backup_manifest, ExitCode::repository});
+                                       ExitCode::backup_manifest, ExitCode::repository,
+                                       ExitCode::no_recent_backup});
   size_t start = 0;
   while (start < all.size()) {
     size_t nl = all.find('\n', start);
