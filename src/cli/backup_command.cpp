@@ -1,9 +1,11 @@
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "backup/backup.hpp"
+#include "backup/schedule.hpp"
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 
@@ -60,6 +62,16 @@ std::optional<int64_t> parse_duration_seconds(const std::string& text) {
   return static_cast<int64_t>(n) * scale;
 }
 
+// "env:NAME" stands for the value of the environment variable NAME, so that a connection
+// string with its password (from a Kubernetes Secret) never is in argv.
+std::string from_environment(const std::string& value) {
+  if (value.rfind("env:", 0) != 0) return value;
+  const char* v = std::getenv(value.substr(4).c_str());
+  if (!v || !*v) throw CLI::ValidationError("the environment variable " + value.substr(4) + " is not set");
+  return v;
+}
+constexpr const char* kFromEnvironment = " (or env:NAME: the value of that environment variable)";
+
 }  // namespace
 
 Runner add_backup(CLI::App& app) {
@@ -69,10 +81,14 @@ Runner add_backup(CLI::App& app) {
   auto create = std::make_shared<backup::CreateOptions>();
   auto* c = backup->add_subcommand("create", "Take one consistent backup of PostgreSQL and/or MongoDB into the repository");
   add_repo(c, create->repo);
-  c->add_option("--pg", create->pg, "libpq URI of the PostgreSQL server to back up (every database but the templates)");
+  c->add_option("--pg", create->pg,
+                std::string("libpq URI of the PostgreSQL server to back up (every database but the templates)") +
+                    kFromEnvironment)
+      ->transform(from_environment);
   c->add_option("--pg-db", create->pg_databases, "Back up only this PostgreSQL database (repeatable)");
   c->add_option("--pg-bin", create->pg_bin, "Directory holding the pg_dump to use");
-  c->add_option("--mongo", create->mongo, "MongoDB connection string of the server to back up");
+  c->add_option("--mongo", create->mongo, std::string("MongoDB connection string of the server to back up") + kFromEnvironment)
+      ->transform(from_environment);
   c->add_option("--mongo-db", create->mongo_databases,
                 "Back up only this database (repeatable); default: all but admin, local, config");
   c->add_option("--reason", create->reason, "Why: daily, pre-upgrade or manual (default)")
@@ -104,9 +120,11 @@ Runner add_backup(CLI::App& app) {
   v->add_option("--id", verify->id, "The backup (default: the newest complete one)");
   v->add_flag("--quick", verify->quick, "Only check that every chunk is present with its size (no key needed)");
   v->add_option("--restore-mongo", verify->restore_mongo,
-                "Restore into this scratch MongoDB server (its collections are replaced) and compare every item");
+                std::string("Restore into this empty scratch MongoDB server and compare every item") + kFromEnvironment)
+      ->transform(from_environment);
   v->add_option("--restore-pg", verify->restore_pg,
-                "Restore into this scratch PostgreSQL server (its databases are replaced) and compare every item");
+                std::string("Restore into this empty scratch PostgreSQL server and compare every item") + kFromEnvironment)
+      ->transform(from_environment);
   v->add_option("--pg-bin", verify->pg_bin, "Directory holding the pg_restore and psql to use");
   add_identity(v, verify->keys);
   add_jobs(v, verify->jobs);
@@ -118,10 +136,12 @@ Runner add_backup(CLI::App& app) {
   auto* r = backup->add_subcommand("restore", "Restore a backup into servers, verified against its manifest");
   add_repo(r, restore->repo);
   r->add_option("--id", restore->id, "The backup to restore (decant backup list)")->required();
-  r->add_option("--pg", restore->pg, "libpq URI of the PostgreSQL target (its maintenance database)");
+  r->add_option("--pg", restore->pg, std::string("libpq URI of the PostgreSQL target (its maintenance database)") + kFromEnvironment)
+      ->transform(from_environment);
   r->add_flag("--clean", restore->clean, "Drop and recreate target databases that hold anything");
   r->add_option("--pg-bin", restore->pg_bin, "Directory holding the pg_restore and psql to use");
-  r->add_option("--mongo", restore->mongo, "MongoDB connection string of the target");
+  r->add_option("--mongo", restore->mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
+      ->transform(from_environment);
   r->add_flag("--drop", restore->drop, "Replace target collections that hold data (as mongorestore --drop)");
   add_identity(r, restore->keys);
   add_jobs(r, restore->jobs);
@@ -169,8 +189,41 @@ Runner add_backup(CLI::App& app) {
   auto export_interval = add_progress_interval(x);
   x->footer(exit_codes_of_backups());
 
+  auto scheduling = std::make_shared<backup::ScheduleOptions>();
+  auto* s = backup->add_subcommand(
+      "schedule", "Write the Kubernetes CronJobs that make the cluster back itself up: a daily create, a daily prune, "
+                  "a weekly verify that restores into scratch servers in its own pod (kubectl apply -f the output)");
+  add_repo(s, scheduling->repo);
+  s->add_option("--image", scheduling->image, "The decant image the jobs run (built from the Dockerfile)")->required();
+  s->add_option("-n,--namespace", scheduling->namespace_name, "Namespace of the CronJobs and Secrets")
+      ->capture_default_str();
+  s->add_option("--name-prefix", scheduling->name_prefix, "Prefix of the CronJobs' names")->capture_default_str();
+  s->add_option("--pg-secret", scheduling->pg_secret, "Secret whose key \"uri\" is the PostgreSQL URI to back up");
+  s->add_option("--mongo-secret", scheduling->mongo_secret, "Secret whose key \"uri\" is the MongoDB URI to back up");
+  s->add_option("--mongo-db", scheduling->mongo_databases, "Back up only this MongoDB database (repeatable)");
+  s->add_option("--s3-secret", scheduling->s3_secret,
+                "Secret with the keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN)");
+  s->add_option("--recipients-secret", scheduling->recipients_secret,
+                "Secret whose key \"recipients\" holds the age public keys, one per line")
+      ->required();
+  s->add_option("--identity-secret", scheduling->identity_secret,
+                "Secret whose key \"identity\" is an age identity: adds the weekly verify");
+  s->add_option("--create-schedule", scheduling->create_schedule, "Cron schedule of backup create")->capture_default_str();
+  s->add_option("--prune-schedule", scheduling->prune_schedule, "Cron schedule of backup prune")->capture_default_str();
+  s->add_option("--verify-schedule", scheduling->verify_schedule, "Cron schedule of backup verify")->capture_default_str();
+  s->add_option("--keep-days", scheduling->keep_days, "Days prune keeps backups for")->capture_default_str()->check(CLI::Range(1, 36500));
+  s->add_option("--scratch-pg-image", scheduling->scratch_pg_image,
+                "PostgreSQL image the weekly verify restores into (as new as the source or newer)")
+      ->capture_default_str();
+  s->add_option("--scratch-mongo-image", scheduling->scratch_mongo_image, "MongoDB image the weekly verify restores into")
+      ->capture_default_str();
+  s->add_option("--format", scheduling->format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
+  s->add_option("--out", scheduling->out, "Write to this file (default: stdout)");
+  s->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::local_io}));
+
   return [=] {
     if (p->parsed()) return backup::prune(*prune);
+    if (s->parsed()) return backup::schedule(*scheduling);
     if (x->parsed()) {
       exporting->progress_interval = export_interval();
       return backup::export_backup(*exporting);
