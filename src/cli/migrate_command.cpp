@@ -34,13 +34,30 @@ Runner add_migrate(CLI::App& app) {
                 "Put the release back as recorded (helm rollback, replicas, decant's Secret removed)");
   cmd->add_flag("!--no-auto-rollback", options->auto_rollback,
                 "Keep the application scaled down when the migration fails before the upgrade");
+  auto& b = options->backup;
+  cmd->add_option("--backup-repo", b.repo.url,
+                  "Before anything is changed, back the internal databases up here (backup create --reason "
+                  "pre-upgrade): a directory or s3://BUCKET/PREFIX");
+  cmd->add_option("--backup-s3-endpoint", b.repo.s3_endpoint, "The S3 store of --backup-repo");
+  cmd->add_option("--backup-s3-region", b.repo.s3_region, "The region of --backup-repo's store");
+  cmd->add_option("--backup-s3-addressing", b.repo.s3_addressing, "path (default) or virtual")
+      ->check(CLI::IsMember({"path", "virtual"}));
+  cmd->add_option("--backup-recipient", b.recipients.recipients, "An age public key the backup is encrypted to; repeatable");
+  cmd->add_option("--backup-recipients-file", b.recipients.recipient_files, "A file of age public keys; repeatable")
+      ->check(CLI::ExistingFile);
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
                                  ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
                                  ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
                                  ExitCode::same_server, ExitCode::cluster_mismatch, ExitCode::cluster_failed,
-                                 ExitCode::internal}));
-  return [options] { return migrate::migrate(*options); };
+                                 ExitCode::repository, ExitCode::internal}));
+  return [options] {
+    if (!options->backup.repo.url.empty() && options->backup.recipients.recipients.empty() &&
+        options->backup.recipients.recipient_files.empty())
+      throw Error(ExitCode::usage, "--backup-repo without a recipient", "give --backup-recipient age1... (or a file)");
+    options->backup.jobs = options->jobs;
+    return migrate::migrate(*options);
+  };
 }
 
 }  // namespace decant::cli

@@ -93,6 +93,7 @@ class Migration {
   int rollback();
   void open_state(bool must_exist);
   void phase(const std::string& name, const std::function<void()>& body);
+  void backup_before();
   void record();
   void scale_down();
   void wait_pods_gone();
@@ -214,6 +215,29 @@ void Migration::copy_postgresql() {
   copy.resume = fs::exists(state_->dir() / "pg-copy" / "journal");
   if (int rc = pg::copy_instance(copy); rc != 0)
     throw Error(static_cast<ExitCode>(rc), "the PostgreSQL copy did not verify", "see the summary above");
+}
+
+// The internal databases as they are, into the backup repository, before anything
+// changes: what the operator restores should the upgrade go wrong in a way --rollback
+// cannot mend. Not a journaled phase: a rerun takes a new backup.
+void Migration::backup_before() {
+  backup::CreateOptions create = o_.backup;
+  create.reason = "pre-upgrade";
+  std::optional<k8s::PortForward> pg_forward, mongo_forward;
+  if (o_.plan.pg_target) {
+    pg_forward.emplace(cluster_, release_.postgresql.pod, release_.postgresql.port, 0);
+    create.pg = pg_source_conninfo(pg_forward->local_port(), release_.postgresql);
+  }
+  if (o_.plan.mongo_target) {
+    mongo_forward.emplace(cluster_, release_.mongodb.pod, release_.mongodb.port, 0);
+    create.mongo = mongo_source_uri(mongo_forward->local_port(), release_.mongodb);
+    if (!o_.plan.all_mongo_dbs) create.mongo_databases = o_.plan.mongo_dbs;
+  }
+  auto started = std::chrono::steady_clock::now();
+  log::info("taking a pre-upgrade backup into {} before anything is changed", o_.backup.repo.url);
+  if (int rc = backup::create(create); rc != 0)
+    throw Error(static_cast<ExitCode>(rc), "the pre-upgrade backup failed; nothing was changed", "see above");
+  phases_.push_back({{"phase", "pre-upgrade-backup"}, {"seconds", seconds_since(started)}});
 }
 
 void Migration::copy_mongodb() {
@@ -388,6 +412,9 @@ void Migration::print_dry_run(const fs::path& overlay) {
   dry.push_back("--dry-run=server");
   commands.push_back(cluster_.helm_argv(dry));
   commands.push_back(cluster_.helm_argv(up));
+  if (!o_.backup.repo.url.empty())
+    commands.insert(commands.begin(), {"decant", "backup", "create", "--repo", o_.backup.repo.url, "--reason", "pre-upgrade",
+                                       "--pg", "(forwarded)", "--mongo", "(forwarded)"});
   fmt::print("decant migrate would run (nothing was changed):\n");
   for (const auto& c : commands) fmt::print("  {}\n", shell_words(c));
   fmt::print("values overlay ({}):\n{}\n", overlay.string(),
@@ -484,6 +511,7 @@ int Migration::run() {
       print_dry_run(o_.values_out ? fs::path(*o_.values_out) : fs::path("values-external.yaml"));
       return 0;
     }
+    if (!o_.backup.repo.url.empty()) backup_before();
     state_->reset();
     std::error_code ec;
     fs::remove_all(state_->dir() / "pg-copy", ec);

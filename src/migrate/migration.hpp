@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "backup/backup.hpp"
 #include "migrate/plan.hpp"
 
 namespace decant::migrate {
@@ -32,6 +33,9 @@ struct MigrateOptions {
   bool resume = false;
   bool rollback = false;
   bool auto_rollback = true;
+  // With a repository (repo.url set): a backup create --reason pre-upgrade of the internal
+  // databases before anything is changed (recipients, chunk size and jobs as for create).
+  backup::CreateOptions backup;
 };
 
 int migrate(const MigrateOptions& options);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "crypto/age.hpp"
 #include "k8s/cluster.hpp"
 #include "k8s_fixture.hpp"
 
@@ -61,10 +62,25 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   args.push_back("--chart=" + cluster_->chart_dir().string());
   args.push_back("--values-out=" + (dir / "values.yaml").string());
   args.push_back("--report=" + (dir / "report.json").string());
+  // A backup before anything changes.
+  auto key = crypto::AgeIdentity::generate();
+  std::ofstream(dir / "key.txt") << key.encoded() << "\n";
+  std::string backups = (dir / "backups").string();
+  args.insert(args.end(), {"--backup-repo", backups, "--backup-recipient", key.recipient().encoded()});
   auto r = decant_on_cluster("migrate", args);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_secrets(r);
   EXPECT_NE(r.out.find("migrated and verified"), std::string::npos) << r.out;
+  auto listed = run_decant({"backup", "list", "--repo", backups, "--output", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  auto entries = json::parse(listed.out);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["reason"], "pre-upgrade");
+  EXPECT_EQ(entries[0]["state"], "complete");
+  EXPECT_EQ(run_decant({"upgrade-check", "--repo", backups}).exit_code, 21);  // not verified yet
+  auto verified = run_decant({"backup", "verify", "--repo", backups, "-i", (dir / "key.txt").string()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_EQ(run_decant({"upgrade-check", "--repo", backups}).exit_code, 0);
 
   // The data is on the targets, and the internal databases were only read.
   EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
@@ -101,7 +117,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   EXPECT_EQ(report["revision_after"], 2);
   EXPECT_GT(report["downtime_seconds"].get<double>(), 0);
   std::string phases = report["phases"].dump();
-  for (const char* p : {"scale-down", "postgresql-copy", "mongodb-copy", "secret", "upgrade", "ready"})
+  for (const char* p : {"pre-upgrade-backup", "scale-down", "postgresql-copy", "mongodb-copy", "secret", "upgrade", "ready"})
     EXPECT_NE(phases.find(p), std::string::npos) << p << " " << phases;
 
   // Rollback: the recorded revision's values again, the Secret gone, targets untouched.
