@@ -227,8 +227,13 @@ ChunkReader::ChunkReader(const Repository& repo, const ItemEntry& item, const cr
 
 ChunkReader::~ChunkReader() = default;
 
-void ChunkReader::load(const ChunkInfo& chunk) {
-  std::string compressed = open_chunk(repo_, item_, chunk, keys_);
+void ChunkReader::load(size_t index) {
+  const ChunkInfo& chunk = item_.chunks[index];
+  std::string compressed = prefetched_.valid() ? prefetched_.get() : open_chunk(repo_, item_, chunk, keys_);
+  if (index + 1 < item_.chunks.size())
+    prefetched_ = std::async(std::launch::async, [this, following = &item_.chunks[index + 1]] {
+      return open_chunk(repo_, item_, *following, keys_);
+    });
   plain_.clear();
   at_ = 0;
   if (!decompress(compressed, plain_, chunk.raw_bytes + 4 * chunk.rows))
@@ -261,7 +266,7 @@ bool ChunkReader::next(std::string_view& row) {
                     "restore another backup (decant backup list)");
       return false;
     }
-    load(item_.chunks[next_chunk_++]);
+    load(next_chunk_++);
   }
   throw Error(ExitCode::backup_corrupt,
               fmt::format("{} {}: the chunk {} holds another number of rows than the manifest says", item_.kind,

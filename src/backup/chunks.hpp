@@ -85,7 +85,7 @@ class ChunkReader : public engine::RowSource {
   bool next(std::string_view& row) override;
 
  private:
-  void load(const ChunkInfo& chunk);
+  void load(size_t index);
   const Repository& repo_;
   const ItemEntry& item_;
   const crypto::AgeKeys& keys_;
@@ -95,6 +95,9 @@ class ChunkReader : public engine::RowSource {
   size_t at_ = 0;
   uint64_t chunk_rows_left_ = 0;
   RowDigest digest_;
+  // The next chunk, fetched and decrypted while this one is read: on an object store the
+  // round trips then overlap the restore instead of adding to it.
+  std::future<std::string> prefetched_;
 };
 
 // A chunk's stored bytes, checked against its manifest entry (present, its size, its
