@@ -36,9 +36,13 @@ class StandinTest : public ::testing::Test {
     install_standin(kNs, "circleci-server");
   }
   static void TearDownTestSuite() {
+    // Reset too: the next suite's SetUpTestSuite may throw before it sets them again.
     delete source_mongo_;
+    source_mongo_ = nullptr;
     delete source_pg_;
+    source_pg_ = nullptr;
     delete cluster_;
+    cluster_ = nullptr;
   }
   static void map_databases(const std::string& ns) {
     std::string pg_port = std::to_string(source_pg_->port());
