@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 
+#include "archive/bson_file.hpp"
 #include "backup/chunks.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -651,33 +652,6 @@ std::string roles_sql(const pg::Roles& roles) {
   return out;
 }
 
-// A file of the export, written in full or reported as a local I/O failure.
-class ExportFile {
- public:
-  explicit ExportFile(std::filesystem::path path) : path_(std::move(path)), out_(path_, std::ios::binary) { check(); }
-  void write(std::string_view bytes) {
-    out_.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    check();
-  }
-  void close() {
-    out_.close();
-    check();
-  }
-
- private:
-  void check() const {
-    if (!out_) throw Error(ExitCode::local_io, "cannot write " + path_.string(), "check the --out directory and free space");
-  }
-  std::filesystem::path path_;
-  std::ofstream out_;
-};
-
-void write_text(const std::filesystem::path& path, std::string_view text) {
-  ExportFile file(path);
-  file.write(text);
-  file.close();
-}
-
 // Reads an item through the chunks (which check its rows against the manifest at their
 // end), hands each row to `row`, and reports it verified.
 void export_item(const RestoreContext& ctx, const ItemEntry& item, const std::string& name,
@@ -716,25 +690,33 @@ struct DataEntries {
     entries.push_back(std::move(e));
     return entries.back();
   }
+  // The data of the object `created` (its schema entry, when the archive has one): named,
+  // owned and ordered after it as pg_dump does; otherwise named `fallback`.
+  pg::ArchiveEntry& add_data_of(std::string desc, const pg::ArchiveEntry* created, std::string fallback) {
+    auto& e = add(std::move(desc), created ? created->tag : std::move(fallback));
+    if (created) {
+      e.namespace_name = created->namespace_name;
+      e.owner = created->owner;
+      e.dependencies = {created->dump_id};
+    }
+    return e;
+  }
 };
 
+// The export's files are written as the mongodump layout's are (archive's file sink: a
+// temporary name, synced, renamed into place); the bytes are COPY text and large objects.
 void export_table(const RestoreContext& ctx, const ItemEntry& item, DataEntries& data, const std::filesystem::path& dir) {
   pg::TableInfo table = table_from_json(item.metadata);
   const pg::ArchiveEntry* created = data.archive.find("TABLE", std::to_string(table.oid));
-  auto& e = data.add("TABLE DATA", created ? created->tag : table.display);
+  auto& e = data.add_data_of("TABLE DATA", created, table.display);
   e.has_data = true;
   e.oid = std::to_string(table.oid);
   e.copy_stmt = "COPY " + table.qualified + " " + table.column_list() + " FROM stdin;\n";
-  if (created) {
-    e.namespace_name = created->namespace_name;
-    e.owner = created->owner;
-    e.dependencies = {created->dump_id};
-  }
   e.file = std::to_string(e.dump_id) + ".dat";
-  ExportFile file(dir / e.file);
+  archive::BsonFileSink file(dir / e.file, false);
   export_item(ctx, item, table.display, [&](std::string_view row) { file.write(row); });
   file.write("\\.\n\n\n");
-  file.close();
+  file.finish();
 }
 
 void export_sequences(const json& sequences, DataEntries& data) {
@@ -743,14 +725,9 @@ void export_sequences(const json& sequences, DataEntries& data) {
     const pg::ArchiveEntry* created = nullptr;
     for (const auto& entry : data.archive.entries)
       if (entry.desc == "SEQUENCE" && entry.namespace_name.value_or("") + "." + entry.tag == display) created = &entry;
-    auto& e = data.add("SEQUENCE SET", created ? created->tag : display);
+    auto& e = data.add_data_of("SEQUENCE SET", created, display);
     e.defn = fmt::format("SELECT pg_catalog.setval({}, {}, {});\n", sql_literal(s.at("qualified").get<std::string>()),
                          s.at("value").get<std::string>(), s.at("is_called").get<bool>() ? "true" : "false");
-    if (created) {
-      e.namespace_name = created->namespace_name;
-      e.owner = created->owner;
-      e.dependencies = {created->dump_id};
-    }
   }
 }
 
@@ -769,16 +746,16 @@ void export_large_objects(const RestoreContext& ctx, const ItemEntry& item, Data
     bool commented;
   };
   std::vector<Settings> settings;
-  std::optional<ExportFile> current;
+  std::optional<archive::BsonFileSink> current;
   export_item(ctx, item, "large objects", [&](std::string_view row) {
     auto record = pg::parse_large_object_record(row);
     if (record.type == 'D') {
       current->write(record.bytes);
       return;
     }
-    if (current) current->close();
+    if (current) current->finish();
     std::string name = fmt::format("blob_{}.dat", record.oid);
-    current.emplace(dir / name);
+    current.emplace(dir / name, false);
     list += fmt::format("{} {}\n", record.oid, name);
     if (metadata_is_data) {
       json meta = json::parse(record.bytes);
@@ -787,7 +764,7 @@ void export_large_objects(const RestoreContext& ctx, const ItemEntry& item, Data
                           !meta.at("comment").is_null()});
     }
   });
-  if (current) current->close();
+  if (current) current->finish();
 
   std::vector<int> metadata_ids;
   for (const auto& [owner, oids] : objects_of_owner) {
@@ -814,7 +791,7 @@ void export_large_objects(const RestoreContext& ctx, const ItemEntry& item, Data
   blobs.dependencies = metadata_ids;
   // pg_restore up to 16 reads this one name; 17 the entry's.
   blobs.file = metadata_is_data ? fmt::format("blobs_{}.toc", blobs.dump_id) : "blobs.toc";
-  write_text(dir / blobs.file, list);
+  archive::write_text_file(dir / blobs.file, list, false);
 }
 
 }  // namespace
@@ -828,7 +805,7 @@ void export_pg_dump(const Manifest& manifest, const std::string& out_dir, const 
   for (const auto& item : manifest.items) {
     if (item.engine != "pg") continue;
     if (item.kind == "roles")
-      write_text(fs::path(out_dir) / "globals.sql", roles_sql(roles_from_json(item.metadata)));
+      archive::write_text_file(fs::path(out_dir) / "globals.sql", roles_sql(roles_from_json(item.metadata)), false);
     else
       items_of[item.group].push_back(&item);
   }
@@ -861,7 +838,7 @@ void export_pg_dump(const Manifest& manifest, const std::string& out_dir, const 
       return e.section == pg::ArchiveSection::post_data;
     });
     archive.entries.insert(first_post, data.entries.begin(), data.entries.end());
-    write_text(dir / "toc.dat", pg::directory_toc(archive));
+    archive::write_text_file(dir / "toc.dat", pg::directory_toc(archive), false);
   }
 }
 

@@ -147,24 +147,25 @@ class LocalRepository : public Repository {
 
  private:
   // Keys are decant's own ("backups/ID/..."); anything climbing out is a bug.
-  fs::path at(const std::string& key) const {
-    if (key.find("..") != std::string::npos || (!key.empty() && key[0] == '/'))
-      throw Error(ExitCode::internal, "a repository key leaves the repository: " + key);
-    return key.empty() ? root_ : root_ / key;
-  }
+  fs::path at(const std::string& key) const { return key.empty() ? root_ : root_ / checked_key(key); }
   fs::path root_;
 };
 
 }  // namespace
 
+const std::string& checked_key(const std::string& key) {
+  if (key.find("..") != std::string::npos || (!key.empty() && key[0] == '/'))
+    throw Error(ExitCode::internal, "a repository key leaves the repository: " + key);
+  return key;
+}
+
 std::string removable_key(const std::string& prefix) {
   std::string key = prefix;
   while (!key.empty() && key.back() == '/') key.pop_back();
   // Only ever an object or a backup's folder: never the repository or a top folder.
-  if (key.find('/') == std::string::npos || key.find("//") != std::string::npos || key.back() == '.' ||
-      key.find("..") != std::string::npos || key[0] == '/')
+  if (key.find('/') == std::string::npos || key.find("//") != std::string::npos || key.back() == '.')
     throw Error(ExitCode::internal, "refusing to remove \"" + prefix + "\" from the repository");
-  return key;
+  return checked_key(key);
 }
 
 std::unique_ptr<Repository> open_local_repository(const std::string& dir) {

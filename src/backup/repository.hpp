@@ -47,6 +47,9 @@ std::unique_ptr<Repository> open_s3_repository(const RepositoryOptions& options)
 // file://PATH) a local directory.
 std::unique_ptr<Repository> open_repository(const RepositoryOptions& options);
 
+// `key` when it stays inside the repository (no "..", not absolute); keys are decant's own,
+// so anything else is a bug: Error(internal).
+const std::string& checked_key(const std::string& key);
 // `prefix` as a key remove_prefix() may remove: an object or a backup's folder, never the
 // repository, a top folder or anything climbing out. Throws Error(internal) otherwise.
 std::string removable_key(const std::string& prefix);

@@ -31,20 +31,16 @@ class S3Repository : public Repository {
     return keys;
   }
   void remove_prefix(const std::string& prefix) override {
-    std::string key = removable_key(prefix);
+    std::string target = object(removable_key(prefix));
     std::vector<std::string> doomed;
-    for (const auto& o : client_.list(object(key)))
-      if (o.key == object(key) || o.key.rfind(object(key) + "/", 0) == 0) doomed.push_back(o.key);
+    for (const auto& o : client_.list(target))
+      if (o.key == target || o.key.rfind(target + "/", 0) == 0) doomed.push_back(o.key);
     client_.remove(doomed);
   }
   std::string describe() const override { return url_; }
 
  private:
-  std::string object(const std::string& key) const {
-    if (key.find("..") != std::string::npos || (!key.empty() && key[0] == '/'))
-      throw Error(ExitCode::internal, "a repository key leaves the repository: " + key);
-    return prefix_ + key;
-  }
+  std::string object(const std::string& key) const { return prefix_ + checked_key(key); }
   // The client is safe to share between threads; its requests are not the repository's state.
   mutable s3::Client client_;
   std::string prefix_;  // "" or "some/prefix/"

@@ -99,13 +99,6 @@ const ArchiveEntry* DumpArchive::find(std::string_view desc, std::string_view oi
   return nullptr;
 }
 
-const ArchiveEntry* DumpArchive::find_named(std::string_view desc, std::string_view namespace_name,
-                                            std::string_view tag) const {
-  for (const auto& e : entries)
-    if (e.desc == desc && e.tag == tag && e.namespace_name.value_or("") == namespace_name) return &e;
-  return nullptr;
-}
-
 DumpArchive read_custom_archive(std::string_view bytes) {
   Reader in(bytes);
   if (in.take(5) != "PGDMP") unreadable("it does not start with PGDMP");

@@ -43,7 +43,6 @@ struct DumpArchive {
   int max_dump_id() const;
   // The entry for catalog object `oid` of kind `desc` ("TABLE", "SEQUENCE"), if any.
   const ArchiveEntry* find(std::string_view desc, std::string_view oid) const;
-  const ArchiveEntry* find_named(std::string_view desc, std::string_view namespace_name, std::string_view tag) const;
 };
 
 // The header and TOC of a custom-format archive (its data blocks are not read). Throws
