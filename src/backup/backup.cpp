@@ -343,11 +343,7 @@ int verify(const VerifyOptions& options) {
       std::vector<std::function<void(int)>> work;
       for (const auto& i : manifest.items) {
         if (i.chunks.empty() && i.rows == 0) {
-          engine::ItemReport r;
-          r.name = i.name;
-          r.kind = i.kind;
-          r.verified = true;
-          report.add_item(i.group, r);
+          report.add_item(i.group, engine::ItemReport::verified_item(i.name, i.kind));
           continue;
         }
         auto* item = &progress.add(i.display(), i.raw_bytes);
@@ -357,15 +353,12 @@ int verify(const VerifyOptions& options) {
           auto t0 = Clock::now();
           ChunkReader reader(*repo, e, keys);
           RowDigest digest = engine::digest_of(reader);  // the reader checks it against the manifest
-          engine::ItemReport r;
-          r.name = e.name;
-          r.kind = e.kind;
+          auto r = engine::ItemReport::verified_item(e.name, e.kind);
           r.rows = digest.rows();
           r.bytes = e.raw_bytes;
           r.seconds = engine::seconds_since(t0);
           r.source_digest = e.digest;
           r.target_digest = digest.hex();
-          r.verified = true;
           report.add_item(e.group, r);
           item->bytes = e.raw_bytes;
           item->finish();

@@ -135,11 +135,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecy
     auto client = st.pool.acquire();
     for (const auto& c : st.collections) {
       if (!c.is_view) continue;
-      engine::ItemReport r;
-      r.name = c.name;
-      r.kind = "view";
-      r.verified = true;
-      report.add_item(c.db, r);
+      report.add_item(c.db, engine::ItemReport::verified_item(c.name, "view"));
     }
     std::string changed =
         mongo::changed_counts(st.counts_before, mongo::stored_document_counts(client.get(), st.collections, st.pool.where()));
@@ -265,11 +261,7 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
       std::string stem = archive::escape_collection_name(c.name);
       archive::write_text_file(dir / (stem + ".metadata.json"), mongo::dump_metadata_json(c, c.indexes, ""), false);
       if (c.is_view) {
-        engine::ItemReport r;
-        r.name = c.name;
-        r.kind = "view";
-        r.verified = true;
-        ctx.report.add_item(c.db, r);
+        ctx.report.add_item(c.db, engine::ItemReport::verified_item(c.name, "view"));
         return;
       }
       auto file = dir / (stem + ".bson");

@@ -664,14 +664,11 @@ void export_item(const RestoreContext& ctx, const ItemEntry& item, const std::st
     row(r);
     ++rows;
   }
-  engine::ItemReport report;
-  report.name = name;
-  report.kind = item.kind;
+  auto report = engine::ItemReport::verified_item(name, item.kind);
   report.rows = rows;
   report.bytes = item.raw_bytes;
   report.seconds = engine::seconds_since(started);
   report.source_digest = report.target_digest = item.digest;
-  report.verified = true;
   ctx.report.add_item(item.group, report);
 }
 

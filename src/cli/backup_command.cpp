@@ -21,16 +21,28 @@ std::string exit_codes_of_backups() {
                             ExitCode::internal});
 }
 
-void add_repo(CLI::App* cmd, backup::RepositoryOptions& repo) {
-  cmd->add_option("--repo", repo.url,
-                  "The backup repository: a directory (created if needed), or s3://BUCKET/PREFIX (credentials from "
-                  "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or AWS_PROFILE)")
-      ->required();
-  cmd->add_option("--s3-endpoint", repo.s3_endpoint,
-                  "The S3 store, http(s)://HOST[:PORT] (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)");
-  cmd->add_option("--s3-region", repo.s3_region, "The region to sign for (default: AWS_REGION, us-east-1)");
-  cmd->add_option("--s3-addressing", repo.s3_addressing, "path (HOST/BUCKET/KEY, default) or virtual (BUCKET.HOST/KEY)")
+}  // namespace
+
+void add_repository_options(CLI::App* cmd, backup::RepositoryOptions& repo, const std::string& prefix,
+                            const std::string& repo_help) {
+  auto* url = cmd->add_option("--" + prefix + "repo", repo.url, repo_help);
+  if (prefix.empty()) url->required();
+  std::string which = prefix.empty() ? "" : "; for --" + prefix + "repo";
+  cmd->add_option("--" + prefix + "s3-endpoint", repo.s3_endpoint,
+                  "The S3 store, http(s)://HOST[:PORT] (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)" + which);
+  cmd->add_option("--" + prefix + "s3-region", repo.s3_region,
+                  "The region to sign for (default: AWS_REGION, us-east-1)" + which);
+  cmd->add_option("--" + prefix + "s3-addressing", repo.s3_addressing,
+                  "path (HOST/BUCKET/KEY, default) or virtual (BUCKET.HOST/KEY)" + which)
       ->check(CLI::IsMember({"path", "virtual"}));
+}
+
+namespace {
+
+void add_repo(CLI::App* cmd, backup::RepositoryOptions& repo) {
+  add_repository_options(cmd, repo, "",
+                         "The backup repository: a directory (created if needed), or s3://BUCKET/PREFIX (credentials "
+                         "from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or AWS_PROFILE)");
 }
 void add_identity(CLI::App* cmd, backup::KeyOptions& keys) {
   cmd->add_option("-i,--identity", keys.identity_files,

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include "backup/repository.hpp"
 #include "migrate/plan.hpp"
 
 namespace decant::cli {
@@ -27,5 +28,9 @@ Runner add_plan(CLI::App& app);
 void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options);
 Runner add_migrate(CLI::App& app);
 Runner add_backup(CLI::App& app);
+// --repo and its S3 options (--s3-endpoint, --s3-region, --s3-addressing); with a prefix
+// ("backup-": --backup-repo, --backup-s3-...) for a command whose backup is optional.
+void add_repository_options(CLI::App* cmd, backup::RepositoryOptions& repo, const std::string& prefix,
+                            const std::string& repo_help);
 Runner add_upgrade_check(CLI::App& app);
 }  // namespace decant::cli

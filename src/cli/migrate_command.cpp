@@ -35,13 +35,9 @@ Runner add_migrate(CLI::App& app) {
   cmd->add_flag("!--no-auto-rollback", options->auto_rollback,
                 "Keep the application scaled down when the migration fails before the upgrade");
   auto& b = options->backup;
-  cmd->add_option("--backup-repo", b.repo.url,
-                  "Before anything is changed, back the internal databases up here (backup create --reason "
-                  "pre-upgrade): a directory or s3://BUCKET/PREFIX");
-  cmd->add_option("--backup-s3-endpoint", b.repo.s3_endpoint, "The S3 store of --backup-repo");
-  cmd->add_option("--backup-s3-region", b.repo.s3_region, "The region of --backup-repo's store");
-  cmd->add_option("--backup-s3-addressing", b.repo.s3_addressing, "path (default) or virtual")
-      ->check(CLI::IsMember({"path", "virtual"}));
+  add_repository_options(cmd, b.repo, "backup-",
+                         "Before anything is changed, back the internal databases up here (backup create --reason "
+                         "pre-upgrade): a directory or s3://BUCKET/PREFIX");
   cmd->add_option("--backup-recipient", b.recipients.recipients, "An age public key the backup is encrypted to; repeatable");
   cmd->add_option("--backup-recipients-file", b.recipients.recipient_files, "A file of age public keys; repeatable")
       ->check(CLI::ExistingFile);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace decant::engine {
@@ -22,6 +23,16 @@ struct ItemReport {
   std::string source_digest;
   std::string target_digest;
   std::string problem;  // why verification failed, if it did
+
+  // An item found as it should be, nothing measured yet (a view, an empty item, a
+  // stored item read back whole): the caller adds what it measured.
+  static ItemReport verified_item(std::string name, std::string kind) {
+    ItemReport r;
+    r.name = std::move(name);
+    r.kind = std::move(kind);
+    r.verified = true;
+    return r;
+  }
 };
 
 struct GroupReport {

@@ -124,11 +124,7 @@ int dump(const DumpOptions& options) {
           // A view is its metadata only.
           write_metadata(client.get(), pool.where(), col, dir / (stem + ".metadata.json" + suffix(options.gzip)),
                          options.gzip);
-          engine::ItemReport r;
-          r.name = col.name;
-          r.kind = "view";
-          r.verified = true;
-          report.add_item(col.db, r);
+          report.add_item(col.db, engine::ItemReport::verified_item(col.name, "view"));
           return;
         }
         engine::ItemSpec spec;
