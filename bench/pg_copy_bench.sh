@@ -27,6 +27,8 @@
 #          RESULTS_DIR (bench/results)  KEEP_WORK=1 keeps the temp dir (logs, dumps)
 #          SETTLE_SECS (5) idle seconds after each target reset
 #          METHODS ("a b c d e") the methods to run, e.g. METHODS="a d" while working on decant
+#          ROUNDS (3) rounds of all methods; each method's median is reported (its rounds in
+#                 the notes): on a shared machine one round's times vary by a third
 # Needs:   postgresql-15, postgresql-contrib, pgcopydb, python3 (optional)
 set -euo pipefail
 
@@ -44,6 +46,7 @@ RESULTS_DIR=${RESULTS_DIR:-$REPO/bench/results}
 KEEP_WORK=${KEEP_WORK:-0}
 SETTLE_SECS=${SETTLE_SECS:-5}
 METHODS=${METHODS:-a b c d e}
+ROUNDS=${ROUNDS:-3}
 
 # Ambient libpq settings must not redirect any client to another server.
 unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS PGSSLMODE
@@ -59,6 +62,7 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $APP_ROWS =~ ^[1-9][0-9]*$ ]] || die "APP_ROWS must be a positive integer"
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "JOBS must be a positive integer"
 [[ $TABLES =~ ^[1-9][0-9]*$ ]] || die "TABLES must be a positive integer"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ $SETTLE_SECS =~ ^[0-9]+$ ]] || die "SETTLE_SECS must be a whole number of seconds"
 [[ $DATASET == size || $DATASET == many ]] || die "DATASET must be size or many"
 for t in initdb pg_ctl postgres psql pg_dump pg_dumpall pg_restore pgbench; do
@@ -268,7 +272,7 @@ m_runbook() {
 
 m_dump_restore() {
   local db
-  rm -rf "$DUMP" && mkdir -p "$DUMP" || return
+  mkdir -p "$DUMP" || return
   T0=$EPOCHREALTIME
   pg_dumpall --globals-only -h 127.0.0.1 -p "$SRC_PORT" -f "$DUMP/globals.sql" || { NOTE="pg_dumpall --globals-only failed"; return 1; }
   for db in "${DBS[@]}"; do
@@ -291,10 +295,9 @@ m_pgcopydb() {
   for db in "${DBS[@]}"; do
     # pgcopydb copies into an existing database and one database per run.
     psql_tgt -d postgres -c "CREATE DATABASE \"$db\"" || { NOTE="CREATE DATABASE $db failed"; return 1; }
-    rm -rf "$WORK/pgcopydb-$db"
     # shellcheck disable=SC2086  # PGCOPYDB_FLAGS is a flag list
     pgcopydb clone --source "$SRC_URI/$db" --target "$TGT_URI/$db" \
-      --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb-$db" $PGCOPYDB_FLAGS \
+      --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb-$round-$db" $PGCOPYDB_FLAGS \
       >>"$LOGS/c.log" 2>&1 || { NOTE="pgcopydb clone $db exited $?: $(last_error "$LOGS/c.log")"; return 1; }
   done
   T1=$EPOCHREALTIME
@@ -362,15 +365,42 @@ skip_method() { # key label reason
   KEYS+=("$1") LABELS+=("$2") SECS+=("") STATUS+=(skipped) NOTES+=("$3")
 }
 
-run_method a "runbook (pg_dumpall | psql)" m_runbook
-run_method b "pg_dump -Fd -Z0 -j$JOBS + pg_restore -j$JOBS" m_dump_restore
-run_method c "pgcopydb clone" m_pgcopydb
-if [[ -x $DECANT ]]; then
-  run_method d "decant pg copy" m_decant
-else
-  skip_method d "decant pg copy" "binary not found at $DECANT (build it or set DECANT)"
-fi
-run_method e "floor (pg_restore -j$JOBS only)" m_floor
+for ((round = 1; round <= ROUNDS; round++)); do
+  log "round $round of $ROUNDS"
+  DUMP=$WORK/dump-$round  # a new directory each round: deleting files slows creating them (reset_target)
+  run_method a "runbook (pg_dumpall | psql)" m_runbook
+  run_method b "pg_dump -Fd -Z0 -j$JOBS + pg_restore -j$JOBS" m_dump_restore
+  run_method c "pgcopydb clone" m_pgcopydb
+  if [[ -x $DECANT ]]; then
+    run_method d "decant pg copy" m_decant
+  else
+    skip_method d "decant pg copy" "binary not found at $DECANT (build it or set DECANT)"
+  fi
+  run_method e "floor (pg_restore -j$JOBS only)" m_floor
+done
+
+# One line per method: the median of its rounds, ok only if every round was.
+ROUND_KEYS=("${KEYS[@]}") ROUND_LABELS=("${LABELS[@]}") ROUND_SECS=("${SECS[@]}") ROUND_STATUS=("${STATUS[@]}")
+ROUND_NOTES=("${NOTES[@]}")
+KEYS=() LABELS=() SECS=() STATUS=() NOTES=()
+for key in a b c d e; do
+  secs=() status="" label="" note=""
+  for i in "${!ROUND_KEYS[@]}"; do
+    [[ ${ROUND_KEYS[i]} == "$key" ]] || continue
+    label=${ROUND_LABELS[i]}
+    case ${ROUND_STATUS[i]} in
+      ok) secs+=("${ROUND_SECS[i]}"); status=${status:-ok}; note=${ROUND_NOTES[i]} ;;
+      skipped) status=skipped; note=${ROUND_NOTES[i]} ;;
+      *) status=failed; note=${ROUND_NOTES[i]} ;;
+    esac
+  done
+  median=""
+  if [[ $status == ok ]]; then
+    median=$(printf '%s\n' "${secs[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    ((${#secs[@]} > 1)) && note="rounds ${secs[*]} s; $note"
+  fi
+  KEYS+=("$key") LABELS+=("$label") SECS+=("$median") STATUS+=("$status") NOTES+=("$note")
+done
 
 # ---------------------------------------------------------------- report
 best_peer=""
@@ -402,6 +432,7 @@ OUT=$RESULTS_DIR/pg_copy_$([[ $DATASET == size ]] && echo size || echo "many${TA
   fi
   echo "- jobs: $JOBS; both servers: shared_buffers=1GB, max_wal_size=4GB, checkpoint_timeout=30min, fsync=on"
   echo "- each method on a target whose earlier copies were renamed away (not dropped: see reset_target), after ${SETTLE_SECS} s idle"
+  echo "- $ROUNDS round(s) of all methods, one after another; seconds are each method's median"
   echo "- peers: a, b, c; ratios are seconds / fastest ok peer and seconds / floor (e)"
   echo
   echo "| method | seconds | vs fastest peer | vs floor | status | notes |"
