@@ -44,16 +44,9 @@ pg_b=$(free_port); start_pg restore-decant "$pg_b" "$PGBIN"
 mg_src=$(free_port); start_ferretdb source "$mg_src"
 mg_a=$(free_port); start_ferretdb restore-peer "$mg_a"
 mg_b=$(free_port); start_ferretdb restore-decant "$mg_b"
-pg_uri() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres"; }
-mongo_uri() { echo "mongodb://127.0.0.1:$1/"; }
 log "PostgreSQL 15 :$pg_src -> :$pg_a/:$pg_b, FerretDB :$mg_src -> :$mg_a/:$mg_b, jobs $JOBS ($work)"
 log "generating pgbench scale $PGBENCH_SCALE + app_events $APP_ROWS rows, and about $DOCS documents"
-load_pg_set "$pg_src" "$PGBENCH_SCALE" "$APP_ROWS"
-load_mongo_set "$(mongo_uri "$mg_src")" "$DOCS"
-db_size=$(psql -X -At -h 127.0.0.1 -p "$pg_src" -U postgres -d postgres \
-  -c "SELECT pg_size_pretty(sum(pg_database_size(datname))::bigint) FROM pg_database")
-age-keygen -o "$work/key.txt" 2>/dev/null
-recipient=$(age-keygen -y "$work/key.txt")
+load_backup_sources "$pg_src" "$mg_src"
 databases=(bench_pgbench bench_app)
 declare -A secs size note
 bytes_of() { du -sb "$1" | cut -f1; }

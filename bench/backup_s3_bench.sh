@@ -45,15 +45,8 @@ endpoint="http://127.0.0.1:$s3_port"
 for _ in $(seq 100); do curl -s -o /dev/null "$endpoint" && break; sleep 0.1; done
 ENDPOINT=$endpoint /usr/bin/python3 -c 'import os, botocore.session as s
 s.get_session().create_client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1").create_bucket(Bucket="bench")'
-pg_uri() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres"; }
-mongo_uri() { echo "mongodb://127.0.0.1:$1/"; }
 log "PostgreSQL 15 :$pg_src, FerretDB :$mg_src, versitygw :$s3_port, jobs $JOBS ($work)"
-load_pg_set "$pg_src" "$PGBENCH_SCALE" "$APP_ROWS"
-load_mongo_set "$(mongo_uri "$mg_src")" "$DOCS"
-db_size=$(psql -X -At -h 127.0.0.1 -p "$pg_src" -U postgres -d postgres \
-  -c "SELECT pg_size_pretty(sum(pg_database_size(datname))::bigint) FROM pg_database")
-age-keygen -o "$work/key.txt" 2>/dev/null
-recipient=$(age-keygen -y "$work/key.txt")
+load_backup_sources "$pg_src" "$mg_src"
 declare -A secs
 repo_of() { if [[ $1 == s3 ]]; then echo "s3://bench/decant --s3-endpoint $endpoint"; else echo "$work/repo"; fi; }
 

@@ -62,3 +62,18 @@ load_pg_set() {
 
 # load_mongo_set URI DOCS: circle_ghe with about DOCS documents.
 load_mongo_set() { /usr/bin/python3 "$REPO/bench/mongo_circle_ghe.py" "$1" "$2" >/dev/null; }
+
+pg_uri() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres"; }
+mongo_uri() { echo "mongodb://127.0.0.1:$1/"; }
+
+# load_backup_sources PG_PORT MONGO_PORT: the backup benchmarks' sources (the ~620 MB set and
+# $DOCS documents), the PostgreSQL instance's size in db_size, and an age key pair
+# ($work/key.txt, its public key in recipient).
+load_backup_sources() {
+  load_pg_set "$1" "$PGBENCH_SCALE" "$APP_ROWS"
+  load_mongo_set "$(mongo_uri "$2")" "$DOCS"
+  db_size=$(psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres \
+    -c "SELECT pg_size_pretty(sum(pg_database_size(datname))::bigint) FROM pg_database")
+  age-keygen -o "$work/key.txt" 2>/dev/null
+  recipient=$(age-keygen -y "$work/key.txt")
+}
