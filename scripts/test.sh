@@ -7,7 +7,8 @@
 # then builds and runs:
 #   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
 #            directories and free ports), the PostgreSQL version matrix included;
-#   asan     the same under AddressSanitizer and UBSan;
+#   asan     the same under AddressSanitizer and UBSan, and the test-cluster suite (plan,
+#            migrate, backup schedule), which runs only here;
 #   tsan     unit tests and a parallel copy (with an interruption) under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
