@@ -231,11 +231,11 @@ strip_postgres_role() { sed -e '/^DROP ROLE IF EXISTS postgres;/d' -e '/^CREATE 
 # recently_deleted, the first 1,500 of 3,000 tables' pre-data 1.5-2.5x slower than the
 # rest). A migration's new target has no such past. (On such a filesystem, also leave
 # five minutes between two runs of this script, whose clean-up deletes its servers.)
-RESET_ROUND=0
+RESETS=0  # numbers the renamed databases
 reset_target() {
-  RESET_ROUND=$((RESET_ROUND + 1))
-  psql_tgt -d postgres -v round="$RESET_ROUND" >/dev/null <<'SQL'
-SELECT format('ALTER DATABASE %I RENAME TO %I', datname, 'used' || :round || '_' || datname) FROM pg_database
+  RESETS=$((RESETS + 1))
+  psql_tgt -d postgres -v reset="$RESETS" >/dev/null <<'SQL'
+SELECT format('ALTER DATABASE %I RENAME TO %I', datname, 'used' || :reset || '_' || datname) FROM pg_database
  WHERE datname NOT IN ('postgres', 'template0', 'template1') AND datname !~ '^used[0-9]+_' \gexec
 SELECT format('DROP OWNED BY %I', rolname) FROM pg_roles
  WHERE rolname !~ '^pg_' AND rolname <> 'postgres' \gexec

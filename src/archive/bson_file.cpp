@@ -87,7 +87,7 @@ bool BsonFileSource::next(std::string_view& row) {
   return true;
 }
 
-BsonFileSink::BsonFileSink(const fs::path& path, bool gzip) : path_(path), gzip_(gzip) {
+FileSink::FileSink(const fs::path& path, bool gzip) : path_(path), gzip_(gzip) {
   // A short temporary name beside the final one (the rename stays on one file system):
   // "<name>.partial" would not fit where mongodump's name takes nearly all of NAME_MAX.
   // It ends in neither .bson nor .metadata.json, so a restore never takes it for a collection.
@@ -115,27 +115,27 @@ BsonFileSink::BsonFileSink(const fs::path& path, bool gzip) : path_(path), gzip_
   }
 }
 
-BsonFileSink::~BsonFileSink() {
+FileSink::~FileSink() {
   close();
   std::error_code ec;
   if (!temp_.empty()) fs::remove(temp_, ec);  // unfinished: never leave a partial file under the real name
 }
 
-void BsonFileSink::close() {
+void FileSink::close() {
   if (gz_) gzclose(gz_);
   if (plain_) std::fclose(plain_);
   gz_ = nullptr;
   plain_ = nullptr;
 }
 
-void BsonFileSink::write(std::string_view row) {
+void FileSink::write(std::string_view row) {
   bool ok = gzip_ ? gzwrite(gz_, row.data(), static_cast<unsigned>(row.size())) == static_cast<int>(row.size())
                   : std::fwrite(row.data(), 1, row.size(), plain_) == row.size();
   if (!ok) io_error("cannot write", temp_, errno ? errno : EIO);
   ++rows_;
 }
 
-uint64_t BsonFileSink::finish() {
+uint64_t FileSink::finish() {
   bool ok = gzip_ ? gzclose(gz_) == Z_OK : (std::fflush(plain_) == 0 && ::fsync(fileno(plain_)) == 0 &&
                                             std::fclose(plain_) == 0);
   gz_ = nullptr;
@@ -150,7 +150,7 @@ uint64_t BsonFileSink::finish() {
 }
 
 void write_text_file(const fs::path& path, const std::string& text, bool gzip) {
-  BsonFileSink sink(path, gzip);  // the same atomic write; the bytes are just text here
+  FileSink sink(path, gzip);  // the same atomic write; the bytes are just text here
   sink.write(text);
   sink.finish();
 }

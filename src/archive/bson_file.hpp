@@ -28,15 +28,15 @@ class BsonFileSource : public engine::RowSource {
   std::string buffer_;
 };
 
-// Writes documents to a .bson file, gzip-compressed when `gzip`. finish() flushes and
-// syncs; the file is written under a short temporary name in the same directory
+// Writes rows as they are (BSON documents, COPY text, large-object bytes) to a file,
+// gzip-compressed when `gzip`. finish() flushes and syncs; the file is written under a short temporary name in the same directory
 // (".decant-XXXXXX") and renamed into place, so a reader never sees half a file.
-class BsonFileSink : public engine::RowSink {
+class FileSink : public engine::RowSink {
  public:
-  BsonFileSink(const std::filesystem::path& path, bool gzip);
-  ~BsonFileSink() override;
-  BsonFileSink(const BsonFileSink&) = delete;
-  BsonFileSink& operator=(const BsonFileSink&) = delete;
+  FileSink(const std::filesystem::path& path, bool gzip);
+  ~FileSink() override;
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
   void write(std::string_view row) override;
   uint64_t finish() override;
 

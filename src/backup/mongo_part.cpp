@@ -275,7 +275,7 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
       spec.resume_key = "export/" + mongo::finished_key(c);
       spec.progress = item;
       spec.source = [&] { return std::make_unique<ChunkReader>(ctx.repo, *entry, ctx.keys); };
-      spec.sink = [file] { return std::make_unique<archive::BsonFileSink>(file, false); };
+      spec.sink = [file] { return std::make_unique<archive::FileSink>(file, false); };
       spec.readback = [file] { return std::make_unique<archive::BsonFileSource>(file); };
       ctx.lifecycle.run(spec);
     });

@@ -710,7 +710,7 @@ void export_table(const RestoreContext& ctx, const ItemEntry& item, DataEntries&
   e.oid = std::to_string(table.oid);
   e.copy_stmt = "COPY " + table.qualified + " " + table.column_list() + " FROM stdin;\n";
   e.file = std::to_string(e.dump_id) + ".dat";
-  archive::BsonFileSink file(dir / e.file, false);
+  archive::FileSink file(dir / e.file, false);
   export_item(ctx, item, table.display, [&](std::string_view row) { file.write(row); });
   file.write("\\.\n\n\n");
   file.finish();
@@ -743,7 +743,7 @@ void export_large_objects(const RestoreContext& ctx, const ItemEntry& item, Data
     bool commented;
   };
   std::vector<Settings> settings;
-  std::optional<archive::BsonFileSink> current;
+  std::optional<archive::FileSink> current;
   export_item(ctx, item, "large objects", [&](std::string_view row) {
     auto record = pg::parse_large_object_record(row);
     if (record.type == 'D') {

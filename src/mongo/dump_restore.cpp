@@ -141,7 +141,7 @@ int dump(const DumpOptions& options) {
                          options.gzip);
         };
         spec.source = [&] { return std::make_unique<FindSource>(client.get(), col.db, col.name, pool.where()); };
-        spec.sink = [&] { return std::make_unique<archive::BsonFileSink>(file, options.gzip); };
+        spec.sink = [&] { return std::make_unique<archive::FileSink>(file, options.gzip); };
         // Verification reads the file back, as mongorestore will.
         spec.readback = [&] { return std::make_unique<archive::BsonFileSource>(file); };
         lifecycle.run(spec);

@@ -486,7 +486,7 @@ TEST_F(MongoDumpTest, AFileNameOf255BytesIsWrittenInPlaceAndNeverUnderAPartialNa
     EXPECT_EQ(archive::read_text_file(meta), R"({"collectionName": "b..."})");
     fs::path bson = dir / (stem + ".bson" + ext);
     {
-      archive::BsonFileSink sink(bson, gzip);
+      archive::FileSink sink(bson, gzip);
       sink.write(doc);
       sink.write(doc);
       EXPECT_FALSE(fs::exists(bson)) << "nothing under the final name before finish()";
@@ -500,7 +500,7 @@ TEST_F(MongoDumpTest, AFileNameOf255BytesIsWrittenInPlaceAndNeverUnderAPartialNa
     {
       // Given up before finish() (an error, a signal): no file under the final name, and
       // no temporary left behind.
-      archive::BsonFileSink abandoned(dir / ("x" + ext), gzip);
+      archive::FileSink abandoned(dir / ("x" + ext), gzip);
       abandoned.write(doc);
     }
     EXPECT_FALSE(fs::exists(dir / ("x" + ext)));
@@ -543,7 +543,7 @@ TEST_F(MongoDumpTest, EveryBsonTypeRoundTripsThroughDecantsFiles) {
     fs::path copy = work_ / (gzip ? "copy.bson.gz" : "copy.bson");
     {
       archive::BsonFileSource source(original);
-      archive::BsonFileSink sink(copy, gzip);
+      archive::FileSink sink(copy, gzip);
       auto moved = engine::pump(source, sink, nullptr);
       EXPECT_EQ(sink.finish(), 7u);
       archive::BsonFileSource readback(copy);
