@@ -1,15 +1,10 @@
 #include "engine/report.hpp"
 
 #include <fmt/core.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/replace_file.hpp"
 #include "common/signals.hpp"
 #include "engine/progress.hpp"
 
@@ -152,21 +147,6 @@ nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
           {"verified", verified && exit_code == 0}, {"exit_code", exit_code}, {"error", error}};
 }
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out)
-      throw Error(ExitCode::local_io, "cannot write " + tmp + ": " + std::strerror(errno),
-                  "check the path and free disk space");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(ExitCode::local_io, "cannot write " + path + ": " + ec.message(), "check the path");
-}
-
 void conclude(const Report& report, double seconds, const std::string& done, const std::string& again_hint) {
   report.print_summary(stdout);
   auto problems = report.problems();
@@ -182,7 +162,7 @@ void conclude(const Report& report, double seconds, const std::string& done, con
 
 int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body) {
   auto write = [&](int code, const std::string& error) {
-    if (path) write_file_atomically(*path, report.to_json(code, error).dump(2) + "\n");
+    if (path) replace_file(*path, report.to_json(code, error).dump(2) + "\n", "check the path and free disk space");
   };
   // A stop that outlasts its grace period ends the process from the signal watcher: the
   // report still says what was done.

@@ -72,9 +72,6 @@ class Report {
   std::vector<std::string> notes_;
 };
 
-// Writes `text` to `path` atomically; throws Error(local_io).
-void write_file_atomically(const std::string& path, const std::string& text);
-
 // Prints the summary and the verdict ("<done> in 12s" or the number of differences);
 // throws Error(verify_failed), naming the first difference, when anything differs.
 void conclude(const Report& report, double seconds, const std::string& done, const std::string& again_hint);

@@ -1,15 +1,12 @@
 #include "migrate/migration.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <mongoc/mongoc.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -17,6 +14,7 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "common/replace_file.hpp"
 #include "common/run_context.hpp"
 #include "engine/progress.hpp"
 #include "engine/resume_state.hpp"
@@ -65,17 +63,7 @@ std::string shell_words(const std::vector<std::string>& argv) {
   return out;
 }
 
-void write_private_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path().empty() ? fs::path(".") : path.parent_path());
-  fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error(ExitCode::local_io, "cannot write " + path.string() + ": " + std::strerror(ok ? errno : err),
-                "free space or fix permissions, then run with --resume");
-}
+constexpr const char* kWriteHint = "free space or fix permissions, then run with --resume";
 
 // For the tests of --resume and --rollback after a SIGKILL at each phase boundary:
 // DECANT_TEST_KILL_AFTER=PHASE kills the process right after PHASE is journalled.
@@ -278,7 +266,8 @@ void Migration::write_secret() {
 fs::path Migration::write_values() {
   fs::path path = o_.values_out ? fs::path(*o_.values_out) : state_->dir() / "values-external.yaml";
   // JSON is YAML: helm reads it as a values file.
-  write_private_file(path, external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name).dump(2) + "\n");
+  replace_file(path, external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name).dump(2) + "\n",
+               kWriteHint);
   return path;
 }
 
@@ -436,7 +425,7 @@ void Migration::write_report(int code, const std::string& error) {
     auto ready = state_->get("ready");
     if (down && ready) report["downtime_seconds"] = ready->at("at").get<double>() - down->get<double>();
   }
-  write_private_file(*o_.report_path, report.dump(2) + "\n");
+  replace_file(*o_.report_path, report.dump(2) + "\n", kWriteHint);
 }
 
 int Migration::rollback() {

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <sys/stat.h>
+#include <thread>
 
 #include "common/error.hpp"
+#include "common/replace_file.hpp"
 #include "test_support.hpp"
 
 namespace decant::engine {
@@ -34,6 +37,40 @@ TEST(RunReported, TheReportIsWrittenForEveryOutcome) {
   EXPECT_EQ(written(path)["exit_code"], 1);
   EXPECT_EQ(written(path)["error"], "internal error: unexpected state");
   EXPECT_FALSE(written(path)["verified"].get<bool>());
+}
+
+// A second signal writes the report from the signal watcher while the main thread may be
+// writing it too: a reader must find one whole report or the other, never a mix.
+TEST(ReplaceFile, TwoWritersAtOnceLeaveOneWholeFile) {
+  TempDir tmp;
+  auto path = tmp.path() / "report.json";
+  const std::string long_text = nlohmann::json{{"exit_code", 0}, {"notes", std::string(4000, 'x')}}.dump(2) + "\n";
+  const std::string short_text = nlohmann::json{{"exit_code", 10}}.dump(2) + "\n";
+  for (int round = 0; round < 200; ++round) {
+    std::thread other([&] { replace_file(path, long_text, "hint"); });
+    replace_file(path, short_text, "hint");
+    other.join();
+    auto text = decant::test::read_file(path);
+    ASSERT_TRUE(text == long_text || text == short_text) << "round " << round << ": " << text.substr(0, 200);
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // No temporary file is left beside it.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp.path()), std::filesystem::directory_iterator()), 1);
+}
+
+TEST(ReplaceFile, AnUnwritablePlaceIsALocalIoErrorNamingThePath) {
+  TempDir tmp;
+  auto blocker = tmp.path() / "file";
+  replace_file(blocker, "x", "hint");
+  try {
+    replace_file(blocker / "report.json", "{}", "choose another path");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::local_io);
+    EXPECT_NE(std::string(e.what()).find((blocker / "report.json").string()), std::string::npos) << e.what();
+  }
 }
 
 TEST(Report, NotesAppearInTheSummaryAndTheJson) {
