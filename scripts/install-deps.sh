@@ -11,5 +11,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libmongoc-dev libbson-dev python3-pymongo \
   libgtest-dev googletest \
   postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-partman \
-  pgcopydb openssl curl iproute2 bsdutils python3 python3-botocore age zstd >/dev/null
+  pgcopydb openssl curl iproute2 bsdutils python3 python3-botocore age zstd ccache >/dev/null
 # The Debian postgresql package starts a cluster on port 5432; decant's tests and demo start their own.

@@ -18,6 +18,10 @@ bash scripts/install-pg-versions.sh
 bash scripts/install-k8s.sh
 bash scripts/install-versitygw.sh
 bash scripts/install-age-vectors.sh >/dev/null
+# Compiled objects are cached under a fixed directory (keyed by content, not by the clone's
+# path): a second run on the same machine compiles only what changed.
+export CCACHE_DIR=/var/cache/decant/ccache CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=6G
+export CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache
 for preset in release asan tsan; do
   echo "== $preset build"
   cmake --preset "$preset" >/dev/null
