@@ -1,8 +1,5 @@
 #include "k8s_cluster.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,28 +15,6 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path source_dir() { return DECANT_SOURCE_DIR; }
-
-bool port_free(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Seven consecutive free ports (etcd, etcd peer, -, apiserver, controller-manager, scheduler, kwok).
-int free_port_base() {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 20000 + (static_cast<int>(::getpid()) * 7 + attempt * 37) % 30000;
-    bool all = true;
-    for (int i = 0; i < 7 && all; ++i) all = port_free(base + i);
-    if (all) return base;
-  }
-  throw std::runtime_error("no 7 consecutive free loopback ports");
-}
 
 CommandResult run(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
                   const std::string& stdin_data = "") {
@@ -72,7 +47,7 @@ TestCluster::TestCluster() {
     throw std::runtime_error(bin_dir() + "/kube-apiserver missing: run scripts/install-k8s.sh");
   run_dir_ = make_temp_dir("decant-k8s");
   kubeconfig_ = run_dir_ / "kubeconfig";
-  port_base_ = free_port_base();
+  port_base_ = free_port_block(7);  // etcd, etcd peer, -, apiserver, controller-manager, scheduler, kwok
   auto r = run({"bash", (source_dir() / "scripts/k8s/up.sh").string()}, env());
   if (r.exit_code != 0) {
     run({"bash", (source_dir() / "scripts/k8s/down.sh").string(), "--purge"}, env());

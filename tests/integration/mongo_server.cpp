@@ -65,7 +65,6 @@ FerretDb::FerretDb(Options options) : options_(std::move(options)) {
   dir_ = make_temp_dir("decant-ferretdb");
   fs::create_directories(dir_ / "data");
   port_ = free_port();
-  int debug_port = free_port();
   std::string listen = "--listen-addr=127.0.0.1:" + std::to_string(port_);
   if (options_.tls) {
     auto r = run_process({{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
@@ -80,7 +79,7 @@ FerretDb::FerretDb(Options options) : options_(std::move(options)) {
                                 "--handler=sqlite",
                                 "--sqlite-url=file:" + (dir_ / "data").string() + "/",
                                 listen,
-                                "--debug-addr=127.0.0.1:" + std::to_string(debug_port),
+                                "--debug-addr=-",  // no metrics listener: one port less to collide
                                 "--state-dir=" + dir_.string(),
                                 "--telemetry=disable",
                                 "--log-level=error"};

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ports.hpp"
+
 namespace decant::test {
 
 std::string pg_bin_dir();  // $PG_BIN or /usr/lib/postgresql/15/bin
@@ -21,7 +23,6 @@ std::string server_bin_dir(int major);
 std::string client_bin_dir(int major);
 // True when the server programs of `major` are installed.
 bool server_available(int major);
-int free_port();
 std::filesystem::path make_temp_dir(const std::string& prefix);
 
 class PgServer {
