@@ -1,5 +1,8 @@
 #include "mongo/client.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -14,14 +17,19 @@ namespace {
 void init_driver() {
   static std::once_flag once;
   std::call_once(once, [] {
-    mongoc_init();
-    std::atexit(mongoc_cleanup);
-    // The driver's own messages are for the verbose log; errors reach the user as decant::Error.
+    // The driver's own messages are for the verbose log; errors reach the user as
+    // decant::Error. Set before mongoc_init, which has messages of its own.
     mongoc_log_set_handler(
         [](mongoc_log_level_t, const char* domain, const char* message, void*) {
           log::debug("mongoc {}: {}", domain, message);
         },
         nullptr);
+    mongoc_init();
+    // mongoc_init maps its statistics counters from /dev/shm/mongoc-<pid>, which only
+    // mongoc_cleanup removes: a killed run would leave it behind, and a later process of
+    // the same pid would find it taken. The mapping outlives the name.
+    ::shm_unlink(("mongoc-" + std::to_string(::getpid())).c_str());
+    std::atexit(mongoc_cleanup);
   });
 }
 

@@ -184,6 +184,9 @@ TEST_F(MongoCopyTest, ResumesAfterSigkillAndVerifiesFinishedCollectionsAgain) {
   ASSERT_TRUE(run.running()) << "finished before it could be interrupted";
   run.kill(SIGKILL);
   run.wait();
+  // The driver's statistics segment would outlive a killed run; a later process of the
+  // same pid would find it taken (and the driver say so on stderr).
+  EXPECT_FALSE(fs::exists("/dev/shm/mongoc-" + std::to_string(run.pid()))) << "a killed run leaves nothing in /dev/shm";
   auto refused = run_decant(args());
   EXPECT_EQ(refused.exit_code, 7) << refused.err;
   auto r = run_decant(args({"--resume"}));
