@@ -18,6 +18,12 @@ bash scripts/install-pg-versions.sh
 bash scripts/install-k8s.sh
 bash scripts/install-versitygw.sh
 bash scripts/install-age-vectors.sh >/dev/null
+# The MongoDB driver's statistics files that killed runs of earlier builds left in
+# /dev/shm: a new process of the same pid would find its name taken.
+for f in /dev/shm/mongoc-*; do
+  [ -e "$f" ] || continue
+  [ -d "/proc/${f##*-}" ] || rm -f "$f"
+done
 # Compiled objects are cached under a fixed directory (keyed by content, not by the clone's
 # path): a second run on the same machine compiles only what changed.
 export CCACHE_DIR=/var/cache/decant/ccache CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=6G

@@ -12,10 +12,12 @@
 #include "common/redact.hpp"
 #include "common/signals.hpp"
 #include "decant/version.hpp"
+#include "mongo/client.hpp"
 
 namespace decant::cli {
 
 int run(int argc, char** argv) {
+  mongo::init_driver();
   install_signal_handlers();
   CLI::App app{"decant: move self-hosted platform databases to external servers, fast and verified"};
   app.set_version_flag("--version", std::string("decant ") + kVersion);

@@ -12,7 +12,6 @@
 #include "common/log.hpp"
 
 namespace decant::mongo {
-namespace {
 
 void init_driver() {
   static std::once_flag once;
@@ -25,13 +24,16 @@ void init_driver() {
         },
         nullptr);
     mongoc_init();
-    // mongoc_init maps its statistics counters from /dev/shm/mongoc-<pid>, which only
-    // mongoc_cleanup removes: a killed run would leave it behind, and a later process of
-    // the same pid would find it taken. The mapping outlives the name.
+    // mongoc_init (Debian's library also runs it when loaded, before main) maps its
+    // statistics counters from /dev/shm/mongoc-<pid>, which only mongoc_cleanup removes:
+    // a killed run would leave it behind, and a later process of the same pid would find
+    // it taken. The mapping outlives the name.
     ::shm_unlink(("mongoc-" + std::to_string(::getpid())).c_str());
     std::atexit(mongoc_cleanup);
   });
 }
+
+namespace {
 
 bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
 

@@ -13,6 +13,11 @@
 
 namespace decant::mongo {
 
+// Readies the MongoDB driver: its messages go to decant's verbose log, and it leaves no
+// file behind however the process ends. decant calls it first thing, for every command
+// (the driver sets itself up when loaded); later calls do nothing.
+void init_driver();
+
 // A bson_t we own (or a read-only view of one we do not).
 // (Not a unique_ptr: bson_t carries an alignment attribute that templates drop.)
 class Bson {
