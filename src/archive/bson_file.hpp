@@ -29,8 +29,9 @@ class BsonFileSource : public engine::RowSource {
 };
 
 // Writes rows as they are (BSON documents, COPY text, large-object bytes) to a file,
-// gzip-compressed when `gzip`. finish() flushes and syncs; the file is written under a short temporary name in the same directory
-// (".decant-XXXXXX") and renamed into place, so a reader never sees half a file.
+// gzip-compressed when `gzip`. finish() flushes and syncs; the file is written under a
+// short temporary name in the same directory (".decant-XXXXXX") and renamed into place,
+// so a reader never sees half a file.
 class FileSink : public engine::RowSink {
  public:
   FileSink(const std::filesystem::path& path, bool gzip);

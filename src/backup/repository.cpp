@@ -10,14 +10,16 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/replace_file.hpp"
 
 namespace decant::backup {
 namespace fs = std::filesystem;
 namespace {
 
+constexpr const char* kRepositoryHint = "free space or fix permissions in the repository, then run again with --resume";
+
 [[noreturn]] void io_failed(const std::string& what, const fs::path& path, int err) {
-  throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
-              "free space or fix permissions in the repository, then run again with --resume");
+  throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err), kRepositoryHint);
 }
 
 class FileDescriptor {
@@ -54,30 +56,7 @@ class LocalRepository : public Repository {
   void put(const std::string& key, std::string_view bytes) override {
     fs::path path = at(key);
     make_directories(path.parent_path());
-    std::string temp = (path.parent_path() / (".decant-" + path.filename().string() + ".XXXXXX")).string();
-    FileDescriptor fd(::mkstemp(temp.data()));
-    if (fd.get() < 0) io_failed("cannot create", temp, errno);
-    for (size_t at = 0; at < bytes.size();) {
-      ssize_t n = ::write(fd.get(), bytes.data() + at, bytes.size() - at);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        int err = errno;
-        ::unlink(temp.c_str());
-        io_failed("cannot write", temp, err);
-      }
-      at += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0 || ::close(fd.release()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      io_failed("cannot sync", temp, err);
-    }
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      io_failed("cannot rename into place", path, err);
-    }
-    sync_directory(path.parent_path());
+    replace_file(path, bytes, kRepositoryHint);
   }
 
   std::optional<std::string> get(const std::string& key) const override {
