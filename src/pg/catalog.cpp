@@ -111,17 +111,6 @@ LEFT JOIN pg_catalog.pg_constraint con
 WHERE t.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
 )SQL";
 
-constexpr const char* kTablesNeedingTablesSql = R"SQL(
-SELECT c.oid FROM pg_catalog.pg_class c
-WHERE c.relkind IN ('r', 'p') AND (
-  EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND NOT c.relispartition)
-  OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-             LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem
-             JOIN pg_catalog.pg_class r ON r.oid IN (t.typrelid, coalesce(e.typrelid, 0))
-             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND r.relkind <> 'c'))
-)SQL";
-
 constexpr const char* kSequencesSql = R"SQL(
 WITH extcfg AS (SELECT unnest(e.extconfig) AS reloid FROM pg_catalog.pg_extension e)
 SELECT n.nspname || '.' || c.relname, format('%I.%I', n.nspname, c.relname)
@@ -217,8 +206,6 @@ DatabaseCatalog read_catalog(Connection& source) {
   auto s = source.exec(kSequencesSql);
   for (int i = 0; i < s.rows(); ++i) cat.sequences.push_back({s.text(i, 0), s.text(i, 1)});
   cat.large_objects = read_large_objects(source);
-  auto needing = source.exec(kTablesNeedingTablesSql);
-  for (int i = 0; i < needing.rows(); ++i) cat.tables_needing_tables.insert(to_oid(needing.text(i, 0)));
   auto ext = source.exec("SELECT extname, extversion FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql' ORDER BY 1");
   for (int i = 0; i < ext.rows(); ++i) cat.extensions.push_back({ext.text(i, 0), ext.text(i, 1)});
   return cat;

@@ -71,9 +71,6 @@ struct DatabaseCatalog {
   std::vector<SequenceInfo> sequences;
   std::vector<LargeObjectInfo> large_objects;
   std::vector<ExtensionInfo> extensions;
-  // Tables whose CREATE TABLE names another table (INHERITS, a column of a table's row
-  // type): they cannot be created at the same time as that table.
-  std::set<uint32_t> tables_needing_tables;
 };
 
 // Reads the catalog in the connection's current snapshot. Throws Error(privileges)

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
+#include <iterator>
 
 #include "common/error.hpp"
 
@@ -159,6 +161,15 @@ DumpArchive read_custom_archive(std::string_view bytes) {
     a.entries.push_back(std::move(e));
   }
   return a;
+}
+
+DumpArchive read_custom_archive_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    throw Error(ExitCode::local_io, "cannot read the schema archive " + path.string(),
+                "check the state directory's disk, then run the same command with --resume");
+  return read_custom_archive(bytes);
 }
 
 std::string directory_toc(const DumpArchive& a) {

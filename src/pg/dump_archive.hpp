@@ -5,6 +5,7 @@
 // writes what pg_restore reads. Archive versions 1.14 (pg_dump 12-15), 1.15 (16) and
 // 1.16 (17); others are refused rather than guessed at.
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,8 @@ struct DumpArchive {
 // The header and TOC of a custom-format archive (its data blocks are not read). Throws
 // Error(copy_failed) naming what is wrong when it is not one decant can read.
 DumpArchive read_custom_archive(std::string_view bytes);
+// The same, of the archive file `path` (Error(local_io) when it cannot be read).
+DumpArchive read_custom_archive_file(const std::filesystem::path& path);
 
 // toc.dat of a directory-format archive holding `archive`'s entries, uncompressed.
 std::string directory_toc(const DumpArchive& archive);

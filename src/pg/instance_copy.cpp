@@ -31,6 +31,7 @@
 #include "pg/index_builds.hpp"
 #include "pg/large_objects.hpp"
 #include "pg/schema.hpp"
+#include "pg/schema_split.hpp"
 #include "pg/server_identity.hpp"
 #include "pg/tools.hpp"
 
@@ -54,46 +55,6 @@ constexpr const char* kTargetSessionSql =
 void admin_session(Connection& conn) {
   conn.exec("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; SET extra_float_digits = 3; "
             "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
-}
-
-
-
-
-
-// Creating thousands of tables is the longest part of a pre-data restore, one CREATE
-// TABLE after another. The longest run of consecutive TABLE entries in the TOC (with the
-// comments and ACLs between them) is split into kSchemaParts parts that run at once, in
-// sessions of their own: 0 before the run, 1..kSchemaParts the run's tables, and
-// kSchemaParts + 1 after it, where also go the run's comments and ACLs (nothing depends on
-// them) and its tables that name another table (INHERITS, a table's row type), in TOC
-// order. Returns an empty split when there are too few tables to gain anything. The split
-// depends on the TOC only, never on --jobs, so that a resumed run restores the same parts.
-constexpr int kSchemaParts = 4;
-constexpr size_t kParallelSchemaTables = 64;
-
-std::vector<int> split_for_parallel_sessions(const std::vector<TocEntry>& toc, const std::set<uint32_t>& needing_tables) {
-  auto in_run = [](const TocEntry& e) {
-    return e.desc == "TABLE" || e.desc == "COMMENT" || e.desc == "ACL" || e.desc == "SECURITY";
-  };
-  size_t best_begin = 0, best_end = 0, best_tables = 0;
-  for (size_t i = 0; i < toc.size();) {
-    if (!in_run(toc[i])) {
-      ++i;
-      continue;
-    }
-    size_t j = i, tables = 0;
-    for (; j < toc.size() && in_run(toc[j]); ++j)
-      if (toc[j].desc == "TABLE" && !needing_tables.count(toc[j].oid)) ++tables;
-    if (tables > best_tables) std::tie(best_begin, best_end, best_tables) = std::tuple(i, j, tables);
-    i = j;
-  }
-  if (best_tables < kParallelSchemaTables) return {};
-  std::vector<int> phase(toc.size(), kSchemaParts + 1);
-  for (size_t i = 0; i < best_begin; ++i) phase[i] = 0;
-  int next = 0;
-  for (size_t i = best_begin; i < best_end; ++i)
-    if (toc[i].desc == "TABLE" && !needing_tables.count(toc[i].oid)) phase[i] = 1 + next++ % kSchemaParts;
-  return phase;
 }
 
 // A table this small (on disk) is copied with others in one transaction, and its indexes
@@ -434,18 +395,22 @@ void InstanceCopy::restore_section(DatabaseRun& db, const std::string& section) 
     return e.is_large_object_metadata() ||
            (section == "post-data" && (e.desc == "INDEX" || e.desc == "CONSTRAINT") && db.built_oids.count(e.oid));
   };
-  auto phase = section == "pre-data" ? split_for_parallel_sessions(db.toc, db.catalog.tables_needing_tables)
-                                     : std::vector<int>();
+  auto phase = section == "pre-data" ? split_pre_data(db.toc) : std::vector<int>();
   if (phase.empty()) {
     restore_part(db, section, "", decants);
   } else {
     auto only = [&](int wanted) {
       return [&, wanted](const TocEntry& e) { return decants(e) || phase[&e - db.toc.data()] != wanted; };
     };
+    std::vector<int> entries(kSchemaParts + 2, 0);
+    for (int p : phase) ++entries[static_cast<size_t>(p)];
+    log::debug("database {}: pre-data in parts of {} entries (first, {} sessions at once, rest)", db.info.name,
+               fmt::join(entries, ", "), kSchemaParts);
     restore_part(db, section, "first", only(0));
     engine::TaskPool pool(std::min(jobs_, kSchemaParts));
     for (int p = 1; p <= kSchemaParts; ++p)
-      pool.submit(0, [&, p](int) { restore_part(db, section, fmt::format("tables-{}", p), only(p)); });
+      if (entries[static_cast<size_t>(p)] > 0)
+        pool.submit(0, [&, p](int) { restore_part(db, section, fmt::format("tables-{}", p), only(p)); });
     pool.wait();
     restore_part(db, section, "rest", only(kSchemaParts + 1));
   }

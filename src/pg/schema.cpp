@@ -1,5 +1,7 @@
 #include "pg/schema.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -120,30 +122,29 @@ class ScriptHeaders {
 
 }  // namespace
 
-std::vector<TocEntry> parse_toc(const std::string& listing) {
+std::vector<TocEntry> parse_toc(const std::string& listing, const DumpArchive& archive) {
+  std::map<int, const ArchiveEntry*> by_id;
+  for (const auto& a : archive.entries) by_id[a.dump_id] = &a;
   std::vector<TocEntry> out;
   std::istringstream in(listing);
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == ';') continue;
     TocEntry e;
-    e.line = line;
-    unsigned id = 0, cat = 0, oid = 0;
-    int consumed = 0;
-    if (std::sscanf(line.c_str(), "%u; %u %u %n", &id, &cat, &oid, &consumed) < 3) continue;
+    unsigned cat = 0, oid = 0;
+    if (std::sscanf(line.c_str(), "%d; %u %u", &e.dump_id, &cat, &oid) < 3) continue;
+    auto found = by_id.find(e.dump_id);
+    if (found == by_id.end())
+      throw Error(ExitCode::copy_failed,
+                  fmt::format("pg_restore lists entry {} that the schema archive does not hold", e.dump_id),
+                  "run the same command with --resume (the schema is dumped again)");
+    const ArchiveEntry& a = *found->second;
     e.catalog_oid = cat;
     e.oid = oid;
-    std::string rest = line.substr(static_cast<size_t>(consumed));
-    for (const char* d : {"INDEX ATTACH", "FK CONSTRAINT", "INDEX", "CONSTRAINT"}) {
-      std::string prefix = std::string(d) + " ";
-      if (rest.rfind(prefix, 0) == 0) {
-        e.desc = d;
-        break;
-      }
-    }
-    if (e.desc.empty()) e.desc = rest.substr(0, rest.find(' '));  // other kinds: first word only
-    auto space = line.find_last_of(' ');
-    if (space != std::string::npos) e.owner = line.substr(space + 1);
+    e.desc = a.desc;
+    e.owner = a.owner.value_or("");
+    e.dependencies = a.dependencies;
+    e.line = std::move(line);
     out.push_back(std::move(e));
   }
   return out;
@@ -152,8 +153,9 @@ std::vector<TocEntry> parse_toc(const std::string& listing) {
 bool TocEntry::is_large_object_metadata() const {
   // pg_dump < 17: "BLOB" in pre-data; 17: "BLOB METADATA" in the data section. Their
   // comments, ACLs and security labels name the object as "LARGE OBJECT <oid>".
-  return desc == "BLOB" || line.find(" BLOB METADATA ") != std::string::npos ||
-         ((desc == "COMMENT" || desc == "ACL" || desc == "SECURITY") && line.find(" LARGE OBJECT ") != std::string::npos);
+  return desc == "BLOB" || desc == "BLOB METADATA" ||
+         ((desc == "COMMENT" || desc == "ACL" || desc == "SECURITY LABEL") &&
+          line.find(" LARGE OBJECT ") != std::string::npos);
 }
 
 std::optional<std::string> ScriptFitter::fit(std::string_view line) {
@@ -199,7 +201,9 @@ std::vector<TocEntry> SchemaTransfer::list(const std::filesystem::path& file) co
   if (r.stopped || interrupted()) throw_interrupted();
   if (r.exit_status != 0)
     throw Error(ExitCode::copy_failed, "pg_restore --list " + file.string() + " failed: " + first_error(r.errors));
-  return parse_toc(r.output);
+  // The archive's own table of contents says what the listing cannot: exact kinds and
+  // dependencies (a schema-only archive is small: its header and TOC).
+  return parse_toc(r.output, read_custom_archive_file(file));
 }
 
 struct SchemaTransfer::ScriptRun {

@@ -18,22 +18,30 @@
 #include <vector>
 
 #include "pg/conninfo.hpp"
+#include "pg/dump_archive.hpp"
 #include "pg/tools.hpp"
 
 namespace decant::pg {
 
-// One line of `pg_restore -l`: "ID; TABLEOID OID DESC SCHEMA NAME OWNER".
+// One entry pg_restore would restore: its line of `pg_restore -l` ("ID; TABLEOID OID DESC
+// SCHEMA NAME OWNER"), with what the line cannot say unambiguously taken from the archive
+// itself: the kind (a "TABLE ATTACH" is not a TABLE), the owner, and the entries it
+// depends on.
 struct TocEntry {
+  int dump_id = 0;
   uint32_t catalog_oid = 0;
   uint32_t oid = 0;
-  std::string desc;   // INDEX, CONSTRAINT, FK CONSTRAINT, TABLE, BLOB, ...
-  std::string owner;  // the line's last word
+  std::string desc;   // INDEX, CONSTRAINT, FK CONSTRAINT, TABLE, TABLE ATTACH, BLOB, ...
+  std::string owner;
   std::string line;
+  std::vector<int> dependencies;  // dump ids
   // Large objects' definitions, comments, ACLs and security labels (decant copies them
   // from the catalog, for every pg_dump version alike).
   bool is_large_object_metadata() const;
 };
-std::vector<TocEntry> parse_toc(const std::string& listing);
+// The entries of `listing` (pg_restore -l of `archive`). Throws Error(copy_failed) for a
+// line naming an entry the archive does not hold.
+std::vector<TocEntry> parse_toc(const std::string& listing, const DumpArchive& archive);
 
 // Keeps a script's `SET name = value;` lines only for settings the target knows.
 class ScriptFitter {

@@ -6,6 +6,17 @@
 namespace decant::pg {
 namespace {
 
+DumpArchive archive_of(const std::vector<std::pair<int, std::string>>& entries) {
+  DumpArchive a;
+  for (const auto& [id, desc] : entries) {
+    ArchiveEntry e;
+    e.dump_id = id;
+    e.desc = desc;
+    a.entries.push_back(std::move(e));
+  }
+  return a;
+}
+
 TEST(ScriptFitter, LeavesOutSettingsTheTargetDoesNotKnowAndKeepsTheRest) {
   ScriptFitter fitter({"statement_timeout", "lock_timeout", "client_encoding", "search_path"});
   EXPECT_EQ(fitter.fit("SET statement_timeout = 0;"), std::optional<std::string>("SET statement_timeout = 0;"));
@@ -53,7 +64,9 @@ TEST(TocEntry, LargeObjectMetadataOfEveryPgDumpVersionIsRecognised) {
       "2903; 0 0 COMMENT - LARGE OBJECT 4242 r\n"
       "2904; 0 0 ACL - LARGE OBJECT 4242 r\n"
       "2905; 0 0 COMMENT - TABLE t postgres\n"
-      "2906; 1259 16384 TABLE public t postgres\n");
+      "2906; 1259 16384 TABLE public t postgres\n",
+      archive_of({{2893, "BLOB"}, {2894, "BLOB METADATA"}, {2903, "COMMENT"}, {2904, "ACL"}, {2905, "COMMENT"},
+                  {2906, "TABLE"}}));
   ASSERT_EQ(toc.size(), 6u);
   EXPECT_TRUE(toc[0].is_large_object_metadata());
   EXPECT_TRUE(toc[1].is_large_object_metadata());
