@@ -10,6 +10,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libpq-dev libcli11-dev nlohmann-json3-dev libfmt-dev libssl-dev libzstd-dev libxxhash-dev zlib1g-dev libcurl4-openssl-dev \
   libmongoc-dev libbson-dev python3-pymongo \
   libgtest-dev googletest \
-  postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-partman \
+  postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-partman postgresql-server-dev-15 \
   pgcopydb openssl curl iproute2 bsdutils python3 python3-botocore age zstd ccache >/dev/null
 # The Debian postgresql package starts a cluster on port 5432; decant's tests and demo start their own.

@@ -117,7 +117,8 @@ Tasks combine(Tasks a, Tasks b) {
 // the backup came from, and replaces what they hold).
 void restore_parts(const Manifest& manifest, const Repository& repo, const crypto::AgeKeys& keys,
                    const std::optional<std::string>& mongo_uri, const std::optional<std::string>& pg_uri,
-                   const std::optional<std::string>& pg_bin, bool drop, bool clean, bool resume, bool scratch,
+                   const std::optional<std::string>& pg_bin, const std::set<std::string>& extension_update, bool drop,
+                   bool clean, bool resume, bool scratch,
                    engine::ResumeState& state, engine::Report& report, engine::ProgressBoard& progress, int jobs,
                    std::chrono::milliseconds interval) {
   std::vector<const ItemEntry*> mongo_items;
@@ -139,7 +140,7 @@ void restore_parts(const Manifest& manifest, const Repository& repo, const crypt
     mongo->check_target(drop, resume, state, scratch ? &mongo_source : nullptr);
   }
   if (pg_uri) {
-    pg = std::make_unique<PgRestore>(*pg_uri, manifest, pg_bin);
+    pg = std::make_unique<PgRestore>(*pg_uri, manifest, pg_bin, extension_update);
     pg->check_target(clean, scratch);
   }
   if (!resume) state.reset();
@@ -332,7 +333,7 @@ int verify(const VerifyOptions& options) {
       // Nothing is replaced on a scratch server: one that holds any of the backup's databases
       // or collections may be a real one (the source restarted has another identity).
       try {
-        restore_parts(manifest, *repo, keys, options.restore_mongo, options.restore_pg, options.pg_bin, false, false,
+        restore_parts(manifest, *repo, keys, options.restore_mongo, options.restore_pg, options.pg_bin, {}, false, false,
                       false, true, state, report, progress, options.jobs, options.progress_interval);
       } catch (const Error& e) {
         if (e.code() != ExitCode::target_not_empty) throw;
@@ -397,7 +398,8 @@ int restore(const RestoreOptions& options) {
                                                 : engine::default_state_dir("backup-restore", identity),
                               identity);
     if (options.resume) state.load();
-    restore_parts(manifest, *repo, keys, options.mongo, options.pg, options.pg_bin, options.drop, options.clean,
+    restore_parts(manifest, *repo, keys, options.mongo, options.pg, options.pg_bin, options.extension_update,
+                  options.drop, options.clean,
                   options.resume, false, state, report, progress, options.jobs, options.progress_interval);
     engine::conclude(report, engine::seconds_since(started), "restore of backup " + entry.id + " complete and verified",
                      "run the same command with --drop");

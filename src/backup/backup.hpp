@@ -4,6 +4,7 @@
 // encrypted manifest that restores and verifications check every byte against.
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "backup/repository.hpp"
@@ -61,6 +62,7 @@ struct RestoreOptions {
   std::string id;
   std::optional<std::string> pg;
   std::optional<std::string> pg_bin;
+  std::set<std::string> extension_update;  // created at the target's default version (pg copy's option)
   bool clean = false;
   std::optional<std::string> mongo;
   bool drop = false;

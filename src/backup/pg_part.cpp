@@ -26,6 +26,7 @@
 #include "pg/connection.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/dump_archive.hpp"
+#include "pg/extensions.hpp"
 #include "pg/globals.hpp"
 #include "pg/large_objects.hpp"
 #include "pg/schema.hpp"
@@ -213,6 +214,7 @@ struct PgBackup::State {
     std::string snapshot;
     std::string schema_archive;
     pg::DatabaseCatalog catalog;
+    std::vector<pg::ExtensionInfo> extensions;
     json sequences = json::array();
   };
   std::vector<std::unique_ptr<Database>> databases;
@@ -283,6 +285,7 @@ Tasks PgBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle
       db.schema_archive = file.read_all();
     }
     db.catalog = pg::read_catalog(db.coordinator);
+    db.extensions = pg::read_extensions(db.coordinator);
     for (const auto& s : db.catalog.sequences) {
       auto v = db.coordinator.exec("SELECT last_value::text, is_called FROM " + s.qualified);
       db.sequences.push_back({{"qualified", s.qualified}, {"display", s.display}, {"value", v.text(0, 0)},
@@ -362,8 +365,13 @@ std::vector<ItemEntry> PgBackup::entries(const engine::ResumeState& state) const
     out.push_back(std::move(*e));
   };
   for (const auto& db : st.databases) {
+    json extensions = json::array();
+    for (const auto& e : db->extensions)
+      extensions.push_back({{"name", e.name}, {"version", e.version}, {"schema", e.schema}});
     out.push_back(metadata_entry({"pg", db->info.name, "database", "database",
-                                  {{"info", database_json(db->info)}, {"sequences", db->sequences}}}));
+                                  {{"info", database_json(db->info)},
+                                   {"sequences", db->sequences},
+                                   {"extensions", extensions}}}));
     finished(*db, "schema", {"pg", db->info.name, "schema", "schema", json::object()});
     for (const auto& table : db->catalog.tables)
       finished(*db, "table/" + table.qualified, table_item(*db, table));
@@ -383,10 +391,15 @@ struct PgRestore::State {
   pg::RolesOutcome outcome;
   json source;
   std::optional<std::string> pg_bin;
+  std::set<std::string> extension_update;
   std::unique_ptr<pg::SchemaTransfer> schema;
   struct Database {
     pg::DatabaseInfo info;
     json sequences;
+    // The source's extensions, when the backup records them (older backups do not), and
+    // the versions they are created at.
+    std::optional<std::vector<pg::ExtensionInfo>> recorded_extensions;
+    pg::ExtensionVersions extensions;
     const ItemEntry* schema_item = nullptr;
     std::vector<std::pair<const ItemEntry*, pg::TableInfo>> tables;
     const ItemEntry* large_objects = nullptr;
@@ -406,11 +419,13 @@ struct PgRestore::State {
   }
 };
 
-PgRestore::PgRestore(const std::string& uri, const Manifest& manifest, const std::optional<std::string>& pg_bin)
+PgRestore::PgRestore(const std::string& uri, const Manifest& manifest, const std::optional<std::string>& pg_bin,
+                     const std::set<std::string>& extension_update)
     : state_(std::make_unique<State>()) {
   State& st = *state_;
   st.info = pg::ConnInfo::parse(uri, "PostgreSQL target");
   st.pg_bin = pg_bin;
+  st.extension_update = extension_update;
   st.source = manifest.sources.value("pg", json::object());
   std::map<std::string, State::Database*> by_name;
   try {
@@ -422,6 +437,11 @@ PgRestore::PgRestore(const std::string& uri, const Manifest& manifest, const std
         auto db = std::make_unique<State::Database>();
         db->info = database_from_json(item.metadata.at("info"));
         db->sequences = item.metadata.at("sequences");
+        if (item.metadata.contains("extensions")) {
+          db->recorded_extensions.emplace();
+          for (const auto& e : item.metadata.at("extensions"))
+            db->recorded_extensions->push_back({e.at("name"), e.at("version"), e.at("schema")});
+        }
         by_name[db->info.name] = db.get();
         st.databases.push_back(std::move(db));
       } else {
@@ -485,6 +505,20 @@ void PgRestore::check_target(bool clean, bool refuse_source) {
   int tools_major = std::max(source_major, st.source.value("dump_tool_major", 0));
   st.schema = std::make_unique<pg::SchemaTransfer>(pg::find_pg_tools(tools_major, st.pg_bin), st.info, st.info,
                                                    std::move(target_settings));
+  // Every extension at the version the backup was taken with, before anything is written.
+  auto offered = pg::offered_extensions(st.admin);
+  std::vector<std::string> problems;
+  for (auto& db : st.databases) {
+    if (!db->recorded_extensions) continue;
+    db->extensions = pg::plan_extension_versions(db->info.name, *db->recorded_extensions, offered, st.extension_update);
+    problems.insert(problems.end(), db->extensions.problems.begin(), db->extensions.problems.end());
+  }
+  if (!problems.empty())
+    throw Error(ExitCode::copy_failed,
+                fmt::format("the target cannot create the backup's extensions as they were: {}; nothing was written",
+                            fmt::join(problems, "; ")),
+                "install those versions on the target server, or create the target's default version with "
+                "--extension-update NAME");
 }
 
 Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
@@ -492,6 +526,7 @@ Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
   st.outcome = pg::apply_roles(st.roles, st.admin, st.login);
   bool keep_owner = st.outcome.unassumable.empty();
   auto skip_large_object_metadata = [](const pg::TocEntry& e) { return e.is_large_object_metadata(); };
+  size_t entries_per_transaction = pg::entries_per_transaction(st.admin, 1);
   for (auto& db : st.databases) {
     const std::string& name = db->info.name;
     // CREATE/DROP DATABASE from a session in another database.
@@ -507,7 +542,9 @@ Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
     db->archive = std::make_unique<MemoryFile>("decant-schema");
     db->archive->write_all(archive);
     db->toc = st.schema->list(db->archive->path());
-    st.schema->restore(name, db->archive->path(), "pre-data", db->toc, skip_large_object_metadata, keep_owner, false);
+    st.schema->restore(name, db->archive->path(), db->toc,
+                       {"pre-data", skip_large_object_metadata, keep_owner, false, "", entries_per_transaction,
+                        db->extensions.create_at});
     log::info("database {}: pre-data restored", name);
   }
   for (const auto& l : st.outcome.left_out) ctx.report.add_left_out(l);
@@ -581,7 +618,7 @@ Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
       });
     }
   }
-  t.after = [&ctx, &st, keep_owner, skip_large_object_metadata] {
+  t.after = [&ctx, &st, keep_owner, skip_large_object_metadata, entries_per_transaction] {
     st.sessions.clear();
     std::set<std::string> names;
     for (auto& db : st.databases) {
@@ -604,9 +641,17 @@ Tasks PgRestore::tasks(const RestoreContext& ctx, bool clean) {
       if (!r.verified) r.problem = fmt::format("values differ: {}", fmt::join(differ, ", "));
       ctx.report.add_item(db->info.name, r);
       log::info("database {}: restoring the post-data (indexes, constraints, triggers, ...)", db->info.name);
-      st.schema->restore(db->info.name, db->archive->path(), "post-data", db->toc, skip_large_object_metadata,
-                         keep_owner, false);
+      st.schema->restore(db->info.name, db->archive->path(), db->toc,
+                         {"post-data", skip_large_object_metadata, keep_owner, false, "", entries_per_transaction,
+                          db->extensions.create_at});
       db->archive.reset();
+      if (db->recorded_extensions) {
+        pg::verify_extensions(db->extensions, conn, db->info.name, ctx.report);
+        for (const auto& note : db->extensions.updated) ctx.report.add_note(note);
+      } else {
+        ctx.report.add_note("database " + db->info.name + ": the backup does not record its extensions' versions (an "
+                            "older decant made it): each was created at the target's default version");
+      }
     }
     pg::verify_roles(st.roles, st.admin, st.login, st.outcome.excused, names, ctx.report);
   };

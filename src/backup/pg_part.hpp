@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,13 @@ class PgBackup {
 
 class PgRestore {
  public:
-  PgRestore(const std::string& uri, const Manifest& manifest, const std::optional<std::string>& pg_bin);
+  PgRestore(const std::string& uri, const Manifest& manifest, const std::optional<std::string>& pg_bin,
+            const std::set<std::string>& extension_update);
   ~PgRestore();
   std::string display() const;
   // Refuses a target that is the backup's source when `refuse_source` (a scratch restore),
-  // and target databases that hold anything unless `clean`.
+  // target databases that hold anything unless `clean`, and a target that does not offer
+  // the extensions' versions (but those of `extension_update`).
   void check_target(bool clean, bool refuse_source);
   // Applies the roles and creates the databases with their pre-data schema, then returns
   // one task per table and large-object set; `after` sets the sequences, restores the

@@ -152,6 +152,7 @@ Runner add_backup(CLI::App& app) {
       ->transform(from_environment);
   r->add_flag("--clean", restore->clean, "Drop and recreate target databases that hold anything");
   r->add_option("--pg-bin", restore->pg_bin, "Directory holding the pg_restore and psql to use");
+  add_extension_update(r, restore->extension_update);
   r->add_option("--mongo", restore->mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
       ->transform(from_environment);
   r->add_flag("--drop", restore->drop, "Replace target collections that hold data (as mongorestore --drop)");

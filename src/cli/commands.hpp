@@ -3,6 +3,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "backup/repository.hpp"
 #include "migrate/plan.hpp"
@@ -18,6 +20,13 @@ inline std::function<std::chrono::milliseconds()> add_progress_interval(CLI::App
   cmd->add_option("--progress-interval", *seconds, "Seconds between progress lines when stdout is not a terminal")
       ->check(CLI::PositiveNumber);
   return [seconds] { return std::chrono::milliseconds(static_cast<long>(*seconds * 1000)); };
+}
+// Adds --extension-update NAME (repeatable): extensions created at the target's default
+// version rather than the source's.
+inline void add_extension_update(CLI::App* cmd, std::set<std::string>& names) {
+  cmd->add_option("--extension-update", names,
+                  "Create this extension (repeatable) at the target's default version instead of the source's; "
+                  "without it, a target that lacks the source's version is refused before anything is written");
 }
 Runner add_pg_copy(CLI::App& pg);
 Runner add_mongo_copy(CLI::App& mongo);

@@ -46,7 +46,7 @@ Runner add_migrate(CLI::App& app) {
                                  ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
                                  ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
                                  ExitCode::same_server, ExitCode::cluster_mismatch, ExitCode::cluster_failed,
-                                 ExitCode::repository, ExitCode::internal}));
+                                 ExitCode::repository, ExitCode::unsupported_target, ExitCode::internal}));
   return [options] {
     if (!options->backup.repo.url.empty() && options->backup.recipients.recipients.empty() &&
         options->backup.recipients.recipient_files.empty())

@@ -24,6 +24,7 @@ Runner add_pg_copy(CLI::App& pg) {
   cmd->add_option("--state-dir", options->state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/pg-copy-<id>");
   cmd->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump and pg_restore to use");
+  add_extension_update(cmd, options->extension_update);
   auto interval = add_progress_interval(cmd);
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,

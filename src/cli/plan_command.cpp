@@ -31,9 +31,12 @@ void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--allow-single-server", options.allow_single_server,
                 "A PostgreSQL target without a streaming standby is a warning, not a blocker");
+  cmd->add_flag("--allow-unsupported-target", options.allow_unsupported_target,
+                "A PostgreSQL target of a major version the release does not support is a warning, not a blocker");
   cmd->add_flag("--clean", options.clean, "Replace PostgreSQL databases the target has already");
   cmd->add_flag("--drop", options.drop, "Replace MongoDB collections the target has already");
   cmd->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_dump, pg_restore and psql to use");
+  add_extension_update(cmd, options.extension_update);
 }
 
 Runner add_plan(CLI::App& app) {
@@ -48,7 +51,8 @@ Runner add_plan(CLI::App& app) {
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
                                  ExitCode::copy_failed, ExitCode::tls, ExitCode::same_server,
-                                 ExitCode::cluster_mismatch, ExitCode::cluster_failed, ExitCode::internal}) +
+                                 ExitCode::cluster_mismatch, ExitCode::cluster_failed, ExitCode::unsupported_target,
+                                 ExitCode::internal}) +
               "\nWith blockers, the exit code is the first blocker's.");
   return [options, output] {
     auto plan = migrate::make_plan(*options);

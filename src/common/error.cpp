@@ -8,7 +8,7 @@
 namespace decant {
 namespace {
 
-constexpr std::array<ExitCodeInfo, 22> kExitCodes{{
+constexpr std::array<ExitCodeInfo, 23> kExitCodes{{
     {ExitCode::ok, "ok", "done and verified", "done, and everything it did was verified", ""},
     {ExitCode::internal, "internal error", "internal error", "a bug: decant met a state it does not expect",
      "report it, with the command and its output"},
@@ -76,6 +76,12 @@ constexpr std::array<ExitCodeInfo, 22> kExitCodes{{
     {ExitCode::no_recent_backup, "no recent backup", "no verified pre-upgrade backup is recent enough",
      "`decant upgrade-check` found no complete, fully verified `pre-upgrade` backup newer than --max-age",
      "take one (`decant backup create --reason pre-upgrade`, then `decant backup verify --id ID`) before upgrading"},
+    {ExitCode::unsupported_target, "unsupported target", "a target is not one the release supports",
+     "an external database is not one the release's CircleCI Server supports: its PostgreSQL major version, the TLS "
+     "it negotiates, the pg_partman it can install, or its MongoDB version or featureCompatibilityVersion "
+     "(`decant plan` lists the release's requirements and each finding)",
+     "give a target that meets them, or fix what the finding names; a PostgreSQL major outside the supported set is "
+     "accepted with --allow-unsupported-target"},
 }};
 
 }  // namespace

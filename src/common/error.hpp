@@ -34,6 +34,7 @@ enum class ExitCode : int {
   backup_manifest = 19,
   repository = 20,
   no_recent_backup = 21,
+  unsupported_target = 22,
 };
 
 struct ExitCodeInfo {

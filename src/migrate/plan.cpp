@@ -10,6 +10,7 @@
 #include "common/process.hpp"
 #include "engine/progress.hpp"
 #include "k8s/port_forward.hpp"
+#include "migrate/target_checks.hpp"
 #include "mongo/client.hpp"
 #include "pg/connection.hpp"
 #include "pg/conninfo.hpp"
@@ -110,12 +111,18 @@ std::string first_line_without(const std::string& text, const std::string& marke
   return out;
 }
 
-void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& target, Plan& plan) {
+// psql in the pod, with TLS required where the release needs it (as the application's
+// secureMode connects): the login from the cluster's network, and the protocol negotiated.
+void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& target,
+                      const std::string& tls_min, Plan& plan) {
   auto info = pg::ConnInfo::parse(target, "target");
+  if (!tls_min.empty()) info = info.with("sslmode", application_sslmode(info.param("sslmode").value_or("")));
   const std::string script =
       "read -r PGPASSWORD; export PGPASSWORD\n"
       "if ! command -v psql >/dev/null 2>&1; then echo decant-probe-no-client; exit 0; fi\n"
-      "if out=$(psql -w -X -At -c 'SELECT 1' \"$1\" 2>&1); then echo decant-probe-ok; else echo \"$out\"; fi";
+      "if out=$(psql -w -X -At -c \"SELECT 'decant-probe-ok ' || coalesce((SELECT version FROM pg_catalog.pg_stat_ssl "
+      "WHERE pid = pg_catalog.pg_backend_pid() AND ssl), 'no-tls')\" \"$1\" 2>&1); then echo \"$out\"; "
+      "else echo \"$out\"; fi";
   std::string out;
   try {
     out = exec_in_pod(cluster, db.pod, script, {info.for_child(info.maintenance_db())}, info.password().value_or(""));
@@ -123,9 +130,17 @@ void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, c
     plan.blockers.push_back(finding(e));
     return;
   }
-  if (out.find("decant-probe-ok") != std::string::npos) {
-    plan.checks.push_back(fmt::format("PostgreSQL target reached and logged into from inside the cluster (psql in {})",
-                                      db.pod));
+  if (auto ok = out.find("decant-probe-ok "); ok != std::string::npos) {
+    std::string protocol = out.substr(ok + 16, out.find('\n', ok) - ok - 16);
+    plan.checks.push_back(fmt::format("PostgreSQL target reached and logged into from inside the cluster (psql in {}, "
+                                      "{})",
+                                      db.pod, protocol == "no-tls" ? "without TLS" : protocol));
+    if (!tls_min.empty() && (protocol == "no-tls" || protocol < tls_min))
+      plan.blockers.push_back({ExitCode::unsupported_target,
+                               fmt::format("from inside the cluster the PostgreSQL target negotiates {}, and the release "
+                                           "authenticates with {} only",
+                                           protocol == "no-tls" ? "no TLS" : protocol, tls_min),
+                               "set ssl_min_protocol_version = '" + tls_min + "' with ssl = on on the target server"});
   } else if (out.find("decant-probe-no-client") != std::string::npos) {
     plan.warnings.push_back({ExitCode::ok, "the pod " + db.pod + " has no psql: the target was not probed from inside the cluster",
                              "check that pods reach " + info.display() + " before migrating"});
@@ -278,7 +293,8 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
     if (e.code() == ExitCode::interrupted) throw;
     plan.blockers.push_back(finding(e));
   }
-  probe_postgresql(cluster, db, *options.pg_target, plan);
+  probe_postgresql(cluster, db, *options.pg_target, plan.requirements.row->pg_tls_min, plan);
+  check_postgresql_requirements(*plan.requirements.row, options, source, plan);
   if (!plan.pg) return;
   // At least two PostgreSQL servers: the target's streaming standbys.
   try {
@@ -345,6 +361,7 @@ void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan&
     plan.blockers.push_back(finding(e));
   }
   probe_mongodb(cluster, db, *options.mongo_target, plan);
+  check_mongodb_requirements(*plan.requirements.row, *options.mongo_target, plan);
   if (!plan.mongo) return;
   try {
     double rate = sample_mongodb(source, *plan.mongo);
@@ -367,6 +384,7 @@ pg::CopyOptions pg_copy_options(const PlanOptions& options, int local_port, cons
   copy.target = *options.pg_target;
   copy.clean = options.clean;
   copy.pg_bin = options.pg_bin;
+  copy.extension_update = options.extension_update;
   return copy;
 }
 
@@ -398,6 +416,17 @@ Plan make_plan(const PlanOptions& options) {
   cluster.check();
   Plan plan;
   plan.release = read_release(cluster, options.release, options.pg_target.has_value(), options.mongo_target.has_value());
+  plan.requirements = requirements_for_chart(plan.release.chart);
+  const auto& row = *plan.requirements.row;
+  if (plan.requirements.known)
+    plan.checks.push_back(fmt::format("CircleCI Server {} (chart {}) requires of its databases: {}", row.releases,
+                                      plan.release.chart, row.summary()));
+  else
+    plan.warnings.push_back({ExitCode::ok,
+                             fmt::format("decant does not know what the chart {} requires: the targets are checked "
+                                         "against CircleCI Server {}'s requirements, the newest it knows ({})",
+                                         plan.release.chart, row.releases, row.summary()),
+                             ""});
   check_permissions(cluster, plan);
   double seconds = 0;
   if (options.pg_target) plan_postgresql(cluster, options, plan, seconds);
@@ -421,6 +450,9 @@ int plan_exit_code(const Plan& plan) { return plan.blockers.empty() ? 0 : static
 void print_plan(const Plan& plan) {
   const auto& r = plan.release;
   fmt::print("release {} (chart {}, revision {}, {})\n", r.name, r.chart, r.revision, r.status);
+  if (plan.requirements.row)
+    fmt::print("requirements of CircleCI Server {}{}: {}\n", plan.requirements.row->releases,
+               plan.requirements.known ? "" : " (the newest decant knows)", plan.requirements.row->summary());
   int replicas = 0;
   std::vector<std::string> apps;
   for (const auto& a : r.apps) {
@@ -471,6 +503,18 @@ nlohmann::json plan_json(const Plan& plan) {
   json out;
   out["release"] = {{"name", r.name}, {"chart", r.chart}, {"revision", r.revision}, {"status", r.status},
                     {"app_version", r.app_version}, {"values", redacted(r.user_values)}};
+  if (plan.requirements.row) {
+    const auto& row = *plan.requirements.row;
+    out["requirements"] = {{"releases", row.releases},
+                           {"chart_version", plan.requirements.version},
+                           {"known", plan.requirements.known},
+                           {"postgresql_majors", row.pg_majors_text()},
+                           {"postgresql_tls_min", row.pg_tls_min},
+                           {"pg_partman_series", row.partman_series},
+                           {"mongodb_min", row.mongo_min.text()},
+                           {"mongodb_documented", row.mongo_documented.text()},
+                           {"source", row.source}};
+  }
   out["applications"] = json::array();
   for (const auto& a : r.apps) out["applications"].push_back({{"name", a.name}, {"replicas", a.replicas}, {"ready", a.ready}});
   for (const auto* db : {&r.postgresql, &r.mongodb}) {

@@ -7,12 +7,14 @@
 // one line that says what to do.
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
 #include "k8s/cluster.hpp"
 #include "migrate/release.hpp"
+#include "migrate/requirements.hpp"
 #include "mongo/instance_copy.hpp"
 #include "pg/instance_copy.hpp"
 
@@ -27,9 +29,12 @@ struct PlanOptions {
   bool all_mongo_dbs = false;
   std::optional<int> daily_active_users;
   bool allow_single_server = false;  // fewer than two PostgreSQL servers is a warning only
+  // A PostgreSQL major the release does not support is a warning only (in the report).
+  bool allow_unsupported_target = false;
   bool clean = false;                // what --clean / --drop would replace is no blocker
   bool drop = false;
   std::optional<std::string> pg_bin;
+  std::set<std::string> extension_update;  // pg copy's --extension-update
 };
 
 struct Finding {
@@ -48,6 +53,7 @@ struct Sizing {
 
 struct Plan {
   ReleaseState release;
+  RequirementsForChart requirements;  // what the release's CircleCI Server requires of its targets
   std::optional<pg::CopyPreflight> pg;
   std::optional<mongo::CopyPreflight> mongo;
   std::string pg_target_display, mongo_target_display;

@@ -289,6 +289,22 @@ std::string server_version(mongoc_client_t* client, const std::string& where) {
   return "unknown";
 }
 
+std::string feature_compatibility_version(mongoc_client_t* client, const std::string& where) {
+  Bson reply;
+  try {
+    reply = run_command(client, "admin", Bson::from_json(R"({"getParameter": 1, "featureCompatibilityVersion": 1})"),
+                        where);
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted || e.code() == ExitCode::unreachable) throw;
+    return "";  // a login without clusterMonitor, or a server that does not answer it
+  }
+  bson_iter_t it, version;
+  if (bson_iter_init(&it, reply.get()) && bson_iter_find_descendant(&it, "featureCompatibilityVersion.version", &version) &&
+      BSON_ITER_HOLDS_UTF8(&version))
+    return bson_iter_utf8(&version, nullptr);
+  return "";
+}
+
 ServerIdentity identify_server(mongoc_client_t* client, const std::string& where) {
   Bson hello_reply = hello(client, where);
   Bson status_command;

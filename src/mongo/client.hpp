@@ -120,6 +120,8 @@ Bson hello(mongoc_client_t* client, const std::string& where);
 void ping(mongoc_client_t* client, const std::string& where);
 // buildInfo's version ("7.0.14"; FerretDB answers with the MongoDB version it speaks).
 std::string server_version(mongoc_client_t* client, const std::string& where);
+// The featureCompatibilityVersion ("7.0"), or "" when the server does not say.
+std::string feature_compatibility_version(mongoc_client_t* client, const std::string& where);
 
 // What a server says about itself, to tell whether two URIs reach the same server
 // whatever their addresses (127.0.0.1 or localhost, two port-forwards to one pod).

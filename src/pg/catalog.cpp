@@ -206,8 +206,6 @@ DatabaseCatalog read_catalog(Connection& source) {
   auto s = source.exec(kSequencesSql);
   for (int i = 0; i < s.rows(); ++i) cat.sequences.push_back({s.text(i, 0), s.text(i, 1)});
   cat.large_objects = read_large_objects(source);
-  auto ext = source.exec("SELECT extname, extversion FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql' ORDER BY 1");
-  for (int i = 0; i < ext.rows(); ++i) cat.extensions.push_back({ext.text(i, 0), ext.text(i, 1)});
   return cat;
 }
 

@@ -63,6 +63,7 @@ struct SequenceInfo {
 struct ExtensionInfo {
   std::string name;
   std::string version;
+  std::string schema;
 };
 
 struct DatabaseCatalog {
@@ -70,7 +71,6 @@ struct DatabaseCatalog {
   std::vector<IndexBuild> indexes;
   std::vector<SequenceInfo> sequences;
   std::vector<LargeObjectInfo> large_objects;
-  std::vector<ExtensionInfo> extensions;
 };
 
 // Reads the catalog in the connection's current snapshot. Throws Error(privileges)

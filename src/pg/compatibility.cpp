@@ -67,33 +67,15 @@ std::vector<std::string> instance_incompatibilities(Connection& source, Connecti
   return problems;
 }
 
-std::set<std::string> available_extensions(Connection& target) {
-  std::set<std::string> out;
-  auto r = target.exec("SELECT name FROM pg_catalog.pg_available_extensions");
-  for (int i = 0; i < r.rows(); ++i) out.insert(r.text(i, 0));
-  return out;
-}
-
-std::vector<std::string> missing_extensions(const std::string& db, const std::vector<ExtensionInfo>& used,
-                                            const std::set<std::string>& available) {
-  std::vector<std::string> problems;
-  for (const auto& ext : used)
-    if (!available.count(ext.name))
-      problems.push_back(fmt::format("database {} uses the extension {} {}, which the target server does not have "
-                                     "installed",
-                                     db, ext.name, ext.version));
-  return problems;
-}
-
-std::string missing_roles_sql(Connection& source, Connection& target) {
+std::vector<std::string> missing_roles(Connection& source, Connection& target) {
   std::set<std::string> existing;
   auto t = target.exec("SELECT rolname FROM pg_catalog.pg_roles");
   for (int i = 0; i < t.rows(); ++i) existing.insert(t.text(i, 0));
-  std::string sql;
+  std::vector<std::string> missing;
   auto s = source.exec("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY 1");
   for (int i = 0; i < s.rows(); ++i)
-    if (!existing.count(s.text(i, 0))) sql += "CREATE ROLE " + target.quote_ident(s.text(i, 0)) + ";\n";
-  return sql;
+    if (!existing.count(s.text(i, 0))) missing.push_back(s.text(i, 0));
+  return missing;
 }
 
 }  // namespace decant::pg

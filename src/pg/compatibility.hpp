@@ -1,8 +1,8 @@
 #pragma once
 // What stands in the way of copying a source exactly into its target, found before
 // anything is written: a newer source into an older target can use what the older one
-// lacks (a database's locale provider, per-membership options, settings, SQL), and any
-// target can lack an extension the source uses. Each problem is one line naming it.
+// lacks (a database's locale provider, per-membership options, settings, SQL); what
+// extensions need is in extensions.hpp. Each problem is one line naming it.
 #include <set>
 #include <string>
 #include <vector>
@@ -18,13 +18,8 @@ namespace decant::pg {
 std::vector<std::string> instance_incompatibilities(Connection& source, Connection& target,
                                                     const std::vector<DatabaseInfo>& databases);
 
-// The extensions of `db` that the target server does not offer.
-std::vector<std::string> missing_extensions(const std::string& db, const std::vector<ExtensionInfo>& used,
-                                            const std::set<std::string>& available);
-std::set<std::string> available_extensions(Connection& target);
 
-// "CREATE ROLE ..." for the source's roles the target lacks: what a trial of the schema
-// needs to run first (in a transaction rolled back after it).
-std::string missing_roles_sql(Connection& source, Connection& target);
+// The source's roles the target lacks: what a trial of the schema needs made first.
+std::vector<std::string> missing_roles(Connection& source, Connection& target);
 
 }  // namespace decant::pg

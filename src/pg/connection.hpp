@@ -67,6 +67,12 @@ class Connection {
   std::string quote_ident(std::string_view name) const;
   std::string quote_literal(std::string_view value) const;
   int server_version() const { return PQserverVersion(conn_.get()); }
+  // The TLS protocol the connection negotiated ("TLSv1.3"), or nullopt without TLS.
+  std::optional<std::string> tls_protocol() const {
+    if (!PQsslInUse(conn_.get())) return std::nullopt;
+    const char* protocol = PQsslAttribute(conn_.get(), "protocol");
+    return std::string(protocol ? protocol : "unknown");
+  }
   std::string user() const { return PQuser(conn_.get()); }
 
   // Throws the error a failed result or the connection describes.

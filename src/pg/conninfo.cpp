@@ -70,6 +70,12 @@ ConnInfo ConnInfo::parse(const std::string& text, const std::string& role) {
   return info;
 }
 
+ConnInfo ConnInfo::with(const std::string& keyword, const std::string& value) const {
+  ConnInfo out = *this;
+  out.params_[keyword] = value;
+  return out;
+}
+
 std::string ConnInfo::build(const std::optional<std::string>& dbname, bool with_password) const {
   std::string out;
   for (const auto& [k, v] : params_) {

@@ -21,6 +21,8 @@ class ConnInfo {
   std::optional<std::string> password() const;
   // A keyword's value as given ("host", "port", "user", "sslmode"), or nullopt.
   std::optional<std::string> param(const std::string& keyword) const;
+  // The same connection string with `keyword` set to `value`.
+  ConnInfo with(const std::string& keyword, const std::string& value) const;
   // Safe to show: host, port, user, database; never the password.
   std::string display() const;
   std::string display(const std::string& dbname) const;

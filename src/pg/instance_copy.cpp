@@ -27,6 +27,7 @@
 #include "pg/catalog.hpp"
 #include "pg/compatibility.hpp"
 #include "pg/connection.hpp"
+#include "pg/extensions.hpp"
 #include "pg/globals.hpp"
 #include "pg/index_builds.hpp"
 #include "pg/large_objects.hpp"
@@ -81,6 +82,7 @@ struct DatabaseRun {
   std::map<uint32_t, TableBuilds> builds_by_table;
   std::set<uint32_t> built_oids;  // TOC oids decant builds itself
   bool keep_owners = true;        // false: some owner is a role the target login cannot act as
+  ExtensionVersions extensions;   // the versions its extensions are created at on the target
   Clock::time_point started;
 };
 
@@ -109,6 +111,7 @@ class InstanceCopy {
 
  private:
   void connect_and_preflight();
+  void plan_extensions();
   void prepare_state();
   void check_targets();
   void create_database(DatabaseRun& db);
@@ -144,6 +147,7 @@ class InstanceCopy {
   RolesOutcome roles_;
   bool binary_ = false;
   std::optional<SchemaTransfer> schema_;
+  size_t entries_per_transaction_ = 0;  // of a schema restore
   std::unique_ptr<engine::ResumeState> state_;
   std::unique_ptr<engine::ItemLifecycle> lifecycle_;
   std::vector<std::unique_ptr<DatabaseRun>> databases_;
@@ -204,6 +208,26 @@ void InstanceCopy::connect_and_preflight() {
     db->info = std::move(info);
     databases_.push_back(std::move(db));
   }
+  plan_extensions();
+}
+
+// Every extension is created at the source's version: a target that does not offer it is
+// refused here, before anything is written, unless the operator asked for its default.
+void InstanceCopy::plan_extensions() {
+  auto offered = offered_extensions(target_admin_);
+  std::vector<std::string> problems;
+  for (auto& db : databases_) {
+    auto conn = Connection::open(source_info_, db->info.name);
+    db->extensions = plan_extension_versions(db->info.name, read_extensions(conn), offered, options_.extension_update);
+    problems.insert(problems.end(), db->extensions.problems.begin(), db->extensions.problems.end());
+  }
+  if (problems.empty()) return;
+  throw Error(ExitCode::copy_failed,
+              fmt::format("the target (PostgreSQL {}) cannot create the source's extensions as they are: {}; nothing "
+                          "was written",
+                          target_admin_.server_version() / 10000, fmt::join(problems, "; ")),
+              "install those versions on the target server, or create the target's default version with "
+              "--extension-update NAME");
 }
 
 void InstanceCopy::prepare_state() {
@@ -303,13 +327,8 @@ void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
 // every column an attribute option, pg_attver, that other builds reject).
 void InstanceCopy::try_on_target() {
   std::vector<std::string> problems;
-  auto available = available_extensions(target_admin_);
-  for (auto& db : databases_)
-    for (auto& p : missing_extensions(db->info.name, db->catalog.extensions, available)) problems.push_back(p);
-  if (!problems.empty()) throw cannot_hold(problems);
-
   bool other_major = target_admin_.server_version() / 10000 != source_admin_.server_version() / 10000;
-  std::string roles_sql = other_major ? missing_roles_sql(source_admin_, target_admin_) : "";
+  auto roles = other_major ? missing_roles(source_admin_, target_admin_) : std::vector<std::string>();
   // A locale some database of the target has already is known to work there.
   std::set<std::string> tried;
   auto existing = target_admin_.exec("SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, " +
@@ -334,7 +353,9 @@ void InstanceCopy::try_on_target() {
     }
     std::optional<std::string> failure;
     try {
-      if (other_major) failure = schema_->trial(scratch.name, db->schema_file, db->toc, roles_sql);
+      if (other_major)
+        failure = schema_->trial(scratch.name, db->schema_file, db->toc, roles, db->extensions.create_at,
+                                 entries_per_transaction_);
     } catch (...) {
       drop_database(target_admin_, scratch.name);
       throw;
@@ -423,7 +444,9 @@ void InstanceCopy::restore_part(DatabaseRun& db, const std::string& section, con
   if (!part.empty() && state_->done(part_key)) return;
   throw_if_interrupted();
   auto started = Clock::now();
-  if (!schema_->restore(db.info.name, db.schema_file, section, db.toc, skip, db.keep_owners, options_.resume, part))
+  SectionRestore how{section, skip, db.keep_owners, options_.resume, part, entries_per_transaction_,
+                     db.extensions.create_at};
+  if (!schema_->restore(db.info.name, db.schema_file, db.toc, how))
     log::info("database {}: the {}{} was restored by the interrupted run", db.info.name, section,
               part.empty() ? "" : " (" + part + ")");
   log::debug("database {}: {} {} restored in {:.2f}s", db.info.name, section, part, engine::seconds_since(started));
@@ -704,6 +727,14 @@ int InstanceCopy::run() {
   prepare_state();
   check_targets();
   if (!options_.resume) state_->reset();
+  // The schema's transactions must be the same in a resumed run, whatever the target's
+  // settings became: their size is recorded.
+  if (auto recorded = state_->get("schema-transaction-entries")) {
+    entries_per_transaction_ = recorded->get<size_t>();
+  } else {
+    entries_per_transaction_ = entries_per_transaction(target_admin_, kSchemaParts + 1);
+    state_->mark_done("schema-transaction-entries", entries_per_transaction_);
+  }
   lifecycle_ = std::make_unique<engine::ItemLifecycle>(*state_, report_);
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
             target_info_.display(), jobs_);
@@ -738,9 +769,13 @@ int InstanceCopy::run() {
   }
 
   phase_done("post-data");
-  for (auto& db : databases_)
+  for (auto& db : databases_) {
     verify_database_properties(source_admin_, target_admin_, db->info.name,
                                !roles_.unassumable.count(db->info.owner), report_);
+    auto target_db = Connection::open(target_info_, db->info.name);
+    verify_extensions(db->extensions, target_db, db->info.name, report_);
+    for (const auto& note : db->extensions.updated) report_.add_note(note);
+  }
   std::set<std::string> copied_databases;
   for (auto& db : databases_) copied_databases.insert(db->info.name);
   verify_roles(source_roles_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
@@ -770,7 +805,8 @@ CopyPreflight InstanceCopy::preflight() {
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'");
     DatabaseSummary summary{db->info.name, static_cast<uint64_t>(r.int64(0, 0)), static_cast<uint64_t>(r.int64(0, 1)),
-                            static_cast<uint64_t>(r.int64(0, 2))};
+                            static_cast<uint64_t>(r.int64(0, 2)), {}};
+    for (const auto& e : db->extensions.source) summary.extensions[e.name] = e.version;
     out.bytes += summary.bytes;
     out.databases.push_back(std::move(summary));
   }

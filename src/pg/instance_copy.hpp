@@ -3,7 +3,9 @@
 // objects, sequences), server to server, in parallel, verified, resumable.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,9 @@ struct CopyOptions {
   std::optional<std::string> report_path;
   std::optional<std::string> state_dir;
   std::optional<std::string> pg_bin;
+  // Extensions created at the target's default version instead of the source's
+  // (--extension-update); every other one keeps its version or the copy is refused.
+  std::set<std::string> extension_update;
   std::chrono::milliseconds progress_interval{10000};
 };
 
@@ -28,6 +33,7 @@ struct DatabaseSummary {
   uint64_t bytes = 0;
   uint64_t tables = 0;
   uint64_t rows = 0;  // estimated (pg_class.reltuples): the plan's figures, not a count
+  std::map<std::string, std::string> extensions;  // name -> version on the source
 };
 struct CopyPreflight {
   int source_major = 0;

@@ -14,6 +14,8 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/run_context.hpp"
+#include "pg/connection.hpp"
+#include "pg/extensions.hpp"
 #include "pg/sqlstate.hpp"
 
 namespace decant::pg {
@@ -123,8 +125,14 @@ class ScriptHeaders {
 }  // namespace
 
 std::vector<TocEntry> parse_toc(const std::string& listing, const DumpArchive& archive) {
-  std::map<int, const ArchiveEntry*> by_id;
-  for (const auto& a : archive.entries) by_id[a.dump_id] = &a;
+  // Comments, ACLs and security labels have no section of their own: they belong to the
+  // section of the entry before them, as pg_restore reads it.
+  std::map<int, std::pair<const ArchiveEntry*, ArchiveSection>> by_id;
+  ArchiveSection current = ArchiveSection::pre_data;
+  for (const auto& a : archive.entries) {
+    if (a.section != ArchiveSection::none) current = a.section;
+    by_id[a.dump_id] = {&a, current};
+  }
   std::vector<TocEntry> out;
   std::istringstream in(listing);
   std::string line;
@@ -138,12 +146,13 @@ std::vector<TocEntry> parse_toc(const std::string& listing, const DumpArchive& a
       throw Error(ExitCode::copy_failed,
                   fmt::format("pg_restore lists entry {} that the schema archive does not hold", e.dump_id),
                   "run the same command with --resume (the schema is dumped again)");
-    const ArchiveEntry& a = *found->second;
+    const ArchiveEntry& a = *found->second.first;
     e.catalog_oid = cat;
     e.oid = oid;
     e.desc = a.desc;
     e.owner = a.owner.value_or("");
     e.dependencies = a.dependencies;
+    e.section = found->second.second;
     e.line = std::move(line);
     out.push_back(std::move(e));
   }
@@ -206,6 +215,70 @@ std::vector<TocEntry> SchemaTransfer::list(const std::filesystem::path& file) co
   return parse_toc(r.output, read_custom_archive_file(file));
 }
 
+size_t entries_per_transaction(int64_t lock_capacity, int sessions) {
+  // An entry locks up to four relations (a table, its TOAST table and index; a partition
+  // and its parent); half the table is left to everyone else.
+  constexpr int64_t kLocksPerEntry = 4;
+  int64_t entries = lock_capacity / (2 * kLocksPerEntry * std::max(1, sessions));
+  return static_cast<size_t>(std::clamp<int64_t>(entries, 25, 100000));
+}
+
+size_t entries_per_transaction(Connection& target, int sessions) {
+  auto r = target.exec(
+      "SELECT pg_catalog.current_setting('max_locks_per_transaction')::bigint * "
+      "(pg_catalog.current_setting('max_connections')::bigint + "
+      "pg_catalog.current_setting('max_prepared_transactions')::bigint)");
+  return entries_per_transaction(r.int64(0, 0), sessions);
+}
+
+namespace {
+
+// The restore's transactions: the selected entries of the sections, in TOC order, in runs
+// of at most `size` (0: one run). Returns the run of each entry, -1 for entries not selected.
+std::vector<int> transactions_of(const std::vector<TocEntry>& toc, const std::set<ArchiveSection>& sections,
+                                 const std::function<bool(const TocEntry&)>& skip, size_t size, int& count) {
+  std::vector<int> run(toc.size(), -1);
+  size_t in_run = 0;
+  count = 0;
+  for (size_t i = 0; i < toc.size(); ++i) {
+    if (!sections.count(toc[i].section) || skip(toc[i])) continue;
+    if (count == 0 || (size > 0 && in_run == size)) {
+      ++count;
+      in_run = 0;
+    }
+    run[i] = count - 1;
+    ++in_run;
+  }
+  return run;
+}
+
+ArchiveSection section_named(const std::string& name) {
+  return name == "pre-data" ? ArchiveSection::pre_data : ArchiveSection::post_data;
+}
+
+std::string quoted_identifier(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+// One pg_restore | psql run: which entries, and in what transaction. The list of entries
+// alone says what is restored, never pg_restore's --section: given a list, pg_restore
+// moves the entries left out before the others and gives a comment or ACL the section of
+// the entry before it there, so a comment opening a list lost its section and was left
+// out without a word.
+struct SchemaTransfer::Script {
+  std::string part;
+  std::function<bool(const TocEntry&)> skip;
+  bool keep_owner = true;
+  const std::map<std::string, std::string>* extension_versions = nullptr;
+  // A trial: the script runs after this prologue (BEGIN and what the schema needs) and
+  // is rolled back; otherwise psql runs it in one transaction that commits.
+  std::optional<std::string> trial_prologue;
+};
+
 struct SchemaTransfer::ScriptRun {
   PipelineResult result;
   ScriptHeaders headers;
@@ -214,21 +287,17 @@ struct SchemaTransfer::ScriptRun {
 // pg_restore writes the sections as a script (through the fitter) that psql runs on the
 // target: in one transaction, or (a trial) in one it rolls back.
 SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, const std::filesystem::path& file,
-                                                     const std::vector<std::string>& sections,
-                                                     const std::string& part, const std::vector<TocEntry>& toc,
-                                                     const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
-                                                     const std::optional<std::string>& trial_prologue) const {
-  bool trial = trial_prologue.has_value();
+                                                     const std::vector<TocEntry>& toc, const Script& script) const {
+  bool trial = script.trial_prologue.has_value();
   // The list of entries to restore lives in memory: pg_restore opens it by its /proc path.
-  MemoryFile list_file("decant-toc" + (part.empty() ? "" : "-" + part));
+  MemoryFile list_file("decant-toc" + (script.part.empty() ? "" : "-" + script.part));
   {
     std::string listing;
-    for (const auto& e : toc) listing += (skip(e) ? ";" : "") + e.line + "\n";
+    for (const auto& e : toc) listing += (script.skip(e) ? ";" : "") + e.line + "\n";
     list_file.write_all(listing);
   }
   ProcessSpec producer({tools_.pg_restore, "--file=-", "--use-list=" + list_file.path()});
-  for (const auto& section : sections) producer.argv.push_back("--section=" + section);
-  if (!keep_owner) producer.argv.emplace_back("--no-owner");
+  if (!script.keep_owner) producer.argv.emplace_back("--no-owner");
   producer.argv.push_back(file.string());
   // --file=- so that psql names the line an error is at ("psql:<stdin>:LINE:").
   ProcessSpec consumer({tools_.psql, "--no-psqlrc", "--quiet", "--no-password", "--output=/dev/null", "--file=-",
@@ -236,51 +305,113 @@ SchemaTransfer::ScriptRun SchemaTransfer::run_script(const std::string& db, cons
                        password_env(target_));
   if (!trial) consumer.argv.insert(consumer.argv.begin() + 1, "--single-transaction");
   ScriptRun run;
-  if (trial) run.headers.skip_lines(std::count(trial_prologue->begin(), trial_prologue->end(), '\n'));
+  if (trial) run.headers.skip_lines(std::count(script.trial_prologue->begin(), script.trial_prologue->end(), '\n'));
   run.result = run_pipeline(
       producer,
       [&](std::string_view line) {
         auto kept = fitter_.fit(line);
+        if (kept && script.extension_versions) kept = with_extension_version(*kept, *script.extension_versions);
         if (kept) run.headers.see(*kept);
         return kept;
       },
-      consumer, trial ? *trial_prologue : "", trial ? "\nROLLBACK;\n" : "");
+      consumer, trial ? *script.trial_prologue : "", trial ? "\nROLLBACK;\n" : "");
   if (run.result.producer.stopped || run.result.consumer.stopped || interrupted()) throw_interrupted();
-  if (run.result.producer.exit_status != 0)
+  // When psql stops at an error, pg_restore dies writing to it: psql's error is the cause.
+  if (run.result.producer.exit_status != 0 && run.result.consumer.exit_status == 0)
     throw Error(ExitCode::copy_failed,
                 "pg_restore could not read the schema of database " + db + ": " + first_error(run.result.producer.errors),
                 "run the same command with --resume (the schema is dumped again)");
   return run;
 }
 
-bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
-                             const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip,
-                             bool keep_owner, bool may_exist, const std::string& part) const {
-  auto run = run_script(db, file, {section}, part, toc, skip, keep_owner, std::nullopt);
-  if (run.result.consumer.exit_status == 0) return true;
-  std::string doing = section == "pre-data" ? "schema (pre-data)" : "indexes, constraints and the rest (post-data)";
-  auto e = script_error(run.result.consumer.errors);
-  if (may_exist && is_duplicate_object(e.state)) return false;
-  std::string object = run.headers.object_at(e.line);
-  ExitCode code = e.state.empty() ? classify_dump_failure(run.result.consumer.errors) : classify_sqlstate(e.state);
-  if (code == ExitCode::usage) code = ExitCode::copy_failed;
-  throw Error(code,
-              "restoring the " + doing + " of database " + db + " failed" + (object.empty() ? "" : " at " + object) +
-                  ": " + e.message,
-              code == ExitCode::privileges ? "connect --target as a superuser, or grant the login what it lacks"
-                                           : "fix the cause, then run the same command with --resume (the step was "
-                                             "rolled back)");
+bool SchemaTransfer::restore(const std::string& db, const std::filesystem::path& file, const std::vector<TocEntry>& toc,
+                             const SectionRestore& how) const {
+  int count = 0;
+  auto run_of = transactions_of(toc, {section_named(how.section)}, how.skip, how.entries_per_transaction, count);
+  bool restored_any = count == 0;  // nothing to restore: nothing an earlier run did
+  for (int t = 0; t < count; ++t) {
+    Script script{how.part + (count > 1 ? fmt::format("-{}", t) : ""),
+                  [&](const TocEntry& e) { return run_of[static_cast<size_t>(&e - toc.data())] != t; },
+                  how.keep_owner, &how.extension_versions, std::nullopt};
+    auto run = run_script(db, file, toc, script);
+    if (run.result.consumer.exit_status == 0) {
+      restored_any = true;
+      continue;
+    }
+    std::string doing = how.section == "pre-data" ? "schema (pre-data)" : "indexes, constraints and the rest (post-data)";
+    auto e = script_error(run.result.consumer.errors);
+    if (how.may_exist && is_duplicate_object(e.state)) continue;  // committed by the interrupted run
+    std::string object = run.headers.object_at(e.line);
+    ExitCode code = e.state.empty() ? classify_dump_failure(run.result.consumer.errors) : classify_sqlstate(e.state);
+    if (code == ExitCode::usage) code = ExitCode::copy_failed;
+    throw Error(code,
+                "restoring the " + doing + " of database " + db + " failed" + (object.empty() ? "" : " at " + object) +
+                    ": " + e.message,
+                code == ExitCode::privileges
+                    ? "connect --target as a superuser, or grant the login what it lacks"
+                    : std::string("fix the cause, then run the same command with --resume (") +
+                          (count > 1 ? "that transaction was" : "the step was") + " rolled back)");
+  }
+  return restored_any;
 }
 
 std::optional<std::string> SchemaTransfer::trial(const std::string& scratch_db, const std::filesystem::path& file,
-                                                 const std::vector<TocEntry>& toc, const std::string& setup_sql) const {
-  auto run = run_script(
-      scratch_db, file, {"pre-data", "post-data"}, "", toc, [](const TocEntry& e) { return e.is_large_object_metadata(); },
-      true, "BEGIN;\n" + setup_sql + "\n");
-  if (run.result.consumer.exit_status == 0) return std::nullopt;
-  auto e = script_error(run.result.consumer.errors);
-  std::string object = run.headers.object_at(e.line);
-  return (object.empty() ? "" : "at " + object + ": ") + e.message;
+                                                 const std::vector<TocEntry>& toc,
+                                                 const std::vector<std::string>& missing_roles,
+                                                 const std::map<std::string, std::string>& extension_versions,
+                                                 size_t entries_per_transaction) const {
+  auto lo_metadata = [](const TocEntry& e) { return e.is_large_object_metadata(); };
+  int count = 0;
+  auto run_of = transactions_of(toc, {ArchiveSection::pre_data, ArchiveSection::post_data}, lo_metadata,
+                                entries_per_transaction, count);
+  std::string roles_sql;
+  for (const auto& r : missing_roles) roles_sql += "CREATE ROLE " + quoted_identifier(r) + ";\n";
+  auto failure_of = [&](const ScriptRun& run) -> std::optional<std::string> {
+    if (run.result.consumer.exit_status == 0) return std::nullopt;
+    auto e = script_error(run.result.consumer.errors);
+    std::string object = run.headers.object_at(e.line);
+    return (object.empty() ? "" : "at " + object + ": ") + e.message;
+  };
+  if (count <= 1)
+    return failure_of(run_script(scratch_db, file, toc,
+                                 {"", [&](const TocEntry& e) { return run_of[static_cast<size_t>(&e - toc.data())] != 0; },
+                                  true, &extension_versions, "BEGIN;\n" + roles_sql + "\n"}));
+
+  // Too many entries for one transaction: commit into the scratch database, with the
+  // roles made for it and dropped after it (with what they own there).
+  auto psql = [&](const std::string& sql) {
+    ProcessSpec spec({tools_.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
+                      "--dbname=" + target_.for_child(scratch_db), "--file=-"},
+                     password_env(target_));
+    spec.stdin_data = sql;
+    auto r = run_process(spec);
+    if (r.stopped || interrupted()) throw_interrupted();
+    if (r.exit_status != 0)
+      throw Error(ExitCode::copy_failed, "trying the schema on the target failed: " + first_error(r.errors),
+                  "fix the cause, then run the same command again");
+  };
+  std::string drop_roles;
+  for (const auto& r : missing_roles)
+    drop_roles += "REASSIGN OWNED BY " + quoted_identifier(r) + " TO CURRENT_USER; DROP OWNED BY " +
+                  quoted_identifier(r) + "; DROP ROLE " + quoted_identifier(r) + ";\n";
+  if (!roles_sql.empty()) psql(roles_sql);
+  std::optional<std::string> failure;
+  try {
+    for (int t = 0; t < count && !failure; ++t)
+      failure = failure_of(run_script(scratch_db, file, toc,
+                                      {fmt::format("trial-{}", t),
+                                       [&](const TocEntry& e) { return run_of[static_cast<size_t>(&e - toc.data())] != t; },
+                                       true, &extension_versions, std::nullopt}));
+  } catch (...) {
+    try {
+      if (!drop_roles.empty()) psql(drop_roles);
+    } catch (const Error&) {
+      // The first error says more; the roles are the source's and the copy makes them anyway.
+    }
+    throw;
+  }
+  if (!drop_roles.empty()) psql(drop_roles);
+  return failure;
 }
 
 }  // namespace decant::pg

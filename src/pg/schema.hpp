@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -35,6 +36,7 @@ struct TocEntry {
   std::string owner;
   std::string line;
   std::vector<int> dependencies;  // dump ids
+  ArchiveSection section = ArchiveSection::none;  // a comment's or ACL's: its object's
   // Large objects' definitions, comments, ACLs and security labels (decant copies them
   // from the catalog, for every pg_dump version alike).
   bool is_large_object_metadata() const;
@@ -57,6 +59,29 @@ class ScriptFitter {
   std::set<std::string> left_out_;
 };
 
+// How many entries of a section one transaction restores, for a target whose lock table
+// holds `lock_capacity` locks (max_locks_per_transaction x (max_connections +
+// max_prepared_transactions)) shared by `sessions` restoring at once. Every entry locks a
+// few relations until its transaction ends: thousands of partitions in one transaction
+// run a server with default settings out of shared memory.
+size_t entries_per_transaction(int64_t lock_capacity, int sessions);
+class Connection;
+size_t entries_per_transaction(Connection& target, int sessions);
+
+// One section's restore: which entries, as whom, and in transactions of how many entries.
+struct SectionRestore {
+  std::string section;  // "pre-data" or "post-data"
+  std::function<bool(const TocEntry&)> skip = [](const TocEntry&) { return false; };
+  bool keep_owner = true;  // false: --no-owner (the target login owns everything)
+  // Resuming: a transaction that meets objects that exist already was committed by an
+  // interrupted run (its entries are the same: the TOC and transaction size are).
+  bool may_exist = false;
+  std::string part;                    // names one of several restores of a section that run at once
+  size_t entries_per_transaction = 0;  // 0: the whole section in one transaction
+  // The version each extension is created at (CREATE EXTENSION ... VERSION), by name.
+  std::map<std::string, std::string> extension_versions = {};
+};
+
 class SchemaTransfer {
  public:
   // `target_settings`: the names in the target's pg_settings.
@@ -66,20 +91,23 @@ class SchemaTransfer {
   // pg_dump of `db`'s pre-data and post-data sections in `snapshot` into `file`.
   void dump(const std::string& db, const std::string& snapshot, const std::filesystem::path& file) const;
   std::vector<TocEntry> list(const std::filesystem::path& file) const;
-  // Restores the entries of `section` ("pre-data" or "post-data") that `skip` does not
-  // leave out, in one transaction. `keep_owner`: false restores with --no-owner (the
-  // target login owns everything). `may_exist` (resuming): if the section meets objects
-  // that exist already, an interrupted run committed it; returns false then.
-  // `part` names one of several restores of the same section that run at once.
-  bool restore(const std::string& db, const std::filesystem::path& file, const std::string& section,
-               const std::vector<TocEntry>& toc, const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
-               bool may_exist, const std::string& part = "") const;
+  // Restores the entries of `how.section` that `how.skip` does not leave out, in
+  // transactions of `how.entries_per_transaction` entries, in TOC order. Returns false
+  // when, resuming, every transaction had been committed by the interrupted run.
+  bool restore(const std::string& db, const std::filesystem::path& file, const std::vector<TocEntry>& toc,
+               const SectionRestore& how) const;
 
   // Loads the whole schema of `file` (pre-data and post-data) into `scratch_db` on the
-  // target, after `setup_sql` (the roles the schema names), in one transaction that is
-  // rolled back. Returns what failed ("at VIEW public.v: syntax error ..."), or nullopt.
+  // target, which the caller drops afterwards; the schema names the roles
+  // `missing_roles`, which the target lacks. When `entries_per_transaction` holds the
+  // whole schema: in one transaction that makes the roles first and is rolled back.
+  // Otherwise the roles are made, the schema loaded in transactions that commit into the
+  // scratch database, and the roles dropped again (with what they own there). Returns
+  // what failed ("at VIEW public.v: syntax error ..."), or nullopt.
   std::optional<std::string> trial(const std::string& scratch_db, const std::filesystem::path& file,
-                                   const std::vector<TocEntry>& toc, const std::string& setup_sql) const;
+                                   const std::vector<TocEntry>& toc, const std::vector<std::string>& missing_roles,
+                                   const std::map<std::string, std::string>& extension_versions,
+                                   size_t entries_per_transaction) const;
 
   const PgTools& tools() const { return tools_; }
   // Settings whose SET lines were left out because the target does not know them.
@@ -87,10 +115,9 @@ class SchemaTransfer {
 
  private:
   struct ScriptRun;
-  ScriptRun run_script(const std::string& db, const std::filesystem::path& file, const std::vector<std::string>& sections,
-                       const std::string& part, const std::vector<TocEntry>& toc,
-                       const std::function<bool(const TocEntry&)>& skip, bool keep_owner,
-                       const std::optional<std::string>& trial_prologue) const;
+  struct Script;
+  ScriptRun run_script(const std::string& db, const std::filesystem::path& file, const std::vector<TocEntry>& toc,
+                       const Script& script) const;
   PgTools tools_;
   const ConnInfo& source_;
   const ConnInfo& target_;

@@ -28,4 +28,5 @@ inline constexpr int kSchemaParts = 4;
 // few tables to gain anything (fewer than `min_tables`).
 std::vector<int> split_pre_data(const std::vector<TocEntry>& toc, size_t min_tables = 64);
 
+
 }  // namespace decant::pg

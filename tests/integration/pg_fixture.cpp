@@ -1,6 +1,11 @@
 #include "pg_fixture.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
 #include <functional>
 #include <sstream>
 #include <vector>
@@ -416,6 +421,120 @@ std::string globals_dump(const PgServer& server) {
       {{client_bin_dir(server.major()) + "/pg_dumpall", "--globals-only", "--dbname=" + server.conninfo()}, {{"PGTZ", "UTC"}}, {}});
   if (r.exit_status != 0) throw std::runtime_error("pg_dumpall failed: " + r.errors);
   return without_restrict_keys(r.output);
+}
+
+std::map<std::string, std::string> env_with_client_17() {
+  const char* path = std::getenv("PATH");
+  return {{"PATH", pg_cache_dir() + "/17-client/bin:" + std::string(path ? path : "")}};
+}
+
+std::string comparable_schema(const PgServer& server, const std::string& db) {
+  std::istringstream in(schema_dump(server, db, pg_cache_dir() + "/17-client/bin"));
+  std::string line, out;
+  bool in_view = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("-- Dumped from database version", 0) == 0) continue;
+    // PostgreSQL 16 prints a view's columns without their table's name when there is no
+    // doubt ("SELECT id" for "SELECT t.id"): compare view bodies without such prefixes.
+    if (line.rfind("CREATE VIEW ", 0) == 0 || line.rfind("CREATE MATERIALIZED VIEW ", 0) == 0) in_view = true;
+    if (in_view) line = std::regex_replace(line, std::regex(R"(\b(?!public\b)[a-z_][a-z0-9_]*\.(?=[a-z_]))"), "");
+    if (in_view && line.find(';') != std::string::npos) in_view = false;
+    // Debian's 15.20 server gives every new column an attribute option of its own.
+    if (line.find(" SET (pg_attver=") != std::string::npos) continue;
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string text_diff(const std::string& a, const std::string& b, const std::filesystem::path& dir) {
+  std::ofstream(dir / "a.sql") << a;
+  std::ofstream(dir / "b.sql") << b;
+  return run_process({{"diff", "-u", (dir / "a.sql").string(), (dir / "b.sql").string()}}).output;
+}
+
+void load_partitioned_database(const PgServer& server, const std::string& db, const PartitionedShape& shape) {
+  server.exec("CREATE DATABASE " + db);
+  int quarter = std::max(1, shape.partitions / 4);
+  server.exec(
+      "CREATE SCHEMA app; CREATE SCHEMA events; "
+      "CREATE TABLE app.customers (id bigint PRIMARY KEY, name text NOT NULL) PARTITION BY HASH (id); "
+      "CREATE TABLE app.invoices (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES app.customers (id), "
+      "total numeric(12, 2)); "
+      "CREATE TABLE app.ev (id bigint NOT NULL, at date NOT NULL, kind text, payload jsonb) PARTITION BY RANGE (at); "
+      "COMMENT ON TABLE app.ev IS 'events, a partition a day'; "
+      "CREATE TABLE events.ev_default PARTITION OF app.ev DEFAULT; "
+      "CREATE TABLE app.orders (id bigint NOT NULL, region text NOT NULL, customer_id bigint REFERENCES app.customers (id), "
+      "amount numeric, PRIMARY KEY (region, id)) PARTITION BY LIST (region); "
+      "CREATE INDEX ON app.ev (at, kind)",
+      db);
+  for (int i = 0; i < 8; ++i)
+    server.exec(fmt::format("CREATE TABLE app.customers_{0} PARTITION OF app.customers FOR VALUES WITH (MODULUS 8, "
+                            "REMAINDER {0})",
+                            i),
+                db);
+  // In batches: thousands of CREATE TABLE in one transaction exhaust the lock table.
+  std::string batch;
+  auto flush = [&](bool force) {
+    if (batch.empty() || (!force && batch.size() < 40000)) return;
+    server.exec(batch, db);
+    batch.clear();
+  };
+  for (int day = 0; day < 2 * quarter; ++day) {
+    batch += fmt::format("CREATE TABLE events.ev_p{0} PARTITION OF app.ev FOR VALUES FROM ('2024-01-01'::date + {0}) "
+                         "TO ('2024-01-01'::date + {1});\n",
+                         day, day + 1);
+    flush(false);
+  }
+  int regions = std::max(1, quarter / 4);
+  for (int r = 0; r < regions; ++r) {
+    batch += fmt::format("CREATE TABLE app.orders_r{0} PARTITION OF app.orders FOR VALUES IN ('r{0}') "
+                         "PARTITION BY HASH (id);\n",
+                         r);
+    for (int h = 0; h < 4; ++h)
+      batch += fmt::format("CREATE TABLE app.orders_r{0}_h{1} PARTITION OF app.orders_r{0} FOR VALUES WITH "
+                           "(MODULUS 4, REMAINDER {1});\n",
+                           r, h);
+    flush(false);
+  }
+  flush(true);
+  server.exec(fmt::format(
+                  "INSERT INTO app.customers SELECT g, 'customer ' || g FROM generate_series(1, 500) g; "
+                  "INSERT INTO app.invoices SELECT g, 1 + g % 500, g * 1.25 FROM generate_series(1, 2000) g; "
+                  "INSERT INTO app.ev SELECT g, '2024-01-01'::date + (g % {0}), 'k' || (g % 7), "
+                  "jsonb_build_object('n', g) FROM generate_series(1, {1}) g; "
+                  "INSERT INTO app.ev VALUES (0, '1999-12-31', 'default', NULL); "
+                  "INSERT INTO app.orders SELECT g, 'r' || (g % {2}), 1 + g % 500, g FROM generate_series(1, {3}) g; "
+                  "ANALYZE",
+                  2 * quarter + 30, 6 * quarter, regions, 12 * regions),
+              db);
+  if (shape.partman.empty()) return;
+  // What pg_partman makes: partitions from the start through four days ahead of today, a
+  // default partition, a template table and its part_config row.
+  bool v4 = shape.partman[0] == '4';
+  server.exec("CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '" + shape.partman + "'; "
+              "CREATE TABLE app.partman_events (id bigint NOT NULL, created_at timestamptz NOT NULL, body text) "
+              "PARTITION BY RANGE (created_at)",
+              db);
+  server.exec(fmt::format("SELECT partman.create_parent(p_parent_table := 'app.partman_events', p_control := "
+                          "'created_at', {}, p_premake := 4, p_start_partition := "
+                          "(current_date - {})::text)",
+                          v4 ? "p_type := 'native', p_interval := 'daily'" : "p_interval := '1 day'",
+                          std::max(1, quarter - 5)),
+              db);
+  server.exec(fmt::format("INSERT INTO app.partman_events SELECT g, current_date - (g % {}), 'b' || g "
+                          "FROM generate_series(1, {}) g",
+                          std::max(1, quarter - 5), 3 * quarter),
+              db);
+}
+
+std::string partition_tree(const PgServer& server, const std::string& db) {
+  std::string out;
+  for (const auto& row : server.query("SELECT format('%s -> %s %s', c.oid::regclass, i.inhparent::regclass, "
+                                      "pg_get_expr(c.relpartbound, c.oid)) FROM pg_inherits i JOIN pg_class c ON "
+                                      "c.oid = i.inhrelid WHERE c.relispartition ORDER BY 1",
+                                      db))
+    out += *row[0] + "\n";
+  return out;
 }
 
 }  // namespace decant::test

@@ -18,6 +18,7 @@
 #include <stdexcept>
 
 #include "common/process.hpp"
+#include "pg_installation.hpp"
 
 extern char** environ;
 
@@ -136,12 +137,16 @@ PgServer::PgServer(Options options) : major_(options.major) {
   if (!server_available(major_))
     throw std::runtime_error("no PostgreSQL " + std::to_string(major_) + " server in " + server_bin_dir(major_) +
                              ": run scripts/install-pg-versions.sh");
+  for (const auto& e : options.extensions)
+    if (e.empty()) throw std::runtime_error("an extension bundle is not installed: run scripts/install-pg-extensions.sh");
+  bin_dir_ = installation_bin_dir(major_, options.extensions);
+  bool tls = options.tls || options.tls_only;
   dir_ = make_temp_dir("decant-pg");
   chown_to_server_user(dir_);
   port_ = free_port();
   fs::path data = dir_ / "data";
   initdb_templates().make_data_dir(major_, data);
-  if (options.tls_only) {
+  if (tls) {
     run_checked({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                  "-addext", "subjectAltName=DNS:localhost", "-keyout", (data / "server.key").string(), "-out",
                  (data / "server.crt").string()});
@@ -167,15 +172,17 @@ PgServer::PgServer(Options options) : major_(options.major) {
     conf << "listen_addresses = '127.0.0.1'\nport = " << port_ << "\nunix_socket_directories = '" << dir_.string()
          << "'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 128MB\n"
          << "max_connections = 100\nlog_min_messages = warning\nmax_wal_size = 2GB\n";
-    if (options.tls_only) conf << "ssl = on\n";
+    if (tls) conf << "ssl = on\n";
+    if (!options.tls_min_protocol.empty()) conf << "ssl_min_protocol_version = '" << options.tls_min_protocol << "'\n";
+    if (!options.tls_max_protocol.empty()) conf << "ssl_max_protocol_version = '" << options.tls_max_protocol << "'\n";
   }
   run_checked(as_server_user(
-      {server_bin_dir(major_) + "/pg_ctl", "-D", data.string(), "-w", "-t", "60", "-l", (dir_ / "server.log").string(), "start"}));
+      {bin_dir_ + "/pg_ctl", "-D", data.string(), "-w", "-t", "60", "-l", (dir_ / "server.log").string(), "start"}));
 }
 
 PgServer::~PgServer() {
   try {
-    run_process({as_server_user({server_bin_dir(major_) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate", "-w",
+    run_process({as_server_user({bin_dir_ + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate", "-w",
                                  "stop"}),
                  {},
                  std::nullopt});

@@ -31,6 +31,12 @@ class PgServer {
     bool password_auth = false;  // scram-sha-256 for every user but postgres
     bool tls_only = false;       // a self-signed certificate for localhost; no plain TCP
     int major = 15;              // 15: Debian's server; 12, 13, 14, 16, 17: from pg_cache_dir()
+    // Extension files its installation offers besides the packaged ones (see
+    // pg_installation.hpp): extension_bundle(...) or write_extension(...) directories.
+    std::vector<std::filesystem::path> extensions = {};
+    bool tls = false;  // a self-signed certificate for localhost; plain TCP too (unless tls_only)
+    // ssl_min_protocol_version / ssl_max_protocol_version ("TLSv1.2"), when set.
+    std::string tls_min_protocol = {}, tls_max_protocol = {};
   };
   explicit PgServer(Options options);
   PgServer() : PgServer(Options{}) {}
@@ -56,6 +62,7 @@ class PgServer {
 
  private:
   std::filesystem::path dir_;
+  std::string bin_dir_;
   int port_ = 0;
   int major_ = 15;
 };

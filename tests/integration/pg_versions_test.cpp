@@ -45,36 +45,6 @@ PgServer& source_of(int major) {
   return *server;
 }
 
-std::map<std::string, std::string> with_client_17() {
-  return {{"PATH", pg_cache_dir() + "/17-client/bin:" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "")}};
-}
-
-// Both servers' schema as one pg_dump (the 17 client reads them all) writes it, without
-// the lines that name the server's version.
-std::string schema_of(const PgServer& server, const std::string& db) {
-  std::istringstream in(schema_dump(server, db, pg_cache_dir() + "/17-client/bin"));
-  std::string line, out;
-  bool in_view = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("-- Dumped from database version", 0) == 0) continue;
-    // PostgreSQL 16 prints a view's columns without their table's name when there is no
-    // doubt ("SELECT id" for "SELECT t.id"): compare view bodies without such prefixes.
-    if (line.rfind("CREATE VIEW ", 0) == 0 || line.rfind("CREATE MATERIALIZED VIEW ", 0) == 0) in_view = true;
-    if (in_view) line = std::regex_replace(line, std::regex(R"(\b(?!public\b)[a-z_][a-z0-9_]*\.(?=[a-z_]))"), "");
-    if (in_view && line.find(';') != std::string::npos) in_view = false;
-    // Debian's 15.20 server gives every new column an attribute option of its own.
-    if (line.find(" SET (pg_attver=") != std::string::npos) continue;
-    out += line + "\n";
-  }
-  return out;
-}
-
-// `diff -u` of two texts, for a failure message that shows only what differs.
-std::string diff(const std::string& a, const std::string& b, const fs::path& dir) {
-  std::ofstream(dir / "a.sql") << a;
-  std::ofstream(dir / "b.sql") << b;
-  return run_process({{"diff", "-u", (dir / "a.sql").string(), (dir / "b.sql").string()}}).output;
-}
 
 struct Pair {
   int source, target;
@@ -94,7 +64,7 @@ class PgVersionsTest : public ::testing::TestWithParam<Pair> {
     std::vector<std::string> args{"pg",          "copy", "--source", source.conninfo(), "--target", target.uri(),
                                   "--state-dir", (work_ / "state").string(), "--report", (work_ / "report.json").string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run_decant(args, with_client_17());
+    return run_decant(args, env_with_client_17());
   }
   nlohmann::json report() const { return nlohmann::json::parse(read_file(work_ / "report.json")); }
   fs::path work_;
@@ -117,8 +87,8 @@ TEST_P(PgVersionsTest, CopiesEveryDatabaseAndVerifiesItIndependently) {
     EXPECT_EQ(table_fingerprints(source, db), table_fingerprints(target, db));
     EXPECT_EQ(sequence_values(source, db), sequence_values(target, db));
     EXPECT_EQ(large_objects(source, db), large_objects(target, db));
-    std::string a = schema_of(source, db), b = schema_of(target, db);
-    EXPECT_TRUE(a == b) << diff(a, b, work_);
+    std::string a = comparable_schema(source, db), b = comparable_schema(target, db);
+    EXPECT_TRUE(a == b) << text_diff(a, b, work_);
   }
   // The summary says which tools made the schema, and what they had to leave out for
   // an older target.
@@ -156,7 +126,7 @@ class PgOlderTargetTest : public ::testing::Test {
     std::vector<std::string> args{"pg", "copy", "--source", source.conninfo(), "--target", target.uri(),
                                   "--state-dir", (work_ / "state").string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run_decant(args, with_client_17());
+    return run_decant(args, env_with_client_17());
   }
   // Nothing of the source reached the target, not even a role or a scratch database.
   static void expect_untouched(const PgServer& target) {

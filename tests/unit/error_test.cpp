@@ -74,6 +74,7 @@ TEST(Error, ExitCodesAreStable) {
   EXPECT_EQ(static_cast<int>(ExitCode::backup_manifest), 19);
   EXPECT_EQ(static_cast<int>(ExitCode::repository), 20);
   EXPECT_EQ(static_cast<int>(ExitCode::no_recent_backup), 21);
+  EXPECT_EQ(static_cast<int>(ExitCode::unsupported_target), 22);
 }
 
 TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
@@ -87,8 +88,8 @@ TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
     EXPECT_EQ(&exit_code_info(info.code), &info);
     names.insert(std::string(info.name));
   }
-  EXPECT_EQ(expected, 22);
-  EXPECT_EQ(names.size(), 22u);
+  EXPECT_EQ(expected, 23);
+  EXPECT_EQ(names.size(), 23u);
   EXPECT_EQ(static_cast<int>(ExitCode::same_server), 14);
   EXPECT_EQ(exit_code_name(ExitCode::missing_tool), "missing tool");
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
@@ -114,7 +115,7 @@ TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
                                        ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
                                        ExitCode::cluster_failed, ExitCode::backup_key, ExitCode::backup_corrupt,
                                        ExitCode::backup_manifest, ExitCode::repository,
-                                       ExitCode::no_recent_backup});
+                                       ExitCode::no_recent_backup, ExitCode::unsupported_target});
   size_t start = 0;
   while (start < all.size()) {
     size_t nl = all.find('\n', start);

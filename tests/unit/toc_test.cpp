@@ -16,6 +16,7 @@ struct Entry {
   std::string desc;
   std::vector<int> deps = {};
   std::string owner = "postgres";
+  ArchiveSection section = ArchiveSection::none;
 };
 
 // An archive's TOC as read_custom_archive gives it.
@@ -27,6 +28,7 @@ DumpArchive archive_of(const std::vector<Entry>& entries) {
     x.desc = e.desc;
     x.owner = e.owner;
     x.dependencies = e.deps;
+    x.section = e.section;
     a.entries.push_back(std::move(x));
   }
   return a;
@@ -117,6 +119,28 @@ TEST(ParseToc, LastLineWithoutNewlineIsRead) {
   auto toc = parse_toc("3350; 2606 16420 CONSTRAINT public t t_pkey postgres", archive_of({{3350, "CONSTRAINT"}}));
   ASSERT_EQ(toc.size(), 1u);
   EXPECT_EQ(toc[0].desc, "CONSTRAINT");
+}
+
+TEST(ParseToc, CommentsAndAclsBelongToTheSectionOfTheEntryBeforeThem) {
+  // pg_dump gives them no section; pg_restore restores them with what precedes them (a
+  // restore in several transactions that left them out lost a table's comment).
+  auto toc = parse_toc("1; 1259 1 TABLE app ev postgres\n2; 0 0 COMMENT app TABLE ev postgres\n"
+                       "4; 1259 3 INDEX app ev_idx postgres\n5; 0 0 COMMENT app INDEX ev_idx postgres\n",
+                       archive_of({{1, "TABLE", {}, "postgres", ArchiveSection::pre_data},
+                                   {2, "COMMENT", {1}},
+                                   {3, "ACL", {1}},  // not listed: still passes its section on
+                                   {4, "INDEX", {1}, "postgres", ArchiveSection::post_data},
+                                   {5, "COMMENT", {4}}}));
+  ASSERT_EQ(toc.size(), 4u);
+  EXPECT_EQ(toc[1].section, ArchiveSection::pre_data);
+  EXPECT_EQ(toc[3].section, ArchiveSection::post_data);
+}
+
+TEST(EntriesPerTransaction, FollowsTheTargetsLockTable) {
+  // A default server: 64 locks a transaction x 100 connections, five sessions at once.
+  EXPECT_EQ(entries_per_transaction(6400, 5), 160u);
+  EXPECT_EQ(entries_per_transaction(64 * 1000, 1), 8000u);
+  EXPECT_EQ(entries_per_transaction(10, 5), 25u);  // never fewer than 25
 }
 
 TEST(ParseToc, AnEntryTheArchiveDoesNotHoldIsAnError) {
