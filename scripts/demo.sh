@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # The runbook end to end on throwaway local servers and a throwaway Kubernetes cluster:
 # builds decant and the test cluster's binaries (cached under /var/cache/decant/k8s),
-# starts a PostgreSQL 12 server (what CircleCI Server 4.x runs in its cluster; from
-# scripts/install-pg-versions.sh) and an external PostgreSQL 15 (Debian's), two MongoDB
-# wire-protocol servers (FerretDB 1.24), on free loopback ports; loads sample data into the
-# internal ones (roles, two databases, large objects, awkward types; circle_ghe with
-# indexes); starts the cluster (kube-apiserver, controller-manager, scheduler, etcd, kwok),
-# installs the stand-in CircleCI Server chart whose postgresql-0 and mongodb-0 pods map to
-# the internal servers, then runs `decant plan` and `decant migrate`, printing where the
-# application points before and after. Everything lives in a temporary directory that is
-# removed on exit. Arguments go to `decant migrate`. CLUSTER=0 runs `decant pg copy` and
-# `decant mongo copy` between the servers instead; MONGO=0 leaves MongoDB out;
-# SOURCE_PG=15 starts the internal PostgreSQL from Debian's 15 too.
+# starts, on free loopback ports, a PostgreSQL 12 server with pg_partman 4.5.1 (what
+# CircleCI Server 4.x runs in its cluster; servers from scripts/install-pg-versions.sh,
+# pg_partman from scripts/install-pg-extensions.sh) and an external PostgreSQL 14 as
+# CircleCI Server 4.10 requires it (TLS 1.3 only, with a certificate made here; pg_partman
+# 4.5.1 offered beside 5.2.4, its default), two MongoDB wire-protocol servers (FerretDB
+# 1.24, which speaks MongoDB 7.0); loads sample data into the internal ones (roles, two
+# databases, large objects, awkward types, pg_partman's daily partitions; circle_ghe with
+# indexes); starts the cluster (kube-apiserver, controller-manager, scheduler, etcd,
+# kwok), installs the stand-in CircleCI Server chart as release 4.10.0, its postgresql-0
+# and mongodb-0 pods mapped to the internal servers, then runs `decant plan` and `decant
+# migrate`, printing where the application points before and after. Everything lives in a
+# temporary directory that is removed on exit. Arguments go to `decant migrate`.
+# CLUSTER=0 runs `decant pg copy` and `decant mongo copy` between the servers instead;
+# MONGO=0 leaves MongoDB out.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-SOURCE_PG=${SOURCE_PG:-12}
-SOURCE_PGBIN=$PGBIN
-if [ "$SOURCE_PG" != 15 ]; then SOURCE_PGBIN=${DECANT_PG_CACHE:-/var/cache/decant/pg}/$SOURCE_PG/bin; fi
+PG_CACHE=${DECANT_PG_CACHE:-/var/cache/decant/pg}
+SOURCE_PG=12 TARGET_PG=14
 KEEP=${KEEP:-0}
 MONGO=${MONGO:-1}
 CLUSTER=${CLUSTER:-1}
@@ -25,7 +26,8 @@ CLUSTER=${CLUSTER:-1}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash "$here/scripts/install-deps.sh"
   if [ "$MONGO" = 1 ]; then bash "$here/scripts/install-ferretdb.sh"; fi
-  if [ "$SOURCE_PG" != 15 ]; then bash "$here/scripts/install-pg-versions.sh" "$SOURCE_PG" >/dev/null; fi
+  bash "$here/scripts/install-pg-versions.sh" "$SOURCE_PG" "$TARGET_PG" >/dev/null
+  bash "$here/scripts/install-pg-extensions.sh" >/dev/null
   if [ "$CLUSTER" = 1 ]; then bash "$here/scripts/install-k8s.sh"; fi
   cmake --preset release >/dev/null
   cmake --build --preset release --target decant >/dev/null
@@ -40,23 +42,38 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start_server() {  # name port bindir
-  local dir=$work/$1
-  as_pg "$3/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-  as_pg "$3/pg_ctl" -D "$dir" -w -l "$dir.log" -o "-p $2 -k $work -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+start_server() {  # name port bindir [server settings...]
+  local dir=$work/$1 port=$2 bin=$3
+  shift 3
+  as_pg "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
+  if [ $# -gt 0 ]; then  # TLS: a self-signed certificate for localhost, made here
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+      -keyout "$dir/server.key" -out "$dir/server.crt" 2>/dev/null
+    chmod 600 "$dir/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/server.key" "$dir/server.crt"
+  fi
+  local settings="-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=off"
+  for s in "$@"; do settings+=" -c $s"; done
+  as_pg "$bin/pg_ctl" -D "$dir" -w -l "$dir.log" -o "$settings" start >/dev/null
 }
 cleanup() {
   if [ "$CLUSTER" = 1 ]; then K8S_RUN=$work/k8s bash "$here/scripts/k8s/down.sh" --purge >/dev/null 2>&1 || true; fi
   for p in "${ferret_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -d "$work/source" ] && as_pg "$SOURCE_PGBIN/pg_ctl" -D "$work/source" -m immediate stop >/dev/null 2>&1 || true
-  [ -d "$work/target" ] && as_pg "$PGBIN/pg_ctl" -D "$work/target" -m immediate stop >/dev/null 2>&1 || true
+  [ -d "$work/source" ] && as_pg "$work/pg$SOURCE_PG/bin/pg_ctl" -D "$work/source" -m immediate stop >/dev/null 2>&1 || true
+  [ -d "$work/target" ] && as_pg "$work/pg$TARGET_PG/bin/pg_ctl" -D "$work/target" -m immediate stop >/dev/null 2>&1 || true
   [ "$KEEP" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-sport=$(free_port); start_server source "$sport" "$SOURCE_PGBIN"
-tport=$(free_port); start_server target "$tport" "$PGBIN"
-echo "source PostgreSQL $SOURCE_PG on 127.0.0.1:$sport, target PostgreSQL 15 on 127.0.0.1:$tport ($work)"
+# The servers' installations offer pg_partman: 4.5.1 on the source; 4.5.1 and 5.2.4 (the
+# default, which CircleCI Server does not support) on the target.
+partman451=$PG_CACHE/extensions/pg_partman-4.5.1 partman524=$PG_CACHE/extensions/pg_partman-5.2.4
+source_bin=$(bash "$here/scripts/pg-installation.sh" "$SOURCE_PG" "$work/pg$SOURCE_PG" "$partman451")
+target_bin=$(bash "$here/scripts/pg-installation.sh" "$TARGET_PG" "$work/pg$TARGET_PG" "$partman451" "$partman524")
+sport=$(free_port); start_server source "$sport" "$source_bin"
+tport=$(free_port)
+start_server target "$tport" "$target_bin" ssl=on ssl_min_protocol_version=TLSv1.3
+echo "source PostgreSQL $SOURCE_PG on 127.0.0.1:$sport, target PostgreSQL $TARGET_PG (TLS 1.3 only) on 127.0.0.1:$tport ($work)"
 
 psql_src() { psql -X -q -o /dev/null -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$sport" -U postgres "$@"; }
 psql_src -d postgres -c "CREATE ROLE circle LOGIN PASSWORD 'circle-secret'" -c "CREATE DATABASE circle OWNER circle" -c "CREATE DATABASE contexts OWNER circle"
@@ -71,10 +88,11 @@ SELECT (ARRAY['queued','running','success','failed'])[1 + g % 4]::build_status, 
        jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g)), decode(md5(g::text), 'hex') || '\x00'::bytea,
        g * interval '1 second', g / 7.0, 'Build ' || g || ' ✓' FROM generate_series(1, 200000) g;
 CREATE INDEX builds_started ON builds (started); CREATE INDEX builds_config ON builds USING gin (config);
+CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '4.5.1';
 CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL, payload text) PARTITION BY RANGE (at);
-SELECT format('CREATE TABLE events_%s PARTITION OF events FOR VALUES FROM (%L) TO (%L)', d + 1, now()::date - d, now()::date - d + 1)
-FROM generate_series(-1, 3) d \gexec
-INSERT INTO events SELECT g, now() - (g % 48) * interval '1 hour', 'event ' || g FROM generate_series(1, 50000) g;
+SELECT partman.create_parent('public.events', 'at', 'native', 'daily', p_premake := 4,
+                             p_start_partition := (now()::date - 90)::text);
+INSERT INTO events SELECT g, now() - (g % 2000) * interval '1 hour', 'event ' || g FROM generate_series(1, 50000) g;
 SELECT lo_from_bytea(0, convert_to(repeat('artifact ', 1000), 'UTF8')) FROM generate_series(1, 20);
 SQL
 psql_src -d contexts -c "CREATE EXTENSION pgcrypto; CREATE TABLE secrets (name text PRIMARY KEY, value bytea); INSERT INTO secrets SELECT 'k' || g, gen_random_bytes(32) FROM generate_series(1, 10000) g;"
@@ -82,7 +100,7 @@ psql_src -d contexts -c "CREATE EXTENSION pgcrypto; CREATE TABLE secrets (name t
 if [ "$CLUSTER" = 0 ]; then
   echo "loaded the source; running: decant pg copy"
   "$DECANT" pg copy --source "host=127.0.0.1 port=$sport user=postgres dbname=postgres" \
-    --target "postgresql://postgres@127.0.0.1:$tport/postgres" --state-dir "$work/state" \
+    --target "postgresql://postgres@127.0.0.1:$tport/postgres?sslmode=require" --state-dir "$work/state" \
     --report "$here/build/demo-report.json" "$@"
   echo "decant pg copy exited 0 (copied and verified); the JSON report is in build/demo-report.json"
 fi
@@ -136,23 +154,28 @@ if [ "$MONGO" = 1 ]; then
   bash "$here/scripts/k8s/map.sh" $ns mongodb-0 "27017=127.0.0.1:$msport"
   mongo_args=(--mongo-target "mongodb://migrator:demo-external-mongo@127.0.0.1:$mtport/?authSource=admin")
 fi
-helm install circleci-server "$here/tests/k8s/circleci-server" -n $ns --wait --timeout 120s \
+# The stand-in chart as CircleCI Server 4.10.0's: plan checks the targets against what 4.10 requires.
+chart=$work/circleci-server-4.10.0
+cp -r "$here/tests/k8s/circleci-server" "$chart"
+sed -i -e 's/^version:.*/version: 4.10.0/' -e 's/^appVersion:.*/appVersion: "4.10.0"/' "$chart/Chart.yaml"
+helm install circleci-server "$chart" -n $ns --wait --timeout 120s \
   --set-string "postgresql.auth.password=$pg_internal" --set-string "mongodb.auth.rootPassword=demo-internal-mongo" >/dev/null
 psql_src -d postgres -c "ALTER ROLE postgres PASSWORD '$pg_internal'"
-psql -X -q -h 127.0.0.1 -p "$tport" -U postgres -d postgres -c "CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'demo-external-pg'"
+psql -X -q "host=127.0.0.1 port=$tport user=postgres dbname=postgres sslmode=require" \
+  -c "CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'demo-external-pg'"
 points() {
   kubectl -n $ns get deployment frontend -o jsonpath='{range .spec.template.spec.containers[0].env[*]}{.name}={.value} {end}' |
     tr ' ' '\n' | grep -E '^(POSTGRES_HOST|POSTGRES_PORT|MONGO_HOSTS)=' | tr '\n' ' '
   echo "($(kubectl -n $ns get deployment frontend -o jsonpath='{.status.readyReplicas}') ready)"
 }
 echo "cluster up (api https://127.0.0.1:$((base + 3))); the application points at: $(points)"
-pg_target="host=127.0.0.1 port=$tport user=migrator dbname=postgres password=demo-external-pg"
+pg_target="host=127.0.0.1 port=$tport user=migrator dbname=postgres password=demo-external-pg sslmode=require"
 echo "== decant plan"
 "$DECANT" plan -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server --daily-active-users 120 || {
   echo "decant plan found blockers" >&2; exit 1; }
 echo "== decant migrate"
 "$DECANT" migrate -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server \
-  --chart "$here/tests/k8s/circleci-server" --state-dir "$work/migrate-state" \
+  --chart "$chart" --state-dir "$work/migrate-state" \
   --report "$here/build/demo-migrate-report.json" "$@"
 echo "decant migrate exited 0; the application now points at: $(points)"
 echo "the JSON report (phases, downtime) is in build/demo-migrate-report.json"

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/install-ferretdb.sh
 bash scripts/install-pg-versions.sh
+bash scripts/install-pg-extensions.sh
 bash scripts/install-k8s.sh
 bash scripts/install-versitygw.sh
 bash scripts/install-age-vectors.sh >/dev/null

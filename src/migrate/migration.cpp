@@ -19,6 +19,7 @@
 #include "engine/progress.hpp"
 #include "engine/resume_state.hpp"
 #include "k8s/port_forward.hpp"
+#include "migrate/requirements.hpp"
 #include "mongo/client.hpp"
 #include "pg/conninfo.hpp"
 
@@ -100,6 +101,7 @@ class Migration {
   int forward_port(const std::string& key);
   void print_dry_run(const fs::path& overlay);
   void write_report(int code, const std::string& error);
+  json values_overlay() const;
 
   const MigrateOptions& o_;
   k8s::Cluster cluster_;
@@ -107,6 +109,7 @@ class Migration {
   Record record_;
   std::unique_ptr<engine::ResumeState> state_;
   json phases_ = json::array();
+  json warnings_ = json::array();  // the preflight's, accepted (--allow-*)
   int revision_after_ = 0;
 };
 
@@ -266,7 +269,7 @@ void Migration::write_secret() {
 fs::path Migration::write_values() {
   fs::path path = o_.values_out ? fs::path(*o_.values_out) : state_->dir() / "values-external.yaml";
   // JSON is YAML: helm reads it as a values file.
-  replace_file(path, external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name).dump(2) + "\n",
+  replace_file(path, values_overlay().dump(2) + "\n",
                kWriteHint);
   return path;
 }
@@ -352,7 +355,7 @@ void Migration::wait_ready() {
 // The running release, not the overlay, says where the application now goes.
 void Migration::check_points_external() {
   auto values = cluster_.helm_json({"get", "values", release_.name, "--all"});
-  auto expected = external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name);
+  auto expected = values_overlay();
   std::vector<std::string> differ;
   std::function<void(const json&, const std::string&)> walk = [&](const json& want, const std::string& path) {
     for (const auto& [key, value] : want.items()) {
@@ -377,7 +380,7 @@ void Migration::scale_back() {
     cluster_.kubectl({"scale", "deployment", name, "--replicas=" + std::to_string(replicas)});
 }
 
-void Migration::print_dry_run(const fs::path& overlay) {
+void Migration::print_dry_run(const fs::path& overlay_path) {
   std::vector<std::vector<std::string>> commands;
   commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# ConfigMap " + std::string(kRecordName) +
                                             ": revision " + std::to_string(release_.revision) + " and replica counts"}));
@@ -396,7 +399,7 @@ void Migration::print_dry_run(const fs::path& overlay) {
   }
   commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# Secret " + o_.secret_name +
                                             " with the external passwords <redacted>"}));
-  auto up = upgrade_args(overlay);
+  auto up = upgrade_args(overlay_path);
   auto dry = up;
   dry.push_back("--dry-run=server");
   commands.push_back(cluster_.helm_argv(dry));
@@ -406,8 +409,13 @@ void Migration::print_dry_run(const fs::path& overlay) {
                                        "--pg", "(forwarded)", "--mongo", "(forwarded)"});
   fmt::print("decant migrate would run (nothing was changed):\n");
   for (const auto& c : commands) fmt::print("  {}\n", shell_words(c));
-  fmt::print("values overlay ({}):\n{}\n", overlay.string(),
-             external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name).dump(2));
+  fmt::print("values overlay ({}):\n{}\n", overlay_path.string(), values_overlay().dump(2));
+}
+
+// The values overlay, with what the release's chart needs for TLS to PostgreSQL.
+json Migration::values_overlay() const {
+  return external_values(o_.plan.pg_target, o_.plan.mongo_target, o_.secret_name,
+                         o_.plan.pg_target && requirements_for_chart(release_.chart).row->chart_has_secure_mode);
 }
 
 void Migration::write_report(int code, const std::string& error) {
@@ -417,7 +425,9 @@ void Migration::write_report(int code, const std::string& error) {
                  {"release", release_.name},
                  {"namespace", cluster_.ns()},
                  {"revision_before", record_.revision},
-                 {"phases", phases_}};
+                 {"phases", phases_},
+                 {"warnings", warnings_}};
+  if (o_.dry_run) report["dry_run"] = true;
   if (revision_after_) report["revision_after"] = revision_after_;
   if (!error.empty()) report["error"] = error;
   if (state_) {
@@ -485,7 +495,10 @@ int Migration::run() {
                                        state_->dir().string(),
                   "finish it with --resume, or undo it with --rollback");
     auto plan = make_plan(o_.plan);
-    for (const auto& w : plan.warnings) log::warn("{}", w.what);
+    for (const auto& w : plan.warnings) {
+      log::warn("{}", w.what);
+      warnings_.push_back(w.what + (w.todo.empty() ? "" : "; " + w.todo));
+    }
     if (!plan.blockers.empty()) {
       for (const auto& b : plan.blockers) log::warn("blocker: {}; {}", b.what, b.todo);
       const auto& first = plan.blockers.front();
@@ -498,6 +511,7 @@ int Migration::run() {
               plan.estimated_downtime_seconds);
     if (o_.dry_run) {
       print_dry_run(o_.values_out ? fs::path(*o_.values_out) : fs::path("values-external.yaml"));
+      write_report(0, "");
       return 0;
     }
     if (!o_.backup.repo.url.empty()) backup_before();
@@ -579,7 +593,7 @@ std::string option_text(const bson_iter_t& it) {
 }  // namespace
 
 json external_values(const std::optional<std::string>& pg_target, const std::optional<std::string>& mongo_target,
-                     const std::string& secret_name) {
+                     const std::string& secret_name, bool pg_secure_mode) {
   json values = json::object();
   if (pg_target) {
     auto info = pg::ConnInfo::parse(*pg_target, "target");
@@ -589,6 +603,7 @@ json external_values(const std::optional<std::string>& pg_target, const std::opt
                             {"postgresqlPort", std::stoi(port.substr(0, port.find(',')))},
                             {"auth", {{"username", info.param("user").value_or("postgres")},
                                       {"existingSecret", secret_name}}}};
+    if (pg_secure_mode) values["postgresql"]["secureMode"] = true;
   }
   if (mongo_target) {
     auto uri = mongo::Uri::parse(*mongo_target, "target");

@@ -41,8 +41,10 @@ struct MigrateOptions {
 int migrate(const MigrateOptions& options);
 
 // The Helm values that point the release at the targets (no password: the credentials
-// are in `secret_name`), from the target URIs.
+// are in `secret_name`), from the target URIs; `pg_secure_mode`: the chart's
+// postgresql.secureMode, its connections to PostgreSQL over TLS (Server 4.9 and later).
 nlohmann::json external_values(const std::optional<std::string>& pg_target,
-                               const std::optional<std::string>& mongo_target, const std::string& secret_name);
+                               const std::optional<std::string>& mongo_target, const std::string& secret_name,
+                               bool pg_secure_mode = false);
 
 }  // namespace decant::migrate

@@ -116,16 +116,23 @@ std::string first_line_without(const std::string& text, const std::string& marke
 void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& target,
                       const std::string& tls_min, Plan& plan) {
   auto info = pg::ConnInfo::parse(target, "target");
-  if (!tls_min.empty()) info = info.with("sslmode", application_sslmode(info.param("sslmode").value_or("")));
+  auto with_tls = tls_min.empty() ? info : info.with("sslmode", application_sslmode(info.param("sslmode").value_or("")));
+  // Where TLS is required and fails, the plain connection tells a network problem from a
+  // server without TLS (whatever language the pod's psql speaks).
   const std::string script =
       "read -r PGPASSWORD; export PGPASSWORD\n"
       "if ! command -v psql >/dev/null 2>&1; then echo decant-probe-no-client; exit 0; fi\n"
-      "if out=$(psql -w -X -At -c \"SELECT 'decant-probe-ok ' || coalesce((SELECT version FROM pg_catalog.pg_stat_ssl "
-      "WHERE pid = pg_catalog.pg_backend_pid() AND ssl), 'no-tls')\" \"$1\" 2>&1); then echo \"$out\"; "
-      "else echo \"$out\"; fi";
+      "query=\"SELECT 'decant-probe-ok ' || coalesce((SELECT version FROM pg_catalog.pg_stat_ssl "
+      "WHERE pid = pg_catalog.pg_backend_pid() AND ssl), 'no-tls')\"\n"
+      "if out=$(psql -w -X -At -c \"$query\" \"$1\" 2>&1); then echo \"$out\"; "
+      "elif [ \"$1\" != \"$2\" ] && psql -w -X -At -c 'SELECT 1' \"$2\" >/dev/null 2>&1; then "
+      "echo 'decant-probe-ok no-tls'; else echo \"$out\"; fi";
   std::string out;
   try {
-    out = exec_in_pod(cluster, db.pod, script, {info.for_child(info.maintenance_db())}, info.password().value_or(""));
+    auto plain = tls_min.empty() ? info : info.with("sslmode", "disable");
+    out = exec_in_pod(cluster, db.pod, script,
+                      {with_tls.for_child(info.maintenance_db()), plain.for_child(info.maintenance_db())},
+                      info.password().value_or(""));
   } catch (const Error& e) {
     plan.blockers.push_back(finding(e));
     return;

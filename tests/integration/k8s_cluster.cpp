@@ -92,10 +92,27 @@ void TestCluster::map_pod(const std::string& ns, const std::string& pod, const s
   if (r.exit_code != 0) throw std::runtime_error("map.sh " + pod + ": " + r.err);
 }
 
+fs::path TestCluster::chart_dir(const std::string& chart_version) const {
+  if (chart_version.empty()) return chart_dir();
+  fs::path dir = run_dir_ / ("chart-" + chart_version);
+  if (fs::exists(dir)) return dir;
+  fs::copy(chart_dir(), dir, fs::copy_options::recursive);
+  std::ifstream in(dir / "Chart.yaml");
+  std::string line, text;
+  while (std::getline(in, line)) {
+    if (line.rfind("version:", 0) == 0) line = "version: " + chart_version;
+    if (line.rfind("appVersion:", 0) == 0) line = "appVersion: \"" + chart_version + "\"";
+    text += line + "\n";
+  }
+  in.close();
+  std::ofstream(dir / "Chart.yaml", std::ios::trunc) << text;
+  return dir;
+}
+
 void TestCluster::install_chart(const std::string& ns, const std::string& release,
-                                const std::vector<std::string>& set_values) const {
-  std::vector<std::string> args{"install", release, chart_dir().string(), "--namespace", ns, "--create-namespace",
-                                "--wait", "--timeout", "120s"};
+                                const std::vector<std::string>& set_values, const std::string& chart_version) const {
+  std::vector<std::string> args{"install", release, chart_dir(chart_version).string(), "--namespace", ns,
+                                "--create-namespace", "--wait", "--timeout", "120s"};
   for (const auto& v : set_values) {
     args.push_back("--set");
     args.push_back(v);

@@ -41,8 +41,12 @@ class TestCluster {
 
   // Maps NAMESPACE/POD: `POD_PORT=HOST:PORT` port-forwards and `NAME=VALUE` exec variables.
   void map_pod(const std::string& ns, const std::string& pod, const std::vector<std::string>& mappings) const;
-  // helm install of the stand-in chart as `release` into `ns` (created), --wait.
-  void install_chart(const std::string& ns, const std::string& release, const std::vector<std::string>& set_values) const;
+  // helm install of the stand-in chart as `release` into `ns` (created), --wait; as chart
+  // version `chart_version` ("4.10.0") when given, as CircleCI Server of that release.
+  void install_chart(const std::string& ns, const std::string& release, const std::vector<std::string>& set_values,
+                     const std::string& chart_version = "") const;
+  // The stand-in chart's directory as version `chart_version` (a copy, made once).
+  std::filesystem::path chart_dir(const std::string& chart_version) const;
   // A kubeconfig for a ServiceAccount `name` of `ns` (a token), for RBAC tests.
   std::filesystem::path service_account_kubeconfig(const std::string& ns, const std::string& name) const;
 

@@ -1,15 +1,19 @@
 #pragma once
 // The fixture of the cluster tests: one test cluster per suite, and the internal
-// databases of the stand-in chart (PostgreSQL 12 when installed, as CircleCI Server
-// ships it, and FerretDB) as local servers behind mapped pods of each namespace.
+// databases of the stand-in chart (PostgreSQL 12 offering pg_partman 4.5.1, as CircleCI
+// Server ships it, and FerretDB) as local servers behind mapped pods of each namespace;
+// external targets as CircleCI Server supports them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "k8s_cluster.hpp"
 #include "mongo_server.hpp"
+#include "pg_fixture.hpp"
+#include "pg_installation.hpp"
 #include "pg_server.hpp"
 
 namespace decant::test {
@@ -22,8 +26,10 @@ class StandinTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = new TestCluster();
-    int major = server_available(12) ? 12 : 15;
-    source_pg_ = new PgServer(PgServer::Options{.major = major});
+    if (!server_available(12) || !server_available(14) || extension_bundle("pg_partman", "4.5.1").empty())
+      throw std::runtime_error("PostgreSQL 12 and 14 and pg_partman 4.5.1 are needed: run scripts/install-pg-versions.sh "
+                               "and scripts/install-pg-extensions.sh");
+    source_pg_ = new PgServer(PgServer::Options{.major = 12, .extensions = {extension_bundle("pg_partman", "4.5.1")}});
     source_pg_->exec("CREATE DATABASE circle");
     source_pg_->exec(
         "CREATE TABLE builds (id bigint PRIMARY KEY, status text); "
@@ -52,12 +58,28 @@ class StandinTest : public ::testing::Test {
     cluster_->map_pod(ns, "mongodb-0", {"27017=127.0.0.1:" + std::to_string(source_mongo_->port())});
   }
 
-  // The stand-in release `release` in `ns`, over the suite's internal databases.
-  static void install_standin(const std::string& ns, const std::string& release, std::vector<std::string> values = {}) {
+  // The stand-in release `release` in `ns`, over the suite's internal databases; as
+  // CircleCI Server `chart_version` when given (the chart's own: 4.8.0-standin).
+  static void install_standin(const std::string& ns, const std::string& release, std::vector<std::string> values = {},
+                              const std::string& chart_version = "") {
     map_databases(ns);
     values.push_back(std::string("postgresql.auth.password=") + kPgPassword);
     values.push_back(std::string("mongodb.auth.rootPassword=") + kMongoPassword);
-    cluster_->install_chart(ns, release, values);
+    cluster_->install_chart(ns, release, values, chart_version);
+  }
+
+  // An external PostgreSQL as CircleCI Server supports it: 14, offering the source's
+  // pg_partman 4.5.1 (and 5.2.4, its default, when installed); with `tls`, TLS 1.3 only.
+  static PgServer::Options supported_target(PgServer::Options options = {}) {
+    options.major = 14;
+    options.extensions = {extension_bundle("pg_partman", "4.5.1")};
+    if (auto newer = extension_bundle("pg_partman", "5.2.4"); !newer.empty()) options.extensions.push_back(newer);
+    return options;
+  }
+  static PgServer::Options tls13(PgServer::Options options = {}) {
+    options.tls = true;
+    options.tls_min_protocol = "TLSv1.3";
+    return supported_target(options);
   }
 
   RunResult plan(std::vector<std::string> args, const std::string& kubeconfig = "") {

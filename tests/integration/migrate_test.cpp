@@ -32,7 +32,7 @@ class MigrateTest : public StandinTest {
  protected:
   // Targets that want a password, as external servers do.
   struct Targets {
-    PgServer pg{PgServer::Options{.password_auth = true}};
+    PgServer pg{tls13({.password_auth = true})};
     FerretDb mongo{FerretDb::Options{.user = "migrator", .password = kTargetPassword}};
     Targets() { pg.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'"); }
     std::string pg_uri() const {
@@ -56,9 +56,21 @@ class MigrateTest : public StandinTest {
   }
 };
 
+// As CircleCI Server 4.10 needs it: a PostgreSQL 14 target with TLS 1.3 and pg_partman
+// 4.5.1, a database of pg_partman's daily partitions (past the 64 tables where the schema
+// is restored by several sessions at once) among the copied ones.
 TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   const std::string ns = "e2e";
-  install_standin(ns, "circleci-server");
+  install_standin(ns, "circleci-server", {}, "4.10.0");
+  load_partitioned_database(*source_pg_, "partitions", {.partitions = 120, .partman = "4.5.1"});
+  struct DropPartitions {
+    ~DropPartitions() {
+      try {
+        source_pg_->exec("DROP DATABASE IF EXISTS partitions");
+      } catch (const std::exception&) {
+      }
+    }
+  } drop_partitions;
   Targets t;
   auto dir = make_temp_dir("decant-migrate");
   auto args = base_args(ns, t, dir);
@@ -87,12 +99,16 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
 
   // The data is on the targets, and the internal databases were only read.
   EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
+  EXPECT_EQ(partition_tree(t.pg, "partitions"), partition_tree(*source_pg_, "partitions"));
+  EXPECT_EQ(table_fingerprints(t.pg, "partitions"), table_fingerprints(*source_pg_, "partitions"));
+  EXPECT_EQ(t.pg.value("SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'", "partitions"), "4.5.1");
   EXPECT_EQ(t.mongo.documents("circle_ghe", "builds"), source_mongo_->documents("circle_ghe", "builds"));
   EXPECT_EQ(source_pg_->value("SELECT count(*) FROM builds", "circle"), "5000");
 
   // The release points at them, with the credentials in decant's Secret only.
   auto v = values(ns, "circleci-server");
   EXPECT_EQ(v["postgresql"]["internal"], false);
+  EXPECT_EQ(v["postgresql"]["secureMode"], true) << "Server 4.10 connects to PostgreSQL over TLS";
   EXPECT_EQ(v["postgresql"]["postgresqlHost"], "127.0.0.1");
   EXPECT_EQ(v["postgresql"]["postgresqlPort"], t.pg.port());
   EXPECT_EQ(v["postgresql"]["auth"]["existingSecret"], "decant-external-databases");
@@ -157,6 +173,35 @@ TEST_F(MigrateTest, DryRunPrintsEveryCommandAndChangesNothing) {
   EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
   EXPECT_FALSE(t.pg.database_exists("circle"));
   EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+}
+
+// Server 4.8 supports PostgreSQL 12-14: a 15 blocks migrate before any downtime, unless
+// accepted, and then the report says so.
+TEST_F(MigrateTest, AnUnsupportedPostgresqlMajorBlocksUnlessAcceptedAndTheReportSaysSo) {
+  const std::string ns = "unsupported";
+  install_standin(ns, "circleci-server");
+  PgServer pg15;
+  FerretDb mongo;
+  auto dir = make_temp_dir("decant-migrate");
+  std::vector<std::string> args{"-n", ns, "--pg-target", pg15.conninfo() + " password=unused", "--mongo-target",
+                                mongo.uri(), "--allow-single-server", "--dry-run", "--state-dir",
+                                (dir / "state").string(), "--report", (dir / "report.json").string()};
+  auto blocked = decant_on_cluster("migrate", args);
+  EXPECT_EQ(blocked.exit_code, 22) << blocked.out << blocked.err;
+  EXPECT_NE(blocked.err.find("the PostgreSQL target runs PostgreSQL 15, which CircleCI Server 4.8 does not support "
+                             "(12-14 (tested: 12))"),
+            std::string::npos)
+      << blocked.err;
+  EXPECT_NE(blocked.err.find("--allow-unsupported-target"), std::string::npos) << blocked.err;
+  args.push_back("--allow-unsupported-target");
+  auto accepted = decant_on_cluster("migrate", args);
+  ASSERT_EQ(accepted.exit_code, 0) << accepted.out << accepted.err;
+  auto report = json::parse(slurp(dir / "report.json"));
+  EXPECT_EQ(report["dry_run"], true);
+  EXPECT_NE(report["warnings"].dump().find("PostgreSQL 15, which CircleCI Server 4.8 does not support"),
+            std::string::npos)
+      << report.dump(2);
+  EXPECT_FALSE(pg15.database_exists("circle"));
 }
 
 TEST_F(MigrateTest, AChartThatCannotBeAppliedScalesTheApplicationBackUp) {
@@ -341,7 +386,7 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
   fs::create_directories(work / "keys" / "identity");
   std::ofstream(work / "keys" / "recipients" / "recipients") << key.recipient().encoded() << "\n";
   std::ofstream(work / "keys" / "identity" / "identity") << key.encoded() << "\n";
-  PgServer scratch_pg;
+  PgServer scratch_pg(supported_target());
   FerretDb scratch_mongo;
 
   auto as_json = args;

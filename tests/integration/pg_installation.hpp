@@ -1,10 +1,7 @@
 #pragma once
 // Test harness: PostgreSQL installations that offer extensions their packages do not, so
 // that a test can give a source and a target different versions of one extension, as two
-// real servers of an operator have. An installation is the packaged one (Debian's 15, or
-// a major of scripts/install-pg-versions.sh) seen through a directory of links: its
-// server programs hard-linked (the server finds share/ and lib/ relative to its own
-// path), lib/ linked, share/ mirrored with an extension directory of its own.
+// real servers of an operator have: scripts/pg-installation.sh makes them.
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -16,7 +16,7 @@ namespace {
 class PlanTest : public StandinTest {};
 
 TEST_F(PlanTest, FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady) {
-  PgServer target_pg;
+  PgServer target_pg(supported_target());
   FerretDb target_mongo;
   auto r = plan({"--pg-target", target_pg.conninfo(), "--mongo-target", target_mongo.uri(), "--allow-single-server",
                  "--daily-active-users", "120", "--output", "json"});
@@ -60,14 +60,14 @@ TEST_F(PlanTest, FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady) {
 }
 
 TEST_F(PlanTest, ATargetWithoutAStandbyBlocksUnlessASingleServerIsAccepted) {
-  PgServer target_pg;
+  PgServer target_pg(supported_target());
   auto r = plan({"--pg-target", target_pg.conninfo()});
   EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
   EXPECT_NE(r.out.find("blocker: the PostgreSQL target has no streaming standby"), std::string::npos) << r.out;
 }
 
 TEST_F(PlanTest, TheTargetsPasswordNeverShowsAndAWrongOneIsABlocker) {
-  PgServer target_pg(PgServer::Options{.password_auth = true});
+  PgServer target_pg(supported_target({.password_auth = true}));
   target_pg.exec("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'target-Pw-1'");
   std::string good = "host=127.0.0.1 port=" + std::to_string(target_pg.port()) +
                      " dbname=postgres user=migrator password=target-Pw-1";
@@ -101,7 +101,7 @@ TEST_F(PlanTest, AnUnreachableTargetIsABlockerFromDecantAndFromTheCluster) {
 }
 
 TEST_F(PlanTest, ANonEmptyTargetBlocksUnlessItWouldBeReplaced) {
-  PgServer target_pg;
+  PgServer target_pg(supported_target());
   target_pg.exec("CREATE DATABASE circle");
   target_pg.exec("CREATE TABLE leftover (id int); INSERT INTO leftover VALUES (1)", "circle");
   auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"});
@@ -112,7 +112,7 @@ TEST_F(PlanTest, ANonEmptyTargetBlocksUnlessItWouldBeReplaced) {
 }
 
 TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
-  PgServer target_pg;
+  PgServer target_pg(supported_target());
   auto target = target_pg.conninfo();
   struct Case {
     std::vector<std::string> args;
@@ -153,7 +153,7 @@ TEST_F(PlanTest, TheNewerKeySpellingInAnExistingSecretIsFound) {
   map_databases(ns);
   cluster_->install_chart(ns, "cci", {"postgresql.auth.existingSecret=my-pg",
                                       std::string("mongodb.auth.rootPassword=") + kMongoPassword});
-  PgServer target_pg;
+  PgServer target_pg(supported_target());
   auto r = plan({"-n", ns, "--pg-target", target_pg.conninfo(), "--allow-single-server", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -183,12 +183,114 @@ TEST_F(PlanTest, AUserWithoutTheRightsMigrateNeedsIsBlockedBeforeAnyDowntime) {
   cluster_->must_kubectl({"-n", kNs, "create", "rolebinding", "viewer-forward", "--role=viewer-forward",
                           "--serviceaccount=" + std::string(kNs) + ":viewer"});
   auto kubeconfig = cluster_->service_account_kubeconfig(kNs, "viewer");
-  PgServer target_pg;
+  PgServer target_pg(supported_target());
   auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"}, kubeconfig.string());
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_NE(r.out.find("cannot patch deployments/scale"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cannot create secrets"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("cannot get secrets"), std::string::npos) << r.out;
+}
+
+// Each chart version reads its own row of CircleCI Server's requirements.
+TEST_F(PlanTest, EachChartVersionChecksItsOwnReleasesRequirements) {
+  PgServer target_pg(tls13());
+  struct Case {
+    std::string ns, chart_version, releases;
+  };
+  for (const auto& c : std::vector<Case>{{kNs, "", "4.8"}, {"v41", "4.1.10", "4.0-4.7"}, {"v49", "4.9.5", "4.9"},
+                                         {"v410", "4.10.0", "4.10"}, {"v411", "4.11.0", "4.10"}}) {
+    SCOPED_TRACE(c.ns);
+    if (!c.chart_version.empty()) install_standin(c.ns, "circleci-server", {}, c.chart_version);
+    auto r = plan({"-n", c.ns, "--pg-target", target_pg.conninfo(), "--allow-single-server", "-o", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["requirements"]["releases"], c.releases);
+    EXPECT_EQ(j["requirements"]["known"], c.chart_version != "4.11.0");
+    std::string said = j["checks"].dump() + j["warnings"].dump();
+    if (c.chart_version == "4.11.0") {
+      EXPECT_NE(said.find("decant does not know what the chart circleci-server-4.11.0 requires"), std::string::npos)
+          << said;
+    }
+    if (c.releases == "4.9" || c.releases == "4.10") {
+      EXPECT_NE(said.find("the PostgreSQL target negotiates TLS 1.3"), std::string::npos) << said;
+      EXPECT_NE(said.find("can install pg_partman 4.5.1"), std::string::npos) << said;
+      EXPECT_NE(said.find("from inside the cluster (psql in postgresql-0, TLSv1.3)"), std::string::npos) << said;
+    }
+  }
+}
+
+TEST_F(PlanTest, APostgresqlMajorTheReleaseDoesNotSupportBlocksUnlessAccepted) {
+  PgServer pg15;
+  auto r = plan({"--pg-target", pg15.conninfo(), "--allow-single-server"});
+  EXPECT_EQ(r.exit_code, 22) << r.out << r.err;
+  EXPECT_NE(r.out.find("blocker: the PostgreSQL target runs PostgreSQL 15, which CircleCI Server 4.8 does not support"),
+            std::string::npos)
+      << r.out;
+  auto accepted = plan({"--pg-target", pg15.conninfo(), "--allow-single-server", "--allow-unsupported-target"});
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.out << accepted.err;
+  EXPECT_NE(accepted.out.find("warning: the PostgreSQL target runs PostgreSQL 15"), std::string::npos) << accepted.out;
+}
+
+// Server 4.10 authenticates with TLS 1.3 only: decant connects as the application does
+// (TLS required) from its own machine and from the pod, and reads what was negotiated.
+TEST_F(PlanTest, TlsBelowOnePointThreeOrNoneBlocksWhereTheReleaseRequiresIt) {
+  const std::string ns = "tls";
+  install_standin(ns, "circleci-server", {}, "4.10.0");
+  PgServer tls12(supported_target({.tls = true, .tls_max_protocol = "TLSv1.2"}));
+  auto r12 = plan({"-n", ns, "--pg-target", tls12.conninfo(), "--allow-single-server"});
+  EXPECT_EQ(r12.exit_code, 22) << r12.out << r12.err;
+  EXPECT_NE(r12.out.find("blocker: the PostgreSQL target negotiates TLS 1.2, and CircleCI Server 4.10 authenticates "
+                         "with TLS 1.3 only; set ssl = on with the server's certificate"),
+            std::string::npos)
+      << r12.out;
+  EXPECT_NE(r12.out.find("ssl_min_protocol_version = 'TLSv1.3'"), std::string::npos) << r12.out;
+  EXPECT_NE(r12.out.find("from inside the cluster the PostgreSQL target negotiates TLSv1.2"), std::string::npos)
+      << r12.out;
+
+  PgServer plain(supported_target());
+  auto none = plan({"-n", ns, "--pg-target", plain.conninfo(), "--allow-single-server"});
+  EXPECT_EQ(none.exit_code, 22) << none.out << none.err;
+  EXPECT_NE(none.out.find("blocker: the PostgreSQL target accepts no TLS connection"), std::string::npos) << none.out;
+
+  PgServer tls(tls13());
+  auto ok = plan({"-n", ns, "--pg-target", tls.conninfo() + " sslmode=disable", "--allow-single-server"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("ok: the PostgreSQL target negotiates TLS 1.3 (CircleCI Server 4.10 requires TLS 1.3)"),
+            std::string::npos)
+      << ok.out;
+}
+
+// Server 4.9+ needs pg_partman 4.5.x on the target: one that offers only 5.x is refused,
+// by the release's requirements and by the copy that would keep the source's 4.5.1.
+TEST_F(PlanTest, ATargetOfferingOnlyPgPartman5IsRefusedAndMongoDbIsCheckedAgainstTheRelease) {
+  const std::string ns = "partman";
+  install_standin(ns, "circleci-server", {}, "4.10.0");
+  load_partitioned_database(*source_pg_, "partitions", {.partitions = 80, .partman = "4.5.1"});
+  struct DropPartitions {
+    ~DropPartitions() {
+      try {
+        source_pg_->exec("DROP DATABASE IF EXISTS partitions");
+      } catch (const std::exception&) {
+      }
+    }
+  } drop_partitions;
+  auto only_5 = tls13();
+  only_5.extensions = {extension_bundle("pg_partman", "5.2.4")};
+  PgServer target(only_5);
+  FerretDb mongo;
+  auto r = plan({"-n", ns, "--pg-target", target.conninfo(), "--mongo-target", mongo.uri(), "--allow-single-server"});
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("blocker: the PostgreSQL target cannot install pg_partman 4.5.x (it offers 5.2.4 (default)); "
+                       "CircleCI Server 4.10 requires pg_partman 4.5.x (5.x is not supported)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("uses the extension pg_partman 4.5.1, which the target offers only at"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("ok: the MongoDB target runs 7.0.42 (CircleCI Server 4.10 requires 7.0 or newer)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("ok: the MongoDB target's featureCompatibilityVersion is 7.0"), std::string::npos) << r.out;
+  EXPECT_FALSE(target.database_exists("partitions"));
 }
 
 }  // namespace
