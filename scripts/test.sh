@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the Debian packages, FerretDB (the tests'
 # MongoDB, built from the Go module proxy) and the PostgreSQL 12-17 servers and 17 client
-# tools of the version matrix (cached under /var/cache/decant/pg) and the test cluster's
+# tools of the version matrix and the pg_partman releases the tests give them (cached under
+# /var/cache/decant/pg) and the test cluster's
 # Kubernetes and helm binaries (cached under /var/cache/decant/k8s), versitygw (the S3 store,
 # cached under /var/cache/decant/versitygw) and the age test vectors,
 # then builds and runs:
 #   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
 #            directories and free ports), the PostgreSQL version matrix included;
-#   asan     the same under AddressSanitizer and UBSan, and the test-cluster suite (plan,
+#   asan     the same under AddressSanitizer and UBSan (but the 1,000 and 5,000-partition
+#            matrix: servers' work, not decant's code), and the test-cluster suite (plan,
 #            migrate, backup schedule), which runs only here;
 #   tsan     unit tests and a parallel copy (with an interruption) under ThreadSanitizer.
 set -euo pipefail
