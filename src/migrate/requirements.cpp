@@ -154,8 +154,11 @@ RequirementFindings check_postgresql_target(const ServerRequirements& row, const
                                         facts.partman_default, required),
                             "leave pg_partman out of --extension-update: it keeps the source's version"});
     } else {
-      out.passed.push_back(fmt::format("the PostgreSQL target can install pg_partman {} ({})",
-                                       fmt::join(in_series, ", "), required));
+      out.passed.push_back(fmt::format("the PostgreSQL target can install pg_partman {} ({}){}",
+                                       fmt::join(in_series, ", "), required,
+                                       facts.partman_on_source.empty()
+                                           ? ""
+                                           : fmt::format("; the source has {}", fmt::join(facts.partman_on_source, ", "))));
     }
     for (const auto& source : facts.partman_on_source) {
       auto colon = source.rfind(": ");

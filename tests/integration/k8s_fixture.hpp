@@ -97,6 +97,22 @@ class StandinTest : public ::testing::Test {
     return run_decant(all, env);
   }
 
+  // A database `name` of pg_partman's daily partitions on the internal PostgreSQL, as
+  // CircleCI Server's has, for the length of one test.
+  struct PartitionedSourceDatabase {
+    std::string name;
+    PartitionedSourceDatabase(std::string db, int partitions) : name(std::move(db)) {
+      load_partitioned_database(*source_pg_, name, {.partitions = partitions, .partman = "4.5.1"});
+    }
+    ~PartitionedSourceDatabase() {
+      try {
+        source_pg_->exec("DROP DATABASE IF EXISTS " + name);
+      } catch (const std::exception&) {
+        // The next suite starts a new server; nothing to undo.
+      }
+    }
+  };
+
   static void expect_no_secrets(const RunResult& r) {
     for (const char* secret : {kPgPassword, kMongoPassword, "target-Pw-1"}) {
       EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";

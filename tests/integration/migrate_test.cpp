@@ -62,15 +62,7 @@ class MigrateTest : public StandinTest {
 TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   const std::string ns = "e2e";
   install_standin(ns, "circleci-server", {}, "4.10.0");
-  load_partitioned_database(*source_pg_, "partitions", {.partitions = 120, .partman = "4.5.1"});
-  struct DropPartitions {
-    ~DropPartitions() {
-      try {
-        source_pg_->exec("DROP DATABASE IF EXISTS partitions");
-      } catch (const std::exception&) {
-      }
-    }
-  } drop_partitions;
+  PartitionedSourceDatabase partitions("partitions", 120);
   Targets t;
   auto dir = make_temp_dir("decant-migrate");
   auto args = base_args(ns, t, dir);

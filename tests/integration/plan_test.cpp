@@ -265,15 +265,7 @@ TEST_F(PlanTest, TlsBelowOnePointThreeOrNoneBlocksWhereTheReleaseRequiresIt) {
 TEST_F(PlanTest, ATargetOfferingOnlyPgPartman5IsRefusedAndMongoDbIsCheckedAgainstTheRelease) {
   const std::string ns = "partman";
   install_standin(ns, "circleci-server", {}, "4.10.0");
-  load_partitioned_database(*source_pg_, "partitions", {.partitions = 80, .partman = "4.5.1"});
-  struct DropPartitions {
-    ~DropPartitions() {
-      try {
-        source_pg_->exec("DROP DATABASE IF EXISTS partitions");
-      } catch (const std::exception&) {
-      }
-    }
-  } drop_partitions;
+  PartitionedSourceDatabase partitions("partitions", 80);
   auto only_5 = tls13();
   only_5.extensions = {extension_bundle("pg_partman", "5.2.4")};
   PgServer target(only_5);
