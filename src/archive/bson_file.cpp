@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "io/file_descriptor.hpp"
+#include "io/files.hpp"
 
 namespace decant::archive {
 namespace fs = std::filesystem;
@@ -18,25 +20,10 @@ namespace {
 constexpr uint32_t kMaxDocument = 48u << 20;  // well above MongoDB's 16 MiB limit
 
 [[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
-  throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
-              err == ENOSPC ? "free disk space, then run the same command with --resume" : "check the path and its permissions");
+  throw_io_error(what, path, err,
+                 err == ENOSPC ? "free disk space, then run the same command with --resume"
+                               : "check the path and its permissions");
 }
-
-// An open file descriptor, closed at scope end unless handed on.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 void fsync_path(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -92,7 +79,7 @@ FileSink::FileSink(const fs::path& path, bool gzip) : path_(path), gzip_(gzip) {
   // "<name>.partial" would not fit where mongodump's name takes nearly all of NAME_MAX.
   // It ends in neither .bson nor .metadata.json, so a restore never takes it for a collection.
   std::string name = (path.parent_path() / ".decant-XXXXXX").string();
-  UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
+  FileDescriptor fd(::mkostemp(name.data(), O_CLOEXEC));
   if (fd.get() < 0) io_error("cannot write a temporary file for", path, errno);
   temp_ = name;
   try {

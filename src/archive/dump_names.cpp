@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "common/base64.hpp"
+#include "text/base64.hpp"
 
 namespace decant::archive {
 

@@ -31,7 +31,7 @@ void write_to_backup(engine::ItemSpec& spec, const CreateContext& ctx, const Arc
     return std::make_unique<ChunkWriter>(ctx.repo, prefix, ctx.chunks, framing, *stored);
   };
   std::string key = spec.resume_key;
-  spec.readback_digest = [&ctx, stored, key, item]() -> RowDigest {
+  spec.readback_digest = [&ctx, stored, key, item]() -> engine::RowDigest {
     if (stored->written) return stored->digest;
     // Finished by an earlier run: without a key, its chunks can only be checked as stored.
     auto entry = finished_entry(ctx.state, key, item);
@@ -41,7 +41,7 @@ void write_to_backup(engine::ItemSpec& spec, const CreateContext& ctx, const Arc
     } catch (const Error& e) {
       throw Error(e.code(), e.what(), "run the backup again without --resume");
     }
-    auto digest = RowDigest::from_hex(entry->rows, entry->digest);
+    auto digest = engine::RowDigest::from_hex(entry->rows, entry->digest);
     if (!digest) throw Error(ExitCode::internal, "a malformed digest in the resume state of " + key);
     return *digest;
   };
@@ -74,7 +74,7 @@ ItemEntry metadata_entry(const ArchiveItem& item) {
   e.group = item.group;
   e.name = item.name;
   e.kind = item.kind;
-  e.digest = RowDigest().hex();
+  e.digest = engine::RowDigest().hex();
   e.metadata = item.metadata;
   e.framing = framing_name(item.framing);
   return e;

@@ -353,7 +353,7 @@ int verify(const VerifyOptions& options) {
           item->begin();
           auto t0 = Clock::now();
           ChunkReader reader(*repo, e, keys);
-          RowDigest digest = engine::digest_of(reader);  // the reader checks it against the manifest
+          engine::RowDigest digest = engine::digest_of(reader);  // the reader checks it against the manifest
           auto r = engine::ItemReport::verified_item(e.name, e.kind);
           r.rows = digest.rows();
           r.bytes = e.raw_bytes;

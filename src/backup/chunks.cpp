@@ -181,7 +181,7 @@ void ChunkWriter::store_chunk() {
   sealing_ = std::async(std::launch::async, [this, c = std::move(chunk)] { seal(c); });
   compressed_ = std::string();
   chunk_rows_ = chunk_raw_ = 0;
-  chunk_digest_ = RowDigest();
+  chunk_digest_ = engine::RowDigest();
 }
 
 void ChunkWriter::wait_for_sealing() {
@@ -191,7 +191,7 @@ void ChunkWriter::wait_for_sealing() {
 void ChunkWriter::seal(const Pending& chunk) {
   // The compressor's output must give back exactly the rows that went in.
   std::string plain;
-  RowDigest back;
+  engine::RowDigest back;
   size_t at = 0;
   std::string_view row;
   auto cut = [&] { throw Error(ExitCode::internal, "a compressed chunk does not give back its rows"); };

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backup/manifest.hpp"
-#include "common/row_hash.hpp"
+#include "engine/row_hash.hpp"
 #include "crypto/age.hpp"
 #include "engine/stream.hpp"
 
@@ -34,7 +34,7 @@ struct ChunkSettings {
 // What a ChunkWriter stored: filled as it goes, kept after the writer is gone.
 struct StoredChunks {
   std::vector<ChunkInfo> chunks;
-  RowDigest digest;  // of the rows as decompressed back from the stored chunks
+  engine::RowDigest digest;  // of the rows as decompressed back from the stored chunks
   bool written = false;  // finish() returned
 };
 
@@ -56,7 +56,7 @@ class ChunkWriter : public engine::RowSink {
   struct Pending {
     std::string compressed;
     uint64_t rows = 0, raw_bytes = 0;
-    RowDigest digest;
+    engine::RowDigest digest;
     size_t number = 0;
   };
   void store_chunk();
@@ -69,7 +69,7 @@ class ChunkWriter : public engine::RowSink {
   std::unique_ptr<Compressor> compressor_;
   std::string compressed_;
   uint64_t chunk_rows_ = 0, chunk_raw_ = 0;
-  RowDigest chunk_digest_;
+  engine::RowDigest chunk_digest_;
   StoredChunks& out_;
   std::future<void> sealing_;  // the previous chunk being checked, sealed and stored
 };
@@ -94,7 +94,7 @@ class ChunkReader : public engine::RowSource {
   std::string plain_;
   size_t at_ = 0;
   uint64_t chunk_rows_left_ = 0;
-  RowDigest digest_;
+  engine::RowDigest digest_;
   // The next chunk, fetched and decrypted while this one is read: on an object store the
   // round trips then overlap the restore instead of adding to it.
   std::future<std::string> prefetched_;

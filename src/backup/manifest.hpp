@@ -33,7 +33,7 @@ struct ItemEntry {
   std::string name;
   std::string kind;  // "collection", "view", ...
   uint64_t rows = 0;
-  std::string digest;  // the engine's content digest of the rows (RowDigest hex)
+  std::string digest;  // the engine's content digest of the rows (engine::RowDigest hex)
   uint64_t raw_bytes = 0;
   nlohmann::json metadata;  // what recreates it (a collection's options and indexes)
   std::string framing = "length";  // how its chunks' rows are told apart (chunks.hpp)

@@ -10,37 +10,14 @@
 #include <utility>
 
 #include "common/error.hpp"
-#include "common/replace_file.hpp"
+#include "io/file_descriptor.hpp"
+#include "io/files.hpp"
 
 namespace decant::backup {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kRepositoryHint = "free space or fix permissions in the repository, then run again with --resume";
-
-[[noreturn]] void io_failed(const std::string& what, const fs::path& path, int err) {
-  throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err), kRepositoryHint);
-}
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-void sync_directory(const fs::path& dir) {
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) io_failed("cannot sync the directory", dir, errno);
-}
 
 class LocalRepository : public Repository {
  public:
@@ -64,14 +41,14 @@ class LocalRepository : public Repository {
     FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
       if (errno == ENOENT) return std::nullopt;
-      io_failed("cannot read", path, errno);
+      throw_io_error("cannot read", path, errno, kRepositoryHint);
     }
     std::string out;
     char buffer[1 << 16];
     for (;;) {
       ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) io_failed("cannot read", path, errno);
+      if (n < 0) throw_io_error("cannot read", path, errno, kRepositoryHint);
       if (n == 0) return out;
       out.append(buffer, static_cast<size_t>(n));
     }
@@ -96,7 +73,7 @@ class LocalRepository : public Repository {
       std::string key = it->path().lexically_relative(root_).generic_string();
       if (key.rfind(prefix, 0) == 0 && it->path().filename().string().rfind(".decant-", 0) != 0) keys.push_back(key);
     }
-    if (ec) io_failed("cannot list", dir, ec.value());
+    if (ec) throw_io_error("cannot list", dir, ec.value(), kRepositoryHint);
     std::sort(keys.begin(), keys.end());
     return keys;
   }
@@ -105,8 +82,8 @@ class LocalRepository : public Repository {
     std::error_code ec;
     fs::path path = at(removable_key(prefix));
     auto removed = fs::remove_all(path, ec);
-    if (ec) io_failed("cannot remove", path, ec.value());
-    if (removed > 0) sync_directory(path.parent_path());
+    if (ec) throw_io_error("cannot remove", path, ec.value(), kRepositoryHint);
+    if (removed > 0) sync_directory(path.parent_path(), kRepositoryHint);
   }
 
   std::string describe() const override { return root_.string(); }
@@ -118,8 +95,8 @@ class LocalRepository : public Repository {
     std::error_code ec;
     if (fs::is_directory(dir, ec)) return;
     make_directories(dir.parent_path());
-    if (!fs::create_directory(dir, ec) && ec) io_failed("cannot create", dir, ec.value());
-    sync_directory(dir.parent_path());
+    if (!fs::create_directory(dir, ec) && ec) throw_io_error("cannot create", dir, ec.value(), kRepositoryHint);
+    sync_directory(dir.parent_path(), kRepositoryHint);
   }
 
  public:

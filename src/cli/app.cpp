@@ -9,8 +9,8 @@
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/redact.hpp"
-#include "common/signals.hpp"
+#include "text/redact.hpp"
+#include "process/signals.hpp"
 #include "decant/version.hpp"
 #include "mongo/client.hpp"
 

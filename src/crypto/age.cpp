@@ -8,7 +8,7 @@
 #include <memory>
 #include <optional>
 
-#include "common/base64.hpp"
+#include "text/base64.hpp"
 #include "common/error.hpp"
 #include "crypto/bech32.hpp"
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 #include "engine/progress.hpp"
 #include "engine/resume_state.hpp"
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "common/row_hash.hpp"
+#include "engine/row_hash.hpp"
 #include "engine/report.hpp"
 #include "engine/stream.hpp"
 

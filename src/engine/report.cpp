@@ -4,8 +4,8 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/replace_file.hpp"
-#include "common/signals.hpp"
+#include "io/files.hpp"
+#include "process/signals.hpp"
 #include "engine/progress.hpp"
 
 namespace decant::engine {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "io/files.hpp"
 
 namespace decant::engine {
 namespace fs = std::filesystem;
@@ -19,23 +20,12 @@ namespace fs = std::filesystem;
 namespace {
 constexpr int kJournalVersion = 2;
 
-[[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
-  throw Error(ExitCode::local_io, what + " " + path.string() + ": " + std::strerror(err),
-              err == ENOSPC ? "free disk space there, then run the same command with --resume"
-                            : "make the state directory writable or choose another with --state-dir (or "
-                              "XDG_STATE_HOME); add --resume to continue a run that had begun");
-}
+constexpr const char* kStateHint =
+    "free disk space there, or make the state directory writable (or choose another with --state-dir or "
+    "XDG_STATE_HOME); then run the same command, with --resume to continue a run that had begun";
 
-void write_all(int fd, const std::string& text, const fs::path& path) {
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_error("cannot write", path, errno);
-    }
-    off += static_cast<size_t>(n);
-  }
+[[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
+  throw_io_error(what, path, err, kStateHint);
 }
 
 std::string step_line(const std::string& key, const nlohmann::json& value) {
@@ -125,26 +115,9 @@ void ResumeState::reset() {
   std::lock_guard lock(mutex_);
   close_locked();
   steps_.clear();
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) io_error("cannot create", dir_, ec.value());
-  // A new journal replaces the old one atomically: write, sync, rename.
-  fs::path tmp = dir_ / "journal.tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) io_error("cannot write", tmp, errno);
-  try {
-    write_all(fd, nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n", tmp);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    io_error("cannot write", tmp, err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), journal().c_str()) != 0) io_error("cannot replace", journal(), errno);
+  // A new journal replaces the old one atomically (and makes the directory).
+  replace_file(journal(), nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n",
+               kStateHint);
   fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd_ < 0) io_error("cannot write", journal(), errno);
   last_sync_ = std::chrono::steady_clock::now();
@@ -157,7 +130,6 @@ void ResumeState::remove() {
   std::error_code ec;
   for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
   fs::remove(journal(), ec);
-  fs::remove(dir_ / "journal.tmp", ec);
   fs::remove(dir_, ec);  // only if now empty
 }
 
@@ -198,7 +170,7 @@ void ResumeState::mark_done(std::vector<std::pair<std::string, nlohmann::json>> 
 void ResumeState::append_locked(const std::string& lines) {
   if (fd_ < 0) fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd_ < 0) io_error("cannot write", journal(), errno);
-  write_all(fd_, lines, journal());
+  write_all(fd_, lines, journal(), kStateHint);
   auto now = std::chrono::steady_clock::now();
   if (now - last_sync_ >= std::chrono::seconds(1)) {
     if (::fdatasync(fd_) != 0) io_error("cannot write", journal(), errno);

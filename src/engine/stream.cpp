@@ -1,6 +1,6 @@
 #include "engine/stream.hpp"
 
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 #include "engine/progress.hpp"
 
 namespace decant::engine {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/row_hash.hpp"
+#include "engine/row_hash.hpp"
 
 namespace decant::engine {
 

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 
 namespace decant::engine {
 

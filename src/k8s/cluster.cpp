@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "common/base64.hpp"
+#include "text/base64.hpp"
 
 namespace decant::k8s {
 namespace {

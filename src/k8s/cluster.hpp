@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "common/process.hpp"
+#include "process/process.hpp"
 
 namespace decant::k8s {
 

@@ -6,7 +6,7 @@
 #include <regex>
 
 #include "common/log.hpp"
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 
 namespace decant::k8s {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "k8s/cluster.hpp"
 
 namespace decant::k8s {

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "common/log.hpp"
-#include "common/replace_file.hpp"
-#include "common/run_context.hpp"
+#include "io/files.hpp"
+#include "process/run_context.hpp"
 #include "engine/progress.hpp"
 #include "engine/resume_state.hpp"
 #include "k8s/port_forward.hpp"

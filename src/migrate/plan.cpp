@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "common/log.hpp"
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "engine/progress.hpp"
 #include "k8s/port_forward.hpp"
 #include "migrate/target_checks.hpp"

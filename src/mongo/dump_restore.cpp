@@ -14,7 +14,7 @@
 #include "archive/dump_names.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/signals.hpp"
+#include "process/signals.hpp"
 #include "engine/item_lifecycle.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"

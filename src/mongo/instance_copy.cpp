@@ -12,7 +12,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/signals.hpp"
+#include "process/signals.hpp"
 #include "engine/item_lifecycle.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"

@@ -9,7 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 #include "pg/sqlstate.hpp"
 
 namespace decant::pg {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 #include "engine/stream.hpp"
 #include "pg/conninfo.hpp"
 

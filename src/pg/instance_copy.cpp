@@ -17,7 +17,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/signals.hpp"
+#include "process/signals.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "common/error.hpp"
-#include "common/memory_file.hpp"
+#include "io/memory_file.hpp"
 #include "common/log.hpp"
-#include "common/process.hpp"
-#include "common/run_context.hpp"
+#include "process/process.hpp"
+#include "process/run_context.hpp"
 #include "pg/connection.hpp"
 #include "pg/extensions.hpp"
 #include "pg/sqlstate.hpp"

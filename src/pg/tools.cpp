@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "common/process.hpp"
+#include "process/process.hpp"
 
 namespace decant::pg {
 namespace fs = std::filesystem;

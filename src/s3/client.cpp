@@ -13,10 +13,10 @@
 #include <random>
 #include <thread>
 
-#include "common/base64.hpp"
+#include "text/base64.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 #include "crypto/primitives.hpp"
 
 namespace decant::s3 {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"
 

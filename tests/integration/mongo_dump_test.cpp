@@ -15,7 +15,7 @@
 
 #include "archive/bson_file.hpp"
 #include "archive/dump_names.hpp"
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "engine/stream.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"

@@ -18,7 +18,7 @@
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "pg_server.hpp"
 
 extern char** environ;

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "crypto/age.hpp"
 #include "pg_server.hpp"
 #include "s3_server.hpp"

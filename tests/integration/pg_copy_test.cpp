@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "pg_fixture.hpp"
 #include "pg_server.hpp"
 

@@ -11,7 +11,7 @@
 #include <vector>
 #include <stdexcept>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 
 namespace decant::test {
 

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "pg_server.hpp"
 
 namespace decant::test {

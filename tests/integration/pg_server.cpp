@@ -17,7 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "pg_installation.hpp"
 
 extern char** environ;

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 
 #include "pg_fixture.hpp"
 #include "pg_server.hpp"

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "pg_server.hpp"
 
 namespace decant::test {

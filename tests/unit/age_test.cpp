@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
-#include "common/process.hpp"
+#include "process/process.hpp"
 #include "crypto/age.hpp"
 #include "test_support.hpp"
 

@@ -3,7 +3,7 @@
 // (ChaCha20-Poly1305), RFC 7914 (scrypt), BIP 173 (bech32).
 #include <gtest/gtest.h>
 
-#include "common/base64.hpp"
+#include "text/base64.hpp"
 #include "crypto/bech32.hpp"
 #include "crypto/primitives.hpp"
 

@@ -1,4 +1,4 @@
-#include "common/process.hpp"
+#include "process/process.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "common/error.hpp"
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 #include "test_support.hpp"
 
 namespace decant {

@@ -1,4 +1,4 @@
-#include "common/redact.hpp"
+#include "text/redact.hpp"
 
 #include <gtest/gtest.h>
 
@@ -102,7 +102,7 @@ TEST(ScrubPasswords, LengthIsPreserved) {
   }
 }
 
-// BUG (src/common/redact.cpp): libpq accepts forms the scrubber misses, leaving the
+// BUG (src/text/redact.cpp): libpq accepts forms the scrubber misses, leaving the
 // password readable in `ps`:
 //  - a '?' in the URI password: the scrubber ends the authority at the first '/' or '?',
 //    but libpq ends the user info at '@' (or '/'), so "u:se?cret@h" is user u, password se?cret;

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "common/error.hpp"
-#include "common/replace_file.hpp"
+#include "io/files.hpp"
 #include "test_support.hpp"
 
 namespace decant::engine {

@@ -1,4 +1,4 @@
-#include "common/row_hash.hpp"
+#include "engine/row_hash.hpp"
 
 #include <gtest/gtest.h>
 #include <xxhash.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace decant {
+namespace decant::engine {
 namespace {
 
 RowDigest digest_of(const std::vector<std::string>& rows) {
@@ -146,4 +146,4 @@ TEST(RowDigest, SumCarriesAcross128Bits) {
 }
 
 }  // namespace
-}  // namespace decant
+}  // namespace decant::engine

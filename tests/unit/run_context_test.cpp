@@ -1,4 +1,4 @@
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 
 #include <gtest/gtest.h>
 

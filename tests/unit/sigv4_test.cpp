@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "common/base64.hpp"
-#include "common/process.hpp"
+#include "text/base64.hpp"
+#include "process/process.hpp"
 #include "crypto/primitives.hpp"
 #include "s3/sigv4.hpp"
 

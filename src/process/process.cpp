@@ -1,4 +1,4 @@
-#include "common/process.hpp"
+#include "process/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,8 +15,10 @@
 #include <thread>
 
 #include "common/error.hpp"
-#include "common/run_context.hpp"
-#include "common/signals.hpp"
+#include "io/file_descriptor.hpp"
+#include "io/files.hpp"
+#include "process/run_context.hpp"
+#include "process/signals.hpp"
 
 extern char** environ;
 
@@ -25,46 +27,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  bool open() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 struct PipeFds {
-  Fd read, write;
+  FileDescriptor read, write;
 };
 
 PipeFds make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(ExitCode::local_io, std::string("pipe: ") + std::strerror(errno));
-  return {Fd(fds[0]), Fd(fds[1])};
+  return {FileDescriptor(fds[0]), FileDescriptor(fds[1])};
 }
 
-void set_nonblocking(const Fd& fd) {
-  if (fd.open()) ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+void set_nonblocking(const FileDescriptor& fd) {
+  if (fd.valid()) ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
 }
 
 // Our environment with `extra` applied, and the locale pinned to C: a child's messages
@@ -113,7 +88,7 @@ class Child {
     std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
     SpawnSetup setup;
     PipeFds in, out, err = make_pipe();
-    Fd out_file;
+    FileDescriptor out_file;
     if (stdin_pipe) {
       in = make_pipe();
       posix_spawn_file_actions_adddup2(&setup.actions, in.read.get(), 0);
@@ -121,11 +96,11 @@ class Child {
       posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
     }
     if (spec.stdout_path) {
-      out_file = Fd(::open(spec.stdout_path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!out_file.open())
-        throw Error(ExitCode::local_io, "cannot write " + *spec.stdout_path + ": " + std::strerror(errno),
-                    errno == ENOSPC ? "free disk space there, then run the same command with --resume"
-                                    : "check the state directory's permissions and free space");
+      out_file = FileDescriptor(::open(spec.stdout_path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!out_file.valid())
+        throw_io_error("cannot write", *spec.stdout_path, errno,
+                       errno == ENOSPC ? "free disk space there, then run the same command with --resume"
+                                       : "check the state directory's permissions and free space");
       posix_spawn_file_actions_adddup2(&setup.actions, out_file.get(), 1);
     } else {
       out = make_pipe();
@@ -207,7 +182,7 @@ class Child {
   }
   bool stopped() const { return stopped_; }
 
-  Fd stdin_, stdout_, stderr_;
+  FileDescriptor stdin_, stdout_, stderr_;
   ProcessResult result;
 
  private:
@@ -231,7 +206,7 @@ class Child {
 
 enum class Read { data, again, eof };
 
-Read read_some(Fd& fd, std::string& into) {
+Read read_some(FileDescriptor& fd, std::string& into) {
   char buf[65536];
   ssize_t n = ::read(fd.get(), buf, sizeof buf);
   if (n > 0) {
@@ -277,7 +252,7 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
   for (;;) {
     // The producer has ended: the consumer gets EOF only if it succeeded; a consumer fed
     // a truncated stream (psql in one transaction would commit it) is killed instead.
-    if (consumer && !producer_done && !producer.stdout_.open() && producer.poll_exit()) {
+    if (consumer && !producer_done && !producer.stdout_.valid() && producer.poll_exit()) {
       producer_done = true;
       pass_lines(true);
       if (producer.result.exit_status != 0) {
@@ -291,9 +266,9 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
     if (consumer && producer_done && pending.empty()) consumer->stdin_.reset();
 
     std::vector<pollfd> fds;
-    std::vector<std::pair<Fd*, std::string*>> readers;
-    auto want_read = [&](Fd& fd, std::string* sink) {
-      if (!fd.open()) return;
+    std::vector<std::pair<FileDescriptor*, std::string*>> readers;
+    auto want_read = [&](FileDescriptor& fd, std::string* sink) {
+      if (!fd.valid()) return;
       fds.push_back({fd.get(), POLLIN, 0});
       readers.emplace_back(&fd, sink);
     };
@@ -307,11 +282,11 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
       want_read(consumer->stdout_, &consumer->result.output);
       want_read(consumer->stderr_, &consumer->result.errors);
     }
-    bool writing = consumer && consumer->stdin_.open() && !pending.empty();
+    bool writing = consumer && consumer->stdin_.valid() && !pending.empty();
     if (writing) fds.push_back({consumer->stdin_.get(), POLLOUT, 0});
-    bool feeding = !consumer && producer.stdin_.open();
+    bool feeding = !consumer && producer.stdin_.valid();
     if (feeding) fds.push_back({producer.stdin_.get(), POLLOUT, 0});
-    bool waiting_for_producer = consumer && !producer_done && !producer.stdout_.open();
+    bool waiting_for_producer = consumer && !producer_done && !producer.stdout_.valid();
     if (fds.empty() && !waiting_for_producer) break;
 
     auto now = Clock::now();
@@ -386,11 +361,11 @@ struct BackgroundProcess::State {
   std::thread drainer;
 
   void drain() {
-    while (!closing && (child.stdout_.open() || child.stderr_.open())) {
+    while (!closing && (child.stdout_.valid() || child.stderr_.valid())) {
       std::vector<pollfd> fds;
-      std::vector<std::pair<Fd*, bool>> readers;  // bool: is stdout
+      std::vector<std::pair<FileDescriptor*, bool>> readers;  // bool: is stdout
       for (auto [fd, out] : {std::pair{&child.stdout_, true}, std::pair{&child.stderr_, false}})
-        if (fd->open()) {
+        if (fd->valid()) {
           fds.push_back({fd->get(), POLLIN, 0});
           readers.emplace_back(fd, out);
         }

@@ -1,9 +1,9 @@
-#include "common/row_hash.hpp"
+#include "engine/row_hash.hpp"
 
 #include <fmt/core.h>
 #include <xxhash.h>
 
-namespace decant {
+namespace decant::engine {
 
 void RowDigest::add(uint64_t hi, uint64_t lo) {
   uint64_t new_lo = lo_ + lo;
@@ -38,4 +38,4 @@ std::optional<RowDigest> RowDigest::from_hex(uint64_t rows, std::string_view hex
   return d;
 }
 
-}  // namespace decant
+}  // namespace decant::engine

@@ -1,5 +1,5 @@
 #pragma once
-// SIGINT and SIGTERM stop the process's run (common/run_context.hpp): running statements
+// SIGINT and SIGTERM stop the process's run (process/run_context.hpp): running statements
 // are cancelled, child process groups signalled, loops end at their next check, and the
 // command exits with ExitCode::interrupted, leaving a state that --resume finishes. If
 // it has not exited within the grace period (a call that cannot be cancelled, such as a
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <functional>
 
-#include "common/run_context.hpp"
+#include "process/run_context.hpp"
 
 namespace decant {
 

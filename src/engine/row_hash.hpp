@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace decant {
+namespace decant::engine {
 
 class RowDigest {
  public:
@@ -27,4 +27,4 @@ class RowDigest {
   uint64_t lo_ = 0;
 };
 
-}  // namespace decant
+}  // namespace decant::engine

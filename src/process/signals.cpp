@@ -1,4 +1,4 @@
-#include "common/signals.hpp"
+#include "process/signals.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "common/redact.hpp"
+#include "text/redact.hpp"
 
 #include <cctype>
 #include <strings.h>
