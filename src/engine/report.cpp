@@ -4,8 +4,6 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "io/files.hpp"
-#include "process/signals.hpp"
 #include "engine/progress.hpp"
 
 namespace decant::engine {
@@ -64,28 +62,33 @@ std::vector<std::string> Report::problems() const {
 
 bool Report::all_verified() const { return problems().empty(); }
 
+namespace {
+
+// A group of collections (MongoDB) is summed up one line per collection: there are few, and
+// each is a unit of work; a group of tables (a database) in one line.
+bool holds_collections(const GroupReport& g) {
+  for (const auto& i : g.items)
+    if (i.kind == "collection" || i.kind == "view") return true;
+  return false;
+}
+
+}  // namespace
+
 void Report::print_summary(std::FILE* out) const {
   std::lock_guard lock(mutex_);
-  bool mongo = command_.rfind("mongo", 0) == 0;
-  if (mongo) {
-    // MongoDB: one line per collection (there are few, and each is a unit of work).
-    fmt::print(out, "\n{:<40} {:>12} {:>11} {:>9}  {}\n", "collection", "documents", "bytes", "seconds", "verified");
-    for (const auto& g : groups_)
-      for (const auto& i : g.items)
-        fmt::print(out, "{:<40} {:>12} {:>11} {:>9.1f}  {}\n", g.name + "." + i.name + (i.kind == "view" ? " (view)" : ""),
-                   i.rows, human_bytes(i.bytes), i.seconds, i.verified ? "yes" : "NO: " + i.problem);
-  } else {
-    fmt::print(out, "\n{:<28} {:>11} {:>14} {:>11} {:>9}  {}\n", "database", "tables", "rows", "bytes", "seconds",
-               "verified");
-  }
+  bool databases_header = false, collections_header = false;
   for (const auto& g : groups_) {
-    if (mongo) break;
+    if (holds_collections(g)) continue;
+    if (!databases_header)
+      fmt::print(out, "\n{:<28} {:>11} {:>14} {:>11} {:>9}  {}\n", "database", "tables", "rows", "bytes", "seconds",
+                 "verified");
+    databases_header = true;
     uint64_t rows = 0, bytes = 0;
     size_t tables = 0, ok = 0, total = 0;
     for (const auto& i : g.items) {
       ++total;
       if (i.verified) ++ok;
-      if (i.kind != "table" && i.kind != "collection") continue;
+      if (i.kind != "table") continue;
       ++tables;
       rows += i.rows;
       bytes += i.bytes;
@@ -94,6 +97,18 @@ void Report::print_summary(std::FILE* out) const {
     fmt::print(out, "{:<28} {:>11} {:>14} {:>11} {:>9.1f}  {}\n", g.name, tables, rows, human_bytes(bytes),
                g.seconds, verified);
   }
+  for (const auto& g : groups_) {
+    if (!holds_collections(g)) continue;
+    if (!collections_header)
+      fmt::print(out, "\n{:<40} {:>12} {:>11} {:>9}  {}\n", "collection", "documents", "bytes", "seconds", "verified");
+    collections_header = true;
+    for (const auto& i : g.items)
+      fmt::print(out, "{:<40} {:>12} {:>11} {:>9.1f}  {}\n", g.name + "." + i.name + (i.kind == "view" ? " (view)" : ""),
+                 i.rows, human_bytes(i.bytes), i.seconds, i.verified ? "yes" : "NO: " + i.problem);
+  }
+  if (!databases_header && !collections_header)
+    fmt::print(out, "\n{:<28} {:>11} {:>14} {:>11} {:>9}  {}\n", "database", "tables", "rows", "bytes", "seconds",
+               "verified");
   for (const auto& c : checks_)
     fmt::print(out, "{:<28} {}\n", c["what"].get<std::string>(),
                c["ok"].get<bool>() ? "verified" : "DIFFERS: " + c["detail"].get<std::string>());
@@ -158,39 +173,6 @@ void conclude(const Report& report, double seconds, const std::string& done, con
   throw Error(ExitCode::verify_failed,
               fmt::format("verification found {} difference(s), first: {}", problems.size(), problems.front()),
               "see the summary above; " + again_hint);
-}
-
-int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body) {
-  auto write = [&](int code, const std::string& error) {
-    if (path) replace_file(*path, report.to_json(code, error).dump(2) + "\n", "check the path and free disk space");
-  };
-  // A stop that outlasts its grace period ends the process from the signal watcher: the
-  // report still says what was done.
-  set_last_words([write] {
-    write(static_cast<int>(ExitCode::interrupted), "interrupted; run the same command with --resume to continue");
-  });
-  struct ClearLastWords {
-    ~ClearLastWords() { set_last_words(nullptr); }
-  } clear;
-  try {
-    int code = body();
-    write(code, "");
-    return code;
-  } catch (const Error& e) {
-    try {
-      write(static_cast<int>(e.code()), e.one_line());
-    } catch (const Error&) {
-      // The original error matters more than a report that could not be written.
-    }
-    throw;
-  } catch (const std::exception& e) {
-    // A bug still leaves a report saying so.
-    try {
-      write(static_cast<int>(ExitCode::internal), std::string("internal error: ") + e.what());
-    } catch (const Error&) {
-    }
-    throw;
-  }
 }
 
 }  // namespace decant::engine

@@ -40,7 +40,8 @@ fs::path default_state_dir(const std::string& kind, const std::string& identity)
   return base / "decant" / fmt::format("{}-{:016x}", kind, XXH3_64bits(identity.data(), identity.size()));
 }
 
-ResumeState::ResumeState(fs::path dir, std::string identity) : dir_(std::move(dir)), identity_(std::move(identity)) {}
+ResumeState::ResumeState(fs::path dir, std::string identity, std::string repeat_options)
+    : dir_(std::move(dir)), identity_(std::move(identity)), repeat_options_(std::move(repeat_options)) {}
 
 ResumeState::~ResumeState() {
   std::lock_guard lock(mutex_);
@@ -78,7 +79,7 @@ void ResumeState::load() {
     throw Error(ExitCode::nothing_to_resume,
                 "the state in " + dir_.string() + " belongs to another run (" + header["identity"].get<std::string>() +
                     ")",
-                "use the same --source and --target as the interrupted run, or another --state-dir");
+                "use " + repeat_options_ + " as the interrupted run, or another --state-dir");
   std::unordered_map<std::string, nlohmann::json> steps;
   std::string line;
   bool torn = false;

@@ -23,8 +23,9 @@ namespace decant::engine {
 class ResumeState {
  public:
   // `identity` names what the state belongs to (source and target, without secrets);
-  // a state written for another identity is never used.
-  ResumeState(std::filesystem::path dir, std::string identity);
+  // a state written for another identity is never used. `repeat_options` says what a
+  // resumed run must repeat to find it ("--source and --target").
+  ResumeState(std::filesystem::path dir, std::string identity, std::string repeat_options = "the same options");
   ~ResumeState();
   ResumeState(const ResumeState&) = delete;
   ResumeState& operator=(const ResumeState&) = delete;
@@ -51,6 +52,7 @@ class ResumeState {
 
   std::filesystem::path dir_;
   std::string identity_;
+  std::string repeat_options_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, nlohmann::json> steps_;
   std::set<std::string> owned_files_;

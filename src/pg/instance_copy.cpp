@@ -21,6 +21,7 @@
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/run_frame.hpp"
 #include "engine/item_lifecycle.hpp"
 #include "engine/stream.hpp"
 #include "engine/task_pool.hpp"
@@ -102,17 +103,16 @@ struct TableTask {
 
 class InstanceCopy {
  public:
-  explicit InstanceCopy(const CopyOptions& options)
-      : options_(options), jobs_(engine::resolve_jobs(options.jobs)), report_("pg copy", "", "") {}
+  explicit InstanceCopy(const CopyOptions& options) : options_(options) {}
 
-  int run();
+  // The ends of the copy, parsed (a malformed URI is a usage error).
+  engine::Endpoints parse();
+  int run(engine::RunFrame& frame);
   CopyPreflight preflight();
-  engine::Report& report() { return report_; }
 
  private:
   void connect_and_preflight();
   void plan_extensions();
-  void prepare_state();
   void check_targets();
   void create_database(DatabaseRun& db);
   void snapshot_and_dump(DatabaseRun& db);
@@ -138,8 +138,7 @@ class InstanceCopy {
   const CopyOptions& options_;
   ConnInfo source_info_;  // parsed in connect_and_preflight(), so that --report is written
   ConnInfo target_info_;  // even for a malformed URI
-  int jobs_;
-  engine::Report report_;
+  engine::RunFrame* frame_ = nullptr;  // of run(); preflight() writes nothing and has none
   Connection source_admin_;
   Connection target_admin_;
   Login target_login_;
@@ -148,17 +147,11 @@ class InstanceCopy {
   bool binary_ = false;
   std::optional<SchemaTransfer> schema_;
   size_t entries_per_transaction_ = 0;  // of a schema restore
-  std::unique_ptr<engine::ResumeState> state_;
-  std::unique_ptr<engine::ItemLifecycle> lifecycle_;
   std::vector<std::unique_ptr<DatabaseRun>> databases_;
   std::vector<WorkerSessions> workers_;
-  engine::ProgressBoard progress_;
 };
 
 void InstanceCopy::connect_and_preflight() {
-  source_info_ = ConnInfo::parse(options_.source, "source");
-  target_info_ = ConnInfo::parse(options_.target, "target");
-  report_.set_endpoints(source_info_.display(), target_info_.display());
   source_admin_ = Connection::open(source_info_, source_info_.maintenance_db());
   source_admin_.exec("SET default_transaction_read_only = on");
   admin_session(source_admin_);
@@ -230,23 +223,17 @@ void InstanceCopy::plan_extensions() {
               "--extension-update NAME");
 }
 
-void InstanceCopy::prepare_state() {
-  std::string identity = source_info_.display() + " -> " + target_info_.display();
-  fs::path dir = options_.state_dir ? fs::path(*options_.state_dir) : engine::default_state_dir("pg-copy", identity);
-  state_ = std::make_unique<engine::ResumeState>(dir, identity);
-  if (options_.resume) {
-    state_->load();
-    log::info("resuming the copy recorded in {}", dir.string());
-  }
-  // Without --resume the state is started afresh, but only once check_targets() has
-  // passed: a refused run must leave an interrupted copy resumable.
+engine::Endpoints InstanceCopy::parse() {
+  source_info_ = ConnInfo::parse(options_.source, "source");
+  target_info_ = ConnInfo::parse(options_.target, "target");
+  return {source_info_.display(), target_info_.display(), source_info_.display() + " -> " + target_info_.display()};
 }
 
 // Refuses, before anything is written, a target database that already holds objects.
 void InstanceCopy::check_targets() {
   std::vector<std::string> non_empty;
   for (auto& db : databases_) {
-    if (options_.resume && state_->done(key(*db, "created"))) continue;
+    if (options_.resume && frame_->state().done(key(*db, "created"))) continue;
     auto exists = target_admin_.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {db->info.name});
     if (exists.rows() == 0) continue;
     auto conn = Connection::open(target_info_, db->info.name);
@@ -270,7 +257,7 @@ Connection InstanceCopy::side_admin(const std::string& dbname) {
 
 
 void InstanceCopy::create_database(DatabaseRun& db) {
-  if (state_->done(key(db, "created"))) return;
+  if (frame_->state().done(key(db, "created"))) return;
   auto& name = db.info.name;
   bool is_maintenance = name == target_info_.maintenance_db();
   Connection side;
@@ -283,7 +270,7 @@ void InstanceCopy::create_database(DatabaseRun& db) {
     target_admin_ = Connection::open(target_info_, name);
     admin_session(target_admin_);
   }
-  state_->mark_done(key(db, "created"));
+  frame_->state().mark_done(key(db, "created"));
 }
 
 // The database's snapshot, catalog and schema dump: read before anything is written.
@@ -296,7 +283,7 @@ void InstanceCopy::snapshot_and_dump(DatabaseRun& db) {
   db.snapshot = db.coordinator.exec("SELECT pg_catalog.pg_export_snapshot()").text(0, 0);
 
   std::string base = fmt::format("{:016x}", XXH3_64bits(db.info.name.data(), db.info.name.size()));
-  db.schema_file = state_->own_file(base + ".schema.dump");
+  db.schema_file = frame_->state().own_file(base + ".schema.dump");
   // pg_dump reads the schema in its own session while this one reads the catalog: with
   // thousands of tables each takes a good part of a second.
   engine::TaskPool both(2);
@@ -339,7 +326,7 @@ void InstanceCopy::try_on_target() {
   for (auto& db : databases_) {
     const auto& i = db->info;
     std::string locale = i.encoding + "|" + i.collate + "|" + i.ctype + "|" + i.locale_provider + "|" + i.icu_locale;
-    if (state_->done(key(*db, "created")) || (!other_major && tried.count(locale))) continue;
+    if (frame_->state().done(key(*db, "created")) || (!other_major && tried.count(locale))) continue;
     tried.insert(locale);
     DatabaseInfo scratch = i;
     scratch.name = fmt::format("decant_trial_{}", ::getpid());
@@ -395,21 +382,21 @@ void InstanceCopy::check_schema_unchanged(DatabaseRun& db) {
   std::string toc;
   for (const auto& e : db.toc) toc += e.line.substr(e.line.find(';')) + "\n";  // without dump ids
   std::string fingerprint = fmt::format("{:016x}", XXH3_64bits(toc.data(), toc.size()));
-  if (auto recorded = state_->get(key(db, "schema"))) {
+  if (auto recorded = frame_->state().get(key(db, "schema"))) {
     if (recorded->get<std::string>() != fingerprint)
       throw Error(ExitCode::copy_failed,
                   "the schema of the source database " + db.info.name + " changed since the interrupted copy",
                   "a resumed copy would mix two states of the source: run with --clean to copy it again");
     return;
   }
-  state_->mark_done(key(db, "schema"), fingerprint);
+  frame_->state().mark_done(key(db, "schema"), fingerprint);
 }
 
 // A section is restored in one transaction. After a kill between its commit and the
 // record, --resume meets the section's own objects: then it is in. A pre-data with many
 // tables is restored in parts, the tables' part in parallel sessions (below).
 void InstanceCopy::restore_section(DatabaseRun& db, const std::string& section) {
-  if (state_->done(key(db, section))) return;
+  if (frame_->state().done(key(db, section))) return;
   // Large objects' metadata is decant's (large_objects.hpp); post-data leaves out the
   // indexes and constraints decant built itself.
   auto decants = [&db, section](const TocEntry& e) {
@@ -428,20 +415,20 @@ void InstanceCopy::restore_section(DatabaseRun& db, const std::string& section) 
     log::debug("database {}: pre-data in parts of {} entries (first, {} sessions at once, rest)", db.info.name,
                fmt::join(entries, ", "), kSchemaParts);
     restore_part(db, section, "first", only(0));
-    engine::TaskPool pool(std::min(jobs_, kSchemaParts));
+    engine::TaskPool pool(std::min(frame_->jobs(), kSchemaParts));
     for (int p = 1; p <= kSchemaParts; ++p)
       if (entries[static_cast<size_t>(p)] > 0)
         pool.submit(0, [&, p](int) { restore_part(db, section, fmt::format("tables-{}", p), only(p)); });
     pool.wait();
     restore_part(db, section, "rest", only(kSchemaParts + 1));
   }
-  state_->mark_done(key(db, section));
+  frame_->state().mark_done(key(db, section));
 }
 
 void InstanceCopy::restore_part(DatabaseRun& db, const std::string& section, const std::string& part,
                                 const std::function<bool(const TocEntry&)>& skip) {
   std::string part_key = key(db, section + (part.empty() ? "" : "/" + part));
-  if (!part.empty() && state_->done(part_key)) return;
+  if (!part.empty() && frame_->state().done(part_key)) return;
   throw_if_interrupted();
   auto started = Clock::now();
   SectionRestore how{section, skip, db.keep_owners, options_.resume, part, entries_per_transaction_,
@@ -450,7 +437,7 @@ void InstanceCopy::restore_part(DatabaseRun& db, const std::string& section, con
     log::info("database {}: the {}{} was restored by the interrupted run", db.info.name, section,
               part.empty() ? "" : " (" + part + ")");
   log::debug("database {}: {} {} restored in {:.2f}s", db.info.name, section, part, engine::seconds_since(started));
-  if (!part.empty()) state_->mark_done(part_key);
+  if (!part.empty()) frame_->state().mark_done(part_key);
 }
 
 WorkerSessions& InstanceCopy::sessions(int worker, const DatabaseRun& db) {
@@ -519,11 +506,11 @@ void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPo
       // read-back after them, on whichever worker is free: a large table's longest index
       // build waits for nothing.
       engine::ItemReport rechecked;
-      auto moved = lifecycle_->move(table_item(s, db, *table, *progress, false), rechecked);
+      auto moved = frame_->lifecycle().move(table_item(s, db, *table, *progress, false), rechecked);
       schedule_builds(db, {table->oid}, false, pool);
       if (!moved) continue;
       pool.submit(1, [this, &db, t = table, p = progress, m = *moved](int w) {
-        lifecycle_->verify(table_item(sessions(w, db), db, *t, *p, false), m);
+        frame_->lifecycle().verify(table_item(sessions(w, db), db, *t, *p, false), m);
       });
     }
     return;
@@ -549,7 +536,7 @@ void InstanceCopy::copy_tables(int worker, const TableTask& task, engine::TaskPo
         builds.insert(builds.end(), it->second.builds.begin(), it->second.builds.end());
   s.source.exec("SAVEPOINT batch");
   s.target.exec("BEGIN");
-  lifecycle_->run_batch(items, [&] {
+  frame_->lifecycle().run_batch(items, [&] {
     if (fresh) build_and_finish_new(s.target, builds);
     s.target.exec("COMMIT");
   });
@@ -573,14 +560,14 @@ void InstanceCopy::schedule_builds(DatabaseRun& db, const std::vector<uint32_t>&
       builds.insert(builds.end(), it->second.builds.begin(), it->second.builds.end());
       state_key = key(db, "finish/" + it->second.builds.front()->table);  // the batch's last table
     }
-    if (builds.empty() || state_->done(state_key)) return;
+    if (builds.empty() || frame_->state().done(state_key)) return;
     pool.submit(2, [this, &db, builds, state_key](int w) {
       throw_if_interrupted();
       auto started = Clock::now();
       build_and_finish(sessions(w, db).target, builds);
       log::debug("database {}: {} indexes of a batch built in {:.3f}s", db.info.name, builds.size(),
                  engine::seconds_since(started));
-      state_->mark_done(state_key);
+      frame_->state().mark_done(state_key);
     });
     return;
   }
@@ -588,11 +575,11 @@ void InstanceCopy::schedule_builds(DatabaseRun& db, const std::vector<uint32_t>&
   if (it == db.builds_by_table.end()) return;
   auto& tb = it->second;
   std::string finish_key = key(db, "finish/" + tb.builds.front()->table);
-  if (state_->done(finish_key)) return;
+  if (frame_->state().done(finish_key)) return;
   auto finish = [this, &db, &tb, finish_key](int w) {
     throw_if_interrupted();
     finish_tables(sessions(w, db).target, tb.builds);
-    state_->mark_done(finish_key);
+    frame_->state().mark_done(finish_key);
   };
   int creates = 0;
   for (const IndexBuild* b : tb.builds)
@@ -626,7 +613,7 @@ void InstanceCopy::copy_large_objects(int worker, DatabaseRun& db) {
   item.source = [&s, expected] { return std::make_unique<LargeObjectSource>(s.source, expected); };
   item.sink = [&s] { return std::make_unique<LargeObjectSink>(s.target); };
   item.readback = [&s] { return std::make_unique<LargeObjectSource>(s.target, read_large_objects(s.target)); };
-  lifecycle_->run(item);
+  frame_->lifecycle().run(item);
 }
 
 void InstanceCopy::copy_sequences(int worker, DatabaseRun& db) {
@@ -664,7 +651,7 @@ void InstanceCopy::copy_sequences(int worker, DatabaseRun& db) {
   item.seconds = engine::seconds_since(started);
   item.verified = differ.empty();
   if (!item.verified) item.problem = fmt::format("values differ: {}", fmt::join(differ, ", "));
-  report_.add_item(db.info.name, item);
+  frame_->report().add_item(db.info.name, item);
 }
 
 // Largest tables first across all databases, so that the long ones start early; small
@@ -676,7 +663,7 @@ std::vector<TableTask> InstanceCopy::table_tasks() {
     uint64_t batch_bytes = 0;
     for (const auto& t : db->catalog.tables) {
       if (t.extension_config) continue;
-      auto* item = &progress_.add(db->info.name + "." + t.display, t.bytes);
+      auto* item = &frame_->progress().add(db->info.name + "." + t.display, t.bytes);
       if (t.bytes >= kSmallTableBytes) {
         tasks.push_back({db.get(), {{&t, item}}, false});
         continue;
@@ -708,40 +695,40 @@ void InstanceCopy::schedule(engine::TaskPool& pool) {
     // Extension configuration tables: one task, referenced tables first.
     TableTask ordered{d, {}, false};
     for (const TableInfo* t : extension_tables_in_fk_order(d->catalog.tables))
-      ordered.tables.emplace_back(t, &progress_.add(d->info.name + "." + t->display, t->bytes));
+      ordered.tables.emplace_back(t, &frame_->progress().add(d->info.name + "." + t->display, t->bytes));
     if (!ordered.tables.empty()) pool.submit(1, [this, ordered, &pool](int w) { copy_tables(w, ordered, pool); });
-    if (!d->catalog.large_objects.empty() || state_->done(key(*d, "large-objects")))
+    if (!d->catalog.large_objects.empty() || frame_->state().done(key(*d, "large-objects")))
       pool.submit(1, [this, d](int w) { copy_large_objects(w, *d); });
     if (!d->catalog.sequences.empty()) pool.submit(0, [this, d](int w) { copy_sequences(w, *d); });
   }
 }
 
-int InstanceCopy::run() {
+int InstanceCopy::run(engine::RunFrame& frame) {
   auto started = Clock::now();
   auto mark = started;
   auto phase_done = [&mark](const char* what) {
     log::debug("{} in {:.2f}s", what, engine::seconds_since(mark));
     mark = Clock::now();
   };
+  frame_ = &frame;
   connect_and_preflight();
-  prepare_state();
+  // A refused run leaves an interrupted copy resumable: the state starts afresh only now.
   check_targets();
-  if (!options_.resume) state_->reset();
+  frame.start_writing();
   // The schema's transactions must be the same in a resumed run, whatever the target's
   // settings became: their size is recorded.
-  if (auto recorded = state_->get("schema-transaction-entries")) {
+  if (auto recorded = frame_->state().get("schema-transaction-entries")) {
     entries_per_transaction_ = recorded->get<size_t>();
   } else {
     entries_per_transaction_ = entries_per_transaction(target_admin_, kSchemaParts + 1);
-    state_->mark_done("schema-transaction-entries", entries_per_transaction_);
+    frame_->state().mark_done("schema-transaction-entries", entries_per_transaction_);
   }
-  lifecycle_ = std::make_unique<engine::ItemLifecycle>(*state_, report_);
   log::info("copying {} database(s) from {} to {} with {} jobs", databases_.size(), source_info_.display(),
-            target_info_.display(), jobs_);
+            target_info_.display(), frame.jobs());
 
   phase_done("preflight");
   {
-    engine::TaskPool pool(std::clamp(static_cast<int>(databases_.size()), 1, jobs_));
+    engine::TaskPool pool(std::clamp(static_cast<int>(databases_.size()), 1, frame_->jobs()));
     for (auto& db : databases_) pool.submit(0, [this, d = db.get()](int) { snapshot_and_dump(*d); });
     pool.wait();
   }
@@ -755,9 +742,8 @@ int InstanceCopy::run() {
   for (auto& db : databases_) load_pre_data(*db);
   phase_done("pre-data");
 
-  workers_.resize(static_cast<size_t>(jobs_));
-  engine::run_tasks(progress_, "copying data", options_.progress_interval, jobs_,
-                    [this](engine::TaskPool& pool) { schedule(pool); });
+  workers_.resize(static_cast<size_t>(frame_->jobs()));
+  frame.run_tasks("copying data", [this](engine::TaskPool& pool) { schedule(pool); });
   workers_.clear();
   phase_done("data and indexes");
 
@@ -765,32 +751,31 @@ int InstanceCopy::run() {
     db->coordinator = Connection();  // the snapshot is no longer needed
     log::info("database {}: restoring the remaining post-data (foreign keys, triggers, ...)", db->info.name);
     restore_section(*db, "post-data");
-    report_.set_group_seconds(db->info.name, engine::seconds_since(db->started));
+    frame_->report().set_group_seconds(db->info.name, engine::seconds_since(db->started));
   }
 
   phase_done("post-data");
   for (auto& db : databases_) {
     verify_database_properties(source_admin_, target_admin_, db->info.name,
-                               !roles_.unassumable.count(db->info.owner), report_);
+                               !roles_.unassumable.count(db->info.owner), frame_->report());
     auto target_db = Connection::open(target_info_, db->info.name);
-    verify_extensions(db->extensions, target_db, db->info.name, report_);
-    for (const auto& note : db->extensions.updated) report_.add_note(note);
+    verify_extensions(db->extensions, target_db, db->info.name, frame_->report());
+    for (const auto& note : db->extensions.updated) frame_->report().add_note(note);
   }
   std::set<std::string> copied_databases;
   for (auto& db : databases_) copied_databases.insert(db->info.name);
-  verify_roles(source_roles_, target_admin_, target_login_, roles_.excused, copied_databases, report_);
-  for (const auto& l : roles_.left_out) report_.add_left_out(l);
-  report_.add_note("schema: " + schema_->tools().version_line + " (pg_dump, pg_restore and psql in " +
+  verify_roles(source_roles_, target_admin_, target_login_, roles_.excused, copied_databases, frame_->report());
+  for (const auto& l : roles_.left_out) frame_->report().add_left_out(l);
+  frame_->report().add_note("schema: " + schema_->tools().version_line + " (pg_dump, pg_restore and psql in " +
                    fs::path(schema_->tools().pg_dump).parent_path().string() + ")");
   for (const auto& setting : schema_->settings_left_out())
-    report_.add_note("schema: SET " + setting + " left out of the restore script (the target does not know it)");
+    frame_->report().add_note("schema: SET " + setting + " left out of the restore script (the target does not know it)");
 
-  engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --clean to copy again");
-  state_->remove();
-  return 0;
+  return frame.conclude("copy complete and verified", "run with --clean to copy again");
 }
 
 CopyPreflight InstanceCopy::preflight() {
+  parse();
   connect_and_preflight();
   check_targets();
   CopyPreflight out;
@@ -824,7 +809,11 @@ CopyPreflight preflight_copy(const CopyOptions& options) {
 
 int copy_instance(const CopyOptions& options) {
   InstanceCopy copy(options);
-  return engine::run_reported(options.report_path, copy.report(), [&] { return copy.run(); });
+  engine::RunSettings settings{"pg copy",        options.report_path, options.progress_interval,
+                               options.jobs,     "pg-copy",           options.state_dir,
+                               options.resume,   "the same --source and --target"};
+  return engine::run_in_frame(settings, [&] { return copy.parse(); },
+                              [&](engine::RunFrame& frame) { return copy.run(frame); });
 }
 
 }  // namespace decant::pg

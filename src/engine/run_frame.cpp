@@ -1,0 +1,122 @@
+#include "engine/run_frame.hpp"
+
+#include <atomic>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "io/files.hpp"
+#include "process/signals.hpp"
+
+namespace decant::engine {
+
+RunFrame::RunFrame(const RunSettings& settings, Endpoints endpoints)
+    : settings_(settings),
+      endpoints_(std::move(endpoints)),
+      jobs_(resolve_jobs(settings.jobs)),
+      report_(settings.command, endpoints_.source, endpoints_.target) {
+  if (settings_.state_kind.empty()) return;
+  std::filesystem::path dir = settings_.state_dir ? std::filesystem::path(*settings_.state_dir)
+                                                  : default_state_dir(settings_.state_kind, endpoints_.state_identity);
+  state_ = std::make_unique<ResumeState>(dir, endpoints_.state_identity, settings_.resume_options);
+}
+
+// Loaded at its first use, not when the frame is made: the command's own checks (the
+// same-server guard) come before "no interrupted run to resume".
+void RunFrame::load_state() {
+  std::call_once(state_loaded_, [this] {
+    if (!state_ || !settings_.resume) return;
+    state_->load();
+    log::info("resuming the run recorded in {}", state_->dir().string());
+  });
+}
+
+RunFrame::~RunFrame() = default;
+
+ResumeState& RunFrame::state() {
+  if (!state_) throw Error(ExitCode::internal, "the command " + settings_.command + " keeps no resume state");
+  load_state();
+  return *state_;
+}
+
+ItemLifecycle& RunFrame::lifecycle() {
+  if (!lifecycle_) lifecycle_ = std::make_unique<ItemLifecycle>(state(), report_);
+  return *lifecycle_;
+}
+
+void RunFrame::start_writing() {
+  if (!state_) return;
+  if (settings_.resume)
+    load_state();
+  else
+    state_->reset();
+}
+
+void RunFrame::run_tasks(const std::string& phase, const std::function<void(TaskPool&)>& schedule) {
+  engine::run_tasks(progress_, phase, settings_.progress_interval, jobs_, schedule);
+}
+
+int RunFrame::conclude(const std::string& done, const std::string& again_hint) {
+  engine::conclude(report_, seconds(), done, again_hint);
+  if (state_) state_->remove();
+  return 0;
+}
+
+namespace {
+
+// Runs `body` and writes the report `report` points at to `path` (when given), whether the
+// body succeeds or throws; the body's error wins over a report that cannot be written.
+int with_report(const std::optional<std::string>& path, const std::atomic<const Report*>& report,
+                const std::function<int()>& body) {
+  auto write = [&path, &report](int code, const std::string& error) {
+    if (path) replace_file(*path, report.load()->to_json(code, error).dump(2) + "\n", "check the path and free disk space");
+  };
+  // A stop that outlasts its grace period ends the process from the signal watcher: the
+  // report still says what was done.
+  set_last_words([write] {
+    write(static_cast<int>(ExitCode::interrupted), "interrupted; run the same command with --resume to continue");
+  });
+  struct ClearLastWords {
+    ~ClearLastWords() { set_last_words(nullptr); }
+  } clear;
+  try {
+    int code = body();
+    write(code, "");
+    return code;
+  } catch (const Error& e) {
+    try {
+      write(static_cast<int>(e.code()), e.one_line());
+    } catch (const Error&) {
+      // The original error matters more than a report that could not be written.
+    }
+    throw;
+  } catch (const std::exception& e) {
+    // A bug still leaves a report saying so.
+    try {
+      write(static_cast<int>(ExitCode::internal), std::string("internal error: ") + e.what());
+    } catch (const Error&) {
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& open,
+                 const std::function<int(RunFrame&)>& body) {
+  // Until its endpoints are known the run's report is this one: it says what failed.
+  Report early(settings.command, "", "");
+  std::atomic<const Report*> report{&early};
+  std::unique_ptr<RunFrame> frame;
+  return with_report(settings.report_path, report, [&] {
+    frame = std::make_unique<RunFrame>(settings, open());
+    report = &frame->report();
+    return body(*frame);
+  });
+}
+
+int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body) {
+  std::atomic<const Report*> fixed{&report};
+  return with_report(path, fixed, body);
+}
+
+}  // namespace decant::engine
