@@ -19,17 +19,12 @@ Runner add_migrate(CLI::App& app) {
   cmd->add_option("--values-out", options->values_out, "Write the values overlay here; default: in the state directory");
   cmd->add_option("--secret-name", options->secret_name, "Secret that holds the external credentials")
       ->capture_default_str();
-  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers of the copies; default: the number of CPUs")
-      ->check(CLI::Range(1, 256));
   cmd->add_option("--wait-timeout", options->wait_seconds,
                   "Seconds to wait for the pods to go, and for the upgraded release to be ready")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
-  cmd->add_option("--report", options->report_path, "Write the phases, their durations and the downtime as JSON here");
-  cmd->add_option("--state-dir", options->state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/migrate-<id>");
   cmd->add_flag("--dry-run", options->dry_run, "Run the preflight and print every command it would run; change nothing");
-  cmd->add_flag("--resume", options->resume, "Continue an interrupted migration after its last finished phase");
+  add_run_options(cmd, options->run, "migrate", "Continue an interrupted migration after its last finished phase");
   cmd->add_flag("--rollback", options->rollback,
                 "Put the release back as recorded (helm rollback, replicas, decant's Secret removed)");
   cmd->add_flag("!--no-auto-rollback", options->auto_rollback,
@@ -51,7 +46,7 @@ Runner add_migrate(CLI::App& app) {
     if (!options->backup.repo.url.empty() && options->backup.recipients.recipients.empty() &&
         options->backup.recipients.recipient_files.empty())
       throw Error(ExitCode::usage, "--backup-repo without a recipient", "give --backup-recipient age1... (or a file)");
-    options->backup.jobs = options->jobs;
+    options->backup.jobs = options->run.jobs;
     return migrate::migrate(*options);
   };
 }

@@ -16,22 +16,14 @@ Runner add_mongo_copy(CLI::App& mongo) {
       ->required();
   cmd->add_option("--target", options->target, "MongoDB connection string of the target")->required();
   cmd->add_option("--db", options->databases, "Copy only this database (repeatable); default: all but admin, local, config");
-  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
   cmd->add_flag("--drop", options->drop, "Drop target collections first (as mongorestore --drop)");
-  cmd->add_flag("--resume", options->resume, "Continue an interrupted copy: finished collections are not copied again");
-  cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
-  cmd->add_option("--state-dir", options->state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/mongo-copy-<id>");
-  auto interval = add_progress_interval(cmd);
+  add_run_options(cmd, options->run, "mongo-copy", "Continue an interrupted copy: finished collections are not copied again");
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
                                  ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
                                  ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server,
                                  ExitCode::internal}));
-  return [options, interval] {
-    options->progress_interval = interval();
-    return mongo::copy_instance(*options);
-  };
+  return [options] { return mongo::copy_instance(*options); };
 }
 
 }  // namespace decant::cli

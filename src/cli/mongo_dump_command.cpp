@@ -22,18 +22,10 @@ Runner add_mongo_dump(CLI::App& mongo) {
   cmd->add_option("--out", options->out_dir, "Directory to write (created if needed)")->required();
   cmd->add_flag("--gzip", options->gzip, "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
   cmd->add_option("--db", options->databases, "Dump only this database (repeatable); default: all but admin, local, config");
-  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
-  cmd->add_flag("--resume", options->resume,
-                "Continue an interrupted dump: files already written are checked again, not rewritten");
-  cmd->add_option("--state-dir", options->state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/mongo-dump-<id>");
-  cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
-  auto interval = add_progress_interval(cmd);
+  add_run_options(cmd, options->run, "mongo-dump",
+                  "Continue an interrupted dump: files already written are checked again, not rewritten");
   cmd->footer(exit_codes_of_files());
-  return [options, interval] {
-    options->progress_interval = interval();
-    return mongo::dump(*options);
-  };
+  return [options] { return mongo::dump(*options); };
 }
 
 Runner add_mongo_restore(CLI::App& mongo) {
@@ -48,18 +40,10 @@ Runner add_mongo_restore(CLI::App& mongo) {
   cmd->add_option("--db", options->db,
                   "For a whole dump: restore only this database of it; for one database's directory: the target "
                   "database (default: the directory's name)");
-  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
-  cmd->add_flag("--resume", options->resume,
-                "Continue an interrupted restore: finished collections are checked again, not restored again");
-  cmd->add_option("--state-dir", options->state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/mongo-restore-<id>");
-  cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
-  auto interval = add_progress_interval(cmd);
+  add_run_options(cmd, options->run, "mongo-restore",
+                  "Continue an interrupted restore: finished collections are checked again, not restored again");
   cmd->footer(exit_codes_of_files());
-  return [options, interval] {
-    options->progress_interval = interval();
-    return mongo::restore(*options);
-  };
+  return [options] { return mongo::restore(*options); };
 }
 
 }  // namespace decant::cli

@@ -17,24 +17,16 @@ Runner add_pg_copy(CLI::App& pg) {
   cmd->add_option("--target", options->target, "libpq URI or key=value string of the target server's maintenance database")
       ->required();
   cmd->add_option("--dbname", options->databases, "Copy only this database (repeatable); default: all non-template ones");
-  cmd->add_option("-j,--jobs", options->jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
   cmd->add_flag("--clean", options->clean, "Drop and recreate target databases that already hold objects");
-  cmd->add_flag("--resume", options->resume, "Continue an interrupted copy: finished tables are not copied again");
-  cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
-  cmd->add_option("--state-dir", options->state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/pg-copy-<id>");
   cmd->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump and pg_restore to use");
   add_extension_update(cmd, options->extension_update);
-  auto interval = add_progress_interval(cmd);
+  add_run_options(cmd, options->run, "pg-copy", "Continue an interrupted copy: finished tables are not copied again");
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
                                  ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
                                  ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
                                  ExitCode::same_server, ExitCode::internal}));
-  return [options, interval] {
-    options->progress_interval = interval();
-    return pg::copy_instance(*options);
-  };
+  return [options] { return pg::copy_instance(*options); };
 }
 
 }  // namespace decant::cli

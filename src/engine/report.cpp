@@ -157,9 +157,16 @@ nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
                       {"items", items}});
   }
   for (const auto& c : checks_) verified = verified && c["ok"].get<bool>();
-  return {{"command", command_}, {"source", source_},     {"target", target_},
-          {"databases", groups}, {"checks", checks_},     {"left_out", left_out_}, {"notes", notes_},
-          {"verified", verified && exit_code == 0}, {"exit_code", exit_code}, {"error", error}};
+  nlohmann::json out = details_;
+  out.update({{"command", command_}, {"source", source_},     {"target", target_},
+              {"databases", groups}, {"checks", checks_},     {"left_out", left_out_}, {"notes", notes_},
+              {"verified", verified && exit_code == 0}, {"exit_code", exit_code}, {"error", error}});
+  return out;
+}
+
+void Report::set_detail(const std::string& key, nlohmann::json value) {
+  std::lock_guard lock(mutex_);
+  details_[key] = std::move(value);
 }
 
 void conclude(const Report& report, double seconds, const std::string& done, const std::string& again_hint) {

@@ -54,6 +54,9 @@ class Report {
   void add_left_out(const std::string& what);
   // Something the user should know about how the run went (which tools it used).
   void add_note(const std::string& note);
+  // A field of the command's own in the JSON report ("phases", "release"); the common
+  // fields keep their meaning.
+  void set_detail(const std::string& key, nlohmann::json value);
 
   bool all_verified() const;
   std::vector<std::string> problems() const;  // one line per failed check
@@ -70,6 +73,7 @@ class Report {
   std::vector<nlohmann::json> checks_;
   std::vector<std::string> left_out_;
   std::vector<std::string> notes_;
+  nlohmann::json details_ = nlohmann::json::object();
 };
 
 // Prints the summary and the verdict ("<done> in 12s" or the number of differences);

@@ -12,10 +12,10 @@ namespace decant::engine {
 RunFrame::RunFrame(const RunSettings& settings, Endpoints endpoints)
     : settings_(settings),
       endpoints_(std::move(endpoints)),
-      jobs_(resolve_jobs(settings.jobs)),
+      jobs_(resolve_jobs(settings.run.jobs)),
       report_(settings.command, endpoints_.source, endpoints_.target) {
   if (settings_.state_kind.empty()) return;
-  std::filesystem::path dir = settings_.state_dir ? std::filesystem::path(*settings_.state_dir)
+  std::filesystem::path dir = settings_.run.state_dir ? std::filesystem::path(*settings_.run.state_dir)
                                                   : default_state_dir(settings_.state_kind, endpoints_.state_identity);
   state_ = std::make_unique<ResumeState>(dir, endpoints_.state_identity, settings_.resume_options);
 }
@@ -24,7 +24,7 @@ RunFrame::RunFrame(const RunSettings& settings, Endpoints endpoints)
 // same-server guard) come before "no interrupted run to resume".
 void RunFrame::load_state() {
   std::call_once(state_loaded_, [this] {
-    if (!state_ || !settings_.resume) return;
+    if (!state_ || !settings_.run.resume) return;
     state_->load();
     log::info("resuming the run recorded in {}", state_->dir().string());
   });
@@ -45,14 +45,14 @@ ItemLifecycle& RunFrame::lifecycle() {
 
 void RunFrame::start_writing() {
   if (!state_) return;
-  if (settings_.resume)
+  if (settings_.run.resume)
     load_state();
   else
     state_->reset();
 }
 
 void RunFrame::run_tasks(const std::string& phase, const std::function<void(TaskPool&)>& schedule) {
-  engine::run_tasks(progress_, phase, settings_.progress_interval, jobs_, schedule);
+  engine::run_tasks(progress_, phase, settings_.run.progress_interval, jobs_, schedule);
 }
 
 int RunFrame::conclude(const std::string& done, const std::string& again_hint) {
@@ -107,7 +107,7 @@ int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& 
   Report early(settings.command, "", "");
   std::atomic<const Report*> report{&early};
   std::unique_ptr<RunFrame> frame;
-  return with_report(settings.report_path, report, [&] {
+  return with_report(settings.run.report_path, report, [&] {
     frame = std::make_unique<RunFrame>(settings, open());
     report = &frame->report();
     return body(*frame);

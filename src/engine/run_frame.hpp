@@ -13,6 +13,7 @@
 //             removed once everything verified.
 // The report (--report) is written for every outcome, from the signal watcher too when a
 // stop outlasts its grace period; one that fails before its endpoints are known says so.
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -24,24 +25,21 @@
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/run_options.hpp"
 #include "engine/task_pool.hpp"
 
 namespace decant::engine {
 
-// What a command tells the frame, from its options.
+// What a command tells the frame: its name, its resume state and its run options.
 struct RunSettings {
   std::string command;  // "pg copy": the report's "command"
-  std::optional<std::string> report_path;
-  std::chrono::milliseconds progress_interval{10000};
-  int jobs = 0;  // --jobs; 0: one per CPU
   // The resume state: its kind names the default directory ($XDG_STATE_HOME/decant/
   // <kind>-<hash>); without a kind the command keeps none.
   std::string state_kind;
-  std::optional<std::string> state_dir;  // --state-dir
-  bool resume = false;
   // The options a resumed run must repeat, for the hint when a state belongs to another
-  // run: "--source and --target".
-  std::string resume_options = "the same options";
+  // run: "the same --source and --target".
+  std::string resume_options;
+  RunOptions run;
 };
 
 // What `open` found: the ends of the run as the report shows them (no secrets), and what
@@ -65,7 +63,9 @@ class RunFrame {
   ResumeState& state();
   ItemLifecycle& lifecycle();
   int jobs() const { return jobs_; }
-  bool resuming() const { return settings_.resume; }
+  // A command whose servers lend fewer sessions than --jobs runs fewer workers.
+  void limit_jobs(int most) { jobs_ = std::max(1, std::min(jobs_, most)); }
+  bool resuming() const { return settings_.run.resume; }
   const Endpoints& endpoints() const { return endpoints_; }
   double seconds() const { return seconds_since(started_); }
 

@@ -18,7 +18,9 @@
 #include "process/run_context.hpp"
 #include "engine/progress.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/run_frame.hpp"
 #include "k8s/port_forward.hpp"
+#include "migrate/application.hpp"
 #include "migrate/requirements.hpp"
 #include "mongo/client.hpp"
 #include "pg/conninfo.hpp"
@@ -31,8 +33,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kRecordName = "decant-migrate";
+// The copies' own journals, in migrate's state directory.
+constexpr const char* kPgCopyJournal = "pg-copy";
+constexpr const char* kMongoCopyJournal = "mongo-copy";
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 double wall_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -75,64 +79,88 @@ void kill_point(const std::string& phase_name) {
 
 class Migration {
  public:
-  explicit Migration(const MigrateOptions& options) : o_(options), cluster_(options.plan.cluster) {}
-  int run();
+  explicit Migration(const MigrateOptions& options)
+      : o_(options), cluster_(options.plan.cluster), application_(cluster_, options.wait_seconds) {}
+  // Checks the options, reads the release: the run's ends and what its journal belongs to.
+  engine::Endpoints open();
+  int run(engine::RunFrame& frame);
 
  private:
   int rollback();
-  void open_state(bool must_exist);
+  int migrate();
+  engine::ResumeState& state() { return frame_->state(); }
   void phase(const std::string& name, const std::function<void()>& body);
   void backup_before();
   void record();
   void scale_down();
-  void wait_pods_gone();
-  void copy_postgresql();
-  void copy_mongodb();
+  // What the copy phase does for each database the run moves.
+  struct CopyPhase {
+    const char* phase;       // its name in the journal
+    const char* label;       // "PostgreSQL"
+    const char* state_name;  // its copy's journal, in migrate's state directory
+    const InternalDatabase& db;
+    std::function<int(int local_port, const fs::path& state_dir, bool resume)> copy;
+  };
+  std::vector<CopyPhase> copy_phases() const;
+  void copy_database(const CopyPhase& c);
+  void forget_copies();
   void write_secret();
   fs::path write_values();
   std::vector<std::string> upgrade_args(const fs::path& overlay) const;
   void check_upgrade(const fs::path& overlay);
   bool upgrade(const fs::path& overlay);
-  void wait_ready();
   void check_points_external();
-  void scale_back();
   void save_record_configmap(const std::string& phase_name);
   std::optional<Record> read_record_configmap();
   int forward_port(const std::string& key);
   void print_dry_run(const fs::path& overlay);
-  void write_report(int code, const std::string& error);
+  void fill_report();
   json values_overlay() const;
 
   const MigrateOptions& o_;
   k8s::Cluster cluster_;
+  Application application_;
   ReleaseState release_;
   Record record_;
-  std::unique_ptr<engine::ResumeState> state_;
+  engine::RunFrame* frame_ = nullptr;
   json phases_ = json::array();
   json warnings_ = json::array();  // the preflight's, accepted (--allow-*)
   int revision_after_ = 0;
+  std::optional<double> downtime_;  // once the application is back
 };
 
-void Migration::open_state(bool must_exist) {
-  std::string identity = fmt::format("{}/{}/{}", o_.plan.cluster.context.value_or("(current context)"), cluster_.ns(),
-                                     release_.name);
-  fs::path dir = o_.state_dir ? fs::path(*o_.state_dir) : engine::default_state_dir("migrate", identity);
-  state_ = std::make_unique<engine::ResumeState>(dir, identity);
-  if (must_exist) state_->load();
+engine::Endpoints Migration::open() {
+  if (!o_.rollback) {
+    if (!o_.plan.pg_target && !o_.plan.mongo_target)
+      throw Error(ExitCode::usage, "nothing to migrate: no --pg-target and no --mongo-target",
+                  "give the external PostgreSQL (--pg-target), the external MongoDB (--mongo-target), or both");
+    if (o_.plan.pg_target && !pg::ConnInfo::parse(*o_.plan.pg_target, "target").password())
+      throw Error(ExitCode::usage, "the --pg-target URI has no password, which the application will need",
+                  "put the target login's password in the URI (it goes into a Secret, never into files or logs)");
+  }
+  bool checks = !o_.rollback;
+  release_ = read_release(cluster_, o_.plan.release, checks && o_.plan.pg_target.has_value(),
+                          checks && o_.plan.mongo_target.has_value());
+  std::vector<std::string> targets;
+  if (o_.plan.pg_target) targets.push_back("PostgreSQL " + pg::ConnInfo::parse(*o_.plan.pg_target, "target").display());
+  if (o_.plan.mongo_target) targets.push_back("MongoDB " + mongo::Uri::parse(*o_.plan.mongo_target, "target").display());
+  std::string context = o_.plan.cluster.context.value_or("(current context)");
+  return {fmt::format("release {} in {}/{}", release_.name, context, cluster_.ns()), fmt::format("{}", fmt::join(targets, ", ")),
+          fmt::format("{}/{}/{}", context, cluster_.ns(), release_.name)};
 }
 
 // A phase runs once: a resumed run skips what the journal says is done.
 void Migration::phase(const std::string& name, const std::function<void()>& body) {
-  if (state_->done(name)) {
+  if (state().done(name)) {
     log::info("{}: done by the interrupted run", name);
     return;
   }
   throw_if_interrupted();
   auto started = Clock::now();
   body();
-  double seconds = seconds_since(started);
+  double seconds = engine::seconds_since(started);
   phases_.push_back({{"phase", name}, {"seconds", seconds}});
-  state_->mark_done(name, {{"seconds", seconds}, {"at", wall_now()}});
+  state().mark_done(name, {{"seconds", seconds}, {"at", wall_now()}});
   log::info("{}: done in {:.1f}s", name, seconds);
   kill_point(name);
 }
@@ -160,52 +188,57 @@ void Migration::record() {
   record_.revision = release_.revision;
   for (const auto& a : release_.apps) record_.replicas[a.name] = a.replicas;
   save_record_configmap("recorded");
-  state_->mark_done("recorded", record_json(record_));
+  state().mark_done("recorded", record_json(record_));
 }
 
 void Migration::scale_down() {
-  state_->mark_done("down-at", wall_now());
-  cluster_.kubectl({"scale", "deployment", "--selector=layer=application", "--replicas=0"});
-  wait_pods_gone();
-}
-
-void Migration::wait_pods_gone() {
-  auto deadline = Clock::now() + std::chrono::seconds(o_.wait_seconds);
-  auto last_line = Clock::now();
-  for (;;) {
-    auto pods = cluster_.kubectl_json({"get", "pods", "--selector=layer=application"});
-    size_t left = pods["items"].size();
-    if (left == 0) return;
-    if (Clock::now() > deadline)
-      throw Error(ExitCode::cluster_failed,
-                  fmt::format("{} application pod(s) still there {} s after scaling to zero", left, o_.wait_seconds),
-                  "see why they do not stop (kubectl -n " + cluster_.ns() +
-                      " get pods -l layer=application), then run with --resume or --rollback");
-    if (seconds_since(last_line) >= 5) {
-      log::info("waiting for {} application pod(s) to stop", left);
-      last_line = Clock::now();
-    }
-    throw_if_interrupted();
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  state().mark_done("down-at", wall_now());
+  application_.scale_to_zero();
 }
 
 // The local port of a forward, kept across runs: the copies' resume state names it.
 int Migration::forward_port(const std::string& key) {
-  auto v = state_->get(key);
+  auto v = state().get(key);
   return v ? v->get<int>() : 0;
 }
 
-void Migration::copy_postgresql() {
-  const auto& db = release_.postgresql;
-  k8s::PortForward forward(cluster_, db.pod, db.port, forward_port("pg-forward-port"));
-  state_->mark_done("pg-forward-port", forward.local_port());
-  auto copy = pg_copy_options(o_.plan, forward.local_port(), db);
-  copy.jobs = o_.jobs;
-  copy.state_dir = (state_->dir() / "pg-copy").string();
-  copy.resume = fs::exists(state_->dir() / "pg-copy" / "journal");
-  if (int rc = pg::copy_instance(copy); rc != 0)
-    throw Error(static_cast<ExitCode>(rc), "the PostgreSQL copy did not verify", "see the summary above");
+std::vector<Migration::CopyPhase> Migration::copy_phases() const {
+  std::vector<CopyPhase> phases;
+  auto with_run = [this](auto copy, const fs::path& dir, bool resume) {
+    copy.run = o_.run;
+    copy.run.report_path.reset();
+    copy.run.state_dir = dir.string();
+    copy.run.resume = resume;
+    return copy;
+  };
+  if (o_.plan.pg_target)
+    phases.push_back({"postgresql-copy", "PostgreSQL", kPgCopyJournal, release_.postgresql,
+                      [this, with_run](int port, const fs::path& dir, bool resume) {
+                        return pg::copy_instance(with_run(pg_copy_options(o_.plan, port, release_.postgresql), dir, resume));
+                      }});
+  if (o_.plan.mongo_target)
+    phases.push_back({"mongodb-copy", "MongoDB", kMongoCopyJournal, release_.mongodb,
+                      [this, with_run](int port, const fs::path& dir, bool resume) {
+                        return mongo::copy_instance(with_run(mongo_copy_options(o_.plan, port, release_.mongodb), dir, resume));
+                      }});
+  return phases;
+}
+
+// The internal database forwarded to a local port, copied with its own journal inside
+// migrate's: a resumed migrate resumes the copy.
+void Migration::copy_database(const CopyPhase& c) {
+  std::string port_key = std::string(c.state_name) + "-forward-port";
+  k8s::PortForward forward(cluster_, c.db.pod, c.db.port, forward_port(port_key));
+  state().mark_done(port_key, forward.local_port());
+  fs::path dir = state().dir() / c.state_name;
+  if (int rc = c.copy(forward.local_port(), dir, fs::exists(dir / "journal")); rc != 0)
+    throw Error(static_cast<ExitCode>(rc), fmt::format("the {} copy did not verify", c.label), "see the summary above");
+}
+
+// What the copies of an earlier run journalled, forgotten.
+void Migration::forget_copies() {
+  std::error_code ec;
+  for (const char* name : {kPgCopyJournal, kMongoCopyJournal}) fs::remove_all(state().dir() / name, ec);
 }
 
 // The internal databases as they are, into the backup repository, before anything
@@ -228,20 +261,9 @@ void Migration::backup_before() {
   log::info("taking a pre-upgrade backup into {} before anything is changed", o_.backup.repo.url);
   if (int rc = backup::create(create); rc != 0)
     throw Error(static_cast<ExitCode>(rc), "the pre-upgrade backup failed; nothing was changed", "see above");
-  phases_.push_back({{"phase", "pre-upgrade-backup"}, {"seconds", seconds_since(started)}});
+  phases_.push_back({{"phase", "pre-upgrade-backup"}, {"seconds", engine::seconds_since(started)}});
 }
 
-void Migration::copy_mongodb() {
-  const auto& db = release_.mongodb;
-  k8s::PortForward forward(cluster_, db.pod, db.port, forward_port("mongo-forward-port"));
-  state_->mark_done("mongo-forward-port", forward.local_port());
-  auto copy = mongo_copy_options(o_.plan, forward.local_port(), db);
-  copy.jobs = o_.jobs;
-  copy.state_dir = (state_->dir() / "mongo-copy").string();
-  copy.resume = fs::exists(state_->dir() / "mongo-copy" / "journal");
-  if (int rc = mongo::copy_instance(copy); rc != 0)
-    throw Error(static_cast<ExitCode>(rc), "the MongoDB copy did not verify", "see the summary above");
-}
 
 // The external credentials, for the release's existingSecret. Applied server-side and
 // fed on stdin: no password in argv, nor in a last-applied annotation.
@@ -267,7 +289,7 @@ void Migration::write_secret() {
 }
 
 fs::path Migration::write_values() {
-  fs::path path = o_.values_out ? fs::path(*o_.values_out) : state_->dir() / "values-external.yaml";
+  fs::path path = o_.values_out ? fs::path(*o_.values_out) : state().dir() / "values-external.yaml";
   // JSON is YAML: helm reads it as a values file.
   replace_file(path, values_overlay().dump(2) + "\n",
                kWriteHint);
@@ -322,36 +344,6 @@ bool Migration::upgrade(const fs::path& overlay) {
   return true;
 }
 
-void Migration::wait_ready() {
-  auto deadline = Clock::now() + std::chrono::seconds(o_.wait_seconds);
-  auto last_line = Clock::now();
-  for (;;) {
-    auto deployments = cluster_.kubectl_json({"get", "deployments", "--selector=layer=application"});
-    std::vector<std::string> waiting;
-    std::map<std::string, std::pair<int, int>> seen;
-    for (const auto& d : deployments["items"])
-      seen[d["metadata"].value("name", "")] = {d["spec"].value("replicas", 0), d["status"].value("readyReplicas", 0)};
-    for (const auto& [name, replicas] : record_.replicas) {
-      auto it = seen.find(name);
-      if (it == seen.end())
-        waiting.push_back(name + " (missing)");
-      else if (it->second.first != replicas || it->second.second != replicas)
-        waiting.push_back(fmt::format("{} {}/{}", name, it->second.second, replicas));
-    }
-    if (waiting.empty()) return;
-    if (Clock::now() > deadline)
-      throw Error(ExitCode::cluster_failed,
-                  fmt::format("the application is not back after {} s: {}", o_.wait_seconds, fmt::join(waiting, ", ")),
-                  "see why (kubectl -n " + cluster_.ns() + " describe deployment), then --resume or --rollback");
-    if (seconds_since(last_line) >= 5) {
-      log::info("waiting for the application: {}", fmt::join(waiting, ", "));
-      last_line = Clock::now();
-    }
-    throw_if_interrupted();
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-}
-
 // The running release, not the overlay, says where the application now goes.
 void Migration::check_points_external() {
   auto values = cluster_.helm_json({"get", "values", release_.name, "--all"});
@@ -373,11 +365,6 @@ void Migration::check_points_external() {
     throw Error(ExitCode::verify_failed,
                 fmt::format("the release does not point at the external servers: {}", fmt::join(differ, "; ")),
                 "check the chart's values (helm get values " + release_.name + " --all), then --resume or --rollback");
-}
-
-void Migration::scale_back() {
-  for (const auto& [name, replicas] : record_.replicas)
-    cluster_.kubectl({"scale", "deployment", name, "--replicas=" + std::to_string(replicas)});
 }
 
 void Migration::print_dry_run(const fs::path& overlay_path) {
@@ -418,33 +405,24 @@ json Migration::values_overlay() const {
                          o_.plan.pg_target && requirements_for_chart(release_.chart).row->chart_has_secure_mode);
 }
 
-void Migration::write_report(int code, const std::string& error) {
-  if (!o_.report_path) return;
-  json report = {{"command", "migrate"},
-                 {"exit_code", code},
-                 {"release", release_.name},
-                 {"namespace", cluster_.ns()},
-                 {"revision_before", record_.revision},
-                 {"phases", phases_},
-                 {"warnings", warnings_}};
-  if (o_.dry_run) report["dry_run"] = true;
-  if (revision_after_) report["revision_after"] = revision_after_;
-  if (!error.empty()) report["error"] = error;
-  if (state_) {
-    auto down = state_->get("down-at");
-    auto ready = state_->get("ready");
-    if (down && ready) report["downtime_seconds"] = ready->at("at").get<double>() - down->get<double>();
-  }
-  replace_file(*o_.report_path, report.dump(2) + "\n", kWriteHint);
+// The report's fields of migrate's own, whatever the outcome.
+void Migration::fill_report() {
+  auto& report = frame_->report();
+  report.set_detail("release", release_.name);
+  report.set_detail("namespace", cluster_.ns());
+  report.set_detail("revision_before", record_.revision);
+  report.set_detail("phases", phases_);
+  report.set_detail("warnings", warnings_);
+  if (o_.dry_run) report.set_detail("dry_run", true);
+  if (revision_after_) report.set_detail("revision_after", revision_after_);
+  if (downtime_) report.set_detail("downtime_seconds", *downtime_);
 }
 
 int Migration::rollback() {
-  release_ = read_release(cluster_, o_.plan.release, false, false);
-  open_state(false);
   auto recorded = read_record_configmap();
-  if (!recorded && state_->exists()) {
-    state_->load();
-    if (auto r = state_->get("recorded")) recorded = record_from(*r);
+  if (!recorded && state().exists()) {
+    state().load();
+    if (auto r = state().get("recorded")) recorded = record_from(*r);
   }
   if (!recorded)
     throw Error(ExitCode::nothing_to_resume,
@@ -457,14 +435,12 @@ int Migration::rollback() {
                    std::to_string(o_.wait_seconds) + "s"},
                   std::chrono::seconds(o_.wait_seconds + 60));
   }
-  scale_back();
-  wait_ready();
+  application_.scale_back(record_.replicas);
+  application_.wait_ready(record_.replicas);
   cluster_.kubectl({"delete", "secret", o_.secret_name, "--ignore-not-found"});
   cluster_.kubectl({"delete", "configmap", kRecordName, "--ignore-not-found"});
-  if (state_->exists()) state_->remove();
-  std::error_code ec;
-  fs::remove_all(state_->dir() / "pg-copy", ec);
-  fs::remove_all(state_->dir() / "mongo-copy", ec);
+  if (state().exists()) state().remove();
+  forget_copies();
   int revision = read_release(cluster_, release_.name, false, false).revision;
   fmt::print("rolled back: the release {} has revision {}'s values again (now revision {}), {} deployment(s) at their "
              "recorded replicas, the Secret {} removed. The external targets were left as they are.\n",
@@ -472,27 +448,27 @@ int Migration::rollback() {
   return 0;
 }
 
-int Migration::run() {
+int Migration::run(engine::RunFrame& frame) {
+  frame_ = &frame;
   if (o_.rollback) return rollback();
-  if (!o_.plan.pg_target && !o_.plan.mongo_target)
-    throw Error(ExitCode::usage, "nothing to migrate: no --pg-target and no --mongo-target",
-                "give the external PostgreSQL (--pg-target), the external MongoDB (--mongo-target), or both");
-  if (o_.plan.pg_target && !pg::ConnInfo::parse(*o_.plan.pg_target, "target").password())
-    throw Error(ExitCode::usage, "the --pg-target URI has no password, which the application will need",
-                "put the target login's password in the URI (it goes into a Secret, never into files or logs)");
-  auto started = Clock::now();
-  release_ = read_release(cluster_, o_.plan.release, o_.plan.pg_target.has_value(), o_.plan.mongo_target.has_value());
-  open_state(o_.resume);
-  if (o_.resume) {
-    auto r = state_->get("recorded");
+  struct FillReport {
+    Migration& m;
+    ~FillReport() { m.fill_report(); }
+  } fill{*this};
+  return migrate();
+}
+
+int Migration::migrate() {
+  if (o_.run.resume) {
+    auto r = state().get("recorded");
     if (!r)
       throw Error(ExitCode::nothing_to_resume, "the interrupted migration had recorded nothing",
                   "run decant migrate without --resume");
     record_ = record_from(*r);
   } else {
-    if (state_->exists())
+    if (state().exists())
       throw Error(ExitCode::usage, "an interrupted migration of the release " + release_.name + " is recorded in " +
-                                       state_->dir().string(),
+                                       state().dir().string(),
                   "finish it with --resume, or undo it with --rollback");
     auto plan = make_plan(o_.plan);
     for (const auto& w : plan.warnings) {
@@ -511,142 +487,72 @@ int Migration::run() {
               plan.estimated_downtime_seconds);
     if (o_.dry_run) {
       print_dry_run(o_.values_out ? fs::path(*o_.values_out) : fs::path("values-external.yaml"));
-      write_report(0, "");
       return 0;
     }
     if (!o_.backup.repo.url.empty()) backup_before();
-    state_->reset();
-    std::error_code ec;
-    fs::remove_all(state_->dir() / "pg-copy", ec);
-    fs::remove_all(state_->dir() / "mongo-copy", ec);
+    frame_->start_writing();
+    forget_copies();
   }
-  int code = 0;
+  phase("record", [&] { record(); });
+  // Until the upgrade, a failure puts the application back up by itself.
   try {
-    phase("record", [&] { record(); });
-    // Until the upgrade, a failure puts the application back up by itself.
-    try {
-      phase("scale-down", [&] { scale_down(); });
-      if (o_.plan.pg_target) phase("postgresql-copy", [&] { copy_postgresql(); });
-      if (o_.plan.mongo_target) phase("mongodb-copy", [&] { copy_mongodb(); });
-      phase("secret", [&] { write_secret(); });
-      if (!state_->done("upgrade")) check_upgrade(write_values());
-    } catch (const Error& e) {
-      if (e.code() == ExitCode::interrupted || !o_.auto_rollback) throw;
-      log::warn("{}", e.one_line());
-      log::warn("the migration failed before the upgrade: scaling the application back up (--no-auto-rollback keeps "
-                "it down)");
-      scale_back();
-      wait_ready();
-      cluster_.kubectl({"delete", "configmap", kRecordName, "--ignore-not-found"});
-      cluster_.kubectl({"delete", "secret", o_.secret_name, "--ignore-not-found"});
-      state_->remove();
-      throw Error(e.code(), std::string(e.what()) + "; the application was scaled back up",
-                  e.hint() + (e.hint().empty() ? "" : "; ") +
-                      "run decant migrate again once fixed (with --clean/--drop for what was copied)");
-    }
-    fs::path overlay = write_values();
-    if (!state_->done("upgrade")) {
-      auto up_started = Clock::now();
-      if (!upgrade(overlay)) {
-        save_record_configmap("waiting for helm upgrade");
-        return 0;
-      }
-      phases_.push_back({{"phase", "upgrade"}, {"seconds", seconds_since(up_started)}});
-      state_->mark_done("upgrade", {{"revision", revision_after_}});
-      save_record_configmap("upgraded");
-      kill_point("upgrade");
-    } else {
-      revision_after_ = state_->get("upgrade")->value("revision", 0);
-    }
-    phase("ready", [&] {
-      wait_ready();
-      check_points_external();
-    });
-    save_record_configmap("done");
+    phase("scale-down", [&] { scale_down(); });
+    for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });
+    phase("secret", [&] { write_secret(); });
+    if (!state().done("upgrade")) check_upgrade(write_values());
   } catch (const Error& e) {
-    write_report(static_cast<int>(e.code()), e.what());
-    throw;
+    if (e.code() == ExitCode::interrupted || !o_.auto_rollback) throw;
+    log::warn("{}", e.one_line());
+    log::warn("the migration failed before the upgrade: scaling the application back up (--no-auto-rollback keeps "
+              "it down)");
+    application_.scale_back(record_.replicas);
+    application_.wait_ready(record_.replicas);
+    cluster_.kubectl({"delete", "configmap", kRecordName, "--ignore-not-found"});
+    cluster_.kubectl({"delete", "secret", o_.secret_name, "--ignore-not-found"});
+    state().remove();
+    throw Error(e.code(), std::string(e.what()) + "; the application was scaled back up",
+                e.hint() + (e.hint().empty() ? "" : "; ") +
+                    "run decant migrate again once fixed (with --clean/--drop for what was copied)");
   }
-  write_report(code, "");
+  fs::path overlay = write_values();
+  if (!state().done("upgrade")) {
+    auto up_started = Clock::now();
+    if (!upgrade(overlay)) {
+      save_record_configmap("waiting for helm upgrade");
+      return 0;
+    }
+    phases_.push_back({{"phase", "upgrade"}, {"seconds", engine::seconds_since(up_started)}});
+    state().mark_done("upgrade", {{"revision", revision_after_}});
+    save_record_configmap("upgraded");
+    kill_point("upgrade");
+  } else {
+    revision_after_ = state().get("upgrade")->value("revision", 0);
+  }
+  phase("ready", [&] {
+    application_.wait_ready(record_.replicas);
+    check_points_external();
+  });
+  save_record_configmap("done");
   double downtime = 0;
-  if (auto down = state_->get("down-at")) downtime = state_->get("ready")->at("at").get<double>() - down->get<double>();
+  if (auto down = state().get("down-at")) downtime = state().get("ready")->at("at").get<double>() - down->get<double>();
+  downtime_ = downtime;
   fmt::print("\nmigrated and verified in {}: the release {} (revision {} -> {}) now points at{}{}; downtime {}.\n"
              "The internal databases were only read. `decant migrate --rollback` puts the release back as recorded.\n",
-             engine::human_duration(seconds_since(started)), release_.name, record_.revision, revision_after_,
+             engine::human_duration(frame_->seconds()), release_.name, record_.revision, revision_after_,
              o_.plan.pg_target ? " PostgreSQL " + pg::ConnInfo::parse(*o_.plan.pg_target, "target").display() : "",
              o_.plan.mongo_target ? " MongoDB " + mongo::Uri::parse(*o_.plan.mongo_target, "target").display() : "",
              engine::human_duration(downtime));
-  state_->remove();
-  return code;
-}
-
-std::string option_text(const bson_iter_t& it) {
-  switch (bson_iter_type(&it)) {
-    case BSON_TYPE_UTF8: return bson_iter_utf8(&it, nullptr);
-    case BSON_TYPE_BOOL: return bson_iter_bool(&it) ? "true" : "false";
-    case BSON_TYPE_INT32: return std::to_string(bson_iter_int32(&it));
-    case BSON_TYPE_INT64: return std::to_string(bson_iter_int64(&it));
-    default: return "";
-  }
+  state().remove();
+  return 0;
 }
 
 }  // namespace
 
-json external_values(const std::optional<std::string>& pg_target, const std::optional<std::string>& mongo_target,
-                     const std::string& secret_name, bool pg_secure_mode) {
-  json values = json::object();
-  if (pg_target) {
-    auto info = pg::ConnInfo::parse(*pg_target, "target");
-    std::string port = info.param("port").value_or("5432");
-    values["postgresql"] = {{"internal", false},
-                            {"postgresqlHost", info.param("host").value_or("localhost")},
-                            {"postgresqlPort", std::stoi(port.substr(0, port.find(',')))},
-                            {"auth", {{"username", info.param("user").value_or("postgres")},
-                                      {"existingSecret", secret_name}}}};
-    if (pg_secure_mode) values["postgresql"]["secureMode"] = true;
-  }
-  if (mongo_target) {
-    auto uri = mongo::Uri::parse(*mongo_target, "target");
-    std::string hosts;
-    for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri.get()); h; h = h->next)
-      hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);
-    bool tls = mongoc_uri_get_tls(uri.get());
-    bool insecure = mongoc_uri_get_option_as_bool(uri.get(), MONGOC_URI_TLSINSECURE, false) ||
-                    mongoc_uri_get_option_as_bool(uri.get(), MONGOC_URI_TLSALLOWINVALIDCERTIFICATES, false);
-    // The rest of the URI's options, as the chart's URL-encoded query string.
-    std::string options;
-    const bson_t* opts = mongoc_uri_get_options(uri.get());
-    bson_iter_t it;
-    if (opts && bson_iter_init(&it, opts)) {
-      while (bson_iter_next(&it)) {
-        std::string key = bson_iter_key(&it);
-        std::string lower;
-        for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (lower == "tls" || lower == "ssl" || lower == "tlsinsecure" || lower == "tlsallowinvalidcertificates" ||
-            lower == "authsource" || lower == "authmechanism")
-          continue;
-        options += (options.empty() ? "" : "&") + percent_encode(key) + "=" + percent_encode(option_text(it));
-      }
-    }
-    const char* source = mongoc_uri_get_auth_source(uri.get());
-    const char* mechanism = mongoc_uri_get_auth_mechanism(uri.get());
-    const char* user = mongoc_uri_get_username(uri.get());
-    values["mongodb"] = {{"internal", false},
-                         {"hosts", hosts},
-                         {"ssl", tls},
-                         {"tlsInsecure", insecure},
-                         {"options", options},
-                         {"auth", {{"username", user ? user : ""},
-                                   {"database", source ? source : "admin"},
-                                   {"mechanism", mechanism ? mechanism : "SCRAM-SHA-1"},
-                                   {"existingSecret", secret_name}}}};
-  }
-  return values;
-}
-
 int migrate(const MigrateOptions& options) {
   Migration migration(options);
-  return migration.run();
+  engine::RunSettings settings{"migrate", "migrate", "the same --namespace, --release and --context", options.run};
+  return engine::run_in_frame(settings, [&] { return migration.open(); },
+                              [&](engine::RunFrame& frame) { return migration.run(frame); });
 }
 
 }  // namespace decant::migrate

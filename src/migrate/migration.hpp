@@ -15,8 +15,10 @@
 #include <optional>
 #include <string>
 
+#include "engine/run_options.hpp"
 #include "backup/backup.hpp"
 #include "migrate/plan.hpp"
+#include "migrate/values.hpp"
 
 namespace decant::migrate {
 
@@ -24,27 +26,18 @@ struct MigrateOptions {
   PlanOptions plan;
   std::optional<std::string> chart;       // what `helm upgrade` installs; without it, the command is printed
   std::optional<std::string> values_out;  // the overlay file; default: in the state directory
-  std::optional<std::string> state_dir;
-  std::optional<std::string> report_path;
   std::string secret_name = "decant-external-databases";
-  int jobs = 0;
   int wait_seconds = 600;  // for the pods to go, and for the upgrade to become ready
   bool dry_run = false;
-  bool resume = false;
   bool rollback = false;
   bool auto_rollback = true;
   // With a repository (repo.url set): a backup create --reason pre-upgrade of the internal
   // databases before anything is changed (recipients, chunk size and jobs as for create).
   backup::CreateOptions backup;
+  engine::RunOptions run;  // --jobs, --progress-interval: the copies'; --resume: of the migration
 };
 
 int migrate(const MigrateOptions& options);
 
-// The Helm values that point the release at the targets (no password: the credentials
-// are in `secret_name`), from the target URIs; `pg_secure_mode`: the chart's
-// postgresql.secureMode, its connections to PostgreSQL over TLS (Server 4.9 and later).
-nlohmann::json external_values(const std::optional<std::string>& pg_target,
-                               const std::optional<std::string>& mongo_target, const std::string& secret_name,
-                               bool pg_secure_mode = false);
 
 }  // namespace decant::migrate

@@ -55,7 +55,6 @@ nlohmann::json redacted(const nlohmann::json& values) {
 
 Finding finding(const Error& e) { return {e.code(), e.what(), e.hint()}; }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // What migrate does, as RBAC verbs: a missing one blocks before the downtime starts.
 void check_permissions(const k8s::Cluster& cluster, Plan& plan) {
@@ -111,6 +110,22 @@ std::string first_line_without(const std::string& text, const std::string& marke
   return out;
 }
 
+// Runs a check whose failure is a finding, not the end of the plan: a blocker, or with
+// `warning` a warning that starts so. A stop still stops.
+bool noted(Plan& plan, const std::function<void()>& check, const char* warning = nullptr) {
+  try {
+    check();
+    return true;
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    if (warning)
+      plan.warnings.push_back({ExitCode::ok, std::string(warning) + e.what(), ""});
+    else
+      plan.blockers.push_back(finding(e));
+    return false;
+  }
+}
+
 // psql in the pod, with TLS required where the release needs it (as the application's
 // secureMode connects): the login from the cluster's network, and the protocol negotiated.
 void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& target,
@@ -128,15 +143,13 @@ void probe_postgresql(const k8s::Cluster& cluster, const InternalDatabase& db, c
       "elif [ \"$1\" != \"$2\" ] && psql -w -X -At -c 'SELECT 1' \"$2\" >/dev/null 2>&1; then "
       "echo 'decant-probe-ok no-tls'; else echo \"$out\"; fi";
   std::string out;
-  try {
-    auto plain = tls_min.empty() ? info : info.with("sslmode", "disable");
-    out = exec_in_pod(cluster, db.pod, script,
-                      {with_tls.for_child(info.maintenance_db()), plain.for_child(info.maintenance_db())},
-                      info.password().value_or(""));
-  } catch (const Error& e) {
-    plan.blockers.push_back(finding(e));
+  auto plain = tls_min.empty() ? info : info.with("sslmode", "disable");
+  if (!noted(plan, [&] {
+        out = exec_in_pod(cluster, db.pod, script,
+                          {with_tls.for_child(info.maintenance_db()), plain.for_child(info.maintenance_db())},
+                          info.password().value_or(""));
+      }))
     return;
-  }
   if (auto ok = out.find("decant-probe-ok "); ok != std::string::npos) {
     std::string protocol = out.substr(ok + 16, out.find('\n', ok) - ok - 16);
     plan.checks.push_back(fmt::format("PostgreSQL target reached and logged into from inside the cluster (psql in {}, "
@@ -176,12 +189,7 @@ void probe_mongodb(const k8s::Cluster& cluster, const InternalDatabase& db, cons
       " else echo \"decant-probe-failed no TCP connection to $1:$2\"; fi\n"
       "else echo decant-probe-no-client; fi";
   std::string out;
-  try {
-    out = exec_in_pod(cluster, db.pod, script, {h, p}, target);
-  } catch (const Error& e) {
-    plan.blockers.push_back(finding(e));
-    return;
-  }
+  if (!noted(plan, [&] { out = exec_in_pod(cluster, db.pod, script, {h, p}, target); })) return;
   if (out.find("decant-probe-ok") != std::string::npos) {
     plan.checks.push_back("MongoDB target reached and logged into from inside the cluster (mongosh in " + db.pod + ")");
   } else if (out.find("decant-probe-tcp-ok") != std::string::npos) {
@@ -224,7 +232,7 @@ double sample_postgresql(const std::string& source, const std::string& target) {
       rows.emplace_back(row);
     }
   }
-  double read_s = seconds_since(started);
+  double read_s = engine::seconds_since(started);
   auto tgt_info = pg::ConnInfo::parse(target, "target");
   auto tgt = pg::Connection::open(tgt_info, tgt_info.maintenance_db());
   tgt.exec("CREATE TEMPORARY TABLE decant_plan_sample (line text)");
@@ -232,7 +240,7 @@ double sample_postgresql(const std::string& source, const std::string& target) {
   pg::CopyInSink in(tgt, "COPY decant_plan_sample FROM STDIN", false);
   for (const auto& r : rows) in.write(r);
   in.finish();
-  double write_s = seconds_since(started);
+  double write_s = engine::seconds_since(started);
   return static_cast<double>(bytes) / std::max({read_s, write_s, 1e-3});
 }
 
@@ -258,7 +266,7 @@ double sample_mongodb(const std::string& source, const mongo::CopyPreflight& pre
   bson_error_t error;
   if (mongoc_cursor_error(cursor.get(), &error)) mongo::fail(error, pool.where(), "reading a sample");
   if (bytes < (1u << 20)) return 0;  // too little to time: latency, not speed
-  return static_cast<double>(bytes) / std::max(seconds_since(started), 1e-3);
+  return static_cast<double>(bytes) / std::max(engine::seconds_since(started), 1e-3);
 }
 
 bool usable_source(const InternalDatabase& db, const std::string& label, Plan& plan) {
@@ -278,33 +286,35 @@ bool usable_source(const InternalDatabase& db, const std::string& label, Plan& p
   return true;
 }
 
+// The internal database checked usable and forwarded to a local port; false after a blocker.
+bool forward_source(const k8s::Cluster& cluster, const InternalDatabase& db, const std::string& label, Plan& plan,
+                    std::optional<k8s::PortForward>& forward) {
+  return usable_source(db, label, plan) && noted(plan, [&] { forward.emplace(cluster, db.pod, db.port); });
+}
+
+// The copy's speed as sampled: the slower of the two databases' paths counts.
+void sampled_rate(Plan& plan, double rate) {
+  plan.sample_bytes_per_second = plan.sample_bytes_per_second > 0 ? std::min(plan.sample_bytes_per_second, rate) : rate;
+}
+
 void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
   const auto& db = plan.release.postgresql;
   plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
-  if (!usable_source(db, "PostgreSQL", plan)) return;
   std::optional<k8s::PortForward> forward;
-  try {
-    forward.emplace(cluster, db.pod, db.port);
-  } catch (const Error& e) {
-    plan.blockers.push_back(finding(e));
-    return;
-  }
+  if (!forward_source(cluster, db, "PostgreSQL", plan, forward)) return;
   auto copy = pg_copy_options(options, forward->local_port(), db);
   const std::string& source = copy.source;
-  try {
+  noted(plan, [&] {
     plan.pg = pg::preflight_copy(copy);
     plan.checks.push_back(fmt::format("PostgreSQL target {} reached from decant: PostgreSQL {} for a PostgreSQL {} source, "
                                       "privileges, tools and contents fit",
                                       plan.pg_target_display, plan.pg->target_major, plan.pg->source_major));
-  } catch (const Error& e) {
-    if (e.code() == ExitCode::interrupted) throw;
-    plan.blockers.push_back(finding(e));
-  }
+  });
   probe_postgresql(cluster, db, *options.pg_target, plan.requirements.row->pg_tls_min, plan);
   check_postgresql_requirements(*plan.requirements.row, options, source, plan);
   if (!plan.pg) return;
   // At least two PostgreSQL servers: the target's streaming standbys.
-  try {
+  noted(plan, [&] {
     auto info = pg::ConnInfo::parse(*options.pg_target, "target");
     auto conn = pg::Connection::open(info, info.maintenance_db());
     auto r = conn.exec(
@@ -328,59 +338,39 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
         (options.allow_single_server ? plan.warnings : plan.blockers).push_back(std::move(f));
       }
     }
-  } catch (const Error& e) {
-    if (e.code() == ExitCode::interrupted) throw;
-    plan.warnings.push_back({ExitCode::ok, std::string("streaming standbys not checked: ") + e.what(), ""});
-  }
-  try {
+  }, "streaming standbys not checked: ");
+  noted(plan, [&] {
     double rate = sample_postgresql(source, *options.pg_target);
-    if (rate > 0) {
-      plan.sample_bytes_per_second = plan.sample_bytes_per_second > 0 ? std::min(plan.sample_bytes_per_second, rate) : rate;
-      uint64_t tables = 0;
-      for (const auto& d : plan.pg->databases) tables += d.tables;
-      seconds += static_cast<double>(plan.pg->bytes) / rate + static_cast<double>(tables) * kSecondsPerTable;
-    }
-  } catch (const Error& e) {
-    if (e.code() == ExitCode::interrupted) throw;
-    plan.warnings.push_back({ExitCode::ok, std::string("PostgreSQL speed not sampled: ") + e.what(), ""});
-  }
+    if (rate <= 0) return;
+    sampled_rate(plan, rate);
+    uint64_t tables = 0;
+    for (const auto& d : plan.pg->databases) tables += d.tables;
+    seconds += static_cast<double>(plan.pg->bytes) / rate + static_cast<double>(tables) * kSecondsPerTable;
+  }, "PostgreSQL speed not sampled: ");
 }
 
 void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
   const auto& db = plan.release.mongodb;
   plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
-  if (!usable_source(db, "MongoDB", plan)) return;
   std::optional<k8s::PortForward> forward;
-  try {
-    forward.emplace(cluster, db.pod, db.port);
-  } catch (const Error& e) {
-    plan.blockers.push_back(finding(e));
-    return;
-  }
+  if (!forward_source(cluster, db, "MongoDB", plan, forward)) return;
   auto copy = mongo_copy_options(options, forward->local_port(), db);
   const std::string& source = copy.source;
-  try {
+  noted(plan, [&] {
     plan.mongo = mongo::preflight_copy(copy);
     plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant (server {}, source {})",
                                       plan.mongo_target_display, plan.mongo->target_version, plan.mongo->source_version));
-  } catch (const Error& e) {
-    if (e.code() == ExitCode::interrupted) throw;
-    plan.blockers.push_back(finding(e));
-  }
+  });
   probe_mongodb(cluster, db, *options.mongo_target, plan);
   check_mongodb_requirements(*plan.requirements.row, *options.mongo_target, plan);
   if (!plan.mongo) return;
-  try {
+  noted(plan, [&] {
     double rate = sample_mongodb(source, *plan.mongo);
     if (rate == 0) rate = plan.sample_bytes_per_second;  // too little to sample: PostgreSQL's path, if known
-    if (rate > 0) {
-      plan.sample_bytes_per_second = plan.sample_bytes_per_second > 0 ? std::min(plan.sample_bytes_per_second, rate) : rate;
-      seconds += static_cast<double>(plan.mongo->bytes) / rate;
-    }
-  } catch (const Error& e) {
-    if (e.code() == ExitCode::interrupted) throw;
-    plan.warnings.push_back({ExitCode::ok, std::string("MongoDB speed not sampled: ") + e.what(), ""});
-  }
+    if (rate <= 0) return;
+    sampled_rate(plan, rate);
+    seconds += static_cast<double>(plan.mongo->bytes) / rate;
+  }, "MongoDB speed not sampled: ");
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/run_frame.hpp"
 #include "engine/stream.hpp"
 #include "engine/task_pool.hpp"
 #include "mongo/catalog.hpp"
@@ -65,29 +66,19 @@ std::string path_identity(const std::string& path) {
   return out;
 }
 
-// Runs `work` for each item in a task pool, with progress on a terminal or in log lines,
-// and prints the summary; returns the exit code (8 when anything differs).
-int run_jobs(int jobs, std::chrono::milliseconds interval, engine::ProgressBoard& progress, engine::Report& report,
-             const std::string& phase, const std::vector<std::function<void()>>& work, Clock::time_point started,
-             const std::string& done_message, const std::string& failed_hint,
-             const std::function<void()>& after = {}) {
-  engine::run_tasks(progress, phase, interval, engine::resolve_jobs(jobs), [&](engine::TaskPool& pool) {
-    for (const auto& w : work) pool.submit(1, [w](int) { w(); });
-  });
-  if (after) after();
-  engine::conclude(report, engine::seconds_since(started), done_message, failed_hint);
-  return 0;
-}
-
 }  // namespace
 
 int dump(const DumpOptions& options) {
-  engine::Report report("mongo dump", "", options.out_dir);
-  engine::ProgressBoard progress;
-  auto started = Clock::now();
-  return engine::run_reported(options.report_path, report, [&] {
-    Uri uri = Uri::parse(options.source, "source");
-    report.set_endpoints(uri.display(), options.out_dir);
+  engine::RunSettings settings{"mongo dump", "mongo-dump", "the same --source, --out and --gzip", options.run};
+  std::optional<Uri> source;
+  auto open = [&] {
+    source = Uri::parse(options.source, "source");
+    return engine::Endpoints{source->display(), options.out_dir,
+                             source->display() + " -> " + path_identity(options.out_dir) + (options.gzip ? " (gzip)" : "")};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+    const Uri& uri = *source;
+    auto& report = frame.report();
     ClientPool pool(uri);
     std::vector<CollectionInfo> collections;
     {
@@ -96,19 +87,11 @@ int dump(const DumpOptions& options) {
       for (const auto& db : list_databases(client.get(), options.databases, pool.where()))
         for (auto& c : list_collections(client.get(), db, pool.where())) collections.push_back(std::move(c));
     }
-    std::string identity =
-        uri.display() + " -> " + path_identity(options.out_dir) + (options.gzip ? " (gzip)" : "");
-    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
-                                                : engine::default_state_dir("mongo-dump", identity),
-                              identity);
-    if (options.resume)
-      state.load();
-    else
-      state.reset();
-    engine::ItemLifecycle lifecycle(state, report);
+    frame.start_writing();
+    auto& lifecycle = frame.lifecycle();
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
-      auto* item = &progress.add(c.display(), c.bytes);
+      auto* item = &frame.progress().add(c.display(), c.bytes);
       work.push_back([&, item, c_ptr = &c] {
         const CollectionInfo& col = *c_ptr;
         auto client = pool.acquire();
@@ -148,10 +131,10 @@ int dump(const DumpOptions& options) {
       });
     }
     log::info("dumping {} collection(s) from {} to {}", collections.size(), uri.display(), options.out_dir);
-    int rc = run_jobs(options.jobs, options.progress_interval, progress, report, "dumping", work, started,
-                      "dump complete and verified", "run the same command again without --resume");
-    state.remove();
-    return rc;
+    frame.run_tasks("dumping", [&work](engine::TaskPool& tasks) {
+      for (const auto& w : work) tasks.submit(1, [&w](int) { w(); });
+    });
+    return frame.conclude("dump complete and verified", "run the same command again without --resume");
   });
 }
 
@@ -342,14 +325,20 @@ static nlohmann::json file_identity(const fs::path& file) {
 }
 
 int restore(const RestoreOptions& options) {
-  engine::Report report("mongo restore", options.dir, "");
-  engine::ProgressBoard progress;
-  auto started = Clock::now();
-  return engine::run_reported(options.report_path, report, [&] {
-    Uri uri = Uri::parse(options.target, "target");
-    report.set_endpoints(options.dir, uri.display());
+  engine::RunSettings settings{"mongo restore", "mongo-restore", "the same --dir, --db and --target", options.run};
+  std::optional<Uri> target;
+  auto open = [&] {
+    target = Uri::parse(options.target, "target");
+    return engine::Endpoints{options.dir, target->display(),
+                             path_identity(options.dir) + (options.db ? " as " + *options.db : "") + " -> " +
+                                 target->display()};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+    const Uri& uri = *target;
+    auto& report = frame.report();
     ClientPool pool(uri);
-    auto parallelism = plan_parallelism(uri, engine::resolve_jobs(options.jobs));
+    auto parallelism = plan_parallelism(uri, frame.jobs());
+    frame.limit_jobs(parallelism.jobs);
     fs::path root(options.dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec))
@@ -365,11 +354,6 @@ int restore(const RestoreOptions& options) {
     if (collections.empty())
       throw Error(ExitCode::usage, "no .bson or .metadata.json files in " + root.string(),
                   "give the directory mongodump or decant mongo dump wrote");
-    std::string identity = path_identity(options.dir) + (options.db ? " as " + *options.db : "") + " -> " + uri.display();
-    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
-                                                : engine::default_state_dir("mongo-restore", identity),
-                              identity);
-    if (options.resume) state.load();
     int wire_version = 0;
     {
       // Refuse, before writing anything, a target that holds documents or a namespace a
@@ -379,21 +363,22 @@ int restore(const RestoreOptions& options) {
       wire_version = max_wire_version(client.get(), pool.where());
       std::vector<const CollectionInfo*> all;
       for (const auto& c : collections) all.push_back(&c.info);
-      auto in_the_way = occupied_on_target(client.get(), all, options.resume ? &state : nullptr, pool.where());
+      auto in_the_way = occupied_on_target(client.get(), all, options.run.resume ? &frame.state() : nullptr, pool.where());
       if (!in_the_way.empty() && !options.drop)
         throw Error(ExitCode::target_not_empty,
                     fmt::format("the target already has documents in {}; nothing was changed",
                                 fmt::join(in_the_way, ", ")),
-                    options.resume ? "use --drop to drop and restore them again"
+                    options.run.resume ? "use --drop to drop and restore them again"
                                    : "use --drop to replace them (as mongorestore --drop), or --resume to continue "
                                      "an interrupted restore");
     }
-    if (!options.resume) state.reset();
-    engine::ItemLifecycle lifecycle(state, report);
+    frame.start_writing();
+    auto& state = frame.state();
+    auto& lifecycle = frame.lifecycle();
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
       if (c.info.is_view) continue;
-      auto* item = &progress.add(c.info.display(), c.info.bytes);
+      auto* item = &frame.progress().add(c.info.display(), c.info.bytes);
       work.push_back([&, item, c_ptr = &c] {
         const auto& d = *c_ptr;
         auto client = pool.acquire();
@@ -427,14 +412,16 @@ int restore(const RestoreOptions& options) {
       });
     }
     log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());
-    int rc = run_jobs(parallelism.jobs, options.progress_interval, progress, report, "restoring", work, started,
-                      "restore complete and verified", "run the same command with --drop, without --resume", [&] {
-                        auto client = pool.acquire();
-                        for (const auto& c : collections)
-                          if (c.info.is_view) report.add_item(c.info.db, create_view(client.get(), c.info, pool.where()));
-                      });
-    state.remove();
-    return rc;
+    frame.run_tasks("restoring", [&work](engine::TaskPool& tasks) {
+      for (const auto& w : work) tasks.submit(1, [&w](int) { w(); });
+    });
+    {
+      // Views last: they may read other views and collections.
+      auto client = pool.acquire();
+      for (const auto& c : collections)
+        if (c.info.is_view) report.add_item(c.info.db, create_view(client.get(), c.info, pool.where()));
+    }
+    return frame.conclude("restore complete and verified", "run the same command with --drop, without --resume");
   });
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/run_options.hpp"
+
 namespace decant::mongo {
 
 struct DumpOptions {
@@ -14,11 +16,7 @@ struct DumpOptions {
   std::string out_dir;
   bool gzip = false;
   std::vector<std::string> databases;
-  int jobs = 0;
-  bool resume = false;  // keep the collection files an interrupted dump finished
-  std::optional<std::string> state_dir;
-  std::optional<std::string> report_path;
-  std::chrono::milliseconds progress_interval{10000};
+  engine::RunOptions run;  // --resume keeps the collection files an interrupted dump finished
 };
 
 struct RestoreOptions {
@@ -27,11 +25,7 @@ struct RestoreOptions {
   bool drop = false;
   // A whole dump: only this database of it. One database's directory: the target database.
   std::optional<std::string> db;
-  int jobs = 0;
-  bool resume = false;  // keep the collections an interrupted restore finished
-  std::optional<std::string> state_dir;
-  std::optional<std::string> report_path;
-  std::chrono::milliseconds progress_interval{10000};
+  engine::RunOptions run;  // --resume keeps the collections an interrupted restore finished
 };
 
 struct CollectionInfo;

@@ -17,6 +17,7 @@
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/run_frame.hpp"
 #include "engine/stream.hpp"
 #include "engine/task_pool.hpp"
 #include "mongo/catalog.hpp"
@@ -33,14 +34,12 @@ constexpr uint64_t kParallelInsertDocuments = 20000;
 
 class MongoCopy {
  public:
-  explicit MongoCopy(const CopyOptions& options)
-      : options_(options),
-        jobs_(engine::resolve_jobs(options.jobs)),
-        report_("mongo copy", "", "") {}
+  explicit MongoCopy(const CopyOptions& options) : options_(options), jobs_(engine::resolve_jobs(options.run.jobs)) {}
 
-  int run();
+  // The ends of the copy, parsed (a malformed URI is a usage error).
+  engine::Endpoints parse();
+  int run(engine::RunFrame& frame);
   CopyPreflight preflight();
-  engine::Report& report() { return report_; }
 
  private:
   void connect();
@@ -50,7 +49,6 @@ class MongoCopy {
   void check_source_unchanged();
 
   const CopyOptions& options_;
-  // Set up in run(), so that a malformed URI is still written to --report.
   std::optional<Uri> source_uri_;
   std::optional<Uri> target_uri_;
   std::unique_ptr<ClientPool> source_pool_;
@@ -58,18 +56,18 @@ class MongoCopy {
   int jobs_;
   int inserters_ = 1;  // per large collection, within the target pool's size
   int target_wire_version_ = 0;
-  engine::Report report_;
-  std::unique_ptr<engine::ResumeState> state_;
-  std::unique_ptr<engine::ItemLifecycle> lifecycle_;
+  engine::RunFrame* frame_ = nullptr;  // of run(); preflight() writes nothing and has none
   std::vector<CollectionInfo> collections_;
   std::map<std::string, uint64_t> counts_before_;  // the source's, by DB.COLL
-  engine::ProgressBoard progress_;
 };
 
-void MongoCopy::connect() {
+engine::Endpoints MongoCopy::parse() {
   source_uri_ = Uri::parse(options_.source, "source");
   target_uri_ = Uri::parse(options_.target, "target");
-  report_.set_endpoints(source_uri_->display(), target_uri_->display());
+  return {source_uri_->display(), target_uri_->display(), source_uri_->display() + " -> " + target_uri_->display()};
+}
+
+void MongoCopy::connect() {
   // Never more tasks than the source pool can lend either.
   int source_pool_size = std::max(1, mongoc_uri_get_option_as_int32(source_uri_->get(), MONGOC_URI_MAXPOOLSIZE, 100));
   auto parallelism = plan_parallelism(*target_uri_, std::min(jobs_, source_pool_size));
@@ -106,7 +104,7 @@ void MongoCopy::check_source_unchanged() {
   auto src = source_pool_->acquire();
   std::string changed =
       changed_counts(counts_before_, stored_document_counts(src.get(), collections_, source_pool_->where()));
-  report_.add_check("source unchanged during the copy", changed.empty(),
+  frame_->report().add_check("source unchanged during the copy", changed.empty(),
                     changed.empty() ? ""
                                     : "the source changed during the copy, document counts of " + changed +
                                           ": the runbook scales the applications to zero first (kubectl scale "
@@ -118,12 +116,12 @@ void MongoCopy::check_targets() {
   auto tgt = target_pool_->acquire();
   std::vector<const CollectionInfo*> all;
   for (const auto& c : collections_) all.push_back(&c);
-  auto non_empty = occupied_on_target(tgt.get(), all, options_.resume ? state_.get() : nullptr, target_pool_->where());
+  auto non_empty = occupied_on_target(tgt.get(), all, options_.run.resume ? &frame_->state() : nullptr, target_pool_->where());
   if (non_empty.empty() || options_.drop) return;
   throw Error(ExitCode::target_not_empty,
               fmt::format("the target already has documents in {} collection(s): {}; nothing was changed",
                           non_empty.size(), fmt::join(non_empty.begin(), non_empty.begin() + std::min<size_t>(5, non_empty.size()), ", ")),
-              options_.resume ? "use --drop to drop and copy them again"
+              options_.run.resume ? "use --drop to drop and copy them again"
                               : "use --drop to replace them, or --resume to continue an interrupted copy");
 }
 
@@ -137,7 +135,7 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   // A collection an earlier run left half-copied, or one --drop replaces, starts afresh;
   // recorded first, so that --resume knows the half-copied one as its own.
   item.prepare = [&] {
-    state_->mark_done(started_key(c));
+    frame_->state().mark_done(started_key(c));
     drop_collection(tgt.get(), c.db, c.name, to);
     run_command(tgt.get(), c.db, create_command(c), to);
   };
@@ -150,27 +148,23 @@ void MongoCopy::copy_collection(const CollectionInfo& c, engine::ProgressItem& p
   item.complete = [&] {
     if (!c.indexes.empty()) run_command(tgt.get(), c.db, create_indexes_command(c, target_wire_version_), to);
   };
-  lifecycle_->run(item);
+  frame_->lifecycle().run(item);
 }
 
-int MongoCopy::run() {
-  auto started = Clock::now();
+int MongoCopy::run(engine::RunFrame& frame) {
+  frame_ = &frame;
   connect();
+  frame.limit_jobs(jobs_);
   plan();
-  std::string identity = source_uri_->display() + " -> " + target_uri_->display();
-  fs::path dir = options_.state_dir ? fs::path(*options_.state_dir) : engine::default_state_dir("mongo-copy", identity);
-  state_ = std::make_unique<engine::ResumeState>(dir, identity);
-  if (options_.resume) state_->load();
   check_targets();
-  if (!options_.resume) state_->reset();
-  lifecycle_ = std::make_unique<engine::ItemLifecycle>(*state_, report_);
+  frame.start_writing();
   log::info("copying {} collection(s) from {} to {} with {} jobs", collections_.size(), source_uri_->display(),
-            target_uri_->display(), jobs_);
+            target_uri_->display(), frame.jobs());
 
-  engine::run_tasks(progress_, "copying documents", options_.progress_interval, jobs_, [this](engine::TaskPool& pool) {
+  frame.run_tasks("copying documents", [this](engine::TaskPool& pool) {
     for (const auto& c : collections_) {
       if (c.is_view) continue;
-      auto& item = progress_.add(c.display(), c.bytes);
+      auto& item = frame_->progress().add(c.display(), c.bytes);
       pool.submit(1, [this, &c, &item](int) { copy_collection(c, item); });
     }
   });
@@ -178,16 +172,14 @@ int MongoCopy::run() {
   {
     auto tgt = target_pool_->acquire();
     for (const auto& c : collections_)
-      if (c.is_view) report_.add_item(c.db, create_view(tgt.get(), c, target_pool_->where()));
+      if (c.is_view) frame.report().add_item(c.db, create_view(tgt.get(), c, target_pool_->where()));
   }
   check_source_unchanged();
-
-  engine::conclude(report_, engine::seconds_since(started), "copy complete and verified", "run with --drop to copy again");
-  state_->remove();
-  return 0;
+  return frame.conclude("copy complete and verified", "run with --drop to copy again");
 }
 
 CopyPreflight MongoCopy::preflight() {
+  parse();
   connect();
   plan();
   check_targets();
@@ -213,14 +205,16 @@ CopyPreflight MongoCopy::preflight() {
 
 CopyPreflight preflight_copy(const CopyOptions& options) {
   CopyOptions checked = options;
-  checked.resume = false;
+  checked.run.resume = false;
   MongoCopy copy(checked);
   return copy.preflight();
 }
 
 int copy_instance(const CopyOptions& options) {
   MongoCopy copy(options);
-  return engine::run_reported(options.report_path, copy.report(), [&] { return copy.run(); });
+  engine::RunSettings settings{"mongo copy", "mongo-copy", "the same --source and --target", options.run};
+  return engine::run_in_frame(settings, [&] { return copy.parse(); },
+                              [&](engine::RunFrame& frame) { return copy.run(frame); });
 }
 
 }  // namespace decant::mongo

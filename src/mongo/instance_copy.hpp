@@ -8,18 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "engine/run_options.hpp"
+
 namespace decant::mongo {
 
 struct CopyOptions {
   std::string source;
   std::string target;
   std::vector<std::string> databases;  // empty: every non-system database
-  int jobs = 0;                        // 0: number of CPUs
   bool drop = false;
-  bool resume = false;
-  std::optional<std::string> report_path;
-  std::optional<std::string> state_dir;
-  std::chrono::milliseconds progress_interval{10000};
+  engine::RunOptions run;
 };
 
 struct CollectionSummary {

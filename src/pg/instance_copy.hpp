@@ -9,22 +9,20 @@
 #include <string>
 #include <vector>
 
+#include "engine/run_options.hpp"
+
 namespace decant::pg {
 
 struct CopyOptions {
   std::string source;
   std::string target;
   std::vector<std::string> databases;  // empty: every non-template database
-  int jobs = 0;                        // 0: number of CPUs
   bool clean = false;
-  bool resume = false;
-  std::optional<std::string> report_path;
-  std::optional<std::string> state_dir;
   std::optional<std::string> pg_bin;
   // Extensions created at the target's default version instead of the source's
   // (--extension-update); every other one keeps its version or the copy is refused.
   std::set<std::string> extension_update;
-  std::chrono::milliseconds progress_interval{10000};
+  engine::RunOptions run;
 };
 
 // What a copy would move, as read by its preflight.

@@ -1,0 +1,18 @@
+#pragma once
+// The options every long command takes from its command line, in one place: the frame
+// (run_frame.hpp) runs by them and the CLI registers them once (cli/commands.hpp).
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace decant::engine {
+
+struct RunOptions {
+  int jobs = 0;  // --jobs; 0: one per CPU
+  bool resume = false;
+  std::optional<std::string> state_dir;    // --state-dir; default under $XDG_STATE_HOME/decant
+  std::optional<std::string> report_path;  // --report
+  std::chrono::milliseconds progress_interval{10000};
+};
+
+}  // namespace decant::engine

@@ -1,0 +1,80 @@
+#include "migrate/values.hpp"
+
+#include <mongoc/mongoc.h>
+
+#include <cctype>
+
+#include "migrate/release.hpp"
+#include "mongo/client.hpp"
+#include "pg/conninfo.hpp"
+
+namespace decant::migrate {
+using nlohmann::json;
+
+namespace {
+
+std::string option_text(const bson_iter_t& it) {
+  switch (bson_iter_type(&it)) {
+    case BSON_TYPE_UTF8: return bson_iter_utf8(&it, nullptr);
+    case BSON_TYPE_BOOL: return bson_iter_bool(&it) ? "true" : "false";
+    case BSON_TYPE_INT32: return std::to_string(bson_iter_int32(&it));
+    case BSON_TYPE_INT64: return std::to_string(bson_iter_int64(&it));
+    default: return "";
+  }
+}
+
+}  // namespace
+
+json external_values(const std::optional<std::string>& pg_target, const std::optional<std::string>& mongo_target,
+                     const std::string& secret_name, bool pg_secure_mode) {
+  json values = json::object();
+  if (pg_target) {
+    auto info = pg::ConnInfo::parse(*pg_target, "target");
+    std::string port = info.param("port").value_or("5432");
+    values["postgresql"] = {{"internal", false},
+                            {"postgresqlHost", info.param("host").value_or("localhost")},
+                            {"postgresqlPort", std::stoi(port.substr(0, port.find(',')))},
+                            {"auth", {{"username", info.param("user").value_or("postgres")},
+                                      {"existingSecret", secret_name}}}};
+    if (pg_secure_mode) values["postgresql"]["secureMode"] = true;
+  }
+  if (mongo_target) {
+    auto uri = mongo::Uri::parse(*mongo_target, "target");
+    std::string hosts;
+    for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri.get()); h; h = h->next)
+      hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);
+    bool tls = mongoc_uri_get_tls(uri.get());
+    bool insecure = mongoc_uri_get_option_as_bool(uri.get(), MONGOC_URI_TLSINSECURE, false) ||
+                    mongoc_uri_get_option_as_bool(uri.get(), MONGOC_URI_TLSALLOWINVALIDCERTIFICATES, false);
+    // The rest of the URI's options, as the chart's URL-encoded query string.
+    std::string options;
+    const bson_t* opts = mongoc_uri_get_options(uri.get());
+    bson_iter_t it;
+    if (opts && bson_iter_init(&it, opts)) {
+      while (bson_iter_next(&it)) {
+        std::string key = bson_iter_key(&it);
+        std::string lower;
+        for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "tls" || lower == "ssl" || lower == "tlsinsecure" || lower == "tlsallowinvalidcertificates" ||
+            lower == "authsource" || lower == "authmechanism")
+          continue;
+        options += (options.empty() ? "" : "&") + percent_encode(key) + "=" + percent_encode(option_text(it));
+      }
+    }
+    const char* source = mongoc_uri_get_auth_source(uri.get());
+    const char* mechanism = mongoc_uri_get_auth_mechanism(uri.get());
+    const char* user = mongoc_uri_get_username(uri.get());
+    values["mongodb"] = {{"internal", false},
+                         {"hosts", hosts},
+                         {"ssl", tls},
+                         {"tlsInsecure", insecure},
+                         {"options", options},
+                         {"auth", {{"username", user ? user : ""},
+                                   {"database", source ? source : "admin"},
+                                   {"mechanism", mechanism ? mechanism : "SCRAM-SHA-1"},
+                                   {"existingSecret", secret_name}}}};
+  }
+  return values;
+}
+
+}  // namespace decant::migrate
