@@ -20,6 +20,7 @@
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
 #include "engine/resume_state.hpp"
+#include "engine/run_frame.hpp"
 #include "engine/task_pool.hpp"
 
 namespace decant::backup {
@@ -86,9 +87,9 @@ const IndexEntry& find_backup(const std::vector<IndexEntry>& all, const std::opt
               "create one with decant backup create");
 }
 
-void run_tasks(engine::ProgressBoard& progress, const std::string& phase, std::chrono::milliseconds interval, int jobs,
-               const Tasks& tasks) {
-  engine::run_tasks(progress, phase, interval, engine::resolve_jobs(jobs), [&](engine::TaskPool& pool) {
+// Runs the tasks on the frame's workers, then their `after`.
+void run_tasks(engine::RunFrame& frame, const std::string& phase, const Tasks& tasks) {
+  frame.run_tasks(phase, [&](engine::TaskPool& pool) {
     for (const auto& w : tasks.work) pool.submit(1, w);
   });
   if (tasks.after) tasks.after();
@@ -113,45 +114,48 @@ Tasks combine(Tasks a, Tasks b) {
   return a;
 }
 
-// Restores a backup's parts into the given servers (a scratch restore refuses the servers
-// the backup came from, and replaces what they hold).
+// Where a restore writes, and what it may replace there.
+struct RestoreTargets {
+  std::optional<std::string> mongo_uri, pg_uri, pg_bin;
+  std::set<std::string> extension_update;
+  bool drop = false, clean = false;
+  // A scratch restore (verify --restore-*) refuses the servers the backup came from.
+  bool scratch = false;
+};
+
+// Restores a backup's parts into the given servers, in the frame.
 void restore_parts(const Manifest& manifest, const Repository& repo, const crypto::AgeKeys& keys,
-                   const std::optional<std::string>& mongo_uri, const std::optional<std::string>& pg_uri,
-                   const std::optional<std::string>& pg_bin, const std::set<std::string>& extension_update, bool drop,
-                   bool clean, bool resume, bool scratch,
-                   engine::ResumeState& state, engine::Report& report, engine::ProgressBoard& progress, int jobs,
-                   std::chrono::milliseconds interval) {
+                   const RestoreTargets& to, engine::RunFrame& frame) {
   std::vector<const ItemEntry*> mongo_items;
   bool has_pg = false;
   for (const auto& i : manifest.items) {
     if (i.engine == "mongo") mongo_items.push_back(&i);
     if (i.engine == "pg") has_pg = true;
   }
-  if (!mongo_uri && !pg_uri) throw Error(ExitCode::usage, "nothing to restore into", "give --pg URI and/or --mongo URI");
-  if (pg_uri && !has_pg)
+  if (!to.mongo_uri && !to.pg_uri) throw Error(ExitCode::usage, "nothing to restore into", "give --pg URI and/or --mongo URI");
+  if (to.pg_uri && !has_pg)
     throw Error(ExitCode::usage, "backup " + manifest.id + " has no PostgreSQL part", "leave out --pg");
-  if (mongo_uri && mongo_items.empty())
+  if (to.mongo_uri && mongo_items.empty())
     throw Error(ExitCode::usage, "backup " + manifest.id + " has no MongoDB part", "leave out --mongo");
   std::unique_ptr<MongoRestore> mongo;
   std::unique_ptr<PgRestore> pg;
   json mongo_source = manifest.sources.value("mongo", json::object());
-  if (mongo_uri) {
-    mongo = std::make_unique<MongoRestore>(*mongo_uri, mongo_items);
-    mongo->check_target(drop, resume, state, scratch ? &mongo_source : nullptr);
+  if (to.mongo_uri) {
+    mongo = std::make_unique<MongoRestore>(*to.mongo_uri, mongo_items);
+    mongo->check_target(to.drop, frame.resuming(), frame.state(), to.scratch ? &mongo_source : nullptr);
   }
-  if (pg_uri) {
-    pg = std::make_unique<PgRestore>(*pg_uri, manifest, pg_bin, extension_update);
-    pg->check_target(clean, scratch);
+  if (to.pg_uri) {
+    pg = std::make_unique<PgRestore>(*to.pg_uri, manifest, to.pg_bin, to.extension_update);
+    pg->check_target(to.clean, to.scratch);
   }
-  if (!resume) state.reset();
-  engine::ItemLifecycle lifecycle(state, report);
-  RestoreContext ctx{repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(jobs)};
+  frame.start_writing();
+  RestoreContext ctx{repo, keys, frame.state(), frame.lifecycle(), frame.progress(), frame.report(), frame.jobs()};
   Tasks tasks;
   if (mongo) tasks = combine(std::move(tasks), mongo->tasks(ctx));
-  if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, clean));
+  if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, to.clean));
   log::info("restoring backup {} to {}{}{}", manifest.id, mongo ? mongo->display() : "", mongo && pg ? " and " : "",
             pg ? pg->display() : "");
-  run_tasks(progress, scratch ? "restoring to verify" : "restoring", interval, jobs, tasks);
+  run_tasks(frame, to.scratch ? "restoring to verify" : "restoring", tasks);
 }
 
 // A create run without --resume replaces an interrupted one of the same sources: that
@@ -175,17 +179,20 @@ void abandon_interrupted(engine::ResumeState& state, Repository& repo) {
 }  // namespace
 
 int create(const CreateOptions& options) {
-  engine::Report report("backup create", "", options.repo.url);
-  engine::ProgressBoard progress;
-  auto started = Clock::now();
-  return engine::run_reported(options.report_path, report, [&] {
+  engine::RunSettings settings{"backup create", options.report_path, options.progress_interval,
+                               options.jobs,    "backup-create",     options.state_dir,
+                               options.resume,  "the same --repo and --pg/--mongo"};
+  std::vector<crypto::AgeRecipient> recipients;
+  std::unique_ptr<Repository> repo;
+  std::unique_ptr<PgBackup> pg;
+  std::unique_ptr<MongoBackup> mongo;
+  std::vector<std::string> engines;
+  auto open = [&] {
     if (!options.mongo && !options.pg)
       throw Error(ExitCode::usage, "nothing to back up", "give --pg URI and/or --mongo URI");
-    auto recipients = read_recipients(options.recipients);
-    auto repo = open_repository(options.repo);
-    std::unique_ptr<PgBackup> pg;
-    std::unique_ptr<MongoBackup> mongo;
-    std::vector<std::string> sources, engines;
+    recipients = read_recipients(options.recipients);
+    repo = open_repository(options.repo);
+    std::vector<std::string> sources;
     if (options.pg) {
       pg = std::make_unique<PgBackup>(*options.pg, options.pg_databases, options.pg_bin);
       sources.push_back(pg->display());
@@ -197,17 +204,14 @@ int create(const CreateOptions& options) {
       engines.push_back("mongo");
     }
     std::string from = fmt::format("{}", fmt::join(sources, " and "));
-    report.set_endpoints(from, repo->describe());
-
-    std::string identity = "backup " + repo->describe() + " <- " + from;
-    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
-                                                : engine::default_state_dir("backup-create", identity),
-                              identity);
+    return engine::Endpoints{from, repo->describe(), "backup " + repo->describe() + " <- " + from};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+    engine::ResumeState& state = frame.state();
     IndexEntry entry;
     std::vector<std::string> fingerprints;
     for (const auto& r : recipients) fingerprints.push_back(recipient_fingerprint(r));
-    if (options.resume) {
-      state.load();
+    if (frame.resuming()) {
       auto recorded = state.get("backup");
       if (!recorded) throw Error(ExitCode::nothing_to_resume, "no interrupted backup to resume", "run without --resume");
       entry = index_from_json(*recorded);
@@ -216,7 +220,7 @@ int create(const CreateOptions& options) {
                     "resume with the same --recipient keys, or run without --resume");
     } else {
       abandon_interrupted(state, *repo);
-      state.reset();
+      frame.start_writing();
       entry.id = new_backup_id();
       entry.created = utc_now_iso();
       entry.reason = options.reason;
@@ -226,23 +230,22 @@ int create(const CreateOptions& options) {
       store_index(*repo, entry);
       state.mark_done("backup", to_json(entry));
     }
-    log::info("backup {}: {} to {}", entry.id, from, repo->describe());
+    log::info("backup {}: {} to {}", entry.id, frame.endpoints().source, repo->describe());
 
-    ChunkSettings settings{recipients, options.chunk_bytes, 2, 2};
-    CreateContext ctx{*repo, entry.id, settings, state};
-    engine::ItemLifecycle lifecycle(state, report);
+    ChunkSettings chunk_settings{recipients, options.chunk_bytes, 2, 2};
+    CreateContext ctx{*repo, entry.id, chunk_settings, state};
     Tasks tasks;
-    if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, lifecycle, progress));
+    if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, frame.lifecycle(), frame.progress()));
     if (mongo) {
       // The document counts the consistency check compares with are the first run's.
       if (auto counted = state.get("mongo-counts")) mongo->use_counts_before(*counted);
       else state.mark_done("mongo-counts", mongo->counts_before());
-      tasks = combine(std::move(tasks), mongo->tasks(ctx, lifecycle, progress, report));
+      tasks = combine(std::move(tasks), mongo->tasks(ctx, frame.lifecycle(), frame.progress(), frame.report()));
     }
-    run_tasks(progress, "backing up", options.progress_interval, options.jobs, tasks);
-    double seconds = engine::seconds_since(started);
-    if (!report.all_verified())
-      engine::conclude(report, seconds, "", "run the backup again without --resume once the cause is fixed");
+    run_tasks(frame, "backing up", tasks);
+    // A difference throws here, before anything says the backup is complete.
+    if (!frame.report().all_verified())
+      frame.conclude("", "run the backup again without --resume once the cause is fixed");
 
     Manifest manifest;
     manifest.id = entry.id;
@@ -267,11 +270,10 @@ int create(const CreateOptions& options) {
       for (const auto& c : i.chunks) entry.stored_bytes += c.size;
     }
     store_index(*repo, entry);
-    report.add_note(fmt::format("backup {}: {} item(s), {} rows, {} of data stored as {}", entry.id, entry.items,
-                                entry.rows, engine::human_bytes(entry.raw_bytes), engine::human_bytes(entry.stored_bytes)));
-    engine::conclude(report, engine::seconds_since(started), "backup " + entry.id + " complete and verified",
-                     "run the backup again");
-    state.remove();
+    frame.report().add_note(fmt::format("backup {}: {} item(s), {} rows, {} of data stored as {}", entry.id, entry.items,
+                                        entry.rows, engine::human_bytes(entry.raw_bytes),
+                                        engine::human_bytes(entry.stored_bytes)));
+    frame.conclude("backup " + entry.id + " complete and verified", "run the backup again");
     fmt::print("{}\n", entry.id);
     return 0;
   });
@@ -296,80 +298,94 @@ int list(const ListOptions& options) {
   return 0;
 }
 
-int verify(const VerifyOptions& options) {
-  engine::Report report("backup verify", options.repo.url, "");
-  engine::ProgressBoard progress;
-  auto started = Clock::now();
-  return engine::run_reported(options.report_path, report, [&] {
-    auto repo = open_repository(options.repo);
-    auto all = load_all_indexes(*repo);
-    IndexEntry entry = find_backup(all, options.id, *repo);
-    report.set_endpoints(repo->describe() + " " + entry.id, display_of(options.restore_pg, options.restore_mongo));
-    if (options.quick) {
-      if (!repo->size(manifest_key(entry.id)))
-        throw Error(ExitCode::backup_manifest, "the manifest of backup " + entry.id + " is missing",
-                    "restore another backup (decant backup list)");
-      auto list = repo->get(chunks_key(entry.id));
-      auto chunks = list ? json::parse(*list, nullptr, false) : json();
-      if (!chunks.is_array())
-        throw Error(ExitCode::backup_manifest, "the chunk list of backup " + entry.id + " is missing or damaged",
-                    "run a full decant backup verify");
-      ItemEntry all_chunks{"", "", entry.id, "backup", 0, "", 0, json::object(), "length", {}};
-      for (const auto& c : chunks) all_chunks.chunks.push_back({c.at("key"), "", c.at("size"), 0, 0});
-      auto problems = check_chunks(*repo, all_chunks);
-      for (const auto& p : problems) report.add_check("chunk present", false, p);
-      if (problems.empty())
-        report.add_check(fmt::format("{} chunk(s) present with their sizes", all_chunks.chunks.size()), true);
-      engine::conclude(report, engine::seconds_since(started), "backup " + entry.id + " is present (quick check)",
-                       "restore another backup");
-      return 0;
+namespace {
+
+// verify --quick: every chunk the plain chunk list names is present with its size.
+int verify_quick(const Repository& repo, const IndexEntry& entry, engine::RunFrame& frame) {
+  if (!repo.size(manifest_key(entry.id)))
+    throw Error(ExitCode::backup_manifest, "the manifest of backup " + entry.id + " is missing",
+                "restore another backup (decant backup list)");
+  auto list = repo.get(chunks_key(entry.id));
+  auto chunks = list ? json::parse(*list, nullptr, false) : json();
+  if (!chunks.is_array())
+    throw Error(ExitCode::backup_manifest, "the chunk list of backup " + entry.id + " is missing or damaged",
+                "run a full decant backup verify");
+  ItemEntry all_chunks{"", "", entry.id, "backup", 0, "", 0, json::object(), "length", {}};
+  for (const auto& c : chunks) all_chunks.chunks.push_back({c.at("key"), "", c.at("size"), 0, 0});
+  auto problems = check_chunks(repo, all_chunks);
+  for (const auto& p : problems) frame.report().add_check("chunk present", false, p);
+  if (problems.empty())
+    frame.report().add_check(fmt::format("{} chunk(s) present with their sizes", all_chunks.chunks.size()), true);
+  return frame.conclude("backup " + entry.id + " is present (quick check)", "restore another backup");
+}
+
+// A full verify without a server: every item's chunks read back and their rows compared
+// with the manifest.
+void verify_items(const Repository& repo, const Manifest& manifest, const crypto::AgeKeys& keys,
+                  engine::RunFrame& frame) {
+  std::vector<std::function<void(int)>> work;
+  engine::Report& report = frame.report();
+  for (const auto& i : manifest.items) {
+    if (i.chunks.empty() && i.rows == 0) {
+      report.add_item(i.group, engine::ItemReport::verified_item(i.name, i.kind));
+      continue;
     }
+    auto* item = &frame.progress().add(i.display(), i.raw_bytes);
+    work.push_back([&, item, entry_ptr = &i](int) {
+      const ItemEntry& e = *entry_ptr;
+      item->begin();
+      auto t0 = Clock::now();
+      ChunkReader reader(repo, e, keys);
+      engine::RowDigest digest = engine::digest_of(reader);  // the reader checks it against the manifest
+      auto r = engine::ItemReport::verified_item(e.name, e.kind);
+      r.rows = digest.rows();
+      r.bytes = e.raw_bytes;
+      r.seconds = engine::seconds_since(t0);
+      r.source_digest = e.digest;
+      r.target_digest = digest.hex();
+      report.add_item(e.group, r);
+      item->bytes = e.raw_bytes;
+      item->finish();
+    });
+  }
+  run_tasks(frame, "verifying", Tasks{work, {}});
+}
+
+}  // namespace
+
+int verify(const VerifyOptions& options) {
+  bool by_restore = options.restore_mongo || options.restore_pg;
+  // Only a scratch restore keeps a state; verify never resumes, so it is always new.
+  engine::RunSettings settings{"backup verify",  options.report_path, options.progress_interval,
+                               options.jobs,     by_restore ? "backup-verify" : "", std::nullopt,
+                               false,            "the same --repo and --id"};
+  std::unique_ptr<Repository> repo;
+  IndexEntry entry;
+  auto open = [&] {
+    repo = open_repository(options.repo);
+    entry = find_backup(load_all_indexes(*repo), options.id, *repo);
+    return engine::Endpoints{repo->describe() + " " + entry.id, display_of(options.restore_pg, options.restore_mongo),
+                             "verify " + repo->describe() + " " + entry.id};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+    if (options.quick) return verify_quick(*repo, entry, frame);
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
-    bool by_restore = options.restore_mongo || options.restore_pg;
     if (by_restore) {
-      std::string identity = "verify " + repo->describe() + " " + entry.id;
-      engine::ResumeState state(engine::default_state_dir("backup-verify", identity), identity);
       // Nothing is replaced on a scratch server: one that holds any of the backup's databases
       // or collections may be a real one (the source restarted has another identity).
       try {
-        restore_parts(manifest, *repo, keys, options.restore_mongo, options.restore_pg, options.pg_bin, {}, false, false,
-                      false, true, state, report, progress, options.jobs, options.progress_interval);
+        restore_parts(manifest, *repo, keys,
+                      {options.restore_mongo, options.restore_pg, options.pg_bin, {}, false, false, true}, frame);
       } catch (const Error& e) {
         if (e.code() != ExitCode::target_not_empty) throw;
         throw Error(e.code(), e.what(), "give an empty scratch server to restore into: verify replaces nothing");
       }
-      state.remove();
     } else {
-      std::vector<std::function<void(int)>> work;
-      for (const auto& i : manifest.items) {
-        if (i.chunks.empty() && i.rows == 0) {
-          report.add_item(i.group, engine::ItemReport::verified_item(i.name, i.kind));
-          continue;
-        }
-        auto* item = &progress.add(i.display(), i.raw_bytes);
-        work.push_back([&, item, entry_ptr = &i](int) {
-          const ItemEntry& e = *entry_ptr;
-          item->begin();
-          auto t0 = Clock::now();
-          ChunkReader reader(*repo, e, keys);
-          engine::RowDigest digest = engine::digest_of(reader);  // the reader checks it against the manifest
-          auto r = engine::ItemReport::verified_item(e.name, e.kind);
-          r.rows = digest.rows();
-          r.bytes = e.raw_bytes;
-          r.seconds = engine::seconds_since(t0);
-          r.source_digest = e.digest;
-          r.target_digest = digest.hex();
-          report.add_item(e.group, r);
-          item->bytes = e.raw_bytes;
-          item->finish();
-        });
-      }
-      run_tasks(progress, "verifying", options.progress_interval, options.jobs, Tasks{work, {}});
+      verify_items(*repo, manifest, keys, frame);
     }
-    engine::conclude(report, engine::seconds_since(started),
-                     "backup " + entry.id + (by_restore ? " restored and verified" : " verified"),
-                     "restore another backup");
+    frame.conclude("backup " + entry.id + (by_restore ? " restored and verified" : " verified"),
+                   "restore another backup");
     // Only a full verify that passed makes a backup "verified" for prune; the entry is read
     // again, as it may have changed (or been pruned) during a long verify.
     if (auto now = load_index(*repo, entry.id)) {
@@ -382,39 +398,42 @@ int verify(const VerifyOptions& options) {
 }
 
 int restore(const RestoreOptions& options) {
-  engine::Report report("backup restore", options.repo.url + " " + options.id, "");
-  engine::ProgressBoard progress;
-  auto started = Clock::now();
-  return engine::run_reported(options.report_path, report, [&] {
-    auto repo = open_repository(options.repo);
-    auto all = load_all_indexes(*repo);
-    IndexEntry entry = find_backup(all, options.id, *repo);
+  engine::RunSettings settings{"backup restore", options.report_path, options.progress_interval,
+                               options.jobs,     "backup-restore",    options.state_dir,
+                               options.resume,   "the same --repo, --id and --pg/--mongo"};
+  std::unique_ptr<Repository> repo;
+  IndexEntry entry;
+  auto open = [&] {
+    repo = open_repository(options.repo);
+    entry = find_backup(load_all_indexes(*repo), options.id, *repo);
+    std::string to = display_of(options.pg, options.mongo);
+    return engine::Endpoints{repo->describe() + " " + entry.id, to,
+                             "restore " + repo->describe() + " " + entry.id + " -> " + to};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
-    std::string to = display_of(options.pg, options.mongo);
-    report.set_endpoints(repo->describe() + " " + entry.id, to);
-    std::string identity = "restore " + repo->describe() + " " + entry.id + " -> " + to;
-    engine::ResumeState state(options.state_dir ? fs::path(*options.state_dir)
-                                                : engine::default_state_dir("backup-restore", identity),
-                              identity);
-    if (options.resume) state.load();
-    restore_parts(manifest, *repo, keys, options.mongo, options.pg, options.pg_bin, options.extension_update,
-                  options.drop, options.clean,
-                  options.resume, false, state, report, progress, options.jobs, options.progress_interval);
-    engine::conclude(report, engine::seconds_since(started), "restore of backup " + entry.id + " complete and verified",
-                     "run the same command with --drop");
-    state.remove();
-    return 0;
+    restore_parts(manifest, *repo, keys,
+                  {options.mongo, options.pg, options.pg_bin, options.extension_update, options.drop, options.clean,
+                   false},
+                  frame);
+    return frame.conclude("restore of backup " + entry.id + " complete and verified", "run the same command with --drop");
   });
 }
 
 int export_backup(const ExportOptions& options) {
-  engine::Report report("backup export", options.repo.url + " " + options.id, options.out_dir);
-  engine::ProgressBoard progress;
-  auto started = Clock::now();
-  return engine::run_reported(options.report_path, report, [&] {
-    auto repo = open_repository(options.repo);
-    IndexEntry entry = find_backup(load_all_indexes(*repo), options.id, *repo);
+  engine::RunSettings settings{"backup export", options.report_path, options.progress_interval,
+                               options.jobs,    "backup-export",     std::nullopt,
+                               false,           "the same --repo, --id and --out"};
+  std::unique_ptr<Repository> repo;
+  IndexEntry entry;
+  auto open = [&] {
+    repo = open_repository(options.repo);
+    entry = find_backup(load_all_indexes(*repo), options.id, *repo);
+    return engine::Endpoints{repo->describe() + " " + entry.id, options.out_dir,
+                             "export " + repo->describe() + " " + entry.id + " -> " + options.out_dir};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
     auto keys = read_keys(options.keys);
     Manifest manifest = load_manifest(*repo, entry.id, keys);
     std::vector<const ItemEntry*> items;
@@ -428,22 +447,17 @@ int export_backup(const ExportOptions& options) {
       throw Error(ExitCode::usage,
                   "backup " + entry.id + " has no " + (as_pg ? "PostgreSQL" : "MongoDB") + " part to export",
                   "give another --id or --format");
-    std::string identity = "export " + repo->describe() + " " + entry.id + " -> " + options.out_dir;
-    engine::ResumeState state(engine::default_state_dir("backup-export", identity), identity);
-    state.reset();
-    engine::ItemLifecycle lifecycle(state, report);
-    RestoreContext ctx{*repo, keys, state, lifecycle, progress, report, engine::resolve_jobs(options.jobs)};
+    frame.start_writing();
+    RestoreContext ctx{*repo, keys, frame.state(), frame.lifecycle(), frame.progress(), frame.report(), frame.jobs()};
     if (as_pg)
       export_pg_dump(manifest, options.out_dir, ctx);
     else
-      run_tasks(progress, "exporting", options.progress_interval, options.jobs, export_mongodump(items, options.out_dir, ctx));
-    engine::conclude(report, engine::seconds_since(started),
-                     "backup " + entry.id + " exported to " + options.out_dir +
-                         (as_pg ? " (psql -f globals.sql, then pg_restore -C -d postgres DB/ per database)" : " (mongodump layout)") +
-                         " and verified",
-                     "export again into an empty directory");
-    state.remove();
-    return 0;
+      run_tasks(frame, "exporting", export_mongodump(items, options.out_dir, ctx));
+    return frame.conclude("backup " + entry.id + " exported to " + options.out_dir +
+                              (as_pg ? " (psql -f globals.sql, then pg_restore -C -d postgres DB/ per database)"
+                                     : " (mongodump layout)") +
+                              " and verified",
+                          "export again into an empty directory");
   });
 }
 
