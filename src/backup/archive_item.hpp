@@ -18,12 +18,14 @@ class ResumeState;
 namespace decant::backup {
 
 class Repository;
+class GroupSpans;
 
 struct CreateContext {
   Repository& repo;
   std::string backup_id;
   const ChunkSettings& chunks;
   engine::ResumeState& state;
+  GroupSpans& spans;  // what a part does for a database before its tasks counts in its seconds
 };
 
 // What an engine says of an item it backs up.

@@ -11,6 +11,7 @@
 #include "backup/repository.hpp"
 #include "common/error.hpp"
 #include "crypto/primitives.hpp"
+#include "engine/task_pool.hpp"
 
 namespace decant::backup {
 namespace {
@@ -316,6 +317,26 @@ std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& i
                                      item.display(), c.key, *size, c.size));
   }
   return problems;
+}
+
+std::vector<std::string> check_chunks(const Repository& repo, const std::vector<const ItemEntry*>& items, int jobs) {
+  std::vector<std::vector<std::string>> found(items.size());
+  {
+    engine::TaskPool pool(std::max(1, jobs));
+    for (size_t i = 0; i < items.size(); ++i)
+      pool.submit(0, [&repo, &items, &found, i](int) { found[i] = check_chunks(repo, *items[i]); });
+    pool.wait();
+  }
+  std::vector<std::string> problems;
+  for (auto& f : found) problems.insert(problems.end(), f.begin(), f.end());
+  return problems;
+}
+
+void throw_damaged(const std::vector<std::string>& problems, const std::string& id, const std::string& outcome) {
+  throw Error(ExitCode::backup_corrupt,
+              fmt::format("backup {} is damaged: {} chunk problem(s), first: {}; {}", id, problems.size(),
+                          problems.front(), outcome),
+              "restore another backup (decant backup list)");
 }
 
 }  // namespace decant::backup

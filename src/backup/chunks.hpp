@@ -110,5 +110,11 @@ std::string open_chunk(const Repository& repo, const ItemEntry& item, const Chun
 // Every chunk of the item present with its size: what `verify --quick` checks without a
 // key. Returns the problems, one line each.
 std::vector<std::string> check_chunks(const Repository& repo, const ItemEntry& item);
+// The same for several items, `jobs` at a time (an object store answers one at a time).
+std::vector<std::string> check_chunks(const Repository& repo, const std::vector<const ItemEntry*>& items, int jobs);
+// Throws Error(backup_corrupt) saying how many chunks of backup `id` are missing or of
+// another size, naming the first problem; `outcome` ends the message ("nothing was written").
+[[noreturn]] void throw_damaged(const std::vector<std::string>& problems, const std::string& id,
+                                const std::string& outcome);
 
 }  // namespace decant::backup

@@ -98,6 +98,17 @@ std::string utc_now_iso() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
 }
 
+std::optional<int64_t> parse_utc(const std::string& text) {
+  std::tm tm{};
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &z) != 7 || z != 'Z')
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 std::string new_backup_id() {
   auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   return fmt::format("{:%Y%m%dT%H%M%SZ}-{}", now, crypto::to_hex(crypto::random_bytes(4)));
@@ -110,6 +121,7 @@ std::string recipient_fingerprint(const crypto::AgeRecipient& r) {
 std::string manifest_key(const std::string& id) { return "backups/" + id + "/manifest.json.age"; }
 std::string index_key(const std::string& id) { return "index/" + id + ".json"; }
 std::string data_prefix(const std::string& id) { return "backups/" + id + "/data/"; }
+std::string chunks_key(const std::string& id) { return "backups/" + id + "/chunks.json"; }
 
 void store_index(Repository& repo, const IndexEntry& entry) { repo.put(index_key(entry.id), to_json(entry).dump(2) + "\n"); }
 
@@ -174,6 +186,37 @@ Manifest load_manifest(const Repository& repo, const std::string& id, const cryp
   if (m.id != id) bad_manifest(id, "belongs to another backup (" + m.id + "): it was swapped");
   if (m.format != 1) bad_manifest(id, fmt::format("has format {}, which this decant does not read", m.format));
   return m;
+}
+
+nlohmann::json chunk_list(const Manifest& m) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& i : m.items)
+    for (const auto& c : i.chunks) list.push_back({{"key", c.key}, {"size", c.size}});
+  return list;
+}
+
+const IndexEntry& find_backup(const std::vector<IndexEntry>& all, const std::optional<std::string>& id,
+                              const Repository& repo) {
+  if (id) {
+    for (const auto& e : all)
+      if (e.id == *id) {
+        if (e.state != "complete")
+          throw Error(ExitCode::backup_manifest, "backup " + *id + " is not complete (its create was interrupted)",
+                      "finish it with decant backup create --resume, or use another backup");
+        return e;
+      }
+    throw Error(ExitCode::usage, "the repository " + repo.describe() + " has no backup " + *id,
+                "decant backup list shows the backups it has");
+  }
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (it->state == "complete") return *it;
+  throw Error(ExitCode::usage, "the repository " + repo.describe() + " has no complete backup",
+              "create one with decant backup create");
+}
+
+void BackupAt::open(const RepositoryOptions& options, const std::optional<std::string>& id) {
+  repo = open_repository(options);
+  entry = find_backup(load_all_indexes(*repo), id, *repo);
 }
 
 }  // namespace decant::backup

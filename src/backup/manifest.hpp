@@ -5,8 +5,11 @@
 //   index/ID.json                         the index entry; written first as "writing",
 //                                         rewritten "complete" only after the manifest
 //   backups/ID/manifest.json.age          the manifest
+//   backups/ID/chunks.json                the chunks' keys and sizes, plain: what
+//                                         `verify --quick` checks without a key
 //   backups/ID/data/ITEM/NNNNNN.zst.age   an item's chunks
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -14,9 +17,9 @@
 
 #include "crypto/age.hpp"
 
-namespace decant::backup {
+#include "backup/repository.hpp"
 
-class Repository;
+namespace decant::backup {
 
 struct ChunkInfo {
   std::string key;     // in the repository
@@ -78,6 +81,8 @@ IndexEntry index_from_json(const nlohmann::json& j);
 std::string new_backup_id();
 bool valid_backup_id(const std::string& id);
 std::string utc_now_iso();
+// Seconds since the epoch of "2026-12-01T04:16:46Z"; nothing when it is not that form.
+std::optional<int64_t> parse_utc(const std::string& text);
 // A recipient's short public name for the index (no key material is needed to compute it
 // from the key, and it says which key a backup needs).
 std::string recipient_fingerprint(const crypto::AgeRecipient& r);
@@ -85,6 +90,24 @@ std::string recipient_fingerprint(const crypto::AgeRecipient& r);
 std::string manifest_key(const std::string& id);
 std::string index_key(const std::string& id);
 std::string data_prefix(const std::string& id);
+std::string chunks_key(const std::string& id);
+// Every chunk of the manifest's items, as chunks.json lists them.
+nlohmann::json chunk_list(const Manifest& m);
+
+// The backup `id` among `all`, which must be complete; without an id, the newest complete
+// one. Throws Error(usage) when there is none, Error(backup_manifest) when it is unfinished.
+const IndexEntry& find_backup(const std::vector<IndexEntry>& all, const std::optional<std::string>& id,
+                              const Repository& repo);
+
+// A repository and one complete backup in it (find_backup), as verify, restore and export
+// read one.
+struct BackupAt {
+  std::unique_ptr<Repository> repo;
+  IndexEntry entry;
+  void open(const RepositoryOptions& options, const std::optional<std::string>& id);
+  // "REPOSITORY ID": how reports and resume states name it.
+  std::string name() const { return repo->describe() + " " + entry.id; }
+};
 
 void store_index(Repository& repo, const IndexEntry& entry);
 std::optional<IndexEntry> load_index(const Repository& repo, const std::string& id);

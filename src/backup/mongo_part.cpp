@@ -15,7 +15,7 @@
 #include "mongo/document_stream.hpp"
 #include "mongo/dump_restore.hpp"
 #include "archive/bson_file.hpp"
-#include "archive/dump_names.hpp"
+#include "archive/mongodump_layout.hpp"
 
 namespace decant::backup {
 using nlohmann::json;
@@ -117,7 +117,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecy
   for (const auto& c : st.collections) {
     if (c.is_view) continue;
     auto* item = &progress.add(c.display(), c.bytes);
-    t.work.push_back([&ctx, &lifecycle, &st, item, &c](int) {
+    t.work.push_back({c.db, [&ctx, &lifecycle, &st, item, &c](int) {
       auto client = st.pool.acquire();
       engine::ItemSpec spec;
       spec.group = c.db;
@@ -129,7 +129,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecy
       spec.source = [&] { return std::make_unique<mongo::FindSource>(client.get(), c.db, c.name, st.pool.where()); };
       write_to_backup(spec, ctx, archive_item(c));
       lifecycle.run(spec);
-    });
+    }});
   }
   t.after = [&st, &report] {
     auto client = st.pool.acquire();
@@ -215,7 +215,7 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
     if (c.is_view) continue;
     const ItemEntry& entry = *st.entries[i];
     auto* item = &ctx.progress.add(c.display(), entry.raw_bytes);
-    t.work.push_back([&ctx, &st, &c, &entry, item](int) {
+    t.work.push_back({c.db, [&ctx, &st, &c, &entry, item](int) {
       auto client = st.pool.acquire();
       const std::string& where = st.pool.where();
       auto spec = mongo::collection_item(c, client.get(), where, *item);
@@ -235,7 +235,7 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
         if (!c.indexes.empty()) mongo::run_command(client.get(), c.db, mongo::create_indexes_command(c, st.wire_version), where);
       };
       ctx.lifecycle.run(spec);
-    });
+    }});
   }
   t.after = [&ctx, &st] {
     auto client = st.pool.acquire();
@@ -247,38 +247,32 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
 
 Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::string& out_dir, const RestoreContext& ctx) {
   Tasks t;
+  auto layout = std::make_shared<archive::MongodumpLayout>(out_dir, false);
   for (const ItemEntry* entry : items) {
     auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes);
-    t.work.push_back([&ctx, entry, item, out_dir](int) {
+    t.work.push_back({entry->group, [&ctx, entry, item, layout](int) {
       CollectionInfo c = collection_from_entry(*entry);
-      if (c.db.empty() || c.db.find('/') != std::string::npos || c.db == "." || c.db == "..")
+      if (!archive::is_directory_name(c.db))
         throw Error(ExitCode::backup_manifest, "the manifest names a database that is not a directory name: " + c.db,
                     "restore another backup");
-      std::filesystem::path dir = std::filesystem::path(out_dir) / c.db;
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec) throw Error(ExitCode::local_io, "cannot create " + dir.string() + ": " + ec.message(), "check --out");
-      std::string stem = archive::escape_collection_name(c.name);
-      archive::write_text_file(dir / (stem + ".metadata.json"), mongo::dump_metadata_json(c, c.indexes, ""), false);
+      auto files = layout->collection(c.db, c.name);
+      layout->write_metadata(files, mongo::dump_metadata_json(c, c.indexes, ""));
       if (c.is_view) {
         ctx.report.add_item(c.db, engine::ItemReport::verified_item(c.name, "view"));
         return;
       }
-      auto file = dir / (stem + ".bson");
       engine::ItemSpec spec;
       spec.group = c.db;
       spec.name = c.name;
       spec.kind = "collection";
       spec.noun = "document";
       spec.source_side = "the backup";
-      spec.target_side = "the file " + file.string();
       spec.resume_key = "export/" + mongo::finished_key(c);
       spec.progress = item;
       spec.source = [&] { return std::make_unique<ChunkReader>(ctx.repo, *entry, ctx.keys); };
-      spec.sink = [file] { return std::make_unique<archive::FileSink>(file, false); };
-      spec.readback = [file] { return std::make_unique<archive::BsonFileSource>(file); };
+      layout->write_documents(spec, files);
       ctx.lifecycle.run(spec);
-    });
+    }});
   }
   return t;
 }

@@ -2,25 +2,14 @@
 // The MongoDB part of a backup: each collection an item (its documents as raw BSON rows,
 // its options and indexes as metadata), each view an item of metadata only. Created
 // through the copy engine's reader, restored through its inserters.
-#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "backup/archive_item.hpp"
-
-namespace decant::engine {
-class ItemLifecycle;
-class ProgressBoard;
-class Report;
-}  // namespace decant::engine
+#include "backup/parts.hpp"
 
 namespace decant::backup {
-
-struct Tasks {
-  std::vector<std::function<void(int worker)>> work;  // run in the pool, in any order
-  std::function<void()> after;             // once they are done (views, checks)
-};
 
 class MongoBackup {
  public:
@@ -44,16 +33,6 @@ class MongoBackup {
  private:
   struct State;
   std::unique_ptr<State> state_;
-};
-
-struct RestoreContext {
-  const Repository& repo;
-  const crypto::AgeKeys& keys;
-  engine::ResumeState& state;
-  engine::ItemLifecycle& lifecycle;
-  engine::ProgressBoard& progress;
-  engine::Report& report;
-  int jobs = 1;
 };
 
 // Restores the MongoDB items of a manifest into `uri`: refuses a target that holds any of

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "backup/archive_item.hpp"
-#include "backup/mongo_part.hpp"
+#include "backup/manifest.hpp"
+#include "backup/parts.hpp"
 
 namespace decant::backup {
 

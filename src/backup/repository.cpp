@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "backup/s3_repository.hpp"
 #include "common/error.hpp"
 #include "io/file_descriptor.hpp"
 #include "io/files.hpp"

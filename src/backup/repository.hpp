@@ -40,10 +40,7 @@ struct RepositoryOptions {
 // A directory, created if needed. Objects are files under it; put() writes a temporary
 // file, syncs it, renames it into place and syncs the directory.
 std::unique_ptr<Repository> open_local_repository(const std::string& dir);
-// A bucket: objects are PREFIX/KEY. Credentials come from the usual AWS places (never
-// from options or argv); the bucket must exist and be usable, or this throws.
-std::unique_ptr<Repository> open_s3_repository(const RepositoryOptions& options);
-// Chooses the driver from the --repo value: s3://BUCKET/PREFIX is a bucket, a path (or
+// Chooses the driver from the --repo value (backup/s3_repository.hpp for S3): s3://BUCKET/PREFIX is a bucket, a path (or
 // file://PATH) a local directory.
 std::unique_ptr<Repository> open_repository(const RepositoryOptions& options);
 

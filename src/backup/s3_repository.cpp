@@ -1,6 +1,7 @@
+#include "backup/s3_repository.hpp"
+
 #include <cstdlib>
 
-#include "backup/repository.hpp"
 #include "common/error.hpp"
 #include "s3/client.hpp"
 

@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backup/backup.hpp"
 #include "backup/schedule.hpp"
@@ -54,10 +55,6 @@ void add_recipients(CLI::App* cmd, backup::RecipientOptions& r) {
   cmd->add_option("-R,--recipients-file", r.recipient_files, "A file of age public keys, one per line; repeatable")
       ->check(CLI::ExistingFile);
 }
-void add_jobs(CLI::App* cmd, int& jobs) {
-  cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
-}
-
 // "24h", "90m", "2d", "3600s" or "3600" as seconds; nothing when it is not one of those.
 std::optional<int64_t> parse_duration_seconds(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -86,173 +83,185 @@ constexpr const char* kFromEnvironment = " (or env:NAME: the value of that envir
 
 }  // namespace
 
-Runner add_backup(CLI::App& app) {
-  auto* backup = app.add_subcommand("backup", "Encrypted, compressed, verified logical backups");
-  backup->require_subcommand(1);
+namespace {
 
-  auto create = std::make_shared<backup::CreateOptions>();
+// A subcommand of `backup` and what runs it when it is the one given.
+struct Subcommand {
+  CLI::App* app;
+  Runner run;
+};
+
+Subcommand add_create(CLI::App* backup) {
+  auto options = std::make_shared<backup::CreateOptions>();
   auto* c = backup->add_subcommand("create", "Take one consistent backup of PostgreSQL and/or MongoDB into the repository");
-  add_repo(c, create->repo);
-  c->add_option("--pg", create->pg,
+  add_repo(c, options->repo);
+  c->add_option("--pg", options->pg,
                 std::string("libpq URI of the PostgreSQL server to back up (every database but the templates)") +
                     kFromEnvironment)
       ->transform(from_environment);
-  c->add_option("--pg-db", create->pg_databases, "Back up only this PostgreSQL database (repeatable)");
-  c->add_option("--pg-bin", create->pg_bin, "Directory holding the pg_dump to use");
-  c->add_option("--mongo", create->mongo, std::string("MongoDB connection string of the server to back up") + kFromEnvironment)
+  c->add_option("--pg-db", options->pg_databases, "Back up only this PostgreSQL database (repeatable)");
+  c->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump to use");
+  c->add_option("--mongo", options->mongo, std::string("MongoDB connection string of the server to back up") + kFromEnvironment)
       ->transform(from_environment);
-  c->add_option("--mongo-db", create->mongo_databases,
+  c->add_option("--mongo-db", options->mongo_databases,
                 "Back up only this database (repeatable); default: all but admin, local, config");
-  c->add_option("--reason", create->reason, "Why: daily, pre-upgrade or manual (default)")
+  c->add_option("--reason", options->reason, "Why: daily, pre-upgrade or manual (default)")
       ->check(CLI::IsMember({"daily", "pre-upgrade", "manual"}));
-  add_recipients(c, create->recipients);
-  add_jobs(c, create->jobs);
-  c->add_flag("--resume", create->resume, "Continue an interrupted backup: finished items are checked, not taken again");
-  c->add_option("--chunk-mib", [create](const std::vector<std::string>& v) {
-       create->chunk_bytes = std::stoul(v.at(0)) << 20;
+  add_recipients(c, options->recipients);
+  add_run_options(c, options->run);
+  add_resume_options(c, options->run, "backup-create",
+                     "Continue an interrupted backup: finished items are checked, not taken again");
+  c->add_option("--chunk-mib", [options](const std::vector<std::string>& v) {
+       options->chunk_bytes = std::stoul(v.at(0)) << 20;
        return true;
      }, "Rows per chunk before compression, in MiB (default 64)")
       ->check(CLI::Range(1, 1024));
-  c->add_option("--state-dir", create->state_dir, "Where the resume state is kept");
-  c->add_option("--report", create->report_path, "Write the summary as JSON to this file");
-  auto create_interval = add_progress_interval(c);
   c->footer(exit_codes_of_backups());
+  return {c, [=] { return backup::create(*options); }};
+}
 
-  auto listing = std::make_shared<backup::ListOptions>();
+Subcommand add_list(CLI::App* backup) {
+  auto options = std::make_shared<backup::ListOptions>();
   auto* l = backup->add_subcommand("list", "List the repository's backups (no key needed)");
-  add_repo(l, listing->repo);
-  l->add_option_function<std::string>("-o,--output", [listing](const std::string& v) { listing->json = v == "json"; },
+  add_repo(l, options->repo);
+  l->add_option_function<std::string>("-o,--output", [options](const std::string& v) { options->json = v == "json"; },
                                       "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  return {l, [=] { return backup::list(*options); }};
+}
 
-  auto verify = std::make_shared<backup::VerifyOptions>();
+Subcommand add_verify(CLI::App* backup) {
+  auto options = std::make_shared<backup::VerifyOptions>();
   auto* v = backup->add_subcommand("verify", "Check a backup: every chunk decrypted, hashed and its rows compared with "
                                              "the manifest; --quick: present; --restore-mongo: restored and compared");
-  add_repo(v, verify->repo);
-  v->add_option("--id", verify->id, "The backup (default: the newest complete one)");
-  v->add_flag("--quick", verify->quick, "Only check that every chunk is present with its size (no key needed)");
-  v->add_option("--restore-mongo", verify->restore_mongo,
+  add_repo(v, options->repo);
+  v->add_option("--id", options->id, "The backup (default: the newest complete one)");
+  v->add_flag("--quick", options->quick, "Only check that every chunk is present with its size (no key needed)");
+  v->add_option("--restore-mongo", options->restore_mongo,
                 std::string("Restore into this empty scratch MongoDB server and compare every item") + kFromEnvironment)
       ->transform(from_environment);
-  v->add_option("--restore-pg", verify->restore_pg,
+  v->add_option("--restore-pg", options->restore_pg,
                 std::string("Restore into this empty scratch PostgreSQL server and compare every item") + kFromEnvironment)
       ->transform(from_environment);
-  v->add_option("--pg-bin", verify->pg_bin, "Directory holding the pg_restore and psql to use");
-  add_identity(v, verify->keys);
-  add_jobs(v, verify->jobs);
-  v->add_option("--report", verify->report_path, "Write the summary as JSON to this file");
-  auto verify_interval = add_progress_interval(v);
+  v->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_restore and psql to use");
+  add_identity(v, options->keys);
+  add_run_options(v, options->run);
   v->footer(exit_codes_of_backups());
+  return {v, [=] { return backup::verify(*options); }};
+}
 
-  auto restore = std::make_shared<backup::RestoreOptions>();
+Subcommand add_restore(CLI::App* backup) {
+  auto options = std::make_shared<backup::RestoreOptions>();
   auto* r = backup->add_subcommand("restore", "Restore a backup into servers, verified against its manifest");
-  add_repo(r, restore->repo);
-  r->add_option("--id", restore->id, "The backup to restore (decant backup list)")->required();
-  r->add_option("--pg", restore->pg, std::string("libpq URI of the PostgreSQL target (its maintenance database)") + kFromEnvironment)
+  add_repo(r, options->repo);
+  r->add_option("--id", options->id, "The backup to restore (decant backup list)")->required();
+  r->add_option("--pg", options->pg, std::string("libpq URI of the PostgreSQL target (its maintenance database)") + kFromEnvironment)
       ->transform(from_environment);
-  r->add_flag("--clean", restore->clean, "Drop and recreate target databases that hold anything");
-  r->add_option("--pg-bin", restore->pg_bin, "Directory holding the pg_restore and psql to use");
-  add_extension_update(r, restore->extension_update);
-  r->add_option("--mongo", restore->mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
+  r->add_flag("--clean", options->clean, "Drop and recreate target databases that hold anything");
+  r->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_restore and psql to use");
+  add_extension_update(r, options->extension_update);
+  r->add_option("--mongo", options->mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
       ->transform(from_environment);
-  r->add_flag("--drop", restore->drop, "Replace target collections that hold data (as mongorestore --drop)");
-  add_identity(r, restore->keys);
-  add_jobs(r, restore->jobs);
-  r->add_flag("--resume", restore->resume, "Continue an interrupted restore");
-  r->add_option("--state-dir", restore->state_dir, "Where the resume state is kept");
-  r->add_option("--report", restore->report_path, "Write the summary as JSON to this file");
-  auto restore_interval = add_progress_interval(r);
+  r->add_flag("--drop", options->drop, "Replace target collections that hold data (as mongorestore --drop)");
+  add_identity(r, options->keys);
+  add_run_options(r, options->run);
+  add_resume_options(r, options->run, "backup-restore", "Continue an interrupted restore");
   r->footer(exit_codes_of_backups());
+  return {r, [=] { return backup::restore(*options); }};
+}
 
-  auto prune = std::make_shared<backup::PruneOptions>();
+Subcommand add_prune(CLI::App* backup) {
+  auto options = std::make_shared<backup::PruneOptions>();
   auto* p = backup->add_subcommand("prune", "Delete backups older than --keep-days (a dry run unless --apply); never "
                                             "the newest verified, pre-upgrade or complete one, nor one being written");
-  add_repo(p, prune->repo);
-  p->add_option("--keep-days", prune->keep_days, "Keep every backup younger than this (default 30)")
+  add_repo(p, options->repo);
+  p->add_option("--keep-days", options->keep_days, "Keep every backup younger than this (default 30)")
       ->check(CLI::Range(1, 36500));
-  p->add_flag("--apply", prune->apply, "Delete them (without it, only list what would go)");
-  p->add_option_function<std::string>("-o,--output", [prune](const std::string& o) { prune->json = o == "json"; },
+  p->add_flag("--apply", options->apply, "Delete them (without it, only list what would go)");
+  p->add_option_function<std::string>("-o,--output", [options](const std::string& o) { options->json = o == "json"; },
                                       "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  return {p, [=] { return backup::prune(*options); }};
+}
 
-  auto rotate = std::make_shared<backup::RotateOptions>();
+Subcommand add_rotate_keys(CLI::App* backup) {
+  auto options = std::make_shared<backup::RotateOptions>();
   auto* k = backup->add_subcommand("rotate-keys", "Re-encrypt backups to new recipients, so that an old key can be "
                                                   "retired: the manifests, and with --data the chunks");
-  add_repo(k, rotate->repo);
-  k->add_option("--id", rotate->id, "Only this backup (default: every complete one)");
-  add_identity(k, rotate->keys);
-  add_recipients(k, rotate->recipients);
-  k->add_flag("--data", rotate->data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
-  add_jobs(k, rotate->jobs);
+  add_repo(k, options->repo);
+  k->add_option("--id", options->id, "Only this backup (default: every complete one)");
+  add_identity(k, options->keys);
+  add_recipients(k, options->recipients);
+  k->add_flag("--data", options->data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
+  add_jobs(k, options->jobs);
   k->footer(exit_codes_of_backups());
+  return {k, [=] { return backup::rotate_keys(*options); }};
+}
 
-  auto exporting = std::make_shared<backup::ExportOptions>();
+Subcommand add_export(CLI::App* backup) {
+  auto options = std::make_shared<backup::ExportOptions>();
   auto* x = backup->add_subcommand("export", "Write a backup in its tools' own formats (the mongodump layout, "
                                              "pg_dump's directory format), so that they can read it without decant");
-  add_repo(x, exporting->repo);
-  x->add_option("--id", exporting->id, "The backup to export")->required();
-  x->add_option("--format", exporting->format,
+  add_repo(x, options->repo);
+  x->add_option("--id", options->id, "The backup to export")->required();
+  x->add_option("--format", options->format,
                 "mongodump (default: DB/COLL.bson + metadata) or pg_dump (globals.sql for psql, and DB/ per "
                 "database: a directory-format archive for pg_restore of the version that made the backup or newer)")
       ->check(CLI::IsMember({"mongodump", "pg_dump"}));
-  x->add_option("--out", exporting->out_dir, "Directory to write (created if needed)")->required();
-  add_identity(x, exporting->keys);
-  add_jobs(x, exporting->jobs);
-  x->add_option("--report", exporting->report_path, "Write the summary as JSON to this file");
-  auto export_interval = add_progress_interval(x);
+  x->add_option("--out", options->out_dir, "Directory to write (created if needed)")->required();
+  add_identity(x, options->keys);
+  add_run_options(x, options->run);
   x->footer(exit_codes_of_backups());
+  return {x, [=] { return backup::export_backup(*options); }};
+}
 
-  auto scheduling = std::make_shared<backup::ScheduleOptions>();
+Subcommand add_schedule(CLI::App* backup) {
+  auto options = std::make_shared<backup::ScheduleOptions>();
   auto* s = backup->add_subcommand(
       "schedule", "Write the Kubernetes CronJobs that make the cluster back itself up: a daily create, a daily prune, "
                   "a weekly verify that restores into scratch servers in its own pod (kubectl apply -f the output)");
-  add_repo(s, scheduling->repo);
-  s->add_option("--image", scheduling->image, "The decant image the jobs run (built from the Dockerfile)")->required();
-  s->add_option("-n,--namespace", scheduling->namespace_name, "Namespace of the CronJobs and Secrets")
+  add_repo(s, options->repo);
+  s->add_option("--image", options->image, "The decant image the jobs run (built from the Dockerfile)")->required();
+  s->add_option("-n,--namespace", options->namespace_name, "Namespace of the CronJobs and Secrets")
       ->capture_default_str();
-  s->add_option("--name-prefix", scheduling->name_prefix, "Prefix of the CronJobs' names")->capture_default_str();
-  s->add_option("--pg-secret", scheduling->pg_secret, "Secret whose key \"uri\" is the PostgreSQL URI to back up");
-  s->add_option("--mongo-secret", scheduling->mongo_secret, "Secret whose key \"uri\" is the MongoDB URI to back up");
-  s->add_option("--mongo-db", scheduling->mongo_databases, "Back up only this MongoDB database (repeatable)");
-  s->add_option("--s3-secret", scheduling->s3_secret,
+  s->add_option("--name-prefix", options->name_prefix, "Prefix of the CronJobs' names")->capture_default_str();
+  s->add_option("--pg-secret", options->pg_secret, "Secret whose key \"uri\" is the PostgreSQL URI to back up");
+  s->add_option("--mongo-secret", options->mongo_secret, "Secret whose key \"uri\" is the MongoDB URI to back up");
+  s->add_option("--mongo-db", options->mongo_databases, "Back up only this MongoDB database (repeatable)");
+  s->add_option("--s3-secret", options->s3_secret,
                 "Secret with the keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN)");
-  s->add_option("--recipients-secret", scheduling->recipients_secret,
+  s->add_option("--recipients-secret", options->recipients_secret,
                 "Secret whose key \"recipients\" holds the age public keys, one per line")
       ->required();
-  s->add_option("--identity-secret", scheduling->identity_secret,
+  s->add_option("--identity-secret", options->identity_secret,
                 "Secret whose key \"identity\" is an age identity: adds the weekly verify");
-  s->add_option("--create-schedule", scheduling->create_schedule, "Cron schedule of backup create")->capture_default_str();
-  s->add_option("--prune-schedule", scheduling->prune_schedule, "Cron schedule of backup prune")->capture_default_str();
-  s->add_option("--verify-schedule", scheduling->verify_schedule, "Cron schedule of backup verify")->capture_default_str();
-  s->add_option("--keep-days", scheduling->keep_days, "Days prune keeps backups for")->capture_default_str()->check(CLI::Range(1, 36500));
-  s->add_option("--scratch-pg-image", scheduling->scratch_pg_image,
+  s->add_option("--create-schedule", options->create_schedule, "Cron schedule of backup create")->capture_default_str();
+  s->add_option("--prune-schedule", options->prune_schedule, "Cron schedule of backup prune")->capture_default_str();
+  s->add_option("--verify-schedule", options->verify_schedule, "Cron schedule of backup verify")->capture_default_str();
+  s->add_option("--keep-days", options->keep_days, "Days prune keeps backups for")->capture_default_str()->check(CLI::Range(1, 36500));
+  s->add_option("--scratch-pg-image", options->scratch_pg_image,
                 "PostgreSQL image the weekly verify restores into (as new as the source or newer)")
       ->capture_default_str();
-  s->add_option("--scratch-mongo-image", scheduling->scratch_mongo_image, "MongoDB image the weekly verify restores into")
+  s->add_option("--scratch-mongo-image", options->scratch_mongo_image, "MongoDB image the weekly verify restores into")
       ->capture_default_str();
-  s->add_option("--format", scheduling->format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
-  s->add_option("--out", scheduling->out, "Write to this file (default: stdout)");
+  s->add_option("--format", options->format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
+  s->add_option("--out", options->out, "Write to this file (default: stdout)");
   s->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::local_io}));
+  return {s, [=] { return backup::schedule(*options); }};
+}
 
-  return [=] {
-    if (p->parsed()) return backup::prune(*prune);
-    if (s->parsed()) return backup::schedule(*scheduling);
-    if (x->parsed()) {
-      exporting->progress_interval = export_interval();
-      return backup::export_backup(*exporting);
-    }
-    if (k->parsed()) return backup::rotate_keys(*rotate);
-    if (c->parsed()) {
-      create->progress_interval = create_interval();
-      return backup::create(*create);
-    }
-    if (l->parsed()) return backup::list(*listing);
-    if (v->parsed()) {
-      verify->progress_interval = verify_interval();
-      return backup::verify(*verify);
-    }
-    restore->progress_interval = restore_interval();
-    return backup::restore(*restore);
+}  // namespace
+
+Runner add_backup(CLI::App& app) {
+  auto* backup = app.add_subcommand("backup", "Encrypted, compressed, verified logical backups");
+  backup->require_subcommand(1);
+  std::vector<Subcommand> subcommands{add_create(backup), add_list(backup),    add_verify(backup),
+                                      add_restore(backup), add_prune(backup), add_rotate_keys(backup),
+                                      add_export(backup), add_schedule(backup)};
+  return [subcommands] {
+    for (const auto& s : subcommands)
+      if (s.app->parsed()) return s.run();
+    throw Error(ExitCode::internal, "no backup subcommand was parsed");
   };
 }
 

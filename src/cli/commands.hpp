@@ -14,29 +14,26 @@ namespace decant::cli {
 // Each command registers its subcommand and returns the function that runs it.
 using Runner = std::function<int()>;
 
-// Adds --progress-interval SECONDS (default 10) to `cmd`; read the value when the command
-// runs, as milliseconds.
-inline std::function<std::chrono::milliseconds()> add_progress_interval(CLI::App* cmd) {
-  auto seconds = std::make_shared<double>(10.0);
-  cmd->add_option("--progress-interval", *seconds, "Seconds between progress lines when stdout is not a terminal")
-      ->check(CLI::PositiveNumber);
-  return [seconds] { return std::chrono::milliseconds(static_cast<long>(*seconds * 1000)); };
+inline void add_jobs(CLI::App* cmd, int& jobs) {
+  cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
 }
-// Adds the options every long run takes: --jobs, --resume (`resume_help` says what a
-// resumed run keeps), --state-dir (its default named by `state_kind`), --report and
-// --progress-interval.
-inline void add_run_options(CLI::App* cmd, engine::RunOptions& run, const std::string& state_kind,
-                            const std::string& resume_help) {
-  cmd->add_option("-j,--jobs", run.jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
-  cmd->add_flag("--resume", run.resume, resume_help);
-  cmd->add_option("--state-dir", run.state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/" + state_kind + "-<id>");
+// Adds the options every long run takes: --jobs, --report and --progress-interval.
+inline void add_run_options(CLI::App* cmd, engine::RunOptions& run) {
+  add_jobs(cmd, run.jobs);
   cmd->add_option("--report", run.report_path, "Write the summary as JSON to this file");
   cmd->add_option_function<double>(
          "--progress-interval",
          [&run](double seconds) { run.progress_interval = std::chrono::milliseconds(static_cast<long>(seconds * 1000)); },
          "Seconds between progress lines when stdout is not a terminal (default 10)")
       ->check(CLI::PositiveNumber);
+}
+// With a resumable run: --resume (`resume_help` says what a resumed run keeps) and
+// --state-dir (its default named by `state_kind`).
+inline void add_resume_options(CLI::App* cmd, engine::RunOptions& run, const std::string& state_kind,
+                               const std::string& resume_help) {
+  cmd->add_flag("--resume", run.resume, resume_help);
+  cmd->add_option("--state-dir", run.state_dir,
+                  "Where the resume state is kept; default: ~/.local/state/decant/" + state_kind + "-<id>");
 }
 // Adds --extension-update NAME (repeatable): extensions created at the target's default
 // version rather than the source's.

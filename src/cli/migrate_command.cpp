@@ -24,7 +24,8 @@ Runner add_migrate(CLI::App& app) {
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   cmd->add_flag("--dry-run", options->dry_run, "Run the preflight and print every command it would run; change nothing");
-  add_run_options(cmd, options->run, "migrate", "Continue an interrupted migration after its last finished phase");
+  add_run_options(cmd, options->run);
+  add_resume_options(cmd, options->run, "migrate", "Continue an interrupted migration after its last finished phase");
   cmd->add_flag("--rollback", options->rollback,
                 "Put the release back as recorded (helm rollback, replicas, decant's Secret removed)");
   cmd->add_flag("!--no-auto-rollback", options->auto_rollback,
@@ -46,7 +47,7 @@ Runner add_migrate(CLI::App& app) {
     if (!options->backup.repo.url.empty() && options->backup.recipients.recipients.empty() &&
         options->backup.recipients.recipient_files.empty())
       throw Error(ExitCode::usage, "--backup-repo without a recipient", "give --backup-recipient age1... (or a file)");
-    options->backup.jobs = options->run.jobs;
+    options->backup.run.jobs = options->run.jobs;
     return migrate::migrate(*options);
   };
 }

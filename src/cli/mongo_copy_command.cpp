@@ -17,7 +17,8 @@ Runner add_mongo_copy(CLI::App& mongo) {
   cmd->add_option("--target", options->target, "MongoDB connection string of the target")->required();
   cmd->add_option("--db", options->databases, "Copy only this database (repeatable); default: all but admin, local, config");
   cmd->add_flag("--drop", options->drop, "Drop target collections first (as mongorestore --drop)");
-  add_run_options(cmd, options->run, "mongo-copy", "Continue an interrupted copy: finished collections are not copied again");
+  add_run_options(cmd, options->run);
+  add_resume_options(cmd, options->run, "mongo-copy", "Continue an interrupted copy: finished collections are not copied again");
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
                                  ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,

@@ -22,7 +22,8 @@ Runner add_mongo_dump(CLI::App& mongo) {
   cmd->add_option("--out", options->out_dir, "Directory to write (created if needed)")->required();
   cmd->add_flag("--gzip", options->gzip, "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
   cmd->add_option("--db", options->databases, "Dump only this database (repeatable); default: all but admin, local, config");
-  add_run_options(cmd, options->run, "mongo-dump",
+  add_run_options(cmd, options->run);
+  add_resume_options(cmd, options->run, "mongo-dump",
                   "Continue an interrupted dump: files already written are checked again, not rewritten");
   cmd->footer(exit_codes_of_files());
   return [options] { return mongo::dump(*options); };
@@ -40,7 +41,8 @@ Runner add_mongo_restore(CLI::App& mongo) {
   cmd->add_option("--db", options->db,
                   "For a whole dump: restore only this database of it; for one database's directory: the target "
                   "database (default: the directory's name)");
-  add_run_options(cmd, options->run, "mongo-restore",
+  add_run_options(cmd, options->run);
+  add_resume_options(cmd, options->run, "mongo-restore",
                   "Continue an interrupted restore: finished collections are checked again, not restored again");
   cmd->footer(exit_codes_of_files());
   return [options] { return mongo::restore(*options); };

@@ -20,7 +20,8 @@ Runner add_pg_copy(CLI::App& pg) {
   cmd->add_flag("--clean", options->clean, "Drop and recreate target databases that already hold objects");
   cmd->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump and pg_restore to use");
   add_extension_update(cmd, options->extension_update);
-  add_run_options(cmd, options->run, "pg-copy", "Continue an interrupted copy: finished tables are not copied again");
+  add_run_options(cmd, options->run);
+  add_resume_options(cmd, options->run, "pg-copy", "Continue an interrupted copy: finished tables are not copied again");
   cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
                                  ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
                                  ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,

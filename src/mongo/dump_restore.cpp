@@ -12,6 +12,7 @@
 
 #include "archive/bson_file.hpp"
 #include "archive/dump_names.hpp"
+#include "archive/mongodump_layout.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "process/signals.hpp"
@@ -36,8 +37,6 @@ namespace {
 // numInsertionWorkersPerCollection).
 constexpr uint64_t kParallelInsertBytes = 4u << 20;
 
-std::string suffix(bool gzip) { return gzip ? ".gz" : ""; }
-
 }  // namespace
 
 std::string dump_metadata_json(const CollectionInfo& c, const std::vector<Bson>& index_specs, const std::string& uuid) {
@@ -51,10 +50,10 @@ std::string dump_metadata_json(const CollectionInfo& c, const std::vector<Bson>&
 namespace {
 
 // Writes a collection's (or view's) metadata.json as mongodump does.
-void write_metadata(mongoc_client_t* client, const std::string& where, const CollectionInfo& c, const fs::path& path,
-                    bool gzip) {
+void write_metadata(mongoc_client_t* client, const std::string& where, const CollectionInfo& c,
+                    const archive::MongodumpLayout& layout, const archive::MongodumpLayout::Files& files) {
   auto specs = c.is_view ? std::vector<Bson>{} : list_index_specs(client, c.db, c.name, where);
-  archive::write_text_file(path, dump_metadata_json(c, specs, collection_uuid(client, c.db, c.name, where)), gzip);
+  layout.write_metadata(files, dump_metadata_json(c, specs, collection_uuid(client, c.db, c.name, where)));
 }
 
 // A path as the resume state knows it: absolute, normalized, no trailing separator, so
@@ -89,24 +88,17 @@ int dump(const DumpOptions& options) {
     }
     frame.start_writing();
     auto& lifecycle = frame.lifecycle();
+    archive::MongodumpLayout layout(options.out_dir, options.gzip);
     std::vector<std::function<void()>> work;
     for (const auto& c : collections) {
       auto* item = &frame.progress().add(c.display(), c.bytes);
       work.push_back([&, item, c_ptr = &c] {
         const CollectionInfo& col = *c_ptr;
         auto client = pool.acquire();
-        fs::path dir = fs::path(options.out_dir) / col.db;
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (ec)
-          throw Error(ExitCode::local_io, "cannot create " + dir.string() + ": " + ec.message(), "check --out");
-        // File names as mongodump escapes them; metadata keeps the real name.
-        std::string stem = archive::escape_collection_name(col.name);
-        fs::path file = dir / (stem + ".bson" + suffix(options.gzip));
+        auto files = layout.collection(col.db, col.name);
         if (col.is_view) {
           // A view is its metadata only.
-          write_metadata(client.get(), pool.where(), col, dir / (stem + ".metadata.json" + suffix(options.gzip)),
-                         options.gzip);
+          write_metadata(client.get(), pool.where(), col, layout, files);
           report.add_item(col.db, engine::ItemReport::verified_item(col.name, "view"));
           return;
         }
@@ -115,18 +107,12 @@ int dump(const DumpOptions& options) {
         spec.name = col.name;
         spec.kind = "collection";
         spec.noun = "document";
-        spec.target_side = "the file " + file.string();
         spec.resume_key = finished_key(col);
         spec.progress = item;
         // Metadata first: a file an earlier run finished keeps both as they are.
-        spec.prepare = [&] {
-          write_metadata(client.get(), pool.where(), col, dir / (stem + ".metadata.json" + suffix(options.gzip)),
-                         options.gzip);
-        };
+        spec.prepare = [&] { write_metadata(client.get(), pool.where(), col, layout, files); };
         spec.source = [&] { return std::make_unique<FindSource>(client.get(), col.db, col.name, pool.where()); };
-        spec.sink = [&] { return std::make_unique<archive::FileSink>(file, options.gzip); };
-        // Verification reads the file back, as mongorestore will.
-        spec.readback = [&] { return std::make_unique<archive::BsonFileSource>(file); };
+        layout.write_documents(spec, files);
         lifecycle.run(spec);
       });
     }

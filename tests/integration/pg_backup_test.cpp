@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -93,6 +94,13 @@ GRANT SELECT ON LARGE OBJECT 4242 TO readers;
                                   "--pg",   target_->uri(), "-i", (work_ / "key.txt").string()};
     args.insert(args.end(), more.begin(), more.end());
     return decant(args);
+  }
+  // The largest chunk of backup `id`: one of circle.public.builds'.
+  fs::path largest_chunk(const std::string& id) const {
+    fs::path largest;
+    for (const auto& e : fs::recursive_directory_iterator(repo_ / "backups" / id / "data"))
+      if (e.is_regular_file() && (largest.empty() || fs::file_size(e.path()) > fs::file_size(largest))) largest = e.path();
+    return largest;
   }
   // The same query on both servers gives the same text.
   void expect_same(const std::string& sql, const std::string& db, const PgServer* restored = nullptr) const {
@@ -209,16 +217,57 @@ TEST_P(PgBackupTest, ABackupMadeWithPgDump17ExportsWhatPgRestore17Reads) {
 TEST_P(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
   load_source();
   std::string id = create();
-  // builds' chunks are the largest objects of the backup.
-  fs::path victim;
-  for (const auto& e : fs::recursive_directory_iterator(repo_ / "backups" / id / "data"))
-    if (e.is_regular_file() && (victim.empty() || fs::file_size(e.path()) > fs::file_size(victim))) victim = e.path();
+  fs::path victim = largest_chunk(id);
   std::string bytes = read_file(victim);
   bytes[bytes.size() / 2] ^= 0x10;
   std::ofstream(victim, std::ios::binary) << bytes;
   auto r = restore(id);
   EXPECT_EQ(r.exit_code, 18) << r.err;
   EXPECT_TRUE(contains(r.err, "circle.public.builds")) << r.err;
+}
+
+// Every database's seconds in the summaries of create and restore, as pg copy gives them.
+TEST_P(PgBackupTest, CreateAndRestoreSummariesGiveEachDatabaseItsSeconds) {
+  load_source();
+  std::string id = create({"--report", (work_ / "create.json").string()});
+  auto restored = restore(id, {"--report", (work_ / "restore.json").string()});
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  for (const char* report : {"create.json", "restore.json"}) {
+    auto groups = json::parse(read_file(work_ / report))["databases"];
+    for (const char* db : {"circle", "vault"}) {
+      auto group = std::find_if(groups.begin(), groups.end(), [&](const json& g) { return g["name"] == db; });
+      ASSERT_TRUE(group != groups.end()) << report << ": " << db << " in " << groups.dump();
+      EXPECT_GT((*group)["seconds"].get<double>(), 0.0) << report << ": " << db;
+    }
+  }
+  // circle's 20,000 rows take more than 0.05 s: its summary line does not say 0.0.
+  std::string line = restored.out.substr(restored.out.find("\ncircle ") + 1);
+  line = line.substr(0, line.find('\n'));
+  EXPECT_FALSE(contains(line, " 0.0  ")) << line;
+}
+
+// A restore checks every chunk it will read before its first write: a damaged backup
+// leaves the target as it was. One damaged past that check (same size, other bytes) stops
+// it part-way, and the error says what is left and that a rerun needs --clean.
+TEST_P(PgBackupTest, ADamagedBackupIsRefusedBeforeTheRestoreWritesAnything) {
+  load_source();
+  std::string id = create();
+  fs::path victim = largest_chunk(id);
+  std::string bytes = read_file(victim);
+  std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 100);
+  auto truncated = restore(id);
+  EXPECT_EQ(truncated.exit_code, 18) << truncated.err;
+  EXPECT_TRUE(contains(truncated.err, "circle.public.builds")) << truncated.err;
+  EXPECT_TRUE(contains(truncated.err, "nothing was written")) << truncated.err;
+  EXPECT_EQ(target_->value("SELECT count(*) FROM pg_roles WHERE rolname IN ('app', 'readers')", "postgres"), "0");
+  EXPECT_EQ(target_->value("SELECT count(*) FROM pg_database WHERE datname IN ('circle', 'vault')", "postgres"), "0");
+
+  bytes[bytes.size() / 2] ^= 0x10;
+  std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes;
+  auto flipped = restore(id);
+  EXPECT_EQ(flipped.exit_code, 18) << flipped.err;
+  EXPECT_TRUE(contains(flipped.err, "stopped part-way")) << flipped.err;
+  EXPECT_TRUE(contains(flipped.err, "restore again with --clean")) << flipped.err;
 }
 
 TEST_P(PgBackupTest, AKilledCreateResumesInANewSnapshotAndRestores) {

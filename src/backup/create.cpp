@@ -1,0 +1,158 @@
+// `backup create`: both engines' items into chunks in one pool, then the manifest, then the
+// index entry that says the backup is complete.
+#include "backup/backup.hpp"
+
+#include <fmt/format.h>
+
+#include "backup/keys.hpp"
+#include "backup/manifest.hpp"
+#include "backup/mongo_part.hpp"
+#include "backup/parts.hpp"
+#include "backup/pg_part.hpp"
+#include "backup/repository.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "engine/progress.hpp"
+#include "engine/report.hpp"
+#include "engine/resume_state.hpp"
+#include "engine/run_frame.hpp"
+
+namespace decant::backup {
+using nlohmann::json;
+
+namespace {
+
+// A create run without --resume replaces an interrupted one of the same sources: that
+// backup will never finish, so its index entry says so and prune may remove it.
+void abandon_interrupted(engine::ResumeState& state, Repository& repo) {
+  if (!state.exists()) return;
+  try {
+    state.load();
+  } catch (const Error&) {
+    return;
+  }
+  auto recorded = state.get("backup");
+  if (!recorded) return;
+  auto entry = load_index(repo, recorded->value("id", ""));
+  if (!entry || entry->state != "writing") return;
+  entry->state = "abandoned";
+  store_index(repo, *entry);
+  log::info("backup {} was interrupted and is replaced by a new one: marked abandoned", entry->id);
+}
+
+// The backup's index entry: the interrupted one --resume continues, or a new one listed as
+// being written before any chunk exists (prune leaves it alone).
+IndexEntry begin_backup(engine::RunFrame& frame, Repository& repo, const CreateOptions& options,
+                        const std::vector<std::string>& engines, const std::vector<std::string>& fingerprints) {
+  engine::ResumeState& state = frame.state();
+  IndexEntry entry;
+  if (frame.resuming()) {
+    auto recorded = state.get("backup");
+    if (!recorded) throw Error(ExitCode::nothing_to_resume, "no interrupted backup to resume", "run without --resume");
+    entry = index_from_json(*recorded);
+    if (entry.recipients != fingerprints)
+      throw Error(ExitCode::usage, "backup " + entry.id + " was begun for other recipients",
+                  "resume with the same --recipient keys, or run without --resume");
+    return entry;
+  }
+  abandon_interrupted(state, repo);
+  frame.start_writing();
+  entry.id = new_backup_id();
+  entry.created = utc_now_iso();
+  entry.reason = options.reason;
+  entry.engines = engines;
+  entry.recipients = fingerprints;
+  store_index(repo, entry);
+  state.mark_done("backup", to_json(entry));
+  return entry;
+}
+
+// The chunks are all stored; then the chunk list and the manifest; only then is the backup
+// complete.
+void complete_backup(Repository& repo, IndexEntry& entry, const Manifest& manifest,
+                     const std::vector<crypto::AgeRecipient>& recipients, engine::Report& report) {
+  repo.put(chunks_key(entry.id), chunk_list(manifest).dump() + "\n");
+  store_manifest(repo, manifest, recipients);
+  entry.state = "complete";
+  entry.items = manifest.items.size();
+  for (const auto& i : manifest.items) {
+    entry.rows += i.rows;
+    entry.raw_bytes += i.raw_bytes;
+    for (const auto& c : i.chunks) entry.stored_bytes += c.size;
+  }
+  store_index(repo, entry);
+  report.add_note(fmt::format("backup {}: {} item(s), {} rows, {} of data stored as {}", entry.id, entry.items,
+                              entry.rows, engine::human_bytes(entry.raw_bytes), engine::human_bytes(entry.stored_bytes)));
+}
+
+}  // namespace
+
+int create(const CreateOptions& options) {
+  engine::RunSettings settings{"backup create", "backup-create", "the same --repo and --pg/--mongo", options.run};
+  std::vector<crypto::AgeRecipient> recipients;
+  std::unique_ptr<Repository> repo;
+  std::unique_ptr<PgBackup> pg;
+  std::unique_ptr<MongoBackup> mongo;
+  std::vector<std::string> engines;
+  auto open = [&] {
+    if (!options.mongo && !options.pg)
+      throw Error(ExitCode::usage, "nothing to back up", "give --pg URI and/or --mongo URI");
+    recipients = read_recipients(options.recipients);
+    repo = open_repository(options.repo);
+    std::vector<std::string> sources;
+    if (options.pg) {
+      pg = std::make_unique<PgBackup>(*options.pg, options.pg_databases, options.pg_bin);
+      sources.push_back(pg->display());
+      engines.push_back("pg");
+    }
+    if (options.mongo) {
+      mongo = std::make_unique<MongoBackup>(*options.mongo, options.mongo_databases);
+      sources.push_back(mongo->display());
+      engines.push_back("mongo");
+    }
+    std::string from = fmt::format("{}", fmt::join(sources, " and "));
+    return engine::Endpoints{from, repo->describe(), "backup " + repo->describe() + " <- " + from};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+    engine::ResumeState& state = frame.state();
+    std::vector<std::string> fingerprints;
+    for (const auto& r : recipients) fingerprints.push_back(recipient_fingerprint(r));
+    IndexEntry entry = begin_backup(frame, *repo, options, engines, fingerprints);
+    log::info("backup {}: {} to {}", entry.id, frame.endpoints().source, repo->describe());
+
+    ChunkSettings chunk_settings{recipients, options.chunk_bytes, 2, 2};
+    GroupSpans spans;
+    CreateContext ctx{*repo, entry.id, chunk_settings, state, spans};
+    Tasks tasks;
+    if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, frame.lifecycle(), frame.progress()));
+    if (mongo) {
+      // The document counts the consistency check compares with are the first run's.
+      if (auto counted = state.get("mongo-counts")) mongo->use_counts_before(*counted);
+      else state.mark_done("mongo-counts", mongo->counts_before());
+      tasks = combine(std::move(tasks), mongo->tasks(ctx, frame.lifecycle(), frame.progress(), frame.report()));
+    }
+    run_tasks(frame, "backing up", tasks, spans);
+    // A difference throws here, before anything says the backup is complete.
+    if (!frame.report().all_verified())
+      frame.conclude("", "run the backup again without --resume once the cause is fixed");
+
+    Manifest manifest;
+    manifest.id = entry.id;
+    manifest.created = entry.created;
+    manifest.reason = entry.reason;
+    if (pg) {
+      manifest.sources["pg"] = pg->source_description();
+      manifest.items = pg->entries(state);
+    }
+    if (mongo) {
+      manifest.sources["mongo"] = mongo->source_description();
+      for (auto& e : mongo->entries(state)) manifest.items.push_back(std::move(e));
+    }
+    complete_backup(*repo, entry, manifest, recipients, frame.report());
+    frame.conclude("backup " + entry.id + " complete and verified", "run the backup again");
+    fmt::print("{}\n", entry.id);
+    return 0;
+  });
+}
+
+}  // namespace decant::backup
