@@ -10,18 +10,33 @@
 #include "common/error.hpp"
 
 namespace decant::cli {
-namespace {
 
-std::string exit_codes_of_backups() {
-  return exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                            ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
-                            ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
-                            ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server, ExitCode::backup_key,
-                            ExitCode::backup_corrupt, ExitCode::backup_manifest, ExitCode::repository,
-                            ExitCode::internal});
-}
+// Every command that opens a repository: an S3 store refuses, fails or cannot be reached,
+// a directory cannot be used, an index entry is damaged; and a stop while it waits.
+constexpr ExitCodeSet kRepositoryCodes{ExitCode::unreachable, ExitCode::auth,       ExitCode::local_io,
+                                       ExitCode::backup_manifest, ExitCode::repository, ExitCode::interrupted};
+// Reading a backup's manifest and chunks.
+constexpr ExitCodeSet kReadingCodes{ExitCode::backup_key, ExitCode::backup_corrupt};
+// Restoring into servers (restore, and verify into scratch servers) as pg copy and mongo
+// copy do.
+constexpr ExitCodeSet kRestoringCodes{ExitCode::missing_tool, ExitCode::privileges,   ExitCode::target_not_empty,
+                                      ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::tls,
+                                      ExitCode::same_server};
 
-}  // namespace
+const CommandExitCodes kBackupCreateExitCodes{
+    "backup create", kRepositoryCodes | ExitCodeSet{ExitCode::missing_tool, ExitCode::privileges, ExitCode::verify_failed,
+                                                    ExitCode::copy_failed, ExitCode::nothing_to_resume, ExitCode::tls}};
+const CommandExitCodes kBackupListExitCodes{"backup list", kRepositoryCodes};
+const CommandExitCodes kBackupVerifyExitCodes{"backup verify",
+                                              kRepositoryCodes | kReadingCodes | kRestoringCodes};
+const CommandExitCodes kBackupRestoreExitCodes{
+    "backup restore", kRepositoryCodes | kReadingCodes | kRestoringCodes | ExitCodeSet{ExitCode::nothing_to_resume}};
+const CommandExitCodes kBackupPruneExitCodes{"backup prune", kRepositoryCodes};
+const CommandExitCodes kBackupRotateKeysExitCodes{"backup rotate-keys", kRepositoryCodes | kReadingCodes};
+const CommandExitCodes kBackupExportExitCodes{"backup export",
+                                              kRepositoryCodes | kReadingCodes | ExitCodeSet{ExitCode::verify_failed}};
+const CommandExitCodes kBackupScheduleExitCodes{"backup schedule", {ExitCode::local_io}};
+const CommandExitCodes kUpgradeCheckExitCodes{"upgrade-check", kRepositoryCodes | ExitCodeSet{ExitCode::no_recent_backup}};
 
 void add_repository_options(CLI::App* cmd, backup::RepositoryOptions& repo, const std::string& prefix,
                             const std::string& repo_help) {
@@ -116,7 +131,7 @@ Runner add_backup(CLI::App& app) {
   c->add_option("--state-dir", create->state_dir, "Where the resume state is kept");
   c->add_option("--report", create->report_path, "Write the summary as JSON to this file");
   auto create_interval = add_progress_interval(c);
-  c->footer(exit_codes_of_backups());
+  c->footer(exit_codes_footer(kBackupCreateExitCodes.codes));
 
   auto listing = std::make_shared<backup::ListOptions>();
   auto* l = backup->add_subcommand("list", "List the repository's backups (no key needed)");
@@ -124,6 +139,7 @@ Runner add_backup(CLI::App& app) {
   l->add_option_function<std::string>("-o,--output", [listing](const std::string& v) { listing->json = v == "json"; },
                                       "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  l->footer(exit_codes_footer(kBackupListExitCodes.codes));
 
   auto verify = std::make_shared<backup::VerifyOptions>();
   auto* v = backup->add_subcommand("verify", "Check a backup: every chunk decrypted, hashed and its rows compared with "
@@ -142,7 +158,7 @@ Runner add_backup(CLI::App& app) {
   add_jobs(v, verify->jobs);
   v->add_option("--report", verify->report_path, "Write the summary as JSON to this file");
   auto verify_interval = add_progress_interval(v);
-  v->footer(exit_codes_of_backups());
+  v->footer(exit_codes_footer(kBackupVerifyExitCodes.codes));
 
   auto restore = std::make_shared<backup::RestoreOptions>();
   auto* r = backup->add_subcommand("restore", "Restore a backup into servers, verified against its manifest");
@@ -162,7 +178,7 @@ Runner add_backup(CLI::App& app) {
   r->add_option("--state-dir", restore->state_dir, "Where the resume state is kept");
   r->add_option("--report", restore->report_path, "Write the summary as JSON to this file");
   auto restore_interval = add_progress_interval(r);
-  r->footer(exit_codes_of_backups());
+  r->footer(exit_codes_footer(kBackupRestoreExitCodes.codes));
 
   auto prune = std::make_shared<backup::PruneOptions>();
   auto* p = backup->add_subcommand("prune", "Delete backups older than --keep-days (a dry run unless --apply); never "
@@ -174,6 +190,7 @@ Runner add_backup(CLI::App& app) {
   p->add_option_function<std::string>("-o,--output", [prune](const std::string& o) { prune->json = o == "json"; },
                                       "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  p->footer(exit_codes_footer(kBackupPruneExitCodes.codes));
 
   auto rotate = std::make_shared<backup::RotateOptions>();
   auto* k = backup->add_subcommand("rotate-keys", "Re-encrypt backups to new recipients, so that an old key can be "
@@ -184,7 +201,7 @@ Runner add_backup(CLI::App& app) {
   add_recipients(k, rotate->recipients);
   k->add_flag("--data", rotate->data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
   add_jobs(k, rotate->jobs);
-  k->footer(exit_codes_of_backups());
+  k->footer(exit_codes_footer(kBackupRotateKeysExitCodes.codes));
 
   auto exporting = std::make_shared<backup::ExportOptions>();
   auto* x = backup->add_subcommand("export", "Write a backup in its tools' own formats (the mongodump layout, "
@@ -200,7 +217,7 @@ Runner add_backup(CLI::App& app) {
   add_jobs(x, exporting->jobs);
   x->add_option("--report", exporting->report_path, "Write the summary as JSON to this file");
   auto export_interval = add_progress_interval(x);
-  x->footer(exit_codes_of_backups());
+  x->footer(exit_codes_footer(kBackupExportExitCodes.codes));
 
   auto scheduling = std::make_shared<backup::ScheduleOptions>();
   auto* s = backup->add_subcommand(
@@ -232,7 +249,7 @@ Runner add_backup(CLI::App& app) {
       ->capture_default_str();
   s->add_option("--format", scheduling->format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
   s->add_option("--out", scheduling->out, "Write to this file (default: stdout)");
-  s->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::local_io}));
+  s->footer(exit_codes_footer(kBackupScheduleExitCodes.codes));
 
   return [=] {
     if (p->parsed()) return backup::prune(*prune);
@@ -270,8 +287,7 @@ Runner add_upgrade_check(CLI::App& app) {
          options->max_age_seconds = *value;
        },
        "How recent the backup must be (default 24h; s, m, h, d)");
-  u->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                               ExitCode::repository, ExitCode::no_recent_backup}));
+  u->footer(exit_codes_footer(kUpgradeCheckExitCodes.codes));
   return [=] { return backup::upgrade_check(*options); };
 }
 

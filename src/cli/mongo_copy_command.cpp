@@ -6,6 +6,12 @@
 
 namespace decant::cli {
 
+const CommandExitCodes kMongoCopyExitCodes{
+    "mongo copy",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+     ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
+     ExitCode::same_server}};
+
 Runner add_mongo_copy(CLI::App& mongo) {
   auto options = std::make_shared<mongo::CopyOptions>();
   auto* cmd = mongo.add_subcommand("copy", "Copy MongoDB databases from one server to another: collections, views, "
@@ -23,11 +29,7 @@ Runner add_mongo_copy(CLI::App& mongo) {
   cmd->add_option("--state-dir", options->state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-copy-<id>");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                                 ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
-                                 ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
-                                 ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server,
-                                 ExitCode::internal}));
+  cmd->footer(exit_codes_footer(kMongoCopyExitCodes.codes));
   return [options, interval] {
     options->progress_interval = interval();
     return mongo::copy_instance(*options);

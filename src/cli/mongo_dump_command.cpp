@@ -5,14 +5,16 @@
 #include "mongo/dump_restore.hpp"
 
 namespace decant::cli {
-namespace {
-std::string exit_codes_of_files() {
-  return exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                            ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
-                            ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
-                            ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::internal});
-}
-}  // namespace
+
+// A dump writes files, so it has no target to find occupied.
+const CommandExitCodes kMongoDumpExitCodes{
+    "mongo dump",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::privileges, ExitCode::verify_failed, ExitCode::copy_failed,
+     ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls}};
+const CommandExitCodes kMongoRestoreExitCodes{
+    "mongo restore",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+     ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls}};
 
 Runner add_mongo_dump(CLI::App& mongo) {
   auto options = std::make_shared<mongo::DumpOptions>();
@@ -29,7 +31,7 @@ Runner add_mongo_dump(CLI::App& mongo) {
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-dump-<id>");
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(exit_codes_of_files());
+  cmd->footer(exit_codes_footer(kMongoDumpExitCodes.codes));
   return [options, interval] {
     options->progress_interval = interval();
     return mongo::dump(*options);
@@ -55,7 +57,7 @@ Runner add_mongo_restore(CLI::App& mongo) {
                   "Where the resume state is kept; default: ~/.local/state/decant/mongo-restore-<id>");
   cmd->add_option("--report", options->report_path, "Write the summary as JSON to this file");
   auto interval = add_progress_interval(cmd);
-  cmd->footer(exit_codes_of_files());
+  cmd->footer(exit_codes_footer(kMongoRestoreExitCodes.codes));
   return [options, interval] {
     options->progress_interval = interval();
     return mongo::restore(*options);
