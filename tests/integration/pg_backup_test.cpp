@@ -172,19 +172,19 @@ TEST_P(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewe
   auto restored = restore(id);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   expect_restored();
-  EXPECT_EQ(restore(id).exit_code, 7);
+  EXPECT_EQ(restore(id).exit_code, code_of(ExitCode::target_not_empty));
   auto again = restore(id, {"--clean"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   expect_restored();
 
   auto onto_source = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                                  "--restore-pg", source_->uri()});
-  EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
+  EXPECT_EQ(onto_source.exit_code, code_of(ExitCode::same_server)) << onto_source.err;
   EXPECT_EQ(source_->value("SELECT count(*) FROM builds", "circle"), "20002");
   // Nor does it replace anything: a server holding the backup's databases is refused.
   auto onto_full = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                                "--restore-pg", target_->uri()});
-  EXPECT_EQ(onto_full.exit_code, 7) << onto_full.err;
+  EXPECT_EQ(onto_full.exit_code, code_of(ExitCode::target_not_empty)) << onto_full.err;
   PgServer scratch_server;
   auto scratch = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                              "--restore-pg", scratch_server.uri()});
@@ -217,7 +217,7 @@ TEST_P(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
   bytes[bytes.size() / 2] ^= 0x10;
   std::ofstream(victim, std::ios::binary) << bytes;
   auto r = restore(id);
-  EXPECT_EQ(r.exit_code, 18) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::backup_corrupt)) << r.err;
   EXPECT_TRUE(contains(r.err, "circle.public.builds")) << r.err;
 }
 
