@@ -16,6 +16,28 @@
 
 namespace decant::cli {
 
+const CommandExitCodes kExitCodesExitCodes{"exit-codes", {}};
+
+std::span<const CommandExitCodes> command_exit_codes() {
+  static const CommandExitCodes* const kAll[] = {
+      &kPgCopyExitCodes,        &kMongoCopyExitCodes,        &kMongoDumpExitCodes,     &kMongoRestoreExitCodes,
+      &kPlanExitCodes,          &kMigrateExitCodes,          &kBackupCreateExitCodes,  &kBackupListExitCodes,
+      &kBackupVerifyExitCodes,  &kBackupRestoreExitCodes,    &kBackupPruneExitCodes,   &kBackupRotateKeysExitCodes,
+      &kBackupExportExitCodes,  &kBackupScheduleExitCodes,   &kUpgradeCheckExitCodes,  &kExitCodesExitCodes};
+  static const std::vector<CommandExitCodes> all = [] {
+    std::vector<CommandExitCodes> out;
+    for (const auto* c : kAll) out.push_back(*c);
+    return out;
+  }();
+  return all;
+}
+
+const CommandExitCodes* command_exit_codes(std::string_view command) {
+  for (const auto& c : command_exit_codes())
+    if (c.command == command) return &c;
+  return nullptr;
+}
+
 int run(int argc, char** argv) {
   mongo::init_driver();
   install_signal_handlers();
@@ -36,7 +58,13 @@ int run(int argc, char** argv) {
   Runner migrate = add_migrate(app);
   Runner backup = add_backup(app);
   Runner upgrade_check = add_upgrade_check(app);
-  auto* codes = app.add_subcommand("exit-codes", "List decant's exit codes, what each means and what to do (Markdown)");
+  auto* codes = app.add_subcommand("exit-codes", "List decant's exit codes: what each means, what to do, which commands "
+                                                 "raise it");
+  bool markdown = false, json = false;
+  auto* as_markdown = codes->add_flag("--markdown", markdown, "As docs/exit-codes.md (which is this output)");
+  auto* as_json = codes->add_flag("--json", json, "As JSON, with each command's codes");
+  as_markdown->excludes(as_json);
+  codes->footer(exit_codes_footer(kExitCodesExitCodes.codes));
 
   // Parse copies, and scrub the originals first: `ps` reads our argv memory.
   std::vector<std::string> copies(argv, argv + argc);
@@ -70,7 +98,8 @@ int run(int argc, char** argv) {
     else if (app.got_subcommand("backup")) code = backup();
     else if (app.got_subcommand("upgrade-check")) code = upgrade_check();
     else if (codes->parsed()) {
-      fmt::print("{}", exit_codes_markdown());
+      auto all = command_exit_codes();
+      fmt::print("{}", markdown ? exit_codes_markdown(all) : json ? exit_codes_json(all) : exit_codes_text(all));
       code = 0;
     }
     return finish(code, "");

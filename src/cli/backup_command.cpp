@@ -11,18 +11,33 @@
 #include "common/error.hpp"
 
 namespace decant::cli {
-namespace {
 
-std::string exit_codes_of_backups() {
-  return exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                            ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
-                            ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
-                            ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server, ExitCode::backup_key,
-                            ExitCode::backup_corrupt, ExitCode::backup_manifest, ExitCode::repository,
-                            ExitCode::internal});
-}
+// Every command that opens a repository: an S3 store refuses, fails or cannot be reached,
+// a directory cannot be used, an index entry is damaged; and a stop while it waits.
+constexpr ExitCodeSet kRepositoryCodes{ExitCode::unreachable, ExitCode::auth,       ExitCode::local_io,
+                                       ExitCode::backup_manifest, ExitCode::repository, ExitCode::interrupted};
+// Reading a backup's manifest and chunks.
+constexpr ExitCodeSet kReadingCodes{ExitCode::backup_key, ExitCode::backup_corrupt};
+// Restoring into servers (restore, and verify into scratch servers) as pg copy and mongo
+// copy do.
+constexpr ExitCodeSet kRestoringCodes{ExitCode::missing_tool, ExitCode::privileges,   ExitCode::target_not_empty,
+                                      ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::tls,
+                                      ExitCode::same_server};
 
-}  // namespace
+const CommandExitCodes kBackupCreateExitCodes{
+    "backup create", kRepositoryCodes | ExitCodeSet{ExitCode::missing_tool, ExitCode::privileges, ExitCode::verify_failed,
+                                                    ExitCode::copy_failed, ExitCode::nothing_to_resume, ExitCode::tls}};
+const CommandExitCodes kBackupListExitCodes{"backup list", kRepositoryCodes};
+const CommandExitCodes kBackupVerifyExitCodes{"backup verify",
+                                              kRepositoryCodes | kReadingCodes | kRestoringCodes};
+const CommandExitCodes kBackupRestoreExitCodes{
+    "backup restore", kRepositoryCodes | kReadingCodes | kRestoringCodes | ExitCodeSet{ExitCode::nothing_to_resume}};
+const CommandExitCodes kBackupPruneExitCodes{"backup prune", kRepositoryCodes};
+const CommandExitCodes kBackupRotateKeysExitCodes{"backup rotate-keys", kRepositoryCodes | kReadingCodes};
+const CommandExitCodes kBackupExportExitCodes{"backup export",
+                                              kRepositoryCodes | kReadingCodes | ExitCodeSet{ExitCode::verify_failed}};
+const CommandExitCodes kBackupScheduleExitCodes{"backup schedule", {ExitCode::local_io}};
+const CommandExitCodes kUpgradeCheckExitCodes{"upgrade-check", kRepositoryCodes | ExitCodeSet{ExitCode::no_recent_backup}};
 
 void add_repository_options(CLI::App* cmd, backup::RepositoryOptions& repo, const std::string& prefix,
                             const std::string& repo_help) {
@@ -116,7 +131,7 @@ Subcommand add_create(CLI::App* backup) {
        return true;
      }, "Rows per chunk before compression, in MiB (default 64)")
       ->check(CLI::Range(1, 1024));
-  c->footer(exit_codes_of_backups());
+  c->footer(exit_codes_footer(kBackupCreateExitCodes.codes));
   return {c, [=] { return backup::create(*options); }};
 }
 
@@ -127,6 +142,7 @@ Subcommand add_list(CLI::App* backup) {
   l->add_option_function<std::string>("-o,--output", [options](const std::string& v) { options->json = v == "json"; },
                                       "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  l->footer(exit_codes_footer(kBackupListExitCodes.codes));
   return {l, [=] { return backup::list(*options); }};
 }
 
@@ -146,7 +162,7 @@ Subcommand add_verify(CLI::App* backup) {
   v->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_restore and psql to use");
   add_identity(v, options->keys);
   add_run_options(v, options->run);
-  v->footer(exit_codes_of_backups());
+  v->footer(exit_codes_footer(kBackupVerifyExitCodes.codes));
   return {v, [=] { return backup::verify(*options); }};
 }
 
@@ -166,7 +182,7 @@ Subcommand add_restore(CLI::App* backup) {
   add_identity(r, options->keys);
   add_run_options(r, options->run);
   add_resume_options(r, options->run, "backup-restore", "Continue an interrupted restore");
-  r->footer(exit_codes_of_backups());
+  r->footer(exit_codes_footer(kBackupRestoreExitCodes.codes));
   return {r, [=] { return backup::restore(*options); }};
 }
 
@@ -181,6 +197,7 @@ Subcommand add_prune(CLI::App* backup) {
   p->add_option_function<std::string>("-o,--output", [options](const std::string& o) { options->json = o == "json"; },
                                       "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  p->footer(exit_codes_footer(kBackupPruneExitCodes.codes));
   return {p, [=] { return backup::prune(*options); }};
 }
 
@@ -194,7 +211,7 @@ Subcommand add_rotate_keys(CLI::App* backup) {
   add_recipients(k, options->recipients);
   k->add_flag("--data", options->data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
   add_jobs(k, options->jobs);
-  k->footer(exit_codes_of_backups());
+  k->footer(exit_codes_footer(kBackupRotateKeysExitCodes.codes));
   return {k, [=] { return backup::rotate_keys(*options); }};
 }
 
@@ -211,7 +228,7 @@ Subcommand add_export(CLI::App* backup) {
   x->add_option("--out", options->out_dir, "Directory to write (created if needed)")->required();
   add_identity(x, options->keys);
   add_run_options(x, options->run);
-  x->footer(exit_codes_of_backups());
+  x->footer(exit_codes_footer(kBackupExportExitCodes.codes));
   return {x, [=] { return backup::export_backup(*options); }};
 }
 
@@ -246,7 +263,7 @@ Subcommand add_schedule(CLI::App* backup) {
       ->capture_default_str();
   s->add_option("--format", options->format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
   s->add_option("--out", options->out, "Write to this file (default: stdout)");
-  s->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::local_io}));
+  s->footer(exit_codes_footer(kBackupScheduleExitCodes.codes));
   return {s, [=] { return backup::schedule(*options); }};
 }
 
@@ -279,8 +296,7 @@ Runner add_upgrade_check(CLI::App& app) {
          options->max_age_seconds = *value;
        },
        "How recent the backup must be (default 24h; s, m, h, d)");
-  u->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                               ExitCode::repository, ExitCode::no_recent_backup}));
+  u->footer(exit_codes_footer(kUpgradeCheckExitCodes.codes));
   return [=] { return backup::upgrade_check(*options); };
 }
 

@@ -4,15 +4,30 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "backup/repository.hpp"
 #include "engine/run_options.hpp"
+#include "common/error.hpp"
 #include "migrate/plan.hpp"
 
 namespace decant::cli {
 // Each command registers its subcommand and returns the function that runs it.
 using Runner = std::function<int()>;
+
+// The exit codes each command can raise (besides 0, 1 and 2), declared beside its
+// definition; its --help footer, `decant exit-codes`, docs/exit-codes.md and the tests'
+// check of every run they make are generated from these.
+extern const CommandExitCodes kPgCopyExitCodes, kMongoCopyExitCodes, kMongoDumpExitCodes, kMongoRestoreExitCodes,
+    kPlanExitCodes, kMigrateExitCodes, kBackupCreateExitCodes, kBackupListExitCodes, kBackupVerifyExitCodes,
+    kBackupRestoreExitCodes, kBackupPruneExitCodes, kBackupRotateKeysExitCodes, kBackupExportExitCodes,
+    kBackupScheduleExitCodes, kUpgradeCheckExitCodes, kExitCodesExitCodes;
+// Every command's declaration, in the order of `decant --help`.
+std::span<const CommandExitCodes> command_exit_codes();
+// The declaration of one command ("backup create"); nullptr for one decant does not have.
+const CommandExitCodes* command_exit_codes(std::string_view command);
 
 inline void add_jobs(CLI::App* cmd, int& jobs) {
   cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));

@@ -6,6 +6,13 @@
 
 namespace decant::cli {
 
+const CommandExitCodes kMigrateExitCodes{
+    "migrate",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
+     ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
+     ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
+     ExitCode::cluster_failed, ExitCode::repository, ExitCode::unsupported_target}};
+
 Runner add_migrate(CLI::App& app) {
   auto options = std::make_shared<migrate::MigrateOptions>();
   auto* cmd = app.add_subcommand(
@@ -37,12 +44,7 @@ Runner add_migrate(CLI::App& app) {
   cmd->add_option("--backup-recipient", b.recipients.recipients, "An age public key the backup is encrypted to; repeatable");
   cmd->add_option("--backup-recipients-file", b.recipients.recipient_files, "A file of age public keys; repeatable")
       ->check(CLI::ExistingFile);
-  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                                 ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
-                                 ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
-                                 ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
-                                 ExitCode::same_server, ExitCode::cluster_mismatch, ExitCode::cluster_failed,
-                                 ExitCode::repository, ExitCode::unsupported_target, ExitCode::internal}));
+  cmd->footer(exit_codes_footer(kMigrateExitCodes.codes));
   return [options] {
     if (!options->backup.repo.url.empty() && options->backup.recipients.recipients.empty() &&
         options->backup.recipients.recipient_files.empty())

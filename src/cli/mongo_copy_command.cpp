@@ -6,6 +6,12 @@
 
 namespace decant::cli {
 
+const CommandExitCodes kMongoCopyExitCodes{
+    "mongo copy",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+     ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
+     ExitCode::same_server}};
+
 Runner add_mongo_copy(CLI::App& mongo) {
   auto options = std::make_shared<mongo::CopyOptions>();
   auto* cmd = mongo.add_subcommand("copy", "Copy MongoDB databases from one server to another: collections, views, "
@@ -19,11 +25,7 @@ Runner add_mongo_copy(CLI::App& mongo) {
   cmd->add_flag("--drop", options->drop, "Drop target collections first (as mongorestore --drop)");
   add_run_options(cmd, options->run);
   add_resume_options(cmd, options->run, "mongo-copy", "Continue an interrupted copy: finished collections are not copied again");
-  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                                 ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
-                                 ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
-                                 ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server,
-                                 ExitCode::internal}));
+  cmd->footer(exit_codes_footer(kMongoCopyExitCodes.codes));
   return [options] { return mongo::copy_instance(*options); };
 }
 

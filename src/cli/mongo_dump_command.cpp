@@ -5,14 +5,16 @@
 #include "mongo/dump_restore.hpp"
 
 namespace decant::cli {
-namespace {
-std::string exit_codes_of_files() {
-  return exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                            ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
-                            ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
-                            ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::internal});
-}
-}  // namespace
+
+// A dump writes files, so it has no target to find occupied.
+const CommandExitCodes kMongoDumpExitCodes{
+    "mongo dump",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::privileges, ExitCode::verify_failed, ExitCode::copy_failed,
+     ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls}};
+const CommandExitCodes kMongoRestoreExitCodes{
+    "mongo restore",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::privileges, ExitCode::target_not_empty, ExitCode::verify_failed,
+     ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls}};
 
 Runner add_mongo_dump(CLI::App& mongo) {
   auto options = std::make_shared<mongo::DumpOptions>();
@@ -25,7 +27,7 @@ Runner add_mongo_dump(CLI::App& mongo) {
   add_run_options(cmd, options->run);
   add_resume_options(cmd, options->run, "mongo-dump",
                   "Continue an interrupted dump: files already written are checked again, not rewritten");
-  cmd->footer(exit_codes_of_files());
+  cmd->footer(exit_codes_footer(kMongoDumpExitCodes.codes));
   return [options] { return mongo::dump(*options); };
 }
 
@@ -44,7 +46,7 @@ Runner add_mongo_restore(CLI::App& mongo) {
   add_run_options(cmd, options->run);
   add_resume_options(cmd, options->run, "mongo-restore",
                   "Continue an interrupted restore: finished collections are checked again, not restored again");
-  cmd->footer(exit_codes_of_files());
+  cmd->footer(exit_codes_footer(kMongoRestoreExitCodes.codes));
   return [options] { return mongo::restore(*options); };
 }
 

@@ -6,6 +6,12 @@
 
 namespace decant::cli {
 
+const CommandExitCodes kPgCopyExitCodes{
+    "pg copy",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
+     ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted, ExitCode::local_io,
+     ExitCode::nothing_to_resume, ExitCode::tls, ExitCode::same_server}};
+
 Runner add_pg_copy(CLI::App& pg) {
   auto options = std::make_shared<pg::CopyOptions>();
   auto* cmd = pg.add_subcommand("copy", "Copy a whole PostgreSQL instance (roles, databases, schema, data) "
@@ -22,11 +28,7 @@ Runner add_pg_copy(CLI::App& pg) {
   add_extension_update(cmd, options->extension_update);
   add_run_options(cmd, options->run);
   add_resume_options(cmd, options->run, "pg-copy", "Continue an interrupted copy: finished tables are not copied again");
-  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                                 ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
-                                 ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
-                                 ExitCode::local_io, ExitCode::nothing_to_resume, ExitCode::tls,
-                                 ExitCode::same_server, ExitCode::internal}));
+  cmd->footer(exit_codes_footer(kPgCopyExitCodes.codes));
   return [options] { return pg::copy_instance(*options); };
 }
 

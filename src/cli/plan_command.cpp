@@ -8,6 +8,13 @@
 
 namespace decant::cli {
 
+// A blocker's code is the error its check met (a preflight of pg copy or mongo copy).
+const CommandExitCodes kPlanExitCodes{
+    "plan",
+    {ExitCode::unreachable, ExitCode::auth, ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
+     ExitCode::copy_failed, ExitCode::interrupted, ExitCode::tls, ExitCode::same_server, ExitCode::cluster_mismatch,
+     ExitCode::cluster_failed, ExitCode::unsupported_target}};
+
 namespace {
 
 void add_cluster_options(CLI::App* cmd, k8s::ClusterOptions& cluster, std::optional<std::string>& release) {
@@ -48,11 +55,7 @@ Runner add_plan(CLI::App& app) {
               "sizing and the downtime to expect");
   add_plan_options(cmd, *options);
   cmd->add_option("-o,--output", *output, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
-  cmd->footer(exit_codes_footer({ExitCode::ok, ExitCode::usage, ExitCode::unreachable, ExitCode::auth,
-                                 ExitCode::missing_tool, ExitCode::privileges, ExitCode::target_not_empty,
-                                 ExitCode::copy_failed, ExitCode::tls, ExitCode::same_server,
-                                 ExitCode::cluster_mismatch, ExitCode::cluster_failed, ExitCode::unsupported_target,
-                                 ExitCode::internal}) +
+  cmd->footer(exit_codes_footer(kPlanExitCodes.codes) +
               "\nWith blockers, the exit code is the first blocker's.");
   return [options, output] {
     auto plan = migrate::make_plan(*options);

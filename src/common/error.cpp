@@ -1,6 +1,9 @@
 #include "common/error.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -96,11 +99,18 @@ const ExitCodeInfo& exit_code_info(ExitCode code) {
 
 std::string_view exit_code_name(ExitCode code) { return exit_code_info(code).name; }
 
-std::string exit_codes_footer(std::initializer_list<ExitCode> codes) {
+std::vector<ExitCode> ExitCodeSet::codes() const {
+  std::vector<ExitCode> out;
+  for (const auto& info : kExitCodes)
+    if (contains(info.code)) out.push_back(info.code);
+  return out;
+}
+
+std::string exit_codes_footer(ExitCodeSet codes) {
   std::string out = "Exit codes:";
   size_t line = out.size();
   bool first = true;
-  for (ExitCode code : codes) {
+  for (ExitCode code : codes.codes()) {
     std::string part = fmt::format("{} {}", static_cast<int>(code), exit_code_info(code).brief);
     std::string sep = first ? " " : "; ";
     if (line + sep.size() + part.size() > 110) {
@@ -115,11 +125,68 @@ std::string exit_codes_footer(std::initializer_list<ExitCode> codes) {
   return out + ".";
 }
 
-std::string exit_codes_markdown() {
-  std::string out = "| code | name | meaning | what to do |\n|---:|---|---|---|\n";
-  for (const auto& info : kExitCodes)
-    out += fmt::format("| {} | {} | {} | {} |\n", static_cast<int>(info.code), info.name, info.meaning, info.remedy);
+namespace {
+
+// The commands that declare `code`, or "every command".
+std::vector<std::string> raised_by(ExitCode code, std::span<const CommandExitCodes> commands) {
+  std::vector<std::string> out;
+  for (const auto& c : commands)
+    if (c.codes.contains(code)) out.emplace_back(c.command);
+  if (out.size() == commands.size()) return {"every command"};
   return out;
+}
+
+}  // namespace
+
+std::string exit_codes_markdown(std::span<const CommandExitCodes> commands) {
+  std::string out =
+      "# Exit codes\n\n"
+      "Every decant command exits with one of these. They are defined once, in the table of\n"
+      "`src/common/error.cpp`, and each command declares the codes it can raise beside its definition\n"
+      "(`src/cli/*_command.cpp`). `decant exit-codes` prints them, each command's `--help` lists its own,\n"
+      "and this page is generated: `decant exit-codes --markdown` (`ninja exit-codes-doc` writes it; a\n"
+      "unit test fails when it differs). Errors print one line on stderr: what failed, on which server\n"
+      "(never with its password), and what to do.\n\n"
+      "| code | name | meaning | what to do | raised by |\n|---:|---|---|---|---|\n";
+  for (const auto& info : kExitCodes) {
+    std::vector<std::string> by;
+    for (const auto& c : raised_by(info.code, commands))
+      by.push_back(c == "every command" ? c : "`" + c + "`");
+    out += fmt::format("| {} | {} | {} | {} | {} |\n", static_cast<int>(info.code), info.name, info.meaning,
+                       info.remedy, fmt::join(by, ", "));
+  }
+  return out;
+}
+
+std::string exit_codes_text(std::span<const CommandExitCodes> commands) {
+  std::string out;
+  for (const auto& info : kExitCodes) {
+    out += fmt::format("{:>2}  {}: {}\n", static_cast<int>(info.code), info.name, info.meaning);
+    if (!info.remedy.empty()) out += fmt::format("    what to do: {}\n", info.remedy);
+    out += fmt::format("    raised by: {}\n", fmt::join(raised_by(info.code, commands), ", "));
+  }
+  return out;
+}
+
+std::string exit_codes_json(std::span<const CommandExitCodes> commands) {
+  nlohmann::ordered_json codes = nlohmann::ordered_json::array();
+  for (const auto& info : kExitCodes) {
+    nlohmann::ordered_json by = nlohmann::ordered_json::array();
+    for (const auto& c : commands)
+      if (c.codes.contains(info.code)) by.push_back(c.command);
+    codes.push_back({{"code", static_cast<int>(info.code)},
+                     {"name", info.name},
+                     {"meaning", info.meaning},
+                     {"remedy", info.remedy},
+                     {"commands", by}});
+  }
+  nlohmann::ordered_json by_command = nlohmann::ordered_json::object();
+  for (const auto& c : commands) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (ExitCode code : c.codes.codes()) list.push_back(static_cast<int>(code));
+    by_command[std::string(c.command)] = list;
+  }
+  return nlohmann::ordered_json{{"codes", codes}, {"commands", by_command}}.dump(2) + "\n";
 }
 
 std::string Error::one_line() const {

@@ -1,13 +1,15 @@
 #pragma once
 // The one place that defines decant's error kinds: each exit code with its name, what it
-// means and what to do. The --help footers and docs/exit-codes.md are generated from this
-// table (a unit test keeps the document equal to it). Exit codes are part of the
-// interface: scripts rely on them.
+// means and what to do. The --help footers, `decant exit-codes` and docs/exit-codes.md are
+// generated from this table and the commands' declarations of the codes they raise. Exit
+// codes are part of the interface: scripts rely on them.
+#include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace decant {
 
@@ -49,10 +51,44 @@ struct ExitCodeInfo {
 std::span<const ExitCodeInfo> exit_codes();
 const ExitCodeInfo& exit_code_info(ExitCode code);
 std::string_view exit_code_name(ExitCode code);
+
+// A set of exit codes, usable in constant expressions (a command's declaration is one).
+class ExitCodeSet {
+ public:
+  constexpr ExitCodeSet() = default;
+  constexpr ExitCodeSet(std::initializer_list<ExitCode> codes) {
+    for (ExitCode c : codes) bits_ |= bit(c);
+  }
+  constexpr bool contains(ExitCode c) const { return (bits_ & bit(c)) != 0; }
+  constexpr bool contains(int code) const { return code >= 0 && code < 32 && (bits_ >> code & 1u) != 0; }
+  constexpr ExitCodeSet operator|(ExitCodeSet other) const { return ExitCodeSet(bits_ | other.bits_); }
+  constexpr bool operator==(const ExitCodeSet&) const = default;
+  // In numeric order.
+  std::vector<ExitCode> codes() const;
+
+ private:
+  constexpr explicit ExitCodeSet(uint32_t bits) : bits_(bits) {}
+  static constexpr uint32_t bit(ExitCode c) { return uint32_t{1} << static_cast<int>(c); }
+  uint32_t bits_ = 0;
+};
+
+// What one command ("pg copy", "backup create") can exit with. Every command can exit 0,
+// 1 (a bug) and 2 (its command line): those are in every declaration without being named.
+struct CommandExitCodes {
+  constexpr CommandExitCodes(std::string_view command_path, ExitCodeSet raised)
+      : command(command_path), codes(raised | ExitCodeSet{ExitCode::ok, ExitCode::internal, ExitCode::usage}) {}
+  std::string_view command;
+  ExitCodeSet codes;
+};
+
 // "Exit codes: 0 done and verified; 2 ...": a command's --help footer, for the codes it uses.
-std::string exit_codes_footer(std::initializer_list<ExitCode> codes);
-// The table of docs/exit-codes.md (Markdown).
-std::string exit_codes_markdown();
+std::string exit_codes_footer(ExitCodeSet codes);
+// docs/exit-codes.md: the table, with the commands that raise each code.
+std::string exit_codes_markdown(std::span<const CommandExitCodes> commands);
+// `decant exit-codes`: one paragraph a code, with the commands that raise it.
+std::string exit_codes_text(std::span<const CommandExitCodes> commands);
+// `decant exit-codes --json`: {"codes": [{code, name, meaning, remedy, commands}], "commands": {path: [codes]}}.
+std::string exit_codes_json(std::span<const CommandExitCodes> commands);
 
 // An error that stops the command: `what()` says what failed, `hint()` what to do.
 class Error : public std::runtime_error {

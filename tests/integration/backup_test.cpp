@@ -170,17 +170,17 @@ TEST_P(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   auto restored = restore(id);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   expect_restored();
-  EXPECT_EQ(restore(id).exit_code, 7);  // not empty now
+  EXPECT_EQ(restore(id).exit_code, code_of(ExitCode::target_not_empty));  // not empty now
   EXPECT_EQ(restore(id, {"--drop"}).exit_code, 0);
   expect_restored();
 
   // A scratch restore refuses the server the backup came from.
   auto onto_source = verify(id, {"--restore-mongo", source_->uri()});
-  EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
+  EXPECT_EQ(onto_source.exit_code, code_of(ExitCode::same_server)) << onto_source.err;
   EXPECT_FALSE(contains(onto_source.out + onto_source.err, kPassword));
   // Nor does it replace anything: a server holding the backup's collections is refused.
   auto onto_full = verify(id, {"--restore-mongo", target_->uri()});
-  EXPECT_EQ(onto_full.exit_code, 7) << onto_full.err;
+  EXPECT_EQ(onto_full.exit_code, code_of(ExitCode::target_not_empty)) << onto_full.err;
   FerretDb scratch_server;
   auto scratch = verify(id, {"--restore-mongo", scratch_server.uri()});
   EXPECT_EQ(scratch.exit_code, 0) << scratch.err;
@@ -201,7 +201,7 @@ TEST_P(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   write_file(work_ / "other.txt", crypto::AgeIdentity::generate().encoded() + "\n");
   auto wrong = decant({"backup", "restore", "--repo", repository_->url(), "--id", id, "--mongo", target_->uri(),
                            "--drop", "-i", (work_ / "other.txt").string()});
-  EXPECT_EQ(wrong.exit_code, 17) << wrong.err;
+  EXPECT_EQ(wrong.exit_code, code_of(ExitCode::backup_key)) << wrong.err;
 }
 
 TEST_P(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
@@ -215,43 +215,43 @@ TEST_P(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
   fs::path victim = *std::max_element(a_chunks.begin(), a_chunks.end(), by_size);
   fs::path twin = *std::max_element(b_chunks.begin(), b_chunks.end(), by_size);
   std::string original = read_file(victim);
-  auto expect_caught = [&](const std::string& what, int code, const std::string& names) {
+  auto expect_caught = [&](const std::string& what, ExitCode code, const std::string& names) {
     SCOPED_TRACE(what);
     auto v = verify(a);
-    EXPECT_EQ(v.exit_code, code) << v.err;
+    EXPECT_EQ(v.exit_code, code_of(code)) << v.err;
     EXPECT_TRUE(contains(v.err, names)) << v.err;
     auto r = restore(a, {"--drop"});
-    EXPECT_EQ(r.exit_code, code) << r.err;
+    EXPECT_EQ(r.exit_code, code_of(code)) << r.err;
     EXPECT_TRUE(contains(r.err, names)) << r.err;
   };
   std::string flipped = original;
   flipped[flipped.size() / 2] ^= 0x20;
   write_file(victim, flipped);
-  expect_caught("a flipped bit", 18, "circle_ghe.builds");
+  expect_caught("a flipped bit", ExitCode::backup_corrupt, "circle_ghe.builds");
   write_file(victim, original.substr(0, original.size() - 100));
-  expect_caught("a truncated chunk", 18, "circle_ghe.builds");
+  expect_caught("a truncated chunk", ExitCode::backup_corrupt, "circle_ghe.builds");
   // A chunk missing or of another size is a damaged backup for the quick check too (which
   // has no key, so no item names).
   auto quick = decant({"backup", "verify", "--repo", repository_->url(), "--id", a, "--quick"});
-  EXPECT_EQ(quick.exit_code, 18) << quick.err;
+  EXPECT_EQ(quick.exit_code, code_of(ExitCode::backup_corrupt)) << quick.err;
   fs::remove(victim);
-  expect_caught("a removed chunk", 18, "circle_ghe.builds");
+  expect_caught("a removed chunk", ExitCode::backup_corrupt, "circle_ghe.builds");
   auto quick_missing = decant({"backup", "verify", "--repo", repository_->url(), "--id", a, "--quick"});
-  EXPECT_EQ(quick_missing.exit_code, 18) << quick_missing.err;
+  EXPECT_EQ(quick_missing.exit_code, code_of(ExitCode::backup_corrupt)) << quick_missing.err;
   // The same item's chunk from the other backup: valid age, other bytes.
   fs::copy_file(twin, victim, fs::copy_options::overwrite_existing);
-  expect_caught("a chunk swapped in from another backup", 18, "circle_ghe.builds");
+  expect_caught("a chunk swapped in from another backup", ExitCode::backup_corrupt, "circle_ghe.builds");
   write_file(victim, original);
   EXPECT_EQ(verify(a).exit_code, 0);
 
   fs::path manifest = repo_ / "backups" / a / "manifest.json.age";
   std::string good_manifest = read_file(manifest);
   fs::copy_file(repo_ / "backups" / b / "manifest.json.age", manifest, fs::copy_options::overwrite_existing);
-  expect_caught("another backup's manifest", 19, "another backup");
+  expect_caught("another backup's manifest", ExitCode::backup_manifest, "another backup");
   std::string changed = good_manifest;
   changed[changed.size() - 30] ^= 0x01;
   write_file(manifest, changed);
-  expect_caught("a changed manifest", 19, "changed or damaged");
+  expect_caught("a changed manifest", ExitCode::backup_manifest, "changed or damaged");
   write_file(manifest, good_manifest);
   EXPECT_EQ(verify(a).exit_code, 0);
 }
@@ -358,7 +358,7 @@ TEST_P(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
                              "-r", next.recipient().encoded(), "--data"});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
   auto old_key = verify(id);
-  EXPECT_EQ(old_key.exit_code, 17) << old_key.err;
+  EXPECT_EQ(old_key.exit_code, code_of(ExitCode::backup_key)) << old_key.err;
   auto r = decant({"backup", "restore", "--repo", repository_->url(), "--id", id, "--mongo", target_->uri(), "-i",
                        (work_ / "next.txt").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -374,14 +374,14 @@ TEST_P(BackupTest, AfterRotateKeysTheNewKeyAloneRestores) {
 TEST_P(BackupTest, UpgradeCheckPassesOnlyWithARecentVerifiedPreUpgradeBackup) {
   std::vector<std::string> check{"upgrade-check", "--repo", repository_->url()};
   auto none = decant(check);
-  EXPECT_EQ(none.exit_code, 21) << none.err;
+  EXPECT_EQ(none.exit_code, code_of(ExitCode::no_recent_backup)) << none.err;
   EXPECT_TRUE(contains(none.err, "no complete pre-upgrade backup")) << none.err;
   load_source();
   create("daily");
-  EXPECT_EQ(decant(check).exit_code, 21);  // a daily one does not count
+  EXPECT_EQ(decant(check).exit_code, code_of(ExitCode::no_recent_backup));  // a daily one does not count
   std::string id = create("pre-upgrade");
   auto unverified = decant(check);
-  EXPECT_EQ(unverified.exit_code, 21) << unverified.err;
+  EXPECT_EQ(unverified.exit_code, code_of(ExitCode::no_recent_backup)) << unverified.err;
   EXPECT_TRUE(contains(unverified.err, "never fully verified")) << unverified.err;
   ASSERT_EQ(verify(id).exit_code, 0);
   auto ok = decant(check);
@@ -394,12 +394,12 @@ TEST_P(BackupTest, UpgradeCheckPassesOnlyWithARecentVerifiedPreUpgradeBackup) {
   entry["created"] = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::time_point_cast<std::chrono::seconds>(when));
   write_file(path, entry.dump());
   auto old = decant(check);
-  EXPECT_EQ(old.exit_code, 21) << old.err;
+  EXPECT_EQ(old.exit_code, code_of(ExitCode::no_recent_backup)) << old.err;
   EXPECT_TRUE(contains(old.err, "48.0 h old")) << old.err;
   check.insert(check.end(), {"--max-age", "3d"});
   EXPECT_EQ(decant(check).exit_code, 0);
   check.back() = "soon";
-  EXPECT_EQ(decant(check).exit_code, 2);
+  EXPECT_EQ(decant(check).exit_code, code_of(ExitCode::usage));
 }
 
 INSTANTIATE_TEST_SUITE_P(Repositories, BackupTest, ::testing::Bool(),
@@ -449,14 +449,14 @@ TEST_P(S3BackupTest, AStoreThatRefusesEveryWriteLeavesNothingComplete) {
   const S3Server& store = *repository_->server();
   FaultyProxy proxy(store.endpoint(), {.fail_every = 1, .drop_every = 0, .only_method = "PUT", .expired_token = false});
   auto r = through(create_args(), proxy.endpoint(), store.env());
-  EXPECT_EQ(r.exit_code, 20) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::repository)) << r.err;
   EXPECT_TRUE(contains(r.err, "HTTP 500 InternalError")) << r.err;
   for (const auto& e : list()) EXPECT_NE(e["state"], "complete");
   // Nothing was started, so there is nothing to resume; once the store is well, the same
   // command makes the backup.
   auto resumed_args = create_args();
   resumed_args.push_back("--resume");
-  EXPECT_EQ(decant(resumed_args).exit_code, 12);
+  EXPECT_EQ(decant(resumed_args).exit_code, code_of(ExitCode::nothing_to_resume));
   auto again = decant(create_args());
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(list().back()["state"], "complete");
@@ -467,7 +467,7 @@ TEST_P(S3BackupTest, WrongSecretExpiredTokenMissingBucketAndNoStoreEachSayWhat) 
   std::vector<std::string> listing{"backup", "list", "--repo", repository_->url()};
   const std::string wrong_secret = "not-the-secret-at-all";
   auto wrong = through(listing, store.endpoint(), store.env(wrong_secret));
-  EXPECT_EQ(wrong.exit_code, 4) << wrong.err;
+  EXPECT_EQ(wrong.exit_code, code_of(ExitCode::auth)) << wrong.err;
   EXPECT_TRUE(contains(wrong.err, "refused the credentials")) << wrong.err;
   EXPECT_TRUE(contains(wrong.err, "SignatureDoesNotMatch")) << wrong.err;
   EXPECT_FALSE(contains(wrong.out + wrong.err, wrong_secret));
@@ -476,19 +476,19 @@ TEST_P(S3BackupTest, WrongSecretExpiredTokenMissingBucketAndNoStoreEachSayWhat) 
   auto env = store.env();
   env["AWS_SESSION_TOKEN"] = "an-old-session-token";
   auto old = through(listing, expired.endpoint(), env);
-  EXPECT_EQ(old.exit_code, 4) << old.err;
+  EXPECT_EQ(old.exit_code, code_of(ExitCode::auth)) << old.err;
   EXPECT_TRUE(contains(old.err, "session token has expired")) << old.err;
   EXPECT_FALSE(contains(old.out + old.err, "an-old-session-token"));
 
   auto no_bucket = through({"backup", "list", "--repo", "s3://no-such-bucket/x"}, store.endpoint(), store.env());
-  EXPECT_EQ(no_bucket.exit_code, 20) << no_bucket.err;
+  EXPECT_EQ(no_bucket.exit_code, code_of(ExitCode::repository)) << no_bucket.err;
   EXPECT_TRUE(contains(no_bucket.err, "bucket no-such-bucket does not exist")) << no_bucket.err;
 
   auto no_store = through(listing, "http://127.0.0.1:" + std::to_string(free_port()), store.env());
-  EXPECT_EQ(no_store.exit_code, 3) << no_store.err;
+  EXPECT_EQ(no_store.exit_code, code_of(ExitCode::unreachable)) << no_store.err;
 
   auto no_credentials = through(listing, store.endpoint(), {{"AWS_ACCESS_KEY_ID", ""}, {"HOME", work_.string()}});
-  EXPECT_EQ(no_credentials.exit_code, 4) << no_credentials.err;
+  EXPECT_EQ(no_credentials.exit_code, code_of(ExitCode::auth)) << no_credentials.err;
   EXPECT_TRUE(contains(no_credentials.err, "no S3 credentials")) << no_credentials.err;
 }
 

@@ -84,7 +84,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["reason"], "pre-upgrade");
   EXPECT_EQ(entries[0]["state"], "complete");
-  EXPECT_EQ(run_decant({"upgrade-check", "--repo", backups}).exit_code, 21);  // not verified yet
+  EXPECT_EQ(run_decant({"upgrade-check", "--repo", backups}).exit_code, code_of(ExitCode::no_recent_backup));  // not verified yet
   auto verified = run_decant({"backup", "verify", "--repo", backups, "-i", (dir / "key.txt").string()});
   EXPECT_EQ(verified.exit_code, 0) << verified.err;
   EXPECT_EQ(run_decant({"upgrade-check", "--repo", backups}).exit_code, 0);
@@ -145,7 +145,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
   EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
   auto again = decant_on_cluster("migrate", {"-n", ns, "--rollback", "--state-dir", (dir / "state").string()});
-  EXPECT_EQ(again.exit_code, 12) << "nothing recorded any more: " << again.out << again.err;
+  EXPECT_EQ(again.exit_code, code_of(ExitCode::nothing_to_resume)) << "nothing recorded any more: " << again.out << again.err;
 }
 
 TEST_F(MigrateTest, DryRunPrintsEveryCommandAndChangesNothing) {
@@ -179,7 +179,7 @@ TEST_F(MigrateTest, AnUnsupportedPostgresqlMajorBlocksUnlessAcceptedAndTheReport
                                 mongo.uri(), "--allow-single-server", "--dry-run", "--state-dir",
                                 (dir / "state").string(), "--report", (dir / "report.json").string()};
   auto blocked = decant_on_cluster("migrate", args);
-  EXPECT_EQ(blocked.exit_code, 22) << blocked.out << blocked.err;
+  EXPECT_EQ(blocked.exit_code, code_of(ExitCode::unsupported_target)) << blocked.out << blocked.err;
   EXPECT_NE(blocked.err.find("the PostgreSQL target runs PostgreSQL 15, which CircleCI Server 4.8 does not support "
                              "(12-14 (tested: 12))"),
             std::string::npos)
@@ -204,7 +204,7 @@ TEST_F(MigrateTest, AChartThatCannotBeAppliedScalesTheApplicationBackUp) {
   auto args = base_args(ns, t, dir);
   args.push_back("--chart=" + (dir / "no-such-chart").string());
   auto r = decant_on_cluster("migrate", args);
-  EXPECT_EQ(r.exit_code, 16) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
   EXPECT_NE(r.err.find("the application was scaled back up"), std::string::npos) << r.err;
   auto frontend = deployment(ns, "frontend");
   EXPECT_EQ(frontend["spec"]["replicas"], 2);
@@ -227,7 +227,7 @@ TEST_F(MigrateTest, AnUpgradeThatNeverBecomesReadyFailsAndRollbackRestores) {
     if (a == "120") a = "20";  // --wait-timeout
   args.push_back("--chart=" + cluster_->chart_dir().string());
   auto r = decant_on_cluster("migrate", args);
-  EXPECT_EQ(r.exit_code, 16) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
   EXPECT_NE(r.err.find("--rollback"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(kTargetPassword), std::string::npos);
   EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], false) << "the upgrade itself was applied";

@@ -165,7 +165,7 @@ TEST_F(MongoCopyTest, RefusesANonEmptyTargetCollectionUnlessDrop) {
   load_circle();
   target_->insert("other", "settings", {R"({"_id": "mine", "v": 7})"});
   auto r = run_decant(args());
-  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::target_not_empty)) << r.err;
   EXPECT_TRUE(contains(r.err, "other.settings")) << r.err;
   EXPECT_TRUE(contains(r.err, "--drop")) << r.err;
   EXPECT_EQ(target_->documents("other", "settings").size(), 1u) << "left untouched";
@@ -188,7 +188,7 @@ TEST_F(MongoCopyTest, ResumesAfterSigkillAndVerifiesFinishedCollectionsAgain) {
   // same pid would find it taken (and the driver say so on stderr).
   EXPECT_FALSE(fs::exists("/dev/shm/mongoc-" + std::to_string(run.pid()))) << "a killed run leaves nothing in /dev/shm";
   auto refused = run_decant(args());
-  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::target_not_empty)) << refused.err;
   auto r = run_decant(args({"--resume"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same("bulk");
@@ -214,7 +214,7 @@ TEST_F(MongoCopyTest, ADocumentChangedOnTheTargetIsCaughtOnResume) {
   target_->command("bulk", R"({"update": ")" + finished +
                                R"(", "updates": [{"q": {"n": 5}, "u": {"$set": {"name": "changed"}}}]})");
   auto r = run_decant(args({"--resume"}));
-  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::verify_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, finished)) << r.err;
 }
 
@@ -222,13 +222,13 @@ TEST_F(MongoCopyTest, BadInputGetsOneLineAndItsExitCode) {
   load_circle();
   auto malformed = run_decant({"mongo", "copy", "--source", "mongodb://u:hunter2@host:notaport/", "--target",
                                target_->uri()});
-  EXPECT_EQ(malformed.exit_code, 2) << malformed.err;
+  EXPECT_EQ(malformed.exit_code, code_of(ExitCode::usage)) << malformed.err;
   EXPECT_FALSE(contains(malformed.err, "hunter2")) << malformed.err;
 
   auto unreachable = run_decant({"mongo", "copy", "--source",
                                  "mongodb://127.0.0.1:" + std::to_string(free_port()) + "/?serverSelectionTimeoutMS=1000",
                                  "--target", target_->uri()});
-  EXPECT_EQ(unreachable.exit_code, 3) << unreachable.err;
+  EXPECT_EQ(unreachable.exit_code, code_of(ExitCode::unreachable)) << unreachable.err;
   EXPECT_TRUE(contains(unreachable.err, "source")) << unreachable.err;
 
   auto help = run_decant({"mongo", "copy", "--help"});
@@ -249,12 +249,12 @@ TEST_F(MongoCopyTest, AuthenticationFailuresAreReportedWithoutThePassword) {
   auto wrong = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
                            "mongodb://admin:wrong-pw-456@127.0.0.1:" + port + "/?authSource=admin",
                            "--state-dir", (work_ / "s2").string()});
-  EXPECT_EQ(wrong.exit_code, 4) << wrong.err;
+  EXPECT_EQ(wrong.exit_code, code_of(ExitCode::auth)) << wrong.err;
   EXPECT_FALSE(contains(wrong.err + wrong.out, "wrong-pw-456"));
   auto wrong_db = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
                               "mongodb://admin:right-pw-123@127.0.0.1:" + port + "/?authSource=nowhere",
                               "--state-dir", (work_ / "s3").string()});
-  EXPECT_EQ(wrong_db.exit_code, 4) << wrong_db.err;
+  EXPECT_EQ(wrong_db.exit_code, code_of(ExitCode::auth)) << wrong_db.err;
 }
 
 TEST_F(MongoCopyTest, TlsWithAVerifiedCertificateWorksAndABadOneIsATlsError) {
@@ -276,7 +276,7 @@ TEST_F(MongoCopyTest, TlsWithAVerifiedCertificateWorksAndABadOneIsATlsError) {
   std::string base = "mongodb://127.0.0.1:" + std::to_string(tls.port()) + "/?tls=true&serverSelectionTimeoutMS=2000";
   auto bad = run_decant({"mongo", "copy", "--source", source_->uri(), "--target", base + "&tlsCAFile=" + other.string(),
                          "--state-dir", (work_ / "s2").string()});
-  EXPECT_EQ(bad.exit_code, 13) << bad.err;
+  EXPECT_EQ(bad.exit_code, code_of(ExitCode::tls)) << bad.err;
   EXPECT_TRUE(contains(bad.err, "tlsCAFile")) << bad.err;
   auto insecure = run_decant({"mongo", "copy", "--source", source_->uri(), "--target",
                               base + "&tlsCAFile=" + other.string() + "&tlsInsecure=true", "--drop", "--state-dir",
@@ -318,10 +318,10 @@ TEST_F(MongoCopyTest, SigtermInsideACollectionStopsWithinSecondsAndResumeFinishe
   ASSERT_TRUE(run.running());
   auto signalled = std::chrono::steady_clock::now();
   run.kill(SIGTERM);
-  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
   EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s);
   EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
-  EXPECT_EQ(nlohmann::json::parse(read_file(work_ / "report.json"))["exit_code"], 10);
+  EXPECT_EQ(nlohmann::json::parse(read_file(work_ / "report.json"))["exit_code"], code_of(ExitCode::interrupted));
   auto r = run_decant(args({"--resume"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same("big");
@@ -338,7 +338,7 @@ TEST_F(MongoCopyTest, TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythin
                                "mongodb://127.0.0.1:" + port + "/", "--state-dir", (work_ / "state").string()};
     a.insert(a.end(), extra.begin(), extra.end());
     auto r = run_decant(a);
-    EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, code_of(ExitCode::same_server)) << r.out << r.err;
     EXPECT_TRUE(contains(r.err, "the target 127.0.0.1:" + port + " is the source localhost:" + port)) << r.err;
     EXPECT_TRUE(contains(r.err, "nothing was written")) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -355,7 +355,7 @@ TEST_F(MongoCopyTest, ASourceWrittenToDuringTheCopyIsReported) {
   // The application writes while the largest collection copies.
   source_->insert("big", "audit", {R"({"_id": 2})", R"({"_id": 3})"});
   ASSERT_TRUE(run.running()) << "the copy finished before the source changed";
-  EXPECT_EQ(run.wait(), 8) << run.out() << run.err();
+  EXPECT_EQ(run.wait(), code_of(ExitCode::verify_failed)) << run.out() << run.err();
   EXPECT_TRUE(contains(run.err(), "the source changed during the copy, document counts of big.audit (1 -> 3)"))
       << run.err();
   EXPECT_TRUE(contains(run.err(), "kubectl scale deploy -l layer=application --replicas=0")) << run.err();
@@ -369,7 +369,7 @@ TEST_F(MongoCopyTest, ASourceWrittenToDuringTheCopyIsReported) {
 
 TEST_F(MongoCopyTest, AnAtSignInThePasswordIsRefusedWithoutShowingIt) {
   auto r = run_decant({"mongo", "copy", "--source", "mongodb://u:hun@ter2@127.0.0.1:1/", "--target", target_->uri()});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::usage)) << r.err;
   EXPECT_FALSE(contains(r.err + r.out, "ter2")) << r.err;
   EXPECT_TRUE(contains(r.err, "%40")) << r.err;
 }

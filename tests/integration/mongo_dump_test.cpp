@@ -189,10 +189,10 @@ TEST_F(MongoDumpTest, AnInterruptedRestoreResumesAndChecksFinishedCollectionsAga
                                    target_->uri(), "--jobs", "1", "--state-dir", (work_ / "state").string(),
                                    "--report",     (work_ / "report.json").string()};
   auto nothing = run_decant([&] { auto a = restore; a.push_back("--resume"); return a; }());
-  EXPECT_EQ(nothing.exit_code, 12) << nothing.err;
+  EXPECT_EQ(nothing.exit_code, code_of(ExitCode::nothing_to_resume)) << nothing.err;
   kill_after_a_collection(restore);
   auto refused = run_decant(restore);
-  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::target_not_empty)) << refused.err;
   EXPECT_TRUE(contains(refused.err, "--resume")) << refused.err;
   restore.push_back("--resume");
   restore[3] = out.string() + "/";  // the same directory, as tab completion writes it
@@ -222,7 +222,7 @@ TEST_F(MongoDumpTest, ADumpFileReplacedBeforeARestoreResumesIsCaught) {
   fs::last_write_time(file, fs::last_write_time(file) + std::chrono::hours(1));
   restore.push_back("--resume");
   auto r = run_decant(restore);
-  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::verify_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.out + r.err, "changed since an earlier run restored it")) << r.out << r.err;
 }
 
@@ -237,7 +237,7 @@ TEST_F(MongoDumpTest, AMongodumpTimeSeriesCollectionIsRefusedBeforeAnythingIsWri
   std::ofstream(db / "plain.metadata.json") << R"({"options":{},"indexes":[],"collectionName":"plain","type":"collection"})";
   std::ofstream(db / "plain.bson").close();
   auto r = run_decant({"mongo", "restore", "--dir", (work_ / "dump").string(), "--target", target_->uri()});
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "metrics.weather is a time-series collection")) << r.err;
   EXPECT_TRUE(target_->collections("metrics").empty()) << "nothing is written";
 }
@@ -263,7 +263,7 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
     f.put('L');
   }
   auto caught = run_decant(resume);
-  EXPECT_EQ(caught.exit_code, 8) << caught.out << caught.err;
+  EXPECT_EQ(caught.exit_code, code_of(ExitCode::verify_failed)) << caught.out << caught.err;
   EXPECT_TRUE(contains(caught.err + caught.out, finished)) << caught.err;
   // Done again from the start, the dump is whole.
   auto r = run_decant(dump);
@@ -304,7 +304,7 @@ TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThere
   } unmount{small};
   auto dump = dump_args(small / "dump");
   auto r = run_decant(dump);
-  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::local_io)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
   EXPECT_TRUE(contains(r.err, "--resume")) << r.err;
   size_t error_lines = 0;
@@ -323,7 +323,7 @@ TEST_F(MongoDumpTest, AStateDirectoryThatCannotBeCreatedIsOneLineAndExit11) {
   std::ofstream(work_ / "a-file") << "not a directory";
   auto r = run_decant({"mongo", "dump", "--source", source_->uri(), "--out", (work_ / "dump").string(), "--state-dir",
                        (work_ / "a-file" / "state").string()});
-  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::local_io)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "choose another with --state-dir")) << r.err;
   EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
   EXPECT_FALSE(fs::exists(work_ / "dump" / "circle_ghe" / "jobs.bson")) << "nothing is dumped without a state";
@@ -360,7 +360,7 @@ TEST_F(MongoDumpTest, ASingleDatabaseDirectoryRestoresLikeTheRunbook) {
   target_->insert("circle_ghe", "builds", {R"({"_id": "stale"})"});
   auto refused = run_decant({"mongo", "restore", "--dir", (work_ / "backups" / "circle_ghe").string(), "--target",
                              target_->uri()});
-  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::target_not_empty)) << refused.err;
   EXPECT_TRUE(contains(refused.err, "circle_ghe.builds")) << refused.err;
   EXPECT_EQ(target_->documents("circle_ghe", "builds").size(), 1u);
   auto r = run_decant({"mongo", "restore", "--dir", (work_ / "backups" / "circle_ghe").string() + "/", "--target",
@@ -386,7 +386,7 @@ TEST_F(MongoDumpTest, DbPicksOneDatabaseOfAWholeDumpAndLeavesTheOthersOnTheTarge
   std::vector<std::string> restore{"mongo", "restore", "--dir", out.string(), "--target", target_->uri(), "--drop"};
 
   auto nosuch = run_decant([&] { auto a = restore; a.insert(a.end(), {"--db", "nosuch"}); return a; }());
-  EXPECT_EQ(nosuch.exit_code, 2) << nosuch.out << nosuch.err;
+  EXPECT_EQ(nosuch.exit_code, code_of(ExitCode::usage)) << nosuch.out << nosuch.err;
   EXPECT_TRUE(contains(nosuch.err, "no database named nosuch (it has one, two)")) << nosuch.err;
   EXPECT_EQ(target_->documents("one", "builds"), one_builds) << "nothing changed";
   EXPECT_EQ(target_->documents("two", "builds"), two_builds) << "nothing changed";
@@ -513,7 +513,7 @@ TEST_F(MongoDumpTest, AValueTheTargetCannotStoreIsNotReportedAsAnUnreachableServ
   fs::path dump = work_ / "decimal";
   bson_tool({"write-decimal-dump", dump.string()});
   auto r = run_decant({"mongo", "restore", "--dir", dump.string(), "--target", target_->uri()});
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "closed the connection while inserting into shop.prices")) << r.err;
   EXPECT_TRUE(contains(r.err, "Decimal128")) << r.err;
   EXPECT_TRUE(contains(r.err, "check the target server's log")) << r.err;
@@ -527,7 +527,7 @@ TEST_F(MongoDumpTest, ATruncatedFileIsNamedAndNothingIsReportedVerified) {
   fs::resize_file(file, fs::file_size(file) - 7);
   auto r = run_decant({"mongo", "restore", "--dir", dump.string(), "--target", target_->uri(), "--report",
                        (work_ / "report.json").string()});
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "builds.bson")) << r.err;
   EXPECT_TRUE(contains(r.err, "truncated")) << r.err;
   EXPECT_TRUE(contains(read_file(work_ / "report.json"), "\"verified\": false"));

@@ -180,19 +180,19 @@ TEST_P(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewe
   auto restored = restore(id);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   expect_restored();
-  EXPECT_EQ(restore(id).exit_code, 7);
+  EXPECT_EQ(restore(id).exit_code, code_of(ExitCode::target_not_empty));
   auto again = restore(id, {"--clean"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   expect_restored();
 
   auto onto_source = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                                  "--restore-pg", source_->uri()});
-  EXPECT_EQ(onto_source.exit_code, 14) << onto_source.err;
+  EXPECT_EQ(onto_source.exit_code, code_of(ExitCode::same_server)) << onto_source.err;
   EXPECT_EQ(source_->value("SELECT count(*) FROM builds", "circle"), "20002");
   // Nor does it replace anything: a server holding the backup's databases is refused.
   auto onto_full = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                                "--restore-pg", target_->uri()});
-  EXPECT_EQ(onto_full.exit_code, 7) << onto_full.err;
+  EXPECT_EQ(onto_full.exit_code, code_of(ExitCode::target_not_empty)) << onto_full.err;
   PgServer scratch_server;
   auto scratch = decant({"backup", "verify", "--repo", repository_->url(), "-i", (work_ / "key.txt").string(),
                              "--restore-pg", scratch_server.uri()});
@@ -222,7 +222,7 @@ TEST_P(PgBackupTest, ADamagedTableChunkIsCaughtNamingTheTable) {
   bytes[bytes.size() / 2] ^= 0x10;
   std::ofstream(victim, std::ios::binary) << bytes;
   auto r = restore(id);
-  EXPECT_EQ(r.exit_code, 18) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::backup_corrupt)) << r.err;
   EXPECT_TRUE(contains(r.err, "circle.public.builds")) << r.err;
 }
 
@@ -256,7 +256,7 @@ TEST_P(PgBackupTest, ADamagedBackupIsRefusedBeforeTheRestoreWritesAnything) {
   std::string bytes = read_file(victim);
   std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 100);
   auto truncated = restore(id);
-  EXPECT_EQ(truncated.exit_code, 18) << truncated.err;
+  EXPECT_EQ(truncated.exit_code, code_of(ExitCode::backup_corrupt)) << truncated.err;
   EXPECT_TRUE(contains(truncated.err, "circle.public.builds")) << truncated.err;
   EXPECT_TRUE(contains(truncated.err, "nothing was written")) << truncated.err;
   EXPECT_EQ(target_->value("SELECT count(*) FROM pg_roles WHERE rolname IN ('app', 'readers')", "postgres"), "0");
@@ -265,7 +265,7 @@ TEST_P(PgBackupTest, ADamagedBackupIsRefusedBeforeTheRestoreWritesAnything) {
   bytes[bytes.size() / 2] ^= 0x10;
   std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes;
   auto flipped = restore(id);
-  EXPECT_EQ(flipped.exit_code, 18) << flipped.err;
+  EXPECT_EQ(flipped.exit_code, code_of(ExitCode::backup_corrupt)) << flipped.err;
   EXPECT_TRUE(contains(flipped.err, "stopped part-way")) << flipped.err;
   EXPECT_TRUE(contains(flipped.err, "restore again with --clean")) << flipped.err;
 }

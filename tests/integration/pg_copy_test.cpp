@@ -170,10 +170,10 @@ TEST_F(PgCopyTest, ATargetThatIsTheSourceIsRefusedWhateverItsSpelling) {
          {std::vector<std::string>{"--clean"}, std::vector<std::string>{}, std::vector<std::string>{"--resume"}}) {
       SCOPED_TRACE(target + " " + (extra.empty() ? "" : extra[0]));
       auto r = run_decant(args_for(source_->conninfo(), target, extra));
-      EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+      EXPECT_EQ(r.exit_code, code_of(ExitCode::same_server)) << r.out << r.err;
       EXPECT_TRUE(contains(r.err, "is the source server")) << r.err;
       EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
-      EXPECT_EQ(report()["exit_code"], 14);
+      EXPECT_EQ(report()["exit_code"], code_of(ExitCode::same_server));
     }
   }
   EXPECT_EQ(table_fingerprints(*source_, "other"), before);
@@ -193,7 +193,7 @@ TEST_F(PgCopyTest, CopiesOnlyTheNamedDatabases) {
 TEST_F(PgCopyTest, CleanReplacesTheTargetsMaintenanceDatabase) {
   target_->exec("CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (7)", "postgres");
   auto refused = run_decant(copy_args({"--dbname", "postgres"}));
-  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::target_not_empty)) << refused.err;
   auto r = run_decant(copy_args({"--dbname", "postgres", "--clean"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same_database("postgres");
@@ -219,7 +219,7 @@ TEST_F(PgCopyTest, StateDirectoryKeepsFilesDecantDidNotWrite) {
 
 TEST_F(PgCopyTest, UnknownUserIsAnAuthenticationError) {
   auto r = run_decant(args_for(source_->conninfo(), target_->uri("postgres", "nobody")));
-  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::auth)) << r.err;
   EXPECT_TRUE(contains(r.err, "nobody")) << r.err;
 }
 
@@ -227,7 +227,7 @@ TEST_F(PgCopyTest, RefusesANonEmptyTargetAndTouchesNothing) {
   target_->exec("CREATE DATABASE other");
   target_->exec("CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (7)", "other");
   auto r = run_decant(copy_args());
-  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::target_not_empty)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "other")) << r.err;
   EXPECT_TRUE(contains(r.err, "--clean")) << r.err;
   EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
@@ -257,7 +257,7 @@ TEST_F(PgCopyTest, ResumesAfterSigkillWithoutCopyingFinishedTablesAgain) {
 
   // Without --resume, the half-copied target is refused.
   auto refused = run_decant(copy_args({"--dbname", "bulk"}));
-  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::target_not_empty)) << refused.err;
   EXPECT_TRUE(contains(refused.err, "--resume")) << refused.err;
 
   auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
@@ -285,7 +285,7 @@ TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
   target_->exec("UPDATE " + finished + " SET body = body || '!' WHERE id = 1", "bulk");
 
   auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
-  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::verify_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, finished)) << r.err;
   EXPECT_FALSE(report()["verified"].get<bool>());
 }
@@ -295,7 +295,7 @@ TEST_F(PgCopyTest, SigintStopsCleanlyAndResumeFinishes) {
   wait_for_a_finished_table(run);
   ASSERT_TRUE(run.running());
   run.kill(SIGINT);
-  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
   EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
   auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -309,7 +309,7 @@ TEST_F(PgCopyTest, LostConnectionIsReportedAndResumeFinishes) {
   // The target drops decant's sessions, as a failover or a network cut would.
   target_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = 'decant' AND pid <> pg_backend_pid()");
-  EXPECT_EQ(run.wait(), 3) << run.err();
+  EXPECT_EQ(run.wait(), code_of(ExitCode::unreachable)) << run.err();
   EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
   EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
   auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
@@ -326,7 +326,7 @@ TEST_F(PgCopyTest, ResumeRefusesASourceWhoseSchemaChanged) {
   source_->exec("CREATE TABLE added_later (x int)", "bulk");
   auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
   source_->exec("DROP TABLE added_later", "bulk");
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "changed since the interrupted copy")) << r.err;
   EXPECT_TRUE(contains(r.err, "--clean")) << r.err;
   auto clean = run_decant(copy_args({"--dbname", "bulk", "--clean"}));
@@ -336,7 +336,7 @@ TEST_F(PgCopyTest, ResumeRefusesASourceWhoseSchemaChanged) {
 
 TEST_F(PgCopyTest, ResumeWithoutAnInterruptedCopyIsRefused) {
   auto r = run_decant(copy_args({"--dbname", "other", "--resume"}));
-  EXPECT_EQ(r.exit_code, 12) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::nothing_to_resume)) << r.err;
   EXPECT_TRUE(contains(r.err, "without --resume")) << r.err;
   EXPECT_FALSE(target_->database_exists("other"));
 }
@@ -344,18 +344,18 @@ TEST_F(PgCopyTest, ResumeWithoutAnInterruptedCopyIsRefused) {
 TEST_F(PgCopyTest, MalformedUriIsAUsageError) {
   auto r = run_decant({"pg", "copy", "--source", "postgresql://u:hunter2@host:notaport:/x", "--target",
                        target_->uri()});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::usage)) << r.err;
   EXPECT_TRUE(contains(r.err, "--source")) << r.err;
   EXPECT_FALSE(contains(r.err, "hunter2")) << r.err;
   auto r2 = run_decant({"pg", "copy", "--source", "host=localhost port", "--target", target_->uri()});
-  EXPECT_EQ(r2.exit_code, 2) << r2.err;
+  EXPECT_EQ(r2.exit_code, code_of(ExitCode::usage)) << r2.err;
 }
 
 TEST_F(PgCopyTest, RefusedConnectionIsUnreachable) {
   int closed_port = free_port();
   auto r = run_decant(
       args_for("host=127.0.0.1 port=" + std::to_string(closed_port) + " user=postgres", target_->uri()));
-  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::unreachable)) << r.err;
   EXPECT_TRUE(contains(r.err, "cannot connect to the source")) << r.err;
   EXPECT_TRUE(contains(r.err, "check the host and port")) << r.err;
 }
@@ -375,7 +375,7 @@ TEST_F(PgCopyTest, SilentHostTimesOutWithinTheConnectTimeout) {
   auto r = run_decant(args_for(source_->conninfo(), silent));
   auto took = std::chrono::steady_clock::now() - started;
   ::close(fd);
-  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::unreachable)) << r.err;
   EXPECT_TRUE(contains(r.err, "target")) << r.err;
   EXPECT_LT(took, 30s);
 }
@@ -385,7 +385,7 @@ TEST_F(PgCopyTest, WrongPasswordIsAnAuthenticationErrorAndNeverShown) {
   guarded.exec("CREATE ROLE copier LOGIN SUPERUSER PASSWORD 'right-pw-123'");
   std::string wrong = "postgresql://copier:wrong-pw-456@127.0.0.1:" + std::to_string(guarded.port()) + "/postgres";
   auto r = run_decant(args_for(source_->conninfo(), wrong));
-  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::auth)) << r.err;
   EXPECT_TRUE(contains(r.err, "password")) << r.err;
   EXPECT_FALSE(contains(r.err + r.out, "wrong-pw-456"));
 }
@@ -464,7 +464,7 @@ TEST_F(PgCopyTest, TlsWithVerifiedCertificateWorksAndABadOneIsATlsError) {
             0);
   auto bad = run_decant(args_for(source_->conninfo(), base + " sslmode=verify-full sslrootcert=" + wrong_ca.string(),
                                  {"--dbname", "other"}));
-  EXPECT_EQ(bad.exit_code, 13) << bad.err;
+  EXPECT_EQ(bad.exit_code, code_of(ExitCode::tls)) << bad.err;
   EXPECT_TRUE(contains(bad.err, "sslrootcert")) << bad.err;
   auto plain = run_decant(args_for(source_->conninfo(), base + " sslmode=disable", {"--dbname", "other"}));
   EXPECT_NE(plain.exit_code, 0) << "the server accepts only TLS";
@@ -472,7 +472,7 @@ TEST_F(PgCopyTest, TlsWithVerifiedCertificateWorksAndABadOneIsATlsError) {
 
 TEST_F(PgCopyTest, MissingOrTooOldPgDumpIsReported) {
   auto r = run_decant(copy_args({"--pg-bin", (work_ / "nothing-here").string()}));
-  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::missing_tool)) << r.err;
   EXPECT_TRUE(contains(r.err, "not found")) << r.err;
   EXPECT_TRUE(contains(r.err, "postgresql-client-15")) << r.err;
 
@@ -484,7 +484,7 @@ TEST_F(PgCopyTest, MissingOrTooOldPgDumpIsReported) {
     fs::permissions(work_ / "old" / tool, fs::perms::owner_all);
   }
   auto old = run_decant(copy_args({"--pg-bin", (work_ / "old").string()}));
-  EXPECT_EQ(old.exit_code, 5) << old.err;
+  EXPECT_EQ(old.exit_code, code_of(ExitCode::missing_tool)) << old.err;
   EXPECT_TRUE(contains(old.err, "too old")) << old.err;
   EXPECT_FALSE(target_->database_exists("app")) << "nothing is created before the tools are found";
 }
@@ -492,7 +492,7 @@ TEST_F(PgCopyTest, MissingOrTooOldPgDumpIsReported) {
 TEST_F(PgCopyTest, TargetLoginWithoutPrivilegesIsRefused) {
   target_->exec("CREATE ROLE weak LOGIN");
   auto r = run_decant(args_for(source_->conninfo(), target_->uri("postgres", "weak")));
-  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::privileges)) << r.err;
   EXPECT_TRUE(contains(r.err, "CREATEDB")) << r.err;
   EXPECT_FALSE(target_->database_exists("app"));
 }
@@ -551,7 +551,7 @@ TEST_F(PgCopyTest, FullDiskStopsWithAClearErrorAndResumeFinishesOnceThereIsRoom)
   // In the user's language pg_dump would say "Auf dem Gerät ist kein Speicherplatz mehr
   // verfügbar": decant runs its children in the C locale and still knows a full disk.
   auto r = run_decant(args, {{"LANGUAGE", "de"}, {"LC_ALL", "C.UTF-8"}});
-  EXPECT_EQ(r.exit_code, 11) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::local_io)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "No space left on device")) << r.err;
   EXPECT_TRUE(contains(r.err, "free disk space")) << r.err;
   EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
@@ -598,10 +598,10 @@ TEST_F(PgCopyTest, SigtermDuringAnIndexBuildStopsWithinSecondsAndResumeFinishes)
   ASSERT_TRUE(wait_for_statement(*target_, run, "CREATE INDEX t_slow")) << run.out() << run.err();
   auto signalled = std::chrono::steady_clock::now();
   run.kill(SIGTERM);  // what Kubernetes sends a Job's pod
-  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
   EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s) << "the running CREATE INDEX was not cancelled";
   EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
-  EXPECT_EQ(report()["exit_code"], 10);
+  EXPECT_EQ(report()["exit_code"], code_of(ExitCode::interrupted));
   // The build was cancelled on the server, not left running.
   EXPECT_EQ(target_->value("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CREATE INDEX t_slow%' "
                            "AND pid <> pg_backend_pid()"),
@@ -647,7 +647,7 @@ TEST_F(PgCopyTest, AStopEndsChildProcessesAndTheirGroups) {
     ASSERT_TRUE(wait_for_process(marker, run)) << run.err();
     auto signalled = std::chrono::steady_clock::now();
     run.kill(SIGINT);
-    EXPECT_EQ(run.wait(), 10) << run.err();
+    EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
     EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s);
     EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
     std::this_thread::sleep_for(200ms);
@@ -665,10 +665,10 @@ TEST_F(PgCopyTest, ASecondSignalEndsTheRunAtOnceAndTheReportSaysSo) {
   run.kill(SIGINT);
   std::this_thread::sleep_for(100ms);  // two signals sent at once would be delivered as one
   run.kill(SIGINT);
-  EXPECT_EQ(run.wait(), 10) << run.err();
+  EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
   EXPECT_TRUE(contains(run.err(), "interrupted (second signal)")) << run.err();
   EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
-  EXPECT_EQ(report()["exit_code"], 10) << "the report is written on the way out";
+  EXPECT_EQ(report()["exit_code"], code_of(ExitCode::interrupted)) << "the report is written on the way out";
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(process_running(marker)) << "children are killed on the way out";
 }
@@ -685,7 +685,7 @@ TEST_F(PgCopyTest, HelpAndVersion) {
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_TRUE(contains(version.out, "decant 0.")) << version.out;
   auto missing = run_decant({"pg", "copy", "--source", "x"});
-  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.exit_code, code_of(ExitCode::usage));
 }
 
 }  // namespace

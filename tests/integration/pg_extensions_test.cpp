@@ -107,7 +107,7 @@ TEST_F(PgExtensionsTest, ATargetWhoseDefaultIsNewerGetsTheSourcesVersion) {
 TEST_F(PgExtensionsTest, ATargetWithoutTheSourcesVersionIsRefusedBeforeAnythingIsWritten) {
   PgServer target(with_extensions({probe_offering_only_20()}));
   auto r = run_decant(copy_args(target));
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "database app uses the extension decant_probe 1.0, which the target offers only at 2.0 "
                               "(default)"))
       << r.err;
@@ -145,7 +145,7 @@ TEST_F(PgExtensionsTest, AVersionThatDriftsOnTheTargetNeverVerifies) {
   }
   target.exec("ALTER EXTENSION decant_probe UPDATE TO '2.0'", "app");
   auto r = run_decant(copy_args(target, {"--resume"}));
-  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::verify_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.out + r.err, "decant_probe 2.0 in schema public (expected 1.0 in public)")) << r.out << r.err;
 }
 
@@ -171,7 +171,7 @@ TEST_F(PgExtensionsTest, BackupRestoreKeepsTheVersionTheBackupWasTakenWith) {
 
   PgServer only_20(with_extensions({probe_offering_only_20()}));
   auto refused = restore(only_20, {});
-  EXPECT_EQ(refused.exit_code, 9) << refused.out << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::copy_failed)) << refused.out << refused.err;
   EXPECT_TRUE(contains(refused.err, "decant_probe 1.0, which the target offers only at 2.0 (default)")) << refused.err;
   expect_nothing_written(only_20);
   auto updated = restore(only_20, {"--extension-update", "decant_probe"});
@@ -206,7 +206,7 @@ TEST_F(PgPartmanTest, A451SourceKeeps451OnATargetOfferingNewerAndIsRefusedByOneO
   };
   PgServer only_5(with_extensions({extension_bundle("pg_partman", "5.2.4")}, 14));
   auto refused = run_decant(args(only_5), env_with_client_17());
-  EXPECT_EQ(refused.exit_code, 9) << refused.out << refused.err;
+  EXPECT_EQ(refused.exit_code, code_of(ExitCode::copy_failed)) << refused.out << refused.err;
   EXPECT_TRUE(contains(refused.err, "uses the extension pg_partman 4.5.1, which the target offers only at")) << refused.err;
   EXPECT_TRUE(contains(refused.err, "5.2.4 (default)")) << refused.err;
   EXPECT_FALSE(only_5.database_exists("circle"));

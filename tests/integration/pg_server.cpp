@@ -17,6 +17,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
+#include "cli/commands.hpp"
 #include "process/process.hpp"
 #include "pg_installation.hpp"
 
@@ -231,18 +234,44 @@ bool PgServer::database_exists(const std::string& db) const {
   return value("SELECT count(*) FROM pg_database WHERE datname = '" + db + "'") == "1";
 }
 
+std::string command_of(const std::vector<std::string>& args) {
+  std::string command;
+  for (const auto& a : args) {
+    if (a.empty() || a[0] == '-') {
+      if (command.empty()) continue;  // -v before the command
+      break;
+    }
+    command += command.empty() ? a : " " + a;
+    if (a != "pg" && a != "mongo" && a != "backup") break;
+  }
+  return command;
+}
+
+void expect_declared(const std::vector<std::string>& args, int exit_code, const std::string& err) {
+  if (exit_code >= 128 || exit_code < 0) return;
+  std::string command = command_of(args);
+  const CommandExitCodes* declared = cli::command_exit_codes(command);
+  if (!declared) return;  // no such command: CLI11 refused it (2)
+  if (declared->codes.contains(exit_code)) return;
+  ADD_FAILURE() << "decant " << command << " exited " << exit_code << " ("
+                << (exit_code < static_cast<int>(exit_codes().size()) ? exit_code_name(static_cast<ExitCode>(exit_code))
+                                                                     : "not in the table")
+                << "), which it does not declare (src/cli): " << err;
+}
+
 RunResult run_decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   ProcessSpec spec;
   spec.argv = {DECANT_BINARY};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.extra_env = env;
   auto r = run_process(spec);
+  expect_declared(args, r.exit_status, r.errors);
   return {r.exit_status, r.output, r.errors};
 }
 
 BackgroundDecant::BackgroundDecant(const std::vector<std::string>& args, const fs::path& out_dir,
                                    const std::map<std::string, std::string>& env)
-    : out_dir_(out_dir) {
+    : args_(args), out_dir_(out_dir) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
@@ -289,7 +318,10 @@ int BackgroundDecant::wait() {
     ::waitpid(pid_, &status_, 0);
     reaped_ = true;
   }
-  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  int code = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  if (!checked_) expect_declared(args_, code, err());
+  checked_ = true;
+  return code;
 }
 
 std::string BackgroundDecant::out() const { return read_file(out_dir_ / "stdout"); }

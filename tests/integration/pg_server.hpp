@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.hpp"
 #include "ports.hpp"
 
 namespace decant::test {
@@ -73,7 +74,16 @@ struct RunResult {
   std::string err;
 };
 
-// Runs the decant binary under test with `args`.
+// An exit code as a test compares it: code_of(ExitCode::same_server).
+constexpr int code_of(ExitCode code) { return static_cast<int>(code); }
+
+// The command `args` runs, as its declaration names it ("backup create"); empty for none.
+std::string command_of(const std::vector<std::string>& args);
+// Fails the running test when decant ran with `args` exited with a code its command does
+// not declare (src/cli/*_command.cpp). A signal's 128 + N is not decant's.
+void expect_declared(const std::vector<std::string>& args, int exit_code, const std::string& err);
+
+// Runs the decant binary under test with `args`; its exit code is checked with expect_declared.
 RunResult run_decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
 
 // A decant process running in the background, its output going to files.
@@ -84,15 +94,17 @@ class BackgroundDecant {
   ~BackgroundDecant();
   pid_t pid() const { return pid_; }
   void kill(int signal);
-  int wait();  // exit code, or 128 + signal
+  int wait();  // exit code (checked with expect_declared), or 128 + signal
   bool running();
   std::string out() const;
   std::string err() const;
 
  private:
   pid_t pid_ = -1;
+  std::vector<std::string> args_;
   std::filesystem::path out_dir_;
   bool reaped_ = false;
+  bool checked_ = false;
   int status_ = 0;
 };
 

@@ -164,7 +164,7 @@ TEST_F(PgOlderTargetTest, SqlTheOlderTargetLacksIsRefusedBeforeAnythingIsWritten
                "shop");
   auto target = server(15);
   auto r = copy(*source, *target);
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "cannot hold")) << r.err;
   EXPECT_TRUE(contains(r.err, "VIEW public.valid_input") || contains(r.err, "valid_input")) << r.err;
   EXPECT_TRUE(contains(r.err, "nothing was written")) << r.err;
@@ -179,7 +179,7 @@ TEST_F(PgOlderTargetTest, InstanceFeaturesTheOlderTargetLacksAreNamed) {
                "BUILTIN_LOCALE 'C.UTF-8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'");
   auto target = server(15);
   auto r = copy(*source, *target);
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "membership of auditor in readers")) << r.err;
   EXPECT_TRUE(contains(r.err, "builtin locale provider")) << r.err;
   expect_untouched(*target);
@@ -192,7 +192,7 @@ TEST_F(PgOlderTargetTest, AnExtensionTheTargetLacksIsRefusedBeforeAnythingIsWrit
   source->exec("CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman", "app");
   auto target = server(16);
   auto r = copy(*source, *target);
-  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::copy_failed)) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "extension pg_partman")) << r.err;
   expect_untouched(*target);
 }

@@ -62,7 +62,7 @@ TEST_F(PlanTest, FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady) {
 TEST_F(PlanTest, ATargetWithoutAStandbyBlocksUnlessASingleServerIsAccepted) {
   PgServer target_pg(supported_target());
   auto r = plan({"--pg-target", target_pg.conninfo()});
-  EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_mismatch)) << r.out << r.err;
   EXPECT_NE(r.out.find("blocker: the PostgreSQL target has no streaming standby"), std::string::npos) << r.out;
 }
 
@@ -77,14 +77,14 @@ TEST_F(PlanTest, TheTargetsPasswordNeverShowsAndAWrongOneIsABlocker) {
   std::string bad = "host=127.0.0.1 port=" + std::to_string(target_pg.port()) +
                     " dbname=postgres user=migrator password=wrong-one";
   auto r = plan({"--pg-target", bad, "--allow-single-server"});
-  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::auth)) << r.out << r.err;
   EXPECT_EQ(r.out.find("wrong-one"), std::string::npos);
 }
 
 TEST_F(PlanTest, ATargetThatIsTheSourceIsABlocker) {
   auto r = plan({"--pg-target", "host=localhost port=" + std::to_string(source_pg_->port()) + " user=postgres dbname=postgres",
                  "--allow-single-server"});
-  EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::same_server)) << r.out << r.err;
   EXPECT_NE(r.out.find("is the source server"), std::string::npos) << r.out;
 }
 
@@ -93,10 +93,10 @@ TEST_F(PlanTest, AnUnreachableTargetIsABlockerFromDecantAndFromTheCluster) {
   auto r = plan({"--pg-target", "host=127.0.0.1 port=" + std::to_string(closed) + " user=postgres dbname=postgres "
                                 "connect_timeout=3",
                  "--allow-single-server"});
-  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::unreachable)) << r.out << r.err;
   EXPECT_NE(r.out.find("not usable from inside the cluster (psql in postgresql-0)"), std::string::npos) << r.out;
   auto m = plan({"--mongo-target", "mongodb://127.0.0.1:" + std::to_string(closed) + "/?serverSelectionTimeoutMS=2000"});
-  EXPECT_EQ(m.exit_code, 3) << m.out << m.err;
+  EXPECT_EQ(m.exit_code, code_of(ExitCode::unreachable)) << m.out << m.err;
   EXPECT_NE(m.out.find("is not usable from inside the cluster (mongodb-0)"), std::string::npos) << m.out;
 }
 
@@ -105,7 +105,7 @@ TEST_F(PlanTest, ANonEmptyTargetBlocksUnlessItWouldBeReplaced) {
   target_pg.exec("CREATE DATABASE circle");
   target_pg.exec("CREATE TABLE leftover (id int); INSERT INTO leftover VALUES (1)", "circle");
   auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"});
-  EXPECT_EQ(r.exit_code, 7) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::target_not_empty)) << r.out << r.err;
   auto clean = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server", "--clean"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
   EXPECT_EQ(target_pg.value("SELECT count(*) FROM leftover", "circle"), "1") << "plan wrote to the target";
@@ -116,21 +116,21 @@ TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
   auto target = target_pg.conninfo();
   struct Case {
     std::vector<std::string> args;
-    int code;
+    ExitCode code;
     std::string says;
   };
   std::vector<Case> cases = {
-      {{"-n", "nowhere", "--pg-target", target}, 15, "the namespace nowhere does not exist"},
-      {{"--context", "nope", "--pg-target", target}, 2, "context"},
-      {{"--release", "other", "--pg-target", target}, 15, "no Helm release other"},
-      {{"--kubectl", "/nonexistent/kubectl", "--pg-target", target}, 5, "kubectl"},
-      {{}, 2, "no --pg-target and no --mongo-target"},
-      {{"--pg-target", "postgresql://[bad"}, 2, "target"},
-      {{"-n", "default", "--pg-target", target}, 15, "no Helm release in the namespace default"},
+      {{"-n", "nowhere", "--pg-target", target}, ExitCode::cluster_mismatch, "the namespace nowhere does not exist"},
+      {{"--context", "nope", "--pg-target", target}, ExitCode::usage, "context"},
+      {{"--release", "other", "--pg-target", target}, ExitCode::cluster_mismatch, "no Helm release other"},
+      {{"--kubectl", "/nonexistent/kubectl", "--pg-target", target}, ExitCode::missing_tool, "kubectl"},
+      {{}, ExitCode::usage, "no --pg-target and no --mongo-target"},
+      {{"--pg-target", "postgresql://[bad"}, ExitCode::usage, "target"},
+      {{"-n", "default", "--pg-target", target}, ExitCode::cluster_mismatch, "no Helm release in the namespace default"},
   };
   for (const auto& c : cases) {
     auto r = plan(c.args);
-    EXPECT_EQ(r.exit_code, c.code) << testing::PrintToString(c.args) << "\n" << r.out << r.err;
+    EXPECT_EQ(r.exit_code, code_of(c.code)) << testing::PrintToString(c.args) << "\n" << r.out << r.err;
     EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
   }
@@ -143,7 +143,7 @@ TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
         << "  user: {token: t}\n";
   }
   auto r = plan({"--pg-target", target}, dead.string());
-  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::unreachable)) << r.out << r.err;
 }
 
 TEST_F(PlanTest, TheNewerKeySpellingInAnExistingSecretIsFound) {
@@ -165,7 +165,7 @@ TEST_F(PlanTest, TheNewerKeySpellingInAnExistingSecretIsFound) {
   cluster_->must_kubectl({"-n", ns, "patch", "secret", "my-pg", "--type=json",
                           R"(-p=[{"op":"remove","path":"/data/postgres-password"}])"});
   auto missing = plan({"-n", ns, "--pg-target", target_pg.conninfo(), "--allow-single-server"});
-  EXPECT_EQ(missing.exit_code, 15) << missing.out << missing.err;
+  EXPECT_EQ(missing.exit_code, code_of(ExitCode::cluster_mismatch)) << missing.out << missing.err;
   EXPECT_NE(missing.err.find("the postgresql password is not in the Secret my-pg (keys tried: postgres-password, "
                              "postgresql-password)"),
             std::string::npos)
@@ -185,7 +185,7 @@ TEST_F(PlanTest, AUserWithoutTheRightsMigrateNeedsIsBlockedBeforeAnyDowntime) {
   auto kubeconfig = cluster_->service_account_kubeconfig(kNs, "viewer");
   PgServer target_pg(supported_target());
   auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"}, kubeconfig.string());
-  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::privileges)) << r.out << r.err;
   EXPECT_NE(r.out.find("cannot patch deployments/scale"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cannot create secrets"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("cannot get secrets"), std::string::npos) << r.out;
@@ -222,7 +222,7 @@ TEST_F(PlanTest, EachChartVersionChecksItsOwnReleasesRequirements) {
 TEST_F(PlanTest, APostgresqlMajorTheReleaseDoesNotSupportBlocksUnlessAccepted) {
   PgServer pg15;
   auto r = plan({"--pg-target", pg15.conninfo(), "--allow-single-server"});
-  EXPECT_EQ(r.exit_code, 22) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::unsupported_target)) << r.out << r.err;
   EXPECT_NE(r.out.find("blocker: the PostgreSQL target runs PostgreSQL 15, which CircleCI Server 4.8 does not support"),
             std::string::npos)
       << r.out;
@@ -238,7 +238,7 @@ TEST_F(PlanTest, TlsBelowOnePointThreeOrNoneBlocksWhereTheReleaseRequiresIt) {
   install_standin(ns, "circleci-server", {}, "4.10.0");
   PgServer tls12(supported_target({.tls = true, .tls_max_protocol = "TLSv1.2"}));
   auto r12 = plan({"-n", ns, "--pg-target", tls12.conninfo(), "--allow-single-server"});
-  EXPECT_EQ(r12.exit_code, 22) << r12.out << r12.err;
+  EXPECT_EQ(r12.exit_code, code_of(ExitCode::unsupported_target)) << r12.out << r12.err;
   EXPECT_NE(r12.out.find("blocker: the PostgreSQL target negotiates TLS 1.2, and CircleCI Server 4.10 authenticates "
                          "with TLS 1.3 only; set ssl = on with the server's certificate"),
             std::string::npos)
@@ -249,7 +249,7 @@ TEST_F(PlanTest, TlsBelowOnePointThreeOrNoneBlocksWhereTheReleaseRequiresIt) {
 
   PgServer plain(supported_target());
   auto none = plan({"-n", ns, "--pg-target", plain.conninfo(), "--allow-single-server"});
-  EXPECT_EQ(none.exit_code, 22) << none.out << none.err;
+  EXPECT_EQ(none.exit_code, code_of(ExitCode::unsupported_target)) << none.out << none.err;
   EXPECT_NE(none.out.find("blocker: the PostgreSQL target accepts no TLS connection"), std::string::npos) << none.out;
 
   PgServer tls(tls13());

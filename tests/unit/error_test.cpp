@@ -6,6 +6,9 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
 
 namespace decant {
 namespace {
@@ -95,13 +98,36 @@ TEST(Error, EveryExitCodeHasItsOwnNameAndAnEntryInTheTable) {
   EXPECT_EQ(exit_code_name(ExitCode::nothing_to_resume), "nothing to resume");
 }
 
-TEST(Error, TheDocumentedExitCodesAreTheTable) {
+TEST(Error, TheExitCodesDocumentIsGeneratedFromTheTableAndTheDeclarations) {
   std::ifstream in(std::string(DECANT_SOURCE_DIR) + "/docs/exit-codes.md");
   std::stringstream doc;
   doc << in.rdbuf();
-  std::string table = exit_codes_markdown();
-  EXPECT_NE(doc.str().find(table), std::string::npos)
-      << "docs/exit-codes.md is out of date: regenerate its table with `decant exit-codes`";
+  EXPECT_EQ(doc.str(), exit_codes_markdown(cli::command_exit_codes()))
+      << "docs/exit-codes.md is out of date: regenerate it with `ninja exit-codes-doc`";
+}
+
+TEST(Error, EachCommandDeclaresItsCodesOnceAndEveryCodeHasACommand) {
+  std::set<std::string_view> commands;
+  ExitCodeSet raised;
+  for (const auto& c : cli::command_exit_codes()) {
+    EXPECT_TRUE(commands.insert(c.command).second) << c.command << " is declared twice";
+    for (ExitCode code : {ExitCode::ok, ExitCode::internal, ExitCode::usage}) EXPECT_TRUE(c.codes.contains(code));
+    EXPECT_EQ(cli::command_exit_codes(c.command), &c);
+    raised = raised | c.codes;
+  }
+  EXPECT_EQ(commands.size(), 16u);
+  for (const auto& info : exit_codes()) EXPECT_TRUE(raised.contains(info.code)) << info.name << " is raised by no command";
+  EXPECT_EQ(cli::command_exit_codes("backup nothing"), nullptr);
+}
+
+TEST(Error, ACodeSetHoldsWhatItWasGivenInNumericOrder) {
+  constexpr ExitCodeSet set{ExitCode::same_server, ExitCode::ok, ExitCode::usage};
+  static_assert(set.contains(ExitCode::same_server) && !set.contains(ExitCode::auth));
+  EXPECT_EQ(set.codes(), (std::vector<ExitCode>{ExitCode::ok, ExitCode::usage, ExitCode::same_server}));
+  EXPECT_TRUE(set.contains(14));
+  EXPECT_FALSE(set.contains(15));
+  EXPECT_FALSE(set.contains(128 + 9));
+  EXPECT_EQ(set | ExitCodeSet{ExitCode::auth}, (ExitCodeSet{ExitCode::ok, ExitCode::usage, ExitCode::auth, ExitCode::same_server}));
 }
 
 TEST(Error, AFooterListsTheGivenCodesOnShortLines) {
