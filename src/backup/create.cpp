@@ -85,74 +85,95 @@ void complete_backup(Repository& repo, IndexEntry& entry, const Manifest& manife
                               entry.rows, engine::human_bytes(entry.raw_bytes), engine::human_bytes(entry.stored_bytes)));
 }
 
-}  // namespace
+// The backup of one run: its sources and repository, opened first; then the items in one
+// pool, the manifest and the index entry.
+class BackupCreate {
+ public:
+  explicit BackupCreate(const CreateOptions& options) : options_(options) {}
 
-int create(const CreateOptions& options) {
-  engine::RunSettings settings{"backup create", "backup-create", "the same --repo and --pg/--mongo", options.run};
-  std::vector<crypto::AgeRecipient> recipients;
-  std::unique_ptr<Repository> repo;
-  std::unique_ptr<PgBackup> pg;
-  std::unique_ptr<MongoBackup> mongo;
-  std::vector<std::string> engines;
-  auto open = [&] {
-    if (!options.mongo && !options.pg)
+  engine::Endpoints open() {
+    if (!options_.mongo && !options_.pg)
       throw Error(ExitCode::usage, "nothing to back up", "give --pg URI and/or --mongo URI");
-    recipients = read_recipients(options.recipients);
-    repo = open_repository(options.repo);
+    recipients_ = read_recipients(options_.recipients);
+    repo_ = open_repository(options_.repo);
     std::vector<std::string> sources;
-    if (options.pg) {
-      pg = std::make_unique<PgBackup>(*options.pg, options.pg_databases, options.pg_bin);
-      sources.push_back(pg->display());
-      engines.push_back("pg");
+    if (options_.pg) {
+      pg_ = std::make_unique<PgBackup>(*options_.pg, options_.pg_databases, options_.pg_bin);
+      sources.push_back(pg_->display());
+      engines_.push_back("pg");
     }
-    if (options.mongo) {
-      mongo = std::make_unique<MongoBackup>(*options.mongo, options.mongo_databases);
-      sources.push_back(mongo->display());
-      engines.push_back("mongo");
+    if (options_.mongo) {
+      mongo_ = std::make_unique<MongoBackup>(*options_.mongo, options_.mongo_databases);
+      sources.push_back(mongo_->display());
+      engines_.push_back("mongo");
     }
     std::string from = fmt::format("{}", fmt::join(sources, " and "));
-    return engine::Endpoints{from, repo->describe(), "backup " + repo->describe() + " <- " + from};
-  };
-  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
-    engine::ResumeState& state = frame.state();
-    std::vector<std::string> fingerprints;
-    for (const auto& r : recipients) fingerprints.push_back(recipient_fingerprint(r));
-    IndexEntry entry = begin_backup(frame, *repo, options, engines, fingerprints);
-    log::info("backup {}: {} to {}", entry.id, frame.endpoints().source, repo->describe());
+    return {from, repo_->describe(), "backup " + repo_->describe() + " <- " + from};
+  }
 
-    ChunkSettings chunk_settings{recipients, options.chunk_bytes, 2, 2};
-    GroupSpans spans;
-    CreateContext ctx{*repo, entry.id, chunk_settings, state, spans};
-    Tasks tasks;
-    if (pg) tasks = combine(std::move(tasks), pg->tasks(ctx, frame.lifecycle(), frame.progress()));
-    if (mongo) {
-      // The document counts the consistency check compares with are the first run's.
-      if (auto counted = state.get("mongo-counts")) mongo->use_counts_before(*counted);
-      else state.mark_done("mongo-counts", mongo->counts_before());
-      tasks = combine(std::move(tasks), mongo->tasks(ctx, frame.lifecycle(), frame.progress(), frame.report()));
-    }
-    run_tasks(frame, "backing up", tasks, spans);
+  int run(engine::RunFrame& frame) {
+    std::vector<std::string> fingerprints;
+    for (const auto& r : recipients_) fingerprints.push_back(recipient_fingerprint(r));
+    IndexEntry entry = begin_backup(frame, *repo_, options_, engines_, fingerprints);
+    log::info("backup {}: {} to {}", entry.id, frame.endpoints().source, repo_->describe());
+    back_up_items(frame, entry);
     // A difference throws here, before anything says the backup is complete.
     if (!frame.report().all_verified())
       frame.conclude("", "run the backup again without --resume once the cause is fixed");
+    complete_backup(*repo_, entry, manifest(entry, frame.state()), recipients_, frame.report());
+    frame.conclude("backup " + entry.id + " complete and verified", "run the backup again");
+    fmt::print("{}\n", entry.id);
+    return 0;
+  }
 
+ private:
+  void back_up_items(engine::RunFrame& frame, const IndexEntry& entry) {
+    engine::ResumeState& state = frame.state();
+    ChunkSettings chunk_settings{recipients_, options_.chunk_bytes, 2, 2};
+    GroupSpans spans;
+    CreateContext ctx{*repo_, entry.id, chunk_settings, state, spans};
+    Tasks tasks;
+    if (pg_) tasks = combine(std::move(tasks), pg_->tasks(ctx, frame.lifecycle(), frame.progress()));
+    if (mongo_) {
+      // The document counts the consistency check compares with are the first run's.
+      if (auto counted = state.get("mongo-counts"))
+        mongo_->use_counts_before(*counted);
+      else
+        state.mark_done("mongo-counts", mongo_->counts_before());
+      tasks = combine(std::move(tasks), mongo_->tasks(ctx, frame.lifecycle(), frame.progress(), frame.report()));
+    }
+    run_tasks(frame, "backing up", tasks, spans);
+  }
+
+  Manifest manifest(const IndexEntry& entry, engine::ResumeState& state) const {
     Manifest manifest;
     manifest.id = entry.id;
     manifest.created = entry.created;
     manifest.reason = entry.reason;
-    if (pg) {
-      manifest.sources["pg"] = pg->source_description();
-      manifest.items = pg->entries(state);
+    if (pg_) {
+      manifest.sources["pg"] = pg_->source_description();
+      manifest.items = pg_->entries(state);
     }
-    if (mongo) {
-      manifest.sources["mongo"] = mongo->source_description();
-      for (auto& e : mongo->entries(state)) manifest.items.push_back(std::move(e));
+    if (mongo_) {
+      manifest.sources["mongo"] = mongo_->source_description();
+      for (auto& e : mongo_->entries(state)) manifest.items.push_back(std::move(e));
     }
-    complete_backup(*repo, entry, manifest, recipients, frame.report());
-    frame.conclude("backup " + entry.id + " complete and verified", "run the backup again");
-    fmt::print("{}\n", entry.id);
-    return 0;
-  });
+    return manifest;
+  }
+
+  const CreateOptions& options_;
+  std::vector<crypto::AgeRecipient> recipients_;
+  std::unique_ptr<Repository> repo_;
+  std::unique_ptr<PgBackup> pg_;
+  std::unique_ptr<MongoBackup> mongo_;
+  std::vector<std::string> engines_;
+};
+
+}  // namespace
+
+int create(const CreateOptions& options) {
+  BackupCreate backup(options);
+  return engine::run_in_frame({"backup create", "backup-create", "the same --repo and --pg/--mongo", options.run}, backup);
 }
 
 }  // namespace decant::backup

@@ -17,12 +17,7 @@ using nlohmann::json;
 
 int export_backup(const ExportOptions& options) {
   engine::RunSettings settings{"backup export", "backup-export", "the same --repo, --id and --out", options.run};
-  BackupAt backup;
-  auto open = [&] {
-    backup.open(options.repo, options.id);
-    return engine::Endpoints{backup.name(), options.out_dir, "export " + backup.name() + " -> " + options.out_dir};
-  };
-  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+  return run_on_backup(settings, options.repo, options.id, options.out_dir, [&](engine::RunFrame& frame, BackupAt& backup) {
     Repository& repo = *backup.repo;
     const IndexEntry& entry = backup.entry;
     auto keys = read_keys(options.keys);

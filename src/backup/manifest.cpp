@@ -219,4 +219,17 @@ void BackupAt::open(const RepositoryOptions& options, const std::optional<std::s
   entry = find_backup(load_all_indexes(*repo), id, *repo);
 }
 
+int run_on_backup(const engine::RunSettings& settings, const RepositoryOptions& repo,
+                  const std::optional<std::string>& id, const std::string& to,
+                  const std::function<int(engine::RunFrame&, BackupAt&)>& body) {
+  BackupAt backup;
+  auto open = [&] {
+    backup.open(repo, id);
+    // "restore REPO ID -> TARGET": the verb names the command's state apart from the others'.
+    std::string verb = settings.command.substr(settings.command.rfind(' ') + 1);
+    return engine::Endpoints{backup.name(), to, verb + " " + backup.name() + (to.empty() ? "" : " -> " + to)};
+  };
+  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) { return body(frame, backup); });
+}
+
 }  // namespace decant::backup

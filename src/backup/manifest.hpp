@@ -9,6 +9,7 @@
 //                                         `verify --quick` checks without a key
 //   backups/ID/data/ITEM/NNNNNN.zst.age   an item's chunks
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "crypto/age.hpp"
 
 #include "backup/repository.hpp"
+#include "engine/run_frame.hpp"
 
 namespace decant::backup {
 
@@ -108,6 +110,12 @@ struct BackupAt {
   // "REPOSITORY ID": how reports and resume states name it.
   std::string name() const { return repo->describe() + " " + entry.id; }
 };
+
+// Runs a command that reads one backup (verify, restore, export) in the frame: the backup
+// `id` of `repo` is opened first; the run goes from it to `to`.
+int run_on_backup(const engine::RunSettings& settings, const RepositoryOptions& repo,
+                  const std::optional<std::string>& id, const std::string& to,
+                  const std::function<int(engine::RunFrame&, BackupAt&)>& body);
 
 void store_index(Repository& repo, const IndexEntry& entry);
 std::optional<IndexEntry> load_index(const Repository& repo, const std::string& id);

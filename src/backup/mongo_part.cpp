@@ -119,13 +119,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecy
     auto* item = &progress.add(c.display(), c.bytes);
     t.work.push_back({c.db, [&ctx, &lifecycle, &st, item, &c](int) {
       auto client = st.pool.acquire();
-      engine::ItemSpec spec;
-      spec.group = c.db;
-      spec.name = c.name;
-      spec.kind = "collection";
-      spec.noun = "document";
-      spec.resume_key = resume_key(c);
-      spec.progress = item;
+      engine::ItemSpec spec = mongo::collection_spec(c, item, resume_key(c));
       spec.source = [&] { return std::make_unique<mongo::FindSource>(client.get(), c.db, c.name, st.pool.where()); };
       write_to_backup(spec, ctx, archive_item(c));
       lifecycle.run(spec);
@@ -261,14 +255,8 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
         ctx.report.add_item(c.db, engine::ItemReport::verified_item(c.name, "view"));
         return;
       }
-      engine::ItemSpec spec;
-      spec.group = c.db;
-      spec.name = c.name;
-      spec.kind = "collection";
-      spec.noun = "document";
+      engine::ItemSpec spec = mongo::collection_spec(c, item, "export/" + mongo::finished_key(c));
       spec.source_side = "the backup";
-      spec.resume_key = "export/" + mongo::finished_key(c);
-      spec.progress = item;
       spec.source = [&] { return std::make_unique<ChunkReader>(ctx.repo, *entry, ctx.keys); };
       layout->write_documents(spec, files);
       ctx.lifecycle.run(spec);

@@ -14,13 +14,8 @@ using nlohmann::json;
 
 int restore(const RestoreOptions& options) {
   engine::RunSettings settings{"backup restore", "backup-restore", "the same --repo, --id and --pg/--mongo", options.run};
-  BackupAt backup;
-  auto open = [&] {
-    backup.open(options.repo, options.id);
-    std::string to = display_of(options.pg, options.mongo);
-    return engine::Endpoints{backup.name(), to, "restore " + backup.name() + " -> " + to};
-  };
-  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+  std::string to = display_of(options.pg, options.mongo);
+  return run_on_backup(settings, options.repo, options.id, to, [&](engine::RunFrame& frame, BackupAt& backup) {
     Repository& repo = *backup.repo;
     const IndexEntry& entry = backup.entry;
     auto keys = read_keys(options.keys);

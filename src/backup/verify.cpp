@@ -83,13 +83,8 @@ int verify(const VerifyOptions& options) {
   // Only a scratch restore keeps a state; verify never resumes, so it is always new.
   engine::RunSettings settings{"backup verify", by_restore ? "backup-verify" : "", "the same --repo and --id",
                                options.run};
-  BackupAt backup;
-  auto open = [&] {
-    backup.open(options.repo, options.id);
-    return engine::Endpoints{backup.name(), display_of(options.restore_pg, options.restore_mongo),
-                             "verify " + backup.name()};
-  };
-  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
+  std::string to = display_of(options.restore_pg, options.restore_mongo);
+  return run_on_backup(settings, options.repo, options.id, to, [&](engine::RunFrame& frame, BackupAt& backup) {
     Repository& repo = *backup.repo;
     const IndexEntry& entry = backup.entry;
     if (options.quick) return verify_quick(repo, entry, frame);

@@ -11,11 +11,6 @@ namespace decant::engine {
 Report::Report(std::string command, std::string source, std::string target)
     : command_(std::move(command)), source_(std::move(source)), target_(std::move(target)) {}
 
-void Report::set_endpoints(std::string source, std::string target) {
-  std::lock_guard lock(mutex_);
-  source_ = std::move(source);
-  target_ = std::move(target);
-}
 
 GroupReport& Report::group(const std::string& name) {
   for (auto& g : groups_)

@@ -44,8 +44,6 @@ struct GroupReport {
 class Report {
  public:
   Report(std::string command, std::string source, std::string target);
-  // Once the endpoints are parsed (a report is written even when they cannot be).
-  void set_endpoints(std::string source, std::string target);
 
   void add_item(const std::string& group, ItemReport item);
   void set_group_seconds(const std::string& group, double seconds);
@@ -80,8 +78,5 @@ class Report {
 // throws Error(verify_failed), naming the first difference, when anything differs.
 void conclude(const Report& report, double seconds, const std::string& done, const std::string& again_hint);
 
-// Runs a command's `body` and writes `report` as JSON to `path` (when given), whether the
-// body succeeds or throws; the body's error wins over a report that cannot be written.
-int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body);
 
 }  // namespace decant::engine

@@ -114,9 +114,4 @@ int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& 
   });
 }
 
-int run_reported(const std::optional<std::string>& path, const Report& report, const std::function<int()>& body) {
-  std::atomic<const Report*> fixed{&report};
-  return with_report(path, fixed, body);
-}
-
 }  // namespace decant::engine

@@ -99,4 +99,11 @@ class RunFrame {
 int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& open,
                  const std::function<int(RunFrame&)>& body);
 
+// The same for a command written as an object: `command.open()` and `command.run(frame)`.
+template <typename Command>
+int run_in_frame(const RunSettings& settings, Command& command) {
+  return run_in_frame(settings, [&command] { return command.open(); },
+                      [&command](RunFrame& frame) { return command.run(frame); });
+}
+
 }  // namespace decant::engine

@@ -550,9 +550,8 @@ int Migration::migrate() {
 
 int migrate(const MigrateOptions& options) {
   Migration migration(options);
-  engine::RunSettings settings{"migrate", "migrate", "the same --namespace, --release and --context", options.run};
-  return engine::run_in_frame(settings, [&] { return migration.open(); },
-                              [&](engine::RunFrame& frame) { return migration.run(frame); });
+  return engine::run_in_frame({"migrate", "migrate", "the same --namespace, --release and --context", options.run},
+                              migration);
 }
 
 }  // namespace decant::migrate

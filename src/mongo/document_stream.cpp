@@ -213,15 +213,20 @@ std::vector<std::string> occupied_on_target(mongoc_client_t* target, const std::
   return occupied;
 }
 
-engine::ItemSpec collection_item(const CollectionInfo& c, mongoc_client_t* target, const std::string& where,
-                                 engine::ProgressItem& progress) {
+engine::ItemSpec collection_spec(const CollectionInfo& c, engine::ProgressItem* progress, std::string resume_key) {
   engine::ItemSpec item;
   item.group = c.db;
   item.name = c.name;
   item.kind = "collection";
   item.noun = "document";
-  item.resume_key = finished_key(c);
-  item.progress = &progress;
+  item.resume_key = std::move(resume_key);
+  item.progress = progress;
+  return item;
+}
+
+engine::ItemSpec collection_item(const CollectionInfo& c, mongoc_client_t* target, const std::string& where,
+                                 engine::ProgressItem& progress) {
+  engine::ItemSpec item = collection_spec(c, &progress, finished_key(c));
   item.readback = [target, &c, where] { return std::make_unique<FindSource>(target, c.db, c.name, where); };
   item.other_checks = [target, &c, where](bool again) -> std::string {
     if (index_fingerprints(c.indexes) == index_fingerprints(list_indexes(target, c.db, c.name, where))) return "";

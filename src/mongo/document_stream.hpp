@@ -105,6 +105,9 @@ std::string started_key(const CollectionInfo& c);
 std::vector<std::string> occupied_on_target(mongoc_client_t* target, const std::vector<const CollectionInfo*>& collections,
                                             const engine::ResumeState* resuming, const std::string& where);
 
+// A collection as an item of the lifecycle: its names and how progress counts it; the
+// caller adds how its documents move.
+engine::ItemSpec collection_spec(const CollectionInfo& c, engine::ProgressItem* progress, std::string resume_key);
 // A collection on a target server as the item lifecycle sees it: where its resume record
 // lives, how it is read back, and that its index set must be the source's. The command
 // adds how it is filled (prepare, source, sink, complete).

@@ -67,61 +67,69 @@ std::string path_identity(const std::string& path) {
 
 }  // namespace
 
-int dump(const DumpOptions& options) {
-  engine::RunSettings settings{"mongo dump", "mongo-dump", "the same --source, --out and --gzip", options.run};
-  std::optional<Uri> source;
-  auto open = [&] {
-    source = Uri::parse(options.source, "source");
-    return engine::Endpoints{source->display(), options.out_dir,
-                             source->display() + " -> " + path_identity(options.out_dir) + (options.gzip ? " (gzip)" : "")};
-  };
-  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
-    const Uri& uri = *source;
-    auto& report = frame.report();
-    ClientPool pool(uri);
-    std::vector<CollectionInfo> collections;
-    {
-      auto client = pool.acquire();
-      ping(client.get(), pool.where());
-      for (const auto& db : list_databases(client.get(), options.databases, pool.where()))
-        for (auto& c : list_collections(client.get(), db, pool.where())) collections.push_back(std::move(c));
-    }
+namespace {
+
+class MongoDump {
+ public:
+  explicit MongoDump(const DumpOptions& options) : options_(options) {}
+
+  engine::Endpoints open() {
+    uri_ = Uri::parse(options_.source, "source");
+    return {uri_->display(), options_.out_dir,
+            uri_->display() + " -> " + path_identity(options_.out_dir) + (options_.gzip ? " (gzip)" : "")};
+  }
+
+  int run(engine::RunFrame& frame) {
+    pool_ = std::make_unique<ClientPool>(*uri_);
+    list_collections_to_dump();
     frame.start_writing();
-    auto& lifecycle = frame.lifecycle();
-    archive::MongodumpLayout layout(options.out_dir, options.gzip);
-    std::vector<std::function<void()>> work;
-    for (const auto& c : collections) {
-      auto* item = &frame.progress().add(c.display(), c.bytes);
-      work.push_back([&, item, c_ptr = &c] {
-        const CollectionInfo& col = *c_ptr;
-        auto client = pool.acquire();
-        auto files = layout.collection(col.db, col.name);
-        if (col.is_view) {
-          // A view is its metadata only.
-          write_metadata(client.get(), pool.where(), col, layout, files);
-          report.add_item(col.db, engine::ItemReport::verified_item(col.name, "view"));
-          return;
-        }
-        engine::ItemSpec spec;
-        spec.group = col.db;
-        spec.name = col.name;
-        spec.kind = "collection";
-        spec.noun = "document";
-        spec.resume_key = finished_key(col);
-        spec.progress = item;
-        // Metadata first: a file an earlier run finished keeps both as they are.
-        spec.prepare = [&] { write_metadata(client.get(), pool.where(), col, layout, files); };
-        spec.source = [&] { return std::make_unique<FindSource>(client.get(), col.db, col.name, pool.where()); };
-        layout.write_documents(spec, files);
-        lifecycle.run(spec);
-      });
-    }
-    log::info("dumping {} collection(s) from {} to {}", collections.size(), uri.display(), options.out_dir);
-    frame.run_tasks("dumping", [&work](engine::TaskPool& tasks) {
-      for (const auto& w : work) tasks.submit(1, [&w](int) { w(); });
+    log::info("dumping {} collection(s) from {} to {}", collections_.size(), uri_->display(), options_.out_dir);
+    frame.run_tasks("dumping", [this, &frame](engine::TaskPool& tasks) {
+      for (const auto& c : collections_) {
+        auto* item = &frame.progress().add(c.display(), c.bytes);
+        tasks.submit(1, [this, &frame, &c, item](int) { dump_collection(frame, c, *item); });
+      }
     });
     return frame.conclude("dump complete and verified", "run the same command again without --resume");
-  });
+  }
+
+ private:
+  void list_collections_to_dump() {
+    auto client = pool_->acquire();
+    ping(client.get(), pool_->where());
+    for (const auto& db : list_databases(client.get(), options_.databases, pool_->where()))
+      for (auto& c : list_collections(client.get(), db, pool_->where())) collections_.push_back(std::move(c));
+  }
+
+  void dump_collection(engine::RunFrame& frame, const CollectionInfo& col, engine::ProgressItem& item) {
+    auto client = pool_->acquire();
+    auto files = layout_.collection(col.db, col.name);
+    if (col.is_view) {
+      // A view is its metadata only.
+      write_metadata(client.get(), pool_->where(), col, layout_, files);
+      frame.report().add_item(col.db, engine::ItemReport::verified_item(col.name, "view"));
+      return;
+    }
+    engine::ItemSpec spec = collection_spec(col, &item, finished_key(col));
+    // Metadata first: a file an earlier run finished keeps both as they are.
+    spec.prepare = [&] { write_metadata(client.get(), pool_->where(), col, layout_, files); };
+    spec.source = [&] { return std::make_unique<FindSource>(client.get(), col.db, col.name, pool_->where()); };
+    layout_.write_documents(spec, files);
+    frame.lifecycle().run(spec);
+  }
+
+  const DumpOptions& options_;
+  archive::MongodumpLayout layout_{options_.out_dir, options_.gzip};
+  std::optional<Uri> uri_;
+  std::unique_ptr<ClientPool> pool_;
+  std::vector<CollectionInfo> collections_;
+};
+
+}  // namespace
+
+int dump(const DumpOptions& options) {
+  MongoDump dump(options);
+  return engine::run_in_frame({"mongo dump", "mongo-dump", "the same --source, --out and --gzip", options.run}, dump);
 }
 
 namespace {
@@ -310,105 +318,122 @@ static nlohmann::json file_identity(const fs::path& file) {
   return {{"size", size}, {"mtime", time.time_since_epoch().count()}};
 }
 
-int restore(const RestoreOptions& options) {
-  engine::RunSettings settings{"mongo restore", "mongo-restore", "the same --dir, --db and --target", options.run};
-  std::optional<Uri> target;
-  auto open = [&] {
-    target = Uri::parse(options.target, "target");
-    return engine::Endpoints{options.dir, target->display(),
-                             path_identity(options.dir) + (options.db ? " as " + *options.db : "") + " -> " +
-                                 target->display()};
-  };
-  return engine::run_in_frame(settings, open, [&](engine::RunFrame& frame) {
-    const Uri& uri = *target;
-    auto& report = frame.report();
-    ClientPool pool(uri);
-    auto parallelism = plan_parallelism(uri, frame.jobs());
-    frame.limit_jobs(parallelism.jobs);
-    fs::path root(options.dir);
+namespace {
+
+class MongoRestore {
+ public:
+  explicit MongoRestore(const RestoreOptions& options) : options_(options) {}
+
+  engine::Endpoints open() {
+    uri_ = Uri::parse(options_.target, "target");
+    return {options_.dir, uri_->display(),
+            path_identity(options_.dir) + (options_.db ? " as " + *options_.db : "") + " -> " + uri_->display()};
+  }
+
+  int run(engine::RunFrame& frame) {
+    pool_ = std::make_unique<ClientPool>(*uri_);
+    parallelism_ = plan_parallelism(*uri_, frame.jobs());
+    frame.limit_jobs(parallelism_.jobs);
+    read_dump_directory(frame.report());
+    check_target(frame);
+    frame.start_writing();
+    log::info("restoring {} collection(s) from {} to {}", collections_.size(), options_.dir, uri_->display());
+    frame.run_tasks("restoring", [this, &frame](engine::TaskPool& tasks) {
+      for (const auto& c : collections_) {
+        if (c.info.is_view) continue;
+        auto* item = &frame.progress().add(c.info.display(), c.info.bytes);
+        tasks.submit(1, [this, &frame, &c, item](int) { restore_collection(frame, c, *item); });
+      }
+    });
+    {
+      // Views last: they may read other views and collections.
+      auto client = pool_->acquire();
+      for (const auto& c : collections_)
+        if (c.info.is_view) frame.report().add_item(c.info.db, create_view(client.get(), c.info, pool_->where()));
+    }
+    return frame.conclude("restore complete and verified", "run the same command with --drop, without --resume");
+  }
+
+ private:
+  void read_dump_directory(engine::Report& report) {
+    fs::path root(options_.dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec))
       throw Error(ExitCode::usage, "the dump directory " + root.string() + " does not exist", "check --dir");
     std::vector<std::string> left_out;
-    std::vector<DumpedCollection> collections;
     try {
-      collections = read_dump(root, options.db, left_out);
+      collections_ = read_dump(root, options_.db, left_out);
     } catch (const fs::filesystem_error& e) {
       throw Error(ExitCode::local_io, std::string("cannot read the dump: ") + e.what(), "check --dir and its permissions");
     }
     for (const auto& l : left_out) report.add_left_out(l);
-    if (collections.empty())
+    if (collections_.empty())
       throw Error(ExitCode::usage, "no .bson or .metadata.json files in " + root.string(),
                   "give the directory mongodump or decant mongo dump wrote");
-    int wire_version = 0;
-    {
-      // Refuse, before writing anything, a target that holds documents or a namespace a
-      // view would replace.
-      auto client = pool.acquire();
-      ping(client.get(), pool.where());
-      wire_version = max_wire_version(client.get(), pool.where());
-      std::vector<const CollectionInfo*> all;
-      for (const auto& c : collections) all.push_back(&c.info);
-      auto in_the_way = occupied_on_target(client.get(), all, options.run.resume ? &frame.state() : nullptr, pool.where());
-      if (!in_the_way.empty() && !options.drop)
-        throw Error(ExitCode::target_not_empty,
-                    fmt::format("the target already has documents in {}; nothing was changed",
-                                fmt::join(in_the_way, ", ")),
-                    options.run.resume ? "use --drop to drop and restore them again"
-                                   : "use --drop to replace them (as mongorestore --drop), or --resume to continue "
-                                     "an interrupted restore");
-    }
-    frame.start_writing();
-    auto& state = frame.state();
-    auto& lifecycle = frame.lifecycle();
-    std::vector<std::function<void()>> work;
-    for (const auto& c : collections) {
-      if (c.info.is_view) continue;
-      auto* item = &frame.progress().add(c.info.display(), c.info.bytes);
-      work.push_back([&, item, c_ptr = &c] {
-        const auto& d = *c_ptr;
-        auto client = pool.acquire();
-        auto spec = collection_item(d.info, client.get(), pool.where(), *item);
-        spec.source_side = "the file";
-        // Recorded before the drop, so that --resume knows a half-restored collection as its own.
-        spec.prepare = [&] {
-          state.mark_done(started_key(d.info));
-          drop_collection(client.get(), d.info.db, d.info.name, pool.where());
-          run_command(client.get(), d.info.db, create_command(d.info), pool.where());
-        };
-        spec.source = [&]() -> std::unique_ptr<engine::RowSource> {
-          if (d.bson.empty()) return std::make_unique<engine::EmptySource>();  // metadata only: no documents
-          return std::make_unique<archive::BsonFileSource>(d.bson);
-        };
-        spec.sink = [&] {
-          return make_insert_sink(client.get(), pool, d.info, d.info.bytes >= kParallelInsertBytes,
-                                  parallelism.inserters);
-        };
-        spec.complete = [&] {
-          if (!d.info.indexes.empty())
-            run_command(client.get(), d.info.db, create_indexes_command(d.info, wire_version), pool.where());
-        };
-        // The dump file must still be the one an earlier run restored the collection from.
-        spec.add_to_record = [&](nlohmann::json& record) { record["file"] = file_identity(d.bson); };
-        spec.check_record = [&](const nlohmann::json& record) -> std::string {
-          if (record.value("file", nlohmann::json()) == file_identity(d.bson)) return "";
-          return "the dump file " + d.bson.string() + " changed since an earlier run restored it";
-        };
-        lifecycle.run(spec);
-      });
-    }
-    log::info("restoring {} collection(s) from {} to {}", collections.size(), options.dir, uri.display());
-    frame.run_tasks("restoring", [&work](engine::TaskPool& tasks) {
-      for (const auto& w : work) tasks.submit(1, [&w](int) { w(); });
-    });
-    {
-      // Views last: they may read other views and collections.
-      auto client = pool.acquire();
-      for (const auto& c : collections)
-        if (c.info.is_view) report.add_item(c.info.db, create_view(client.get(), c.info, pool.where()));
-    }
-    return frame.conclude("restore complete and verified", "run the same command with --drop, without --resume");
-  });
+  }
+
+  // Refuses, before writing anything, a target that holds documents or a namespace a view
+  // would replace.
+  void check_target(engine::RunFrame& frame) {
+    auto client = pool_->acquire();
+    ping(client.get(), pool_->where());
+    wire_version_ = max_wire_version(client.get(), pool_->where());
+    std::vector<const CollectionInfo*> all;
+    for (const auto& c : collections_) all.push_back(&c.info);
+    bool resume = options_.run.resume;
+    auto in_the_way = occupied_on_target(client.get(), all, resume ? &frame.state() : nullptr, pool_->where());
+    if (in_the_way.empty() || options_.drop) return;
+    throw Error(ExitCode::target_not_empty,
+                fmt::format("the target already has documents in {}; nothing was changed", fmt::join(in_the_way, ", ")),
+                resume ? "use --drop to drop and restore them again"
+                       : "use --drop to replace them (as mongorestore --drop), or --resume to continue an "
+                         "interrupted restore");
+  }
+
+  void restore_collection(engine::RunFrame& frame, const DumpedCollection& d, engine::ProgressItem& item) {
+    auto client = pool_->acquire();
+    auto spec = collection_item(d.info, client.get(), pool_->where(), item);
+    spec.source_side = "the file";
+    // Recorded before the drop, so that --resume knows a half-restored collection as its own.
+    spec.prepare = [&] {
+      frame.state().mark_done(started_key(d.info));
+      drop_collection(client.get(), d.info.db, d.info.name, pool_->where());
+      run_command(client.get(), d.info.db, create_command(d.info), pool_->where());
+    };
+    spec.source = [&]() -> std::unique_ptr<engine::RowSource> {
+      if (d.bson.empty()) return std::make_unique<engine::EmptySource>();  // metadata only: no documents
+      return std::make_unique<archive::BsonFileSource>(d.bson);
+    };
+    spec.sink = [&] {
+      return make_insert_sink(client.get(), *pool_, d.info, d.info.bytes >= kParallelInsertBytes,
+                              parallelism_.inserters);
+    };
+    spec.complete = [&] {
+      if (!d.info.indexes.empty())
+        run_command(client.get(), d.info.db, create_indexes_command(d.info, wire_version_), pool_->where());
+    };
+    // The dump file must still be the one an earlier run restored the collection from.
+    spec.add_to_record = [&](nlohmann::json& record) { record["file"] = file_identity(d.bson); };
+    spec.check_record = [&](const nlohmann::json& record) -> std::string {
+      if (record.value("file", nlohmann::json()) == file_identity(d.bson)) return "";
+      return "the dump file " + d.bson.string() + " changed since an earlier run restored it";
+    };
+    frame.lifecycle().run(spec);
+  }
+
+  const RestoreOptions& options_;
+  std::optional<Uri> uri_;
+  std::unique_ptr<ClientPool> pool_;
+  InsertParallelism parallelism_;
+  int wire_version_ = 0;
+  std::vector<DumpedCollection> collections_;
+};
+
+}  // namespace
+
+int restore(const RestoreOptions& options) {
+  MongoRestore restore(options);
+  return engine::run_in_frame({"mongo restore", "mongo-restore", "the same --dir, --db and --target", options.run}, restore);
 }
 
 }  // namespace decant::mongo

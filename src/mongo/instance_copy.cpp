@@ -37,7 +37,9 @@ class MongoCopy {
   explicit MongoCopy(const CopyOptions& options) : options_(options), jobs_(engine::resolve_jobs(options.run.jobs)) {}
 
   // The ends of the copy, parsed (a malformed URI is a usage error).
-  engine::Endpoints parse();
+  engine::Endpoints open();
+  // A run with --resume; never a preflight, which has no frame.
+  bool resuming() const { return frame_ && frame_->resuming(); }
   int run(engine::RunFrame& frame);
   CopyPreflight preflight();
 
@@ -61,7 +63,7 @@ class MongoCopy {
   std::map<std::string, uint64_t> counts_before_;  // the source's, by DB.COLL
 };
 
-engine::Endpoints MongoCopy::parse() {
+engine::Endpoints MongoCopy::open() {
   source_uri_ = Uri::parse(options_.source, "source");
   target_uri_ = Uri::parse(options_.target, "target");
   return {source_uri_->display(), target_uri_->display(), source_uri_->display() + " -> " + target_uri_->display()};
@@ -116,12 +118,12 @@ void MongoCopy::check_targets() {
   auto tgt = target_pool_->acquire();
   std::vector<const CollectionInfo*> all;
   for (const auto& c : collections_) all.push_back(&c);
-  auto non_empty = occupied_on_target(tgt.get(), all, options_.run.resume ? &frame_->state() : nullptr, target_pool_->where());
+  auto non_empty = occupied_on_target(tgt.get(), all, resuming() ? &frame_->state() : nullptr, target_pool_->where());
   if (non_empty.empty() || options_.drop) return;
   throw Error(ExitCode::target_not_empty,
               fmt::format("the target already has documents in {} collection(s): {}; nothing was changed",
                           non_empty.size(), fmt::join(non_empty.begin(), non_empty.begin() + std::min<size_t>(5, non_empty.size()), ", ")),
-              options_.run.resume ? "use --drop to drop and copy them again"
+              resuming() ? "use --drop to drop and copy them again"
                               : "use --drop to replace them, or --resume to continue an interrupted copy");
 }
 
@@ -179,7 +181,7 @@ int MongoCopy::run(engine::RunFrame& frame) {
 }
 
 CopyPreflight MongoCopy::preflight() {
-  parse();
+  open();
   connect();
   plan();
   check_targets();
@@ -204,17 +206,13 @@ CopyPreflight MongoCopy::preflight() {
 }  // namespace
 
 CopyPreflight preflight_copy(const CopyOptions& options) {
-  CopyOptions checked = options;
-  checked.run.resume = false;
-  MongoCopy copy(checked);
+  MongoCopy copy(options);  // no frame: nothing is resumed or written
   return copy.preflight();
 }
 
 int copy_instance(const CopyOptions& options) {
   MongoCopy copy(options);
-  engine::RunSettings settings{"mongo copy", "mongo-copy", "the same --source and --target", options.run};
-  return engine::run_in_frame(settings, [&] { return copy.parse(); },
-                              [&](engine::RunFrame& frame) { return copy.run(frame); });
+  return engine::run_in_frame({"mongo copy", "mongo-copy", "the same --source and --target", options.run}, copy);
 }
 
 }  // namespace decant::mongo

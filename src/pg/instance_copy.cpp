@@ -60,7 +60,9 @@ class InstanceCopy {
   explicit InstanceCopy(const CopyOptions& options) : options_(options) {}
 
   // The ends of the copy, parsed (a malformed URI is a usage error).
-  engine::Endpoints parse();
+  engine::Endpoints open();
+  // A run with --resume; never a preflight, which has no frame.
+  bool resuming() const { return frame_ && frame_->resuming(); }
   int run(engine::RunFrame& frame);
   CopyPreflight preflight();
 
@@ -166,7 +168,7 @@ void InstanceCopy::plan_extensions() {
               "--extension-update NAME");
 }
 
-engine::Endpoints InstanceCopy::parse() {
+engine::Endpoints InstanceCopy::open() {
   source_info_ = ConnInfo::parse(options_.source, "source");
   target_info_ = ConnInfo::parse(options_.target, "target");
   return {source_info_.display(), target_info_.display(), source_info_.display() + " -> " + target_info_.display()};
@@ -176,7 +178,7 @@ engine::Endpoints InstanceCopy::parse() {
 void InstanceCopy::check_targets() {
   std::vector<std::string> non_empty;
   for (auto& db : databases_) {
-    if (options_.run.resume && frame_->state().done(run_key(*db, "created"))) continue;
+    if (resuming() && frame_->state().done(run_key(*db, "created"))) continue;
     auto exists = target_admin_.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {db->info.name});
     if (exists.rows() == 0) continue;
     auto conn = Connection::open(target_info_, db->info.name);
@@ -186,7 +188,7 @@ void InstanceCopy::check_targets() {
   throw Error(ExitCode::target_not_empty,
               fmt::format("the target already has non-empty database(s): {}; nothing was changed",
                           fmt::join(non_empty, ", ")),
-              options_.run.resume ? "use --clean to drop and copy them again"
+              resuming() ? "use --clean to drop and copy them again"
                               : "use --resume to continue an interrupted copy, or --clean to drop and recreate them");
 }
 
@@ -374,7 +376,7 @@ void InstanceCopy::restore_part(DatabaseRun& db, const std::string& section, con
   if (!part.empty() && frame_->state().done(part_key)) return;
   throw_if_interrupted();
   auto started = Clock::now();
-  SectionRestore how{section, skip, db.keep_owners, options_.run.resume, part, entries_per_transaction_,
+  SectionRestore how{section, skip, db.keep_owners, resuming(), part, entries_per_transaction_,
                      db.extensions.create_at};
   if (!schema_->restore(db.info.name, db.schema_file, db.toc, how))
     log::info("database {}: the {}{} was restored by the interrupted run", db.info.name, section,
@@ -422,7 +424,7 @@ int InstanceCopy::run(engine::RunFrame& frame) {
   for (auto& db : databases_) load_pre_data(*db);
   phase_done("pre-data");
 
-  DataCopy data({source_info_, target_info_, frame, databases_, binary_, options_.run.resume,
+  DataCopy data({source_info_, target_info_, frame, databases_, binary_, resuming(),
                  [this](const std::string& role) { return !roles_.unassumable.count(role); }, target_login_.name});
   data.run();
   phase_done("data and indexes");
@@ -455,7 +457,7 @@ int InstanceCopy::run(engine::RunFrame& frame) {
 }
 
 CopyPreflight InstanceCopy::preflight() {
-  parse();
+  open();
   connect_and_preflight();
   check_targets();
   CopyPreflight out;
@@ -481,17 +483,13 @@ CopyPreflight InstanceCopy::preflight() {
 }  // namespace
 
 CopyPreflight preflight_copy(const CopyOptions& options) {
-  CopyOptions checked = options;
-  checked.run.resume = false;
-  InstanceCopy copy(checked);
+  InstanceCopy copy(options);  // no frame: nothing is resumed or written
   return copy.preflight();
 }
 
 int copy_instance(const CopyOptions& options) {
   InstanceCopy copy(options);
-  engine::RunSettings settings{"pg copy", "pg-copy", "the same --source and --target", options.run};
-  return engine::run_in_frame(settings, [&] { return copy.parse(); },
-                              [&](engine::RunFrame& frame) { return copy.run(frame); });
+  return engine::run_in_frame({"pg copy", "pg-copy", "the same --source and --target", options.run}, copy);
 }
 
 }  // namespace decant::pg

@@ -1,4 +1,5 @@
 #include "engine/report.hpp"
+#include "engine/run_frame.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,25 +19,46 @@ nlohmann::json written(const std::filesystem::path& path) {
   return nlohmann::json::parse(decant::test::read_file(path));
 }
 
-TEST(RunReported, TheReportIsWrittenForEveryOutcome) {
+TEST(RunInFrame, TheReportIsWrittenForEveryOutcome) {
   TempDir tmp;
   auto path = (tmp.path() / "report.json").string();
-  Report report("pg copy", "src", "dst");
-  EXPECT_EQ(run_reported(path, report, [] { return 0; }), 0);
+  RunSettings settings{"pg copy", "", "", {}};
+  settings.run.report_path = path;
+  auto open = [] { return Endpoints{"src", "dst", ""}; };
+  EXPECT_EQ(run_in_frame(settings, open, [](RunFrame&) { return 0; }), 0);
   EXPECT_EQ(written(path)["exit_code"], 0);
+  EXPECT_EQ(written(path)["source"], "src");
+  EXPECT_EQ(written(path)["target"], "dst");
   EXPECT_TRUE(written(path)["verified"].get<bool>());
 
-  EXPECT_THROW(run_reported(path, report, []() -> int { throw Error(ExitCode::same_server, "the target is the source"); }),
+  EXPECT_THROW(run_in_frame(settings, open,
+                            [](RunFrame&) -> int { throw Error(ExitCode::same_server, "the target is the source"); }),
                Error);
-  EXPECT_EQ(written(path)["exit_code"], 14);
+  EXPECT_EQ(written(path)["exit_code"], static_cast<int>(ExitCode::same_server));
   EXPECT_EQ(written(path)["error"], "the target is the source");
+  EXPECT_EQ(written(path)["target"], "dst");
 
   // A bug, too: the report says so rather than being missing.
-  EXPECT_THROW(run_reported(path, report, []() -> int { throw std::logic_error("unexpected state"); }),
+  EXPECT_THROW(run_in_frame(settings, open, [](RunFrame&) -> int { throw std::logic_error("unexpected state"); }),
                std::logic_error);
-  EXPECT_EQ(written(path)["exit_code"], 1);
+  EXPECT_EQ(written(path)["exit_code"], static_cast<int>(ExitCode::internal));
   EXPECT_EQ(written(path)["error"], "internal error: unexpected state");
   EXPECT_FALSE(written(path)["verified"].get<bool>());
+
+  // Endpoints that cannot be known (a malformed URI): the report says what failed, with none.
+  bool ran = false;
+  EXPECT_THROW(run_in_frame(
+                   settings, []() -> Endpoints { throw Error(ExitCode::usage, "the source is not a URI"); },
+                   [&ran](RunFrame&) {
+                     ran = true;
+                     return 0;
+                   }),
+               Error);
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(written(path)["exit_code"], static_cast<int>(ExitCode::usage));
+  EXPECT_EQ(written(path)["error"], "the source is not a URI");
+  EXPECT_EQ(written(path)["source"], "");
+  EXPECT_EQ(written(path)["command"], "pg copy");
 }
 
 // A second signal writes the report from the signal watcher while the main thread may be
