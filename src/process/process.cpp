@@ -218,6 +218,37 @@ Read read_some(FileDescriptor& fd, std::string& into) {
   return Read::eof;
 }
 
+// Kills a child once its deadline has passed.
+void enforce_deadline(Child* child, const std::optional<Clock::time_point>& deadline) {
+  if (child && deadline && Clock::now() >= *deadline && !child->result.timed_out) {
+    child->result.timed_out = true;
+    child->signal_group(SIGKILL);
+  }
+}
+
+// Writes what a lone child's stdin takes of `feed`; closes it once all is written, or
+// when the child refuses more.
+void feed_stdin(Child& child, std::string& feed) {
+  ssize_t n = ::write(child.stdin_.get(), feed.data(), feed.size());
+  if (n > 0) feed.erase(0, static_cast<size_t>(n));
+  if ((n < 0 && errno != EAGAIN && errno != EINTR) || feed.empty()) child.stdin_.reset();
+}
+
+// Passes the whole lines of `partial` (the last one too `at_end`) through `filter`,
+// appending what it keeps to `out` (nothing when out is null: the consumer is gone).
+void filter_lines(std::string& partial, const LineFilter& filter, std::string* out, bool at_end) {
+  size_t start = 0;
+  for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1)
+    if (auto kept = filter(std::string_view(partial).substr(start, nl - start)))
+      if (out) *out += *kept + "\n";
+  partial.erase(0, start);
+  if (at_end && !partial.empty()) {
+    if (auto kept = filter(partial))
+      if (out) *out += *kept;
+    partial.clear();
+  }
+}
+
 // The one event loop: drains every output of `producer` and (when there is one)
 // `consumer`, streams the producer's stdout through `filter` into the consumer's stdin,
 // and enforces the timeouts.
@@ -235,19 +266,7 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
   if (!consumer && feed.empty()) producer.stdin_.reset();
   auto consumer_deadline = deadline_of(consumer_spec);
 
-  auto pass_lines = [&](bool at_end) {
-    size_t start = 0;
-    for (size_t nl; (nl = partial_line.find('\n', start)) != std::string::npos; start = nl + 1) {
-      if (auto out = (*filter)(std::string_view(partial_line).substr(start, nl - start)))
-        if (!consumer_gone) pending += *out + "\n";
-    }
-    partial_line.erase(0, start);
-    if (at_end && !partial_line.empty()) {
-      if (auto out = (*filter)(partial_line))
-        if (!consumer_gone) pending += *out;
-      partial_line.clear();
-    }
-  };
+  auto pass_lines = [&](bool at_end) { filter_lines(partial_line, *filter, consumer_gone ? nullptr : &pending, at_end); };
 
   for (;;) {
     // The producer has ended: the consumer gets EOF only if it succeeded; a consumer fed
@@ -289,13 +308,8 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
     bool waiting_for_producer = consumer && !producer_done && !producer.stdout_.valid();
     if (fds.empty() && !waiting_for_producer) break;
 
-    auto now = Clock::now();
-    for (auto [deadline, child] : {std::pair{producer_deadline, &producer}, std::pair{consumer_deadline, consumer}}) {
-      if (child && deadline && now >= *deadline && !child->result.timed_out) {
-        child->result.timed_out = true;
-        child->signal_group(SIGKILL);
-      }
-    }
+    enforce_deadline(&producer, producer_deadline);
+    enforce_deadline(consumer, consumer_deadline);
     // Wake up now and then: deadlines, and a producer that closed stdout before exiting.
     int rc = ::poll(fds.data(), fds.size(), 100);
     if (rc < 0 && errno != EINTR) break;
@@ -306,11 +320,7 @@ void drive(Child& producer, const ProcessSpec& producer_spec, Child* consumer, c
       read_some(*fd, *sink);
       if (consumer && fd == &producer.stdout_) pass_lines(false);
     }
-    if (feeding && (fds.back().revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = ::write(producer.stdin_.get(), feed.data(), feed.size());
-      if (n > 0) feed.erase(0, static_cast<size_t>(n));
-      if ((n < 0 && errno != EAGAIN && errno != EINTR) || feed.empty()) producer.stdin_.reset();
-    }
+    if (feeding && (fds.back().revents & (POLLOUT | POLLERR | POLLHUP))) feed_stdin(producer, feed);
     if (writing && (fds.back().revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t n = ::write(consumer->stdin_.get(), pending.data(), pending.size());
       if (n > 0) {
