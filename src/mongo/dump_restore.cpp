@@ -65,10 +65,6 @@ std::string path_identity(const std::string& path) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 class MongoDump {
  public:
   explicit MongoDump(const DumpOptions& options) : options_(options) {}

@@ -205,10 +205,8 @@ CopyPreflight MongoCopy::preflight() {
 
 }  // namespace
 
-CopyPreflight preflight_copy(const CopyOptions& options) {
-  MongoCopy copy(options);  // no frame: nothing is resumed or written
-  return copy.preflight();
-}
+// Without a frame: nothing is resumed or written.
+CopyPreflight preflight_copy(const CopyOptions& options) { return MongoCopy(options).preflight(); }
 
 int copy_instance(const CopyOptions& options) {
   MongoCopy copy(options);

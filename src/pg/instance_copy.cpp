@@ -482,10 +482,8 @@ CopyPreflight InstanceCopy::preflight() {
 
 }  // namespace
 
-CopyPreflight preflight_copy(const CopyOptions& options) {
-  InstanceCopy copy(options);  // no frame: nothing is resumed or written
-  return copy.preflight();
-}
+// Without a frame: nothing is resumed or written.
+CopyPreflight preflight_copy(const CopyOptions& options) { return InstanceCopy(options).preflight(); }
 
 int copy_instance(const CopyOptions& options) {
   InstanceCopy copy(options);
