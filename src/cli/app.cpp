@@ -39,6 +39,10 @@ const CommandExitCodes* command_exit_codes(std::string_view command) {
 }
 
 int run(int argc, char** argv) {
+  // Parse copies, and scrub the originals before anything else: `ps` reads our argv
+  // memory, and the driver's set-up below takes milliseconds.
+  std::vector<std::string> copies(argv, argv + argc);
+  scrub_passwords(argc, argv);
   mongo::init_driver();
   install_signal_handlers();
   CLI::App app{"decant: move self-hosted platform databases to external servers, fast and verified"};
@@ -66,9 +70,6 @@ int run(int argc, char** argv) {
   as_markdown->excludes(as_json);
   codes->footer(exit_codes_footer(kExitCodesExitCodes.codes));
 
-  // Parse copies, and scrub the originals first: `ps` reads our argv memory.
-  std::vector<std::string> copies(argv, argv + argc);
-  scrub_passwords(argc, argv);
   std::vector<char*> copy_ptrs;
   for (auto& c : copies) copy_ptrs.push_back(c.data());
   try {

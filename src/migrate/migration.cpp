@@ -138,6 +138,9 @@ engine::Endpoints Migration::open() {
       throw Error(ExitCode::usage, "the --pg-target URI has no password, which the application will need",
                   "put the target login's password in the URI (it goes into a Secret, never into files or logs)");
   }
+  // Tools and the namespace first: "no release in the namespace" must not stand for a
+  // namespace that does not exist.
+  cluster_.check();
   bool checks = !o_.rollback;
   release_ = read_release(cluster_, o_.plan.release, checks && o_.plan.pg_target.has_value(),
                           checks && o_.plan.mongo_target.has_value());

@@ -39,7 +39,8 @@ json external_values(const std::optional<std::string>& pg_target, const std::opt
     if (pg_secure_mode) values["postgresql"]["secureMode"] = true;
   }
   if (mongo_target) {
-    auto uri = mongo::Uri::parse(*mongo_target, "target");
+    // As the operator wrote it: the release gets none of decant's own driver options.
+    auto uri = mongo::Uri::parse_as_written(*mongo_target, "target");
     std::string hosts;
     for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri.get()); h; h = h->next)
       hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);

@@ -113,6 +113,18 @@ std::string Bson::json() const {
 }
 
 Uri Uri::parse(const std::string& text, const std::string& role) {
+  Uri out = parse_as_written(text, role);
+  mongoc_uri_t* uri = out.uri_.get();
+  // A dead host must not hang the command: bound server selection unless the user did.
+  if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 10000);
+  if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000);
+  if (!mongoc_uri_get_appname(uri)) mongoc_uri_set_appname(uri, "decant");
+  return out;
+}
+
+Uri Uri::parse_as_written(const std::string& text, const std::string& role) {
   init_driver();
   // An unescaped '@' in the password would make the driver read part of it as the host,
   // and show it in its messages: refuse it first.
@@ -137,12 +149,6 @@ Uri Uri::parse(const std::string& text, const std::string& role) {
   Uri out;
   out.uri_.reset(uri);
   out.role_ = role;
-  // A dead host must not hang the command: bound server selection unless the user did.
-  if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 10000);
-  if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000);
-  if (!mongoc_uri_get_appname(uri)) mongoc_uri_set_appname(uri, "decant");
   return out;
 }
 

@@ -53,6 +53,9 @@ class Uri {
  public:
   // Throws Error(usage) on a malformed connection string; `role` names it in messages.
   static Uri parse(const std::string& text, const std::string& role);
+  // The same, as written: without the timeouts and appname decant sets for its own
+  // connections (for what decant hands on, such as a Helm release's values).
+  static Uri parse_as_written(const std::string& text, const std::string& role);
   const mongoc_uri_t* get() const { return uri_.get(); }
   // hosts and user, never the password
   std::string display() const;

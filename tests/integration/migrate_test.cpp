@@ -165,6 +165,11 @@ TEST_F(MigrateTest, DryRunPrintsEveryCommandAndChangesNothing) {
   EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
   EXPECT_FALSE(t.pg.database_exists("circle"));
   EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+
+  // A namespace that does not exist is named so (not "no Helm release in the namespace").
+  auto nowhere = decant_on_cluster("migrate", base_args("nowhere", t, dir));
+  EXPECT_EQ(nowhere.exit_code, code_of(ExitCode::cluster_mismatch)) << nowhere.err;
+  EXPECT_NE(nowhere.err.find("the namespace nowhere does not exist"), std::string::npos) << nowhere.err;
 }
 
 // Server 4.8 supports PostgreSQL 12-14: a 15 blocks migrate before any downtime, unless
