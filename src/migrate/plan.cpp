@@ -331,10 +331,12 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
       if (standbys >= 1) {
         plan.checks.push_back(fmt::format("the PostgreSQL target has {} streaming standby(s)", standbys));
       } else {
+        // Accepted, it is said so, not suggested again.
         Finding f{ExitCode::cluster_mismatch,
                   "the PostgreSQL target has no streaming standby: at least two PostgreSQL servers are advised for "
                   "recovery and backups",
-                  "add a standby, or accept a single server with --allow-single-server"};
+                  options.allow_single_server ? "accepted with --allow-single-server"
+                                              : "add a standby, or accept a single server with --allow-single-server"};
         (options.allow_single_server ? plan.warnings : plan.blockers).push_back(std::move(f));
       }
     }

@@ -56,6 +56,8 @@ TEST_F(PlanTest, FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady) {
   auto text = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server"});
   EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
   EXPECT_NE(text.out.find("ready: nothing blocks"), std::string::npos) << text.out;
+  // The flag given is not suggested again.
+  EXPECT_EQ(text.out.find("or accept a single server with --allow-single-server"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("password in Secret postgresql key postgresql-password"), std::string::npos) << text.out;
 }
 
