@@ -17,6 +17,7 @@
 
 #include "process/process.hpp"
 #include "crypto/age.hpp"
+#include "fixtures.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"
 #include "s3_server.hpp"
@@ -26,8 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
-
 void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
   out << bytes;
@@ -36,21 +35,9 @@ void write_file(const fs::path& p, const std::string& bytes) {
 constexpr const char* kPassword = "s3cret-backup-pw";
 
 // Every test on a local directory and on S3 (versitygw).
-class BackupTest : public ::testing::TestWithParam<bool> {
+class BackupTest : public BackupFixture<FerretDb> {
  protected:
-  void SetUp() override {
-    source_ = std::make_unique<FerretDb>(FerretDb::Options{"root", kPassword, false});
-    target_ = std::make_unique<FerretDb>();
-    work_ = make_temp_dir("decant-backup-test");
-    repository_ = std::make_unique<TestRepository>(GetParam(), work_);
-    repo_ = repository_->dir();
-    key_ = crypto::AgeIdentity::generate();
-    write_file(work_ / "key.txt", "# a test identity\n" + key_.encoded() + "\n");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(work_, ec);
-  }
+  BackupTest() : BackupFixture("decant-backup-test", FerretDb::Options{"root", kPassword, false}) {}
 
   void load_source() const {
     std::vector<std::string> docs;
@@ -120,15 +107,6 @@ class BackupTest : public ::testing::TestWithParam<bool> {
     // Every collection with its options, the empty one too.
     EXPECT_EQ(target_->collections("circle_ghe"), source_->collections("circle_ghe"));
   }
-
-  std::unique_ptr<FerretDb> source_, target_;
-  RunResult decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
-    return repository_->run(args, env);
-  }
-
-  fs::path work_, repo_;  // repo_: where the repository's objects are files
-  std::unique_ptr<TestRepository> repository_;
-  crypto::AgeIdentity key_;
 };
 
 TEST_P(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
@@ -260,17 +238,7 @@ TEST_P(BackupTest, AKilledCreateIsNeverCompleteAndResumeFinishesIt) {
   load_many();
   auto args = create_args();
   args.insert(args.end(), {"--jobs", "1"});
-  {
-    auto started = repository_->start(args, work_);
-    BackgroundDecant& run = *started;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline &&
-           !contains(read_file(work_ / "state" / "journal"), "mongo/collection/bulk.chunk_"))
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_TRUE(run.running()) << "finished before it could be killed";
-    run.kill(SIGKILL);
-    run.wait();
-  }
+  ASSERT_NO_FATAL_FAILURE(kill_once_journal_has(args, "mongo/collection/bulk.chunk_"));
   auto entries = list();
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["state"], "writing");

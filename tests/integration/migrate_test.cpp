@@ -11,6 +11,7 @@
 
 #include "crypto/age.hpp"
 #include "k8s/cluster.hpp"
+#include "fixtures.hpp"
 #include "k8s_fixture.hpp"
 #include "s3_server.hpp"
 
@@ -20,13 +21,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kTargetPassword = "target-Pw-1";
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class MigrateTest : public StandinTest {
  protected:
@@ -50,9 +44,25 @@ class MigrateTest : public StandinTest {
   bool exists(const std::string& ns, const std::string& what) {
     return cluster_->kubectl({"-n", ns, "get", what}).exit_code == 0;
   }
-  std::vector<std::string> base_args(const std::string& ns, const Targets& t, const fs::path& dir) {
-    return {"-n", ns, "--pg-target", t.pg_uri(), "--mongo-target", t.mongo.uri(), "--allow-single-server",
-            "--state-dir", (dir / "state").string(), "--wait-timeout", "120", "--jobs", "2"};
+  // After --rollback: the release on its own PostgreSQL again, the frontend back at its two
+  // ready replicas, decant's ConfigMap and Secret gone.
+  void expect_rolled_back(const std::string& ns) {
+    EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
+    auto frontend = deployment(ns, "frontend");
+    EXPECT_EQ(frontend["spec"]["replicas"], 2);
+    EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+    EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+    EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
+  }
+  // migrate's arguments for the release in `ns` and the targets `t`, its state in `dir`,
+  // then `more`.
+  std::vector<std::string> base_args(const std::string& ns, const Targets& t, const fs::path& dir,
+                                     const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args{"-n", ns, "--pg-target", t.pg_uri(), "--mongo-target", t.mongo.uri(),
+                                  "--allow-single-server", "--state-dir", (dir / "state").string(), "--wait-timeout",
+                                  "120", "--jobs", "2"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
   }
 };
 
@@ -110,7 +120,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   auto secret = json::parse(cluster_->must_kubectl({"-n", ns, "get", "secret", "decant-external-databases", "-o", "json"}));
   EXPECT_EQ(decant::k8s::secret_data(secret["data"]["postgres-password"]), kTargetPassword);
   EXPECT_EQ(secret["metadata"]["annotations"].dump().find(kTargetPassword), std::string::npos);
-  auto overlay = slurp(dir / "values.yaml");
+  auto overlay = read_file(dir / "values.yaml");
   EXPECT_NE(overlay.find("\"internal\": false"), std::string::npos) << overlay;
   EXPECT_EQ(overlay.find(kTargetPassword), std::string::npos) << "a password in the values file";
 
@@ -122,7 +132,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   EXPECT_NE(frontend["spec"]["template"].dump().find(R"({"name":"POSTGRES_HOST","value":"127.0.0.1"})"), std::string::npos);
   EXPECT_FALSE(exists(ns, "statefulset/postgresql"));
 
-  auto report = json::parse(slurp(dir / "report.json"));
+  auto report = json::parse(read_file(dir / "report.json"));
   EXPECT_EQ(report["exit_code"], 0);
   EXPECT_EQ(report["revision_before"], 1);
   EXPECT_EQ(report["revision_after"], 2);
@@ -153,9 +163,7 @@ TEST_F(MigrateTest, DryRunPrintsEveryCommandAndChangesNothing) {
   install_standin(ns, "circleci-server");
   Targets t;
   auto dir = make_temp_dir("decant-migrate");
-  auto args = base_args(ns, t, dir);
-  args.push_back("--dry-run");
-  auto r = decant_on_cluster("migrate", args);
+  auto r = decant_on_cluster("migrate", base_args(ns, t, dir, {"--dry-run"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_secrets(r);
   EXPECT_NE(r.out.find("scale deployment --selector=layer=application --replicas=0"), std::string::npos) << r.out;
@@ -185,19 +193,15 @@ TEST_F(MigrateTest, AnUnsupportedPostgresqlMajorBlocksUnlessAcceptedAndTheReport
                                 (dir / "state").string(), "--report", (dir / "report.json").string()};
   auto blocked = decant_on_cluster("migrate", args);
   EXPECT_EQ(blocked.exit_code, code_of(ExitCode::unsupported_target)) << blocked.out << blocked.err;
-  EXPECT_NE(blocked.err.find("the PostgreSQL target runs PostgreSQL 15, which CircleCI Server 4.8 does not support "
-                             "(12-14 (tested: 12))"),
-            std::string::npos)
-      << blocked.err;
+  EXPECT_TRUE(says(blocked.err, "the PostgreSQL target runs PostgreSQL 15, which CircleCI Server 4.8 does not support "
+                                "(12-14 (tested: 12))"));
   EXPECT_NE(blocked.err.find("--allow-unsupported-target"), std::string::npos) << blocked.err;
   args.push_back("--allow-unsupported-target");
   auto accepted = decant_on_cluster("migrate", args);
   ASSERT_EQ(accepted.exit_code, 0) << accepted.out << accepted.err;
-  auto report = json::parse(slurp(dir / "report.json"));
+  auto report = json::parse(read_file(dir / "report.json"));
   EXPECT_EQ(report["dry_run"], true);
-  EXPECT_NE(report["warnings"].dump().find("PostgreSQL 15, which CircleCI Server 4.8 does not support"),
-            std::string::npos)
-      << report.dump(2);
+  EXPECT_TRUE(says(report["warnings"].dump(), "PostgreSQL 15, which CircleCI Server 4.8 does not support")) << report.dump(2);
   EXPECT_FALSE(pg15.database_exists("circle"));
 }
 
@@ -206,9 +210,7 @@ TEST_F(MigrateTest, AChartThatCannotBeAppliedScalesTheApplicationBackUp) {
   install_standin(ns, "circleci-server");
   Targets t;
   auto dir = make_temp_dir("decant-migrate");
-  auto args = base_args(ns, t, dir);
-  args.push_back("--chart=" + (dir / "no-such-chart").string());
-  auto r = decant_on_cluster("migrate", args);
+  auto r = decant_on_cluster("migrate", base_args(ns, t, dir, {"--chart=" + (dir / "no-such-chart").string()}));
   EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
   EXPECT_NE(r.err.find("the application was scaled back up"), std::string::npos) << r.err;
   auto frontend = deployment(ns, "frontend");
@@ -242,12 +244,7 @@ TEST_F(MigrateTest, AnUpgradeThatNeverBecomesReadyFailsAndRollbackRestores) {
   rollback_args.push_back("--rollback");
   auto back = decant_on_cluster("migrate", rollback_args);
   ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
-  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
-  auto frontend = deployment(ns, "frontend");
-  EXPECT_EQ(frontend["spec"]["replicas"], 2);
-  EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
-  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
-  EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
+  expect_rolled_back(ns);
 }
 
 TEST_F(MigrateTest, WithoutAChartItStopsAfterTheCopyAndResumeFinishes) {
@@ -300,9 +297,7 @@ TEST_F(MigrateTest, AfterASigkillAtEachPhaseResumeFinishesAndRollbackRestores) {
         args.push_back("--resume");
         auto done = decant_on_cluster("migrate", args);
         ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
-        EXPECT_NE(done.err.find(phase == "upgrade" ? "ready: done" : phase + ": done by the interrupted run"),
-                  std::string::npos)
-            << done.err;
+        EXPECT_TRUE(says(done.err, phase == "upgrade" ? "ready: done" : phase + ": done by the interrupted run"));
         EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], false);
         EXPECT_EQ(deployment(ns, "frontend")["status"]["readyReplicas"], 2);
         EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
@@ -311,12 +306,7 @@ TEST_F(MigrateTest, AfterASigkillAtEachPhaseResumeFinishesAndRollbackRestores) {
         auto back = decant_on_cluster("migrate", {"-n", ns, "--rollback", "--state-dir", (dir / "state").string(),
                                                   "--wait-timeout", "120"});
         ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
-        EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], true);
-        auto frontend = deployment(ns, "frontend");
-        EXPECT_EQ(frontend["spec"]["replicas"], 2);
-        EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
-        EXPECT_FALSE(exists(ns, "secret/decant-external-databases"));
-        EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+        expect_rolled_back(ns);
       }
       cluster_->kubectl({"delete", "namespace", ns, "--wait=false"});
     }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "process/process.hpp"
+#include "fixtures.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"
 
@@ -17,10 +18,6 @@ namespace decant::test {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // Documents with the BSON types FerretDB stores, in unusual field orders.
 std::vector<std::string> build_documents(int count) {
@@ -39,17 +36,9 @@ std::vector<std::string> build_documents(int count) {
   return docs;
 }
 
-class MongoCopyTest : public ::testing::Test {
+class MongoCopyTest : public ServerPairFixture<FerretDb> {
  protected:
-  void SetUp() override {
-    source_ = std::make_unique<FerretDb>();
-    target_ = std::make_unique<FerretDb>();
-    work_ = make_temp_dir("decant-mongo-test");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(work_, ec);
-  }
+  MongoCopyTest() : ServerPairFixture("decant-mongo-test") {}
 
   void load_circle() const {
     source_->insert("circle_ghe", "builds", build_documents(5000));
@@ -99,16 +88,7 @@ class MongoCopyTest : public ::testing::Test {
     }
   }
 
-  void wait_for_state(const std::string& needle) const {
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline &&
-           !contains(read_file(work_ / "state" / "journal"), needle))
-      std::this_thread::sleep_for(2ms);
-  }
-
-  std::unique_ptr<FerretDb> source_;
-  std::unique_ptr<FerretDb> target_;
-  fs::path work_;
+  void wait_for_state(const std::string& needle) const { wait_for_journal(work_ / "state", needle); }
 };
 
 TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
@@ -124,15 +104,7 @@ TEST_F(MongoCopyTest, CopiesCollectionsDocumentsAndIndexesByteForByte) {
   EXPECT_TRUE(contains(r.out, "circle_ghe.builds")) << "a summary line per collection: " << r.out;
   auto j = report();
   EXPECT_TRUE(j["verified"].get<bool>());
-  bool saw_builds = false;
-  for (const auto& db : j["databases"])
-    for (const auto& item : db["items"])
-      if (item["name"] == "builds") {
-        saw_builds = true;
-        EXPECT_EQ(item["rows"], 5000);
-        EXPECT_EQ(item["source_digest"], item["target_digest"]);
-      }
-  EXPECT_TRUE(saw_builds);
+  expect_item_copied(j, "builds", 5000);
   bool unchanged = false;
   for (const auto& check : j["checks"])
     unchanged = unchanged || (check["what"] == "source unchanged during the copy" && check["ok"].get<bool>());
@@ -192,10 +164,7 @@ TEST_F(MongoCopyTest, ResumesAfterSigkillAndVerifiesFinishedCollectionsAgain) {
   auto r = run_decant(args({"--resume"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same("bulk");
-  int resumed = 0, copied = 0;
-  auto j = report();
-  for (const auto& db : j["databases"])
-    for (const auto& item : db["items"]) (item["resumed"].get<bool>() ? resumed : copied)++;
+  auto [resumed, copied] = resumed_and_not(report());
   EXPECT_GE(resumed, 1);
   EXPECT_GE(copied, 1);
 }
@@ -207,9 +176,7 @@ TEST_F(MongoCopyTest, ADocumentChangedOnTheTargetIsCaughtOnResume) {
   ASSERT_TRUE(run.running());
   run.kill(SIGKILL);
   run.wait();
-  std::string finished;
-  for (const auto& key : journal_keys(work_ / "state"))
-    if (key.rfind("collection/bulk.", 0) == 0) finished = key.substr(std::string("collection/bulk.").size());
+  std::string finished = last_journal_key(work_ / "state", "collection/bulk.");
   ASSERT_FALSE(finished.empty());
   target_->command("bulk", R"({"update": ")" + finished +
                                R"(", "updates": [{"q": {"n": 5}, "u": {"$set": {"name": "changed"}}}]})");

@@ -17,16 +17,13 @@
 #include "archive/dump_names.hpp"
 #include "process/process.hpp"
 #include "engine/stream.hpp"
+#include "fixtures.hpp"
 #include "mongo_server.hpp"
 #include "pg_server.hpp"
 
 namespace decant::test {
 namespace {
 namespace fs = std::filesystem;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string bson_tool(const std::vector<std::string>& args, int expect_exit = 0) {
   std::vector<std::string> argv{"/usr/bin/python3", BSON_TOOL};
@@ -45,17 +42,10 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-class MongoDumpTest : public ::testing::Test {
+class MongoDumpTest : public ServerPairFixture<FerretDb> {
  protected:
-  void SetUp() override {
-    source_ = std::make_unique<FerretDb>();
-    target_ = std::make_unique<FerretDb>();
-    work_ = make_temp_dir("decant-dump-test");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(work_, ec);
-  }
+  MongoDumpTest() : ServerPairFixture("decant-dump-test") {}
+
   void load_source() const {
     std::vector<std::string> docs;
     for (int i = 0; i < 3000; ++i)
@@ -81,10 +71,7 @@ class MongoDumpTest : public ::testing::Test {
   // Starts `args` in the background and SIGKILLs it once its state records a finished collection.
   void kill_after_a_collection(const std::vector<std::string>& args) const {
     BackgroundDecant run(args, work_);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline &&
-           !contains(read_file(work_ / "state" / "journal"), "collection/bulk.chunk_"))
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    wait_for_journal(work_ / "state", "collection/bulk.chunk_");
     ASSERT_TRUE(run.running()) << "finished before it could be interrupted";
     run.kill(SIGKILL);
     run.wait();
@@ -113,18 +100,18 @@ class MongoDumpTest : public ::testing::Test {
     return "";
   }
 
-  // Items of the --report file: {resumed, done again}.
-  std::pair<int, int> resumed_and_redone() const {
-    auto j = nlohmann::json::parse(read_file(work_ / "report.json"));
-    int resumed = 0, redone = 0;
-    for (const auto& db : j["databases"])
-      for (const auto& item : db["items"]) (item["resumed"].get<bool>() ? resumed : redone)++;
-    return {resumed, redone};
+  // Loads the chunks, starts `dump` and SIGKILLs it once it has finished a collection:
+  // that collection ("" if none).
+  std::string interrupted_dump(const std::vector<std::string>& dump) const {
+    load_chunks();
+    kill_after_a_collection(dump);
+    return finished_collection();
   }
 
-  std::unique_ptr<FerretDb> source_;
-  std::unique_ptr<FerretDb> target_;
-  fs::path work_;
+  // Items of the --report file: {resumed, done again}.
+  std::pair<int, int> resumed_and_redone() const {
+    return resumed_and_not(nlohmann::json::parse(read_file(work_ / "report.json")));
+  }
 };
 
 TEST_F(MongoDumpTest, DumpIsTheMongodumpLayoutAndMatchesTheSourceByteForByte) {
@@ -243,11 +230,9 @@ TEST_F(MongoDumpTest, AMongodumpTimeSeriesCollectionIsRefusedBeforeAnythingIsWri
 }
 
 TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
-  load_chunks();
   fs::path out = work_ / "dump";
   auto dump = dump_args(out);
-  kill_after_a_collection(dump);
-  std::string finished = finished_collection();
+  std::string finished = interrupted_dump(dump);
   ASSERT_FALSE(finished.empty());
   auto resume = dump;
   resume.push_back("--resume");
@@ -272,11 +257,9 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesAndAFileChangedSinceIsCaught) {
 }
 
 TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
-  load_chunks();
   fs::path out = work_ / "dump";
   auto dump = dump_args(out);
-  kill_after_a_collection(dump);
-  std::string finished = finished_collection();
+  std::string finished = interrupted_dump(dump);
   ASSERT_FALSE(finished.empty());
   auto bson_time = fs::last_write_time(out / "bulk" / (finished + ".bson"));
   auto metadata_time = fs::last_write_time(out / "bulk" / (finished + ".metadata.json"));
@@ -292,16 +275,10 @@ TEST_F(MongoDumpTest, AnInterruptedDumpResumesWithoutRewritingFinishedFiles) {
 }
 
 TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThereIsRoom) {
-  if (geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  SmallDisk disk(work_ / "small", "256k");
+  if (!disk.mounted()) GTEST_SKIP() << disk.why();
+  fs::path small = disk.dir();
   load_chunks();  // about 1 MB of documents
-  fs::path small = work_ / "small";
-  fs::create_directories(small);
-  auto mounted = run_process({{"mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small.string()}, {}, {}});
-  if (mounted.exit_status != 0) GTEST_SKIP() << "cannot mount a tmpfs here: " << mounted.errors;
-  struct Unmount {
-    fs::path dir;
-    ~Unmount() { run_process({{"umount", "-l", dir.string()}, {}, {}}); }
-  } unmount{small};
   auto dump = dump_args(small / "dump");
   auto r = run_decant(dump);
   EXPECT_EQ(r.exit_code, code_of(ExitCode::local_io)) << r.out << r.err;
@@ -311,7 +288,7 @@ TEST_F(MongoDumpTest, AFullDiskStopsTheDumpWithOneLineAndResumeFinishesOnceThere
   for (const auto& l : lines(r.err)) error_lines += contains(l, "error");
   EXPECT_EQ(error_lines, 1u) << r.err;
 
-  ASSERT_EQ(run_process({{"mount", "-o", "remount,size=64m", small.string()}, {}, {}}).exit_status, 0);
+  ASSERT_TRUE(disk.resize("64m"));
   dump.push_back("--resume");
   auto resumed = run_decant(dump);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;

@@ -1,10 +1,8 @@
 #include "mongo_server.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +18,6 @@
 #include "mongo/document_stream.hpp"
 #include "process/process.hpp"
 #include "pg_server.hpp"
-
-extern char** environ;
 
 namespace decant::test {
 namespace fs = std::filesystem;
@@ -94,16 +90,8 @@ FerretDb::FerretDb(Options options) : options_(std::move(options)) {
     args.push_back("--setup-username=" + options_.user);
     args.push_back("--setup-password=" + options_.password);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, (dir_ / "ferretdb.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + args[0] + " (run scripts/install-ferretdb.sh)");
+  if (spawn_to_files(pid_, args, dir_ / "ferretdb.log", dir_ / "ferretdb.log") != 0)
+    throw std::runtime_error("cannot start " + args[0] + " (run scripts/install-ferretdb.sh)");
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (!port_open(port_)) {
     if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) == pid_)

@@ -15,6 +15,7 @@
 
 #include "process/process.hpp"
 #include "crypto/age.hpp"
+#include "fixtures.hpp"
 #include "pg_server.hpp"
 #include "s3_server.hpp"
 
@@ -23,25 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
-
 // Every test on a local directory and on S3 (versitygw).
-class PgBackupTest : public ::testing::TestWithParam<bool> {
+class PgBackupTest : public BackupFixture<PgServer> {
  protected:
-  void SetUp() override {
-    int major = server_available(12) ? 12 : 15;
-    source_ = std::make_unique<PgServer>(PgServer::Options{.major = major});
-    target_ = std::make_unique<PgServer>();
-    work_ = make_temp_dir("decant-pg-backup-test");
-    repository_ = std::make_unique<TestRepository>(GetParam(), work_);
-    repo_ = repository_->dir();
-    key_ = crypto::AgeIdentity::generate();
-    std::ofstream(work_ / "key.txt") << key_.encoded() << "\n";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(work_, ec);
-  }
+  PgBackupTest() : BackupFixture("decant-pg-backup-test", PgServer::Options{.major = server_available(12) ? 12 : 15}) {}
   void load_source() const {
     source_->exec("CREATE ROLE app LOGIN PASSWORD 'app-pw' CONNECTION LIMIT 7; CREATE ROLE readers NOLOGIN; "
                   "GRANT readers TO app");
@@ -155,15 +141,6 @@ GRANT SELECT ON LARGE OBJECT 4242 TO readers;
     }
     expect_restored(&into);
   }
-
-  std::unique_ptr<PgServer> source_, target_;
-  RunResult decant(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) const {
-    return repository_->run(args, env);
-  }
-
-  fs::path work_, repo_;  // repo_: where the repository's objects are files
-  std::unique_ptr<TestRepository> repository_;
-  crypto::AgeIdentity key_;
 };
 
 TEST_P(PgBackupTest, RestoresTablesSequencesLargeObjectsRolesAndIndexesOntoANewerMajor) {
@@ -274,16 +251,7 @@ TEST_P(PgBackupTest, AKilledCreateResumesInANewSnapshotAndRestores) {
   load_many();
   auto args = create_args();
   args.insert(args.end(), {"--jobs", "1"});
-  {
-    auto started = repository_->start(args, work_);
-    BackgroundDecant& run = *started;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline && !contains(read_file(work_ / "state" / "journal"), "/table/"))
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_TRUE(run.running()) << "finished before it could be killed";
-    run.kill(SIGKILL);
-    run.wait();
-  }
+  ASSERT_NO_FATAL_FAILURE(kill_once_journal_has(args, "/table/"));
   source_->exec("INSERT INTO t0 VALUES (-1, 'written after the kill')", "many");
   args.push_back("--resume");
   auto resumed = decant(args);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "process/process.hpp"
+#include "fixtures.hpp"
 #include "pg_fixture.hpp"
 #include "pg_server.hpp"
 
@@ -23,12 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-class PgCopyTest : public ::testing::Test {
+class PgCopyTest : public WorkDirFixture<> {
  protected:
+  PgCopyTest() : WorkDirFixture("decant-test") {}
   static void SetUpTestSuite() {
     source_ = new PgServer();
     load_source_data(*source_);
@@ -39,12 +37,11 @@ class PgCopyTest : public ::testing::Test {
   }
   void SetUp() override {
     target_ = std::make_unique<PgServer>();
-    work_ = make_temp_dir("decant-test");
+    WorkDirFixture::SetUp();
   }
   void TearDown() override {
     target_.reset();
-    std::error_code ec;
-    fs::remove_all(work_, ec);
+    WorkDirFixture::TearDown();
   }
 
   std::vector<std::string> copy_args(std::vector<std::string> extra = {}) const {
@@ -77,6 +74,23 @@ class PgCopyTest : public ::testing::Test {
     EXPECT_EQ(schema_dump(*source_, db), schema_dump(*target_, db)) << "schema of " << db;
   }
 
+  // Copies "bulk" one table at a time and SIGKILLs the run once a table is finished (call
+  // it in ASSERT_NO_FATAL_FAILURE).
+  void kill_bulk_copy_after_a_table() const {
+    BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
+    wait_for_a_finished_table(run);
+    ASSERT_TRUE(run.running());
+    run.kill(SIGKILL);
+    run.wait();
+  }
+
+  // --resume finishes the interrupted copy of `db`: the same database on both servers.
+  void expect_resume_finishes(const std::string& db) const {
+    auto r = run_decant(copy_args({"--dbname", db, "--resume"}));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    expect_same_database(db);
+  }
+
   // The source still holds what load_source_data() put there.
   void expect_same_database_as_loaded() const {
     EXPECT_EQ(source_->value("SELECT count(*) FROM all_types", "app"), "20004");
@@ -85,7 +99,6 @@ class PgCopyTest : public ::testing::Test {
 
   static PgServer* source_;
   std::unique_ptr<PgServer> target_;
-  fs::path work_;
 };
 PgServer* PgCopyTest::source_ = nullptr;
 
@@ -146,15 +159,7 @@ TEST_F(PgCopyTest, CopiesTheWholeInstanceAndVerifiesIt) {
   auto j = report();
   EXPECT_TRUE(j["verified"].get<bool>());
   EXPECT_EQ(j["exit_code"], 0);
-  bool saw_all_types = false;
-  for (const auto& db : j["databases"])
-    for (const auto& item : db["items"])
-      if (item["name"] == "public.all_types") {
-        saw_all_types = true;
-        EXPECT_EQ(item["rows"], 20004);
-        EXPECT_EQ(item["source_digest"], item["target_digest"]);
-      }
-  EXPECT_TRUE(saw_all_types);
+  expect_item_copied(j, "public.all_types", 20004);
   EXPECT_TRUE(contains(r.out, "copy complete and verified")) << r.out;
   EXPECT_TRUE(contains(r.out, "app")) << r.out;
   EXPECT_FALSE(fs::exists(work_ / "state")) << "the resume state is removed after a verified copy";
@@ -260,27 +265,17 @@ TEST_F(PgCopyTest, ResumesAfterSigkillWithoutCopyingFinishedTablesAgain) {
   EXPECT_EQ(refused.exit_code, code_of(ExitCode::target_not_empty)) << refused.err;
   EXPECT_TRUE(contains(refused.err, "--resume")) << refused.err;
 
-  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  expect_same_database("bulk");
-  int resumed = 0, copied = 0;
-  auto j = report();  // a named copy: iterating a temporary's member would dangle
-  for (const auto& db : j["databases"])
-    for (const auto& item : db["items"]) (item["resumed"].get<bool>() ? resumed : copied)++;
+  expect_resume_finishes("bulk");
+  auto j = report();
+  auto [resumed, copied] = resumed_and_not(j);
   EXPECT_GE(resumed, 1) << j.dump(1);
   EXPECT_GE(copied, 1);
 }
 
 TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
-  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
-  wait_for_a_finished_table(run);
-  ASSERT_TRUE(run.running());
-  run.kill(SIGKILL);
-  run.wait();
+  ASSERT_NO_FATAL_FAILURE(kill_bulk_copy_after_a_table());
   // Change one value in a table the first run finished.
-  std::string finished;
-  for (const auto& key : journal_keys(work_ / "state"))
-    if (key.rfind("bulk/table/", 0) == 0) finished = key.substr(std::string("bulk/table/").size());
+  std::string finished = last_journal_key(work_ / "state", "bulk/table/");
   ASSERT_FALSE(finished.empty());
   target_->exec("UPDATE " + finished + " SET body = body || '!' WHERE id = 1", "bulk");
 
@@ -297,9 +292,7 @@ TEST_F(PgCopyTest, SigintStopsCleanlyAndResumeFinishes) {
   run.kill(SIGINT);
   EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
   EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
-  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  expect_same_database("bulk");
+  expect_resume_finishes("bulk");
 }
 
 TEST_F(PgCopyTest, LostConnectionIsReportedAndResumeFinishes) {
@@ -312,17 +305,11 @@ TEST_F(PgCopyTest, LostConnectionIsReportedAndResumeFinishes) {
   EXPECT_EQ(run.wait(), code_of(ExitCode::unreachable)) << run.err();
   EXPECT_TRUE(contains(run.err(), "--resume")) << run.err();
   EXPECT_EQ(count_error_lines(run.err()), 1) << run.err();
-  auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  expect_same_database("bulk");
+  expect_resume_finishes("bulk");
 }
 
 TEST_F(PgCopyTest, ResumeRefusesASourceWhoseSchemaChanged) {
-  BackgroundDecant run(copy_args({"--dbname", "bulk", "--jobs", "1"}), work_);
-  wait_for_a_finished_table(run);
-  ASSERT_TRUE(run.running());
-  run.kill(SIGKILL);
-  run.wait();
+  ASSERT_NO_FATAL_FAILURE(kill_bulk_copy_after_a_table());
   source_->exec("CREATE TABLE added_later (x int)", "bulk");
   auto r = run_decant(copy_args({"--dbname", "bulk", "--resume"}));
   source_->exec("DROP TABLE added_later", "bulk");
@@ -537,15 +524,9 @@ TEST_F(PgCopyTest, LiveProgressOnATerminal) {
 }
 
 TEST_F(PgCopyTest, FullDiskStopsWithAClearErrorAndResumeFinishesOnceThereIsRoom) {
-  if (geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
-  fs::path small = work_ / "small";
-  fs::create_directories(small);
-  auto mounted = run_process({{"mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", small.string()}, {}, {}});
-  if (mounted.exit_status != 0) GTEST_SKIP() << "cannot mount a tmpfs here: " << mounted.errors;
-  struct Unmount {
-    fs::path dir;
-    ~Unmount() { run_process({{"umount", "-l", dir.string()}, {}, {}}); }
-  } unmount{small};
+  SmallDisk disk(work_ / "small", "12k");
+  if (!disk.mounted()) GTEST_SKIP() << disk.why();
+  fs::path small = disk.dir();
   auto args = args_for(source_->conninfo(), target_->uri(), {"--dbname", "app"});
   args[7] = (small / "state").string();  // --state-dir on the full disk
   // In the user's language pg_dump would say "Auf dem Gerät ist kein Speicherplatz mehr
@@ -556,7 +537,7 @@ TEST_F(PgCopyTest, FullDiskStopsWithAClearErrorAndResumeFinishesOnceThereIsRoom)
   EXPECT_TRUE(contains(r.err, "free disk space")) << r.err;
   EXPECT_EQ(count_error_lines(r.err), 1) << r.err;
 
-  ASSERT_EQ(run_process({{"mount", "-o", "remount,size=64m", small.string()}, {}, {}}).exit_status, 0);
+  ASSERT_TRUE(disk.resize("64m"));
   args.push_back("--resume");
   auto resumed = run_decant(args);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;

@@ -272,24 +272,34 @@ RunResult run_decant(const std::vector<std::string>& args, const std::map<std::s
 BackgroundDecant::BackgroundDecant(const std::vector<std::string>& args, const fs::path& out_dir,
                                    const std::map<std::string, std::string>& env)
     : args_(args), out_dir_(out_dir) {
+  std::vector<std::string> argv{DECANT_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (spawn_to_files(pid_, argv, out_dir / "stdout", out_dir / "stderr", env) != 0)
+    throw std::runtime_error("cannot start decant");
+}
+
+int spawn_to_files(pid_t& pid, const std::vector<std::string>& argv, const fs::path& out, const fs::path& err,
+                   const std::map<std::string, std::string>& env) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> cenv;
   for (auto& e : env_strings) cenv.push_back(e.data());
   cenv.push_back(nullptr);
-  std::vector<std::string> argv{DECANT_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> args = argv;
   std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
+  for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, (out_dir / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (out_dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int rc = posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (err == out)
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  else
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start decant");
+  return rc;
 }
 
 BackgroundDecant::~BackgroundDecant() {

@@ -108,6 +108,12 @@ class BackgroundDecant {
   int status_ = 0;
 };
 
+// Starts `argv` (argv[0]: a path) with its stdout to the file `out` and its stderr to `err`
+// (both to it when they are the same file), and `env` added to this process's environment:
+// posix_spawn's result, 0 when it started (its pid in `pid`).
+int spawn_to_files(pid_t& pid, const std::vector<std::string>& argv, const std::filesystem::path& out,
+                   const std::filesystem::path& err, const std::map<std::string, std::string>& env = {});
+
 std::string read_file(const std::filesystem::path& path);
 // The keys of the steps a resume journal (<state dir>/journal) records, in order.
 std::vector<std::string> journal_keys(const std::filesystem::path& state_dir);

@@ -160,16 +160,21 @@ TEST(TaskPool, WorkSubmittedAfterAFailureIsRefused) {
   EXPECT_FALSE(late_ran.load());
 }
 
+// Submits a task that sleeps 100 ms and then sets `done`; returns once it has started.
+void start_slow_task(TaskPool& pool, std::atomic<bool>& done) {
+  std::promise<void> started;
+  pool.submit(0, [&](int) {
+    started.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    done = true;
+  });
+  started.get_future().wait();
+}
+
 TEST(TaskPool, WaitLetsRunningTasksFinishBeforeRethrowing) {
   TaskPool pool(2, isolated());
   std::atomic<bool> slow_done{false};
-  std::promise<void> slow_started;
-  pool.submit(0, [&](int) {
-    slow_started.set_value();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    slow_done = true;
-  });
-  slow_started.get_future().wait();
+  start_slow_task(pool, slow_done);
   pool.submit(0, [](int) { throw std::runtime_error("fast failure"); });
   EXPECT_THROW(pool.wait(), std::runtime_error);
   EXPECT_TRUE(slow_done.load()) << "wait() returned while a task was still running";
@@ -179,13 +184,7 @@ TEST(TaskPool, WaitBlocksWhileTheLastTaskIsStillRunning) {
   // Nothing is queued any more, but a task is running: wait() must wait for it.
   TaskPool pool(1, isolated());
   std::atomic<bool> done{false};
-  std::promise<void> started;
-  pool.submit(0, [&](int) {
-    started.set_value();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    done = true;
-  });
-  started.get_future().wait();
+  start_slow_task(pool, done);
   pool.wait();
   EXPECT_TRUE(done.load());
 }

@@ -45,6 +45,12 @@ void fake_tool(const fs::path& dir, const std::string& name, const std::string& 
   write_file(dir / name, "#!/bin/sh\necho \"" + version_line + "\"\n", true);
 }
 
+// pg_dump, pg_restore and psql in `dir`, each of them saying it is PostgreSQL `version`.
+void fake_tools(const fs::path& dir, const std::string& version) {
+  for (const char* name : {"pg_dump", "pg_restore", "psql"})
+    fake_tool(dir, name, std::string(name) + " (PostgreSQL) " + version);
+}
+
 Error find_error(int source_major, const std::optional<std::string>& bin_dir) {
   try {
     find_pg_tools(source_major, bin_dir);
@@ -54,13 +60,17 @@ Error find_error(int source_major, const std::optional<std::string>& bin_dir) {
   return Error(ExitCode::ok, "no exception");
 }
 
+// find_pg_tools' error for `bin_dir`, which must be missing_tool.
+Error expect_missing_tool(int source_major, const std::string& bin_dir) {
+  Error e = find_error(source_major, bin_dir);
+  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  return e;
+}
+
 TEST(FindPgTools, TooOldToolsAreRefused) {
   TempDir tmp;
-  fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 11.2");
-  fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 11.2");
-  fake_tool(tmp.path(), "psql", "psql (PostgreSQL) 11.2");
-  Error e = find_error(15, tmp.path().string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  fake_tools(tmp.path(), "11.2");
+  Error e = expect_missing_tool(15, tmp.path().string());
   std::string what = e.what();
   EXPECT_NE(what.find("too old"), std::string::npos) << what;
   EXPECT_NE(what.find("11.2"), std::string::npos) << what;  // says what it found
@@ -70,23 +80,20 @@ TEST(FindPgTools, TooOldToolsAreRefused) {
 
 TEST(FindPgTools, EmptyDirectoryIsNotFound) {
   TempDir tmp;
-  Error e = find_error(15, tmp.path().string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  Error e = expect_missing_tool(15, tmp.path().string());
   EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
 }
 
 TEST(FindPgTools, MissingDirectoryIsNotFound) {
   TempDir tmp;
-  Error e = find_error(15, (tmp.path() / "no-such-dir").string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  Error e = expect_missing_tool(15, (tmp.path() / "no-such-dir").string());
   EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
 }
 
 TEST(FindPgTools, PgDumpWithoutPgRestoreIsNotFound) {
   TempDir tmp;
   fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 16.1");
-  Error e = find_error(15, tmp.path().string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  Error e = expect_missing_tool(15, tmp.path().string());
   EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
 }
 
@@ -95,8 +102,7 @@ TEST(FindPgTools, PgDumpAndPgRestoreWithoutPsqlAreNotFound) {
   TempDir tmp;
   fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 16.1");
   fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 16.1");
-  Error e = find_error(15, tmp.path().string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  Error e = expect_missing_tool(15, tmp.path().string());
   EXPECT_NE(std::string(e.what()).find("psql"), std::string::npos) << e.what();
 }
 
@@ -104,15 +110,12 @@ TEST(FindPgTools, ToolsThatCannotReportAVersionAreNotUsed) {
   TempDir tmp;
   write_file(tmp.path() / "pg_dump", "#!/bin/sh\necho 'pg_dump (PostgreSQL) 16.1'\nexit 1\n", true);
   write_file(tmp.path() / "pg_restore", "#!/bin/sh\nexit 1\n", true);
-  Error e = find_error(15, tmp.path().string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  expect_missing_tool(15, tmp.path().string());
 }
 
 TEST(FindPgTools, NewerToolsAreUsed) {
   TempDir tmp;
-  fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 16.1");
-  fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 16.1");
-  fake_tool(tmp.path(), "psql", "psql (PostgreSQL) 16.1");
+  fake_tools(tmp.path(), "16.1");
   PgTools tools = find_pg_tools(15, tmp.path().string());
   EXPECT_EQ(tools.major, 16);
   EXPECT_EQ(fs::path(tools.pg_dump), tmp.path() / "pg_dump");
@@ -123,12 +126,9 @@ TEST(FindPgTools, NewerToolsAreUsed) {
 
 TEST(FindPgTools, SameMajorAsTheSourceIsEnough) {
   TempDir tmp;
-  fake_tool(tmp.path(), "pg_dump", "pg_dump (PostgreSQL) 15.0");
-  fake_tool(tmp.path(), "pg_restore", "pg_restore (PostgreSQL) 15.0");
-  fake_tool(tmp.path(), "psql", "psql (PostgreSQL) 15.0");
+  fake_tools(tmp.path(), "15.0");
   EXPECT_EQ(find_pg_tools(15, tmp.path().string()).major, 15);
-  Error e = find_error(16, tmp.path().string());
-  EXPECT_EQ(e.code(), ExitCode::missing_tool);
+  Error e = expect_missing_tool(16, tmp.path().string());
   EXPECT_NE(std::string(e.what()).find("too old"), std::string::npos) << e.what();
 }
 
