@@ -146,7 +146,7 @@ migrate              local_io             -
 migrate              nothing_to_resume    MigrateTest.MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack
 migrate              tls                  -
 migrate              same_server          -
-migrate              cluster_mismatch     -
+migrate              cluster_mismatch     MigrateTest.DryRunPrintsEveryCommandAndChangesNothing
 migrate              cluster_failed       MigrateTest.AChartThatCannotBeAppliedScalesTheApplicationBackUp
 migrate              repository           -
 migrate              unsupported_target   MigrateTest.AnUnsupportedPostgresqlMajorBlocksUnlessAcceptedAndTheReportSaysSo
@@ -185,7 +185,7 @@ backup verify        interrupted          silent
 backup verify        local_io             local
 backup verify        tls                  -
 backup verify        same_server          -
-backup verify        backup_key           -
+backup verify        backup_key           BackupTest.AfterRotateKeysTheNewKeyAloneRestores
 backup verify        backup_corrupt       BackupTest.EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem
 backup verify        backup_manifest      local
 backup verify        repository           s3
