@@ -38,8 +38,10 @@ ResumeState& RunFrame::state() {
   return *state_;
 }
 
+// Workers may ask for it first, several at once.
 ItemLifecycle& RunFrame::lifecycle() {
-  if (!lifecycle_) lifecycle_ = std::make_unique<ItemLifecycle>(state(), report_);
+  ResumeState& journal = state();
+  std::call_once(lifecycle_made_, [this, &journal] { lifecycle_ = std::make_unique<ItemLifecycle>(journal, report_); });
   return *lifecycle_;
 }
 

@@ -89,6 +89,7 @@ class RunFrame {
   ProgressBoard progress_;
   std::unique_ptr<ResumeState> state_;
   std::once_flag state_loaded_;
+  std::once_flag lifecycle_made_;
   std::unique_ptr<ItemLifecycle> lifecycle_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
