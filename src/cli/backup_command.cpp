@@ -106,6 +106,13 @@ struct Subcommand {
   Runner run;
 };
 
+// -o table (default) or -o json, for the commands that list backups.
+void add_output(CLI::App* cmd, bool& json) {
+  cmd->add_option_function<std::string>("-o,--output", [&json](const std::string& v) { json = v == "json"; },
+                                        "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+}
+
 Subcommand add_create(CLI::App* backup) {
   auto options = std::make_shared<backup::CreateOptions>();
   auto* c = backup->add_subcommand("create", "Take one consistent backup of PostgreSQL and/or MongoDB into the repository");
@@ -139,9 +146,7 @@ Subcommand add_list(CLI::App* backup) {
   auto options = std::make_shared<backup::ListOptions>();
   auto* l = backup->add_subcommand("list", "List the repository's backups (no key needed)");
   add_repo(l, options->repo);
-  l->add_option_function<std::string>("-o,--output", [options](const std::string& v) { options->json = v == "json"; },
-                                      "table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  add_output(l, options->json);
   l->footer(exit_codes_footer(kBackupListExitCodes.codes));
   return {l, [=] { return backup::list(*options); }};
 }
@@ -194,9 +199,7 @@ Subcommand add_prune(CLI::App* backup) {
   p->add_option("--keep-days", options->keep_days, "Keep every backup younger than this (default 30)")
       ->check(CLI::Range(1, 36500));
   p->add_flag("--apply", options->apply, "Delete them (without it, only list what would go)");
-  p->add_option_function<std::string>("-o,--output", [options](const std::string& o) { options->json = o == "json"; },
-                                      "table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  add_output(p, options->json);
   p->footer(exit_codes_footer(kBackupPruneExitCodes.codes));
   return {p, [=] { return backup::prune(*options); }};
 }
