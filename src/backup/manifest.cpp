@@ -10,6 +10,7 @@
 #include "backup/repository.hpp"
 #include "common/error.hpp"
 #include "crypto/primitives.hpp"
+#include "text/json_optional.hpp"
 
 namespace decant::backup {
 namespace {
@@ -23,22 +24,17 @@ using nlohmann::json;
 
 }  // namespace
 
-json to_json(const ChunkInfo& c) {
-  return {{"key", c.key}, {"sha256", c.sha256}, {"size", c.size}, {"rows", c.rows}, {"raw_bytes", c.raw_bytes}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ChunkInfo, key, sha256, size, rows, raw_bytes)
 
-ChunkInfo chunk_from_json(const json& j) {
-  return {j.at("key").get<std::string>(), j.at("sha256").get<std::string>(), j.at("size").get<uint64_t>(),
-          j.at("rows").get<uint64_t>(), j.at("raw_bytes").get<uint64_t>()};
-}
+json to_json(const ChunkInfo& c) { return c; }
+ChunkInfo chunk_from_json(const json& j) { return j.get<ChunkInfo>(); }
 
 json to_json(const Manifest& m) {
   json items = json::array();
   for (const auto& i : m.items) {
-    json chunks = json::array();
-    for (const auto& c : i.chunks) chunks.push_back(to_json(c));
     items.push_back({{"engine", i.engine}, {"group", i.group}, {"name", i.name}, {"kind", i.kind}, {"rows", i.rows},
-                     {"digest", i.digest}, {"raw_bytes", i.raw_bytes}, {"metadata", i.metadata}, {"framing", i.framing}, {"chunks", chunks}});
+                     {"digest", i.digest}, {"raw_bytes", i.raw_bytes}, {"metadata", i.metadata}, {"framing", i.framing},
+                     {"chunks", i.chunks}});
   }
   return {{"format", m.format}, {"id", m.id},           {"created", m.created},
           {"reason", m.reason}, {"sources", m.sources}, {"items", items}};
@@ -55,42 +51,22 @@ Manifest manifest_from_json(const json& j) {
     ItemEntry e{i.at("engine").get<std::string>(), i.at("group").get<std::string>(), i.at("name").get<std::string>(),
                 i.at("kind").get<std::string>(),   i.at("rows").get<uint64_t>(),    i.at("digest").get<std::string>(),
                 i.at("raw_bytes").get<uint64_t>(), i.at("metadata"),                i.value("framing", "length"), {}};
-    for (const auto& c : i.at("chunks")) e.chunks.push_back(chunk_from_json(c));
+    e.chunks = i.at("chunks").get<std::vector<ChunkInfo>>();
     m.items.push_back(std::move(e));
   }
   return m;
 }
 
-json to_json(const IndexEntry& e) {
-  return {{"id", e.id},
-          {"created", e.created},
-          {"reason", e.reason},
-          {"state", e.state},
-          {"engines", e.engines},
-          {"items", e.items},
-          {"rows", e.rows},
-          {"raw_bytes", e.raw_bytes},
-          {"stored_bytes", e.stored_bytes},
-          {"recipients", e.recipients},
-          {"verified_at", e.verified_at ? json(*e.verified_at) : json(nullptr)},
-          {"verified_how", e.verified_how}};
-}
+// Fields after the first four came in later versions: missing, they read as empty.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IndexEntry, id, created, reason, state, engines, items, rows, raw_bytes,
+                                                stored_bytes, recipients, verified_at, verified_how)
+
+json to_json(const IndexEntry& e) { return e; }
 
 IndexEntry index_from_json(const json& j) {
-  IndexEntry e;
-  e.id = j.at("id").get<std::string>();
-  e.created = j.at("created").get<std::string>();
-  e.reason = j.at("reason").get<std::string>();
-  e.state = j.at("state").get<std::string>();
-  e.engines = j.value("engines", std::vector<std::string>{});
-  e.items = j.value("items", uint64_t{0});
-  e.rows = j.value("rows", uint64_t{0});
-  e.raw_bytes = j.value("raw_bytes", uint64_t{0});
-  e.stored_bytes = j.value("stored_bytes", uint64_t{0});
-  e.recipients = j.value("recipients", std::vector<std::string>{});
-  if (j.contains("verified_at") && j["verified_at"].is_string()) e.verified_at = j["verified_at"].get<std::string>();
-  e.verified_how = j.value("verified_how", std::string());
-  return e;
+  for (const char* key : {"id", "created", "reason", "state"})
+    if (!j.at(key).is_string()) throw json::type_error::create(302, std::string(key) + " is not a string", &j);
+  return j.get<IndexEntry>();
 }
 
 std::string utc_now_iso() {

@@ -1,6 +1,5 @@
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,12 +99,6 @@ constexpr const char* kFromEnvironment = " (or env:NAME: the value of that envir
 
 namespace {
 
-// A subcommand of `backup` and what runs it when it is the one given.
-struct Subcommand {
-  CLI::App* app;
-  Runner run;
-};
-
 // -o table (default) or -o json, for the commands that list backups.
 void add_output(CLI::App* cmd, bool& json) {
   cmd->add_option_function<std::string>("-o,--output", [&json](const std::string& v) { json = v == "json"; },
@@ -113,161 +106,165 @@ void add_output(CLI::App* cmd, bool& json) {
       ->check(CLI::IsMember({"table", "json"}));
 }
 
-Subcommand add_create(CLI::App* backup) {
-  auto options = std::make_shared<backup::CreateOptions>();
-  auto* c = backup->add_subcommand("create", "Take one consistent backup of PostgreSQL and/or MongoDB into the repository");
-  add_repo(c, options->repo);
-  c->add_option("--pg", options->pg,
-                std::string("libpq URI of the PostgreSQL server to back up (every database but the templates)") +
-                    kFromEnvironment)
-      ->transform(from_environment);
-  c->add_option("--pg-db", options->pg_databases, "Back up only this PostgreSQL database (repeatable)");
-  c->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_dump to use");
-  c->add_option("--mongo", options->mongo, std::string("MongoDB connection string of the server to back up") + kFromEnvironment)
-      ->transform(from_environment);
-  c->add_option("--mongo-db", options->mongo_databases,
-                "Back up only this database (repeatable); default: all but admin, local, config");
-  c->add_option("--reason", options->reason, "Why: daily, pre-upgrade or manual (default)")
-      ->check(CLI::IsMember({"daily", "pre-upgrade", "manual"}));
-  add_recipients(c, options->recipients);
-  add_run_options(c, options->run);
-  add_resume_options(c, options->run, "backup-create",
-                     "Continue an interrupted backup: finished items are checked, not taken again");
-  c->add_option("--chunk-mib", [options](const std::vector<std::string>& v) {
-       options->chunk_bytes = std::stoul(v.at(0)) << 20;
-       return true;
-     }, "Rows per chunk before compression, in MiB (default 64)")
-      ->check(CLI::Range(1, 1024));
-  c->footer(exit_codes_footer(kBackupCreateExitCodes.codes));
-  return {c, [=] { return backup::create(*options); }};
+Command add_create(CLI::App& backup) {
+  auto define = [](CLI::App* c, backup::CreateOptions& options) {
+    add_repo(c, options.repo);
+    c->add_option("--pg", options.pg,
+                  std::string("libpq URI of the PostgreSQL server to back up (every database but the templates)") +
+                      kFromEnvironment)
+        ->transform(from_environment);
+    c->add_option("--pg-db", options.pg_databases, "Back up only this PostgreSQL database (repeatable)");
+    c->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_dump to use");
+    c->add_option("--mongo", options.mongo, std::string("MongoDB connection string of the server to back up") + kFromEnvironment)
+        ->transform(from_environment);
+    c->add_option("--mongo-db", options.mongo_databases,
+                  "Back up only this database (repeatable); default: all but admin, local, config");
+    c->add_option("--reason", options.reason, "Why: daily, pre-upgrade or manual (default)")
+        ->check(CLI::IsMember({"daily", "pre-upgrade", "manual"}));
+    add_recipients(c, options.recipients);
+    add_run_options(c, options.run, "Continue an interrupted backup: finished items are checked, not taken again");
+    c->add_option("--chunk-mib", [&options](const std::vector<std::string>& v) {
+         options.chunk_bytes = std::stoul(v.at(0)) << 20;
+         return true;
+       }, "Rows per chunk before compression, in MiB (default 64)")
+        ->check(CLI::Range(1, 1024));
+  };
+  return add_command<backup::CreateOptions>(backup, kBackupCreateExitCodes, backup::create,
+      "Take one consistent backup of PostgreSQL and/or MongoDB into the repository",
+      define);
 }
 
-Subcommand add_list(CLI::App* backup) {
-  auto options = std::make_shared<backup::ListOptions>();
-  auto* l = backup->add_subcommand("list", "List the repository's backups (no key needed)");
-  add_repo(l, options->repo);
-  add_output(l, options->json);
-  l->footer(exit_codes_footer(kBackupListExitCodes.codes));
-  return {l, [=] { return backup::list(*options); }};
+Command add_list(CLI::App& backup) {
+  auto define = [](CLI::App* l, backup::ListOptions& options) {
+    add_repo(l, options.repo);
+    add_output(l, options.json);
+  };
+  return add_command<backup::ListOptions>(backup, kBackupListExitCodes, backup::list,
+      "List the repository's backups (no key needed)",
+      define);
 }
 
-Subcommand add_verify(CLI::App* backup) {
-  auto options = std::make_shared<backup::VerifyOptions>();
-  auto* v = backup->add_subcommand("verify", "Check a backup: every chunk decrypted, hashed and its rows compared with "
-                                             "the manifest; --quick: present; --restore-mongo: restored and compared");
-  add_repo(v, options->repo);
-  v->add_option("--id", options->id, "The backup (default: the newest complete one)");
-  v->add_flag("--quick", options->quick, "Only check that every chunk is present with its size (no key needed)");
-  v->add_option("--restore-mongo", options->restore_mongo,
-                std::string("Restore into this empty scratch MongoDB server and compare every item") + kFromEnvironment)
-      ->transform(from_environment);
-  v->add_option("--restore-pg", options->restore_pg,
-                std::string("Restore into this empty scratch PostgreSQL server and compare every item") + kFromEnvironment)
-      ->transform(from_environment);
-  v->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_restore and psql to use");
-  add_identity(v, options->keys);
-  add_run_options(v, options->run);
-  v->footer(exit_codes_footer(kBackupVerifyExitCodes.codes));
-  return {v, [=] { return backup::verify(*options); }};
+Command add_verify(CLI::App& backup) {
+  auto define = [](CLI::App* v, backup::VerifyOptions& options) {
+    add_repo(v, options.repo);
+    v->add_option("--id", options.id, "The backup (default: the newest complete one)");
+    v->add_flag("--quick", options.quick, "Only check that every chunk is present with its size (no key needed)");
+    v->add_option("--restore-mongo", options.restore_mongo,
+                  std::string("Restore into this empty scratch MongoDB server and compare every item") + kFromEnvironment)
+        ->transform(from_environment);
+    v->add_option("--restore-pg", options.restore_pg,
+                  std::string("Restore into this empty scratch PostgreSQL server and compare every item") + kFromEnvironment)
+        ->transform(from_environment);
+    v->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_restore and psql to use");
+    add_identity(v, options.keys);
+    add_run_options(v, options.run);
+  };
+  return add_command<backup::VerifyOptions>(backup, kBackupVerifyExitCodes, backup::verify,
+      "Check a backup: every chunk decrypted, hashed and its rows compared with the manifest; --quick: "
+      "present; --restore-mongo: restored and compared",
+      define);
 }
 
-Subcommand add_restore(CLI::App* backup) {
-  auto options = std::make_shared<backup::RestoreOptions>();
-  auto* r = backup->add_subcommand("restore", "Restore a backup into servers, verified against its manifest");
-  add_repo(r, options->repo);
-  r->add_option("--id", options->id, "The backup to restore (decant backup list)")->required();
-  r->add_option("--pg", options->pg, std::string("libpq URI of the PostgreSQL target (its maintenance database)") + kFromEnvironment)
-      ->transform(from_environment);
-  r->add_flag("--clean", options->clean, "Drop and recreate target databases that hold anything");
-  r->add_option("--pg-bin", options->pg_bin, "Directory holding the pg_restore and psql to use");
-  add_extension_update(r, options->extension_update);
-  r->add_option("--mongo", options->mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
-      ->transform(from_environment);
-  r->add_flag("--drop", options->drop, "Replace target collections that hold data (as mongorestore --drop)");
-  add_identity(r, options->keys);
-  add_run_options(r, options->run);
-  add_resume_options(r, options->run, "backup-restore", "Continue an interrupted restore");
-  r->footer(exit_codes_footer(kBackupRestoreExitCodes.codes));
-  return {r, [=] { return backup::restore(*options); }};
+Command add_restore(CLI::App& backup) {
+  auto define = [](CLI::App* r, backup::RestoreOptions& options) {
+    add_repo(r, options.repo);
+    r->add_option("--id", options.id, "The backup to restore (decant backup list)")->required();
+    r->add_option("--pg", options.pg, std::string("libpq URI of the PostgreSQL target (its maintenance database)") + kFromEnvironment)
+        ->transform(from_environment);
+    r->add_flag("--clean", options.clean, "Drop and recreate target databases that hold anything");
+    r->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_restore and psql to use");
+    add_extension_update(r, options.extension_update);
+    r->add_option("--mongo", options.mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
+        ->transform(from_environment);
+    r->add_flag("--drop", options.drop, "Replace target collections that hold data (as mongorestore --drop)");
+    add_identity(r, options.keys);
+    add_run_options(r, options.run, "Continue an interrupted restore");
+  };
+  return add_command<backup::RestoreOptions>(backup, kBackupRestoreExitCodes, backup::restore,
+      "Restore a backup into servers, verified against its manifest",
+      define);
 }
 
-Subcommand add_prune(CLI::App* backup) {
-  auto options = std::make_shared<backup::PruneOptions>();
-  auto* p = backup->add_subcommand("prune", "Delete backups older than --keep-days (a dry run unless --apply); never "
-                                            "the newest verified, pre-upgrade or complete one, nor one being written");
-  add_repo(p, options->repo);
-  p->add_option("--keep-days", options->keep_days, "Keep every backup younger than this (default 30)")
-      ->check(CLI::Range(1, 36500));
-  p->add_flag("--apply", options->apply, "Delete them (without it, only list what would go)");
-  add_output(p, options->json);
-  p->footer(exit_codes_footer(kBackupPruneExitCodes.codes));
-  return {p, [=] { return backup::prune(*options); }};
+Command add_prune(CLI::App& backup) {
+  auto define = [](CLI::App* p, backup::PruneOptions& options) {
+    add_repo(p, options.repo);
+    p->add_option("--keep-days", options.keep_days, "Keep every backup younger than this (default 30)")
+        ->check(CLI::Range(1, 36500));
+    p->add_flag("--apply", options.apply, "Delete them (without it, only list what would go)");
+    add_output(p, options.json);
+  };
+  return add_command<backup::PruneOptions>(backup, kBackupPruneExitCodes, backup::prune,
+      "Delete backups older than --keep-days (a dry run unless --apply); never the newest verified, "
+      "pre-upgrade or complete one, nor one being written",
+      define);
 }
 
-Subcommand add_rotate_keys(CLI::App* backup) {
-  auto options = std::make_shared<backup::RotateOptions>();
-  auto* k = backup->add_subcommand("rotate-keys", "Re-encrypt backups to new recipients, so that an old key can be "
-                                                  "retired: the manifests, and with --data the chunks");
-  add_repo(k, options->repo);
-  k->add_option("--id", options->id, "Only this backup (default: every complete one)");
-  add_identity(k, options->keys);
-  add_recipients(k, options->recipients);
-  k->add_flag("--data", options->data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
-  add_jobs(k, options->jobs);
-  k->footer(exit_codes_footer(kBackupRotateKeysExitCodes.codes));
-  return {k, [=] { return backup::rotate_keys(*options); }};
+Command add_rotate_keys(CLI::App& backup) {
+  auto define = [](CLI::App* k, backup::RotateOptions& options) {
+    add_repo(k, options.repo);
+    k->add_option("--id", options.id, "Only this backup (default: every complete one)");
+    add_identity(k, options.keys);
+    add_recipients(k, options.recipients);
+    k->add_flag("--data", options.data, "Re-encrypt every chunk too (needed before the old key is destroyed)");
+    add_jobs(k, options.jobs);
+  };
+  return add_command<backup::RotateOptions>(backup, kBackupRotateKeysExitCodes, backup::rotate_keys,
+      "Re-encrypt backups to new recipients, so that an old key can be retired: the manifests, and with "
+      "--data the chunks",
+      define);
 }
 
-Subcommand add_export(CLI::App* backup) {
-  auto options = std::make_shared<backup::ExportOptions>();
-  auto* x = backup->add_subcommand("export", "Write a backup in its tools' own formats (the mongodump layout, "
-                                             "pg_dump's directory format), so that they can read it without decant");
-  add_repo(x, options->repo);
-  x->add_option("--id", options->id, "The backup to export")->required();
-  x->add_option("--format", options->format,
-                "mongodump (default: DB/COLL.bson + metadata) or pg_dump (globals.sql for psql, and DB/ per "
-                "database: a directory-format archive for pg_restore of the version that made the backup or newer)")
-      ->check(CLI::IsMember({"mongodump", "pg_dump"}));
-  x->add_option("--out", options->out_dir, "Directory to write (created if needed)")->required();
-  add_identity(x, options->keys);
-  add_run_options(x, options->run);
-  x->footer(exit_codes_footer(kBackupExportExitCodes.codes));
-  return {x, [=] { return backup::export_backup(*options); }};
+Command add_export(CLI::App& backup) {
+  auto define = [](CLI::App* x, backup::ExportOptions& options) {
+    add_repo(x, options.repo);
+    x->add_option("--id", options.id, "The backup to export")->required();
+    x->add_option("--format", options.format,
+                  "mongodump (default: DB/COLL.bson + metadata) or pg_dump (globals.sql for psql, and DB/ per "
+                  "database: a directory-format archive for pg_restore of the version that made the backup or newer)")
+        ->check(CLI::IsMember({"mongodump", "pg_dump"}));
+    x->add_option("--out", options.out_dir, "Directory to write (created if needed)")->required();
+    add_identity(x, options.keys);
+    add_run_options(x, options.run);
+  };
+  return add_command<backup::ExportOptions>(backup, kBackupExportExitCodes, backup::export_backup,
+      "Write a backup in its tools' own formats (the mongodump layout, pg_dump's directory format), so "
+      "that they can read it without decant",
+      define);
 }
 
-Subcommand add_schedule(CLI::App* backup) {
-  auto options = std::make_shared<backup::ScheduleOptions>();
-  auto* s = backup->add_subcommand(
-      "schedule", "Write the Kubernetes CronJobs that make the cluster back itself up: a daily create, a daily prune, "
-                  "a weekly verify that restores into scratch servers in its own pod (kubectl apply -f the output)");
-  add_repo(s, options->repo);
-  s->add_option("--image", options->image, "The decant image the jobs run (built from the Dockerfile)")->required();
-  s->add_option("-n,--namespace", options->namespace_name, "Namespace of the CronJobs and Secrets")
-      ->capture_default_str();
-  s->add_option("--name-prefix", options->name_prefix, "Prefix of the CronJobs' names")->capture_default_str();
-  s->add_option("--pg-secret", options->pg_secret, "Secret whose key \"uri\" is the PostgreSQL URI to back up");
-  s->add_option("--mongo-secret", options->mongo_secret, "Secret whose key \"uri\" is the MongoDB URI to back up");
-  s->add_option("--mongo-db", options->mongo_databases, "Back up only this MongoDB database (repeatable)");
-  s->add_option("--s3-secret", options->s3_secret,
-                "Secret with the keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN)");
-  s->add_option("--recipients-secret", options->recipients_secret,
-                "Secret whose key \"recipients\" holds the age public keys, one per line")
-      ->required();
-  s->add_option("--identity-secret", options->identity_secret,
-                "Secret whose key \"identity\" is an age identity: adds the weekly verify");
-  s->add_option("--create-schedule", options->create_schedule, "Cron schedule of backup create")->capture_default_str();
-  s->add_option("--prune-schedule", options->prune_schedule, "Cron schedule of backup prune")->capture_default_str();
-  s->add_option("--verify-schedule", options->verify_schedule, "Cron schedule of backup verify")->capture_default_str();
-  s->add_option("--keep-days", options->keep_days, "Days prune keeps backups for")->capture_default_str()->check(CLI::Range(1, 36500));
-  s->add_option("--scratch-pg-image", options->scratch_pg_image,
-                "PostgreSQL image the weekly verify restores into (as new as the source or newer)")
-      ->capture_default_str();
-  s->add_option("--scratch-mongo-image", options->scratch_mongo_image, "MongoDB image the weekly verify restores into")
-      ->capture_default_str();
-  s->add_option("--format", options->format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
-  s->add_option("--out", options->out, "Write to this file (default: stdout)");
-  s->footer(exit_codes_footer(kBackupScheduleExitCodes.codes));
-  return {s, [=] { return backup::schedule(*options); }};
+Command add_schedule(CLI::App& backup) {
+  auto define = [](CLI::App* s, backup::ScheduleOptions& options) {
+    add_repo(s, options.repo);
+    s->add_option("--image", options.image, "The decant image the jobs run (built from the Dockerfile)")->required();
+    s->add_option("-n,--namespace", options.namespace_name, "Namespace of the CronJobs and Secrets")
+        ->capture_default_str();
+    s->add_option("--name-prefix", options.name_prefix, "Prefix of the CronJobs' names")->capture_default_str();
+    s->add_option("--pg-secret", options.pg_secret, "Secret whose key \"uri\" is the PostgreSQL URI to back up");
+    s->add_option("--mongo-secret", options.mongo_secret, "Secret whose key \"uri\" is the MongoDB URI to back up");
+    s->add_option("--mongo-db", options.mongo_databases, "Back up only this MongoDB database (repeatable)");
+    s->add_option("--s3-secret", options.s3_secret,
+                  "Secret with the keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN)");
+    s->add_option("--recipients-secret", options.recipients_secret,
+                  "Secret whose key \"recipients\" holds the age public keys, one per line")
+        ->required();
+    s->add_option("--identity-secret", options.identity_secret,
+                  "Secret whose key \"identity\" is an age identity: adds the weekly verify");
+    s->add_option("--create-schedule", options.create_schedule, "Cron schedule of backup create")->capture_default_str();
+    s->add_option("--prune-schedule", options.prune_schedule, "Cron schedule of backup prune")->capture_default_str();
+    s->add_option("--verify-schedule", options.verify_schedule, "Cron schedule of backup verify")->capture_default_str();
+    s->add_option("--keep-days", options.keep_days, "Days prune keeps backups for")->capture_default_str()->check(CLI::Range(1, 36500));
+    s->add_option("--scratch-pg-image", options.scratch_pg_image,
+                  "PostgreSQL image the weekly verify restores into (as new as the source or newer)")
+        ->capture_default_str();
+    s->add_option("--scratch-mongo-image", options.scratch_mongo_image, "MongoDB image the weekly verify restores into")
+        ->capture_default_str();
+    s->add_option("--format", options.format, "yaml (default) or json")->check(CLI::IsMember({"yaml", "json"}));
+    s->add_option("--out", options.out, "Write to this file (default: stdout)");
+  };
+  return add_command<backup::ScheduleOptions>(backup, kBackupScheduleExitCodes, backup::schedule,
+      "Write the Kubernetes CronJobs that make the cluster back itself up: a daily create, a daily prune, "
+      "a weekly verify that restores into scratch servers in its own pod (kubectl apply -f the output)",
+      define);
 }
 
 }  // namespace
@@ -275,9 +272,9 @@ Subcommand add_schedule(CLI::App* backup) {
 Runner add_backup(CLI::App& app) {
   auto* backup = app.add_subcommand("backup", "Encrypted, compressed, verified logical backups");
   backup->require_subcommand(1);
-  std::vector<Subcommand> subcommands{add_create(backup), add_list(backup),    add_verify(backup),
-                                      add_restore(backup), add_prune(backup), add_rotate_keys(backup),
-                                      add_export(backup), add_schedule(backup)};
+  std::vector<Command> subcommands{add_create(*backup), add_list(*backup),    add_verify(*backup),
+                                   add_restore(*backup), add_prune(*backup), add_rotate_keys(*backup),
+                                   add_export(*backup), add_schedule(*backup)};
   return [subcommands] {
     for (const auto& s : subcommands)
       if (s.app->parsed()) return s.run();
@@ -286,21 +283,22 @@ Runner add_backup(CLI::App& app) {
 }
 
 Runner add_upgrade_check(CLI::App& app) {
-  auto options = std::make_shared<backup::UpgradeCheckOptions>();
-  auto* u = app.add_subcommand("upgrade-check",
-                               "Exit 0 only when a complete, fully verified pre-upgrade backup newer than --max-age "
-                               "exists: for an upgrade script or CI, before helm upgrade");
-  add_repo(u, options->repo);
-  u->add_option_function<std::string>(
-       "--max-age",
-       [options](const std::string& text) {
-         auto value = parse_duration_seconds(text);
-         if (!value) throw CLI::ValidationError("--max-age", "a duration such as 24h, 90m, 2d or 3600 (seconds)");
-         options->max_age_seconds = *value;
-       },
-       "How recent the backup must be (default 24h; s, m, h, d)");
-  u->footer(exit_codes_footer(kUpgradeCheckExitCodes.codes));
-  return [=] { return backup::upgrade_check(*options); };
+  auto define = [](CLI::App* u, backup::UpgradeCheckOptions& options) {
+    add_repo(u, options.repo);
+    u->add_option_function<std::string>(
+         "--max-age",
+         [&options](const std::string& text) {
+           auto value = parse_duration_seconds(text);
+           if (!value) throw CLI::ValidationError("--max-age", "a duration such as 24h, 90m, 2d or 3600 (seconds)");
+           options.max_age_seconds = *value;
+         },
+         "How recent the backup must be (default 24h; s, m, h, d)");
+  };
+  return add_command<backup::UpgradeCheckOptions>(app, kUpgradeCheckExitCodes, backup::upgrade_check,
+                                                  "Exit 0 only when a complete, fully verified pre-upgrade backup newer "
+                                                  "than --max-age exists: for an upgrade script or CI, before helm upgrade",
+                                                  define)
+      .run;
 }
 
 }  // namespace decant::cli

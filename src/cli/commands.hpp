@@ -17,6 +17,12 @@ namespace decant::cli {
 // Each command registers its subcommand and returns the function that runs it.
 using Runner = std::function<int()>;
 
+// A registered subcommand and what runs it when it is the one given.
+struct Command {
+  CLI::App* app;
+  Runner run;
+};
+
 // The exit codes each command can raise (besides 0, 1 and 2), declared beside its
 // definition; its --help footer, `decant exit-codes`, docs/exit-codes.md and the tests'
 // check of every run they make are generated from these.
@@ -29,11 +35,35 @@ std::span<const CommandExitCodes> command_exit_codes();
 // The declaration of one command ("backup create"); nullptr for one decant does not have.
 const CommandExitCodes* command_exit_codes(std::string_view command);
 
+// What every resumable run against a server can meet: the server's refusals, a lost
+// connection, a stop, a local disk, a resume without a state.
+constexpr ExitCodeSet kServerRunCodes{ExitCode::unreachable, ExitCode::auth,        ExitCode::privileges,
+                                      ExitCode::verify_failed, ExitCode::copy_failed, ExitCode::interrupted,
+                                      ExitCode::local_io,     ExitCode::nothing_to_resume, ExitCode::tls};
+// A copy from one server to another besides: an occupied target, a target that is the source.
+constexpr ExitCodeSet kServerCopyCodes =
+    kServerRunCodes | ExitCodeSet{ExitCode::target_not_empty, ExitCode::same_server};
+
+// Registers the subcommand of `parent` that `codes` declares (named by its last word), with
+// its --help footer from the declaration and its options as `define(cmd, options)` adds
+// them; it runs `run(options)`.
+template <typename Options, typename Run, typename Define>
+Command add_command(CLI::App& parent, const CommandExitCodes& codes, Run run, const std::string& description,
+                    Define define) {
+  auto options = std::make_shared<Options>();
+  std::string_view path = codes.command;
+  auto* cmd = parent.add_subcommand(std::string(path.substr(path.rfind(' ') + 1)), description);
+  define(cmd, *options);
+  cmd->footer(exit_codes_footer(codes.codes));
+  return {cmd, [options, run] { return run(*options); }};
+}
+
 inline void add_jobs(CLI::App* cmd, int& jobs) {
   cmd->add_option("-j,--jobs", jobs, "Parallel workers; default: the number of CPUs")->check(CLI::Range(1, 256));
 }
-// Adds the options every long run takes: --jobs, --report and --progress-interval.
-inline void add_run_options(CLI::App* cmd, engine::RunOptions& run) {
+// Adds the options every long run takes: --jobs, --report and --progress-interval; with a
+// `resume_help` (what a resumed run keeps), --resume and --state-dir too.
+inline void add_run_options(CLI::App* cmd, engine::RunOptions& run, const std::string& resume_help = "") {
   add_jobs(cmd, run.jobs);
   cmd->add_option("--report", run.report_path, "Write the summary as JSON to this file");
   cmd->add_option_function<double>(
@@ -41,14 +71,13 @@ inline void add_run_options(CLI::App* cmd, engine::RunOptions& run) {
          [&run](double seconds) { run.progress_interval = std::chrono::milliseconds(static_cast<long>(seconds * 1000)); },
          "Seconds between progress lines when stdout is not a terminal (default 10)")
       ->check(CLI::PositiveNumber);
-}
-// With a resumable run: --resume (`resume_help` says what a resumed run keeps) and
-// --state-dir (its default named by `state_kind`).
-inline void add_resume_options(CLI::App* cmd, engine::RunOptions& run, const std::string& state_kind,
-                               const std::string& resume_help) {
+  if (resume_help.empty()) return;
   cmd->add_flag("--resume", run.resume, resume_help);
+  // The state's kind as the engine names it: "pg-copy", "backup-create", "migrate".
+  const CLI::App* parent = cmd->get_parent();
+  std::string kind = parent && parent->get_parent() ? parent->get_name() + "-" + cmd->get_name() : cmd->get_name();
   cmd->add_option("--state-dir", run.state_dir,
-                  "Where the resume state is kept; default: ~/.local/state/decant/" + state_kind + "-<id>");
+                  "Where the resume state is kept; default: ~/.local/state/decant/" + kind + "-<id>");
 }
 // Adds --extension-update NAME (repeatable): extensions created at the target's default
 // version rather than the source's.

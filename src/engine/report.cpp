@@ -118,6 +118,10 @@ void Report::print_summary(std::FILE* out) const {
   std::fflush(out);
 }
 
+// The report's fields are the members' own names.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ItemReport, name, kind, rows, bytes, seconds, verified, resumed, source_digest,
+                                   target_digest, problem)
+
 nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
   std::lock_guard lock(mutex_);
   nlohmann::json groups = nlohmann::json::array();
@@ -127,16 +131,7 @@ nlohmann::json Report::to_json(int exit_code, const std::string& error) const {
     uint64_t rows = 0, bytes = 0;
     bool group_ok = true;
     for (const auto& i : g.items) {
-      items.push_back({{"name", i.name},
-                       {"kind", i.kind},
-                       {"rows", i.rows},
-                       {"bytes", i.bytes},
-                       {"seconds", i.seconds},
-                       {"verified", i.verified},
-                       {"resumed", i.resumed},
-                       {"source_digest", i.source_digest},
-                       {"target_digest", i.target_digest},
-                       {"problem", i.problem}});
+      items.push_back(i);
       group_ok = group_ok && i.verified;
       if (i.kind == "table" || i.kind == "collection") {
         rows += i.rows;

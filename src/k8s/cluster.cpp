@@ -67,43 +67,47 @@ std::vector<std::string> Cluster::helm_argv(const std::vector<std::string>& args
   return argv;
 }
 
-std::string Cluster::kubectl(const std::vector<std::string>& args, const std::optional<std::string>& stdin_data,
-                             std::chrono::seconds timeout) const {
-  ProcessSpec spec(kubectl_argv(args), {}, std::nullopt, timeout);
+namespace {
+
+// Runs one kubectl or helm call; `words` of its arguments name it in an error.
+std::string run_tool(const std::string& tool, std::vector<std::string> argv, const std::vector<std::string>& args,
+                     size_t words, const std::optional<std::string>& stdin_data, std::chrono::seconds timeout) {
+  ProcessSpec spec(std::move(argv), {}, std::nullopt, timeout);
   spec.stdin_data = stdin_data;
   auto r = run_process(spec);
   if (r.exit_status != 0 || r.timed_out || r.stopped)
-    throw cluster_failure("kubectl", "to " + fmt::format("{}", fmt::join(args.begin(), args.begin() + std::min<size_t>(3, args.size()), " ")), r);
+    throw cluster_failure(
+        tool, fmt::format("to {}", fmt::join(args.begin(), args.begin() + std::min(words, args.size()), " ")), r);
   return r.output;
+}
+
+nlohmann::json parse_tool_json(const std::string& tool, const std::string& out, const std::string& hint) {
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ExitCode::cluster_failed, tool + " printed what is not JSON: " + std::string(e.what()), hint);
+  }
+}
+
+}  // namespace
+
+std::string Cluster::kubectl(const std::vector<std::string>& args, const std::optional<std::string>& stdin_data,
+                             std::chrono::seconds timeout) const {
+  return run_tool("kubectl", kubectl_argv(args), args, 3, stdin_data, timeout);
 }
 
 nlohmann::json Cluster::kubectl_json(std::vector<std::string> args) const {
   args.push_back("--output=json");
-  auto out = kubectl(args);
-  try {
-    return nlohmann::json::parse(out);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ExitCode::cluster_failed, "kubectl printed what is not JSON: " + std::string(e.what()),
-                "check that kubectl is a real kubectl (kubectl version)");
-  }
+  return parse_tool_json("kubectl", kubectl(args), "check that kubectl is a real kubectl (kubectl version)");
 }
 
 std::string Cluster::helm(const std::vector<std::string>& args, std::chrono::seconds timeout) const {
-  auto r = run_process(ProcessSpec(helm_argv(args), {}, std::nullopt, timeout));
-  if (r.exit_status != 0 || r.timed_out || r.stopped)
-    throw cluster_failure("helm", "to " + fmt::format("{}", fmt::join(args.begin(), args.begin() + std::min<size_t>(2, args.size()), " ")), r);
-  return r.output;
+  return run_tool("helm", helm_argv(args), args, 2, std::nullopt, timeout);
 }
 
 nlohmann::json Cluster::helm_json(std::vector<std::string> args) const {
   args.push_back("--output=json");
-  auto out = helm(args);
-  try {
-    return nlohmann::json::parse(out);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ExitCode::cluster_failed, "helm printed what is not JSON: " + std::string(e.what()),
-                "check that helm is helm 3 (helm version)");
-  }
+  return parse_tool_json("helm", helm(args), "check that helm is helm 3 (helm version)");
 }
 
 void Cluster::check() {

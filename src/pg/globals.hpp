@@ -83,7 +83,11 @@ struct DatabaseInfo {
   bool default_acl = true;
   std::vector<std::string> grants;  // GRANT statements, after REVOKE ALL
   std::vector<std::string> settings;  // "name=value" from ALTER DATABASE SET
-  std::vector<std::pair<std::string, std::vector<std::string>>> role_settings;  // role -> settings
+  struct RoleSetting {
+    std::string role;
+    std::vector<std::string> values;  // "name=value" from ALTER ROLE ... IN DATABASE ... SET
+  };
+  std::vector<RoleSetting> role_settings;
   std::string comment;
   bool is_template = false;
 };
