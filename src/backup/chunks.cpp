@@ -12,16 +12,11 @@
 #include "common/error.hpp"
 #include "crypto/primitives.hpp"
 #include "engine/task_pool.hpp"
+#include "common/c_handle.hpp"
 
 namespace decant::backup {
 namespace {
 
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
 
 void check_zstd(size_t rc, const char* what) {
   if (ZSTD_isError(rc)) throw Error(ExitCode::internal, fmt::format("zstd {} failed: {}", what, ZSTD_getErrorName(rc)));
@@ -59,34 +54,30 @@ template <typename Bad>
 bool next_record(const std::string& plain, size_t& at, std::string_view& row, Framing framing, Bad bad) {
   if (at == plain.size()) return false;
   size_t left = plain.size() - at;
+  size_t header = 0, n = 0;  // the record's own length field, then its row
   switch (framing) {
     case Framing::lines: {
       const void* nl = std::memchr(plain.data() + at, '\n', left);
       if (!nl) bad();
-      size_t n = static_cast<size_t>(static_cast<const char*>(nl) - (plain.data() + at)) + 1;
-      row = std::string_view(plain).substr(at, n);
-      at += n;
-      return true;
+      n = static_cast<size_t>(static_cast<const char*>(nl) - (plain.data() + at)) + 1;
+      break;
     }
-    case Framing::bson: {
+    case Framing::bson:  // the document's length counts itself
       if (left < 5) bad();
-      size_t n = little_endian32(plain.data() + at);
+      n = little_endian32(plain.data() + at);
       if (n < 5 || n > left) bad();
-      row = std::string_view(plain).substr(at, n);
-      at += n;
-      return true;
-    }
-    case Framing::length_prefixed: {
+      break;
+    case Framing::length_prefixed:
       if (left < 4) bad();
-      size_t n = little_endian32(plain.data() + at);
+      header = 4;
+      n = little_endian32(plain.data() + at);
       if (left - 4 < n) bad();
-      row = std::string_view(plain).substr(at + 4, n);
-      at += 4 + n;
-      return true;
-    }
+      break;
   }
-  bad();
-  return false;
+  if (header + n == 0) bad();  // a framing this build does not know
+  row = std::string_view(plain).substr(at + header, n);
+  at += header + n;
+  return true;
 }
 
 }  // namespace
@@ -113,7 +104,7 @@ namespace {
 // One zstd frame back to its bytes; false when it is not a whole valid frame or gives more
 // than `limit` bytes (a chunk says how many it holds: a forged one cannot exhaust memory).
 bool decompress(std::string_view frame, std::string& out, size_t limit = SIZE_MAX) {
-  std::unique_ptr<ZSTD_DCtx, DCtxFree> d(ZSTD_createDCtx());
+  CHandle<ZSTD_DCtx, ZSTD_freeDCtx> d(ZSTD_createDCtx());
   ZSTD_inBuffer in{frame.data(), frame.size(), 0};
   std::string buffer(ZSTD_DStreamOutSize(), '\0');
   for (;;) {
@@ -130,7 +121,7 @@ bool decompress(std::string_view frame, std::string& out, size_t limit = SIZE_MA
 }  // namespace
 
 struct ChunkWriter::Compressor {
-  std::unique_ptr<ZSTD_CCtx, CCtxFree> ctx{ZSTD_createCCtx()};
+  CHandle<ZSTD_CCtx, ZSTD_freeCCtx> ctx{ZSTD_createCCtx()};
   std::string staged;  // records gathered before they go through zstd in one call
 
   Compressor(int level, int workers) {

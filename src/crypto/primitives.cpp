@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "common/error.hpp"
+#include "common/c_handle.hpp"
 
 namespace decant::crypto {
 namespace {
@@ -25,15 +26,6 @@ void check(int ok, const char* what) {
   if (ok != 1) openssl_failed(what);
 }
 
-struct KdfFree {
-  void operator()(EVP_KDF* kdf) const { EVP_KDF_free(kdf); }
-};
-struct KdfContextFree {
-  void operator()(EVP_KDF_CTX* ctx) const { EVP_KDF_CTX_free(ctx); }
-};
-struct PkeyContextFree {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
 
 Pkey x25519_key(std::string_view raw, bool secret) {
   if (raw.size() != 32) throw Error(ExitCode::internal, "an X25519 key is not 32 bytes");
@@ -96,9 +88,9 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 }
 
 std::string hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t length) {
-  std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  CHandle<EVP_KDF, EVP_KDF_free> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) openssl_failed("HKDF fetch");
-  std::unique_ptr<EVP_KDF_CTX, KdfContextFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+  CHandle<EVP_KDF_CTX, EVP_KDF_CTX_free> ctx(EVP_KDF_CTX_new(kdf.get()));
   if (!ctx) openssl_failed("HKDF context");
   char digest[] = "SHA256";
   std::string zero_salt(32, '\0');  // RFC 5869: no salt means HashLen zeros
@@ -134,7 +126,7 @@ std::string x25519_public_key(std::string_view secret) {
 std::string x25519_shared(std::string_view secret, std::string_view peer_public) {
   auto key = x25519_key(secret, true);
   auto peer = x25519_key(peer_public, false);
-  std::unique_ptr<EVP_PKEY_CTX, PkeyContextFree> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
   if (!ctx) openssl_failed("X25519 context");
   check(EVP_PKEY_derive_init(ctx.get()), "X25519 derive init");
   check(EVP_PKEY_derive_set_peer(ctx.get(), peer.get()), "X25519 peer");

@@ -9,21 +9,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include "common/c_handle.hpp"
 
 namespace decant::crypto {
 
-struct CipherContextFree {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct MdContextFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, CipherContextFree>;
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using MdContext = std::unique_ptr<EVP_MD_CTX, MdContextFree>;
+using CipherContext = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
+using Pkey = CHandle<EVP_PKEY, EVP_PKEY_free>;
+using MdContext = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 // Cryptographically secure random bytes (OpenSSL's private DRBG).
 std::string random_bytes(size_t n);

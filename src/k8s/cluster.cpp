@@ -49,22 +49,24 @@ Error cluster_failure(const std::string& tool, const std::string& doing, const P
   return Error(ExitCode::cluster_failed, what, "fix the cause named there; nothing was changed by this step");
 }
 
-std::vector<std::string> Cluster::kubectl_argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv{options_.kubectl};
+// kubectl and helm take the same kubeconfig and namespace; helm names its context flag
+// --kube-context.
+std::vector<std::string> Cluster::tool_argv(const std::string& tool, std::string_view context_flag,
+                                            const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{tool};
   if (options_.kubeconfig) argv.push_back("--kubeconfig=" + *options_.kubeconfig);
-  if (options_.context) argv.push_back("--context=" + *options_.context);
+  if (options_.context) argv.push_back(std::string(context_flag) + "=" + *options_.context);
   argv.push_back("--namespace=" + options_.ns);
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
+std::vector<std::string> Cluster::kubectl_argv(const std::vector<std::string>& args) const {
+  return tool_argv(options_.kubectl, "--context", args);
+}
+
 std::vector<std::string> Cluster::helm_argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv{options_.helm};
-  if (options_.kubeconfig) argv.push_back("--kubeconfig=" + *options_.kubeconfig);
-  if (options_.context) argv.push_back("--kube-context=" + *options_.context);
-  argv.push_back("--namespace=" + options_.ns);
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
+  return tool_argv(options_.helm, "--kube-context", args);
 }
 
 namespace {

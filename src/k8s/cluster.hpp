@@ -49,6 +49,8 @@ class Cluster {
   std::optional<std::string> secret_value(const std::string& secret, const std::string& key) const;
 
  private:
+  std::vector<std::string> tool_argv(const std::string& tool, std::string_view context_flag,
+                                     const std::vector<std::string>& args) const;
   ClusterOptions options_;
 };
 

@@ -9,6 +9,7 @@
 #include "common/log.hpp"
 #include "process/process.hpp"
 #include "engine/progress.hpp"
+#include "text/lines.hpp"
 #include "k8s/port_forward.hpp"
 #include "migrate/target_checks.hpp"
 #include "mongo/client.hpp"
@@ -97,17 +98,10 @@ std::string exec_in_pod(const k8s::Cluster& cluster, const std::string& pod, con
   return r.output;
 }
 
-std::string first_line_without(const std::string& text, const std::string& marker) {
-  std::string out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    if (!line.empty() && line.find(marker) == std::string::npos) return line;
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  return out;
+std::string first_line_without(const std::string& text, std::string_view marker) {
+  for (std::string_view line : lines_of(text))
+    if (!line.empty() && line.find(marker) == std::string_view::npos) return std::string(line);
+  return "";
 }
 
 // Runs a check whose failure is a finding, not the end of the plan: a blocker, or with

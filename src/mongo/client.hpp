@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "common/c_handle.hpp"
 
 namespace decant::mongo {
 
@@ -62,10 +63,7 @@ class Uri {
   const std::string& role() const { return role_; }
 
  private:
-  struct Deleter {
-    void operator()(mongoc_uri_t* u) const { mongoc_uri_destroy(u); }
-  };
-  std::unique_ptr<mongoc_uri_t, Deleter> uri_;
+  CHandle<mongoc_uri_t, mongoc_uri_destroy> uri_;
   std::string role_;
 };
 
@@ -92,25 +90,13 @@ class ClientPool {
   const std::string& where() const { return where_; }
 
  private:
-  struct Deleter {
-    void operator()(mongoc_client_pool_t* p) const { mongoc_client_pool_destroy(p); }
-  };
-  std::unique_ptr<mongoc_client_pool_t, Deleter> pool_;
+  CHandle<mongoc_client_pool_t, mongoc_client_pool_destroy> pool_;
   std::string where_;
 };
 
-struct CollectionDeleter {
-  void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
-};
-using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
-struct CursorDeleter {
-  void operator()(mongoc_cursor_t* c) const { mongoc_cursor_destroy(c); }
-};
-using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorDeleter>;
-struct DatabaseDeleter {
-  void operator()(mongoc_database_t* d) const { mongoc_database_destroy(d); }
-};
-using DatabasePtr = std::unique_ptr<mongoc_database_t, DatabaseDeleter>;
+using CollectionPtr = CHandle<mongoc_collection_t, mongoc_collection_destroy>;
+using CursorPtr = CHandle<mongoc_cursor_t, mongoc_cursor_destroy>;
+using DatabasePtr = CHandle<mongoc_database_t, mongoc_database_destroy>;
 
 // Throws the decant::Error a driver error stands for. `where` is "source host:port".
 [[noreturn]] void fail(const bson_error_t& error, const std::string& where, const std::string& doing);

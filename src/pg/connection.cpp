@@ -11,15 +11,13 @@
 #include "common/log.hpp"
 #include "process/run_context.hpp"
 #include "pg/sqlstate.hpp"
+#include "common/c_handle.hpp"
 
 namespace decant::pg {
 namespace {
 
 constexpr char kBinarySignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with the NUL
 
-struct PqMemDeleter {
-  void operator()(char* p) const { PQfreemem(p); }
-};
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -171,13 +169,13 @@ Result Connection::exec_params(const std::string& sql, const std::vector<std::op
 }
 
 std::string Connection::quote_ident(std::string_view name) const {
-  std::unique_ptr<char, PqMemDeleter> q(PQescapeIdentifier(conn_.get(), name.data(), name.size()));
+  CHandle<char, PQfreemem> q(PQescapeIdentifier(conn_.get(), name.data(), name.size()));
   if (!q) throw Error(ExitCode::internal, "cannot quote identifier: " + trimmed(PQerrorMessage(conn_.get())));
   return q.get();
 }
 
 std::string Connection::quote_literal(std::string_view value) const {
-  std::unique_ptr<char, PqMemDeleter> q(PQescapeLiteral(conn_.get(), value.data(), value.size()));
+  CHandle<char, PQfreemem> q(PQescapeLiteral(conn_.get(), value.data(), value.size()));
   if (!q) throw Error(ExitCode::internal, "cannot quote literal: " + trimmed(PQerrorMessage(conn_.get())));
   return q.get();
 }

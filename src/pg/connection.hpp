@@ -15,6 +15,7 @@
 #include "process/run_context.hpp"
 #include "engine/stream.hpp"
 #include "pg/conninfo.hpp"
+#include "common/c_handle.hpp"
 
 namespace decant::pg {
 
@@ -33,10 +34,7 @@ class Result {
   std::vector<std::string> text_array(int row, int col) const;
 
  private:
-  struct Deleter {
-    void operator()(PGresult* r) const { PQclear(r); }
-  };
-  std::unique_ptr<PGresult, Deleter> res_;
+  CHandle<PGresult, PQclear> res_;
 };
 
 class Connection {
@@ -79,14 +77,8 @@ class Connection {
   [[noreturn]] void fail(const PGresult* res, const std::string& doing) const;
 
  private:
-  struct Deleter {
-    void operator()(PGconn* c) const { PQfinish(c); }
-  };
-  struct CancelDeleter {
-    void operator()(PGcancel* c) const { PQfreeCancel(c); }
-  };
-  std::unique_ptr<PGconn, Deleter> conn_;
-  std::unique_ptr<PGcancel, CancelDeleter> cancel_;
+  CHandle<PGconn, PQfinish> conn_;
+  CHandle<PGcancel, PQfreeCancel> cancel_;
   std::string where_;
   RunContext::Hook stop_hook_;  // declared last: unregistered before the handles are freed
 };

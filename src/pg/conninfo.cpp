@@ -8,15 +8,10 @@
 #include <memory>
 
 #include "common/error.hpp"
+#include "common/c_handle.hpp"
 
 namespace decant::pg {
 namespace {
-struct ConninfoOptionsDeleter {
-  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
-};
-struct PqMemDeleter {
-  void operator()(char* p) const { PQfreemem(p); }
-};
 
 std::string elide_quoted(const std::string& message) {
   std::string out;
@@ -49,8 +44,8 @@ std::string quote_conninfo_value(const std::string& value) {
 
 ConnInfo ConnInfo::parse(const std::string& text, const std::string& role) {
   char* err_raw = nullptr;
-  std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> opts(PQconninfoParse(text.c_str(), &err_raw));
-  std::unique_ptr<char, PqMemDeleter> err(err_raw);
+  CHandle<PQconninfoOption, PQconninfoFree> opts(PQconninfoParse(text.c_str(), &err_raw));
+  CHandle<char, PQfreemem> err(err_raw);
   if (!opts) {
     // libpq's message can quote the offending part of the input, which may be the whole
     // URI or the password: show the message with every quoted part elided.

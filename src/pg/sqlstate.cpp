@@ -1,5 +1,7 @@
 #include "pg/sqlstate.hpp"
 
+#include "text/lines.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <string_view>
@@ -27,12 +29,9 @@ std::string sqlstate_in(const std::string& verbose_message) {
 
 std::string without_verbose_parts(const std::string& message, const std::string& state) {
   std::string out;
-  size_t start = 0;
-  while (start < message.size()) {
-    size_t nl = message.find('\n', start);
-    std::string line = message.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    start = nl == std::string::npos ? message.size() : nl + 1;
-    if (line.rfind("LOCATION:", 0) == 0) continue;
+  for (std::string_view text : lines_of(message)) {
+    if (text.starts_with("LOCATION:")) continue;
+    std::string line(text);
     if (!state.empty()) {
       auto at = line.find(":  " + state + ": ");
       if (at != std::string::npos) line.erase(at + 3, state.size() + 2);

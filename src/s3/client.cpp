@@ -18,18 +18,13 @@
 #include "common/log.hpp"
 #include "process/run_context.hpp"
 #include "crypto/primitives.hpp"
+#include "common/c_handle.hpp"
 
 namespace decant::s3 {
 namespace {
 
-struct EasyFree {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using Easy = std::unique_ptr<CURL, EasyFree>;
-struct SlistFree {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistFree>;
+using Easy = CHandle<CURL, curl_easy_cleanup>;
+using Slist = CHandle<curl_slist, curl_slist_free_all>;
 
 std::string hex_sha256(std::string_view bytes) { return crypto::to_hex(crypto::sha256(bytes)); }
 
