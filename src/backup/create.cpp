@@ -96,16 +96,12 @@ class BackupCreate {
       throw Error(ExitCode::usage, "nothing to back up", "give --pg URI and/or --mongo URI");
     recipients_ = read_recipients(options_.recipients);
     repo_ = open_repository(options_.repo);
+    if (options_.pg) sources_.push_back(open_pg_backup(*options_.pg, options_.pg_databases, options_.pg_bin));
+    if (options_.mongo) sources_.push_back(open_mongo_backup(*options_.mongo, options_.mongo_databases));
     std::vector<std::string> sources;
-    if (options_.pg) {
-      pg_ = std::make_unique<PgBackup>(*options_.pg, options_.pg_databases, options_.pg_bin);
-      sources.push_back(pg_->display());
-      engines_.push_back("pg");
-    }
-    if (options_.mongo) {
-      mongo_ = std::make_unique<MongoBackup>(*options_.mongo, options_.mongo_databases);
-      sources.push_back(mongo_->display());
-      engines_.push_back("mongo");
+    for (const auto& source : sources_) {
+      sources.push_back(source->display());
+      engines_.push_back(source->engine());
     }
     std::string from = fmt::format("{}", fmt::join(sources, " and "));
     return {from, repo_->describe(), "backup " + repo_->describe() + " <- " + from};
@@ -133,15 +129,7 @@ class BackupCreate {
     GroupSpans spans;
     CreateContext ctx{*repo_, entry.id, chunk_settings, state, spans};
     Tasks tasks;
-    if (pg_) tasks = combine(std::move(tasks), pg_->tasks(ctx, frame.lifecycle(), frame.progress()));
-    if (mongo_) {
-      // The document counts the consistency check compares with are the first run's.
-      if (auto counted = state.get("mongo-counts"))
-        mongo_->use_counts_before(*counted);
-      else
-        state.mark_done("mongo-counts", mongo_->counts_before());
-      tasks = combine(std::move(tasks), mongo_->tasks(ctx, frame.lifecycle(), frame.progress(), frame.report()));
-    }
+    for (const auto& source : sources_) tasks = combine(std::move(tasks), source->tasks(ctx, frame));
     run_tasks(frame, "backing up", tasks, spans);
   }
 
@@ -150,13 +138,9 @@ class BackupCreate {
     manifest.id = entry.id;
     manifest.created = entry.created;
     manifest.reason = entry.reason;
-    if (pg_) {
-      manifest.sources["pg"] = pg_->source_description();
-      manifest.items = pg_->entries(state);
-    }
-    if (mongo_) {
-      manifest.sources["mongo"] = mongo_->source_description();
-      for (auto& e : mongo_->entries(state)) manifest.items.push_back(std::move(e));
+    for (const auto& source : sources_) {
+      manifest.sources[source->engine()] = source->source_description();
+      for (auto& e : source->entries(state)) manifest.items.push_back(std::move(e));
     }
     return manifest;
   }
@@ -164,8 +148,7 @@ class BackupCreate {
   const CreateOptions& options_;
   std::vector<crypto::AgeRecipient> recipients_;
   std::unique_ptr<Repository> repo_;
-  std::unique_ptr<PgBackup> pg_;
-  std::unique_ptr<MongoBackup> mongo_;
+  std::vector<std::unique_ptr<BackupSource>> sources_;  // PostgreSQL first, as the manifest lists them
   std::vector<std::string> engines_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "backup/chunks.hpp"
 #include "common/error.hpp"
+#include "engine/run_frame.hpp"
 #include "engine/item_lifecycle.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
@@ -75,24 +76,46 @@ mongo::ServerIdentity identity_from_json(const json& j) {
 
 }  // namespace
 
-struct MongoBackup::State {
+namespace {
+
+struct MongoBackupState {
   mongo::Uri uri;
   mongo::ClientPool pool;
   std::vector<CollectionInfo> collections;
   std::map<std::string, uint64_t> counts_before;
   json description;
-  State(const std::string& text) : uri(mongo::Uri::parse(text, "MongoDB source")), pool(uri) {}
+  explicit MongoBackupState(const std::string& text) : uri(mongo::Uri::parse(text, "MongoDB source")), pool(uri) {}
 };
 
+class MongoBackup final : public BackupSource {
+ public:
+  // Connects and lists what `databases` hold (all but admin, local, config when empty).
+  MongoBackup(const std::string& uri, const std::vector<std::string>& databases);
+  std::string display() const override { return state_.uri.display(); }
+  std::string engine() const override { return "mongo"; }
+  nlohmann::json source_description() const override { return state_.description; }
+  // One task per collection; `after` records the views and checks that the source's
+  // document counts did not change since the backup began (a resumed backup compares with
+  // its first run's counts).
+  Tasks tasks(const CreateContext& ctx, engine::RunFrame& frame) override;
+  std::vector<ItemEntry> entries(const engine::ResumeState& state) const override;
+
+ private:
+  using State = MongoBackupState;
+  State state_;
+};
+
+}  // namespace
+
 MongoBackup::MongoBackup(const std::string& uri, const std::vector<std::string>& databases)
-    : state_(std::make_unique<State>(uri)) {
-  auto client = state_->pool.acquire();
-  const std::string& where = state_->pool.where();
+    : state_(uri) {
+  auto client = state_.pool.acquire();
+  const std::string& where = state_.pool.where();
   mongo::ping(client.get(), where);
   for (const auto& db : mongo::list_databases(client.get(), databases, where))
-    for (auto& c : mongo::list_collections(client.get(), db, where)) state_->collections.push_back(std::move(c));
-  state_->counts_before = mongo::stored_document_counts(client.get(), state_->collections, where);
-  state_->description = {{"address", state_->uri.display()},
+    for (auto& c : mongo::list_collections(client.get(), db, where)) state_.collections.push_back(std::move(c));
+  state_.counts_before = mongo::stored_document_counts(client.get(), state_.collections, where);
+  state_.description = {{"address", state_.uri.display()},
                          {"version", mongo::server_version(client.get(), where)},
                          {"identity", identity_json(mongo::identify_server(client.get(), where))},
                          {"databases", databases},
@@ -101,19 +124,17 @@ MongoBackup::MongoBackup(const std::string& uri, const std::vector<std::string>&
                          {"started", utc_now_iso()}};
 }
 
-MongoBackup::~MongoBackup() = default;
 
-std::string MongoBackup::display() const { return state_->uri.display(); }
-json MongoBackup::counts_before() const { return state_->counts_before; }
-void MongoBackup::use_counts_before(const json& counts) {
-  state_->counts_before = counts.get<std::map<std::string, uint64_t>>();
-}
-json MongoBackup::source_description() const { return state_->description; }
-
-Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle, engine::ProgressBoard& progress,
-                         engine::Report& report) {
+Tasks MongoBackup::tasks(const CreateContext& ctx, engine::RunFrame& frame) {
   Tasks t;
-  State& st = *state_;
+  State& st = state_;
+  if (auto counted = ctx.state.get("mongo-counts"))
+    st.counts_before = counted->get<std::map<std::string, uint64_t>>();
+  else
+    ctx.state.mark_done("mongo-counts", st.counts_before);
+  engine::ItemLifecycle& lifecycle = frame.lifecycle();
+  engine::ProgressBoard& progress = frame.progress();
+  engine::Report& report = frame.report();
   for (const auto& c : st.collections) {
     if (c.is_view) continue;
     auto* item = &progress.add(c.display(), c.bytes);
@@ -144,7 +165,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecy
 
 std::vector<ItemEntry> MongoBackup::entries(const engine::ResumeState& state) const {
   std::vector<ItemEntry> out;
-  for (const auto& c : state_->collections) {
+  for (const auto& c : state_.collections) {
     if (c.is_view) {
       out.push_back(metadata_entry(archive_item(c)));
     } else if (auto e = finished_entry(state, resume_key(c), archive_item(c))) {
@@ -263,6 +284,10 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
     }});
   }
   return t;
+}
+
+std::unique_ptr<BackupSource> open_mongo_backup(const std::string& uri, const std::vector<std::string>& databases) {
+  return std::make_unique<MongoBackup>(uri, databases);
 }
 
 }  // namespace decant::backup

@@ -11,29 +11,10 @@
 
 namespace decant::backup {
 
-class MongoBackup {
- public:
-  // Connects and lists what `databases` hold (all but admin, local, config when empty).
-  MongoBackup(const std::string& uri, const std::vector<std::string>& databases);
-  ~MongoBackup();
-  std::string display() const;
-  // The source's document counts when the backup began, for the consistency check; a
-  // resumed backup compares with the first run's.
-  nlohmann::json counts_before() const;
-  void use_counts_before(const nlohmann::json& counts);
-  // What the manifest says of the source: address, version, when.
-  nlohmann::json source_description() const;
-  // One task per collection; `after` records the views and checks that the source's
-  // document counts did not change meanwhile.
-  Tasks tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle, engine::ProgressBoard& progress,
-              engine::Report& report);
-  // The manifest's items, once every task has finished.
-  std::vector<ItemEntry> entries(const engine::ResumeState& state) const;
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
+// The MongoDB source of a backup being taken: connects and lists what `databases` hold
+// (all but admin, local, config when empty), and counts their documents. Its `after`
+// checks the counts unchanged since the backup began (a resumed backup: its first run).
+std::unique_ptr<BackupSource> open_mongo_backup(const std::string& uri, const std::vector<std::string>& databases);
 
 // Restores the MongoDB items of a manifest into `uri`: refuses a target that holds any of
 // them unless `drop`; each collection is read back from the target and compared with the

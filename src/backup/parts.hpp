@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,20 @@ struct Task {
 struct Tasks {
   std::vector<Task> work;        // run in the pool, in any order
   std::function<void()> after;  // once they are done (views, checks)
+};
+
+// One engine's part of a backup being taken (backup/pg_part, backup/mongo_part).
+class BackupSource {
+ public:
+  virtual ~BackupSource() = default;
+  virtual std::string display() const = 0;
+  // What the manifest says of the source (address, version, when), under its engine's key.
+  virtual std::string engine() const = 0;  // "pg", "mongo"
+  virtual nlohmann::json source_description() const = 0;
+  // One task per item to take; `after` checks what can only be checked once they are done.
+  virtual Tasks tasks(const CreateContext& ctx, engine::RunFrame& frame) = 0;
+  // The manifest's items, once every task has finished.
+  virtual std::vector<ItemEntry> entries(const engine::ResumeState& state) const = 0;
 };
 
 // Both engines' tasks in one pool, then both `after`s.

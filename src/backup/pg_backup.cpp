@@ -19,6 +19,7 @@
 #include "common/log.hpp"
 #include "io/memory_file.hpp"
 #include "process/process.hpp"
+#include "engine/run_frame.hpp"
 #include "engine/item_lifecycle.hpp"
 #include "engine/progress.hpp"
 #include "engine/report.hpp"
@@ -67,7 +68,9 @@ ArchiveItem table_item(const Database& db, const pg::TableInfo& table) {
 }
 }  // namespace
 
-struct PgBackup::State {
+namespace {
+
+struct PgBackupState {
   pg::ConnInfo info;
   pg::Connection admin;
   pg::PgTools tools;
@@ -99,10 +102,29 @@ struct PgBackup::State {
   }
 };
 
+class PgBackup final : public BackupSource {
+ public:
+  // Connects, reads the roles and which databases to back up (all that accept connections
+  // but the templates, or `databases`), and finds pg_dump.
+  PgBackup(const std::string& uri, const std::vector<std::string>& databases, const std::optional<std::string>& pg_bin);
+  std::string display() const override { return state_.info.display(); }
+  std::string engine() const override { return "pg"; }
+  nlohmann::json source_description() const override { return state_.description; }
+  // Takes each database's snapshot, schema and catalog, then returns one task per item.
+  Tasks tasks(const CreateContext& ctx, engine::RunFrame& frame) override;
+  std::vector<ItemEntry> entries(const engine::ResumeState& state) const override;
+
+ private:
+  using State = PgBackupState;
+  State state_;
+};
+
+}  // namespace
+
 PgBackup::PgBackup(const std::string& uri, const std::vector<std::string>& databases,
                    const std::optional<std::string>& pg_bin)
-    : state_(std::make_unique<State>()) {
-  State& st = *state_;
+    : state_() {
+  State& st = state_;
   st.info = pg::ConnInfo::parse(uri, "PostgreSQL source");
   st.admin = pg::Connection::open(st.info, st.info.maintenance_db());
   st.admin.exec("SET default_transaction_read_only = on; SET DateStyle = ISO; SET TimeZone = 'UTC'; "
@@ -125,12 +147,10 @@ PgBackup::PgBackup(const std::string& uri, const std::vector<std::string>& datab
                     {"identity", identity_json(pg::read_identity(st.admin))}};
 }
 
-PgBackup::~PgBackup() = default;
-std::string PgBackup::display() const { return state_->info.display(); }
-json PgBackup::source_description() const { return state_->description; }
-
-Tasks PgBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle, engine::ProgressBoard& progress) {
-  State& st = *state_;
+Tasks PgBackup::tasks(const CreateContext& ctx, engine::RunFrame& frame) {
+  State& st = state_;
+  engine::ItemLifecycle& lifecycle = frame.lifecycle();
+  engine::ProgressBoard& progress = frame.progress();
   Tasks t;
   for (auto& db_ptr : st.databases) {
     auto& db = *db_ptr;
@@ -223,7 +243,7 @@ Tasks PgBackup::tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle
 }
 
 std::vector<ItemEntry> PgBackup::entries(const engine::ResumeState& state) const {
-  const State& st = *state_;
+  const State& st = state_;
   std::vector<ItemEntry> out;
   out.push_back(metadata_entry({"pg", "", "roles", "roles", roles_json(st.roles)}));
   auto finished = [&](const State::Database& db, const std::string& what, ArchiveItem item) {
@@ -246,6 +266,11 @@ std::vector<ItemEntry> PgBackup::entries(const engine::ResumeState& state) const
       finished(*db, "large-objects", {"pg", db->info.name, "large objects", "large objects", json::object()});
   }
   return out;
+}
+
+std::unique_ptr<BackupSource> open_pg_backup(const std::string& uri, const std::vector<std::string>& databases,
+                                             const std::optional<std::string>& pg_bin) {
+  return std::make_unique<PgBackup>(uri, databases, pg_bin);
 }
 
 }  // namespace decant::backup

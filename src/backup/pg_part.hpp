@@ -17,23 +17,11 @@
 
 namespace decant::backup {
 
-class PgBackup {
- public:
-  // Connects, reads the roles and which databases to back up (all that accept connections
-  // but the templates, or `databases`), and finds pg_dump.
-  PgBackup(const std::string& uri, const std::vector<std::string>& databases, const std::optional<std::string>& pg_bin);
-  ~PgBackup();
-  std::string display() const;
-  nlohmann::json source_description() const;
-  // Takes each database's snapshot, schema and catalog, then returns one task per item.
-  Tasks tasks(const CreateContext& ctx, engine::ItemLifecycle& lifecycle, engine::ProgressBoard& progress);
-  // The manifest's items, once every task has finished.
-  std::vector<ItemEntry> entries(const engine::ResumeState& state) const;
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
+// The PostgreSQL source of a backup being taken: connects, reads the roles and which
+// databases to back up (all that accept connections but the templates, or `databases`),
+// and finds pg_dump. Its tasks take each database's snapshot, schema and catalog first.
+std::unique_ptr<BackupSource> open_pg_backup(const std::string& uri, const std::vector<std::string>& databases,
+                                             const std::optional<std::string>& pg_bin);
 
 class PgRestore {
  public:
