@@ -9,9 +9,20 @@
 
 namespace decant::engine {
 
+namespace {
+
+Endpoints named(Endpoints endpoints, const RunOptions& run) {
+  if (!run.source_name) return endpoints;
+  endpoints.source = *run.source_name;
+  endpoints.state_identity = endpoints.source + " -> " + endpoints.target;
+  return endpoints;
+}
+
+}  // namespace
+
 RunFrame::RunFrame(const RunSettings& settings, Endpoints endpoints)
     : settings_(settings),
-      endpoints_(std::move(endpoints)),
+      endpoints_(named(std::move(endpoints), settings.run)),
       jobs_(resolve_jobs(settings.run.jobs)),
       report_(settings.command, endpoints_.source, endpoints_.target) {
   if (settings_.state_kind.empty()) return;

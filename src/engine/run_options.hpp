@@ -13,6 +13,10 @@ struct RunOptions {
   std::optional<std::string> state_dir;    // --state-dir; default under $XDG_STATE_HOME/decant
   std::optional<std::string> report_path;  // --report
   std::chrono::milliseconds progress_interval{10000};
+  // How the report and the resume state name the source when its address is not its own
+  // (migrate's copies read through a port-forward whose local port changes from run to
+  // run): a resumed run finds its state whatever the port.
+  std::optional<std::string> source_name;
 };
 
 }  // namespace decant::engine

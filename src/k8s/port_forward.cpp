@@ -10,9 +10,9 @@
 
 namespace decant::k8s {
 
-PortForward::PortForward(const Cluster& cluster, std::string pod, int remote_port, int local_port)
-    : cluster_(cluster), pod_(std::move(pod)), remote_port_(remote_port), local_port_(local_port) {
-  start(local_port);
+PortForward::PortForward(const Cluster& cluster, std::string pod, int remote_port)
+    : cluster_(cluster), pod_(std::move(pod)), remote_port_(remote_port) {
+  start(0);
   watchdog_ = std::thread([this] { watch(); });
 }
 

@@ -17,11 +17,9 @@ namespace decant::k8s {
 
 class PortForward {
  public:
-  // Starts it and waits until it listens, on `local_port` (0: any free one; a resumed run
-  // asks for the port of the interrupted one, so that its state's names still match).
-  // Throws Error(cluster_failed) when it cannot (no such pod, a pod that is not running,
-  // forbidden, the local port taken).
-  PortForward(const Cluster& cluster, std::string pod, int remote_port, int local_port = 0);
+  // Starts it on a free local port and waits until it listens. Throws Error(cluster_failed)
+  // when it cannot (no such pod, a pod that is not running, forbidden).
+  PortForward(const Cluster& cluster, std::string pod, int remote_port);
   ~PortForward();
   PortForward(const PortForward&) = delete;
   PortForward& operator=(const PortForward&) = delete;

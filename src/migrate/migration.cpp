@@ -112,7 +112,6 @@ class Migration {
   void check_points_external();
   void save_record_configmap(const std::string& phase_name);
   std::optional<Record> read_record_configmap();
-  int forward_port(const std::string& key);
   void print_dry_run(const fs::path& overlay);
   void fill_report();
   json values_overlay() const;
@@ -199,17 +198,13 @@ void Migration::scale_down() {
   application_.scale_to_zero();
 }
 
-// The local port of a forward, kept across runs: the copies' resume state names it.
-int Migration::forward_port(const std::string& key) {
-  auto v = state().get(key);
-  return v ? v->get<int>() : 0;
-}
-
 std::vector<Migration::CopyPhase> Migration::copy_phases() const {
   std::vector<CopyPhase> phases;
-  auto with_run = [this](auto copy, const fs::path& dir, bool resume) {
+  auto with_run = [this](auto copy, const InternalDatabase& db, const fs::path& dir, bool resume) {
     copy.run = o_.run;
     copy.run.report_path.reset();
+    // The source by its pod, not by the forward's local port, which a resumed run picks anew.
+    copy.run.source_name = fmt::format("pod {} in the namespace {}", db.pod, cluster_.ns());
     copy.run.state_dir = dir.string();
     copy.run.resume = resume;
     return copy;
@@ -217,12 +212,14 @@ std::vector<Migration::CopyPhase> Migration::copy_phases() const {
   if (o_.plan.pg_target)
     phases.push_back({"postgresql-copy", "PostgreSQL", kPgCopyJournal, release_.postgresql,
                       [this, with_run](int port, const fs::path& dir, bool resume) {
-                        return pg::copy_instance(with_run(pg_copy_options(o_.plan, port, release_.postgresql), dir, resume));
+                        return pg::copy_instance(
+                            with_run(pg_copy_options(o_.plan, port, release_.postgresql), release_.postgresql, dir, resume));
                       }});
   if (o_.plan.mongo_target)
     phases.push_back({"mongodb-copy", "MongoDB", kMongoCopyJournal, release_.mongodb,
                       [this, with_run](int port, const fs::path& dir, bool resume) {
-                        return mongo::copy_instance(with_run(mongo_copy_options(o_.plan, port, release_.mongodb), dir, resume));
+                        return mongo::copy_instance(
+                            with_run(mongo_copy_options(o_.plan, port, release_.mongodb), release_.mongodb, dir, resume));
                       }});
   return phases;
 }
@@ -230,9 +227,7 @@ std::vector<Migration::CopyPhase> Migration::copy_phases() const {
 // The internal database forwarded to a local port, copied with its own journal inside
 // migrate's: a resumed migrate resumes the copy.
 void Migration::copy_database(const CopyPhase& c) {
-  std::string port_key = std::string(c.state_name) + "-forward-port";
-  k8s::PortForward forward(cluster_, c.db.pod, c.db.port, forward_port(port_key));
-  state().mark_done(port_key, forward.local_port());
+  k8s::PortForward forward(cluster_, c.db.pod, c.db.port);
   fs::path dir = state().dir() / c.state_name;
   if (int rc = c.copy(forward.local_port(), dir, fs::exists(dir / "journal")); rc != 0)
     throw Error(static_cast<ExitCode>(rc), fmt::format("the {} copy did not verify", c.label), "see the summary above");
@@ -252,11 +247,11 @@ void Migration::backup_before() {
   create.reason = "pre-upgrade";
   std::optional<k8s::PortForward> pg_forward, mongo_forward;
   if (o_.plan.pg_target) {
-    pg_forward.emplace(cluster_, release_.postgresql.pod, release_.postgresql.port, 0);
+    pg_forward.emplace(cluster_, release_.postgresql.pod, release_.postgresql.port);
     create.pg = pg_source_conninfo(pg_forward->local_port(), release_.postgresql);
   }
   if (o_.plan.mongo_target) {
-    mongo_forward.emplace(cluster_, release_.mongodb.pod, release_.mongodb.port, 0);
+    mongo_forward.emplace(cluster_, release_.mongodb.pod, release_.mongodb.port);
     create.mongo = mongo_source_uri(mongo_forward->local_port(), release_.mongodb);
     if (!o_.plan.all_mongo_dbs) create.mongo_databases = o_.plan.mongo_dbs;
   }
