@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
   // memory, and the driver's set-up below takes milliseconds.
   std::vector<std::string> copies(argv, argv + argc);
   scrub_passwords(argc, argv);
+  start_child_guard();  // while this is the only thread
   mongo::init_driver();
   install_signal_handlers();
   CLI::App app{"decant: move self-hosted platform databases to external servers, fast and verified"};

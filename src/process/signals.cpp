@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <array>
@@ -22,6 +23,52 @@ std::array<std::atomic<pid_t>, 128> g_child_groups{};
 std::atomic<bool> g_exit_claimed{false};
 std::mutex g_last_words_mutex;
 std::function<void()> g_last_words;
+int g_guard = -1;  // the write end of the guard's pipe; its end of file is decant's end
+
+// What decant tells its guard: a group to kill should decant die, or one it reaped.
+struct GuardMessage {
+  char kind;  // 'r' registered, 'u' unregistered
+  pid_t pgid;
+};
+
+void tell_guard(char kind, pid_t pgid) {
+  if (g_guard < 0) return;
+  GuardMessage m{kind, pgid};
+  // One write of a few bytes into a pipe is atomic, whichever thread makes it.
+  [[maybe_unused]] ssize_t n = ::write(g_guard, &m, sizeof m);
+}
+
+// The guard's life: it keeps the registered groups until the pipe ends, then kills what
+// is left. It runs in a session of its own, so a signal to decant's terminal or process
+// group does not reach it, and holds no descriptor of decant's but its pipe.
+[[noreturn]] void guard(int from_decant) {
+  ::setsid();
+  ::prctl(PR_SET_NAME, "decant-guard");
+  int null = ::open("/dev/null", O_RDWR);
+  for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+  ::dup2(from_decant, 3);
+  ::close_range(4, ~0U, 0);
+  std::array<pid_t, 1024> groups{};
+  GuardMessage m{};
+  for (;;) {
+    ssize_t n = ::read(3, &m, sizeof m);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof m)) break;  // decant has ended
+    for (auto& g : groups) {
+      if (m.kind == 'r' && g == 0) {
+        g = m.pgid;
+        break;
+      }
+      if (m.kind == 'u' && g == m.pgid) {
+        g = 0;
+        break;
+      }
+    }
+  }
+  for (pid_t g : groups)
+    if (g > 0) ::kill(-g, SIGKILL);
+  _exit(0);
+}
 
 void kill_child_groups() {
   for (auto& slot : g_child_groups) {
@@ -117,7 +164,24 @@ void set_last_words(std::function<void()> fn) {
 
 bool claim_exit() { return !g_exit_claimed.exchange(true); }
 
+void start_child_guard() {
+  int fds[2];
+  if (g_guard >= 0 || ::pipe2(fds, O_CLOEXEC) != 0) return;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[1]);
+    guard(fds[0]);
+  }
+  ::close(fds[0]);
+  if (pid < 0) {
+    ::close(fds[1]);
+    return;
+  }
+  g_guard = fds[1];
+}
+
 void register_child_group(pid_t pgid) {
+  tell_guard('r', pgid);
   for (auto& slot : g_child_groups) {
     pid_t expected = 0;
     if (slot.compare_exchange_strong(expected, pgid)) return;
@@ -125,6 +189,7 @@ void register_child_group(pid_t pgid) {
 }
 
 void unregister_child_group(pid_t pgid) {
+  tell_guard('u', pgid);
   for (auto& slot : g_child_groups) {
     pid_t expected = pgid;
     if (slot.compare_exchange_strong(expected, 0)) return;

@@ -28,8 +28,15 @@ void set_last_words(std::function<void()> fn);
 // on; false when the watcher is already ending the process (the caller then waits).
 bool claim_exit();
 
+// Starts the guard: a small process of its own that outlives decant and kills every
+// registered child process group when decant ends without reaping them (SIGKILL, a
+// crash), so that no pg_dump, psql or kubectl port-forward goes on without it. Call it
+// first, while the process has one thread.
+void start_child_guard();
+
 // Child process groups that the signal handler kills with SIGKILL when it must end the
-// process at once (async-signal-safe bookkeeping; see common/process).
+// process at once (async-signal-safe bookkeeping; see process/process.cpp), and that the
+// guard kills should decant die without doing so.
 void register_child_group(pid_t pgid);
 void unregister_child_group(pid_t pgid);
 

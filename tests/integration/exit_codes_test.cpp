@@ -511,5 +511,43 @@ TEST_F(ExitCodesTest, AMissingKubectlIsAMissingTool) {
   EXPECT_EQ(r.exit_code, code_of(ExitCode::missing_tool)) << r.err;
 }
 
+// Alive: in the process table and not a zombie (orphans here may wait for a reaper).
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+}
+
+// A decant killed with SIGKILL cannot end its children itself: its guard does, so that no
+// pg_dump or port-forward goes on writing or holding a port without it.
+TEST_F(ExitCodesTest, AKilledDecantTakesItsChildrenWithIt) {
+  fs::path pid_file = work_ / "child.pid";
+  fs::path kubectl = work_ / "slow-kubectl";
+  {
+    std::ofstream script(kubectl);
+    script << "#!/bin/sh\necho $$ > " << pid_file.string() << ".tmp\nmv " << pid_file.string() << ".tmp "
+           << pid_file.string() << "\nexec sleep 300\n";
+  }
+  fs::permissions(kubectl, fs::perms::owner_all);
+  fs::path out = work_ / "killed";
+  fs::create_directories(out);
+  BackgroundDecant run({"plan", "--kubectl", kubectl.string(), "--pg-target", "postgresql://u:p@127.0.0.1:1/postgres"},
+                       out);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!fs::exists(pid_file) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(pid_file)) << "decant did not start its kubectl: " << run.err();
+  pid_t child = std::stoi(read_file(pid_file));
+  ASSERT_TRUE(alive(child));
+  run.kill(SIGKILL);
+  EXPECT_EQ(run.wait(), 128 + SIGKILL);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (alive(child) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(alive(child)) << "the child " << child << " outlived decant";
+  if (alive(child)) ::kill(child, SIGKILL);
+}
+
 }  // namespace
 }  // namespace decant::test
