@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <thread>
 #include <vector>
 
+#include "backup/manifest.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "process/signals.hpp"
@@ -49,6 +51,21 @@ void Application::wait_ready(const std::map<std::string, int>& replicas) const {
       },
       "waiting for the application", "the application is not back",
       "see why (kubectl -n " + cluster_.ns() + " describe deployment), then --resume or --rollback");
+}
+
+std::optional<double> Application::start_seconds() const {
+  std::optional<double> slowest;
+  auto pods = cluster_.kubectl_json({"get", "pods", "--selector=layer=application"});
+  for (const auto& pod : pods["items"]) {
+    auto created = backup::parse_utc(pod["metadata"].value("creationTimestamp", ""));
+    for (const auto& c : pod["status"].value("conditions", nlohmann::json::array())) {
+      if (c.value("type", "") != "Ready" || c.value("status", "") != "True") continue;
+      auto ready = backup::parse_utc(c.value("lastTransitionTime", ""));
+      if (created && ready && *ready >= *created)
+        slowest = std::max(slowest.value_or(0), static_cast<double>(*ready - *created));
+    }
+  }
+  return slowest;
 }
 
 void Application::wait_for(const std::function<std::string()>& pending, const std::string& waiting,

@@ -2,6 +2,7 @@
 // The release's application: its deployments labelled layer=application, scaled to zero
 // while the databases move and back to their recorded replicas after.
 #include <map>
+#include <optional>
 #include <string>
 
 #include "k8s/cluster.hpp"
@@ -18,6 +19,9 @@ class Application {
   void scale_back(const std::map<std::string, int>& replicas) const;
   // Returns once every deployment has its replicas ready.
   void wait_ready(const std::map<std::string, int>& replicas) const;
+  // How long its running pods took from creation to ready, the slowest of them: what
+  // bringing the application back costs. Nothing when no pod says.
+  std::optional<double> start_seconds() const;
 
  private:
   // Polls `pending` (what is still awaited, "" once nothing is) every half second, with a

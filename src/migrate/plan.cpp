@@ -11,6 +11,7 @@
 #include "engine/progress.hpp"
 #include "text/lines.hpp"
 #include "k8s/port_forward.hpp"
+#include "migrate/application.hpp"
 #include "migrate/target_checks.hpp"
 #include "mongo/client.hpp"
 #include "pg/connection.hpp"
@@ -21,8 +22,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kSampleBytes = 32u << 20;
-// Scaling the application down and `helm upgrade` bringing it back, besides the copy.
-constexpr double kScaleAndUpgradeSeconds = 90;
+// Scaling the application down and helm's own work, besides the copy and the pods' start
+// (the test cluster's migrate, whose pods are ready at once, spends about this).
+constexpr double kScaleAndHelmSeconds = 10;
+// The pods' start when no running pod says how long it took.
+constexpr double kDefaultRestartSeconds = 60;
 // What each table costs besides its bytes (create, index, verify), as measured on 3,000
 // small tables.
 constexpr double kSecondsPerTable = 0.003;
@@ -434,7 +438,14 @@ Plan make_plan(const PlanOptions& options) {
                                "give the external servers more disk than advised"});
   }
   plan.estimated_copy_seconds = seconds;
-  plan.estimated_downtime_seconds = seconds + kScaleAndUpgradeSeconds;
+  noted(plan, [&] {
+    if (auto measured = Application(cluster, 0).start_seconds()) {
+      plan.restart_seconds = *measured;
+      plan.restart_measured = true;
+    }
+  }, "the application's start time not measured: ");
+  if (!plan.restart_measured) plan.restart_seconds = kDefaultRestartSeconds;
+  plan.estimated_downtime_seconds = seconds + kScaleAndHelmSeconds + plan.restart_seconds;
   return plan;
 }
 
@@ -476,11 +487,12 @@ void print_plan(const Plan& plan) {
                "NIC are not visible through the databases: check them on the servers)\n",
                plan.sizing->users, plan.sizing->cores, plan.sizing->ram_gb, plan.sizing->disk_gb, plan.sizing->nic_gbps);
   if (plan.sample_bytes_per_second > 0)
-    fmt::print("estimated downtime: {:.0f} s (copy {:.0f} s: the data at {}/s as sampled, {:.0f} ms a table; plus "
-               "about {:.0f} s to scale down and upgrade)\n",
+    fmt::print("estimated downtime: {:.0f} s (copy {:.0f} s: the data at {}/s as sampled, {:.0f} ms a table; "
+               "about {:.0f} s to scale down and upgrade; {:.0f} s for the pods to be ready again, {})\n",
                plan.estimated_downtime_seconds, plan.estimated_copy_seconds,
                size_text(static_cast<uint64_t>(plan.sample_bytes_per_second)), kSecondsPerTable * 1000,
-               kScaleAndUpgradeSeconds);
+               kScaleAndHelmSeconds, plan.restart_seconds,
+               plan.restart_measured ? "as their last start took" : "not measured: no ready pod said");
   for (const auto& c : plan.checks) fmt::print("ok: {}\n", c);
   for (const auto& w : plan.warnings) fmt::print("warning: {}{}\n", w.what, w.todo.empty() ? "" : "; " + w.todo);
   for (const auto& b : plan.blockers) fmt::print("blocker: {}; {}\n", b.what, b.todo);
@@ -540,6 +552,8 @@ nlohmann::json plan_json(const Plan& plan) {
                      {"nic_gbps", plan.sizing->nic_gbps}};
   out["estimate"] = {{"sample_bytes_per_second", plan.sample_bytes_per_second},
                      {"copy_seconds", plan.estimated_copy_seconds},
+                     {"restart_seconds", plan.restart_seconds},
+                     {"restart_measured", plan.restart_measured},
                      {"downtime_seconds", plan.estimated_downtime_seconds}};
   out["checks"] = plan.checks;
   auto findings = [](const std::vector<Finding>& list) {

@@ -64,6 +64,10 @@ struct Plan {
   std::optional<int> pg_standbys;       // streaming standbys the target reports
   double sample_bytes_per_second = 0;   // the slower of the measured read and write samples
   double estimated_copy_seconds = 0;
+  // Bringing the application back: its pods' creation-to-ready time as measured on the
+  // cluster (the slowest pod), or a default when no pod said.
+  double restart_seconds = 0;
+  bool restart_measured = false;
   double estimated_downtime_seconds = 0;
 };
 
