@@ -137,7 +137,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::RunFrame& frame) {
   engine::Report& report = frame.report();
   for (const auto& c : st.collections) {
     if (c.is_view) continue;
-    auto* item = &progress.add(c.display(), c.bytes);
+    auto* item = &progress.add(c.display(), c.bytes, "documents");
     t.work.push_back({c.db, [&ctx, &lifecycle, &st, item, &c](int) {
       auto client = st.pool.acquire();
       engine::ItemSpec spec = mongo::collection_spec(c, item, resume_key(c));
@@ -229,7 +229,7 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
     const CollectionInfo& c = st.collections[i];
     if (c.is_view) continue;
     const ItemEntry& entry = *st.entries[i];
-    auto* item = &ctx.progress.add(c.display(), entry.raw_bytes);
+    auto* item = &ctx.progress.add(c.display(), entry.raw_bytes, "documents");
     t.work.push_back({c.db, [&ctx, &st, &c, &entry, item](int) {
       auto client = st.pool.acquire();
       const std::string& where = st.pool.where();
@@ -264,7 +264,7 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
   Tasks t;
   auto layout = std::make_shared<archive::MongodumpLayout>(out_dir, false);
   for (const ItemEntry* entry : items) {
-    auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes);
+    auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes, "documents");
     t.work.push_back({entry->group, [&ctx, entry, item, layout](int) {
       CollectionInfo c = collection_from_entry(*entry);
       if (!archive::is_directory_name(c.db))

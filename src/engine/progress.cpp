@@ -51,9 +51,9 @@ std::string human_duration(double seconds) {
 
 ProgressBoard::~ProgressBoard() { stop(); }
 
-ProgressItem& ProgressBoard::add(std::string name, uint64_t expected_bytes) {
+ProgressItem& ProgressBoard::add(std::string name, uint64_t expected_bytes, std::string unit) {
   std::lock_guard lock(mutex_);
-  items_.push_back(std::make_unique<ProgressItem>(std::move(name), expected_bytes));
+  items_.push_back(std::make_unique<ProgressItem>(std::move(name), expected_bytes, std::move(unit)));
   return *items_.back();
 }
 
@@ -91,7 +91,10 @@ void ProgressBoard::stop() {
 std::string ProgressBoard::overall_line() const {
   uint64_t expected = 0, bytes = 0, rows = 0;
   size_t done = 0;
+  // The items' own word when they share one; "records" for a mix (a backup of both).
+  std::string unit = items_.empty() ? "rows" : items_.front()->unit;
   for (const auto& item : items_) {
+    if (item->unit != unit) unit = "records";
     expected += item->expected_bytes;
     uint64_t b = item->bytes.load();
     // A finished item counts as its estimate so that a wrong estimate cannot stall the ETA.
@@ -103,8 +106,9 @@ std::string ProgressBoard::overall_line() const {
   double rate = elapsed > 0 ? static_cast<double>(rows) / elapsed : 0;
   double fraction = expected ? std::min(1.0, static_cast<double>(bytes) / static_cast<double>(expected)) : 0.0;
   std::string eta = fraction > 0.01 && fraction < 1.0 ? human_duration(elapsed / fraction - elapsed) : "-";
-  return fmt::format("{}: {}/{} done, {:.0f}% of ~{}, {} rows, {:.0f} rows/s, elapsed {}, ETA {}", phase_, done,
-                     items_.size(), fraction * 100, human_bytes(expected), rows, rate, human_duration(elapsed), eta);
+  return fmt::format("{}: {}/{} done, {:.0f}% of ~{}, {} {}, {:.0f} {}/s, elapsed {}, ETA {}", phase_, done,
+                     items_.size(), fraction * 100, human_bytes(expected), rows, unit, rate, unit,
+                     human_duration(elapsed), eta);
 }
 
 void ProgressBoard::clear_live() {
@@ -122,8 +126,8 @@ void ProgressBoard::draw_live() {
     if (item->state != 1 || lines.size() > 16) continue;
     double secs = std::chrono::duration<double>(now - item->started).count();
     uint64_t b = item->bytes, r = item->rows;
-    lines.push_back(fmt::format("  {:<48} {:>10} {:>12} rows {:>9.0f} rows/s", item->name, human_bytes(b), r,
-                                secs > 0 ? static_cast<double>(r) / secs : 0.0));
+    lines.push_back(fmt::format("  {:<48} {:>10} {:>12} {} {:>9.0f} {}/s", item->name, human_bytes(b), r, item->unit,
+                                secs > 0 ? static_cast<double>(r) / secs : 0.0, item->unit));
   }
   for (const auto& l : lines) std::fprintf(stdout, "%s\n", l.c_str());
   drawn_lines_ = static_cast<int>(lines.size());

@@ -15,10 +15,11 @@
 namespace decant::engine {
 
 struct ProgressItem {
-  explicit ProgressItem(std::string item_name, uint64_t expected)
-      : name(std::move(item_name)), expected_bytes(expected) {}
+  ProgressItem(std::string item_name, uint64_t expected, std::string counted)
+      : name(std::move(item_name)), expected_bytes(expected), unit(std::move(counted)) {}
   const std::string name;
   const uint64_t expected_bytes;  // an estimate, for the ETA
+  const std::string unit;         // what `rows` counts: "rows", "documents"
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> rows{0};
   std::atomic<int> state{0};  // 0 pending, 1 active, 2 done
@@ -38,7 +39,8 @@ class ProgressBoard {
   ProgressBoard(const ProgressBoard&) = delete;
   ProgressBoard& operator=(const ProgressBoard&) = delete;
 
-  ProgressItem& add(std::string name, uint64_t expected_bytes);
+  // `unit`: what the item's records are called ("documents" for a collection).
+  ProgressItem& add(std::string name, uint64_t expected_bytes, std::string unit = "rows");
   void set_phase(std::string phase);
   // live: redraw on a terminal; otherwise print a line every `interval`.
   void start(bool live, std::chrono::milliseconds interval);
