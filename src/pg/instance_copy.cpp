@@ -125,8 +125,11 @@ void InstanceCopy::connect_and_preflight() {
   std::set<std::string> target_settings;
   auto settings = target_admin_.exec("SELECT name FROM pg_catalog.pg_settings");
   for (int i = 0; i < settings.rows(); ++i) target_settings.insert(settings.text(i, 0));
-  log::info("source PostgreSQL {}, target PostgreSQL {}; schema through {} ({})", source_major, target_major,
-            tools.pg_dump, tools.version_line);
+  // Said by the run, not by a preflight (plan, and migrate's own check before it copies,
+  // print their own account): once per copy.
+  if (frame_)
+    log::info("source PostgreSQL {}, target PostgreSQL {}; schema through {} ({})", source_major, target_major,
+              tools.pg_dump, tools.version_line);
   schema_.emplace(std::move(tools), source_info_, target_info_, std::move(target_settings));
   auto databases = read_databases(source_admin_, options_.databases);
   if (auto problems = instance_incompatibilities(source_admin_, target_admin_, databases); !problems.empty())

@@ -3,6 +3,10 @@
 // targets, the release is upgraded to point at them, and rolled back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -88,6 +92,11 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_secrets(r);
   EXPECT_NE(r.out.find("migrated and verified"), std::string::npos) << r.out;
+  // The copy says once which pg_dump makes the schema (the preflight before it does not).
+  std::string said = r.out + r.err;
+  size_t first = said.find("schema through");
+  EXPECT_NE(first, std::string::npos) << said;
+  EXPECT_EQ(said.find("schema through", first + 1), std::string::npos) << said;
   auto listed = run_decant({"backup", "list", "--repo", backups, "--output", "json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   auto entries = json::parse(listed.out);
@@ -311,6 +320,64 @@ TEST_F(MigrateTest, AfterASigkillAtEachPhaseResumeFinishesAndRollbackRestores) {
       cluster_->kubectl({"delete", "namespace", ns, "--wait=false"});
     }
   }
+}
+
+// The processes (not zombies) whose command line holds `text`.
+std::vector<std::string> processes_with(const std::string& text) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_file(entry.path() / "cmdline");
+    std::string stat = read_file(entry.path() / "stat");
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z') continue;
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+// Killed in the middle of its PostgreSQL copy (its port-forward and pg_dumps running),
+// migrate leaves no child behind, and --resume continues the copy on a new forward port.
+TEST_F(MigrateTest, ASigkillInTheMiddleOfTheCopyLeavesNoChildAndResumeFinishes) {
+  const std::string ns = "midcopy";
+  install_standin(ns, "circleci-server");
+  PartitionedSourceDatabase partitions("partitions", 120);
+  Targets t;
+  auto dir = make_temp_dir("decant-migrate");
+  auto args = base_args(ns, t, dir, {"--chart=" + cluster_->chart_dir().string()});
+  std::vector<std::string> all{"migrate", "--kubeconfig=" + cluster_->kubeconfig().string(),
+                               "--kubectl=" + cluster_->kubectl_path(), "--helm=" + cluster_->helm_path()};
+  all.insert(all.end(), args.begin(), args.end());
+  auto env = cluster_->env();
+  env.erase("KUBECONFIG");
+  fs::create_directories(dir / "run");
+  {
+    BackgroundDecant run(all, dir / "run", env);
+    fs::path copy_state = dir / "state" / "pg-copy";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (run.running() && std::chrono::steady_clock::now() < deadline &&
+           (!fs::exists(copy_state / "journal") || journal_keys(copy_state).size() < 5))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(run.running()) << "the copy ended before it could be stopped: " << run.err();
+    ASSERT_FALSE(processes_with("--namespace=" + ns).empty()) << "no kubectl of the run to outlive it";
+    run.kill(SIGKILL);
+    EXPECT_EQ(run.wait(), 128 + SIGKILL);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!processes_with("--namespace=" + ns).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto left = processes_with("--namespace=" + ns);
+  EXPECT_TRUE(left.empty()) << left.front();
+  args.push_back("--resume");
+  auto done = decant_on_cluster("migrate", args);
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_TRUE(says(done.err, "resuming")) << done.err;
+  EXPECT_EQ(values(ns, "circleci-server")["postgresql"]["internal"], false);
+  EXPECT_EQ(t.pg.value("SELECT count(*) FROM builds", "circle"), "5000");
+  EXPECT_EQ(t.mongo.documents("circle_ghe", "builds").size(), 3u);
+  cluster_->kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
 // Replaces every occurrence of `from` in `text`.
