@@ -92,24 +92,24 @@ mongo copy           verify_failed        MongoCopyTest.ADocumentChangedOnTheTar
 mongo copy           copy_failed          -
 mongo copy           interrupted          silent
 mongo copy           local_io             -
-mongo copy           nothing_to_resume    -
+mongo copy           nothing_to_resume    ExitCodesTest.MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume
 mongo copy           tls                  MongoCopyTest.TlsWithAVerifiedCertificateWorksAndABadOneIsATlsError
 mongo copy           same_server          MongoCopyTest.TheSourceUnderAnotherAddressIsRefusedAsTargetBeforeAnythingIsWritten
 
 mongo dump           ok                   MongoDumpTest.DumpIsTheMongodumpLayoutAndMatchesTheSourceByteForByte
 mongo dump           unreachable          closed
-mongo dump           auth                 -
+mongo dump           auth                 ExitCodesTest.MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume
 mongo dump           privileges           -
 mongo dump           verify_failed        MongoDumpTest.AnInterruptedDumpResumesAndAFileChangedSinceIsCaught
 mongo dump           copy_failed          -
 mongo dump           interrupted          silent
 mongo dump           local_io             MongoDumpTest.AStateDirectoryThatCannotBeCreatedIsOneLineAndExit11
-mongo dump           nothing_to_resume    -
-mongo dump           tls                  -
+mongo dump           nothing_to_resume    ExitCodesTest.MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume
+mongo dump           tls                  ExitCodesTest.MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume
 
 mongo restore        ok                   MongoDumpTest.DumpThenRestoreReproducesTheDatabase
 mongo restore        unreachable          closed
-mongo restore        auth                 -
+mongo restore        auth                 ExitCodesTest.MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume
 mongo restore        privileges           -
 mongo restore        target_not_empty     MongoDumpTest.AnInterruptedRestoreResumesAndChecksFinishedCollectionsAgain
 mongo restore        verify_failed        MongoDumpTest.ADumpFileReplacedBeforeARestoreResumesIsCaught
@@ -117,7 +117,7 @@ mongo restore        copy_failed          MongoDumpTest.ATruncatedFileIsNamedAnd
 mongo restore        interrupted          silent
 mongo restore        local_io             -
 mongo restore        nothing_to_resume    MongoDumpTest.AnInterruptedRestoreResumesAndChecksFinishedCollectionsAgain
-mongo restore        tls                  -
+mongo restore        tls                  ExitCodesTest.MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume
 
 plan                 ok                   PlanTest.FindsTheReleaseTheDatabasesAndTheTargetsAndIsReady
 plan                 unreachable          PlanTest.AnUnreachableTargetIsABlockerFromDecantAndFromTheCluster
@@ -154,14 +154,14 @@ migrate              unsupported_target   MigrateTest.AnUnsupportedPostgresqlMaj
 backup create        ok                   BackupTest.CreatesListsVerifiesAndRestoresByteForByte
 backup create        unreachable          closed
 backup create        auth                 s3
-backup create        missing_tool         -
+backup create        missing_tool         ExitCodesTest.BackupCreateSaysAMissingPgDumpAndARefusedTls
 backup create        privileges           -
 backup create        verify_failed        -
 backup create        copy_failed          -
 backup create        interrupted          silent
 backup create        local_io             local
 backup create        nothing_to_resume    S3BackupTest.AStoreThatRefusesEveryWriteLeavesNothingComplete
-backup create        tls                  -
+backup create        tls                  ExitCodesTest.BackupCreateSaysAMissingPgDumpAndARefusedTls
 backup create        backup_manifest      -
 backup create        repository           S3BackupTest.AStoreThatRefusesEveryWriteLeavesNothingComplete
 
@@ -509,6 +509,44 @@ TEST_F(ExitCodesTest, AMissingKubectlIsAMissingTool) {
   auto r = run_decant({"migrate", "--kubectl", (work_ / "no-kubectl").string(), "--pg-target",
                        "postgresql://u:p@127.0.0.1:1/postgres", "--state-dir", (work_ / "state").string()});
   EXPECT_EQ(r.exit_code, code_of(ExitCode::missing_tool)) << r.err;
+}
+
+// MongoDB commands against real servers: a wrong password, a certificate decant cannot
+// verify, and a --resume with nothing recorded each get their own code.
+TEST_F(ExitCodesTest, MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNothingToResume) {
+  FerretDb secured{FerretDb::Options{.user = "u", .password = "right-Pw-1"}};
+  FerretDb tls_only{FerretDb::Options{.user = "", .password = "", .tls = true}};
+  FerretDb plain;
+  std::string wrong = "mongodb://u:wrong-Pw-1@127.0.0.1:" + std::to_string(secured.port()) + "/?authSource=admin";
+  std::string unverified =
+      "mongodb://127.0.0.1:" + std::to_string(tls_only.port()) + "/?tls=true&serverSelectionTimeoutMS=3000";
+  std::string out = (work_ / "out").string(), dump = (work_ / "dump").string();
+  for (const auto& [code, uri] : {std::pair{ExitCode::auth, wrong}, std::pair{ExitCode::tls, unverified}}) {
+    SCOPED_TRACE(uri);
+    auto dumped = run_decant({"mongo", "dump", "--source", uri, "--out", out});
+    EXPECT_EQ(dumped.exit_code, code_of(code)) << dumped.err;
+    auto restored = run_decant({"mongo", "restore", "--dir", dump, "--target", uri});
+    EXPECT_EQ(restored.exit_code, code_of(code)) << restored.err;
+  }
+  auto no_dump = run_decant({"mongo", "dump", "--source", plain.uri(), "--out", out, "--resume", "--state-dir",
+                             (work_ / "dump-state").string()});
+  EXPECT_EQ(no_dump.exit_code, code_of(ExitCode::nothing_to_resume)) << no_dump.err;
+  auto no_copy = run_decant({"mongo", "copy", "--source", plain.uri(), "--target", secured.uri(), "--resume",
+                             "--state-dir", (work_ / "copy-state").string()});
+  EXPECT_EQ(no_copy.exit_code, code_of(ExitCode::nothing_to_resume)) << no_copy.err;
+}
+
+// backup create against a real PostgreSQL: no pg_dump where --pg-bin points, and TLS
+// required of a server that offers none.
+TEST_F(ExitCodesTest, BackupCreateSaysAMissingPgDumpAndARefusedTls) {
+  PgServer pg;
+  std::string recipient = key_.recipient().encoded(), repo = (work_ / "repo").string();
+  auto no_tool = run_decant({"backup", "create", "--repo", repo, "--pg", pg.conninfo(), "--pg-bin",
+                             (work_ / "no-bin").string(), "-r", recipient});
+  EXPECT_EQ(no_tool.exit_code, code_of(ExitCode::missing_tool)) << no_tool.err;
+  auto no_tls = run_decant({"backup", "create", "--repo", repo, "--pg", pg.conninfo() + " sslmode=require", "-r",
+                            recipient});
+  EXPECT_EQ(no_tls.exit_code, code_of(ExitCode::tls)) << no_tls.err;
 }
 
 // Alive: in the process table and not a zombie (orphans here may wait for a reaper).
