@@ -180,6 +180,15 @@ TEST_P(BackupTest, CreatesListsVerifiesAndRestoresByteForByte) {
   auto wrong = decant({"backup", "restore", "--repo", repository_->url(), "--id", id, "--mongo", target_->uri(),
                            "--drop", "-i", (work_ / "other.txt").string()});
   EXPECT_EQ(wrong.exit_code, code_of(ExitCode::backup_key)) << wrong.err;
+  std::string other = (work_ / "other.txt").string(), recipient = key_.recipient().encoded();
+  auto wrong_export = decant({"backup", "export", "--repo", repository_->url(), "--id", id, "--out",
+                              (work_ / "other-dump").string(), "-i", other});
+  EXPECT_EQ(wrong_export.exit_code, code_of(ExitCode::backup_key)) << wrong_export.err;
+  auto wrong_rotation = decant({"backup", "rotate-keys", "--repo", repository_->url(), "-i", other, "-r", recipient});
+  EXPECT_EQ(wrong_rotation.exit_code, code_of(ExitCode::backup_key)) << wrong_rotation.err;
+  // A resume with nothing recorded in its state directory.
+  auto nothing = restore(id, {"--drop", "--resume", "--state-dir", (work_ / "no-restore-state").string()});
+  EXPECT_EQ(nothing.exit_code, code_of(ExitCode::nothing_to_resume)) << nothing.err;
 }
 
 TEST_P(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
@@ -206,6 +215,13 @@ TEST_P(BackupTest, EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem) {
   flipped[flipped.size() / 2] ^= 0x20;
   write_file(victim, flipped);
   expect_caught("a flipped bit", ExitCode::backup_corrupt, "circle_ghe.builds");
+  // Export and re-encryption read every chunk too.
+  auto exported = decant({"backup", "export", "--repo", repository_->url(), "--id", a, "--out",
+                          (work_ / "damaged-dump").string(), "-i", (work_ / "key.txt").string()});
+  EXPECT_EQ(exported.exit_code, code_of(ExitCode::backup_corrupt)) << exported.err;
+  auto rotated = decant({"backup", "rotate-keys", "--repo", repository_->url(), "--id", a, "--data", "-i",
+                         (work_ / "key.txt").string(), "-r", key_.recipient().encoded()});
+  EXPECT_EQ(rotated.exit_code, code_of(ExitCode::backup_corrupt)) << rotated.err;
   write_file(victim, original.substr(0, original.size() - 100));
   expect_caught("a truncated chunk", ExitCode::backup_corrupt, "circle_ghe.builds");
   // A chunk missing or of another size is a damaged backup for the quick check too (which

@@ -134,18 +134,18 @@ plan                 cluster_failed       -
 plan                 unsupported_target   PlanTest.APostgresqlMajorTheReleaseDoesNotSupportBlocksUnlessAccepted
 
 migrate              ok                   MigrateTest.MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack
-migrate              unreachable          -
-migrate              auth                 -
+migrate              unreachable          PlanTest.MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing
+migrate              auth                 PlanTest.MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing
 migrate              missing_tool         tools
 migrate              privileges           -
-migrate              target_not_empty     -
+migrate              target_not_empty     PlanTest.MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing
 migrate              verify_failed        -
 migrate              copy_failed          -
 migrate              interrupted          -
 migrate              local_io             -
 migrate              nothing_to_resume    MigrateTest.MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack
 migrate              tls                  -
-migrate              same_server          -
+migrate              same_server          PlanTest.MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing
 migrate              cluster_mismatch     MigrateTest.DryRunPrintsEveryCommandAndChangesNothing
 migrate              cluster_failed       MigrateTest.AChartThatCannotBeAppliedScalesTheApplicationBackUp
 migrate              repository           -
@@ -200,7 +200,7 @@ backup restore       verify_failed        -
 backup restore       copy_failed          PgExtensionsTest.BackupRestoreKeepsTheVersionTheBackupWasTakenWith
 backup restore       interrupted          silent
 backup restore       local_io             local
-backup restore       nothing_to_resume    -
+backup restore       nothing_to_resume    BackupTest.CreatesListsVerifiesAndRestoresByteForByte
 backup restore       tls                  -
 backup restore       same_server          BackupTest.CreatesListsVerifiesAndRestoresByteForByte
 backup restore       backup_key           BackupTest.CreatesListsVerifiesAndRestoresByteForByte
@@ -221,8 +221,8 @@ backup rotate-keys   unreachable          closed
 backup rotate-keys   auth                 s3
 backup rotate-keys   interrupted          silent
 backup rotate-keys   local_io             local
-backup rotate-keys   backup_key           -
-backup rotate-keys   backup_corrupt       -
+backup rotate-keys   backup_key           BackupTest.CreatesListsVerifiesAndRestoresByteForByte
+backup rotate-keys   backup_corrupt       BackupTest.EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem
 backup rotate-keys   backup_manifest      local
 backup rotate-keys   repository           s3
 
@@ -232,8 +232,8 @@ backup export        auth                 s3
 backup export        verify_failed        -
 backup export        interrupted          silent
 backup export        local_io             local
-backup export        backup_key           -
-backup export        backup_corrupt       -
+backup export        backup_key           BackupTest.CreatesListsVerifiesAndRestoresByteForByte
+backup export        backup_corrupt       BackupTest.EveryDamageIsCaughtByVerifyAndRestoreNamingTheItem
 backup export        backup_manifest      local
 backup export        repository           s3
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,10 @@
 
 namespace decant::test {
 namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json json_of(const std::string& text) { return nlohmann::json::parse(text); }
 
 class PlanTest : public StandinTest {};
 
@@ -116,6 +121,43 @@ TEST_F(PlanTest, ANonEmptyTargetBlocksUnlessItWouldBeReplaced) {
   auto clean = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server", "--clean"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
   EXPECT_EQ(target_pg.value("SELECT count(*) FROM leftover", "circle"), "1") << "plan wrote to the target";
+}
+
+// migrate runs plan's checks before any downtime and stops at the first blocker, with
+// its code, having changed nothing.
+TEST_F(PlanTest, MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing) {
+  PgServer occupied(supported_target());
+  occupied.exec("CREATE DATABASE circle");
+  occupied.exec("CREATE TABLE leftover (id int); INSERT INTO leftover VALUES (1)", "circle");
+  PgServer locked(supported_target({.password_auth = true}));
+  locked.exec("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD 'target-Pw-1'");
+  struct Case {
+    ExitCode code;
+    std::string target;
+  };
+  // migrate wants the password the application will use; these servers trust the login.
+  const std::vector<Case> cases{
+      {ExitCode::target_not_empty, occupied.conninfo() + " password=unused-Pw-1"},
+      {ExitCode::same_server, "host=localhost port=" + std::to_string(source_pg_->port()) +
+                                  " user=postgres dbname=postgres password=unused-Pw-1"},
+      {ExitCode::auth, "host=127.0.0.1 port=" + std::to_string(locked.port()) +
+                           " dbname=postgres user=migrator password=wrong-one"},
+      {ExitCode::unreachable, "host=127.0.0.1 port=" + std::to_string(free_port()) +
+                                  " user=postgres dbname=postgres connect_timeout=3 password=unused-Pw-1"},
+  };
+  auto state = make_temp_dir("decant-migrate-blocked");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(exit_code_name(c.code));
+    auto r = decant_on_cluster("migrate", {"--pg-target", c.target, "--allow-single-server", "--state-dir",
+                                           (state / "state").string(), "--wait-timeout", "60"});
+    EXPECT_EQ(r.exit_code, code_of(c.code)) << r.out << r.err;
+    EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
+    EXPECT_EQ(cluster_->kubectl({"-n", kNs, "get", "configmap", "decant-migrate"}).exit_code == 0, false);
+    EXPECT_EQ(json_of(cluster_->must_kubectl({"-n", kNs, "get", "deployment", "frontend", "-o", "json"}))["spec"]["replicas"],
+              2);
+  }
+  EXPECT_EQ(occupied.value("SELECT count(*) FROM leftover", "circle"), "1") << "migrate wrote to the target";
+  fs::remove_all(state);
 }
 
 TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
