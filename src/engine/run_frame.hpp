@@ -102,7 +102,7 @@ int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& 
 
 // The same for a command written as an object: `command.open()` and `command.run(frame)`.
 template <typename Command>
-int run_in_frame(const RunSettings& settings, Command& command) {
+int run_in_frame(const RunSettings& settings, Command&& command) {
   return run_in_frame(settings, [&command] { return command.open(); },
                       [&command](RunFrame& frame) { return command.run(frame); });
 }

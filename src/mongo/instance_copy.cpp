@@ -209,8 +209,8 @@ CopyPreflight MongoCopy::preflight() {
 CopyPreflight preflight_copy(const CopyOptions& options) { return MongoCopy(options).preflight(); }
 
 int copy_instance(const CopyOptions& options) {
-  MongoCopy copy(options);
-  return engine::run_in_frame({"mongo copy", "mongo-copy", "the same --source and --target", options.run}, copy);
+  return engine::run_in_frame({"mongo copy", "mongo-copy", "the same --source and --target", options.run},
+                              MongoCopy(options));
 }
 
 }  // namespace decant::mongo

@@ -489,8 +489,8 @@ CopyPreflight InstanceCopy::preflight() {
 CopyPreflight preflight_copy(const CopyOptions& options) { return InstanceCopy(options).preflight(); }
 
 int copy_instance(const CopyOptions& options) {
-  InstanceCopy copy(options);
-  return engine::run_in_frame({"pg copy", "pg-copy", "the same --source and --target", options.run}, copy);
+  return engine::run_in_frame({"pg copy", "pg-copy", "the same --source and --target", options.run},
+                              InstanceCopy(options));
 }
 
 }  // namespace decant::pg
