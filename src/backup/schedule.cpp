@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "k8s/pod_security.hpp"
 #include "k8s/yaml.hpp"
 
 namespace decant::backup {
@@ -58,9 +59,9 @@ ordered_json cron_job(const ScheduleOptions& o, Job job) {
       {"args", job.args},
       {"env", job.env},
       {"volumeMounts", job.mounts},
-      {"securityContext",
-       {{"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true}, {"capabilities", {{"drop", {"ALL"}}}}}}};
-  ordered_json pod = {{"restartPolicy", "Never"}};
+      {"securityContext", k8s::restricted_container_security(k8s::kDecantUid, true)}};
+  // Fits the `restricted` Pod Security Standard, sidecars included.
+  ordered_json pod = {{"restartPolicy", "Never"}, {"securityContext", k8s::restricted_pod_security(k8s::kDecantUid)}};
   if (!job.sidecars.empty()) pod["initContainers"] = job.sidecars;
   pod["containers"] = ordered_json::array({container});
   pod["volumes"] = job.volumes;
@@ -77,13 +78,18 @@ ordered_json cron_job(const ScheduleOptions& o, Job job) {
   return {{"apiVersion", "batch/v1"}, {"kind", "CronJob"}, {"metadata", metadata}, {"spec", spec}};
 }
 
-// A scratch server in the verify pod: started before decant, stopped with the pod.
+// The user the official postgres and mongo images run their servers as.
+constexpr int kScratchServerUid = 999;
+
+// A scratch server in the verify pod: started before decant, stopped with the pod; as its
+// image's own non-root user, its data in an emptyDir the pod's fsGroup makes writable.
 ordered_json scratch_sidecar(const std::string& name, const std::string& image, const ordered_json& env,
                              const std::vector<std::string>& ready_command, const std::string& data_dir) {
   return {{"name", name},
           {"image", image},
           {"restartPolicy", "Always"},
           {"env", env},
+          {"securityContext", k8s::restricted_container_security(kScratchServerUid, false)},
           {"startupProbe", {{"exec", {{"command", ready_command}}}, {"periodSeconds", 2}, {"failureThreshold", 150}}},
           {"volumeMounts", ordered_json::array({{{"name", name + "-data"}, {"mountPath", data_dir}}})}};
 }
@@ -127,7 +133,10 @@ std::vector<ordered_json> schedule_manifests(const ScheduleOptions& o) {
     if (o.pg_secret) {
       verify.args.insert(verify.args.end(), {"--restore-pg", "postgresql://postgres@127.0.0.1:5432/postgres"});
       verify.sidecars.push_back(scratch_sidecar(
-          "scratch-postgresql", o.scratch_pg_image, ordered_json::array({{{"name", "POSTGRES_HOST_AUTH_METHOD"}, {"value", "trust"}}}),
+          "scratch-postgresql", o.scratch_pg_image,
+          // initdb makes and owns PGDATA: a subdirectory of the volume, which it could not chmod.
+          ordered_json::array({{{"name", "POSTGRES_HOST_AUTH_METHOD"}, {"value", "trust"}},
+                               {{"name", "PGDATA"}, {"value", "/var/lib/postgresql/data/pgdata"}}}),
           {"pg_isready", "-h", "127.0.0.1", "-U", "postgres"}, "/var/lib/postgresql/data"));
       verify.volumes.push_back({{"name", "scratch-postgresql-data"}, {"emptyDir", ordered_json::object()}});
     }

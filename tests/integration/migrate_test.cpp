@@ -449,6 +449,27 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   auto items = json::parse(listed.out).at("items");
   ASSERT_EQ(items.size(), 3u);
+  // Every pod they make is admitted where the `restricted` Pod Security Standard is
+  // enforced (the API server's own admission, in a server-side dry run); the same pod
+  // without its security contexts is refused there, so the check can fail.
+  const std::string restricted = "restricted-ns";
+  cluster_->must_kubectl({"create", "namespace", restricted});
+  cluster_->must_kubectl({"label", "namespace", restricted, "pod-security.kubernetes.io/enforce=restricted"});
+  auto admitted = [&](const json& spec) {
+    json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "decant-pss"}}}, {"spec", spec}};
+    return cluster_->kubectl({"-n", restricted, "create", "--dry-run=server", "-f", "-"}, pod.dump());
+  };
+  for (const auto& cron_job : items) {
+    json spec = cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    auto r = admitted(spec);
+    EXPECT_EQ(r.exit_code, 0) << cron_job["metadata"]["name"] << ": " << r.err;
+    spec.erase("securityContext");
+    for (auto& c : spec["containers"]) c.erase("securityContext");
+    auto refused = admitted(spec);
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("violates PodSecurity \"restricted"), std::string::npos) << refused.err;
+  }
+  cluster_->kubectl({"delete", "namespace", restricted, "--wait=false"});
   auto run_job = [&](const json& cron_job) {
     EXPECT_EQ(cron_job["spec"]["concurrencyPolicy"], "Forbid");
     const json& container = cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
