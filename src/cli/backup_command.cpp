@@ -85,15 +85,6 @@ std::optional<int64_t> parse_duration_seconds(const std::string& text) {
   return static_cast<int64_t>(n) * scale;
 }
 
-// "env:NAME" stands for the value of the environment variable NAME, so that a connection
-// string with its password (from a Kubernetes Secret) never is in argv.
-std::string from_environment(const std::string& value) {
-  if (value.rfind("env:", 0) != 0) return value;
-  const char* v = std::getenv(value.substr(4).c_str());
-  if (!v || !*v) throw CLI::ValidationError("the environment variable " + value.substr(4) + " is not set");
-  return v;
-}
-constexpr const char* kFromEnvironment = " (or env:NAME: the value of that environment variable)";
 
 }  // namespace
 
@@ -109,14 +100,10 @@ void add_output(CLI::App* cmd, bool& json) {
 Command add_create(CLI::App& backup) {
   auto define = [](CLI::App* c, backup::CreateOptions& options) {
     add_repo(c, options.repo);
-    c->add_option("--pg", options.pg,
-                  std::string("libpq URI of the PostgreSQL server to back up (every database but the templates)") +
-                      kFromEnvironment)
-        ->transform(from_environment);
+    add_connection(c, "--pg", options.pg, "libpq URI of the PostgreSQL server to back up (every database but the templates)");
     c->add_option("--pg-db", options.pg_databases, "Back up only this PostgreSQL database (repeatable)");
     c->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_dump to use");
-    c->add_option("--mongo", options.mongo, std::string("MongoDB connection string of the server to back up") + kFromEnvironment)
-        ->transform(from_environment);
+    add_connection(c, "--mongo", options.mongo, "MongoDB connection string of the server to back up");
     c->add_option("--mongo-db", options.mongo_databases,
                   "Back up only this database (repeatable); default: all but admin, local, config");
     c->add_option("--reason", options.reason, "Why: daily, pre-upgrade or manual (default)")
@@ -149,12 +136,8 @@ Command add_verify(CLI::App& backup) {
     add_repo(v, options.repo);
     v->add_option("--id", options.id, "The backup (default: the newest complete one)");
     v->add_flag("--quick", options.quick, "Only check that every chunk is present with its size (no key needed)");
-    v->add_option("--restore-mongo", options.restore_mongo,
-                  std::string("Restore into this empty scratch MongoDB server and compare every item") + kFromEnvironment)
-        ->transform(from_environment);
-    v->add_option("--restore-pg", options.restore_pg,
-                  std::string("Restore into this empty scratch PostgreSQL server and compare every item") + kFromEnvironment)
-        ->transform(from_environment);
+    add_connection(v, "--restore-mongo", options.restore_mongo, "Restore into this empty scratch MongoDB server and compare every item");
+    add_connection(v, "--restore-pg", options.restore_pg, "Restore into this empty scratch PostgreSQL server and compare every item");
     v->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_restore and psql to use");
     add_identity(v, options.keys);
     add_run_options(v, options.run);
@@ -169,13 +152,11 @@ Command add_restore(CLI::App& backup) {
   auto define = [](CLI::App* r, backup::RestoreOptions& options) {
     add_repo(r, options.repo);
     r->add_option("--id", options.id, "The backup to restore (decant backup list)")->required();
-    r->add_option("--pg", options.pg, std::string("libpq URI of the PostgreSQL target (its maintenance database)") + kFromEnvironment)
-        ->transform(from_environment);
+    add_connection(r, "--pg", options.pg, "libpq URI of the PostgreSQL target (its maintenance database)");
     r->add_flag("--clean", options.clean, "Drop and recreate target databases that hold anything");
     r->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_restore and psql to use");
     add_extension_update(r, options.extension_update);
-    r->add_option("--mongo", options.mongo, std::string("MongoDB connection string of the target") + kFromEnvironment)
-        ->transform(from_environment);
+    add_connection(r, "--mongo", options.mongo, "MongoDB connection string of the target");
     r->add_flag("--drop", options.drop, "Replace target collections that hold data (as mongorestore --drop)");
     add_identity(r, options.keys);
     add_run_options(r, options.run, "Continue an interrupted restore");

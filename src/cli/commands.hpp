@@ -1,6 +1,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <set>
@@ -56,6 +57,19 @@ Command add_command(CLI::App& parent, const CommandExitCodes& codes, Run run, co
   define(cmd, *options);
   cmd->footer(exit_codes_footer(codes.codes));
   return {cmd, [options, run] { return run(*options); }};
+}
+
+// A connection string option: "env:NAME" stands for the value of the environment variable
+// NAME, so that one with its password (from a Kubernetes Secret) never is in argv.
+template <typename T>
+CLI::Option* add_connection(CLI::App* cmd, const std::string& name, T& value, const std::string& help) {
+  return cmd->add_option(name, value, help + " (or env:NAME: the value of that environment variable)")
+      ->transform([](const std::string& text) {
+        if (text.rfind("env:", 0) != 0) return text;
+        const char* v = std::getenv(text.substr(4).c_str());
+        if (!v || !*v) throw CLI::ValidationError("the environment variable " + text.substr(4) + " is not set");
+        return std::string(v);
+      });
 }
 
 inline void add_jobs(CLI::App* cmd, int& jobs) {

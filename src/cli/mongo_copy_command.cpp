@@ -12,11 +12,11 @@ Runner add_mongo_copy(CLI::App& mongo) {
              "Copy MongoDB databases from one server to another: collections, views, documents and indexes, in "
              "parallel, verified",
              [](CLI::App* cmd, mongo::CopyOptions& options) {
-               cmd->add_option("--source", options.source,
+               add_connection(cmd, "--source", options.source,
                                "MongoDB connection string of the source (authSource, authMechanism, tls, tlsCAFile, "
                                "tlsInsecure, replica sets)")
                    ->required();
-               cmd->add_option("--target", options.target, "MongoDB connection string of the target")->required();
+               add_connection(cmd, "--target", options.target, "MongoDB connection string of the target")->required();
                cmd->add_option("--db", options.databases,
                                "Copy only this database (repeatable); default: all but admin, local, config");
                cmd->add_flag("--drop", options.drop, "Drop target collections first (as mongorestore --drop)");

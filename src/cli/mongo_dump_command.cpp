@@ -15,7 +15,7 @@ Runner add_mongo_dump(CLI::App& mongo) {
              "Write databases in the mongodump directory layout (DB/COLL.bson + DB/COLL.metadata.json), verified "
              "against the files",
              [](CLI::App* cmd, mongo::DumpOptions& options) {
-               cmd->add_option("--source", options.source, "MongoDB connection string of the source")->required();
+               add_connection(cmd, "--source", options.source, "MongoDB connection string of the source")->required();
                cmd->add_option("--out", options.out_dir, "Directory to write (created if needed)")->required();
                cmd->add_flag("--gzip", options.gzip,
                              "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
@@ -31,7 +31,7 @@ Runner add_mongo_restore(CLI::App& mongo) {
   auto define = [](CLI::App* cmd, mongo::RestoreOptions& options) {
     cmd->add_option("--dir", options.dir, "The dump directory (one subdirectory per database), or one database's directory")
         ->required();
-    cmd->add_option("--target", options.target, "MongoDB connection string of the target")->required();
+    add_connection(cmd, "--target", options.target, "MongoDB connection string of the target")->required();
     cmd->add_flag("--drop", options.drop, "Drop target collections first (as mongorestore --drop)");
     cmd->add_option("--db", options.db,
                     "For a whole dump: restore only this database of it; for one database's directory: the target "

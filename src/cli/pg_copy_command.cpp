@@ -12,11 +12,11 @@ Runner add_pg_copy(CLI::App& pg) {
              "Copy a whole PostgreSQL instance (roles, databases, schema, data) from one server to another, in "
              "parallel, verified",
              [](CLI::App* cmd, pg::CopyOptions& options) {
-               cmd->add_option("--source", options.source,
+               add_connection(cmd, "--source", options.source,
                                "libpq URI or key=value string of the source server's maintenance database "
                                "(PG* variables and ~/.pgpass apply)")
                    ->required();
-               cmd->add_option("--target", options.target,
+               add_connection(cmd, "--target", options.target,
                                "libpq URI or key=value string of the target server's maintenance database")
                    ->required();
                cmd->add_option("--dbname", options.databases,

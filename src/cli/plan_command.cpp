@@ -30,8 +30,8 @@ void add_cluster_options(CLI::App* cmd, k8s::ClusterOptions& cluster, std::optio
 
 void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options) {
   add_cluster_options(cmd, options.cluster, options.release);
-  cmd->add_option("--pg-target", options.pg_target, "libpq URI of the external PostgreSQL (its maintenance database)");
-  cmd->add_option("--mongo-target", options.mongo_target, "MongoDB URI of the external MongoDB");
+  add_connection(cmd, "--pg-target", options.pg_target, "libpq URI of the external PostgreSQL (its maintenance database)");
+  add_connection(cmd, "--mongo-target", options.mongo_target, "MongoDB URI of the external MongoDB");
   cmd->add_option("--mongo-db", options.mongo_dbs, "MongoDB database to move (repeatable)")->capture_default_str();
   cmd->add_flag("--all-mongo-dbs", options.all_mongo_dbs, "Move every non-system MongoDB database");
   cmd->add_option("--daily-active-users", options.daily_active_users, "Check the sizing advice for this many users")

@@ -531,9 +531,15 @@ TEST_F(ExitCodesTest, MongoCommandsSayAWrongPasswordAnUnverifiedCertificateAndNo
   auto no_dump = run_decant({"mongo", "dump", "--source", plain.uri(), "--out", out, "--resume", "--state-dir",
                              (work_ / "dump-state").string()});
   EXPECT_EQ(no_dump.exit_code, code_of(ExitCode::nothing_to_resume)) << no_dump.err;
-  auto no_copy = run_decant({"mongo", "copy", "--source", plain.uri(), "--target", secured.uri(), "--resume",
-                             "--state-dir", (work_ / "copy-state").string()});
+  // The connection strings from the environment (env:NAME), as an in-cluster Job passes a
+  // Secret's: the copy reaches both servers before it finds nothing to resume.
+  auto no_copy = run_decant({"mongo", "copy", "--source", "env:DECANT_SOURCE", "--target", "env:DECANT_TARGET",
+                             "--resume", "--state-dir", (work_ / "copy-state").string()},
+                            {{"DECANT_SOURCE", plain.uri()}, {"DECANT_TARGET", secured.uri()}});
   EXPECT_EQ(no_copy.exit_code, code_of(ExitCode::nothing_to_resume)) << no_copy.err;
+  auto unset = run_decant({"mongo", "copy", "--source", "env:DECANT_UNSET_SOURCE", "--target", secured.uri()});
+  EXPECT_EQ(unset.exit_code, code_of(ExitCode::usage)) << unset.err;
+  EXPECT_NE(unset.err.find("DECANT_UNSET_SOURCE is not set"), std::string::npos) << unset.err;
 }
 
 // backup create against a real PostgreSQL: no pg_dump where --pg-bin points, and TLS
