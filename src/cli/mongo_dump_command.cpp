@@ -10,21 +10,18 @@ const CommandExitCodes kMongoRestoreExitCodes{"mongo restore",
                                               kServerRunCodes | ExitCodeSet{ExitCode::target_not_empty}};
 
 Runner add_mongo_dump(CLI::App& mongo) {
-  return add_command<mongo::DumpOptions>(
-             mongo, kMongoDumpExitCodes, mongo::dump,
-             "Write databases in the mongodump directory layout (DB/COLL.bson + DB/COLL.metadata.json), verified "
-             "against the files",
-             [](CLI::App* cmd, mongo::DumpOptions& options) {
-               add_connection(cmd, "--source", options.source, "MongoDB connection string of the source")->required();
-               cmd->add_option("--out", options.out_dir, "Directory to write (created if needed)")->required();
-               cmd->add_flag("--gzip", options.gzip,
-                             "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
-               cmd->add_option("--db", options.databases,
-                               "Dump only this database (repeatable); default: all but admin, local, config");
-               add_run_options(cmd, options.run,
-                               "Continue an interrupted dump: files already written are checked again, not rewritten");
-             })
-      .run;
+  auto define = [](CLI::App* cmd, mongo::DumpOptions& options) {
+    add_connection(cmd, "--source", options.source, "MongoDB connection string of the source")->required();
+    cmd->add_option("--out", options.out_dir, "Directory to write (created if needed)")->required();
+    cmd->add_flag("--gzip", options.gzip,
+                  "Compress the files with gzip (.bson.gz, .metadata.json.gz), as mongodump --gzip");
+    cmd->add_option("--db", options.databases,
+                    "Dump only this database (repeatable); default: all but admin, local, config");
+    add_run_options(cmd, options.run,
+                    "Continue an interrupted dump: files already written are checked again, not rewritten");
+  };
+  const char* description = "Write databases in the mongodump directory layout (DB/COLL.bson + DB/COLL.metadata.json), verified against the files";
+  return add_command<mongo::DumpOptions>(mongo, kMongoDumpExitCodes, mongo::dump, description, define).run;
 }
 
 Runner add_mongo_restore(CLI::App& mongo) {
