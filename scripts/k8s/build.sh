@@ -9,7 +9,10 @@
 # replaces them with ./staging/...; a throwaway module under $K8S_CACHE/src/kube replaces each
 # one with its published v0.MINOR.PATCH instead. Idempotent: a part whose binaries exist and
 # whose recorded version ($K8S_BIN/.versions) matches is skipped. One line a part.
-# Usage: build.sh [etcd|kwok|helm|kube ...]   (default: all four)
+# The real node's parts (kubelet, kube-proxy; containerd, ctr, its runc shim; crictl; pause;
+# CoreDNS) only when asked: build.sh node.
+# Usage: build.sh [etcd|kwok|helm|kube|node|kubelet|containerd|crictl|pause|coredns ...]
+#        (default: etcd kwok helm kube)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
@@ -31,16 +34,17 @@ modinfo() { # MODULE@VERSION FIELD: a field of `go mod download -json` (Dir, GoM
   (cd / && go mod download -json "$1") | sed -n 's/^[[:space:]]*"'"$2"'": "\(.*\)",\{0,1\}$/\1/p'
 }
 
-build_kube() {
-  local bins="kube-apiserver kube-controller-manager kube-scheduler kubectl"
-  if fresh kube "$KUBE_VERSION" $bins; then echo "kube $KUBE_VERSION: up to date"; return; fi
-  local t src=$K8S_CACHE/src/kube gomod staging=v0.${KUBE_VERSION#1.} ld="" p cmds=""
+# Commands of k8s.io/kubernetes (NAME: the part, its stamp and its module under src/).
+build_kubernetes() {
+  local name=$1 bins=$2
+  if fresh "$name" "$KUBE_VERSION" $bins; then echo "$name $KUBE_VERSION: up to date"; return; fi
+  local t src=$K8S_CACHE/src/$name gomod staging=v0.${KUBE_VERSION#1.} ld="" p cmds=""
   t=$(now)
   gomod=$(modinfo "k8s.io/kubernetes@v$KUBE_VERSION" GoMod)
   [ -s "$gomod" ] || die "k8s.io/kubernetes@v$KUBE_VERSION: no go.mod"
   rm -rf "$src"; mkdir -p "$src"
   {
-    echo "module decantk8s/kube"; echo
+    echo "module decantk8s/$name"; echo
     grep -m1 '^go ' "$gomod"; echo
     grep '^godebug ' "$gomod" || true; echo
     echo "require k8s.io/kubernetes v$KUBE_VERSION"; echo
@@ -48,6 +52,8 @@ build_kube() {
     awk -v v="$staging" '$2 == "=>" && $3 ~ /^\.\/staging\// { print "\t" $1 " => " $1 " " v }' "$gomod"
     echo ")"
   } > "$src/go.mod"
+  # The control plane's module resolved the same graph: its go.sum spares most look-ups.
+  [ "$name" = kube ] || [ ! -s "$K8S_CACHE/src/kube/go.sum" ] || cp "$K8S_CACHE/src/kube/go.sum" "$src/"
   for p in $bins; do cmds="$cmds k8s.io/kubernetes/cmd/$p"; done
   (cd "$src" && run go get -tool $(for p in $cmds; do echo "$p@v$KUBE_VERSION"; done))
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -55,8 +61,54 @@ build_kube() {
     ld="$ld -X $p.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X $p.gitTreeState=clean"
   done
   (cd "$src" && run go build -trimpath -ldflags "-s -w $ld" -o "$K8S_BIN/" $cmds)
-  stamp kube "$KUBE_VERSION"
-  echo "kube $KUBE_VERSION: built $bins in $(since "$t")s"
+  stamp "$name" "$KUBE_VERSION"
+  echo "$name $KUBE_VERSION: built $bins in $(since "$t")s"
+}
+
+build_kube() { build_kubernetes kube "kube-apiserver kube-controller-manager kube-scheduler kubectl"; }
+build_kubelet() { build_kubernetes kubelet "kubelet kube-proxy"; }
+
+# A Go command installed from the module proxy: NAME VERSION BINS ENV... -- go install ARGS.
+go_install() {
+  local name=$1 ver=$2 bins=$3 t; shift 3
+  if fresh "$name" "$ver" $bins; then echo "$name $ver: up to date"; return; fi
+  t=$(now)
+  run env CGO_ENABLED=0 GOBIN="$K8S_BIN" "$@"
+  stamp "$name" "$ver"
+  echo "$name $ver: built $bins in $(since "$t")s"
+}
+
+# The real node's runtime (tests that run pods: kubelet, containerd, runc from Debian).
+build_containerd() {
+  local m=github.com/containerd/containerd/v2 v=v$CONTAINERD_VERSION ld
+  ld="-s -w -X $m/version.Version=$v -X $m/version.Package=$m"
+  # The snapshotters that need cgo (btrfs, devmapper, zfs) are left out: overlayfs serves.
+  go_install containerd "$CONTAINERD_VERSION" "containerd ctr" go install -trimpath -ldflags "$ld" \
+    -tags "urfave_cli_no_docs no_btrfs no_devmapper no_zfs osusergo netgo" "$m/cmd/containerd@$v" "$m/cmd/ctr@$v"
+  go_install containerd-shim "$CONTAINERD_VERSION" containerd-shim-runc-v2 go install -trimpath -ldflags "$ld" \
+    -tags "urfave_cli_no_docs no_grpc osusergo netgo" "$m/cmd/containerd-shim-runc-v2@$v"
+}
+build_crictl() {
+  go_install crictl "$CRICTL_VERSION" crictl go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v$CRICTL_VERSION" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@v$CRICTL_VERSION"
+}
+build_coredns() {
+  go_install coredns "$COREDNS_VERSION" coredns go install -trimpath -ldflags "-s -w" \
+    "github.com/coredns/coredns@v$COREDNS_VERSION"
+}
+# The sandbox's process: kubernetes' own pause.c, static.
+build_pause() {
+  if fresh pause "$KUBE_VERSION" pause; then echo "pause $KUBE_VERSION: up to date"; return; fi
+  local t dir
+  t=$(now)
+  command -v gcc >/dev/null || die "gcc not found (apt-get install gcc libc6-dev)"
+  dir=$(modinfo "k8s.io/kubernetes@v$KUBE_VERSION" Dir)
+  [ -s "$dir/build/pause/linux/pause.c" ] || die "k8s.io/kubernetes@v$KUBE_VERSION: no build/pause/linux/pause.c"
+  run gcc -Os -static -Wall -DVERSION="v$KUBE_VERSION" -o "$K8S_BIN/pause" "$dir/build/pause/linux/pause.c"
+  run strip "$K8S_BIN/pause"
+  stamp pause "$KUBE_VERSION"
+  echo "pause $KUBE_VERSION: built pause in $(since "$t")s"
 }
 
 build_etcd() {
@@ -126,7 +178,12 @@ build_helm() {
   echo "helm $HELM_VERSION: built helm in $(since "$t")s"
 }
 
-for part in ${*:-etcd kwok helm kube}; do
-  case $part in etcd|kwok|helm|kube) "build_$part" ;; *) die "unknown part $part (etcd kwok helm kube)" ;; esac
+parts=${*:-etcd kwok helm kube}
+parts=${parts/node/containerd crictl pause kubelet coredns}
+for part in $parts; do
+  case $part in
+    etcd|kwok|helm|kube|kubelet|containerd|crictl|pause|coredns) "build_$part" ;;
+    *) die "unknown part $part (etcd kwok helm kube; node: containerd crictl pause kubelet coredns)" ;;
+  esac
 done
 echo "build: done in $(since "$T0")s; $K8S_BIN holds $(du -sm "$K8S_BIN" | cut -f1) MiB"

@@ -5,7 +5,8 @@
 #   K8S_RUN        one cluster's state: pki, etcd data, logs        (${TMPDIR:-/tmp}/decant-k8s)
 #   K8S_PORT_BASE  first of 7 loopback ports                        (16440: etcd 16440/16441,
 #                  kube-apiserver 16443, controller-manager 16444, scheduler 16445, kwok 16446)
-#   versions: KUBE_VERSION ETCD_VERSION KWOK_VERSION HELM_VERSION
+#   versions: KUBE_VERSION ETCD_VERSION KWOK_VERSION HELM_VERSION, and the real node's
+#             CONTAINERD_VERSION CRICTL_VERSION COREDNS_VERSION
 K8S_CACHE=${K8S_CACHE:-/var/cache/decant/k8s}
 K8S_BIN=${K8S_BIN:-$K8S_CACHE/bin}
 K8S_RUN=${K8S_RUN:-${TMPDIR:-/tmp}/decant-k8s}
@@ -14,6 +15,10 @@ KUBE_VERSION=${KUBE_VERSION:-1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-0.8.0}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
+# The real node's (build.sh node).
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-2.4.2}
+CRICTL_VERSION=${CRICTL_VERSION:-1.36.0}
+COREDNS_VERSION=${COREDNS_VERSION:-1.15.0}
 
 ETCD_PORT=$K8S_PORT_BASE
 ETCD_PEER_PORT=$((K8S_PORT_BASE + 1))
