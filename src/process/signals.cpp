@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -33,7 +34,10 @@ struct GuardMessage {
 
 void tell_guard(char kind, pid_t pgid) {
   if (g_guard < 0) return;
-  GuardMessage m{kind, pgid};
+  GuardMessage m;
+  std::memset(&m, 0, sizeof m);  // no stack bytes in the padding
+  m.kind = kind;
+  m.pgid = pgid;
   // One write of a few bytes into a pipe is atomic, whichever thread makes it.
   [[maybe_unused]] ssize_t n = ::write(g_guard, &m, sizeof m);
 }
