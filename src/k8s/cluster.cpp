@@ -117,6 +117,8 @@ void Cluster::check() {
   auto version_of = [](const std::string& tool, const std::vector<std::string>& argv, const std::string& hint) {
     ProcessResult r;
     r = run_process(ProcessSpec(argv, {}, std::nullopt, std::chrono::seconds(20)));
+    // A stop while the tool answers is the stop, not an unfit tool.
+    if (r.stopped) throw cluster_failure(tool, "while reporting its version", r);
     if (r.exit_status != 0)
       throw Error(ExitCode::missing_tool, tool + " cannot report its version: " + last_line(r.errors), hint);
     std::smatch m;

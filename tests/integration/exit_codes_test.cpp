@@ -126,7 +126,7 @@ plan                 missing_tool         PlanTest.BadInputGetsOneLineAndItsOwnE
 plan                 privileges           PlanTest.AUserWithoutTheRightsMigrateNeedsIsBlockedBeforeAnyDowntime
 plan                 target_not_empty     PlanTest.ANonEmptyTargetBlocksUnlessItWouldBeReplaced
 plan                 copy_failed          -
-plan                 interrupted          -
+plan                 interrupted          ExitCodesTest.PlanAndMigrateStoppedWhileKubectlHangsAreInterrupted
 plan                 tls                  -
 plan                 same_server          PlanTest.ATargetThatIsTheSourceIsABlocker
 plan                 cluster_mismatch     PlanTest.BadInputGetsOneLineAndItsOwnExitCode
@@ -141,7 +141,7 @@ migrate              privileges           -
 migrate              target_not_empty     PlanTest.MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing
 migrate              verify_failed        -
 migrate              copy_failed          -
-migrate              interrupted          -
+migrate              interrupted          ExitCodesTest.PlanAndMigrateStoppedWhileKubectlHangsAreInterrupted
 migrate              local_io             -
 migrate              nothing_to_resume    MigrateTest.MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack
 migrate              tls                  -
@@ -563,34 +563,71 @@ bool alive(pid_t pid) {
   return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
 }
 
-// A decant killed with SIGKILL cannot end its children itself: its guard does, so that no
-// pg_dump or port-forward goes on writing or holding a port without it.
-TEST_F(ExitCodesTest, AKilledDecantTakesItsChildrenWithIt) {
-  fs::path pid_file = work_ / "child.pid";
-  fs::path kubectl = work_ / "slow-kubectl";
+// A kubectl that writes its pid to `pid_file` and then hangs, as one waiting on an API
+// server that does not answer.
+fs::path hanging_kubectl(const fs::path& dir, const fs::path& pid_file) {
+  fs::path kubectl = dir / ("hanging-kubectl-" + pid_file.stem().string());
   {
     std::ofstream script(kubectl);
     script << "#!/bin/sh\necho $$ > " << pid_file.string() << ".tmp\nmv " << pid_file.string() << ".tmp "
            << pid_file.string() << "\nexec sleep 300\n";
   }
   fs::permissions(kubectl, fs::perms::owner_all);
+  return kubectl;
+}
+
+// The pid the hanging kubectl of `run` wrote; 0 when it did not start within 20 s.
+pid_t hanging_child(BackgroundDecant& run, const fs::path& pid_file) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!fs::exists(pid_file) && run.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return fs::exists(pid_file) ? std::stoi(read_file(pid_file)) : 0;
+}
+
+// True once `pid` is gone, within 5 s.
+bool ends(pid_t pid) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (alive(pid) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  bool ended = !alive(pid);
+  if (!ended) ::kill(pid, SIGKILL);
+  return ended;
+}
+
+// A decant killed with SIGKILL cannot end its children itself: its guard does, so that no
+// pg_dump or port-forward goes on writing or holding a port without it.
+TEST_F(ExitCodesTest, AKilledDecantTakesItsChildrenWithIt) {
+  fs::path pid_file = work_ / "killed.pid";
   fs::path out = work_ / "killed";
   fs::create_directories(out);
-  BackgroundDecant run({"plan", "--kubectl", kubectl.string(), "--pg-target", "postgresql://u:p@127.0.0.1:1/postgres"},
+  BackgroundDecant run({"plan", "--kubectl", hanging_kubectl(work_, pid_file).string(), "--pg-target",
+                        "postgresql://u:p@127.0.0.1:1/postgres"},
                        out);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!fs::exists(pid_file) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(fs::exists(pid_file)) << "decant did not start its kubectl: " << run.err();
-  pid_t child = std::stoi(read_file(pid_file));
+  pid_t child = hanging_child(run, pid_file);
+  ASSERT_NE(child, 0) << "decant did not start its kubectl: " << run.err();
   ASSERT_TRUE(alive(child));
   run.kill(SIGKILL);
   EXPECT_EQ(run.wait(), 128 + SIGKILL);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (alive(child) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(alive(child)) << "the child " << child << " outlived decant";
-  if (alive(child)) ::kill(child, SIGKILL);
+  EXPECT_TRUE(ends(child)) << "the child " << child << " outlived decant";
+}
+
+// plan and migrate stopped (SIGINT) while kubectl hangs: interrupted, their kubectl ended.
+TEST_F(ExitCodesTest, PlanAndMigrateStoppedWhileKubectlHangsAreInterrupted) {
+  for (const std::string command : {"plan", "migrate"}) {
+    SCOPED_TRACE(command);
+    fs::path pid_file = work_ / (command + ".pid");
+    fs::path out = work_ / ("stopped-" + command);
+    fs::create_directories(out);
+    std::vector<std::string> args{command, "--kubectl", hanging_kubectl(work_, pid_file).string(), "--pg-target",
+                                  "postgresql://u:p@127.0.0.1:1/postgres"};
+    if (command == "migrate") args.insert(args.end(), {"--state-dir", (out / "state").string()});
+    BackgroundDecant run(args, out);
+    pid_t child = hanging_child(run, pid_file);
+    ASSERT_NE(child, 0) << "decant did not start its kubectl: " << run.err();
+    run.kill(SIGINT);
+    EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
+    EXPECT_TRUE(ends(child)) << "the child " << child << " outlived the stop";
+  }
 }
 
 }  // namespace
