@@ -130,7 +130,7 @@ plan                 interrupted          ExitCodesTest.PlanAndMigrateStoppedWhi
 plan                 tls                  -
 plan                 same_server          PlanTest.ATargetThatIsTheSourceIsABlocker
 plan                 cluster_mismatch     PlanTest.BadInputGetsOneLineAndItsOwnExitCode
-plan                 cluster_failed       -
+plan                 cluster_failed       ExitCodesTest.AClusterCallThatFailsIsAClusterStepFailure
 plan                 unsupported_target   PlanTest.APostgresqlMajorTheReleaseDoesNotSupportBlocksUnlessAccepted
 
 migrate              ok                   MigrateTest.MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack
@@ -628,6 +628,22 @@ TEST_F(ExitCodesTest, PlanAndMigrateStoppedWhileKubectlHangsAreInterrupted) {
     EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
     EXPECT_TRUE(ends(child)) << "the child " << child << " outlived the stop";
   }
+}
+
+// A kubectl that reports its version but fails every call to the cluster with an error
+// of its own (no refusal, no missing object, no lost connection): a failed cluster step.
+TEST_F(ExitCodesTest, AClusterCallThatFailsIsAClusterStepFailure) {
+  fs::path tool = work_ / "failing-tool";
+  {
+    std::ofstream script(tool);
+    script << "#!/bin/sh\ncase \"$*\" in *version*) echo v3.22.0 ;; *) echo 'error: etcdserver: leader changed' >&2; "
+              "exit 1 ;; esac\n";
+  }
+  fs::permissions(tool, fs::perms::owner_all);
+  auto r = run_decant({"plan", "--kubectl", tool.string(), "--helm", tool.string(), "--pg-target",
+                       "postgresql://u:p@127.0.0.1:1/postgres"});
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
+  EXPECT_NE(r.err.find("leader changed"), std::string::npos) << r.err;
 }
 
 }  // namespace
