@@ -48,9 +48,12 @@ void tell_guard(char kind, pid_t pgid) {
 [[noreturn]] void guard(int from_decant) {
   ::setsid();
   ::prctl(PR_SET_NAME, "decant-guard");
+  // The pipe above the standard descriptors first: decant started with one of them closed
+  // has its pipe there, and /dev/null must not take its place.
+  int pipe_fd = ::fcntl(from_decant, F_DUPFD, 3);
   int null = ::open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
-  ::dup2(from_decant, 3);
+  ::dup2(pipe_fd, 3);
   ::close_range(4, ~0U, 0);
   std::array<pid_t, 1024> groups{};
   GuardMessage m{};

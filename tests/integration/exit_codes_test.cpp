@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -595,20 +596,32 @@ bool ends(pid_t pid) {
 }
 
 // A decant killed with SIGKILL cannot end its children itself: its guard does, so that no
-// pg_dump or port-forward goes on writing or holding a port without it.
+// pg_dump or port-forward goes on writing or holding a port without it. Also when decant
+// was started with its standard input closed (its guard's pipe then takes that descriptor).
 TEST_F(ExitCodesTest, AKilledDecantTakesItsChildrenWithIt) {
-  fs::path pid_file = work_ / "killed.pid";
-  fs::path out = work_ / "killed";
-  fs::create_directories(out);
-  BackgroundDecant run({"plan", "--kubectl", hanging_kubectl(work_, pid_file).string(), "--pg-target",
-                        "postgresql://u:p@127.0.0.1:1/postgres"},
-                       out);
-  pid_t child = hanging_child(run, pid_file);
-  ASSERT_NE(child, 0) << "decant did not start its kubectl: " << run.err();
-  ASSERT_TRUE(alive(child));
-  run.kill(SIGKILL);
-  EXPECT_EQ(run.wait(), 128 + SIGKILL);
-  EXPECT_TRUE(ends(child)) << "the child " << child << " outlived decant";
+  for (const bool stdin_closed : {false, true}) {
+    SCOPED_TRACE(stdin_closed ? "stdin closed" : "stdin open");
+    std::string name = stdin_closed ? "killed-closed" : "killed";
+    fs::path pid_file = work_ / (name + ".pid");
+    fs::path out = work_ / name;
+    fs::create_directories(out);
+    std::vector<std::string> argv{"/bin/sh", "-c", stdin_closed ? "exec \"$0\" \"$@\" <&-" : "exec \"$0\" \"$@\"",
+                                  DECANT_BINARY, "plan", "--kubectl", hanging_kubectl(work_, pid_file).string(),
+                                  "--pg-target", "postgresql://u:p@127.0.0.1:1/postgres"};
+    pid_t decant = 0;
+    ASSERT_EQ(spawn_to_files(decant, argv, out / "stdout", out / "stderr"), 0);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!fs::exists(pid_file) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(fs::exists(pid_file)) << "decant did not start its kubectl: " << read_file(out / "stderr");
+    pid_t child = std::stoi(read_file(pid_file));
+    ASSERT_TRUE(alive(child));
+    ::kill(decant, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(decant, &status, 0), decant);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    EXPECT_TRUE(ends(child)) << "the child " << child << " outlived decant";
+  }
 }
 
 // plan and migrate stopped (SIGINT) while kubectl hangs: interrupted, their kubectl ended.
