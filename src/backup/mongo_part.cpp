@@ -18,6 +18,12 @@
 #include "archive/bson_file.hpp"
 #include "archive/mongodump_layout.hpp"
 
+namespace decant::mongo {
+// The manifest's names are the members' own; a field a later version adds reads as empty
+// from an older manifest.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServerIdentity, process_id, host, pid, started_ms, set_name, hosts)
+}  // namespace decant::mongo
+
 namespace decant::backup {
 using nlohmann::json;
 using mongo::Bson;
@@ -58,21 +64,8 @@ ArchiveItem archive_item(const CollectionInfo& c) {
 
 std::string resume_key(const CollectionInfo& c) { return "mongo/" + mongo::finished_key(c); }
 
-json identity_json(const mongo::ServerIdentity& id) {
-  return {{"process_id", id.process_id}, {"host", id.host},         {"pid", id.pid},
-          {"started_ms", id.started_ms}, {"set_name", id.set_name}, {"hosts", id.hosts}};
-}
-
-mongo::ServerIdentity identity_from_json(const json& j) {
-  mongo::ServerIdentity id;
-  id.process_id = j.value("process_id", "");
-  id.host = j.value("host", "");
-  id.pid = j.value("pid", int64_t{0});
-  id.started_ms = j.value("started_ms", int64_t{0});
-  id.set_name = j.value("set_name", "");
-  id.hosts = j.value("hosts", std::vector<std::string>{});
-  return id;
-}
+json identity_json(const mongo::ServerIdentity& id) { return id; }
+mongo::ServerIdentity identity_from_json(const json& j) { return j.get<mongo::ServerIdentity>(); }
 
 }  // namespace
 
@@ -137,7 +130,7 @@ Tasks MongoBackup::tasks(const CreateContext& ctx, engine::RunFrame& frame) {
   engine::Report& report = frame.report();
   for (const auto& c : st.collections) {
     if (c.is_view) continue;
-    auto* item = &progress.add(c.display(), c.bytes, "documents");
+    auto* item = &progress.add(c.display(), c.bytes, engine::kDocuments);
     t.work.push_back({c.db, [&ctx, &lifecycle, &st, item, &c](int) {
       auto client = st.pool.acquire();
       engine::ItemSpec spec = mongo::collection_spec(c, item, resume_key(c));
@@ -229,7 +222,7 @@ Tasks MongoRestore::tasks(const RestoreContext& ctx) {
     const CollectionInfo& c = st.collections[i];
     if (c.is_view) continue;
     const ItemEntry& entry = *st.entries[i];
-    auto* item = &ctx.progress.add(c.display(), entry.raw_bytes, "documents");
+    auto* item = &ctx.progress.add(c.display(), entry.raw_bytes, engine::kDocuments);
     t.work.push_back({c.db, [&ctx, &st, &c, &entry, item](int) {
       auto client = st.pool.acquire();
       const std::string& where = st.pool.where();
@@ -264,7 +257,7 @@ Tasks export_mongodump(const std::vector<const ItemEntry*>& items, const std::st
   Tasks t;
   auto layout = std::make_shared<archive::MongodumpLayout>(out_dir, false);
   for (const ItemEntry* entry : items) {
-    auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes, "documents");
+    auto* item = entry->kind == "view" ? nullptr : &ctx.progress.add(entry->display(), entry->raw_bytes, engine::kDocuments);
     t.work.push_back({entry->group, [&ctx, entry, item, layout](int) {
       CollectionInfo c = collection_from_entry(*entry);
       if (!archive::is_directory_name(c.db))

@@ -51,8 +51,8 @@ class BackupSource {
  public:
   virtual ~BackupSource() = default;
   virtual std::string display() const = 0;
-  // What the manifest says of the source (address, version, when), under its engine's key.
-  virtual std::string engine() const = 0;  // "pg", "mongo"
+  virtual std::string engine() const = 0;  // "pg", "mongo": its key in the manifest
+  // What the manifest says of the source: address, version, when.
   virtual nlohmann::json source_description() const = 0;
   // One task per item to take; `after` checks what can only be checked once they are done.
   virtual Tasks tasks(const CreateContext& ctx, engine::RunFrame& frame) = 0;

@@ -92,7 +92,7 @@ std::string ProgressBoard::overall_line() const {
   uint64_t expected = 0, bytes = 0, rows = 0;
   size_t done = 0;
   // The items' own word when they share one; "records" for a mix (a backup of both).
-  std::string unit = items_.empty() ? "rows" : items_.front()->unit;
+  std::string unit = items_.empty() ? kRows : items_.front()->unit;
   for (const auto& item : items_) {
     if (item->unit != unit) unit = "records";
     expected += item->expected_bytes;

@@ -14,6 +14,11 @@
 
 namespace decant::engine {
 
+// What an item's records are called in progress lines: a table's rows, a collection's
+// documents.
+inline constexpr const char* kRows = "rows";
+inline constexpr const char* kDocuments = "documents";
+
 struct ProgressItem {
   ProgressItem(std::string item_name, uint64_t expected, std::string counted)
       : name(std::move(item_name)), expected_bytes(expected), unit(std::move(counted)) {}
@@ -40,7 +45,7 @@ class ProgressBoard {
   ProgressBoard& operator=(const ProgressBoard&) = delete;
 
   // `unit`: what the item's records are called ("documents" for a collection).
-  ProgressItem& add(std::string name, uint64_t expected_bytes, std::string unit = "rows");
+  ProgressItem& add(std::string name, uint64_t expected_bytes, std::string unit = kRows);
   void set_phase(std::string phase);
   // live: redraw on a terminal; otherwise print a line every `interval`.
   void start(bool live, std::chrono::milliseconds interval);

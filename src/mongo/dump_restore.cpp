@@ -82,7 +82,7 @@ class MongoDump {
     log::info("dumping {} collection(s) from {} to {}", collections_.size(), uri_->display(), options_.out_dir);
     frame.run_tasks("dumping", [this, &frame](engine::TaskPool& tasks) {
       for (const auto& c : collections_) {
-        auto* item = &frame.progress().add(c.display(), c.bytes, "documents");
+        auto* item = &frame.progress().add(c.display(), c.bytes, engine::kDocuments);
         tasks.submit(1, [this, &frame, &c, item](int) { dump_collection(frame, c, *item); });
       }
     });
@@ -337,7 +337,7 @@ class MongoRestore {
     frame.run_tasks("restoring", [this, &frame](engine::TaskPool& tasks) {
       for (const auto& c : collections_) {
         if (c.info.is_view) continue;
-        auto* item = &frame.progress().add(c.info.display(), c.info.bytes, "documents");
+        auto* item = &frame.progress().add(c.info.display(), c.info.bytes, engine::kDocuments);
         tasks.submit(1, [this, &frame, &c, item](int) { restore_collection(frame, c, *item); });
       }
     });

@@ -166,7 +166,7 @@ int MongoCopy::run(engine::RunFrame& frame) {
   frame.run_tasks("copying documents", [this](engine::TaskPool& pool) {
     for (const auto& c : collections_) {
       if (c.is_view) continue;
-      auto& item = frame_->progress().add(c.display(), c.bytes, "documents");
+      auto& item = frame_->progress().add(c.display(), c.bytes, engine::kDocuments);
       pool.submit(1, [this, &c, &item](int) { copy_collection(c, item); });
     }
   });
