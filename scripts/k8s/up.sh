@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # Start a real Kubernetes control plane on 127.0.0.1 for tests: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler and kwok, whose fake nodes run pods without
-# containers. kwok also serves the kubelet API for `kubectl exec` (a local process here) and
-# `kubectl port-forward` (a local address) from its Exec/PortForward objects: see map.sh.
+# kube-controller-manager, kube-scheduler, and its nodes:
+# - K8S_NODE=kwok (default): kwok's fake nodes (K8S_NODES, 1) run pods without containers. kwok
+#   also serves the kubelet API for `kubectl exec` (a local process here) and `kubectl
+#   port-forward` (a local address) from its Exec/PortForward objects: see map.sh.
+# - K8S_NODE=real: one real node (real-node.sh: kubelet, containerd, runc, CNI, kube-proxy,
+#   CoreDNS) whose pods are containers of image.sh's images. Needs root; one per machine.
 # Writes $K8S_RUN/kubeconfig and $K8S_RUN/env (source it: KUBECONFIG, PATH, helm's dirs) and
 # waits until every node is Ready and the default service account exists.
-# Fresh etcd data each start unless K8S_KEEP_DATA=1; K8S_NODES fake nodes (1). Idempotent:
-# a cluster already up is left alone. Quiet: one line when up; on failure the tail of the
-# failing component's log, everything stopped again, exit 1.
+# Fresh etcd data each start unless K8S_KEEP_DATA=1. Idempotent: a cluster already up is left
+# alone. Quiet: one line when up; on failure the tail of the failing component's log,
+# everything stopped again, exit 1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 K8S_NODES=${K8S_NODES:-1}
 TIMEOUT=${K8S_UP_TIMEOUT:-120}
-COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok"
-for f in $COMPONENTS kubectl kwok-crds.yaml kwok-stages.yaml; do
+CONTROL_PLANE="etcd kube-apiserver kube-controller-manager kube-scheduler"
+case $K8S_NODE in
+  kwok) COMPONENTS="$CONTROL_PLANE kwok"; PORTS="$KWOK_PORT" ;;
+  real) . "$HERE/real-node.sh"; COMPONENTS="$CONTROL_PLANE $NODE_COMPONENTS"
+        PORTS="$KUBELET_PORT $KUBELET_HEALTHZ_PORT $PROXY_HEALTHZ_PORT $PROXY_METRICS_PORT $DNS_HEALTH_PORT" ;;
+  *) die "K8S_NODE is kwok or real, not $K8S_NODE" ;;
+esac
+for f in $CONTROL_PLANE kubectl; do
+  [ -s "$K8S_BIN/$f" ] || die "$K8S_BIN/$f missing: run build.sh first"
+done
+[ "$K8S_NODE" = real ] || for f in kwok kwok-crds.yaml kwok-stages.yaml; do
   [ -s "$K8S_BIN/$f" ] || die "$K8S_BIN/$f missing: run build.sh first"
 done
 BIN_REAL=$(realpath "$K8S_BIN")
@@ -27,10 +39,11 @@ alive() { # NAME: the recorded process of NAME runs our binary
   [ "${exe% (deleted)}" = "$BIN_REAL/$1" ]
 }
 n=0; for c in $COMPONENTS; do alive "$c" && n=$((n + 1)); done
-if [ "$n" -eq 5 ] && [ -s "$K8S_RUN/env" ]; then echo "k8s: already up ($K8S_RUN/env)"; exit 0; fi
+if [ "$n" -eq "$(echo $COMPONENTS | wc -w)" ] && [ -s "$K8S_RUN/env" ]; then echo "k8s: already up ($K8S_RUN/env)"; exit 0; fi
 [ "$n" -eq 0 ] || "$HERE/down.sh"
+[ "$K8S_NODE" != real ] || node_requirements
 
-for p in $ETCD_PORT $ETCD_PEER_PORT $API_PORT $KCM_PORT $SCHED_PORT $KWOK_PORT; do
+for p in $ETCD_PORT $ETCD_PEER_PORT $API_PORT $KCM_PORT $SCHED_PORT $PORTS; do
   [ -z "$(ss -Hltn "sport = :$p")" ] || die "127.0.0.1:$p is in use (set K8S_PORT_BASE)"
 done
 mkdir -p "$K8S_RUN/logs" "$K8S_RUN/pids"
@@ -58,6 +71,7 @@ if [ ! -s "$PKI/sa.pub" ]; then
     openssl rsa -in sa.key -pubout -out sa.pub
   ) > "$K8S_RUN/logs/pki.log" 2>&1 || { cat "$K8S_RUN/logs/pki.log" >&2; die "openssl failed"; }
 fi
+[ "$K8S_NODE" != real ] || node_certificate
 
 b64() { base64 -w0 < "$1"; }
 cat > "$KUBECONFIG_FILE.tmp" <<EOF
@@ -87,7 +101,7 @@ kc() { "$K8S_BIN/kubectl" --kubeconfig "$KC" "$@"; }
 current=""
 fail() {
   echo "k8s: $*" >&2
-  [ -z "$current" ] || tail -n 20 "$K8S_RUN/logs/$current.log" >&2
+  [ -z "$current" ] || tail -n 20 "$K8S_RUN/logs/$current.log" >&2 || true
   "$HERE/down.sh" >/dev/null 2>&1 || true
   exit 1
 }
@@ -95,6 +109,8 @@ start() { # NAME ARG...: a new session, so that no terminal signal reaches it
   current=$1; shift
   setsid "$K8S_BIN/$current" "$@" >> "$K8S_RUN/logs/$current.log" 2>&1 < /dev/null &
   echo $! > "$K8S_RUN/pids/$current.pid"
+  local i # until the child has exec'd (slow on a loaded machine): alive() reads its exe
+  for i in $(seq 100); do alive "$current" || ! kill -0 $! 2>/dev/null && break; sleep 0.05; done
 }
 wait_for() { # WHAT CMD...: until CMD succeeds, while the component just started lives
   local what=$1 deadline=$(($(date +%s) + TIMEOUT)); shift
@@ -133,6 +149,14 @@ start kube-controller-manager "${DELEGATE[@]}" --bind-address=127.0.0.1 --secure
 start kube-scheduler "${DELEGATE[@]}" --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
   "${TLS[@]}" --leader-elect=false --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
 
+# The nodes.
+if [ "$K8S_NODE" = real ]; then
+  for c in kube-controller-manager kube-scheduler; do
+    current=$c; port=$KCM_PORT; [ "$c" = kube-scheduler ] && port=$SCHED_PORT
+    wait_for healthy healthz "$port"
+  done
+  start_real_node
+else
 # kwok's rule CRDs must be served before kwok watches them.
 current=kube-apiserver
 kc apply --server-side -f "$K8S_BIN/kwok-crds.yaml" > "$K8S_RUN/logs/kwok-crds.log" 2>&1 ||
@@ -176,6 +200,7 @@ done
 current=kwok
 wait_for healthy healthz "$KWOK_PORT"
 wait_for "Ready nodes" kc wait --for=condition=Ready --timeout=5s node --all
+fi
 current=kube-controller-manager
 wait_for "making the default service account" kc -n default get serviceaccount default
 
@@ -183,6 +208,7 @@ cat > "$K8S_RUN/env" <<EOF
 export KUBECONFIG=$KC
 export PATH=$K8S_BIN:\$PATH
 export HELM_CACHE_HOME=$K8S_RUN/helm/cache HELM_CONFIG_HOME=$K8S_RUN/helm/config HELM_DATA_HOME=$K8S_RUN/helm/data
-export K8S_CACHE=$K8S_CACHE K8S_BIN=$K8S_BIN K8S_RUN=$K8S_RUN K8S_PORT_BASE=$K8S_PORT_BASE
+export K8S_CACHE=$K8S_CACHE K8S_BIN=$K8S_BIN K8S_RUN=$K8S_RUN K8S_PORT_BASE=$K8S_PORT_BASE K8S_NODE=$K8S_NODE
 EOF
-echo "k8s: up in $(since "$T0")s, api https://127.0.0.1:$API_PORT; . $K8S_RUN/env"
+[ "$K8S_NODE" != real ] || echo "export CONTAINER_RUNTIME_ENDPOINT=unix://$CTRD_SOCK CONTAINERD_ADDRESS=$CTRD_SOCK CONTAINERD_NAMESPACE=k8s.io" >> "$K8S_RUN/env"
+echo "k8s: up in $(since "$T0")s, api https://127.0.0.1:$API_PORT, $K8S_NODE node; . $K8S_RUN/env"

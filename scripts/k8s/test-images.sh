@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The real node's images for decant's tests and demo (image.sh; each made again only when what
+# it is made of changed):
+#   local/standin-app:1     the stand-in chart's application pods (Debian minbase: sleep)
+#   local/postgresql:12     its postgresql-0: PostgreSQL 12 (the cached npm server) with
+#                           pg_partman 4.5.1, tests/k8s/images/postgresql-entrypoint.sh
+#   local/ferretdb:1.24     its mongodb-0: FerretDB (build/tools/ferretdb, SQLite backend)
+#   local/decant:VERSION    decant's own, from the repository's Dockerfile (Debian trixie)
+# Usage: test-images.sh [standin-app postgresql ferretdb decant] (default: all). Needs root.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+ROOT=$(cd "$HERE/../.." && pwd)
+PG_CACHE=${DECANT_PG_CACHE:-/var/cache/decant/pg}
+FERRETDB=${FERRETDB:-$ROOT/build/tools/ferretdb}
+image() { bash "$HERE/image.sh" "$@"; }
+key_of() { cat "$@" | sha256sum | cut -c1-32; } # FILE...: what an image is made of
+version() { sed -n 's/^project(decant VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt"; }
+
+for part in ${*:-standin-app postgresql ferretdb decant}; do
+  case $part in
+    standin-app) image standin-app:1 --cmd "sleep infinity" --key minbase-1 ;;
+    postgresql)
+      [ -x "$PG_CACHE/12/bin/postgres" ] || die "$PG_CACHE/12 missing: run scripts/install-pg-versions.sh"
+      partman=$PG_CACHE/extensions/pg_partman-4.5.1
+      [ -s "$partman/pg_partman.control" ] || die "$partman missing: run scripts/install-pg-extensions.sh"
+      ext=$(mktemp -d); cp -a "$PG_CACHE/12/share/postgresql/extension/." "$partman/." "$ext/"
+      image postgresql:12 --key "$(key_of "$0" "$PG_CACHE/12/bin/postgres" "$partman/pg_partman.control" \
+          "$ROOT/tests/k8s/images/postgresql-entrypoint.sh")" \
+        --add "$PG_CACHE/12/bin=/opt/postgresql/bin" --add "$PG_CACHE/12/lib=/opt/postgresql/lib" \
+        --add "$PG_CACHE/12/share=/opt/postgresql/share" --add "$ext=/opt/postgresql/share/postgresql/extension" \
+        --add "$ROOT/tests/k8s/images/postgresql-entrypoint.sh=/usr/local/bin/postgresql-entrypoint" \
+        --run "useradd --uid 999 --user-group --no-create-home postgres" --cmd /usr/local/bin/postgresql-entrypoint
+      rm -rf "$ext" ;;
+    ferretdb)
+      [ -x "$FERRETDB" ] || die "$FERRETDB missing: run scripts/install-ferretdb.sh"
+      image ferretdb:1.24 --key "$(key_of "$0" "$FERRETDB")" --add "$FERRETDB=/usr/local/bin/ferretdb" \
+        --run "useradd --uid 999 --user-group --no-create-home ferretdb" --cmd /usr/local/bin/ferretdb ;;
+    decant)
+      # Keyed by the tracked sources the Dockerfile copies (what .dockerignore leaves).
+      key=$(cd "$ROOT" && git ls-files -s -- Dockerfile .dockerignore CMakeLists.txt CMakePresets.json src |
+        sha256sum | cut -c1-32)
+      [ -z "$(cd "$ROOT" && git status --porcelain -- Dockerfile .dockerignore CMakeLists.txt CMakePresets.json src)" ] || key=dirty-$(date +%s)
+      mkdir -p "$K8S_CACHE/ccache-image"
+      image "decant:$(version)" --suite trixie --dockerfile "$ROOT/Dockerfile" --context "$ROOT" \
+        --volume "$K8S_CACHE/ccache-image:/ccache" --key "$key" ;;
+    *) die "unknown image $part (standin-app postgresql ferretdb decant)" ;;
+  esac
+done
