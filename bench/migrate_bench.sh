@@ -142,7 +142,7 @@ log "   ${status[a]}: downtime ${downtime[a]}s"
 # ------------------------------------------------------------ b) decant migrate
 reset
 log "== b) decant migrate"
-"$DECANT" migrate -n $ns --pg-target "$PG_EX" --mongo-target "$MONGO_EX" --allow-single-server --jobs "$JOBS" \
+"$DECANT" migrate -n $ns --pg-target "$PG_EX" --mongo-target "$MONGO_EX" --allow-single-server --data-path local --jobs "$JOBS" \
   --chart "$chart" --state-dir "$work/b-state" --report "$work/b-report.json" >"$work/b.log" 2>&1 ||
   { status[b]="failed: $(tail -1 "$work/b.log")"; }
 if [[ -z ${status[b]:-} ]]; then

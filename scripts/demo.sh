@@ -174,7 +174,7 @@ echo "== decant plan"
 "$DECANT" plan -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server --daily-active-users 120 || {
   echo "decant plan found blockers" >&2; exit 1; }
 echo "== decant migrate"
-"$DECANT" migrate -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server \
+"$DECANT" migrate -n $ns --pg-target "$pg_target" "${mongo_args[@]}" --allow-single-server --data-path local \
   --chart "$chart" --state-dir "$work/migrate-state" \
   --report "$here/build/demo-migrate-report.json" "$@"
 echo "decant migrate exited 0; the application now points at: $(points)"

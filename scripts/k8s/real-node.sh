@@ -4,7 +4,8 @@
 # (iptables) for ClusterIP Services and CoreDNS on $NODE_IP:53 as the pods' cluster DNS (it runs
 # here, reading the API with the admin kubeconfig). Pods get addresses in $POD_CIDR, which exist
 # only in the network namespaces the node makes; they reach this machine at $NODE_IP.
-# Images come from image.sh (no registry): up.sh imports every $K8S_IMAGES/node/*.oci.tar.
+# Images come from image.sh (no registry): up.sh imports every $K8S_IMAGES/node/*.oci.tar; a
+# pull of anything else goes to a closed loopback port.
 # Needs root, runc and Debian's containernetworking-plugins; cgroup v1 or v2.
 NODE_COMPONENTS="coredns containerd kubelet kube-proxy"
 CNI_BIN=${CNI_BIN:-$(for d in /usr/lib/cni /opt/cni/bin; do [ -x "$d/bridge" ] && echo "$d" && break; done)}
@@ -42,18 +43,21 @@ start_real_node() {
             "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
 EOF
 
-  # CoreDNS answers cluster.local from the API and nothing else: test pods have no business
-  # resolving names outside the cluster.
+  # CoreDNS answers cluster.local from the API and nothing else (NXDOMAIN): test pods have no
+  # business resolving names outside the cluster.
   cat > "$K8S_RUN/coredns/Corefile" <<EOF
-.:53 {
+cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     bind $NODE_IP
     errors
     health 127.0.0.1:$DNS_HEALTH_PORT
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         kubeconfig $KC decant-test
         pods insecure
-        fallthrough in-addr.arpa ip6.arpa
     }
+    cache 30
+}
+.:53 {
+    bind $NODE_IP
     template ANY ANY {
         rcode NXDOMAIN
     }
@@ -75,6 +79,8 @@ state = "$CTRD/state"
   address = "$CTRD_SOCK"
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "$CTRD/registries"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "docker.io/local/pause:1"
 [plugins.'io.containerd.cri.v1.runtime']
@@ -98,6 +104,11 @@ state = "$CTRD/state"
 [plugins.'io.containerd.nri.v1.nri']
   disable = true
 EOF
+  # Every registry is a closed loopback port: a pull of an image the node lacks fails at once
+  # and sends nothing off this machine.
+  mkdir -p "$CTRD/registries/_default"
+  printf 'server = "http://127.0.0.1:9"\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull", "resolve"]\n' \
+    > "$CTRD/registries/_default/hosts.toml"
   start containerd --config "$CTRD/config.toml"
   wait_for serving "$K8S_BIN/ctr" -a "$CTRD_SOCK" version
   [ -s "$K8S_IMAGES/node/pause_1.oci.tar" ] || "$HERE/image.sh" pause > /dev/null || fail "image.sh pause"

@@ -1,6 +1,7 @@
 #include "cli/app.hpp"
 
 #include <fmt/core.h>
+#include <cstdlib>
 #include <unistd.h>
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "k8s/decant_job.hpp"
 #include "text/redact.hpp"
 #include "process/signals.hpp"
 #include "decant/version.hpp"
@@ -60,6 +62,7 @@ int run(int argc, char** argv) {
   Runner mongo_dump = add_mongo_dump(*mongo);
   Runner mongo_restore = add_mongo_restore(*mongo);
   Runner plan = add_plan(app);
+  Runner probe = add_probe(app);
   Runner migrate = add_migrate(app);
   Runner backup = add_backup(app);
   Runner upgrade_check = add_upgrade_check(app);
@@ -90,12 +93,18 @@ int run(int argc, char** argv) {
     return code;
   };
   try {
+    // In a pod that decant's CLI started: an image of another version does nothing at all.
+    if (const char* want = std::getenv(k8s::kExpectVersionVariable); want && *want && std::string_view(want) != kVersion)
+      throw Error(ExitCode::missing_tool,
+                  fmt::format("this image is decant {}, the CLI that started it is decant {}", kVersion, want),
+                  fmt::format("give --image an image of decant {}", want));
     int code = static_cast<int>(ExitCode::usage);
     if (pg->got_subcommand("copy")) code = pg_copy();
     else if (mongo->got_subcommand("copy")) code = mongo_copy();
     else if (mongo->got_subcommand("dump")) code = mongo_dump();
     else if (mongo->got_subcommand("restore")) code = mongo_restore();
     else if (app.got_subcommand("plan")) code = plan();
+    else if (app.got_subcommand("probe")) code = probe();
     else if (app.got_subcommand("migrate")) code = migrate();
     else if (app.got_subcommand("backup")) code = backup();
     else if (app.got_subcommand("upgrade-check")) code = upgrade_check();

@@ -105,6 +105,7 @@ Runner add_mongo_copy(CLI::App& mongo);
 Runner add_mongo_dump(CLI::App& mongo);
 Runner add_mongo_restore(CLI::App& mongo);
 Runner add_plan(CLI::App& app);
+Runner add_probe(CLI::App& app);
 // The options plan and migrate share (cluster, targets, checks).
 void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options);
 Runner add_migrate(CLI::App& app);

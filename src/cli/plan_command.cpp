@@ -44,6 +44,44 @@ void add_plan_options(CLI::App* cmd, migrate::PlanOptions& options) {
   cmd->add_flag("--drop", options.drop, "Replace MongoDB collections the target has already");
   cmd->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_dump, pg_restore and psql to use");
   add_extension_update(cmd, options.extension_update);
+  cmd->add_option("--image", options.image,
+                  "decant's image (of this decant's version) for the copy Job in the release's namespace: the data "
+                  "goes from the internal databases to the targets inside the cluster");
+  cmd->add_option("--data-path", options.data_path,
+                  "cluster (a Job of --image; the default with --image) or local (this machine copies, through "
+                  "kubectl port-forward: for clusters that cannot run the image)")
+      ->check(CLI::IsMember({"cluster", "local"}));
+  cmd->add_option("--image-pull-policy", options.image_pull_policy,
+                  "imagePullPolicy of decant's pods (default: the cluster's: IfNotPresent for a tagged image)")
+      ->check(CLI::IsMember({"Always", "IfNotPresent", "Never"}));
+}
+
+// `decant probe`: not a command for people. plan runs it in decant's image in the cluster
+// (--image): the data path's checks from where the copies will run, printed as one JSON line.
+const CommandExitCodes kProbeExitCodes{"probe", {ExitCode::missing_tool, ExitCode::interrupted}};
+
+struct ProbeOptions {
+  migrate::PlanOptions plan;
+  std::optional<std::string> pg_source, mongo_source;
+  std::string chart;
+};
+
+Runner add_probe(CLI::App& app) {
+  auto command = add_command<ProbeOptions>(
+      app, kProbeExitCodes,
+      [](ProbeOptions& o) {
+        fmt::print("{}{}\n", migrate::kProbePrefix,
+                   migrate::probe_data_path(o.plan, o.chart, o.pg_source, o.mongo_source).dump());
+        return 0;
+      },
+      "Check the data path from here, as plan does from a pod of decant's image", [](CLI::App* cmd, ProbeOptions& o) {
+        add_plan_options(cmd, o.plan);
+        add_connection(cmd, "--pg-source", o.pg_source, "The internal PostgreSQL");
+        add_connection(cmd, "--mongo-source", o.mongo_source, "The internal MongoDB");
+        cmd->add_option("--chart", o.chart, "The release's chart (name-version): whose requirements apply")->required();
+      });
+  command.app->group("");  // hidden from --help
+  return command.run;
 }
 
 Runner add_plan(CLI::App& app) {

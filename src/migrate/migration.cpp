@@ -21,6 +21,7 @@
 #include "engine/run_frame.hpp"
 #include "k8s/port_forward.hpp"
 #include "migrate/application.hpp"
+#include "migrate/in_cluster_copy.hpp"
 #include "migrate/requirements.hpp"
 #include "mongo/client.hpp"
 #include "pg/conninfo.hpp"
@@ -126,6 +127,8 @@ class Migration {
   json warnings_ = json::array();  // the preflight's, accepted (--allow-*)
   int revision_after_ = 0;
   std::optional<double> downtime_;  // once the application is back
+  bool in_cluster_ = false;          // the copies run as a Job of --image
+  std::optional<double> pg_share_;   // PostgreSQL's part of the bytes to copy, as planned
 };
 
 engine::Endpoints Migration::open() {
@@ -133,6 +136,7 @@ engine::Endpoints Migration::open() {
     if (!o_.plan.pg_target && !o_.plan.mongo_target)
       throw Error(ExitCode::usage, "nothing to migrate: no --pg-target and no --mongo-target",
                   "give the external PostgreSQL (--pg-target), the external MongoDB (--mongo-target), or both");
+    in_cluster_ = copies_in_cluster(o_.plan, true);
     if (o_.plan.pg_target && !pg::ConnInfo::parse(*o_.plan.pg_target, "target").password())
       throw Error(ExitCode::usage, "the --pg-target URI has no password, which the application will need",
                   "put the target login's password in the URI (it goes into a Secret, never into files or logs)");
@@ -213,13 +217,15 @@ std::vector<Migration::CopyPhase> Migration::copy_phases() const {
     phases.push_back({"postgresql-copy", "PostgreSQL", kPgCopyJournal, release_.postgresql,
                       [this, with_run](int port, const fs::path& dir, bool resume) {
                         return pg::copy_instance(
-                            with_run(pg_copy_options(o_.plan, port, release_.postgresql), release_.postgresql, dir, resume));
+                            with_run(pg_copy_options(o_.plan, pg_source_conninfo("127.0.0.1", port, release_.postgresql)),
+                                     release_.postgresql, dir, resume));
                       }});
   if (o_.plan.mongo_target)
     phases.push_back({"mongodb-copy", "MongoDB", kMongoCopyJournal, release_.mongodb,
                       [this, with_run](int port, const fs::path& dir, bool resume) {
                         return mongo::copy_instance(
-                            with_run(mongo_copy_options(o_.plan, port, release_.mongodb), release_.mongodb, dir, resume));
+                            with_run(mongo_copy_options(o_.plan, mongo_source_uri("127.0.0.1", port, release_.mongodb)),
+                                     release_.mongodb, dir, resume));
                       }});
   return phases;
 }
@@ -248,11 +254,11 @@ void Migration::backup_before() {
   std::optional<k8s::PortForward> pg_forward, mongo_forward;
   if (o_.plan.pg_target) {
     pg_forward.emplace(cluster_, release_.postgresql.pod, release_.postgresql.port);
-    create.pg = pg_source_conninfo(pg_forward->local_port(), release_.postgresql);
+    create.pg = pg_source_conninfo("127.0.0.1", pg_forward->local_port(), release_.postgresql);
   }
   if (o_.plan.mongo_target) {
     mongo_forward.emplace(cluster_, release_.mongodb.pod, release_.mongodb.port);
-    create.mongo = mongo_source_uri(mongo_forward->local_port(), release_.mongodb);
+    create.mongo = mongo_source_uri("127.0.0.1", mongo_forward->local_port(), release_.mongodb);
     if (!o_.plan.all_mongo_dbs) create.mongo_databases = o_.plan.mongo_dbs;
   }
   auto started = std::chrono::steady_clock::now();
@@ -370,13 +376,19 @@ void Migration::print_dry_run(const fs::path& overlay_path) {
   commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# ConfigMap " + std::string(kRecordName) +
                                             ": revision " + std::to_string(release_.revision) + " and replica counts"}));
   commands.push_back(cluster_.kubectl_argv({"scale", "deployment", "--selector=layer=application", "--replicas=0"}));
-  if (o_.plan.pg_target) {
+  if (in_cluster_) {
+    commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# Secret " + std::string(kCopyJobName) +
+                                              ": the sources' and targets' connection strings <redacted>"}));
+    commands.push_back(cluster_.kubectl_argv({"create", "-f", "-", "# Job " + std::string(kCopyJobName) + " of " +
+                                              *o_.plan.image + ": decant pg copy and decant mongo copy, at once"}));
+  }
+  if (o_.plan.pg_target && !in_cluster_) {
     commands.push_back(cluster_.kubectl_argv({"port-forward", "--address=127.0.0.1", "pod/" + release_.postgresql.pod,
                                               ":" + std::to_string(release_.postgresql.port)}));
     commands.push_back({"decant", "pg", "copy", "--source", "host=127.0.0.1 port=FORWARDED user=postgres",
                         "--target", pg::ConnInfo::parse(*o_.plan.pg_target, "target").display()});
   }
-  if (o_.plan.mongo_target) {
+  if (o_.plan.mongo_target && !in_cluster_) {
     commands.push_back(cluster_.kubectl_argv({"port-forward", "--address=127.0.0.1", "pod/" + release_.mongodb.pod,
                                               ":" + std::to_string(release_.mongodb.port)}));
     commands.push_back({"decant", "mongo", "copy", "--source", "mongodb://root:<redacted>@127.0.0.1:FORWARDED/",
@@ -483,6 +495,8 @@ int Migration::migrate() {
     }
     log::info("preflight passed: {} check(s); estimated downtime {:.0f} s", plan.checks.size(),
               plan.estimated_downtime_seconds);
+    if (plan.pg && plan.mongo && plan.pg->bytes + plan.mongo->bytes > 0)
+      pg_share_ = static_cast<double>(plan.pg->bytes) / static_cast<double>(plan.pg->bytes + plan.mongo->bytes);
     if (o_.dry_run) {
       print_dry_run(o_.values_out ? fs::path(*o_.values_out) : fs::path("values-external.yaml"));
       return 0;
@@ -495,7 +509,12 @@ int Migration::migrate() {
   // Until the upgrade, a failure puts the application back up by itself.
   try {
     phase("scale-down", [&] { scale_down(); });
-    for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });
+    if (in_cluster_)
+      phase("copy-in-cluster", [&] {
+        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_, std::chrono::seconds(86400)});
+      });
+    else
+      for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });
     phase("secret", [&] { write_secret(); });
     if (!state().done("upgrade")) check_upgrade(write_values());
   } catch (const Error& e) {

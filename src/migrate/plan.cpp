@@ -7,11 +7,14 @@
 #include <chrono>
 
 #include "common/log.hpp"
+#include "decant/version.hpp"
 #include "process/process.hpp"
 #include "engine/progress.hpp"
 #include "text/lines.hpp"
 #include "k8s/port_forward.hpp"
+#include "k8s/decant_job.hpp"
 #include "migrate/application.hpp"
+#include "migrate/in_cluster_copy.hpp"
 #include "migrate/target_checks.hpp"
 #include "mongo/client.hpp"
 #include "pg/connection.hpp"
@@ -295,20 +298,17 @@ void sampled_rate(Plan& plan, double rate) {
   plan.sample_bytes_per_second = plan.sample_bytes_per_second > 0 ? std::min(plan.sample_bytes_per_second, rate) : rate;
 }
 
-void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
-  const auto& db = plan.release.postgresql;
-  plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
-  std::optional<k8s::PortForward> forward;
-  if (!forward_source(cluster, db, "PostgreSQL", plan, forward)) return;
-  auto copy = pg_copy_options(options, forward->local_port(), db);
-  const std::string& source = copy.source;
+// The PostgreSQL data path's checks, wherever the copy runs (here, or in the probe pod):
+// the copy's preflight, the target against the release's requirements, its standbys, the
+// speed sampled from `source` to the target.
+void check_postgresql_data_path(const PlanOptions& options, const std::string& source, Plan& plan, double& seconds) {
+  auto copy = pg_copy_options(options, source);
   noted(plan, [&] {
     plan.pg = pg::preflight_copy(copy);
-    plan.checks.push_back(fmt::format("PostgreSQL target {} reached from decant: PostgreSQL {} for a PostgreSQL {} source, "
-                                      "privileges, tools and contents fit",
-                                      plan.pg_target_display, plan.pg->target_major, plan.pg->source_major));
+    plan.checks.push_back(fmt::format("PostgreSQL target {} reached from decant{}: PostgreSQL {} for a PostgreSQL {} "
+                                      "source, privileges, tools and contents fit",
+                                      plan.pg_target_display, plan.where, plan.pg->target_major, plan.pg->source_major));
   });
-  probe_postgresql(cluster, db, *options.pg_target, plan.requirements.row->pg_tls_min, plan);
   check_postgresql_requirements(*plan.requirements.row, options, source, plan);
   if (!plan.pg) return;
   // At least two PostgreSQL servers: the target's streaming standbys.
@@ -349,19 +349,14 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
   }, "PostgreSQL speed not sampled: ");
 }
 
-void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
-  const auto& db = plan.release.mongodb;
-  plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
-  std::optional<k8s::PortForward> forward;
-  if (!forward_source(cluster, db, "MongoDB", plan, forward)) return;
-  auto copy = mongo_copy_options(options, forward->local_port(), db);
-  const std::string& source = copy.source;
+void check_mongodb_data_path(const PlanOptions& options, const std::string& source, Plan& plan, double& seconds) {
+  auto copy = mongo_copy_options(options, source);
   noted(plan, [&] {
     plan.mongo = mongo::preflight_copy(copy);
-    plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant (server {}, source {})",
-                                      plan.mongo_target_display, plan.mongo->target_version, plan.mongo->source_version));
+    plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant{} (server {}, source {})",
+                                      plan.mongo_target_display, plan.where, plan.mongo->target_version,
+                                      plan.mongo->source_version));
   });
-  probe_mongodb(cluster, db, *options.mongo_target, plan);
   check_mongodb_requirements(*plan.requirements.row, *options.mongo_target, plan);
   if (!plan.mongo) return;
   noted(plan, [&] {
@@ -373,11 +368,30 @@ void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan&
   }, "MongoDB speed not sampled: ");
 }
 
+
+void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
+  const auto& db = plan.release.postgresql;
+  plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
+  std::optional<k8s::PortForward> forward;
+  if (!forward_source(cluster, db, "PostgreSQL", plan, forward)) return;
+  check_postgresql_data_path(options, pg_source_conninfo("127.0.0.1", forward->local_port(), db), plan, seconds);
+  probe_postgresql(cluster, db, *options.pg_target, plan.requirements.row->pg_tls_min, plan);
+}
+
+void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
+  const auto& db = plan.release.mongodb;
+  plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
+  std::optional<k8s::PortForward> forward;
+  if (!forward_source(cluster, db, "MongoDB", plan, forward)) return;
+  check_mongodb_data_path(options, mongo_source_uri("127.0.0.1", forward->local_port(), db), plan, seconds);
+  probe_mongodb(cluster, db, *options.mongo_target, plan);
+}
+
 }  // namespace
 
-pg::CopyOptions pg_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db) {
+pg::CopyOptions pg_copy_options(const PlanOptions& options, const std::string& source) {
   pg::CopyOptions copy;
-  copy.source = pg_source_conninfo(local_port, db);
+  copy.source = source;
   copy.target = *options.pg_target;
   copy.clean = options.clean;
   copy.pg_bin = options.pg_bin;
@@ -385,9 +399,9 @@ pg::CopyOptions pg_copy_options(const PlanOptions& options, int local_port, cons
   return copy;
 }
 
-mongo::CopyOptions mongo_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db) {
+mongo::CopyOptions mongo_copy_options(const PlanOptions& options, const std::string& source) {
   mongo::CopyOptions copy;
-  copy.source = mongo_source_uri(local_port, db);
+  copy.source = source;
   copy.target = *options.mongo_target;
   if (!options.all_mongo_dbs) copy.databases = options.mongo_dbs;
   copy.drop = options.drop;
@@ -400,6 +414,120 @@ Sizing recommended_sizing(int users) {
   if (users < 1000) return {"250-1000", 8, 32, 500, 10};
   if (users < 5000) return {"1000-5000", 8, 32, 1000, 10};
   return {"5000+", 8, 32, 1000, 10};
+}
+
+}  // namespace decant::migrate
+
+namespace decant::pg {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatabaseSummary, name, bytes, tables, rows, extensions)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CopyPreflight, source_major, target_major, tools, databases, bytes)
+}  // namespace decant::pg
+namespace decant::mongo {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CollectionSummary, name, bytes, documents)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CopyPreflight, source_version, target_version, collections, bytes,
+                                                documents)
+}  // namespace decant::mongo
+
+namespace decant::migrate {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Finding, code, what, todo)
+
+nlohmann::json probe_data_path(const PlanOptions& options, const std::string& chart,
+                               const std::optional<std::string>& pg_source, const std::optional<std::string>& mongo_source) {
+  Plan plan;
+  plan.requirements = requirements_for_chart(chart);
+  plan.where = " in the cluster";
+  double pg_seconds = 0, mongo_seconds = 0;
+  if (options.pg_target && pg_source) {
+    plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
+    check_postgresql_data_path(options, *pg_source, plan, pg_seconds);
+  }
+  if (options.mongo_target && mongo_source) {
+    plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
+    check_mongodb_data_path(options, *mongo_source, plan, mongo_seconds);
+  }
+  nlohmann::json out = {{"checks", plan.checks},       {"warnings", plan.warnings},
+                        {"blockers", plan.blockers},   {"sample_bytes_per_second", plan.sample_bytes_per_second},
+                        {"pg_seconds", pg_seconds},    {"mongo_seconds", mongo_seconds}};
+  if (plan.pg) out["pg"] = *plan.pg;
+  if (plan.mongo) out["mongo"] = *plan.mongo;
+  if (plan.pg_standbys) out["pg_standbys"] = *plan.pg_standbys;
+  return out;
+}
+
+namespace {
+
+// The data path checked from where migrate's copies will run: a pod of decant's image in
+// the namespace (the probe doubles as the image's own check: pull, admission, Pod Security,
+// quota, its version). Its findings join the plan as if made here.
+void probe_in_cluster(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& pg_seconds,
+                      double& mongo_seconds) {
+  std::vector<std::string> args{"probe", "--chart", plan.release.chart};
+  if (options.pg_target) {
+    plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
+    if (!usable_source(plan.release.postgresql, "PostgreSQL", plan)) return;
+    args.insert(args.end(), {"--pg-source", from_env(kPgSourceVariable), "--pg-target", from_env(kPgTargetVariable)});
+  }
+  if (options.mongo_target) {
+    plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
+    if (!usable_source(plan.release.mongodb, "MongoDB", plan)) return;
+    args.insert(args.end(), {"--mongo-source", from_env(kMongoSourceVariable), "--mongo-target",
+                             from_env(kMongoTargetVariable)});
+    if (options.all_mongo_dbs) args.push_back("--all-mongo-dbs");
+    for (const auto& db : options.mongo_dbs) args.insert(args.end(), {"--mongo-db", db});
+  }
+  if (options.allow_single_server) args.push_back("--allow-single-server");
+  if (options.allow_unsupported_target) args.push_back("--allow-unsupported-target");
+  if (options.clean) args.push_back("--clean");
+  if (options.drop) args.push_back("--drop");
+  for (const auto& e : options.extension_update) args.insert(args.end(), {"--extension-update", e});
+  std::string found, last;
+  std::map<std::string, int> codes;
+  bool ran = noted(plan, [&] {
+    k8s::DecantJob job(cluster, {kProbeJobName, "plan-probe", *options.image, options.image_pull_policy,
+                                 data_path_variables(cluster, options, plan.release), {{"probe", args}}});
+    codes = job.wait(
+        [&](const std::string&, const std::string& line) {
+          if (line.rfind(kProbePrefix, 0) == 0)
+            found = line.substr(std::string_view(kProbePrefix).size());
+          else if (!line.empty())
+            last = line;
+        },
+        std::chrono::seconds(600));
+  });
+  if (!ran) return;
+  int code = codes.count("probe") ? codes["probe"] : -1;
+  if (code != 0 || found.empty()) {
+    plan.blockers.push_back({code > 0 && code < 64 ? static_cast<ExitCode>(code) : ExitCode::cluster_failed,
+                             fmt::format("decant's image {} did not check the data path from the cluster (exit code {}): {}",
+                                         *options.image, code, last),
+                             "see kubectl -n " + cluster.ns() + " describe pod -l job-name=" + kProbeJobName});
+    return;
+  }
+  auto probe = nlohmann::json::parse(found);
+  plan.checks.push_back(fmt::format("decant's image {} runs in the namespace {} and is decant {}", *options.image,
+                                    cluster.ns(), kVersion));
+  for (const auto& c : probe.at("checks")) plan.checks.push_back(c.get<std::string>());
+  for (const auto& w : probe.at("warnings")) plan.warnings.push_back(w.get<Finding>());
+  for (const auto& b : probe.at("blockers")) plan.blockers.push_back(b.get<Finding>());
+  if (probe.contains("pg")) plan.pg = probe["pg"].get<pg::CopyPreflight>();
+  if (probe.contains("mongo")) plan.mongo = probe["mongo"].get<mongo::CopyPreflight>();
+  if (probe.contains("pg_standbys")) plan.pg_standbys = probe["pg_standbys"].get<int>();
+  if (double rate = probe.value("sample_bytes_per_second", 0.0); rate > 0) sampled_rate(plan, rate);
+  pg_seconds += probe.value("pg_seconds", 0.0);
+  mongo_seconds += probe.value("mongo_seconds", 0.0);
+}
+
+}  // namespace
+
+bool copies_in_cluster(const PlanOptions& options, bool required) {
+  if (options.data_path == "local") return false;
+  if (options.image) return true;
+  if (options.data_path == "cluster" || required)
+    throw Error(ExitCode::usage, "no --image: migrate copies inside the cluster, with decant's own image",
+                fmt::format("give --image REGISTRY/decant:{} (the image of this decant), or --data-path local to copy "
+                            "through this machine with kubectl port-forward",
+                            kVersion));
+  return false;
 }
 
 Plan make_plan(const PlanOptions& options) {
@@ -425,9 +553,26 @@ Plan make_plan(const PlanOptions& options) {
                                          plan.release.chart, row.releases, row.summary()),
                              ""});
   check_permissions(cluster, plan);
-  double seconds = 0;
-  if (options.pg_target) plan_postgresql(cluster, options, plan, seconds);
-  if (options.mongo_target) plan_mongodb(cluster, options, plan, seconds);
+  bool in_cluster = copies_in_cluster(options, false);
+  if (in_cluster)
+    plan.data_path = fmt::format("in the cluster: a Job of {} in the namespace {} copies both databases at once; no "
+                                 "byte passes this machine",
+                                 *options.image, cluster.ns());
+  else if (options.data_path == "local")
+    plan.data_path = "local (--data-path local): the copies run here, one after the other, reading the internal "
+                     "databases through kubectl port-forward";
+  else
+    plan.warnings.push_back({ExitCode::ok, "no data path chosen: migrate copies in the cluster with decant's image",
+                             fmt::format("give migrate --image REGISTRY/decant:{}, or --data-path local", kVersion)});
+  double pg_seconds = 0, mongo_seconds = 0;
+  if (in_cluster) {
+    probe_in_cluster(cluster, options, plan, pg_seconds, mongo_seconds);
+  } else {
+    if (options.pg_target) plan_postgresql(cluster, options, plan, pg_seconds);
+    if (options.mongo_target) plan_mongodb(cluster, options, plan, mongo_seconds);
+  }
+  // In the cluster the copies run at once: the longer one is the copy's time.
+  double seconds = in_cluster ? std::max(pg_seconds, mongo_seconds) : pg_seconds + mongo_seconds;
   if (options.daily_active_users) {
     plan.sizing = recommended_sizing(*options.daily_active_users);
     uint64_t data = (plan.pg ? plan.pg->bytes : 0) + (plan.mongo ? plan.mongo->bytes : 0);
@@ -493,6 +638,7 @@ void print_plan(const Plan& plan) {
                size_text(static_cast<uint64_t>(plan.sample_bytes_per_second)), kSecondsPerTable * 1000,
                kScaleAndHelmSeconds, plan.restart_seconds,
                plan.restart_measured ? "as their last start took" : "not measured: no ready pod said");
+  if (!plan.data_path.empty()) fmt::print("data path: {}\n", plan.data_path);
   for (const auto& c : plan.checks) fmt::print("ok: {}\n", c);
   for (const auto& w : plan.warnings) fmt::print("warning: {}{}\n", w.what, w.todo.empty() ? "" : "; " + w.todo);
   for (const auto& b : plan.blockers) fmt::print("blocker: {}; {}\n", b.what, b.todo);
@@ -520,6 +666,7 @@ nlohmann::json plan_json(const Plan& plan) {
                            {"mongodb_documented", row.mongo_documented.text()},
                            {"source", row.source}};
   }
+  if (!plan.data_path.empty()) out["data_path"] = plan.data_path;
   out["applications"] = json::array();
   for (const auto& a : r.apps) out["applications"].push_back({{"name", a.name}, {"replicas", a.replicas}, {"ready", a.ready}});
   for (const auto* db : {&r.postgresql, &r.mongodb}) {

@@ -35,7 +35,16 @@ struct PlanOptions {
   bool drop = false;
   std::optional<std::string> pg_bin;
   std::set<std::string> extension_update;  // pg copy's --extension-update
+  // Where migrate's copies run: in the cluster, a Job of decant's `image` (no byte passes
+  // this machine), or "local"ly through kubectl port-forward (--data-path local).
+  std::optional<std::string> image;
+  std::string image_pull_policy;  // the pods' imagePullPolicy; empty: the cluster's default
+  std::string data_path;  // "cluster", "local", or empty: cluster when an image is given
 };
+
+// True when the copies run in the cluster. Throws Error(usage) for --data-path cluster
+// without --image; `required`: also when neither says where (migrate must know).
+bool copies_in_cluster(const PlanOptions& options, bool required);
 
 struct Finding {
   ExitCode code = ExitCode::ok;
@@ -69,12 +78,22 @@ struct Plan {
   double restart_seconds = 0;
   bool restart_measured = false;
   double estimated_downtime_seconds = 0;
+  std::string data_path;  // which path migrate's copies take, and why
+  std::string where;      // where the data path was checked from: "" (here) or " in the pod ..."
 };
 
-// The copies plan checks and migrate runs, from the internal database forwarded to
-// `local_port` to the targets the options name.
-pg::CopyOptions pg_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db);
-mongo::CopyOptions mongo_copy_options(const PlanOptions& options, int local_port, const InternalDatabase& db);
+// The copies plan checks and migrate runs, from the internal database at `source` (its
+// connection string) to the targets the options name.
+pg::CopyOptions pg_copy_options(const PlanOptions& options, const std::string& source);
+mongo::CopyOptions mongo_copy_options(const PlanOptions& options, const std::string& source);
+
+// The data path's checks (the copies' preflights, the targets against the requirements of
+// the release's `chart`, standbys, the sampled speed) from `pg_source` / `mongo_source` to
+// the options' targets, as JSON: what `decant probe` prints in the cluster for plan.
+nlohmann::json probe_data_path(const PlanOptions& options, const std::string& chart,
+                               const std::optional<std::string>& pg_source, const std::optional<std::string>& mongo_source);
+// The line of the probe's output that holds that JSON starts with this.
+inline constexpr const char* kProbePrefix = "decant-probe: ";
 
 // Runs every check. Throws only what makes a plan impossible (no cluster, no release,
 // a tool missing); everything else is a blocker or warning in the plan.

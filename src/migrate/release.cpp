@@ -99,9 +99,10 @@ void read_database(const k8s::Cluster& cluster, const nlohmann::json& values, In
 
 }  // namespace
 
-std::string pg_source_conninfo(int local_port, const InternalDatabase& db) {
-  return fmt::format("host=127.0.0.1 port={} user={} dbname=postgres password={} application_name=decant", local_port,
-                     pg::quote_conninfo_value(db.user), pg::quote_conninfo_value(db.password));
+std::string pg_source_conninfo(const std::string& host, int port, const InternalDatabase& db) {
+  return fmt::format("host={} port={} user={} dbname=postgres password={} application_name=decant",
+                     pg::quote_conninfo_value(host), port, pg::quote_conninfo_value(db.user),
+                     pg::quote_conninfo_value(db.password));
 }
 
 std::string percent_encode(const std::string& text) {
@@ -115,9 +116,9 @@ std::string percent_encode(const std::string& text) {
   return out;
 }
 
-std::string mongo_source_uri(int local_port, const InternalDatabase& db) {
-  return fmt::format("mongodb://{}:{}@127.0.0.1:{}/?authSource=admin&directConnection=true", percent_encode(db.user),
-                     percent_encode(db.password), local_port);
+std::string mongo_source_uri(const std::string& host, int port, const InternalDatabase& db) {
+  return fmt::format("mongodb://{}:{}@{}:{}/?authSource=admin&directConnection=true", percent_encode(db.user),
+                     percent_encode(db.password), host, port);
 }
 
 const nlohmann::json* value_at(const nlohmann::json& values, const std::string& path) {

@@ -51,8 +51,10 @@ ReleaseState read_release(const k8s::Cluster& cluster, const std::optional<std::
 
 // How decant reaches an internal database through a port-forward on `local_port`
 // (the strings hold its password: for this process only).
-std::string pg_source_conninfo(int local_port, const InternalDatabase& db);
-std::string mongo_source_uri(int local_port, const InternalDatabase& db);
+// The internal database's connection string, at `host`:`port` (a forward's 127.0.0.1 and
+// local port, or its Service's name in the cluster).
+std::string pg_source_conninfo(const std::string& host, int port, const InternalDatabase& db);
+std::string mongo_source_uri(const std::string& host, int port, const InternalDatabase& db);
 std::string percent_encode(const std::string& text);
 
 // A value at a dotted path ("postgresql.internal"), or nullptr.

@@ -508,7 +508,8 @@ TEST_F(ExitCodesTest, AnUnusableRepositoryOrADamagedIndexEntryEachHaveTheirCode)
 
 TEST_F(ExitCodesTest, AMissingKubectlIsAMissingTool) {
   auto r = run_decant({"migrate", "--kubectl", (work_ / "no-kubectl").string(), "--pg-target",
-                       "postgresql://u:p@127.0.0.1:1/postgres", "--state-dir", (work_ / "state").string()});
+                       "postgresql://u:p@127.0.0.1:1/postgres", "--state-dir", (work_ / "state").string(),
+                       "--data-path", "local"});
   EXPECT_EQ(r.exit_code, code_of(ExitCode::missing_tool)) << r.err;
 }
 
@@ -633,7 +634,7 @@ TEST_F(ExitCodesTest, PlanAndMigrateStoppedWhileKubectlHangsAreInterrupted) {
     fs::create_directories(out);
     std::vector<std::string> args{command, "--kubectl", hanging_kubectl(work_, pid_file).string(), "--pg-target",
                                   "postgresql://u:p@127.0.0.1:1/postgres"};
-    if (command == "migrate") args.insert(args.end(), {"--state-dir", (out / "state").string()});
+    if (command == "migrate") args.insert(args.end(), {"--state-dir", (out / "state").string(), "--data-path", "local"});
     BackgroundDecant run(args, out);
     pid_t child = hanging_child(run, pid_file);
     ASSERT_NE(child, 0) << "decant did not start its kubectl: " << run.err();

@@ -17,8 +17,8 @@ namespace {
 fs::path source_dir() { return DECANT_SOURCE_DIR; }
 
 CommandResult run(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
-                  const std::string& stdin_data = "") {
-  ProcessSpec spec(std::move(argv), env, std::nullopt, std::chrono::minutes(3));
+                  const std::string& stdin_data = "", std::chrono::minutes timeout = std::chrono::minutes(3)) {
+  ProcessSpec spec(std::move(argv), env, std::nullopt, timeout);
   if (!stdin_data.empty()) spec.stdin_data = stdin_data;
   auto r = run_process(spec);
   return {r.exit_status, r.output, r.errors};
@@ -37,18 +37,25 @@ std::map<std::string, std::string> TestCluster::env() const {
   return {{"KUBECONFIG", kubeconfig_.string()},
           {"K8S_RUN", run_dir_.string()},
           {"K8S_PORT_BASE", std::to_string(port_base_)},
+          {"K8S_NODE", node_ == Node::real ? "real" : "kwok"},
           {"HELM_CACHE_HOME", (run_dir_ / "helm/cache").string()},
           {"HELM_CONFIG_HOME", (run_dir_ / "helm/config").string()},
           {"HELM_DATA_HOME", (run_dir_ / "helm/data").string()}};
 }
 
-TestCluster::TestCluster() {
+TestCluster::TestCluster(Node node) : node_(node) {
   if (!fs::exists(bin_dir() + "/kube-apiserver"))
     throw std::runtime_error(bin_dir() + "/kube-apiserver missing: run scripts/install-k8s.sh");
+  if (node == Node::real && !fs::exists(bin_dir() + "/kubelet"))
+    throw std::runtime_error(bin_dir() + "/kubelet missing: run scripts/install-k8s.sh");
   run_dir_ = make_temp_dir("decant-k8s");
   kubeconfig_ = run_dir_ / "kubeconfig";
-  port_base_ = free_port_block(7);  // etcd, etcd peer, -, apiserver, controller-manager, scheduler, kwok
+  // etcd, etcd peer, -, apiserver, controller-manager, scheduler, kwok; the real node's kubelet
+  // (2), kube-proxy (2), -, CoreDNS's health.
+  port_base_ = free_port_block(node == Node::real ? 13 : 7);
   auto r = run({"bash", (source_dir() / "scripts/k8s/up.sh").string()}, env());
+  if (r.exit_code == 0 && node == Node::real)  // made again only when what they are made of changed
+    r = run({"bash", (source_dir() / "scripts/k8s/test-images.sh").string()}, env(), "", std::chrono::minutes(40));
   if (r.exit_code != 0) {
     run({"bash", (source_dir() / "scripts/k8s/down.sh").string(), "--purge"}, env());
     throw std::runtime_error("the test cluster did not start: " + r.err);

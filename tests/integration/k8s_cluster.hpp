@@ -20,7 +20,16 @@ struct CommandResult {
 
 class TestCluster {
  public:
-  TestCluster();  // throws std::runtime_error when it cannot start (the binaries missing: scripts/install-k8s.sh)
+  // kwok: fake nodes (pods without containers). real: one real node (scripts/k8s/real-node.sh:
+  // kubelet, containerd, runc; root only, one per machine), its images made first by
+  // scripts/k8s/test-images.sh (decant's own from the Dockerfile).
+  enum class Node { kwok, real };
+  // The real node's address on its pod network (the bridge), and that network.
+  static constexpr const char* kNodeIp = "10.88.0.1";
+  static constexpr const char* kPodNetwork = "10.88.0.0/16";
+
+  // Throws std::runtime_error when it cannot start (the binaries missing: scripts/install-k8s.sh).
+  explicit TestCluster(Node node = Node::kwok);
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;
   TestCluster& operator=(const TestCluster&) = delete;
@@ -51,6 +60,7 @@ class TestCluster {
   std::filesystem::path service_account_kubeconfig(const std::string& ns, const std::string& name) const;
 
  private:
+  Node node_ = Node::kwok;
   std::filesystem::path run_dir_;
   std::filesystem::path kubeconfig_;
   int port_base_ = 0;

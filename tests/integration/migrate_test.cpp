@@ -64,7 +64,7 @@ class MigrateTest : public StandinTest {
                                      const std::vector<std::string>& more = {}) {
     std::vector<std::string> args{"-n", ns, "--pg-target", t.pg_uri(), "--mongo-target", t.mongo.uri(),
                                   "--allow-single-server", "--state-dir", (dir / "state").string(), "--wait-timeout",
-                                  "120", "--jobs", "2"};
+                                  "120", "--jobs", "2", "--data-path", "local"};
     args.insert(args.end(), more.begin(), more.end());
     return args;
   }

@@ -29,12 +29,12 @@ std::string ferretdb_binary() {
 }
 
 namespace {
-bool port_open(int port) {
+bool port_open(const std::string& host, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
@@ -61,7 +61,7 @@ FerretDb::FerretDb(Options options) : options_(std::move(options)) {
   dir_ = make_temp_dir("decant-ferretdb");
   fs::create_directories(dir_ / "data");
   port_ = free_port();
-  std::string listen = "--listen-addr=127.0.0.1:" + std::to_string(port_);
+  std::string listen = "--listen-addr=" + options_.host + ":" + std::to_string(port_);
   if (options_.tls) {
     auto r = run_process({{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
@@ -93,7 +93,7 @@ FerretDb::FerretDb(Options options) : options_(std::move(options)) {
   if (spawn_to_files(pid_, args, dir_ / "ferretdb.log", dir_ / "ferretdb.log") != 0)
     throw std::runtime_error("cannot start " + args[0] + " (run scripts/install-ferretdb.sh)");
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!port_open(port_)) {
+  while (!port_open(options_.host, port_)) {
     if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid_, nullptr, WNOHANG) == pid_)
       throw std::runtime_error("FerretDB did not start: " + read_file(dir_ / "ferretdb.log"));
     std::this_thread::sleep_for(20ms);
@@ -115,7 +115,7 @@ std::string FerretDb::uri() const {
   if (!options_.user.empty()) query += "&authSource=admin";
   if (options_.tls) query += "&tls=true&tlsCAFile=" + certificate().string();
   if (!query.empty()) query[0] = '?';
-  return "mongodb://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" + query;
+  return "mongodb://" + auth + options_.host + ":" + std::to_string(port_) + "/" + query;
 }
 
 std::string FerretDb::command(const std::string& db, const std::string& json) const {
@@ -124,13 +124,29 @@ std::string FerretDb::command(const std::string& db, const std::string& json) co
   return mongo::run_command(lease.get(), db, mongo::Bson::from_json(json), "test server").json();
 }
 
-void FerretDb::insert(const std::string& db, const std::string& collection,
-                      const std::vector<std::string>& json_docs) const {
-  Client c(uri());
+void insert_documents(const std::string& uri, const std::string& db, const std::string& collection,
+                      const std::vector<std::string>& json_docs) {
+  Client c(uri);
   auto lease = c.pool.acquire();
   mongo::InsertSink sink(lease.get(), db, collection, "test server");
   for (const auto& j : json_docs) sink.write(mongo::Bson::from_json(j).bytes());
   if (sink.finish() != json_docs.size()) throw std::runtime_error("insert lost documents");
+}
+
+std::vector<std::string> sorted_documents(const std::string& uri, const std::string& db, const std::string& collection) {
+  Client c(uri);
+  auto lease = c.pool.acquire();
+  mongo::FindSource source(lease.get(), db, collection, "test server");
+  std::vector<std::string> out;
+  std::string_view row;
+  while (source.next(row)) out.push_back(hex(row));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void FerretDb::insert(const std::string& db, const std::string& collection,
+                      const std::vector<std::string>& json_docs) const {
+  insert_documents(uri(), db, collection, json_docs);
 }
 
 std::vector<std::string> FerretDb::documents(const std::string& db, const std::string& collection) const {

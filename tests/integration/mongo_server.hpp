@@ -12,12 +12,19 @@ namespace decant::test {
 
 std::string ferretdb_binary();  // $FERRETDB or build/tools/ferretdb
 
+// Inserts JSON documents into db.collection of the MongoDB at `uri`; its documents (their
+// bytes in hex), sorted (a pod's server, in the real-node tests).
+void insert_documents(const std::string& uri, const std::string& db, const std::string& collection,
+                      const std::vector<std::string>& json_docs);
+std::vector<std::string> sorted_documents(const std::string& uri, const std::string& db, const std::string& collection);
+
 class FerretDb {
  public:
   struct Options {
     std::string user;      // with a user: authentication on (SCRAM), user created in admin
     std::string password;
     bool tls = false;  // TLS only, with a self-signed certificate for 127.0.0.1
+    std::string host = "127.0.0.1";  // the address it listens on (not with tls)
   };
   explicit FerretDb(Options options);
   FerretDb() : FerretDb(Options{}) {}
@@ -26,7 +33,7 @@ class FerretDb {
   FerretDb& operator=(const FerretDb&) = delete;
 
   int port() const { return port_; }
-  // mongodb://[user:password@]127.0.0.1:port/ (+ authSource=admin with a user)
+  // mongodb://[user:password@]HOST:port/ (+ authSource=admin with a user)
   std::string uri() const;
   std::filesystem::path certificate() const { return dir_ / "server.crt"; }
 

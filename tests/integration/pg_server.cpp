@@ -161,6 +161,9 @@ PgServer::PgServer(Options options) : major_(options.major) {
   {
     std::ofstream hba(data / "pg_hba.conf");
     hba << "local all all trust\n";
+    if (!options.pod_network.empty())
+      hba << "host all all " << options.pod_gateway << "/32 reject\nhost all all " << options.pod_network
+          << " scram-sha-256\n";
     if (options.tls_only) {
       hba << "hostssl all all 127.0.0.1/32 trust\n";
     } else if (options.password_auth) {
@@ -172,7 +175,8 @@ PgServer::PgServer(Options options) : major_(options.major) {
   }
   {
     std::ofstream conf(data / "postgresql.conf", std::ios::app);
-    conf << "listen_addresses = '127.0.0.1'\nport = " << port_ << "\nunix_socket_directories = '" << dir_.string()
+    conf << "listen_addresses = '127.0.0.1" << (options.pod_gateway.empty() ? "" : "," + options.pod_gateway)
+         << "'\nport = " << port_ << "\nunix_socket_directories = '" << dir_.string()
          << "'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 128MB\n"
          << "max_connections = 100\nlog_min_messages = warning\nmax_wal_size = 2GB\n";
     if (tls) conf << "ssl = on\n";

@@ -38,6 +38,10 @@ class PgServer {
     bool tls = false;  // a self-signed certificate for localhost; plain TCP too (unless tls_only)
     // ssl_min_protocol_version / ssl_max_protocol_version ("TLSv1.2"), when set.
     std::string tls_min_protocol = {}, tls_max_protocol = {};
+    // A pod network (TestCluster::kPodNetwork) whose gateway address the server also listens
+    // on: password logins from that network's pods, none from the gateway itself, which is
+    // this machine (its loopback stays the harness's).
+    std::string pod_network = {}, pod_gateway = {};
   };
   explicit PgServer(Options options);
   PgServer() : PgServer(Options{}) {}

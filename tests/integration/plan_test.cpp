@@ -149,7 +149,7 @@ TEST_F(PlanTest, MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing) {
   for (const auto& c : cases) {
     SCOPED_TRACE(exit_code_name(c.code));
     auto r = decant_on_cluster("migrate", {"--pg-target", c.target, "--allow-single-server", "--state-dir",
-                                           (state / "state").string(), "--wait-timeout", "60"});
+                                           (state / "state").string(), "--wait-timeout", "60", "--data-path", "local"});
     EXPECT_EQ(r.exit_code, code_of(c.code)) << r.out << r.err;
     EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
     EXPECT_EQ(cluster_->kubectl({"-n", kNs, "get", "configmap", "decant-migrate"}).exit_code == 0, false);

@@ -1,0 +1,66 @@
+#pragma once
+// decant's own image run as a Kubernetes Job in the namespace: the work happens in the
+// cluster, next to the databases, and this process only talks to the API server.
+// - Credentials go into a Secret made for the run (fed to kubectl on stdin) and reach the
+//   containers as secretKeyRef variables, which decant reads with `env:NAME`: never in the
+//   pod spec, its arguments or its logs.
+// - The pod fits the `restricted` Pod Security Standard (pod_security.hpp), with a
+//   read-only root file system; its containers write only to an emptyDir.
+// - Every container is told the CLI's version (DECANT_EXPECT_VERSION): decant of another
+//   version refuses to run, before it touches anything.
+// - The containers' logs are relayed line by line while they run; their exit codes are
+//   the result. The Job, its pod and the Secret are deleted when this object goes,
+//   whatever happened (a stop of the run deletes the pod, and decant in it exits 10).
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "k8s/cluster.hpp"
+
+namespace decant::k8s {
+
+struct JobContainer {
+  std::string name;               // also what its relayed lines are prefixed with
+  std::vector<std::string> args;  // decant's arguments
+};
+
+struct JobSpec {
+  std::string name;       // the Job's and the Secret's name
+  std::string component;  // app.kubernetes.io/component
+  std::string image;
+  std::string pull_policy;                        // imagePullPolicy; empty: the cluster's default
+  std::map<std::string, std::string> secret_env;  // variable -> value, held in the Secret
+  std::vector<JobContainer> containers;           // run side by side
+};
+
+// The variable that carries the expected version into decant's image.
+inline constexpr const char* kExpectVersionVariable = "DECANT_EXPECT_VERSION";
+
+class DecantJob {
+ public:
+  // Creates the Secret and the Job. Throws a classified Error when the cluster refuses
+  // (RBAC, admission: Pod Security, quota).
+  DecantJob(const Cluster& cluster, JobSpec spec);
+  ~DecantJob();
+  DecantJob(const DecantJob&) = delete;
+  DecantJob& operator=(const DecantJob&) = delete;
+
+  using LineSink = std::function<void(const std::string& container, const std::string& line)>;
+  // Waits until every container has ended, relaying their lines as they come; returns
+  // each container's exit code. Throws Error(cluster_failed) when the pod cannot start
+  // (an image that cannot be pulled, a pod evicted) or `timeout` passes, and
+  // Error(interrupted) when the run is stopped.
+  std::map<std::string, int> wait(const LineSink& sink, std::chrono::seconds timeout);
+
+ private:
+  void remove() noexcept;
+  const Cluster& cluster_;
+  JobSpec spec_;
+};
+
+// The job's pod spec (what DecantJob creates), for --dry-run listings and tests.
+nlohmann::ordered_json decant_job_manifest(const JobSpec& spec, const std::string& ns);
+
+}  // namespace decant::k8s

@@ -1,0 +1,50 @@
+#pragma once
+// migrate's copies run in the cluster (--image): one Job of decant's own image in the
+// release's namespace, a container per database, both at once. decant in the pod reads
+// the internal databases by their Services and writes the targets directly; this process
+// only talks to the API server and relays what the containers print (their progress
+// lines and summary tables). The credentials reach the pod through the Job's Secret
+// (DecantJob), read with `env:NAME`.
+#include <chrono>
+#include <map>
+#include <string>
+#include <optional>
+
+#include "engine/run_options.hpp"
+#include "k8s/cluster.hpp"
+#include "migrate/plan.hpp"
+#include "migrate/release.hpp"
+
+namespace decant::migrate {
+
+struct InClusterCopy {
+  const k8s::Cluster& cluster;
+  const PlanOptions& plan;      // the targets, --clean/--drop, --mongo-db, the image
+  const ReleaseState& release;  // the internal databases and their credentials
+  engine::RunOptions run;       // --jobs (shared by the copies), --progress-interval
+  // The share of the jobs PostgreSQL's copy gets (its part of the bytes to copy), when known.
+  std::optional<double> pg_share;
+  std::chrono::seconds timeout{std::chrono::hours(24)};
+};
+
+// Runs the copies the options ask for; returns when both verified. Throws the Error of
+// the first copy that failed (its exit code), or the cluster's.
+void copy_in_cluster(const InClusterCopy& copy);
+
+// What a pod of decant's image needs to reach the databases the options move: the sources by
+// their Services (with the release's credentials) and the targets, as the variables of the
+// Job's Secret (kPgSourceVariable, ...), read in the pod with `env:NAME`.
+std::map<std::string, std::string> data_path_variables(const k8s::Cluster& cluster, const PlanOptions& options,
+                                                       const ReleaseState& release);
+inline constexpr const char* kPgSourceVariable = "DECANT_PG_SOURCE";
+inline constexpr const char* kPgTargetVariable = "DECANT_PG_TARGET";
+inline constexpr const char* kMongoSourceVariable = "DECANT_MONGO_SOURCE";
+inline constexpr const char* kMongoTargetVariable = "DECANT_MONGO_TARGET";
+// "env:NAME", as decant's connection options read a variable.
+inline std::string from_env(const char* variable) { return std::string("env:") + variable; }
+
+// The Jobs' names: one in-cluster copy (and one plan probe) per namespace at a time.
+inline constexpr const char* kCopyJobName = "decant-migrate-copy";
+inline constexpr const char* kProbeJobName = "decant-plan-probe";
+
+}  // namespace decant::migrate

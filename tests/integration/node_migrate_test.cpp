@@ -1,0 +1,234 @@
+// decant migrate on a real node (kubelet, containerd, runc): the stand-in chart's
+// postgresql-0 runs PostgreSQL 12 and mongodb-0 FerretDB in containers, and `migrate
+// --image` copies them with decant's own image (built from the repository's Dockerfile) as
+// a Job in the namespace, both databases at once. The targets accept connections from the
+// pod network only: the data cannot pass through this machine's decant.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "k8s_cluster.hpp"
+#include "mongo_server.hpp"
+#include "pg_installation.hpp"
+#include "pg_server.hpp"
+#include "process/process.hpp"
+
+namespace decant::test {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kPgPassword = "pg-Internal-s3cret";
+constexpr const char* kMongoPassword = "mongo-Internal-s3cret";
+constexpr const char* kTargetPassword = "target-Pw-1";
+constexpr const char* kImage = "local/decant:0.1.0";
+
+// One statement batch (or a single value) on a server given by its connection string.
+std::string sql(const std::string& conninfo, const std::string& text) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  std::string out;
+  bool ok = PQstatus(conn) == CONNECTION_OK;
+  std::string error = ok ? "" : PQerrorMessage(conn);
+  if (ok) {
+    PGresult* r = PQexec(conn, text.c_str());
+    auto st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) error = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(conn);
+  if (!error.empty()) throw std::runtime_error(error + " (in: " + text.substr(0, 60) + ")");
+  return out;
+}
+
+// While it lives, the real node's address takes connections to `ports` from the pod network
+// (the bridge) only: this machine's own connections to it are refused.
+class PodNetworkOnly {
+ public:
+  explicit PodNetworkOnly(std::vector<int> ports) : ports_(std::move(ports)) {
+    for (int p : ports_) iptables("-I", p);
+  }
+  ~PodNetworkOnly() {
+    for (int p : ports_) iptables("-D", p);
+  }
+  PodNetworkOnly(const PodNetworkOnly&) = delete;
+  PodNetworkOnly& operator=(const PodNetworkOnly&) = delete;
+
+ private:
+  static void iptables(const std::string& op, int port) {
+    auto r = run_process(ProcessSpec({"iptables", op, "INPUT", "-d", TestCluster::kNodeIp, "-p", "tcp", "--dport",
+                                      std::to_string(port), "!", "-i", "decant0", "-j", "REJECT"}));
+    if (r.exit_status != 0) throw std::runtime_error("iptables " + op + ": " + r.errors);
+  }
+  std::vector<int> ports_;
+};
+
+class NodeMigrateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) GTEST_SKIP() << "the real node needs root";
+    cluster_ = new TestCluster(TestCluster::Node::real);
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    if (!cluster_) GTEST_SKIP() << "the real node needs root";
+  }
+
+  // The stand-in chart on the real node in `ns`; its internal databases' addresses.
+  void install(const std::string& ns) {
+    cluster_->install_chart(ns, "circleci-server",
+                            {"testing.realNode=true", std::string("postgresql.auth.password=") + kPgPassword,
+                             std::string("mongodb.auth.rootPassword=") + kMongoPassword});
+    pg_source_ = "host=" + pod_ip(ns, "postgresql-0") + " port=5432 user=postgres connect_timeout=10 password=" +
+                 kPgPassword;
+    mongo_source_ = "mongodb://root:" + std::string(kMongoPassword) + "@" + pod_ip(ns, "mongodb-0") +
+                    ":27017/?authSource=admin&directConnection=true";
+  }
+  std::string pod_ip(const std::string& ns, const std::string& pod) {
+    return cluster_->must_kubectl({"-n", ns, "get", "pod", pod, "-o", "jsonpath={.status.podIP}"});
+  }
+  RunResult decant_on_cluster(const std::string& command, std::vector<std::string> args) {
+    std::vector<std::string> all{command, "--kubeconfig=" + cluster_->kubeconfig().string(),
+                                 "--helm=" + cluster_->helm_path(), "--kubectl=" + cluster_->kubectl_path()};
+    all.insert(all.end(), args.begin(), args.end());
+    auto env = cluster_->env();
+    env.erase("KUBECONFIG");
+    return run_decant(all, env);
+  }
+  bool exists(const std::string& ns, const std::string& what) {
+    return cluster_->kubectl({"-n", ns, "get", what}).exit_code == 0;
+  }
+  static void expect_no_secrets(const RunResult& r) {
+    for (const char* secret : {kPgPassword, kMongoPassword, kTargetPassword}) {
+      EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";
+      EXPECT_EQ(r.err.find(secret), std::string::npos) << "a password in stderr";
+    }
+  }
+
+  static TestCluster* cluster_;
+  std::string pg_source_, mongo_source_;
+};
+
+TestCluster* NodeMigrateTest::cluster_ = nullptr;
+
+TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
+  const std::string ns = "e2e";
+  install(ns);
+  // CircleCI Server's shapes: pg_partman 4.5.1, a table partitioned past 64 partitions.
+  sql(pg_source_, "CREATE DATABASE circle");
+  sql(pg_source_ + " dbname=circle",
+      "CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman; "
+      "CREATE TABLE builds (id bigint PRIMARY KEY, status text); "
+      "INSERT INTO builds SELECT g, md5(g::text) FROM generate_series(1, 20000) g; "
+      "CREATE TABLE events (day int NOT NULL, payload text) PARTITION BY RANGE (day); "
+      "DO $$ BEGIN FOR d IN 0..79 LOOP EXECUTE format('CREATE TABLE events_%s PARTITION OF events FOR VALUES FROM "
+      "(%s) TO (%s)', d, d, d + 1); END LOOP; END $$; "
+      "INSERT INTO events SELECT g % 80, repeat('x', 100) FROM generate_series(1, 8000) g");
+  std::vector<std::string> docs;
+  for (int i = 0; i < 2000; ++i) docs.push_back(R"({"_id": )" + std::to_string(i) + R"(, "status": "success"})");
+  insert_documents(mongo_source_, "circle_ghe", "builds", docs);
+  // Read now: once the release points at the targets, the chart removes the internal databases.
+  const std::string source_digest = sql(pg_source_ + " dbname=circle", "SELECT sum(hashtext(status))::text FROM builds");
+  const auto source_documents = sorted_documents(mongo_source_, "circle_ghe", "builds");
+
+  PgServer::Options target_options{.password_auth = true, .major = 14,
+                                   .extensions = {extension_bundle("pg_partman", "4.5.1")},
+                                   .pod_network = TestCluster::kPodNetwork, .pod_gateway = TestCluster::kNodeIp};
+  PgServer pg_target(target_options);
+  pg_target.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'");
+  FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
+  std::string pg_target_uri = "postgresql://migrator:" + std::string(kTargetPassword) + "@" + TestCluster::kNodeIp + ":" +
+                              std::to_string(pg_target.port()) + "/postgres";
+  auto dir = make_temp_dir("decant-node-migrate");
+  RunResult r;
+  {
+    PodNetworkOnly guard({pg_target.port(), mongo_target.port()});
+    // The control: from this machine, neither target can be reached at the address decant is given.
+    EXPECT_THROW(sql(pg_target_uri + "?connect_timeout=5", "SELECT 1"), std::runtime_error);
+    EXPECT_THROW(sorted_documents(mongo_target.uri() + "&serverSelectionTimeoutMS=3000", "circle_ghe", "builds"),
+                 std::exception);
+    r = decant_on_cluster("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
+                                      "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
+                                      cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
+                                      "--wait-timeout", "120", "--jobs", "2"});
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_no_secrets(r);
+  EXPECT_NE(r.out.find("migrated and verified"), std::string::npos) << r.out;
+  // Both copies ran in the pod, each said its summary through the CLI.
+  EXPECT_NE(r.out.find("postgresql: copy complete and verified"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mongodb: copy complete and verified"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("copy-in-cluster: done"), std::string::npos) << r.err;
+
+  EXPECT_EQ(pg_target.value("SELECT count(*) FROM builds", "circle"), "20000");
+  EXPECT_EQ(pg_target.value("SELECT count(*) FROM events", "circle"), "8000");
+  EXPECT_EQ(pg_target.value("SELECT count(*) FROM pg_inherits", "circle"), "80");
+  EXPECT_EQ(pg_target.value("SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'", "circle"), "4.5.1");
+  EXPECT_EQ(pg_target.value("SELECT sum(hashtext(status))::text FROM builds", "circle"), source_digest);
+  EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds"), source_documents);
+  // Nothing of the copy is left in the namespace; the release points at the targets.
+  EXPECT_FALSE(exists(ns, "job/decant-migrate-copy"));
+  EXPECT_FALSE(exists(ns, "secret/decant-migrate-copy"));
+  auto values = json::parse(cluster_->must_helm({"-n", ns, "get", "values", "circleci-server", "--all", "-o", "json"}));
+  EXPECT_EQ(values["postgresql"]["internal"], false);
+  EXPECT_EQ(values["postgresql"]["postgresqlHost"], TestCluster::kNodeIp);
+  auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
+  EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+}
+
+// An image the node cannot run is found by plan's probe pod, before any downtime: one line
+// naming the pod's reason, nothing changed, no Job or Secret left.
+TEST_F(NodeMigrateTest, AnImageTheNodeDoesNotHaveIsOneLineBeforeAnyDowntime) {
+  const std::string ns = "noimage";
+  install(ns);
+  PgServer pg_target(PgServer::Options{.password_auth = true, .major = 14,
+                                       .extensions = {extension_bundle("pg_partman", "4.5.1")},
+                                       .pod_network = TestCluster::kPodNetwork, .pod_gateway = TestCluster::kNodeIp});
+  pg_target.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'");
+  auto dir = make_temp_dir("decant-node-noimage");
+  auto r = decant_on_cluster("migrate", {"-n", ns, "--pg-target",
+                                         "postgresql://migrator:" + std::string(kTargetPassword) + "@" +
+                                             TestCluster::kNodeIp + ":" + std::to_string(pg_target.port()) + "/postgres",
+                                         "--image", "local/no-such-image:1", "--image-pull-policy", "Never",
+                                         "--allow-single-server", "--state-dir", (dir / "state").string(),
+                                         "--wait-timeout", "120"});
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot start: ErrImageNeverPull"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(ns, "job/decant-plan-probe"));
+  EXPECT_FALSE(exists(ns, "secret/decant-plan-probe"));
+  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+  auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
+  EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+}
+
+// decant's image refuses to work for a CLI of another version, before it touches anything.
+TEST_F(NodeMigrateTest, TheImageRefusesACliOfAnotherVersion) {
+  const std::string ns = "version";
+  cluster_->must_kubectl({"create", "namespace", ns});
+  cluster_->must_kubectl({"-n", ns, "run", "probe", "--image=" + std::string(kImage), "--image-pull-policy=Never",
+                          "--restart=Never", "--env=DECANT_EXPECT_VERSION=0.0.1", "--", "pg", "copy", "--source",
+                          "host=nowhere", "--target", "host=nowhere"});
+  std::string code;
+  for (int i = 0; i < 120 && code.empty(); ++i) {
+    code = cluster_->must_kubectl({"-n", ns, "get", "pod", "probe", "-o",
+                                   "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}"});
+    if (code.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(code, std::to_string(code_of(ExitCode::missing_tool)));
+  auto log = cluster_->must_kubectl({"-n", ns, "logs", "probe"});
+  EXPECT_NE(log.find("this image is decant 0.1.0, the CLI that started it is decant 0.0.1"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace decant::test
