@@ -11,5 +11,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libmongoc-dev libbson-dev python3-pymongo \
   libgtest-dev googletest \
   postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-partman postgresql-server-dev-15 \
-  pgcopydb openssl curl iproute2 bsdutils python3 python3-botocore age zstd ccache >/dev/null
+  pgcopydb openssl curl iproute2 bsdutils python3 python3-botocore age zstd ccache \
+  runc containernetworking-plugins iptables debootstrap umoci buildah >/dev/null
+# (The last line: the test cluster's real node and its images, scripts/k8s/real-node.sh and image.sh.)
 # The Debian postgresql package starts a cluster on port 5432; decant's tests and demo start their own.

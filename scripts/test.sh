@@ -9,8 +9,11 @@
 #   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
 #            directories and free ports), the PostgreSQL version matrix included;
 #   asan     the same under AddressSanitizer and UBSan (but the 1,000 and 5,000-partition
-#            matrix: servers' work, not decant's code), and the test-cluster suite (plan,
-#            migrate, backup schedule), which runs only here;
+#            matrix: servers' work, not decant's code), and the test-cluster suites, which run
+#            only here: plan, migrate, backup schedule on kwok's fake node; migrate --image on
+#            a real node (kubelet, containerd, runc) with decant's image built from the
+#            Dockerfile (its layers, compiled objects and the test images cached under
+#            /var/cache/decant/k8s/images);
 #   tsan     unit tests and a parallel copy (with an interruption) under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -198,7 +198,7 @@ TEST_F(MigrateTest, AnUnsupportedPostgresqlMajorBlocksUnlessAcceptedAndTheReport
   FerretDb mongo;
   auto dir = make_temp_dir("decant-migrate");
   std::vector<std::string> args{"-n", ns, "--pg-target", pg15.conninfo() + " password=unused", "--mongo-target",
-                                mongo.uri(), "--allow-single-server", "--dry-run", "--state-dir",
+                                mongo.uri(), "--allow-single-server", "--dry-run", "--data-path", "local", "--state-dir",
                                 (dir / "state").string(), "--report", (dir / "report.json").string()};
   auto blocked = decant_on_cluster("migrate", args);
   EXPECT_EQ(blocked.exit_code, code_of(ExitCode::unsupported_target)) << blocked.out << blocked.err;
