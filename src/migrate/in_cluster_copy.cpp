@@ -99,8 +99,12 @@ void copy_in_cluster(const InClusterCopy& c) {
                                                         mongo_jobs)
                                           : std::string("one database"));
   k8s::DecantJob job(c.cluster, spec);
-  auto codes = job.wait([](const std::string& container, const std::string& line) { fmt::print("{}: {}\n", container, line); },
-                        c.timeout);
+  // Each line as the container said it, named by its container (blank lines stay blank).
+  auto codes = job.wait(
+      [](const std::string& container, const std::string& line) {
+        fmt::print("{}\n", line.empty() ? line : container + ": " + line);
+      },
+      c.timeout);
   std::fflush(stdout);
   // The first failure in the containers' order (PostgreSQL's before MongoDB's) is the run's.
   for (const auto& container : spec.containers) {
