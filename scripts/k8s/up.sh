@@ -149,29 +149,23 @@ start kube-controller-manager "${DELEGATE[@]}" --bind-address=127.0.0.1 --secure
 start kube-scheduler "${DELEGATE[@]}" --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
   "${TLS[@]}" --leader-elect=false --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
 
-# The nodes.
-if [ "$K8S_NODE" = real ]; then
-  for c in kube-controller-manager kube-scheduler; do
-    current=$c; port=$KCM_PORT; [ "$c" = kube-scheduler ] && port=$SCHED_PORT
-    wait_for healthy healthz "$port"
-  done
-  start_real_node
-else
-# kwok's rule CRDs must be served before kwok watches them.
-current=kube-apiserver
-kc apply --server-side -f "$K8S_BIN/kwok-crds.yaml" > "$K8S_RUN/logs/kwok-crds.log" 2>&1 ||
-  fail "kubectl apply kwok CRDs: $(tail -n 3 "$K8S_RUN/logs/kwok-crds.log")"
-wait_for "serving kwok CRDs" kc wait --for=condition=Established --timeout=5s \
-  crd/execs.kwok.x-k8s.io crd/clusterexecs.kwok.x-k8s.io \
-  crd/portforwards.kwok.x-k8s.io crd/clusterportforwards.kwok.x-k8s.io
-cp "$K8S_BIN/kwok-stages.yaml" "$K8S_RUN/kwok.yaml"
-start kwok --kubeconfig="$KC" --config="$K8S_RUN/kwok.yaml" --manage-all-nodes=true \
-  --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" "${TLS[@]}" \
-  --node-lease-duration-seconds=40 --cidr=10.244.0.1/16 \
-  --enable-crds=Exec,ClusterExec,PortForward,ClusterPortForward
+# kwok's fake nodes (K8S_NODES), Ready at once; kwok serves their kubelet API.
+start_kwok() {
+  # kwok's rule CRDs must be served before kwok watches them.
+  current=kube-apiserver
+  kc apply --server-side -f "$K8S_BIN/kwok-crds.yaml" > "$K8S_RUN/logs/kwok-crds.log" 2>&1 ||
+    fail "kubectl apply kwok CRDs: $(tail -n 3 "$K8S_RUN/logs/kwok-crds.log")"
+  wait_for "serving kwok CRDs" kc wait --for=condition=Established --timeout=5s \
+    crd/execs.kwok.x-k8s.io crd/clusterexecs.kwok.x-k8s.io \
+    crd/portforwards.kwok.x-k8s.io crd/clusterportforwards.kwok.x-k8s.io
+  cp "$K8S_BIN/kwok-stages.yaml" "$K8S_RUN/kwok.yaml"
+  start kwok --kubeconfig="$KC" --config="$K8S_RUN/kwok.yaml" --manage-all-nodes=true \
+    --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" "${TLS[@]}" \
+    --node-lease-duration-seconds=40 --cidr=10.244.0.1/16 \
+    --enable-crds=Exec,ClusterExec,PortForward,ClusterPortForward
 
-for i in $(seq 0 $((K8S_NODES - 1))); do
-  cat <<EOF
+  for i in $(seq 0 $((K8S_NODES - 1))); do
+    cat <<EOF
 ---
 apiVersion: v1
 kind: Node
@@ -189,18 +183,20 @@ status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
 EOF
-done > "$K8S_RUN/nodes.yaml"
-kc apply -f "$K8S_RUN/nodes.yaml" > "$K8S_RUN/logs/nodes.log" 2>&1 ||
-  fail "kubectl apply nodes: $(tail -n 3 "$K8S_RUN/logs/nodes.log")"
+  done > "$K8S_RUN/nodes.yaml"
+  kc apply -f "$K8S_RUN/nodes.yaml" > "$K8S_RUN/logs/nodes.log" 2>&1 ||
+    fail "kubectl apply nodes: $(tail -n 3 "$K8S_RUN/logs/nodes.log")"
+
+  current=kwok
+  wait_for healthy healthz "$KWOK_PORT"
+  wait_for "Ready nodes" kc wait --for=condition=Ready --timeout=5s node --all
+}
 
 for c in kube-controller-manager kube-scheduler; do
   current=$c; port=$KCM_PORT; [ "$c" = kube-scheduler ] && port=$SCHED_PORT
   wait_for healthy healthz "$port"
 done
-current=kwok
-wait_for healthy healthz "$KWOK_PORT"
-wait_for "Ready nodes" kc wait --for=condition=Ready --timeout=5s node --all
-fi
+if [ "$K8S_NODE" = real ]; then start_real_node; else start_kwok; fi
 current=kube-controller-manager
 wait_for "making the default service account" kc -n default get serviceaccount default
 

@@ -98,6 +98,10 @@ std::string Cluster::kubectl(const std::vector<std::string>& args, const std::op
   return run_tool("kubectl", kubectl_argv(args), args, 3, stdin_data, timeout);
 }
 
+void Cluster::apply(const std::string& manifest) const {
+  kubectl({"apply", "--server-side", "--force-conflicts", "--field-manager=decant", "-f", "-"}, manifest);
+}
+
 nlohmann::json Cluster::kubectl_json(std::vector<std::string> args) const {
   args.push_back("--output=json");
   return parse_tool_json("kubectl", kubectl(args), "check that kubectl is a real kubectl (kubectl version)");

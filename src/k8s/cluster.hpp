@@ -36,6 +36,9 @@ class Cluster {
   std::string kubectl(const std::vector<std::string>& args, const std::optional<std::string>& stdin_data = {},
                       std::chrono::seconds timeout = std::chrono::seconds(60)) const;
   nlohmann::json kubectl_json(std::vector<std::string> args) const;
+  // `kubectl apply --server-side` of one object (JSON), fed on stdin and owned by the field
+  // manager "decant": a Secret's values are never in argv nor in a last-applied annotation.
+  void apply(const std::string& manifest) const;
   std::string helm(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(120)) const;
   nlohmann::json helm_json(std::vector<std::string> args) const;
   // The full argv of `kubectl ARGS` (for a background child such as port-forward, and

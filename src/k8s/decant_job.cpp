@@ -42,16 +42,14 @@ struct Follower {
   bool done = false;
 };
 
-}  // namespace
-
-ordered_json decant_job_manifest(const JobSpec& spec, const std::string& ns) {
+// The Job: its pod runs every container with the Secret's variables, as decant's user.
+ordered_json job_manifest(const JobSpec& spec, const std::string& ns) {
   ordered_json env = ordered_json::array();
   env.push_back({{"name", "HOME"}, {"value", kWorkDir}});
   env.push_back({{"name", kExpectVersionVariable}, {"value", kVersion}});
-  for (const auto& [name, value] : spec.secret_env) {
-    (void)value;
-    env.push_back({{"name", name}, {"valueFrom", {{"secretKeyRef", {{"name", spec.name}, {"key", name}}}}}});
-  }
+  for (const auto& variable : spec.secret_env)
+    env.push_back({{"name", variable.first},
+                   {"valueFrom", {{"secretKeyRef", {{"name", spec.name}, {"key", variable.first}}}}}});
   ordered_json containers = ordered_json::array();
   for (const auto& c : spec.containers) {
     ordered_json container = {{"name", c.name}, {"image", spec.image}};
@@ -77,6 +75,8 @@ ordered_json decant_job_manifest(const JobSpec& spec, const std::string& ns) {
           {"spec", job_spec}};
 }
 
+}  // namespace
+
 DecantJob::DecantJob(const Cluster& cluster, JobSpec spec) : cluster_(cluster), spec_(std::move(spec)) {
   ordered_json data = ordered_json::object();
   for (const auto& [name, value] : spec_.secret_env) data[name] = value;
@@ -89,8 +89,8 @@ DecantJob::DecantJob(const Cluster& cluster, JobSpec spec) : cluster_(cluster), 
   // copy at a time.
   remove();
   try {
-    cluster_.kubectl({"apply", "--server-side", "--force-conflicts", "--field-manager=decant", "-f", "-"}, secret.dump());
-    cluster_.kubectl({"create", "-f", "-"}, decant_job_manifest(spec_, cluster_.ns()).dump());
+    cluster_.apply(secret.dump());
+    cluster_.kubectl({"create", "-f", "-"}, job_manifest(spec_, cluster_.ns()).dump());
   } catch (...) {
     remove();
     throw;

@@ -60,7 +60,4 @@ class DecantJob {
   JobSpec spec_;
 };
 
-// The job's pod spec (what DecantJob creates), for --dry-run listings and tests.
-nlohmann::ordered_json decant_job_manifest(const JobSpec& spec, const std::string& ns);
-
 }  // namespace decant::k8s

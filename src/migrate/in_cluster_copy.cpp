@@ -60,14 +60,19 @@ std::map<std::string, std::string> data_path_variables(const k8s::Cluster& clust
   return env;
 }
 
+JobsShare share_jobs(int jobs, double pg_share) {
+  int pg = std::clamp(static_cast<int>(std::lround(jobs * std::clamp(pg_share, 0.0, 1.0))), 1, std::max(1, jobs - 1));
+  return {pg, std::max(1, jobs - pg)};
+}
+
 void copy_in_cluster(const InClusterCopy& c) {
   const auto& o = c.plan;
   int jobs = c.run.jobs > 0 ? c.run.jobs : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   int pg_jobs = jobs, mongo_jobs = jobs;
   if (o.pg_target && o.mongo_target) {  // shared by size: the larger copy gets more
-    double share = std::clamp(c.pg_share.value_or(0.5), 0.0, 1.0);
-    pg_jobs = std::clamp(static_cast<int>(std::lround(jobs * share)), 1, std::max(1, jobs - 1));
-    mongo_jobs = std::max(1, jobs - pg_jobs);
+    auto share = share_jobs(jobs, c.pg_share.value_or(0.5));
+    pg_jobs = share.pg;
+    mongo_jobs = share.mongo;
   }
   auto common = [&](int n) {
     return std::vector<std::string>{"--jobs", std::to_string(n), "--progress-interval",

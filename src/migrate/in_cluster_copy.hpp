@@ -27,6 +27,14 @@ struct InClusterCopy {
   std::chrono::seconds timeout{std::chrono::hours(24)};
 };
 
+struct JobsShare {
+  int pg = 1;
+  int mongo = 1;
+};
+// `jobs` shared by the two copies running at once: PostgreSQL's part is `pg_share` of them
+// (its part of the bytes), rounded, and each copy gets at least one.
+JobsShare share_jobs(int jobs, double pg_share);
+
 // Runs the copies the options ask for; returns when both verified. Throws the Error of
 // the first copy that failed (its exit code), or the cluster's.
 void copy_in_cluster(const InClusterCopy& copy);

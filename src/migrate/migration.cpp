@@ -176,7 +176,7 @@ void Migration::save_record_configmap(const std::string& phase_name) {
              {"kind", "ConfigMap"},
              {"metadata", {{"name", kRecordName}, {"labels", {{"app.kubernetes.io/managed-by", "decant"}}}}},
              {"data", {{"record", record_json(record_).dump()}, {"phase", phase_name}}}};
-  cluster_.kubectl({"apply", "--server-side", "--force-conflicts", "--field-manager=decant", "-f", "-"}, cm.dump());
+  cluster_.apply(cm.dump());
 }
 
 std::optional<Record> Migration::read_record_configmap() {
@@ -289,7 +289,7 @@ void Migration::write_secret() {
                  {"type", "Opaque"},
                  {"metadata", {{"name", o_.secret_name}, {"labels", {{"app.kubernetes.io/managed-by", "decant"}}}}},
                  {"stringData", data}};
-  cluster_.kubectl({"apply", "--server-side", "--force-conflicts", "--field-manager=decant", "-f", "-"}, secret.dump());
+  cluster_.apply(secret.dump());
 }
 
 fs::path Migration::write_values() {
@@ -511,7 +511,7 @@ int Migration::migrate() {
     phase("scale-down", [&] { scale_down(); });
     if (in_cluster_)
       phase("copy-in-cluster", [&] {
-        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_, std::chrono::seconds(86400)});
+        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_});
       });
     else
       for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });

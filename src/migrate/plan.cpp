@@ -369,9 +369,14 @@ void check_mongodb_data_path(const PlanOptions& options, const std::string& sour
 }
 
 
+// The targets as plan's lines name them (no password).
+void name_targets(const PlanOptions& options, Plan& plan) {
+  if (options.pg_target) plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
+  if (options.mongo_target) plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
+}
+
 void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
   const auto& db = plan.release.postgresql;
-  plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
   std::optional<k8s::PortForward> forward;
   if (!forward_source(cluster, db, "PostgreSQL", plan, forward)) return;
   check_postgresql_data_path(options, pg_source_conninfo("127.0.0.1", forward->local_port(), db), plan, seconds);
@@ -380,7 +385,6 @@ void plan_postgresql(const k8s::Cluster& cluster, const PlanOptions& options, Pl
 
 void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& seconds) {
   const auto& db = plan.release.mongodb;
-  plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
   std::optional<k8s::PortForward> forward;
   if (!forward_source(cluster, db, "MongoDB", plan, forward)) return;
   check_mongodb_data_path(options, mongo_source_uri("127.0.0.1", forward->local_port(), db), plan, seconds);
@@ -436,15 +440,10 @@ nlohmann::json probe_data_path(const PlanOptions& options, const std::string& ch
   Plan plan;
   plan.requirements = requirements_for_chart(chart);
   plan.where = " in the cluster";
+  name_targets(options, plan);
   double pg_seconds = 0, mongo_seconds = 0;
-  if (options.pg_target && pg_source) {
-    plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
-    check_postgresql_data_path(options, *pg_source, plan, pg_seconds);
-  }
-  if (options.mongo_target && mongo_source) {
-    plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
-    check_mongodb_data_path(options, *mongo_source, plan, mongo_seconds);
-  }
+  if (options.pg_target && pg_source) check_postgresql_data_path(options, *pg_source, plan, pg_seconds);
+  if (options.mongo_target && mongo_source) check_mongodb_data_path(options, *mongo_source, plan, mongo_seconds);
   nlohmann::json out = {{"checks", plan.checks},       {"warnings", plan.warnings},
                         {"blockers", plan.blockers},   {"sample_bytes_per_second", plan.sample_bytes_per_second},
                         {"pg_seconds", pg_seconds},    {"mongo_seconds", mongo_seconds}};
@@ -461,15 +460,17 @@ namespace {
 // quota, its version). Its findings join the plan as if made here.
 void probe_in_cluster(const k8s::Cluster& cluster, const PlanOptions& options, Plan& plan, double& pg_seconds,
                       double& mongo_seconds) {
+  // As the local path does, a database whose source cannot be used is a blocker and the
+  // other one is still checked.
   std::vector<std::string> args{"probe", "--chart", plan.release.chart};
-  if (options.pg_target) {
-    plan.pg_target_display = pg::ConnInfo::parse(*options.pg_target, "target").display();
-    if (!usable_source(plan.release.postgresql, "PostgreSQL", plan)) return;
-    args.insert(args.end(), {"--pg-source", from_env(kPgSourceVariable), "--pg-target", from_env(kPgTargetVariable)});
-  }
-  if (options.mongo_target) {
-    plan.mongo_target_display = mongo::Uri::parse(*options.mongo_target, "target").display();
-    if (!usable_source(plan.release.mongodb, "MongoDB", plan)) return;
+  bool pg = options.pg_target && usable_source(plan.release.postgresql, "PostgreSQL", plan);
+  bool mongo = options.mongo_target && usable_source(plan.release.mongodb, "MongoDB", plan);
+  if (!pg && !mongo) return;
+  PlanOptions probed = options;  // the Secret holds the connection strings of what is probed only
+  if (!pg) probed.pg_target.reset();
+  if (!mongo) probed.mongo_target.reset();
+  if (pg) args.insert(args.end(), {"--pg-source", from_env(kPgSourceVariable), "--pg-target", from_env(kPgTargetVariable)});
+  if (mongo) {
     args.insert(args.end(), {"--mongo-source", from_env(kMongoSourceVariable), "--mongo-target",
                              from_env(kMongoTargetVariable)});
     if (options.all_mongo_dbs) args.push_back("--all-mongo-dbs");
@@ -484,7 +485,7 @@ void probe_in_cluster(const k8s::Cluster& cluster, const PlanOptions& options, P
   std::map<std::string, int> codes;
   bool ran = noted(plan, [&] {
     k8s::DecantJob job(cluster, {kProbeJobName, "plan-probe", *options.image, options.image_pull_policy,
-                                 data_path_variables(cluster, options, plan.release), {{"probe", args}}});
+                                 data_path_variables(cluster, probed, plan.release), {{"probe", args}}});
     codes = job.wait(
         [&](const std::string&, const std::string& line) {
           if (line.rfind(kProbePrefix, 0) == 0)
@@ -540,6 +541,7 @@ Plan make_plan(const PlanOptions& options) {
   k8s::Cluster cluster(options.cluster);
   cluster.check();
   Plan plan;
+  name_targets(options, plan);
   plan.release = read_release(cluster, options.release, options.pg_target.has_value(), options.mongo_target.has_value());
   plan.requirements = requirements_for_chart(plan.release.chart);
   const auto& row = *plan.requirements.row;

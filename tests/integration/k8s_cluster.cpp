@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -66,6 +67,17 @@ TestCluster::~TestCluster() {
   run({"bash", (source_dir() / "scripts/k8s/down.sh").string(), "--purge"}, env());
   std::error_code ec;
   fs::remove_all(run_dir_, ec);
+}
+
+RunResult TestCluster::decant(const std::string& command, std::vector<std::string> args,
+                              const std::string& kubeconfig) const {
+  std::vector<std::string> all{command, "--kubeconfig=" + (kubeconfig.empty() ? kubeconfig_.string() : kubeconfig),
+                               "--helm=" + helm_path()};
+  if (std::find(args.begin(), args.end(), "--kubectl") == args.end()) all.push_back("--kubectl=" + kubectl_path());
+  all.insert(all.end(), args.begin(), args.end());
+  auto environment = env();
+  environment.erase("KUBECONFIG");
+  return run_decant(all, environment);
 }
 
 CommandResult TestCluster::kubectl(const std::vector<std::string>& args, const std::string& stdin_data) const {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "pg_server.hpp"  // RunResult, run_decant
+
 namespace decant::test {
 
 struct CommandResult {
@@ -47,6 +49,14 @@ class TestCluster {
   // Throws std::runtime_error with its stderr unless it succeeds.
   std::string must_kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
   std::string must_helm(const std::vector<std::string>& args) const;
+
+  // decant COMMAND on this cluster (its kubeconfig, or `kubeconfig`; its kubectl and helm unless
+  // the arguments name a --kubectl).
+  RunResult decant(const std::string& command, std::vector<std::string> args, const std::string& kubeconfig = "") const;
+  // `kubectl -n NS get WHAT` finds it.
+  bool exists(const std::string& ns, const std::string& what) const {
+    return kubectl({"-n", ns, "get", what}).exit_code == 0;
+  }
 
   // Maps NAMESPACE/POD: `POD_PORT=HOST:PORT` port-forwards and `NAME=VALUE` exec variables.
   void map_pod(const std::string& ns, const std::string& pod, const std::vector<std::string>& mappings) const;

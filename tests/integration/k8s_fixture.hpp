@@ -21,6 +21,16 @@ namespace decant::test {
 inline constexpr const char* kPgPassword = "pg-Internal-s3cret";
 inline constexpr const char* kMongoPassword = "mongo-Internal-s3cret";
 inline constexpr const char* kNs = "circleci-server";
+// The targets' password in the cluster tests.
+inline constexpr const char* kTargetPassword = "target-Pw-1";
+
+// None of the cluster tests' passwords in decant's output.
+inline void expect_no_cluster_secrets(const RunResult& r) {
+  for (const char* secret : {kPgPassword, kMongoPassword, kTargetPassword}) {
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << "a password in stderr";
+  }
+}
 
 class StandinTest : public ::testing::Test {
  protected:
@@ -88,13 +98,7 @@ class StandinTest : public ::testing::Test {
   // decant COMMAND on the test cluster (its kubeconfig, kubectl and helm).
   RunResult decant_on_cluster(const std::string& command, std::vector<std::string> args,
                               const std::string& kubeconfig = "") {
-    std::vector<std::string> all{command, "--kubeconfig=" + (kubeconfig.empty() ? cluster_->kubeconfig().string() : kubeconfig),
-                                 "--helm=" + cluster_->helm_path()};
-    if (std::find(args.begin(), args.end(), "--kubectl") == args.end()) all.push_back("--kubectl=" + cluster_->kubectl_path());
-    all.insert(all.end(), args.begin(), args.end());
-    auto env = cluster_->env();
-    env.erase("KUBECONFIG");
-    return run_decant(all, env);
+    return cluster_->decant(command, std::move(args), kubeconfig);
   }
 
   // A database `name` of pg_partman's daily partitions on the internal PostgreSQL, as
@@ -113,12 +117,7 @@ class StandinTest : public ::testing::Test {
     }
   };
 
-  static void expect_no_secrets(const RunResult& r) {
-    for (const char* secret : {kPgPassword, kMongoPassword, "target-Pw-1"}) {
-      EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";
-      EXPECT_EQ(r.err.find(secret), std::string::npos) << "a password in stderr";
-    }
-  }
+  static void expect_no_secrets(const RunResult& r) { expect_no_cluster_secrets(r); }
 
   static TestCluster* cluster_;
   static PgServer* source_pg_;

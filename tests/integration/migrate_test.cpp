@@ -24,8 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kTargetPassword = "target-Pw-1";
-
 class MigrateTest : public StandinTest {
  protected:
   // Targets that want a password, as external servers do.
@@ -45,9 +43,7 @@ class MigrateTest : public StandinTest {
   json deployment(const std::string& ns, const std::string& name) {
     return json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", name, "-o", "json"}));
   }
-  bool exists(const std::string& ns, const std::string& what) {
-    return cluster_->kubectl({"-n", ns, "get", what}).exit_code == 0;
-  }
+  bool exists(const std::string& ns, const std::string& what) { return cluster_->exists(ns, what); }
   // After --rollback: the release on its own PostgreSQL again, the frontend back at its two
   // ready replicas, decant's ConfigMap and Secret gone.
   void expect_rolled_back(const std::string& ns) {

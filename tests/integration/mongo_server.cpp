@@ -133,13 +133,19 @@ void insert_documents(const std::string& uri, const std::string& db, const std::
   if (sink.finish() != json_docs.size()) throw std::runtime_error("insert lost documents");
 }
 
-std::vector<std::string> sorted_documents(const std::string& uri, const std::string& db, const std::string& collection) {
+// The collection's documents (their bytes in hex) in the server's natural order.
+std::vector<std::string> natural_order_at(const std::string& uri, const std::string& db, const std::string& collection) {
   Client c(uri);
   auto lease = c.pool.acquire();
   mongo::FindSource source(lease.get(), db, collection, "test server");
   std::vector<std::string> out;
   std::string_view row;
   while (source.next(row)) out.push_back(hex(row));
+  return out;
+}
+
+std::vector<std::string> sorted_documents(const std::string& uri, const std::string& db, const std::string& collection) {
+  auto out = natural_order_at(uri, db, collection);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -150,9 +156,7 @@ void FerretDb::insert(const std::string& db, const std::string& collection,
 }
 
 std::vector<std::string> FerretDb::documents(const std::string& db, const std::string& collection) const {
-  auto out = natural_order(db, collection);
-  std::sort(out.begin(), out.end());
-  return out;
+  return sorted_documents(uri(), db, collection);
 }
 
 std::vector<std::string> FerretDb::indexes(const std::string& db, const std::string& collection) const {
@@ -171,13 +175,7 @@ std::vector<std::string> FerretDb::indexes(const std::string& db, const std::str
 }
 
 std::vector<std::string> FerretDb::natural_order(const std::string& db, const std::string& collection) const {
-  Client c(uri());
-  auto lease = c.pool.acquire();
-  mongo::FindSource source(lease.get(), db, collection, "test server");
-  std::vector<std::string> out;
-  std::string_view row;
-  while (source.next(row)) out.push_back(hex(row));
-  return out;
+  return natural_order_at(uri(), db, collection);
 }
 
 std::vector<std::string> FerretDb::collections(const std::string& db) const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "k8s_cluster.hpp"
+#include "k8s_fixture.hpp"  // the cluster tests' passwords
 #include "mongo_server.hpp"
 #include "pg_installation.hpp"
 #include "pg_server.hpp"
@@ -25,9 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kPgPassword = "pg-Internal-s3cret";
-constexpr const char* kMongoPassword = "mongo-Internal-s3cret";
-constexpr const char* kTargetPassword = "target-Pw-1";
 constexpr const char* kImage = "local/decant:0.1.0";
 
 // One statement batch (or a single value) on a server given by its connection string.
@@ -97,22 +95,16 @@ class NodeMigrateTest : public ::testing::Test {
   std::string pod_ip(const std::string& ns, const std::string& pod) {
     return cluster_->must_kubectl({"-n", ns, "get", "pod", pod, "-o", "jsonpath={.status.podIP}"});
   }
-  RunResult decant_on_cluster(const std::string& command, std::vector<std::string> args) {
-    std::vector<std::string> all{command, "--kubeconfig=" + cluster_->kubeconfig().string(),
-                                 "--helm=" + cluster_->helm_path(), "--kubectl=" + cluster_->kubectl_path()};
-    all.insert(all.end(), args.begin(), args.end());
-    auto env = cluster_->env();
-    env.erase("KUBECONFIG");
-    return run_decant(all, env);
+  // PostgreSQL 14 offering pg_partman 4.5.1, with a superuser migrator, taking password logins
+  // from the pod network only.
+  static PgServer::Options pod_network_target() {
+    return {.password_auth = true, .major = 14, .extensions = {extension_bundle("pg_partman", "4.5.1")},
+            .pod_network = TestCluster::kPodNetwork, .pod_gateway = TestCluster::kNodeIp};
   }
-  bool exists(const std::string& ns, const std::string& what) {
-    return cluster_->kubectl({"-n", ns, "get", what}).exit_code == 0;
-  }
-  static void expect_no_secrets(const RunResult& r) {
-    for (const char* secret : {kPgPassword, kMongoPassword, kTargetPassword}) {
-      EXPECT_EQ(r.out.find(secret), std::string::npos) << "a password in stdout";
-      EXPECT_EQ(r.err.find(secret), std::string::npos) << "a password in stderr";
-    }
+  static std::string add_migrator(const PgServer& target) {
+    target.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'");
+    return "postgresql://migrator:" + std::string(kTargetPassword) + "@" + TestCluster::kNodeIp + ":" +
+           std::to_string(target.port()) + "/postgres";
   }
 
   static TestCluster* cluster_;
@@ -141,14 +133,9 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   const std::string source_digest = sql(pg_source_ + " dbname=circle", "SELECT sum(hashtext(status))::text FROM builds");
   const auto source_documents = sorted_documents(mongo_source_, "circle_ghe", "builds");
 
-  PgServer::Options target_options{.password_auth = true, .major = 14,
-                                   .extensions = {extension_bundle("pg_partman", "4.5.1")},
-                                   .pod_network = TestCluster::kPodNetwork, .pod_gateway = TestCluster::kNodeIp};
-  PgServer pg_target(target_options);
-  pg_target.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'");
+  PgServer pg_target(pod_network_target());
+  const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  std::string pg_target_uri = "postgresql://migrator:" + std::string(kTargetPassword) + "@" + TestCluster::kNodeIp + ":" +
-                              std::to_string(pg_target.port()) + "/postgres";
   auto dir = make_temp_dir("decant-node-migrate");
   RunResult r;
   {
@@ -157,13 +144,13 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
     EXPECT_THROW(sql(pg_target_uri + "?connect_timeout=5", "SELECT 1"), std::runtime_error);
     EXPECT_THROW(sorted_documents(mongo_target.uri() + "&serverSelectionTimeoutMS=3000", "circle_ghe", "builds"),
                  std::exception);
-    r = decant_on_cluster("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
+    r = cluster_->decant("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
                                       "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
                                       cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
                                       "--wait-timeout", "120", "--jobs", "2"});
   }
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  expect_no_secrets(r);
+  expect_no_cluster_secrets(r);
   EXPECT_NE(r.out.find("migrated and verified"), std::string::npos) << r.out;
   // Both copies ran in the pod, each said its summary through the CLI.
   EXPECT_NE(r.out.find("postgresql: copy complete and verified"), std::string::npos) << r.out;
@@ -177,8 +164,8 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   EXPECT_EQ(pg_target.value("SELECT sum(hashtext(status))::text FROM builds", "circle"), source_digest);
   EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds"), source_documents);
   // Nothing of the copy is left in the namespace; the release points at the targets.
-  EXPECT_FALSE(exists(ns, "job/decant-migrate-copy"));
-  EXPECT_FALSE(exists(ns, "secret/decant-migrate-copy"));
+  EXPECT_FALSE(cluster_->exists(ns, "job/decant-migrate-copy"));
+  EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-copy"));
   auto values = json::parse(cluster_->must_helm({"-n", ns, "get", "values", "circleci-server", "--all", "-o", "json"}));
   EXPECT_EQ(values["postgresql"]["internal"], false);
   EXPECT_EQ(values["postgresql"]["postgresqlHost"], TestCluster::kNodeIp);
@@ -191,23 +178,18 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
 TEST_F(NodeMigrateTest, AnImageTheNodeDoesNotHaveIsOneLineBeforeAnyDowntime) {
   const std::string ns = "noimage";
   install(ns);
-  PgServer pg_target(PgServer::Options{.password_auth = true, .major = 14,
-                                       .extensions = {extension_bundle("pg_partman", "4.5.1")},
-                                       .pod_network = TestCluster::kPodNetwork, .pod_gateway = TestCluster::kNodeIp});
-  pg_target.exec(std::string("CREATE ROLE migrator LOGIN SUPERUSER PASSWORD '") + kTargetPassword + "'");
+  PgServer pg_target(pod_network_target());
+  const std::string pg_target_uri = add_migrator(pg_target);
   auto dir = make_temp_dir("decant-node-noimage");
-  auto r = decant_on_cluster("migrate", {"-n", ns, "--pg-target",
-                                         "postgresql://migrator:" + std::string(kTargetPassword) + "@" +
-                                             TestCluster::kNodeIp + ":" + std::to_string(pg_target.port()) + "/postgres",
-                                         "--image", "local/no-such-image:1", "--image-pull-policy", "Never",
-                                         "--allow-single-server", "--state-dir", (dir / "state").string(),
-                                         "--wait-timeout", "120"});
+  auto r = cluster_->decant("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--image", "local/no-such-image:1",
+                                        "--image-pull-policy", "Never", "--allow-single-server", "--state-dir",
+                                        (dir / "state").string(), "--wait-timeout", "120"});
   EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
   EXPECT_NE(r.err.find("cannot start: ErrImageNeverPull"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
-  EXPECT_FALSE(exists(ns, "job/decant-plan-probe"));
-  EXPECT_FALSE(exists(ns, "secret/decant-plan-probe"));
-  EXPECT_FALSE(exists(ns, "configmap/decant-migrate"));
+  EXPECT_FALSE(cluster_->exists(ns, "job/decant-plan-probe"));
+  EXPECT_FALSE(cluster_->exists(ns, "secret/decant-plan-probe"));
+  EXPECT_FALSE(cluster_->exists(ns, "configmap/decant-migrate"));
   auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
   EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
 }
