@@ -9,7 +9,8 @@
 #   release  unit and integration tests (real PostgreSQL and FerretDB servers on temporary
 #            directories and free ports), the PostgreSQL version matrix included;
 #   asan     the same under AddressSanitizer and UBSan (but the 1,000 and 5,000-partition
-#            matrix: servers' work, not decant's code), and the test-cluster suites, which run
+#            matrix and the version pairs other than 12 to 14 and 17 to 17: servers' work
+#            more than decant's code), and the test-cluster suites, which run
 #            only here: plan, migrate, backup schedule on kwok's fake node; migrate --image on
 #            a real node (kubelet, containerd, runc) with decant's image built from the
 #            Dockerfile (its layers, compiled objects and the test images cached under
