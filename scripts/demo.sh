@@ -30,7 +30,7 @@ if [ "$CLUSTER" = 1 ] && [ "$(id -u)" != 0 ]; then exec sudo --preserve-env=KEEP
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash "$here/scripts/install-deps.sh"
   if [ "$MONGO" = 1 ]; then bash "$here/scripts/install-ferretdb.sh"; fi
-  bash "$here/scripts/install-pg-versions.sh" "$SOURCE_PG" "$TARGET_PG" >/dev/null
+  bash "$here/scripts/install-pg-versions.sh" "$SOURCE_PG" "$TARGET_PG" 17-client >/dev/null
   bash "$here/scripts/install-pg-extensions.sh" >/dev/null
   if [ "$CLUSTER" = 1 ]; then bash "$here/scripts/install-k8s.sh"; fi
   cmake --preset release >/dev/null

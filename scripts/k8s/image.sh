@@ -4,10 +4,11 @@
 #   image.sh pause                              the pod sandbox, local/pause:1 (up.sh makes it)
 #   image.sh base SUITE                         Debian SUITE minbase (debootstrap, made once) as an
 #                                               OCI archive for buildah: $K8S_IMAGES/base/debian_SUITE.oci.tar
-#   image.sh NAME:TAG [--suite SUITE] [--cmd CMD] [PKG ...] [--add SRC=DEST ...] [--run CMD]
+#   image.sh NAME:TAG [--suite SUITE] [--cmd CMD] [PKG ...] [--add SRC=DEST ...] [--run CMD] [--env K=V ...]
 #                                               that minbase (bookworm) plus PKG (apt-get in a chroot)
 #                                               plus the files or trees SRC copied to DEST, then CMD
-#                                               run in a chroot of it (e.g. useradd)
+#                                               run in a chroot of it (e.g. useradd); K=V in its
+#                                               environment
 #   image.sh NAME:TAG --dockerfile FILE [--context DIR] [--build-arg K=V ...] [--volume H:C ...]
 #                                               `buildah bud` of FILE; a build argument DEBIAN_SUITE
 #                                               gets the local base archive (FROM ${DEBIAN_SUITE})
@@ -85,12 +86,13 @@ ref=$1; shift
 [ "$ref" != pause ] || ref=pause:1
 name=${ref%%:*} tag=${ref#*:}
 [ "$tag" != "$ref" ] && [ -n "$name" ] && [ -n "$tag" ] || die "not NAME:TAG: $ref"
-suite=bookworm pkgs="" adds=() runs=() cmd=/bin/sh dockerfile="" context=. key="" bud=()
+suite=bookworm pkgs="" adds=() runs=() cmd=/bin/sh dockerfile="" context=. key="" bud=() envs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --add) [ $# -ge 2 ] && [ "${2#*=}" != "$2" ] || die "--add SRC=DEST"; adds+=("$2"); shift 2 ;;
     --suite) suite=$2; shift 2 ;;
     --run) runs+=("$2"); shift 2 ;;
+    --env) envs+=(--config.env "$2"); shift 2 ;;
     --cmd) cmd=$2; shift 2 ;;
     --key) key=$2; shift 2 ;;
     --dockerfile) dockerfile=$2; shift 2 ;;
@@ -144,7 +146,7 @@ else
       else mkdir -p "$(dirname "$dest")"; cp -a "$src" "$dest"; fi
     done
     for c in "${runs[@]}"; do run chroot "$work" sh -c "$c"; done
-    pack "$work" "$tag" "$archive" --config.cmd "$cmd" "${ENV_FLAGS[@]}"
+    pack "$work" "$tag" "$archive" --config.cmd "$cmd" "${ENV_FLAGS[@]}" "${envs[@]}"
   fi
 fi
 [ -z "$key" ] || echo "$key" > "$archive.key"

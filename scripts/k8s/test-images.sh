@@ -3,8 +3,12 @@
 # it is made of changed):
 #   local/standin-app:1     the stand-in chart's application pods (Debian minbase: sleep)
 #   local/postgresql:12     its postgresql-0: PostgreSQL 12 (the cached npm server) with
-#                           pg_partman 4.5.1, tests/k8s/images/postgresql-entrypoint.sh
-#   local/ferretdb:1.24     its mongodb-0: FerretDB (build/tools/ferretdb, SQLite backend)
+#                           pg_partman 4.5.1, tests/k8s/images/postgresql-entrypoint.sh; also
+#                           a scratch server of `backup schedule`'s verify, as the official
+#                           postgres image is one (POSTGRES_HOST_AUTH_METHOD, PGDATA, and
+#                           pg_isready: the npm server has none, the 17 client tools' serves)
+#   local/ferretdb:1.24     its mongodb-0: FerretDB (build/tools/ferretdb, SQLite backend); by
+#                           default as the official mongo image: port 27017, data in /data/db
 #   local/decant:VERSION    decant's own, from the repository's Dockerfile (Debian trixie)
 # Usage: test-images.sh [standin-app postgresql ferretdb decant] (default: all). Needs root.
 set -euo pipefail
@@ -21,21 +25,28 @@ for part in ${*:-standin-app postgresql ferretdb decant}; do
   case $part in
     standin-app) image standin-app:1 --cmd "sleep infinity" --key minbase-1 ;;
     postgresql)
-      [ -x "$PG_CACHE/12/bin/postgres" ] || die "$PG_CACHE/12 missing: run scripts/install-pg-versions.sh"
+      [ -x "$PG_CACHE/12/bin/postgres" ] && [ -x "$PG_CACHE/17-client/bin/pg_isready" ] ||
+        die "$PG_CACHE/12 or 17-client missing: run scripts/install-pg-versions.sh"
       partman=$PG_CACHE/extensions/pg_partman-4.5.1
       [ -s "$partman/pg_partman.control" ] || die "$partman missing: run scripts/install-pg-extensions.sh"
       ext=$(mktemp -d); cp -a "$PG_CACHE/12/share/postgresql/extension/." "$partman/." "$ext/"
       image postgresql:12 --key "$(key_of "$0" "$PG_CACHE/12/bin/postgres" "$partman/pg_partman.control" \
+          "$PG_CACHE/17-client/bin/pg_isready" \
           "$ROOT/tests/k8s/images/postgresql-entrypoint.sh")" \
         --add "$PG_CACHE/12/bin=/opt/postgresql/bin" --add "$PG_CACHE/12/lib=/opt/postgresql/lib" \
         --add "$PG_CACHE/12/share=/opt/postgresql/share" --add "$ext=/opt/postgresql/share/postgresql/extension" \
         --add "$ROOT/tests/k8s/images/postgresql-entrypoint.sh=/usr/local/bin/postgresql-entrypoint" \
-        --run "useradd --uid 999 --user-group --no-create-home postgres" --cmd /usr/local/bin/postgresql-entrypoint
+        --run "useradd --uid 999 --user-group --no-create-home postgres" --cmd /usr/local/bin/postgresql-entrypoint \
+        --add "$PG_CACHE/17-client/bin/pg_isready=/opt/postgresql-client/bin/pg_isready" \
+        --add "$PG_CACHE/17-client/lib=/opt/postgresql-client/lib" \
+        --run "ln -s /opt/postgresql-client/bin/pg_isready /usr/local/bin/pg_isready"
       rm -rf "$ext" ;;
     ferretdb)
       [ -x "$FERRETDB" ] || die "$FERRETDB missing: run scripts/install-ferretdb.sh"
       image ferretdb:1.24 --key "$(key_of "$0" "$FERRETDB")" --add "$FERRETDB=/usr/local/bin/ferretdb" \
-        --run "useradd --uid 999 --user-group --no-create-home ferretdb" --cmd /usr/local/bin/ferretdb ;;
+        --run "useradd --uid 999 --user-group --no-create-home ferretdb" --cmd /usr/local/bin/ferretdb \
+        --env FERRETDB_HANDLER=sqlite --env FERRETDB_SQLITE_URL=file:/data/db/ --env FERRETDB_STATE_DIR=/data/db \
+        --env FERRETDB_LISTEN_ADDR=:27017 --env FERRETDB_DEBUG_ADDR=- --env FERRETDB_TELEMETRY=disable ;;
     decant)
       # Keyed by the tracked sources the Dockerfile copies (what .dockerignore leaves).
       key=$(cd "$ROOT" && git ls-files -s -- Dockerfile .dockerignore CMakeLists.txt CMakePresets.json src |

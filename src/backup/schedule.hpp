@@ -36,7 +36,8 @@ struct ScheduleOptions {
   std::optional<std::string> out;           // default: stdout
 };
 
-// The CronJobs, in order: create, prune, verify (when an identity Secret is given).
+// The CronJobs, in order: create, prune, and when an identity Secret is given verify and the
+// suspended pre-upgrade (create --reason pre-upgrade then verify, in one Job).
 std::vector<nlohmann::ordered_json> schedule_manifests(const ScheduleOptions& options);
 int schedule(const ScheduleOptions& options);
 

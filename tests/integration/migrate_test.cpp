@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -424,7 +425,8 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
 
   auto applied = cluster_->kubectl({"apply", "--dry-run=server", "-f", (work / "cronjobs.yaml").string()});
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
-  for (const char* name : {"decant-backup-create", "decant-backup-prune", "decant-backup-verify"})
+  for (const char* name :
+       {"decant-backup-create", "decant-backup-prune", "decant-backup-verify", "decant-backup-pre-upgrade"})
     EXPECT_NE(applied.out.find(std::string("cronjob.batch/") + name), std::string::npos) << applied.out;
 
   // The Secrets the jobs name, and the files their Secret volumes would hold.
@@ -436,15 +438,17 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
   fs::create_directories(work / "keys" / "identity");
   std::ofstream(work / "keys" / "recipients" / "recipients") << key.recipient().encoded() << "\n";
   std::ofstream(work / "keys" / "identity" / "identity") << key.encoded() << "\n";
-  PgServer scratch_pg(supported_target());
-  FerretDb scratch_mongo;
+  // Fresh for each verify: it restores into empty servers.
+  auto scratch_pg = std::make_unique<PgServer>(supported_target());
+  auto scratch_mongo = std::make_unique<FerretDb>();
 
   auto as_json = args;
   as_json.insert(as_json.end(), {"--format", "json"});
   auto listed = run_decant(as_json);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   auto items = json::parse(listed.out).at("items");
-  ASSERT_EQ(items.size(), 3u);
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[3]["spec"]["suspend"], true);  // the pre-upgrade one runs only when a Job is made from it
   // Every pod they make is admitted where the `restricted` Pod Security Standard is
   // enforced (the API server's own admission, in a server-side dry run); the same pod
   // without its security contexts is refused there, so the check can fail.
@@ -466,15 +470,14 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
     EXPECT_NE(refused.err.find("violates PodSecurity \"restricted"), std::string::npos) << refused.err;
   }
   cluster_->kubectl({"delete", "namespace", restricted, "--wait=false"});
-  auto run_job = [&](const json& cron_job) {
-    EXPECT_EQ(cron_job["spec"]["concurrencyPolicy"], "Forbid");
-    const json& container = cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+  // A decant container of a CronJob's pod, run here.
+  auto run_container = [&](const json& container) {
     std::vector<std::string> job_args;
     for (const auto& a : container["args"]) {
       std::string arg = replaced(a.get<std::string>(), "/etc/decant/", (work / "keys").string() + "/");
       arg = replaced(arg, "/var/lib/decant", (work / "state").string());
-      arg = replaced(arg, "postgresql://postgres@127.0.0.1:5432/postgres", scratch_pg.uri());
-      arg = replaced(arg, "mongodb://127.0.0.1:27017/", scratch_mongo.uri());
+      arg = replaced(arg, "postgresql://postgres@127.0.0.1:5432/postgres", scratch_pg->uri());
+      arg = replaced(arg, "mongodb://127.0.0.1:27017/", scratch_mongo->uri());
       job_args.push_back(arg);
     }
     std::map<std::string, std::string> env;
@@ -491,6 +494,10 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
     }
     return run_decant(job_args, env);
   };
+  auto run_job = [&](const json& cron_job) {
+    EXPECT_EQ(cron_job["spec"]["concurrencyPolicy"], "Forbid");
+    return run_container(cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]);
+  };
   auto created = run_job(items[0]);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_EQ(created.err.find(kMongoPassword), std::string::npos);
@@ -498,8 +505,22 @@ TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWo
   EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
   auto verified = run_job(items[2]);
   EXPECT_EQ(verified.exit_code, 0) << verified.err;
-  EXPECT_EQ(scratch_pg.value("SELECT count(*) FROM builds", "circle"), "5000");
-  EXPECT_EQ(scratch_mongo.documents("circle_ghe", "builds").size(), 3u);
+  EXPECT_EQ(scratch_pg->value("SELECT count(*) FROM builds", "circle"), "5000");
+  EXPECT_EQ(scratch_mongo->documents("circle_ghe", "builds").size(), 3u);
+  // The daily backups do not open an upgrade; the pre-upgrade Job's create (its first init
+  // container) then its verify make the backup upgrade-check wants.
+  std::vector<std::string> check{"upgrade-check", "--repo", repo, "--s3-endpoint", store.endpoint()};
+  EXPECT_EQ(run_decant(check, store.env()).exit_code, code_of(ExitCode::no_recent_backup));
+  const json& pre_upgrade = items[3]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+  ASSERT_EQ(pre_upgrade["initContainers"][0]["name"], "create");
+  auto pre_created = run_container(pre_upgrade["initContainers"][0]);
+  ASSERT_EQ(pre_created.exit_code, 0) << pre_created.err;
+  scratch_pg = std::make_unique<PgServer>(supported_target());
+  scratch_mongo = std::make_unique<FerretDb>();
+  auto pre_verified = run_container(pre_upgrade["containers"][0]);
+  EXPECT_EQ(pre_verified.exit_code, 0) << pre_verified.err;
+  auto checked = run_decant(check, store.env());
+  EXPECT_EQ(checked.exit_code, 0) << checked.err;
   std::error_code ec;
   fs::remove_all(work, ec);
 }

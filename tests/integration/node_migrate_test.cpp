@@ -8,18 +8,21 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "crypto/age.hpp"
 #include "k8s_cluster.hpp"
 #include "k8s_fixture.hpp"  // the cluster tests' passwords
 #include "mongo_server.hpp"
 #include "pg_installation.hpp"
 #include "pg_server.hpp"
 #include "process/process.hpp"
+#include "s3_server.hpp"
 
 namespace decant::test {
 namespace {
@@ -107,6 +110,23 @@ class NodeMigrateTest : public ::testing::Test {
            std::to_string(target.port()) + "/postgres";
   }
 
+  // A Job made from the CronJob `cron_job` (as an operator runs one now), waited for: "Complete"
+  // or "Failed" and, when failed, what its pod's containers said.
+  static std::string run_job_from(const std::string& ns, const std::string& cron_job, const std::string& job) {
+    cluster_->must_kubectl({"-n", ns, "create", "job", "--from=cronjob/" + cron_job, job});
+    std::string state;
+    for (int i = 0; i < 600 && state.empty(); ++i) {
+      auto conditions = cluster_->must_kubectl(
+          {"-n", ns, "get", "job", job, "-o", R"(jsonpath={.status.conditions[?(@.status=="True")].type})"});
+      if (conditions.find("Complete") != std::string::npos) state = "Complete";
+      else if (conditions.find("Failed") != std::string::npos) state = "Failed";
+      else std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (state != "Complete")
+      state += ": " + cluster_->kubectl({"-n", ns, "logs", "job/" + job, "--all-containers", "--prefix"}).out;
+    return state;
+  }
+
   static TestCluster* cluster_;
   std::string pg_source_, mongo_source_;
 };
@@ -171,6 +191,65 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   EXPECT_EQ(values["postgresql"]["postgresqlHost"], TestCluster::kNodeIp);
   auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
   EXPECT_EQ(frontend["status"]["readyReplicas"], 2);
+}
+
+// `backup schedule`'s CronJobs run for real on the node, in decant's image: a Job made from
+// each completes (the daily create into S3, the prune, the weekly verify restoring into its
+// scratch servers, sidecars in the same pod), and the pre-upgrade one makes the backup that
+// `upgrade-check` wants before an upgrade.
+TEST_F(NodeMigrateTest, BackupCronJobsRunInTheClusterAndOpenTheUpgrade) {
+  const std::string ns = "backups";
+  install(ns);
+  sql(pg_source_, "CREATE DATABASE circle");
+  sql(pg_source_ + " dbname=circle",
+      "CREATE TABLE builds (id bigint PRIMARY KEY, status text); "
+      "INSERT INTO builds SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+  insert_documents(mongo_source_, "circle_ghe", "builds", {R"({"_id": 1})", R"({"_id": 2})", R"({"_id": 3})"});
+  S3Server store(TestCluster::kNodeIp);  // where the pods reach it
+  const std::string repo = "s3://" + S3Server::bucket() + "/cluster";
+  auto key = crypto::AgeIdentity::generate();
+  // The Secrets the jobs name, given on stdin: no credential in any argv.
+  auto secret = [&](const std::string& name, const json& data) {
+    return json{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", name}}}, {"stringData", data}};
+  };
+  json s3 = json::object();
+  for (const auto& [k, v] : store.env()) s3[k] = v;
+  json secrets = {
+      {"apiVersion", "v1"},
+      {"kind", "List"},
+      {"items",
+       {secret("decant-pg", {{"uri", "postgresql://postgres:" + std::string(kPgPassword) + "@postgresql." + ns +
+                                         ".svc:5432/postgres"}}),
+        secret("decant-mongo", {{"uri", "mongodb://root:" + std::string(kMongoPassword) + "@mongodb." + ns +
+                                            ".svc:27017/?authSource=admin"}}),
+        secret("decant-s3", s3), secret("decant-recipients", {{"recipients", key.recipient().encoded() + "\n"}}),
+        secret("decant-identity", {{"identity", key.encoded() + "\n"}})}}};
+  cluster_->must_kubectl({"-n", ns, "apply", "-f", "-"}, secrets.dump());
+  auto dir = make_temp_dir("decant-node-backup");
+  auto scheduled = run_decant({"backup", "schedule", "--repo", repo, "--s3-endpoint", store.endpoint(), "--image", kImage,
+                               "-n", ns, "--pg-secret", "decant-pg", "--mongo-secret", "decant-mongo", "--mongo-db",
+                               "circle_ghe", "--s3-secret", "decant-s3", "--recipients-secret", "decant-recipients",
+                               "--identity-secret", "decant-identity", "--scratch-pg-image", "local/postgresql:12",
+                               "--scratch-mongo-image", "local/ferretdb:1.24", "--out",
+                               (dir / "cronjobs.yaml").string()});
+  ASSERT_EQ(scheduled.exit_code, 0) << scheduled.err;
+  cluster_->must_kubectl({"apply", "-f", (dir / "cronjobs.yaml").string()});
+
+  EXPECT_EQ(run_job_from(ns, "decant-backup-create", "create-now"), "Complete");
+  EXPECT_EQ(run_job_from(ns, "decant-backup-prune", "prune-now"), "Complete");
+  EXPECT_EQ(run_job_from(ns, "decant-backup-verify", "verify-now"), "Complete");
+  // The verify restored into its scratch servers and compared every item.
+  auto verify_log = cluster_->must_kubectl({"-n", ns, "logs", "job/verify-now", "-c", "decant"});
+  EXPECT_NE(verify_log.find("restored"), std::string::npos) << verify_log;
+  for (const char* password : {kPgPassword, kMongoPassword}) EXPECT_EQ(verify_log.find(password), std::string::npos);
+
+  // A daily backup does not open an upgrade; the pre-upgrade Job's does.
+  const std::vector<std::string> check{"upgrade-check", "--repo", repo, "--s3-endpoint", store.endpoint()};
+  auto before = run_decant(check, store.env());
+  EXPECT_EQ(before.exit_code, code_of(ExitCode::no_recent_backup)) << before.err;
+  EXPECT_EQ(run_job_from(ns, "decant-backup-pre-upgrade", "pre-upgrade-now"), "Complete");
+  auto after = run_decant(check, store.env());
+  EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
 }
 
 // An image the node cannot run is found by plan's probe pod, before any downtime: one line

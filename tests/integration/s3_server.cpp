@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+#include <utility>
 
 #include "process/process.hpp"
 #include "pg_server.hpp"
@@ -26,11 +27,11 @@ std::string versitygw_binary() {
   return v ? v : "/var/cache/decant/versitygw/bin/versitygw";
 }
 
-S3Server::S3Server() {
+S3Server::S3Server(std::string host) : host_(std::move(host)) {
   dir_ = make_temp_dir("decant-s3");
   fs::create_directories(dir_ / "data");
   port_ = free_port();
-  ProcessSpec spec({versitygw_binary(), "--port", "127.0.0.1:" + std::to_string(port_), "posix", (dir_ / "data").string()},
+  ProcessSpec spec({versitygw_binary(), "--port", host_ + ":" + std::to_string(port_), "posix", (dir_ / "data").string()},
                    {{"ROOT_ACCESS_KEY_ID", kAccessKey}, {"ROOT_SECRET_ACCESS_KEY", kSecret}});
   process_ = std::make_unique<BackgroundProcess>(spec);
   if (!process_->wait_for_line(says_listening, 30s))
@@ -53,7 +54,7 @@ S3Server::~S3Server() {
   fs::remove_all(dir_, ec);
 }
 
-std::string S3Server::endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string S3Server::endpoint() const { return "http://" + host_ + ":" + std::to_string(port_); }
 
 std::map<std::string, std::string> S3Server::env(const std::string& secret) const {
   return {{"AWS_ACCESS_KEY_ID", kAccessKey},

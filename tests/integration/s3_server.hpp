@@ -1,7 +1,7 @@
 #pragma once
 // Test harness: a real S3 store (versitygw 1.8.0 on its posix backend, which checks
 // signatures, body hashes and checksums) on a temporary directory and a free loopback
-// port, with one bucket; and, in front of it when asked, a proxy that fails some requests.
+// port (of loopback, or of the address given: the test cluster's node for its pods), with one bucket; and, in front of it when asked, a proxy that fails some requests.
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -20,12 +20,12 @@ std::string versitygw_binary();  // $VERSITYGW or /var/cache/decant/versitygw/bi
 
 class S3Server {
  public:
-  S3Server();
+  explicit S3Server(std::string host = "127.0.0.1");
   ~S3Server();
   S3Server(const S3Server&) = delete;
   S3Server& operator=(const S3Server&) = delete;
 
-  std::string endpoint() const;  // http://127.0.0.1:PORT
+  std::string endpoint() const;  // http://HOST:PORT
   static std::string bucket() { return "backups"; }
   // Credentials as decant takes them (the environment); with `secret` replaced if given.
   std::map<std::string, std::string> env(const std::string& secret = "") const;
@@ -34,6 +34,7 @@ class S3Server {
 
  private:
   std::filesystem::path dir_;
+  std::string host_;
   int port_ = 0;
   std::unique_ptr<BackgroundProcess> process_;
 };
