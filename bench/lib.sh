@@ -19,12 +19,22 @@ bench_cleanup() {
   done
 }
 
+# BENCH_ADDRESS: where the servers listen besides loopback (the test cluster's node address,
+# for its pods; they log in there with passwords).
+BENCH_ADDRESS=${BENCH_ADDRESS:-127.0.0.1}
+BENCH_NETWORK=${BENCH_NETWORK:-10.88.0.0/16}
+
 # start_pg NAME PORT BINDIR: a PostgreSQL with the benchmarks' settings (fsync on).
 start_pg() {
   [[ $(id -u) == 0 ]] && chown postgres "$work"
   as_pg "$3/initdb" -D "$work/$1" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  local listen=127.0.0.1
+  if [[ $BENCH_ADDRESS != 127.0.0.1 ]]; then
+    listen+=",$BENCH_ADDRESS"
+    echo "host all all $BENCH_NETWORK scram-sha-256" >>"$work/$1/pg_hba.conf"
+  fi
   cat >>"$work/$1/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = '$listen'
 unix_socket_directories = '$work'
 shared_buffers = 1GB
 maintenance_work_mem = 1GB
@@ -45,18 +55,19 @@ start_ferretdb() {
   [[ -n ${3:-} ]] && auth=(FERRETDB_TEST_ENABLE_NEW_AUTH=true FERRETDB_SETUP_DATABASE=admin
                            FERRETDB_SETUP_USERNAME="$3" FERRETDB_SETUP_PASSWORD="$4")
   env "${auth[@]}" "$FERRETDB" --handler=sqlite --sqlite-url="file:$work/mongo-$1/data/" \
-    --listen-addr="127.0.0.1:$2" --debug-addr="127.0.0.1:$(free_port)" --state-dir="$work/mongo-$1" \
+    --listen-addr="$BENCH_ADDRESS:$2" --debug-addr="127.0.0.1:$(free_port)" --state-dir="$work/mongo-$1" \
     --telemetry=disable --log-level=error >"$work/mongo-$1.log" 2>&1 &
   bench_pids+=($!)
-  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return; sleep 0.1; done
+  for _ in $(seq 100); do (echo >"/dev/tcp/$BENCH_ADDRESS/$2") 2>/dev/null && return; sleep 0.1; done
   die "FerretDB $1 did not start"
 }
 
-# load_pg_set PORT PGBENCH_SCALE APP_ROWS: the ~620 MB set (pgbench + the wide table).
+# load_pg_set PORT PGBENCH_SCALE APP_ROWS [HOST]: the ~620 MB set (pgbench + the wide table).
 load_pg_set() {
-  local p=(-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres)
+  local host=${4:-127.0.0.1}
+  local p=(-X -q -v ON_ERROR_STOP=1 -h "$host" -p "$1" -U postgres)
   psql "${p[@]}" -d postgres -c 'CREATE DATABASE bench_pgbench' -c 'CREATE DATABASE bench_app'
-  pgbench -i -q -s "$2" -h 127.0.0.1 -p "$1" -U postgres bench_pgbench >"$work/pgbench.log" 2>&1
+  pgbench -i -q -s "$2" -h "$host" -p "$1" -U postgres bench_pgbench >"$work/pgbench.log" 2>&1
   psql "${p[@]}" -d bench_app -v rows="$3" -f "$REPO/bench/pg_app_events.sql" >/dev/null
 }
 

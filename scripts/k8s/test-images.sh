@@ -5,10 +5,12 @@
 #   local/postgresql:12     its postgresql-0: PostgreSQL 12 (the cached npm server) with
 #                           pg_partman 4.5.1, tests/k8s/images/postgresql-entrypoint.sh; also
 #                           a scratch server of `backup schedule`'s verify, as the official
-#                           postgres image is one (POSTGRES_HOST_AUTH_METHOD, PGDATA, and
-#                           pg_isready: the npm server has none, the 17 client tools' serves)
+#                           postgres image is one (POSTGRES_HOST_AUTH_METHOD, PGDATA); with
+#                           the 17 client tools (psql, pg_dumpall, pg_isready: the npm server
+#                           has none) for the runbook run in the pod (bench/migrate_bench.sh)
 #   local/ferretdb:1.24     its mongodb-0: FerretDB (build/tools/ferretdb, SQLite backend); by
-#                           default as the official mongo image: port 27017, data in /data/db
+#                           default as the official mongo image: port 27017, data in /data/db;
+#                           with mongodump and mongorestore when they are built
 #   local/decant:VERSION    decant's own, from the repository's Dockerfile (Debian trixie)
 # Usage: test-images.sh [standin-app postgresql ferretdb decant] (default: all). Needs root.
 set -euo pipefail
@@ -17,6 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PG_CACHE=${DECANT_PG_CACHE:-/var/cache/decant/pg}
 FERRETDB=${FERRETDB:-$ROOT/build/tools/ferretdb}
+MONGO_TOOLS=${MONGO_TOOLS:-/var/cache/decant/mongo-tools/bin}
 image() { bash "$HERE/image.sh" "$@"; }
 key_of() { cat "$@" | sha256sum | cut -c1-32; } # FILE...: what an image is made of
 version() { sed -n 's/^project(decant VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt"; }
@@ -37,13 +40,18 @@ for part in ${*:-standin-app postgresql ferretdb decant}; do
         --add "$PG_CACHE/12/share=/opt/postgresql/share" --add "$ext=/opt/postgresql/share/postgresql/extension" \
         --add "$ROOT/tests/k8s/images/postgresql-entrypoint.sh=/usr/local/bin/postgresql-entrypoint" \
         --run "useradd --uid 999 --user-group --no-create-home postgres" --cmd /usr/local/bin/postgresql-entrypoint \
-        --add "$PG_CACHE/17-client/bin/pg_isready=/opt/postgresql-client/bin/pg_isready" \
-        --add "$PG_CACHE/17-client/lib=/opt/postgresql-client/lib" \
-        --run "ln -s /opt/postgresql-client/bin/pg_isready /usr/local/bin/pg_isready"
+        --add "$PG_CACHE/17-client=/opt/postgresql-client" \
+        --run "ln -s /opt/postgresql-client/bin/* /usr/local/bin/"
       rm -rf "$ext" ;;
     ferretdb)
       [ -x "$FERRETDB" ] || die "$FERRETDB missing: run scripts/install-ferretdb.sh"
-      image ferretdb:1.24 --key "$(key_of "$0" "$FERRETDB")" --add "$FERRETDB=/usr/local/bin/ferretdb" \
+      # mongodump and mongorestore for the runbook run in the pod, when built
+      # (scripts/install-mongo-tools.sh, from a fetched mongo-tools: bench/migrate_bench.sh).
+      tools=() tool_files=()
+      for t in mongodump mongorestore; do
+        if [ -x "$MONGO_TOOLS/$t" ]; then tools+=(--add "$MONGO_TOOLS/$t=/usr/local/bin/$t"); tool_files+=("$MONGO_TOOLS/$t"); fi
+      done
+      image ferretdb:1.24 --key "$(key_of "$0" "$FERRETDB" "${tool_files[@]}")" --add "$FERRETDB=/usr/local/bin/ferretdb" "${tools[@]}" \
         --run "useradd --uid 999 --user-group --no-create-home ferretdb" --cmd /usr/local/bin/ferretdb \
         --env FERRETDB_HANDLER=sqlite --env FERRETDB_SQLITE_URL=file:/data/db/ --env FERRETDB_STATE_DIR=/data/db \
         --env FERRETDB_LISTEN_ADDR=:27017 --env FERRETDB_DEBUG_ADDR=- --env FERRETDB_TELEMETRY=disable ;;
