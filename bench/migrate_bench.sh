@@ -145,9 +145,15 @@ print(r["downtime_seconds"], p.get("scale-down", 0), copies, p.get("secret", 0) 
 PY
 )
   if [[ ${pgcopy[$1]} == - ]]; then
-    pgcopy[$1]=$(sed -n 's/^postgresql: .*copy complete and verified in \([0-9.]*\)s.*/\1/p' "$3" | tail -1)
-    mongocopy[$1]=$(sed -n 's/^mongodb: .*copy complete and verified in \([0-9.]*\)s.*/\1/p' "$3" | tail -1)
+    pgcopy[$1]=$(said_seconds postgresql "$3")
+    mongocopy[$1]=$(said_seconds mongodb "$3")
   fi
+}
+said_seconds() {  # container log: "copy complete and verified in 17s" or "in 3m59s"
+  local t; t=$(sed -n "s/^$1: .*copy complete and verified in \([0-9hms]*\)$/\1/p" "$2" | tail -1)
+  if [[ $t =~ ^([0-9]+)m([0-9]+)s$ ]]; then echo $((BASH_REMATCH[1] * 60 + 10#${BASH_REMATCH[2]}))
+  elif [[ $t =~ ^([0-9]+)s$ ]]; then echo "${BASH_REMATCH[1]}"
+  else echo -; fi
 }
 declare -A downtime scaled pgcopy mongocopy copies upgraded status notes
 
