@@ -64,31 +64,48 @@ nlohmann::json redacted(const nlohmann::json& values) {
 Finding finding(const Error& e) { return {e.code(), e.what(), e.hint()}; }
 
 
-// What migrate does, as RBAC verbs: a missing one blocks before the downtime starts.
-void check_permissions(const k8s::Cluster& cluster, Plan& plan) {
+// What migrate does, as RBAC verbs, on its data path: a missing one blocks before the
+// downtime starts. Returns whether every one is granted.
+bool check_permissions(const k8s::Cluster& cluster, bool in_cluster, Plan& plan) {
   struct Need {
     const char* verb;
     const char* resource;
     const char* subresource;
     const char* why;
   };
-  static const Need needs[] = {
+  static const Need always[] = {
       {"get", "secrets", "", "to read the databases' passwords"},
-      {"create", "pods", "portforward", "to reach the internal databases"},
-      {"create", "pods", "exec", "to probe the targets from inside the cluster"},
       {"patch", "deployments", "scale", "to scale the application layer"},
       {"create", "configmaps", "", "to record what migrate changes"},
       {"create", "secrets", "", "to hold the external databases' credentials"},
-      {"delete", "secrets", "", "to remove its Secret on --rollback"},
+      {"delete", "secrets", "", "to remove its Secrets"},
   };
-  std::vector<std::string> missing;
-  for (const auto& n : needs)
-    if (!cluster.can_i(n.verb, n.resource, n.subresource))
-      plan.blockers.push_back({ExitCode::privileges,
-                               fmt::format("the cluster user cannot {} {}{} in the namespace {} (needed {})", n.verb,
-                                           n.resource, *n.subresource ? std::string("/") + n.subresource : "",
-                                           cluster.ns(), n.why),
-                               "grant it in a Role bound to the user, or use a context that has it"});
+  static const Need local[] = {
+      {"create", "pods", "portforward", "to reach the internal databases"},
+      {"create", "pods", "exec", "to probe the targets from inside the cluster"},
+  };
+  static const Need job[] = {
+      {"create", "jobs", "", "to run the copies in the cluster"},
+      {"delete", "jobs", "", "to remove its Job"},
+      {"list", "pods", "", "to follow the Job's pod"},
+      {"get", "pods", "log", "to relay the copies' output"},
+  };
+  bool granted = true;
+  auto check = [&](const Need& n) {
+    if (cluster.can_i(n.verb, n.resource, n.subresource)) return;
+    granted = false;
+    plan.blockers.push_back({ExitCode::privileges,
+                             fmt::format("the cluster user cannot {} {}{} in the namespace {} (needed {})", n.verb,
+                                         n.resource, *n.subresource ? std::string("/") + n.subresource : "",
+                                         cluster.ns(), n.why),
+                             "grant it in a Role bound to the user, or use a context that has it"});
+  };
+  for (const auto& n : always) check(n);
+  if (in_cluster)
+    for (const auto& n : job) check(n);
+  else
+    for (const auto& n : local) check(n);
+  return granted;
 }
 
 // Runs `script` in the pod with `secret_line` on its stdin (never argv). kwok and some
@@ -554,8 +571,8 @@ Plan make_plan(const PlanOptions& options) {
                                          "against CircleCI Server {}'s requirements, the newest it knows ({})",
                                          plan.release.chart, row.releases, row.summary()),
                              ""});
-  check_permissions(cluster, plan);
   bool in_cluster = copies_in_cluster(options, false);
+  bool granted = check_permissions(cluster, in_cluster || options.data_path != "local", plan);
   if (in_cluster)
     plan.data_path = fmt::format("in the cluster: a Job of {} in the namespace {} copies both databases at once; no "
                                  "byte passes this machine",
@@ -568,7 +585,8 @@ Plan make_plan(const PlanOptions& options) {
                              fmt::format("give migrate --image REGISTRY/decant:{}, or --data-path local", kVersion)});
   double pg_seconds = 0, mongo_seconds = 0;
   if (in_cluster) {
-    probe_in_cluster(cluster, options, plan, pg_seconds, mongo_seconds);
+    // Without its rights the probe pod cannot run: the blockers above say what is missing.
+    if (granted) probe_in_cluster(cluster, options, plan, pg_seconds, mongo_seconds);
   } else {
     if (options.pg_target) plan_postgresql(cluster, options, plan, pg_seconds);
     if (options.mongo_target) plan_mongodb(cluster, options, plan, mongo_seconds);

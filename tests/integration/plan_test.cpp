@@ -238,6 +238,48 @@ TEST_F(PlanTest, AUserWithoutTheRightsMigrateNeedsIsBlockedBeforeAnyDowntime) {
   EXPECT_EQ(r.out.find("cannot get secrets"), std::string::npos) << r.out;
 }
 
+// The in-cluster path needs other rights than the local one: a user who may port-forward and
+// exec but not run Jobs or read pods' logs is blocked on --image, before any pod is made.
+TEST_F(PlanTest, AUserWhoCannotRunJobsIsBlockedOnTheInClusterPathBeforeAnyPod) {
+  const std::string user = "forwarder";
+  cluster_->must_kubectl({"-n", kNs, "create", "serviceaccount", user});
+  cluster_->must_kubectl({"-n", kNs, "create", "role", user, "--verb=get,list,create,delete,patch",
+                          "--resource=secrets,deployments,deployments/scale,statefulsets,services,pods,configmaps"});
+  cluster_->must_kubectl({"-n", kNs, "create", "role", user + "-forward", "--verb=create",
+                          "--resource=pods/portforward,pods/exec"});
+  for (const std::string& role : {user, user + "-forward"})
+    cluster_->must_kubectl({"-n", kNs, "create", "rolebinding", role, "--role=" + role,
+                            "--serviceaccount=" + std::string(kNs) + ":" + user});
+  auto kubeconfig = cluster_->service_account_kubeconfig(kNs, user);
+  PgServer target_pg(supported_target());
+  auto local = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server", "--data-path", "local"},
+                    kubeconfig.string());
+  EXPECT_EQ(local.out.find("cannot create jobs"), std::string::npos) << local.out;
+  auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server", "--image", "local/decant:0.1.0"},
+                kubeconfig.string());
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::privileges)) << r.out << r.err;
+  EXPECT_NE(r.out.find("cannot create jobs in the namespace " + std::string(kNs)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot get pods/log"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("cannot create pods/portforward"), std::string::npos) << r.out;
+  EXPECT_FALSE(cluster_->exists(kNs, "job/decant-plan-probe"));
+  EXPECT_FALSE(cluster_->exists(kNs, "secret/decant-plan-probe"));
+}
+
+// A namespace whose quota refuses the probe's pod: one line naming the refusal, before any
+// downtime, and nothing of the probe left behind.
+TEST_F(PlanTest, AQuotaThatRefusesThePodIsOneLineAndLeavesNothing) {
+  cluster_->must_kubectl({"-n", kNs, "create", "quota", "no-more-pods", "--hard=pods=0"});
+  PgServer target_pg(supported_target());
+  auto r = plan({"--pg-target", target_pg.conninfo(), "--allow-single-server", "--image", "local/decant:0.1.0"});
+  cluster_->must_kubectl({"-n", kNs, "delete", "quota", "no-more-pods"});
+  EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
+  const std::string said = r.out + r.err;
+  EXPECT_NE(said.find("the cluster refuses the pod of the Job decant-plan-probe"), std::string::npos) << said;
+  EXPECT_NE(said.find("exceeded quota"), std::string::npos) << said;
+  EXPECT_FALSE(cluster_->exists(kNs, "job/decant-plan-probe"));
+  EXPECT_FALSE(cluster_->exists(kNs, "secret/decant-plan-probe"));
+}
+
 // Each chart version reads its own row of CircleCI Server's requirements.
 TEST_F(PlanTest, EachChartVersionChecksItsOwnReleasesRequirements) {
   PgServer target_pg(tls13());
