@@ -34,7 +34,7 @@ for part in ${*:-standin-app postgresql ferretdb decant}; do
       [ -s "$partman/pg_partman.control" ] || die "$partman missing: run scripts/install-pg-extensions.sh"
       ext=$(mktemp -d); cp -a "$PG_CACHE/12/share/postgresql/extension/." "$partman/." "$ext/"
       image postgresql:12 --key "$(key_of "$0" "$PG_CACHE/12/bin/postgres" "$partman/pg_partman.control" \
-          "$PG_CACHE/17-client/bin/pg_isready" \
+          "$PG_CACHE/17-client/bin/"* \
           "$ROOT/tests/k8s/images/postgresql-entrypoint.sh")" \
         --add "$PG_CACHE/12/bin=/opt/postgresql/bin" --add "$PG_CACHE/12/lib=/opt/postgresql/lib" \
         --add "$PG_CACHE/12/share=/opt/postgresql/share" --add "$ext=/opt/postgresql/share/postgresql/extension" \

@@ -105,7 +105,6 @@ ordered_json scratch_sidecar(const std::string& name, const std::string& image, 
           {"volumeMounts", ordered_json::array({{{"name", name + "-data"}, {"mountPath", data_dir}}})}};
 }
 
-
 // `backup create` of what the Secrets name, into the repository, for `reason`.
 Step create_step(const ScheduleOptions& o, const std::string& reason, Job& job) {
   Step create{{"backup", "create"}};

@@ -64,9 +64,10 @@ nlohmann::json redacted(const nlohmann::json& values) {
 Finding finding(const Error& e) { return {e.code(), e.what(), e.hint()}; }
 
 
-// What migrate does, as RBAC verbs, on its data path: a missing one blocks before the
-// downtime starts. Returns whether every one is granted.
-bool check_permissions(const k8s::Cluster& cluster, bool in_cluster, Plan& plan) {
+// What migrate does, as RBAC verbs: a missing one blocks before the downtime starts. The
+// local path's verbs when this plan reads through port-forwards, the Job's when the copies
+// run (or are advised to run) in the cluster. Returns whether every one checked is granted.
+bool check_permissions(const k8s::Cluster& cluster, bool reads_locally, bool runs_job, Plan& plan) {
   struct Need {
     const char* verb;
     const char* resource;
@@ -90,21 +91,21 @@ bool check_permissions(const k8s::Cluster& cluster, bool in_cluster, Plan& plan)
       {"list", "pods", "", "to follow the Job's pod"},
       {"get", "pods", "log", "to relay the copies' output"},
   };
-  bool granted = true;
   auto check = [&](const Need& n) {
-    if (cluster.can_i(n.verb, n.resource, n.subresource)) return;
-    granted = false;
+    if (cluster.can_i(n.verb, n.resource, n.subresource)) return true;
     plan.blockers.push_back({ExitCode::privileges,
                              fmt::format("the cluster user cannot {} {}{} in the namespace {} (needed {})", n.verb,
                                          n.resource, *n.subresource ? std::string("/") + n.subresource : "",
                                          cluster.ns(), n.why),
                              "grant it in a Role bound to the user, or use a context that has it"});
+    return false;
   };
-  for (const auto& n : always) check(n);
-  if (in_cluster)
-    for (const auto& n : job) check(n);
-  else
-    for (const auto& n : local) check(n);
+  bool granted = true;
+  for (const auto& n : always) granted = check(n) && granted;
+  if (reads_locally)
+    for (const auto& n : local) granted = check(n) && granted;
+  if (runs_job)
+    for (const auto& n : job) granted = check(n) && granted;
   return granted;
 }
 
@@ -572,7 +573,7 @@ Plan make_plan(const PlanOptions& options) {
                                          plan.release.chart, row.releases, row.summary()),
                              ""});
   bool in_cluster = copies_in_cluster(options, false);
-  bool granted = check_permissions(cluster, in_cluster || options.data_path != "local", plan);
+  bool granted = check_permissions(cluster, !in_cluster, in_cluster || options.data_path != "local", plan);
   if (in_cluster)
     plan.data_path = fmt::format("in the cluster: a Job of {} in the namespace {} copies both databases at once; no "
                                  "byte passes this machine",
