@@ -18,6 +18,7 @@ Runner add_mongo_copy(CLI::App& mongo) {
     cmd->add_flag("--drop", options.drop, "Drop target collections first (as mongorestore --drop)");
     add_run_options(cmd, options.run,
                     "Continue an interrupted copy: finished collections are not copied again");
+    add_state_on_target(cmd, options.run);
   };
   const char* description = "Copy MongoDB databases from one server to another: collections, views, documents and indexes, in parallel, verified";
   return add_command<mongo::CopyOptions>(mongo, kMongoCopyExitCodes, mongo::copy_instance, description, define).run;

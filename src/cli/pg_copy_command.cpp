@@ -21,6 +21,7 @@ Runner add_pg_copy(CLI::App& pg) {
     cmd->add_option("--pg-bin", options.pg_bin, "Directory holding the pg_dump and pg_restore to use");
     add_extension_update(cmd, options.extension_update);
     add_run_options(cmd, options.run, "Continue an interrupted copy: finished tables are not copied again");
+    add_state_on_target(cmd, options.run);
   };
   const char* description = "Copy a whole PostgreSQL instance (roles, databases, schema, data) from one server to another, in parallel, verified";
   return add_command<pg::CopyOptions>(pg, kPgCopyExitCodes, pg::copy_instance, description, define).run;

@@ -1,14 +1,9 @@
 #include "engine/resume_state.hpp"
 
-#include <fcntl.h>
 #include <fmt/core.h>
-#include <unistd.h>
 #include <xxhash.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -20,16 +15,17 @@ namespace fs = std::filesystem;
 namespace {
 constexpr int kJournalVersion = 2;
 
-constexpr const char* kStateHint =
-    "free disk space there, or make the state directory writable (or choose another with --state-dir or "
-    "XDG_STATE_HOME); then run the same command, with --resume to continue a run that had begun";
-
-[[noreturn]] void io_error(const std::string& what, const fs::path& path, int err) {
-  throw_io_error(what, path, err, kStateHint);
-}
-
 std::string step_line(const std::string& key, const nlohmann::json& value) {
   return nlohmann::json{{"k", key}, {"v", value}}.dump() + "\n";
+}
+
+// The header line of a journal's text: nullopt when it is not one of ours.
+std::optional<nlohmann::json> header_of(const std::string& text) {
+  nlohmann::json header = nlohmann::json::parse(text.substr(0, text.find('\n')), nullptr, false);
+  if (!header.is_object() || !header.contains("identity") || !header["identity"].is_string() ||
+      header.value("version", 0) != kJournalVersion)
+    return std::nullopt;
+  return header;
 }
 }  // namespace
 
@@ -41,47 +37,52 @@ fs::path default_state_dir(const std::string& kind, const std::string& identity)
 }
 
 ResumeState::ResumeState(fs::path dir, std::string identity, std::string repeat_options)
-    : dir_(std::move(dir)), identity_(std::move(identity)), repeat_options_(std::move(repeat_options)) {}
+    : ResumeState(dir, file_journal(dir), std::move(identity), std::move(repeat_options)) {}
 
-ResumeState::~ResumeState() {
-  std::lock_guard lock(mutex_);
-  close_locked();
-}
+ResumeState::ResumeState(fs::path dir, std::unique_ptr<JournalStore> store, std::string identity,
+                         std::string repeat_options)
+    : dir_(std::move(dir)),
+      identity_(std::move(identity)),
+      repeat_options_(std::move(repeat_options)),
+      store_(std::move(store)) {}
 
-void ResumeState::close_locked() {
-  if (fd_ < 0) return;
-  ::fdatasync(fd_);
-  ::close(fd_);
-  fd_ = -1;
-}
+ResumeState::~ResumeState() = default;
 
 bool ResumeState::exists() const {
-  std::error_code ec;
-  return fs::exists(journal(), ec);
+  std::lock_guard lock(mutex_);
+  return store_->read().has_value();
+}
+
+bool ResumeState::holds_this_run() const {
+  std::lock_guard lock(mutex_);
+  auto text = store_->read();
+  if (!text) return false;
+  auto header = header_of(*text);
+  return header && (*header)["identity"] == identity_;
 }
 
 void ResumeState::load() {
-  std::ifstream in(journal(), std::ios::binary);
-  if (!in)
-    throw Error(ExitCode::nothing_to_resume, "no interrupted run to resume in " + dir_.string(),
+  std::lock_guard lock(mutex_);
+  auto text = store_->read();
+  if (!text)
+    throw Error(ExitCode::nothing_to_resume, "no interrupted run to resume in " + store_->where(),
                 "run the command without --resume");
   auto unreadable = [&] {
-    return Error(ExitCode::local_io, "the resume state " + journal().string() + " is unreadable",
-                 "remove " + dir_.string() + " and start over without --resume");
+    return Error(ExitCode::local_io, "the resume state in " + store_->where() + " is unreadable",
+                 "remove it and start over without --resume");
   };
-  std::string header_line;
-  std::getline(in, header_line);
-  nlohmann::json header = nlohmann::json::parse(header_line, nullptr, false);
-  if (!header.is_object() || !header.contains("identity") || !header["identity"].is_string() ||
-      header.value("version", 0) != kJournalVersion)
-    throw unreadable();
-  if (header["identity"] != identity_)
+  auto header = header_of(*text);
+  if (!header) throw unreadable();
+  if ((*header)["identity"] != identity_)
     throw Error(ExitCode::nothing_to_resume,
-                "the state in " + dir_.string() + " belongs to another run (" + header["identity"].get<std::string>() +
-                    ")",
+                "the state in " + store_->where() + " belongs to another run (" +
+                    (*header)["identity"].get<std::string>() + ")",
                 "use " + repeat_options_ + " as the interrupted run, or another --state-dir");
   std::unordered_map<std::string, nlohmann::json> steps;
+  std::istringstream in(*text);
   std::string line;
+  std::getline(in, line);  // the header
+  size_t whole = line.size() + 1;  // the bytes of whole records read so far
   bool torn = false;
   while (std::getline(in, line)) {
     bool complete = !in.eof();  // the last line of a whole record ends with '\n'
@@ -93,49 +94,39 @@ void ResumeState::load() {
       continue;
     }
     if (torn) throw unreadable();
+    whole += line.size() + 1;
     steps[step["k"].get<std::string>()] = std::move(step["v"]);
   }
-  std::lock_guard lock(mutex_);
   steps_ = std::move(steps);
-  close_locked();
-  fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) io_error("cannot write", journal(), errno);
-  if (torn) {
-    // Cut the torn record off, so that the next one starts on a line of its own.
-    std::ifstream again(journal(), std::ios::binary);
-    std::stringstream whole;
-    whole << again.rdbuf();
-    std::string text = whole.str();
-    auto end = text.rfind('\n');
-    if (::ftruncate(fd_, static_cast<off_t>(end == std::string::npos ? 0 : end + 1)) != 0)
-      io_error("cannot write", journal(), errno);
-  }
+  // Cut the torn record off, so that the next one starts on a line of its own.
+  if (torn) store_->replace(text->substr(0, whole));
 }
 
 void ResumeState::reset() {
   std::lock_guard lock(mutex_);
-  close_locked();
   steps_.clear();
-  // A new journal replaces the old one atomically (and makes the directory).
-  replace_file(journal(), nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n",
-               kStateHint);
-  fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) io_error("cannot write", journal(), errno);
-  last_sync_ = std::chrono::steady_clock::now();
+  store_->replace(nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n");
 }
 
 void ResumeState::remove() {
   std::lock_guard lock(mutex_);
-  close_locked();
+  store_->remove();
   // Only what decant wrote: --state-dir may name a directory that holds other files.
   std::error_code ec;
   for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
-  fs::remove(journal(), ec);
   fs::remove(dir_, ec);  // only if now empty
 }
 
 fs::path ResumeState::own_file(const std::string& name) {
   std::lock_guard lock(mutex_);
+  // The journal may be elsewhere (on the target): the directory is made for its files.
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) {
+    if (!fs::create_directories(dir_, ec) && ec)
+      throw_io_error("cannot create", dir_, ec.value(),
+                     "free disk space there, or choose another directory with --state-dir or XDG_STATE_HOME");
+    fs::permissions(dir_, fs::perms::owner_all, ec);  // private, as the journal's directory is
+  }
   owned_files_.insert(name);
   return dir_ / name;
 }
@@ -168,15 +159,6 @@ void ResumeState::mark_done(std::vector<std::pair<std::string, nlohmann::json>> 
   for (auto& [key, value] : steps) steps_[key] = std::move(value);
 }
 
-void ResumeState::append_locked(const std::string& lines) {
-  if (fd_ < 0) fd_ = ::open(journal().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) io_error("cannot write", journal(), errno);
-  write_all(fd_, lines, journal(), kStateHint);
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_sync_ >= std::chrono::seconds(1)) {
-    if (::fdatasync(fd_) != 0) io_error("cannot write", journal(), errno);
-    last_sync_ = now;
-  }
-}
+void ResumeState::append_locked(const std::string& lines) { store_->append(lines); }
 
 }  // namespace decant::engine

@@ -1,5 +1,6 @@
 #pragma once
-// What a run has finished, kept in `<state dir>/journal` so that --resume skips it.
+// What a run has finished, kept in a journal (engine/journal_store.hpp: `<state dir>/journal`,
+// or a table on the target) so that --resume skips it.
 // Every step is recorded only after the target committed it. The journal is append-only:
 // a header line (which run it belongs to), then one JSON line per finished step, each
 // appended with a single write(), so a step costs the same whether it is the 10th or the
@@ -7,8 +8,8 @@
 // ignored. The file is synced to disk at most once a second, not per step: a step lost
 // to an operating-system crash is only done again (a table is truncated and copied, an
 // index found to exist), never skipped.
-#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/journal_store.hpp"
+
 namespace decant::engine {
 
 class ResumeState {
@@ -26,11 +29,15 @@ class ResumeState {
   // a state written for another identity is never used. `repeat_options` says what a
   // resumed run must repeat to find it ("--source and --target").
   ResumeState(std::filesystem::path dir, std::string identity, std::string repeat_options = "the same options");
+  // The journal kept in `store`; `dir` holds only the working files of own_file().
+  ResumeState(std::filesystem::path dir, std::unique_ptr<JournalStore> store, std::string identity,
+              std::string repeat_options);
   ~ResumeState();
   ResumeState(const ResumeState&) = delete;
   ResumeState& operator=(const ResumeState&) = delete;
 
   bool exists() const;  // a state from an earlier, unfinished run
+  bool holds_this_run() const;  // one, and of this identity
   void load();          // throws Error(nothing_to_resume) when absent or for another copy
   void reset();         // forget everything and start a new state
   void remove();        // the copy is complete: removes the state and the files from own_file()
@@ -44,11 +51,10 @@ class ResumeState {
   void mark_done(std::vector<std::pair<std::string, nlohmann::json>> steps);
 
   const std::filesystem::path& dir() const { return dir_; }
+  std::string where() const { return store_->where(); }  // of the journal
 
  private:
   void append_locked(const std::string& lines);
-  void close_locked();
-  std::filesystem::path journal() const { return dir_ / "journal"; }
 
   std::filesystem::path dir_;
   std::string identity_;
@@ -56,8 +62,7 @@ class ResumeState {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, nlohmann::json> steps_;
   std::set<std::string> owned_files_;
-  int fd_ = -1;  // the journal, open for appending
-  std::chrono::steady_clock::time_point last_sync_;
+  std::unique_ptr<JournalStore> store_;
 };
 
 // $XDG_STATE_HOME/decant/<kind>-<hash of identity> (default ~/.local/state/...).

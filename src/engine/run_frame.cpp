@@ -26,18 +26,35 @@ RunFrame::RunFrame(const RunSettings& settings, Endpoints endpoints)
       jobs_(resolve_jobs(settings.run.jobs)),
       report_(settings.command, endpoints_.source, endpoints_.target) {
   if (settings_.state_kind.empty()) return;
-  std::filesystem::path dir = settings_.run.state_dir ? std::filesystem::path(*settings_.run.state_dir)
-                                                  : default_state_dir(settings_.state_kind, endpoints_.state_identity);
-  state_ = std::make_unique<ResumeState>(dir, endpoints_.state_identity, settings_.resume_options);
+  const RunOptions& run = settings_.run;
+  // A named run is another run than an unnamed one between the same ends.
+  std::string identity = endpoints_.state_identity + (run.resume_run ? " (run " + *run.resume_run + ")" : "");
+  std::filesystem::path dir =
+      run.state_dir ? std::filesystem::path(*run.state_dir) : default_state_dir(settings_.state_kind, identity);
+  if (!run.state_on_target) {
+    state_ = std::make_unique<ResumeState>(dir, identity, settings_.resume_options);
+    return;
+  }
+  if (!endpoints_.target_journal)
+    throw Error(ExitCode::usage, settings_.command + " cannot keep its resume state on its target",
+                "leave out --state-on-target");
+  state_ = std::make_unique<ResumeState>(dir, endpoints_.target_journal(), identity, settings_.resume_options);
+}
+
+bool RunFrame::resuming() const {
+  if (settings_.run.resume) return true;
+  if (!state_ || !settings_.run.resume_run) return false;
+  std::call_once(resume_decided_, [this] { resume_run_found_ = state_->holds_this_run(); });
+  return resume_run_found_;
 }
 
 // Loaded at its first use, not when the frame is made: the command's own checks (the
 // same-server guard) come before "no interrupted run to resume".
 void RunFrame::load_state() {
   std::call_once(state_loaded_, [this] {
-    if (!state_ || !settings_.run.resume) return;
+    if (!state_ || !resuming()) return;
     state_->load();
-    log::info("resuming the run recorded in {}", state_->dir().string());
+    log::info("resuming the run recorded in {}", state_->where());
   });
 }
 
@@ -58,7 +75,7 @@ ItemLifecycle& RunFrame::lifecycle() {
 
 void RunFrame::start_writing() {
   if (!state_) return;
-  if (settings_.run.resume)
+  if (resuming())
     load_state();
   else
     state_->reset();

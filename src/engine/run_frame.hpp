@@ -48,6 +48,8 @@ struct Endpoints {
   std::string source;
   std::string target;
   std::string state_identity;
+  // The journal on the target, for --state-on-target (unset: the command has none).
+  std::function<std::unique_ptr<JournalStore>()> target_journal = nullptr;
 };
 
 class RunFrame {
@@ -65,7 +67,8 @@ class RunFrame {
   int jobs() const { return jobs_; }
   // A command whose servers lend fewer sessions than --jobs runs fewer workers.
   void limit_jobs(int most) { jobs_ = std::max(1, std::min(jobs_, most)); }
-  bool resuming() const { return settings_.run.resume; }
+  // With --resume; with --resume-run, when the state holds that run.
+  bool resuming() const;
   const Endpoints& endpoints() const { return endpoints_; }
   double seconds() const { return seconds_since(started_); }
 
@@ -89,6 +92,8 @@ class RunFrame {
   ProgressBoard progress_;
   std::unique_ptr<ResumeState> state_;
   std::once_flag state_loaded_;
+  mutable std::once_flag resume_decided_;
+  mutable bool resume_run_found_ = false;
   std::once_flag lifecycle_made_;
   std::unique_ptr<ItemLifecycle> lifecycle_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -11,6 +11,12 @@ struct RunOptions {
   int jobs = 0;  // --jobs; 0: one per CPU
   bool resume = false;
   std::optional<std::string> state_dir;    // --state-dir; default under $XDG_STATE_HOME/decant
+  // --state-on-target: the journal on the target server (as the command's Endpoints say),
+  // where it outlives the machine or pod the run is on; --state-dir keeps working files only.
+  bool state_on_target = false;
+  // --resume-run ID: resume the run named ID when the state holds it, else start it anew
+  // under that name: for a run that its own replacement repeats (a Kubernetes Job's next pod).
+  std::optional<std::string> resume_run;
   std::optional<std::string> report_path;  // --report
   std::chrono::milliseconds progress_interval{10000};
   // How the report and the resume state name the source when its address is not its own

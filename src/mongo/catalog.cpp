@@ -8,11 +8,15 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "mongo/target_journal.hpp"
 
 namespace decant::mongo {
 namespace {
 
-bool is_system_db(const std::string& name) { return name == "admin" || name == "local" || name == "config"; }
+// The server's own databases, and decant's resume state (mongo/target_journal.hpp).
+bool is_system_db(const std::string& name) {
+  return name == "admin" || name == "local" || name == "config" || name == kStateDatabase;
+}
 
 // Appends `it`'s value to `out` under `key`, with every integral number (int32, int64 or
 // a whole double) as int64: a shell writes {a: 1.0} where a driver writes {a: 1}, and a

@@ -23,6 +23,7 @@
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
+#include "mongo/target_journal.hpp"
 
 namespace decant::mongo {
 namespace fs = std::filesystem;
@@ -66,7 +67,8 @@ class MongoCopy {
 engine::Endpoints MongoCopy::open() {
   source_uri_ = Uri::parse(options_.source, "source");
   target_uri_ = Uri::parse(options_.target, "target");
-  return {source_uri_->display(), target_uri_->display(), source_uri_->display() + " -> " + target_uri_->display()};
+  return {source_uri_->display(), target_uri_->display(), source_uri_->display() + " -> " + target_uri_->display(),
+          [this] { return target_journal(*target_uri_); }};
 }
 
 void MongoCopy::connect() {

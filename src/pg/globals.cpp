@@ -1,4 +1,5 @@
 #include "pg/globals.hpp"
+#include "pg/target_journal.hpp"
 
 #include <fmt/format.h>
 
@@ -336,7 +337,8 @@ std::vector<DatabaseInfo> read_databases(Connection& source, const std::vector<s
       "SELECT d.datname, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), "
       "d.datcollate, d.datctype, " + locale_columns(source) + ", d.datconnlimit, d.datacl IS NULL, "
       "pg_catalog.shobj_description(d.oid, 'pg_database'), d.datistemplate "
-      "FROM pg_catalog.pg_database d WHERE d.datallowconn AND d.datname <> 'template0' ORDER BY d.datname");
+      "FROM pg_catalog.pg_database d WHERE d.datallowconn AND d.datname <> 'template0' AND d.datname <> " +
+      source.quote_literal(kStateDatabase) + " ORDER BY d.datname");
   std::vector<DatabaseInfo> out;
   for (int i = 0; i < r.rows(); ++i) {
     DatabaseInfo db;

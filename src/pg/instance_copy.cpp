@@ -37,6 +37,7 @@
 #include "pg/schema.hpp"
 #include "pg/schema_split.hpp"
 #include "pg/server_identity.hpp"
+#include "pg/target_journal.hpp"
 #include "pg/tools.hpp"
 
 namespace decant::pg {
@@ -174,7 +175,8 @@ void InstanceCopy::plan_extensions() {
 engine::Endpoints InstanceCopy::open() {
   source_info_ = ConnInfo::parse(options_.source, "source");
   target_info_ = ConnInfo::parse(options_.target, "target");
-  return {source_info_.display(), target_info_.display(), source_info_.display() + " -> " + target_info_.display()};
+  return {source_info_.display(), target_info_.display(), source_info_.display() + " -> " + target_info_.display(),
+          [target = target_info_] { return target_journal(target); }};
 }
 
 // Refuses, before anything is written, a target database that already holds objects.

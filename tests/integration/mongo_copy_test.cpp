@@ -169,6 +169,39 @@ TEST_F(MongoCopyTest, ResumesAfterSigkillAndVerifiesFinishedCollectionsAgain) {
   EXPECT_GE(copied, 1);
 }
 
+// As a Kubernetes Job runs it: the journal is on the target (a database decant_state that no
+// copy lists), so the same command run again elsewhere resumes; another run's name does not.
+TEST_F(MongoCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumes) {
+  load_many_collections(12, 3000);
+  auto with_run = [&](const std::string& name) {
+    return std::vector<std::string>{"mongo", "copy", "--source", source_->uri(), "--target", target_->uri(),
+                                    "--report", (work_ / "report.json").string(), "--jobs", "1",
+                                    "--state-on-target", "--resume-run", name};
+  };
+  auto journal = [&] { return target_->command("decant_state", R"({"find": "journal"})"); };
+  {
+    BackgroundDecant run(with_run("job-1"), work_);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline && run.running() &&
+           !contains(journal(), "collection/bulk.chunk_"))
+      std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(run.running()) << "finished before it could be interrupted";
+    run.kill(SIGKILL);
+    run.wait();
+  }
+  auto other = run_decant(with_run("job-2"));
+  EXPECT_EQ(other.exit_code, code_of(ExitCode::target_not_empty)) << other.err;
+  EXPECT_TRUE(contains(journal(), "job-1")) << "another run leaves the journal as it was";
+  auto again = run_decant(with_run("job-1"));
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(contains(again.err + again.out, "resuming the run recorded in the database decant_state")) << again.err;
+  expect_same("bulk");
+  auto [resumed, copied] = resumed_and_not(report());
+  EXPECT_GE(resumed, 1);
+  EXPECT_FALSE(contains(target_->command("admin", R"({"listDatabases": 1, "nameOnly": true})"), "decant_state"))
+      << "the journal goes once the copy verified";
+}
+
 TEST_F(MongoCopyTest, ADocumentChangedOnTheTargetIsCaughtOnResume) {
   load_many_collections(8, 3000);
   BackgroundDecant run(args({"--jobs", "1"}), work_);

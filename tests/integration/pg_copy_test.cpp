@@ -272,6 +272,46 @@ TEST_F(PgCopyTest, ResumesAfterSigkillWithoutCopyingFinishedTablesAgain) {
   EXPECT_GE(copied, 1);
 }
 
+// As a Kubernetes Job runs it (--state-on-target --resume-run NAME): the journal is on the
+// target, so the same command run again elsewhere (the Job's next pod, on a fresh disk)
+// resumes; a run of another name never takes it over.
+TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
+  auto args = [&](const std::string& run_name) {
+    return std::vector<std::string>{"pg", "copy", "--source", source_->conninfo(), "--target", target_->uri(),
+                                    "--dbname", "bulk", "--jobs", "1", "--report", report_path(),
+                                    "--state-on-target", "--resume-run", run_name};
+  };
+  auto journal_lines = [&] {
+    if (target_->value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'") != "1") return std::string();
+    return target_->value("SELECT coalesce(string_agg(lines, '' ORDER BY seq), '') FROM journal", "decant_state");
+  };
+  {
+    BackgroundDecant run(args("job-1"), work_);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline && run.running() && !contains(journal_lines(), "bulk/table/"))
+      std::this_thread::sleep_for(20ms);
+    if (!run.running()) {
+      int code = run.wait();
+      FAIL() << "the copy ended (" << code << ") before it could be interrupted: " << run.out() << run.err();
+    }
+    run.kill(SIGKILL);
+    run.wait();
+  }
+
+  auto other = run_decant(args("job-2"));
+  EXPECT_EQ(other.exit_code, code_of(ExitCode::target_not_empty)) << other.err;
+  EXPECT_TRUE(contains(journal_lines(), "job-1")) << "another run leaves the journal as it was";
+
+  auto again = run_decant(args("job-1"));
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(contains(again.err + again.out, "resuming the run recorded in the database decant_state")) << again.err;
+  expect_same_database("bulk");
+  auto [resumed, copied] = resumed_and_not(report());
+  EXPECT_GE(resumed, 1) << report().dump(1);
+  EXPECT_EQ(target_->value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'"), "0")
+      << "the journal goes once the copy verified";
+}
+
 TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
   ASSERT_NO_FATAL_FAILURE(kill_bulk_copy_after_a_table());
   // Change one value in a table the first run finished.
