@@ -22,10 +22,16 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kWorkDir = "/var/lib/decant";  // HOME and --state-dir: the pod's emptyDir
 
+constexpr const char* kRunLabel = "decant.io/run";
+// How long the API server may stay unreachable before wait() gives up on it.
+constexpr auto kApiPatience = std::chrono::seconds(60);
+
 ordered_json labels(const JobSpec& spec) {
-  return {{"app.kubernetes.io/name", "decant"},
-          {"app.kubernetes.io/component", spec.component},
-          {"app.kubernetes.io/managed-by", "decant"}};
+  ordered_json l = {{"app.kubernetes.io/name", "decant"},
+                    {"app.kubernetes.io/component", spec.component},
+                    {"app.kubernetes.io/managed-by", "decant"}};
+  if (!spec.run.empty()) l[kRunLabel] = spec.run;
+  return l;
 }
 
 // Why a container that has not started never will: the waiting reasons the kubelet gives up on.
@@ -36,11 +42,54 @@ bool hopeless(const std::string& reason) {
   return kReasons.contains(reason);
 }
 
-// One container's log stream, followed from when it starts.
+// One container's log stream, followed from when it starts (with the kubelet's timestamps,
+// so that a stream the API server dropped is followed again from its last line).
 struct Follower {
   std::unique_ptr<BackgroundProcess> kubectl;
+  std::string last_time;  // of the last line relayed, RFC 3339 with 9 fraction digits
   bool done = false;
 };
+
+// "2026-12-05T20:51:02.1234Z" as "2026-12-05T20:51:02.123400000Z": comparable as text.
+std::string comparable_time(std::string_view t) {
+  std::string out(t);
+  auto dot = out.find('.');
+  auto z = out.find('Z');
+  if (z == std::string::npos) return out;
+  if (dot == std::string::npos) {
+    out.insert(z, ".000000000");
+    return out;
+  }
+  if (z - dot - 1 < 9) out.insert(z, 9 - (z - dot - 1), '0');
+  return out;
+}
+
+// A line of `kubectl logs --timestamps`: its time (comparable_time) and its text. A line
+// without one (a kubelet that ignores --timestamps) is all text.
+std::pair<std::string, std::string_view> split_timestamp(std::string_view line) {
+  auto space = line.find(' ');
+  std::string_view first = line.substr(0, space);
+  bool is_time = first.size() >= 20 && first[4] == '-' && first[10] == 'T' && first.back() == 'Z';
+  if (!is_time) return {"", line};
+  return {comparable_time(first), space == std::string_view::npos ? std::string_view() : line.substr(space + 1)};
+}
+
+// Why a pod of the Job will not finish its work: deleted, evicted or its node lost
+// ("" while it can). A pod being deleted after every container succeeded has finished.
+std::string pod_lost(const json& pod) {
+  const json& status = pod.value("status", json::object());
+  bool all_succeeded = status.contains("containerStatuses") && !status["containerStatuses"].empty();
+  for (const auto& cs : status.value("containerStatuses", json::array()))
+    all_succeeded = all_succeeded && cs.value("state", json::object()).contains("terminated") &&
+                    cs["state"]["terminated"].value("exitCode", -1) == 0;
+  if (all_succeeded) return "";
+  if (pod.at("metadata").contains("deletionTimestamp")) return "deleted";
+  if (status.value("reason", "") == "Evicted") return "evicted: " + status.value("message", "");
+  // Failed before its containers ran (its node shut down, a node lost).
+  if (status.value("phase", "") == "Failed" && status.contains("reason") && !status.contains("containerStatuses"))
+    return status.value("reason", "") + " " + status.value("message", "");
+  return "";
+}
 
 // The Job: its pod runs every container with the Secret's variables, as decant's user.
 ordered_json job_manifest(const JobSpec& spec, const std::string& ns) {
@@ -67,7 +116,8 @@ ordered_json job_manifest(const JobSpec& spec, const std::string& ns) {
                       {"securityContext", restricted_pod_security(kDecantUid)},
                       {"containers", containers},
                       {"volumes", ordered_json::array({{{"name", "work"}, {"emptyDir", ordered_json::object()}}})}};
-  ordered_json job_spec = {{"backoffLimit", 0},
+  // A named run's copies resume in the next pod: one lost pod is replaced.
+  ordered_json job_spec = {{"backoffLimit", spec.run.empty() ? 0 : 1},
                            {"template", {{"metadata", {{"labels", labels(spec)}}}, {"spec", pod}}}};
   return {{"apiVersion", "batch/v1"},
           {"kind", "Job"},
@@ -78,6 +128,16 @@ ordered_json job_manifest(const JobSpec& spec, const std::string& ns) {
 }  // namespace
 
 DecantJob::DecantJob(const Cluster& cluster, JobSpec spec) : cluster_(cluster), spec_(std::move(spec)) {
+  if (!spec_.run.empty()) {
+    // The Job of this very run, started by a decant that lost its way here: followed.
+    auto jobs = cluster_.kubectl_json({"get", "jobs", "--selector=" + std::string(kRunLabel) + "=" + spec_.run});
+    for (const auto& job : jobs.value("items", json::array()))
+      if (job.at("metadata").value("name", "") == spec_.name && !job.at("metadata").contains("deletionTimestamp")) {
+        attached_ = true;
+        log::info("following the Job {} of this run, which an earlier decant started", spec_.name);
+        return;
+      }
+  }
   ordered_json data = ordered_json::object();
   for (const auto& [name, value] : spec_.secret_env) data[name] = value;
   ordered_json secret = {{"apiVersion", "v1"},
@@ -97,7 +157,9 @@ DecantJob::DecantJob(const Cluster& cluster, JobSpec spec) : cluster_(cluster), 
   }
 }
 
-DecantJob::~DecantJob() { remove(); }
+DecantJob::~DecantJob() {
+  if (!detached_) remove();
+}
 
 // Not bound to the run's stop: what was made must go even after a SIGINT.
 void DecantJob::remove() noexcept {
@@ -116,18 +178,52 @@ void DecantJob::remove() noexcept {
   }
 }
 
+// The Job's pods; null while the API server does not answer, for up to kApiPatience.
+json DecantJob::pods_of_job(Clock::time_point& unreachable_since) const {
+  try {
+    auto pods = cluster_.kubectl_json({"get", "pods", "--selector=job-name=" + spec_.name});
+    unreachable_since = {};
+    return pods;
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::unreachable) throw;
+    if (unreachable_since == Clock::time_point{}) {
+      unreachable_since = Clock::now();
+      log::warn("the API server does not answer ({}); trying again for {} s", e.what(), kApiPatience.count());
+    }
+    if (Clock::now() - unreachable_since < kApiPatience) return nullptr;
+    throw Error(ExitCode::unreachable,
+                fmt::format("lost the connection to the API server while the Job {} runs: {}", spec_.name, e.what()),
+                e.hint());
+  }
+}
+
 std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::seconds timeout) {
   auto deadline = Clock::now() + timeout;
   auto no_pod_since = Clock::now();
+  Clock::time_point unreachable_since{};
+  std::string following;                   // the pod whose containers are relayed
+  std::map<std::string, std::string> lost;  // pod -> why it was lost
   std::map<std::string, Follower> followers;
   std::map<std::string, int> codes;
+  size_t losses_allowed = spec_.run.empty() ? 0 : 1;
   auto relay = [&](const std::string& name, Follower& f, std::chrono::milliseconds wait) {
     f.kubectl->wait_for_line(
         [&](std::string_view line) {
-          sink(name, std::string(line));
+          // "<time> <text>": a line already relayed (a stream followed again) is skipped.
+          auto [time, text] = split_timestamp(line);
+          if (!time.empty()) {
+            if (!f.last_time.empty() && time <= f.last_time) return false;
+            f.last_time = time;
+          }
+          sink(name, std::string(text));
           return false;
         },
         wait);
+  };
+  auto follow = [&](const std::string& name, Follower& f) {
+    std::vector<std::string> args{"logs", "--follow", "--timestamps", "pod/" + following, "--container=" + name};
+    if (!f.last_time.empty()) args.push_back("--since-time=" + f.last_time);
+    f.kubectl = std::make_unique<BackgroundProcess>(ProcessSpec(cluster_.kubectl_argv(args)));
   };
   for (;;) {
     throw_if_interrupted();
@@ -135,8 +231,45 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
       throw Error(ExitCode::cluster_failed,
                   fmt::format("the Job {} did not finish within {} s", spec_.name, timeout.count()),
                   "see kubectl -n " + cluster_.ns() + " describe job " + spec_.name);
-    auto pods = cluster_.kubectl_json({"get", "pods", "--selector=job-name=" + spec_.name});
-    const json* pod = pods.at("items").empty() ? nullptr : &pods.at("items").at(0);
+    json pods = pods_of_job(unreachable_since);
+    if (pods.is_null()) {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      continue;
+    }
+    // The newest pod not lost: the Job controller's replacement of a lost one.
+    const json* pod = nullptr;
+    for (const auto& p : pods.at("items")) {
+      std::string name = p.at("metadata").at("name").get<std::string>();
+      if (lost.contains(name)) continue;
+      if (!pod || p.at("metadata").value("creationTimestamp", "") > pod->at("metadata").value("creationTimestamp", ""))
+        pod = &p;
+    }
+    if (pod && pod->at("metadata").at("name").get<std::string>() != following) {
+      following = pod->at("metadata").at("name").get<std::string>();
+      followers.clear();
+      codes.clear();
+    }
+    if (pod) {
+      if (std::string why = pod_lost(*pod); !why.empty()) {
+        lost[following] = why;
+        for (const auto& c : spec_.containers) sink(c.name, fmt::format("(the pod {} was lost: {})", following, why));
+        followers.clear();
+        codes.clear();
+        if (lost.size() > losses_allowed) {
+          std::string all;
+          for (const auto& [name, reason] : lost) all += (all.empty() ? "" : "; ") + name + " " + reason;
+          throw Error(ExitCode::cluster_failed,
+                      fmt::format("the Job {} lost {} pod(s): {}", spec_.name, lost.size(), all),
+                      losses_allowed ? "give the node room (kubectl describe node), then run again with --resume: "
+                                       "the copies continue from their journals on the targets"
+                                     : "give the node room (kubectl describe node), then run again");
+        }
+        if (losses_allowed) log::warn("the pod {} of the Job {} was lost ({}); its next pod resumes the copies", following, spec_.name, why);
+        following.clear();
+        no_pod_since = Clock::now();
+        continue;
+      }
+    }
     if (!pod) {
       // No pod: the Job controller may be refused (Pod Security, quota); its events say why.
       if (Clock::now() - no_pod_since > std::chrono::seconds(20)) {
@@ -149,12 +282,6 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
       }
     } else {
       const json& status = pod->value("status", json::object());
-      std::string pod_name = pod->at("metadata").at("name").get<std::string>();
-      if (status.value("phase", "") == "Failed" && status.contains("reason") &&
-          !status.contains("containerStatuses"))
-        throw Error(ExitCode::cluster_failed,
-                    fmt::format("the pod {} failed: {} {}", pod_name, status.value("reason", ""), status.value("message", "")),
-                    "run again with --resume");
       for (const auto& cs : status.value("containerStatuses", json::array())) {
         std::string name = cs.at("name").get<std::string>();
         const json& state = cs.value("state", json::object());
@@ -162,16 +289,19 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
           std::string reason = state["waiting"].value("reason", "");
           if (hopeless(reason))
             throw Error(ExitCode::cluster_failed,
-                        fmt::format("the container {} of the pod {} cannot start: {}: {}", name, pod_name, reason,
+                        fmt::format("the container {} of the pod {} cannot start: {}: {}", name, following, reason,
                                     state["waiting"].value("message", "")),
                         "check --image (the cluster must be able to pull it) and the namespace's policies");
           continue;
         }
         auto& f = followers[name];
-        if (!f.kubectl)
-          f.kubectl = std::make_unique<BackgroundProcess>(
-              ProcessSpec(cluster_.kubectl_argv({"logs", "--follow", "pod/" + pod_name, "--container=" + name})));
-        if (state.contains("terminated") && !codes.contains(name)) {
+        bool ended = state.contains("terminated");
+        // A stream the API server dropped while the container runs is followed again.
+        if (!f.kubectl || (!ended && !f.done && f.kubectl->exited())) {
+          if (f.kubectl) relay(name, f, std::chrono::milliseconds(0));
+          follow(name, f);
+        }
+        if (ended && !codes.contains(name)) {
           const json& t = state["terminated"];
           codes[name] = t.value("exitCode", -1);
           // A container killed by the kubelet (OOM, eviction) says so here, not in its log.
@@ -179,9 +309,6 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
             sink(name, fmt::format("(ended: {} {})", t.value("reason", ""), t.value("message", "")));
         }
       }
-      if (status.value("reason", "") == "Evicted")
-        throw Error(ExitCode::cluster_failed, fmt::format("the pod {} was evicted: {}", pod_name, status.value("message", "")),
-                    "give the node room (kubectl describe node), then run again with --resume");
     }
     // Relay for about a second, then look at the pod again.
     auto slice_end = Clock::now() + std::chrono::seconds(1);

@@ -10,7 +10,13 @@
 //   version refuses to run, before it touches anything.
 // - The containers' logs are relayed line by line while they run; their exit codes are
 //   the result. The Job, its pod and the Secret are deleted when this object goes,
-//   whatever happened (a stop of the run deletes the pod, and decant in it exits 10).
+//   whatever happened (a stop of the run deletes the pod, and decant in it exits 10),
+//   unless the API server was lost (detach()): then the Job goes on without this process.
+// - A Job of a named run (JobSpec::run) survives one lost pod (deleted, evicted, its node
+//   gone): the Job controller starts the next, which repeats the same arguments (decant's
+//   copies resume from their journals on the targets), and wait() follows it. A second
+//   loss fails the run. A Job of the same run found in the namespace is attached to, not
+//   started again: a rerun follows the copy its lost CLI had started.
 #include <chrono>
 #include <functional>
 #include <map>
@@ -33,6 +39,9 @@ struct JobSpec {
   std::string pull_policy;                        // imagePullPolicy; empty: the cluster's default
   std::map<std::string, std::string> secret_env;  // variable -> value, held in the Secret
   std::vector<JobContainer> containers;           // run side by side
+  // The run it belongs to (label decant.io/run): when set, a lost pod is replaced once and
+  // a Job of this run already in the namespace is attached to.
+  std::string run;
 };
 
 // The variable that carries the expected version into decant's image.
@@ -40,8 +49,8 @@ inline constexpr const char* kExpectVersionVariable = "DECANT_EXPECT_VERSION";
 
 class DecantJob {
  public:
-  // Creates the Secret and the Job. Throws a classified Error when the cluster refuses
-  // (RBAC, admission: Pod Security, quota).
+  // Creates the Secret and the Job, or attaches to the Job of the same run. Throws a
+  // classified Error when the cluster refuses (RBAC, admission: Pod Security, quota).
   DecantJob(const Cluster& cluster, JobSpec spec);
   ~DecantJob();
   DecantJob(const DecantJob&) = delete;
@@ -52,12 +61,20 @@ class DecantJob {
   // each container's exit code. Throws Error(cluster_failed) when the pod cannot start
   // (an image that cannot be pulled, a pod evicted) or `timeout` passes, and
   // Error(interrupted) when the run is stopped.
+  // Error(unreachable) when the API server stays unreachable for a minute.
   std::map<std::string, int> wait(const LineSink& sink, std::chrono::seconds timeout);
+
+  bool attached() const { return attached_; }  // to a Job an earlier process had started
+  // Leaves the Job and its Secret in the cluster when this object goes.
+  void detach() { detached_ = true; }
 
  private:
   void remove() noexcept;
+  nlohmann::json pods_of_job(std::chrono::steady_clock::time_point& unreachable_since) const;
   const Cluster& cluster_;
   JobSpec spec_;
+  bool attached_ = false;
+  bool detached_ = false;
 };
 
 }  // namespace decant::k8s

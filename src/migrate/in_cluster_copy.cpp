@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <exception>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "common/log.hpp"
 #include "k8s/decant_job.hpp"
@@ -65,7 +68,18 @@ JobsShare share_jobs(int jobs, double pg_share) {
   return {pg, std::max(1, jobs - pg)};
 }
 
-void copy_in_cluster(const InClusterCopy& c) {
+namespace {
+
+// One database's copy: its Job's container and the variables of its Secret.
+struct DatabaseCopy {
+  std::string label;  // "PostgreSQL"
+  std::string container;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> variables;
+};
+
+// The copies the options ask for, each with its share of the jobs.
+std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
   const auto& o = c.plan;
   int jobs = c.run.jobs > 0 ? c.run.jobs : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   int pg_jobs = jobs, mongo_jobs = jobs;
@@ -74,12 +88,19 @@ void copy_in_cluster(const InClusterCopy& c) {
     pg_jobs = share.pg;
     mongo_jobs = share.mongo;
   }
+  // The journals on the targets, named by the run: what a lost pod had copied stays done.
   auto common = [&](int n) {
     return std::vector<std::string>{"--jobs", std::to_string(n), "--progress-interval",
-                                    fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count())};
+                                    fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
+                                    "--state-on-target", "--resume-run", c.run_id};
   };
-  k8s::JobSpec spec{kCopyJobName, "migrate-copy", *o.image, o.image_pull_policy,
-                    data_path_variables(c.cluster, o, c.release), {}};
+  auto variables = data_path_variables(c.cluster, o, c.release);
+  auto only = [&](std::initializer_list<const char*> names) {
+    std::map<std::string, std::string> some;
+    for (const char* n : names) some[n] = variables.at(n);
+    return some;
+  };
+  std::vector<DatabaseCopy> copies;
   if (o.pg_target) {
     std::vector<std::string> args{"pg", "copy", "--source", from_env(kPgSourceVariable), "--target",
                                   from_env(kPgTargetVariable)};
@@ -87,7 +108,7 @@ void copy_in_cluster(const InClusterCopy& c) {
     for (const auto& e : o.extension_update) args.insert(args.end(), {"--extension-update", e});
     auto more = common(pg_jobs);
     args.insert(args.end(), more.begin(), more.end());
-    spec.containers.push_back({"postgresql", args});
+    copies.push_back({"PostgreSQL", "postgresql", args, only({kPgSourceVariable, kPgTargetVariable})});
   }
   if (o.mongo_target) {
     std::vector<std::string> args{"mongo", "copy", "--source", from_env(kMongoSourceVariable), "--target",
@@ -97,28 +118,73 @@ void copy_in_cluster(const InClusterCopy& c) {
     if (o.drop) args.push_back("--drop");
     auto more = common(mongo_jobs);
     args.insert(args.end(), more.begin(), more.end());
-    spec.containers.push_back({"mongodb", args});
+    copies.push_back({"MongoDB", "mongodb", args, only({kMongoSourceVariable, kMongoTargetVariable})});
   }
-  log::info("copying in the cluster: Job {} of {} in the namespace {} ({})", kCopyJobName, *o.image, c.cluster.ns(),
-            o.pg_target && o.mongo_target ? fmt::format("PostgreSQL with {} jobs and MongoDB with {} at once", pg_jobs,
-                                                        mongo_jobs)
-                                          : std::string("one database"));
-  k8s::DecantJob job(c.cluster, spec);
-  // Each line as the container said it, named by its container (blank lines stay blank).
-  auto codes = job.wait(
-      [](const std::string& container, const std::string& line) {
-        fmt::print("{}\n", line.empty() ? line : container + ": " + line);
-      },
-      c.timeout);
+  return copies;
+}
+
+}  // namespace
+
+std::string copy_job_name(const std::string& container) { return std::string(kCopyJobPrefix) + container; }
+
+void copy_in_cluster(const InClusterCopy& c) {
+  const auto& o = c.plan;
+  auto copies = database_copies(c);
+  // A Job per database: a lost pod repeats its own copy only, never one that had finished.
+  std::vector<std::unique_ptr<k8s::DecantJob>> jobs;
+  for (const auto& copy : copies)
+    jobs.push_back(std::make_unique<k8s::DecantJob>(
+        c.cluster, k8s::JobSpec{copy_job_name(copy.container), "migrate-copy", *o.image, o.image_pull_policy,
+                                copy.variables, {{copy.container, copy.args}}, c.run_id}));
+  std::string names;
+  for (const auto& copy : copies) names += (names.empty() ? "" : ", ") + copy_job_name(copy.container);
+  log::info("copying in the cluster with {}: {} in the namespace {}{}", *o.image, names, c.cluster.ns(),
+            copies.size() > 1 ? " at once" : "");
+  // Each Job waited for on its own thread; each line as the container said it, named by its
+  // container (blank lines stay blank).
+  std::vector<std::exception_ptr> errors(copies.size());
+  std::vector<int> codes(copies.size(), -1);
+  {
+    std::vector<std::jthread> waiters;
+    for (size_t i = 0; i < copies.size(); ++i)
+      waiters.emplace_back([&, i] {
+        try {
+          codes[i] = jobs[i]
+                         ->wait(
+                             [](const std::string& container, const std::string& line) {
+                               fmt::print("{}\n", line.empty() ? line : container + ": " + line);
+                               std::fflush(stdout);
+                             },
+                             c.timeout)
+                         .at(copies[i].container);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      });
+  }
   std::fflush(stdout);
-  // The first failure in the containers' order (PostgreSQL's before MongoDB's) is the run's.
-  for (const auto& container : spec.containers) {
-    int code = codes.at(container.name);
-    if (code == 0) continue;
-    std::string label = container.name == "postgresql" ? "PostgreSQL" : "MongoDB";
-    throw Error(code > 0 && code < 64 ? static_cast<ExitCode>(code) : ExitCode::copy_failed,
-                fmt::format("the {} copy in the cluster ended with exit code {}", label, code),
-                "see its lines above (prefixed " + container.name + ":)");
+  // The API server lost: the copies go on without this process.
+  for (auto& error : errors) {
+    if (!error) continue;
+    try {
+      std::rethrow_exception(error);
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::unreachable) continue;
+      for (auto& job : jobs) job->detach();
+      throw CopyGoesOnInCluster(ExitCode::unreachable,
+                                std::string(e.what()) + "; the copies go on in the cluster, the application stays down",
+                                "once the API server answers, run decant migrate --resume (same options): it follows "
+                                "the Jobs of this run");
+    } catch (...) {
+    }
+  }
+  // The first failure in the copies' order (PostgreSQL's before MongoDB's) is the run's.
+  for (size_t i = 0; i < copies.size(); ++i) {
+    if (errors[i]) std::rethrow_exception(errors[i]);
+    if (codes[i] == 0) continue;
+    throw Error(codes[i] > 0 && codes[i] < 64 ? static_cast<ExitCode>(codes[i]) : ExitCode::copy_failed,
+                fmt::format("the {} copy in the cluster ended with exit code {}", copies[i].label, codes[i]),
+                "see its lines above (prefixed " + copies[i].container + ":)");
   }
 }
 

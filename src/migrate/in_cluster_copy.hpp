@@ -1,6 +1,6 @@
 #pragma once
-// migrate's copies run in the cluster (--image): one Job of decant's own image in the
-// release's namespace, a container per database, both at once. decant in the pod reads
+// migrate's copies run in the cluster (--image): a Job of decant's own image per database in
+// the release's namespace, both at once. decant in the pod reads
 // the internal databases by their Services and writes the targets directly; this process
 // only talks to the API server and relays what the containers print (their progress
 // lines and summary tables). The credentials reach the pod through the Job's Secret
@@ -25,6 +25,15 @@ struct InClusterCopy {
   // The share of the jobs PostgreSQL's copy gets (its part of the bytes to copy), when known.
   std::optional<double> pg_share;
   std::chrono::seconds timeout{std::chrono::hours(24)};
+  // Names the copies' run in their journals on the targets and on the Job: the Job's next
+  // pod, or a Job started again with it (migrate --resume), continues where they stopped.
+  std::string run_id;
+};
+
+// The CLI lost the API server while the copies go on in the cluster: nothing can be rolled
+// back from here, and `migrate --resume` follows the same Job.
+struct CopyGoesOnInCluster : Error {
+  using Error::Error;
 };
 
 struct JobsShare {
@@ -35,8 +44,9 @@ struct JobsShare {
 // (its part of the bytes), rounded, and each copy gets at least one.
 JobsShare share_jobs(int jobs, double pg_share);
 
-// Runs the copies the options ask for; returns when both verified. Throws the Error of
-// the first copy that failed (its exit code), or the cluster's.
+// Runs the copies the options ask for (or follows the Job of the same run already running);
+// returns when both verified. Throws the Error of the first copy that failed (its exit
+// code), the cluster's, or CopyGoesOnInCluster.
 void copy_in_cluster(const InClusterCopy& copy);
 
 // What a pod of decant's image needs to reach the databases the options move: the sources by
@@ -51,8 +61,10 @@ inline constexpr const char* kMongoTargetVariable = "DECANT_MONGO_TARGET";
 // "env:NAME", as decant's connection options read a variable.
 inline std::string from_env(const char* variable) { return std::string("env:") + variable; }
 
-// The Jobs' names: one in-cluster copy (and one plan probe) per namespace at a time.
-inline constexpr const char* kCopyJobName = "decant-migrate-copy";
+// The Jobs' names: one in-cluster copy per database (and one plan probe) per namespace at
+// a time; a copy's Job is named by its container ("decant-migrate-copy-postgresql").
+inline constexpr const char* kCopyJobPrefix = "decant-migrate-copy-";
+std::string copy_job_name(const std::string& container);
 inline constexpr const char* kProbeJobName = "decant-plan-probe";
 
 }  // namespace decant::migrate

@@ -11,6 +11,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
+#include <tuple>
 #include <thread>
 
 #include "common/log.hpp"
@@ -105,6 +107,7 @@ class Migration {
   std::vector<CopyPhase> copy_phases() const;
   void copy_database(const CopyPhase& c);
   void forget_copies();
+  std::string copy_run_id();
   void write_secret();
   fs::path write_values();
   std::vector<std::string> upgrade_args(const fs::path& overlay) const;
@@ -237,6 +240,16 @@ void Migration::copy_database(const CopyPhase& c) {
   fs::path dir = state().dir() / c.state_name;
   if (int rc = c.copy(forward.local_port(), dir, fs::exists(dir / "journal")); rc != 0)
     throw Error(static_cast<ExitCode>(rc), fmt::format("the {} copy did not verify", c.label), "see the summary above");
+}
+
+// The name of this migration's in-cluster copies (their journals on the targets and the
+// Job's label), kept in migrate's journal: a resumed migration continues the same run.
+std::string Migration::copy_run_id() {
+  if (auto recorded = state().get("copy-run")) return recorded->get<std::string>();
+  std::random_device random;
+  std::string id = fmt::format("{:08x}{:08x}", random(), random());
+  state().mark_done("copy-run", id);
+  return id;
 }
 
 // What the copies of an earlier run journalled, forgotten.
@@ -376,12 +389,17 @@ void Migration::print_dry_run(const fs::path& overlay_path) {
   commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# ConfigMap " + std::string(kRecordName) +
                                             ": revision " + std::to_string(release_.revision) + " and replica counts"}));
   commands.push_back(cluster_.kubectl_argv({"scale", "deployment", "--selector=layer=application", "--replicas=0"}));
-  if (in_cluster_) {
-    commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# Secret " + std::string(kCopyJobName) +
-                                              ": the sources' and targets' connection strings <redacted>"}));
-    commands.push_back(cluster_.kubectl_argv({"create", "-f", "-", "# Job " + std::string(kCopyJobName) + " of " +
-                                              *o_.plan.image + ": decant pg copy and decant mongo copy, at once"}));
-  }
+  if (in_cluster_)
+    for (const auto& [wanted, container, what] :
+         {std::tuple{o_.plan.pg_target.has_value(), "postgresql", "decant pg copy"},
+          std::tuple{o_.plan.mongo_target.has_value(), "mongodb", "decant mongo copy"}}) {
+      if (!wanted) continue;
+      std::string job = copy_job_name(container);
+      commands.push_back(cluster_.kubectl_argv({"apply", "--server-side", "-f", "-", "# Secret " + job +
+                                                ": the source's and target's connection strings <redacted>"}));
+      commands.push_back(cluster_.kubectl_argv({"create", "-f", "-", "# Job " + job + " of " + *o_.plan.image + ": " +
+                                                what + ", beside the other database's"}));
+    }
   if (o_.plan.pg_target && !in_cluster_) {
     commands.push_back(cluster_.kubectl_argv({"port-forward", "--address=127.0.0.1", "pod/" + release_.postgresql.pod,
                                               ":" + std::to_string(release_.postgresql.port)}));
@@ -511,12 +529,14 @@ int Migration::migrate() {
     phase("scale-down", [&] { scale_down(); });
     if (in_cluster_)
       phase("copy-in-cluster", [&] {
-        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_});
+        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_, std::chrono::hours(24), copy_run_id()});
       });
     else
       for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });
     phase("secret", [&] { write_secret(); });
     if (!state().done("upgrade")) check_upgrade(write_values());
+  } catch (const CopyGoesOnInCluster&) {
+    throw;  // nothing here can scale the application back up, and the copies go on
   } catch (const Error& e) {
     if (e.code() == ExitCode::interrupted || !o_.auto_rollback) throw;
     log::warn("{}", e.one_line());

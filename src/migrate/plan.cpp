@@ -88,6 +88,7 @@ bool check_permissions(const k8s::Cluster& cluster, bool reads_locally, bool run
   static const Need job[] = {
       {"create", "jobs", "", "to run the copies in the cluster"},
       {"delete", "jobs", "", "to remove its Job"},
+      {"list", "jobs", "", "to follow the Jobs of an interrupted run"},
       {"list", "pods", "", "to follow the Job's pod"},
       {"get", "pods", "log", "to relay the copies' output"},
   };
@@ -503,7 +504,7 @@ void probe_in_cluster(const k8s::Cluster& cluster, const PlanOptions& options, P
   std::map<std::string, int> codes;
   bool ran = noted(plan, [&] {
     k8s::DecantJob job(cluster, {kProbeJobName, "plan-probe", *options.image, options.image_pull_policy,
-                                 data_path_variables(cluster, probed, plan.release), {{"probe", args}}});
+                                 data_path_variables(cluster, probed, plan.release), {{"probe", args}}, ""});
     codes = job.wait(
         [&](const std::string&, const std::string& line) {
           if (line.rfind(kProbePrefix, 0) == 0)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <stdexcept>
 
 #include "process/process.hpp"
@@ -137,6 +138,24 @@ void TestCluster::install_chart(const std::string& ns, const std::string& releas
     args.push_back(v);
   }
   must_helm(args);
+}
+
+namespace {
+const std::regex kServerPort(R"((server: https://127\.0\.0\.1:)(\d+))");
+}  // namespace
+
+int TestCluster::api_port() const {
+  std::smatch m;
+  std::string text = read_file(kubeconfig_);
+  if (!std::regex_search(text, m, kServerPort)) throw std::runtime_error("no loopback server in " + kubeconfig_.string());
+  return std::stoi(m[2]);
+}
+
+fs::path TestCluster::kubeconfig_through(int port) const {
+  auto path = run_dir_ / ("kubeconfig-via-" + std::to_string(port));
+  std::ofstream(path) << std::regex_replace(read_file(kubeconfig_), kServerPort, "${1}" + std::to_string(port));
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  return path;
 }
 
 fs::path TestCluster::service_account_kubeconfig(const std::string& ns, const std::string& name) const {

@@ -37,6 +37,10 @@ class TestCluster {
   TestCluster& operator=(const TestCluster&) = delete;
 
   const std::filesystem::path& kubeconfig() const { return kubeconfig_; }
+  // The API server's loopback port, and a copy of the kubeconfig that reaches it through
+  // `port` instead (a TcpProxy's, which a test cuts).
+  int api_port() const;
+  std::filesystem::path kubeconfig_through(int port) const;
   std::string bin_dir() const;
   std::string kubectl_path() const { return bin_dir() + "/kubectl"; }
   std::string helm_path() const { return bin_dir() + "/helm"; }

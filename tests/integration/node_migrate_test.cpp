@@ -3,11 +3,14 @@
 // --image` copies them with decant's own image (built from the repository's Dockerfile) as
 // a Job in the namespace, both databases at once. The targets accept connections from the
 // pod network only: the data cannot pass through this machine's decant.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -22,6 +25,7 @@
 #include "pg_server.hpp"
 #include "process/process.hpp"
 #include "s3_server.hpp"
+#include "tcp_proxy.hpp"
 
 namespace decant::test {
 namespace {
@@ -126,6 +130,48 @@ class NodeMigrateTest : public ::testing::Test {
     return state;
   }
 
+  // A database circle of `tables` tables t1..tN of 40,000 rows (10 MB each) and 2,000
+  // documents; returns a digest of t1 and tN.
+  std::string load_tables(int tables) {
+    sql(pg_source_, "CREATE DATABASE circle");
+    sql(pg_source_ + " dbname=circle",
+        fmt::format("DO $$ BEGIN FOR t IN 1..{} LOOP EXECUTE format('CREATE TABLE t%s AS SELECT g AS id, "
+                    "repeat(md5(g::text), 8) AS pad FROM generate_series(1, 40000) g', t); END LOOP; END $$",
+                    tables));
+    std::vector<std::string> docs;
+    for (int i = 0; i < 2000; ++i) docs.push_back(R"({"_id": )" + std::to_string(i) + R"(, "status": "success"})");
+    insert_documents(mongo_source_, "circle_ghe", "builds", docs);
+    return sql(pg_source_ + " dbname=circle", digest_query(tables));
+  }
+  static std::string digest_query(int tables) {
+    return fmt::format("SELECT sum(hashtext(pad))::text FROM (SELECT pad FROM t1 UNION ALL SELECT pad FROM t{}) x",
+                       tables);
+  }
+  // The tables a PostgreSQL copy has journalled on `target`.
+  static int tables_journalled(const PgServer& target) {
+    if (target.value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'") != "1") return 0;
+    return std::stoi(
+        target.value("SELECT count(*) FROM journal, regexp_matches(lines, 'circle/table/', 'g')", "decant_state"));
+  }
+  // migrate with `args` in the background, through `kubeconfig` (default: the cluster's).
+  std::unique_ptr<BackgroundDecant> migrate_in_background(const std::vector<std::string>& args, const fs::path& dir,
+                                                          const std::string& kubeconfig = "") {
+    std::vector<std::string> all{"migrate",
+                                 "--kubeconfig=" + (kubeconfig.empty() ? cluster_->kubeconfig().string() : kubeconfig),
+                                 "--kubectl=" + cluster_->kubectl_path(), "--helm=" + cluster_->helm_path()};
+    all.insert(all.end(), args.begin(), args.end());
+    auto env = cluster_->env();
+    env.erase("KUBECONFIG");
+    fs::create_directories(dir);
+    return std::make_unique<BackgroundDecant>(all, dir, env);
+  }
+  // Waits up to `seconds` while `run` runs until `done`.
+  static void wait_while_running(BackgroundDecant& run, const std::function<bool()>& done, int seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (run.running() && std::chrono::steady_clock::now() < deadline && !done())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
   static TestCluster* cluster_;
   std::string pg_source_, mongo_source_;
 };
@@ -183,8 +229,10 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   EXPECT_EQ(pg_target.value("SELECT sum(hashtext(status))::text FROM builds", "circle"), source_digest);
   EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds"), source_documents);
   // Nothing of the copy is left in the namespace; the release points at the targets.
-  EXPECT_FALSE(cluster_->exists(ns, "job/decant-migrate-copy"));
-  EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-copy"));
+  for (const char* db : {"postgresql", "mongodb"}) {
+    EXPECT_FALSE(cluster_->exists(ns, std::string("job/decant-migrate-copy-") + db));
+    EXPECT_FALSE(cluster_->exists(ns, std::string("secret/decant-migrate-copy-") + db));
+  }
   auto values = json::parse(cluster_->must_helm({"-n", ns, "get", "values", "circleci-server", "--all", "-o", "json"}));
   EXPECT_EQ(values["postgresql"]["internal"], false);
   EXPECT_EQ(values["postgresql"]["postgresqlHost"], TestCluster::kNodeIp);
@@ -249,6 +297,109 @@ TEST_F(NodeMigrateTest, BackupCronJobsRunInTheClusterAndOpenTheUpgrade) {
   EXPECT_EQ(run_job_from(ns, "decant-backup-pre-upgrade", "pre-upgrade-now"), "Complete");
   auto after = run_decant(check, store.env());
   EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
+}
+
+// The copy in the cluster outlives its pod and its CLI. The PostgreSQL Job's pod, force-deleted
+// in the middle of the copy: the Job's next pod resumes from the journal on the target (the
+// MongoDB Job, finished, is not repeated). The CLI, SIGKILLed while that pod copies: `migrate
+// --resume` follows the same Jobs (no second copy) to the verified end.
+TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
+  const std::string ns = "outlive";
+  install(ns);
+  const std::string source_digest = load_tables(30);
+
+  PgServer pg_target(pod_network_target());
+  const std::string pg_target_uri = add_migrator(pg_target);
+  FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
+  auto dir = make_temp_dir("decant-node-outlive");
+  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
+                                "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
+                                cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
+                                "--wait-timeout", "120", "--jobs", "2", "--progress-interval", "1"};
+  auto tables_done = [&] { return tables_journalled(pg_target); };
+  auto pod_of = [&](const std::string& job) {
+    return cluster_->must_kubectl({"-n", ns, "get", "pods", "--selector=job-name=" + job, "-o",
+                                   "jsonpath={.items[?(@.status.phase==\"Running\")].metadata.name}"});
+  };
+  const std::string pg_job = "decant-migrate-copy-postgresql";
+  std::string first_pod;
+  {
+    auto background = migrate_in_background(args, dir / "run");
+    BackgroundDecant& run = *background;
+    auto wait_until = [&](const std::function<bool()>& done, int seconds) { wait_while_running(run, done, seconds); };
+    wait_until([&] { return tables_done() >= 3; }, 300);
+    ASSERT_TRUE(run.running()) << "the copy ended before its pod could be deleted: " << run.out() << run.err();
+    first_pod = pod_of(pg_job);
+    ASSERT_FALSE(first_pod.empty());
+    int done_before = tables_done();
+    cluster_->must_kubectl({"-n", ns, "delete", "pod", first_pod, "--grace-period=0", "--force"});
+    // The next pod resumes: the CLI relays what it says.
+    wait_until([&] { return run.out().find("postgresql: " ) != std::string::npos &&
+                            run.out().find("resuming the run recorded in the database decant_state") != std::string::npos; },
+               180);
+    ASSERT_TRUE(run.running()) << "the copy ended before its CLI could be killed: " << run.out() << run.err();
+    EXPECT_NE(run.out().find("(the pod " + first_pod + " was lost: deleted)"), std::string::npos) << run.out();
+    EXPECT_GE(tables_done(), done_before) << "the next pod kept what the first had journalled";
+    run.kill(SIGKILL);
+    EXPECT_EQ(run.wait(), 128 + SIGKILL);
+  }
+  ASSERT_TRUE(cluster_->exists(ns, "job/" + pg_job)) << "the copy goes on without its CLI";
+  args.push_back("--resume");
+  auto r = cluster_->decant("migrate", args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_no_cluster_secrets(r);
+  EXPECT_NE(r.err.find("following the Job " + pg_job + " of this run"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("postgresql: copy complete and verified"), std::string::npos) << r.out;
+  EXPECT_EQ(pg_target.value("SELECT count(*) FROM t30", "circle"), "40000");
+  EXPECT_EQ(pg_target.value(digest_query(30), "circle"), source_digest);
+  EXPECT_EQ(pg_target.value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'"), "0")
+      << "the journal on the target goes once the copy verified";
+  EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds").size(), 2000u);
+  for (const char* db : {"postgresql", "mongodb"})
+    EXPECT_FALSE(cluster_->exists(ns, std::string("job/decant-migrate-copy-") + db));
+  auto values = json::parse(cluster_->must_helm({"-n", ns, "get", "values", "circleci-server", "--all", "-o", "json"}));
+  EXPECT_EQ(values["postgresql"]["internal"], false);
+}
+
+// The CLI loses the API server in the middle of the copy (the network to the cluster goes): it
+// waits a minute for it, then says so in one line (exit 3) and leaves the copies running in
+// the cluster and the application down (nothing to roll back from where it stands); once the
+// API server answers again, `migrate --resume` follows the same Jobs to the verified end.
+TEST_F(NodeMigrateTest, ACliThatLosesTheApiServerLeavesTheCopyRunningAndResumeFollowsIt) {
+  const std::string ns = "apilost";
+  install(ns);
+  const std::string source_digest = load_tables(20);
+  PgServer pg_target(pod_network_target());
+  const std::string pg_target_uri = add_migrator(pg_target);
+  FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
+  auto dir = make_temp_dir("decant-node-apilost");
+  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
+                                "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
+                                cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
+                                "--wait-timeout", "120", "--jobs", "2"};
+  TcpProxy proxy(cluster_->api_port());
+  auto run = migrate_in_background(args, dir / "run", cluster_->kubeconfig_through(proxy.port()).string());
+  wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
+  ASSERT_TRUE(run->running()) << "the copy ended before the API server could be lost: " << run->out() << run->err();
+  proxy.cut();
+  int code = run->wait();
+  EXPECT_EQ(code, code_of(ExitCode::unreachable)) << run->out() << run->err();
+  EXPECT_NE(run->err().find("lost the connection to the API server"), std::string::npos) << run->err();
+  EXPECT_NE(run->err().find("the copies go on in the cluster"), std::string::npos) << run->err();
+  // Nothing was rolled back: the application is down, the copies' Jobs and the record are there.
+  auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
+  EXPECT_EQ(frontend["spec"]["replicas"], 0);
+  EXPECT_TRUE(cluster_->exists(ns, "job/decant-migrate-copy-postgresql"));
+  EXPECT_TRUE(cluster_->exists(ns, "configmap/decant-migrate"));
+
+  args.push_back("--resume");
+  auto r = cluster_->decant("migrate", args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("following the Job decant-migrate-copy-postgresql of this run"), std::string::npos) << r.err;
+  EXPECT_EQ(pg_target.value(digest_query(20), "circle"), source_digest);
+  EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds").size(), 2000u);
+  EXPECT_FALSE(cluster_->exists(ns, "job/decant-migrate-copy-postgresql"));
+  EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-copy-postgresql"));
 }
 
 // An image the node cannot run is found by plan's probe pod, before any downtime: one line
