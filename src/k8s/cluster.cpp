@@ -37,7 +37,9 @@ Error cluster_failure(const std::string& tool, const std::string& doing, const P
     return Error(ExitCode::privileges, what, "ask for the RBAC permission named there, or use a context that has it");
   if (contains(e, "context was not found") || (contains(e, "context") && contains(e, "does not exist")))
     return Error(ExitCode::usage, what, "name a context of the kubeconfig (kubectl config get-contexts)");
+  // kubectl: "The connection to the server HOST:PORT was refused - did you specify ...".
   if (contains(e, "Unable to connect to the server") || contains(e, "connection refused") ||
+      contains(e, "The connection to the server") ||
       contains(e, "no such host") || contains(e, "i/o timeout") || contains(e, "Kubernetes cluster unreachable"))
     return Error(ExitCode::unreachable, what, "check the kubeconfig and context, and that the API server is reachable");
   if (contains(e, "Unauthorized") || contains(e, "must be logged in") || contains(e, "x509:"))

@@ -153,7 +153,10 @@ int TestCluster::api_port() const {
 
 fs::path TestCluster::kubeconfig_through(int port) const {
   auto path = run_dir_ / ("kubeconfig-via-" + std::to_string(port));
-  std::ofstream(path) << std::regex_replace(read_file(kubeconfig_), kServerPort, "${1}" + std::to_string(port));
+  std::string text = read_file(kubeconfig_);
+  std::smatch m;
+  if (!std::regex_search(text, m, kServerPort)) throw std::runtime_error("no loopback server in " + kubeconfig_.string());
+  std::ofstream(path) << m.prefix().str() << m[1].str() << port << m.suffix().str();
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   return path;
 }

@@ -148,10 +148,15 @@ class NodeMigrateTest : public ::testing::Test {
                        tables);
   }
   // The tables a PostgreSQL copy has journalled on `target`.
+  // (0 while the journal is being made, or once it is dropped).
   static int tables_journalled(const PgServer& target) {
-    if (target.value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'") != "1") return 0;
-    return std::stoi(
-        target.value("SELECT count(*) FROM journal, regexp_matches(lines, 'circle/table/', 'g')", "decant_state"));
+    try {
+      if (target.value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'") != "1") return 0;
+      return std::stoi(
+          target.value("SELECT count(*) FROM journal, regexp_matches(lines, 'circle/table/', 'g')", "decant_state"));
+    } catch (const std::exception&) {
+      return 0;
+    }
   }
   // migrate with `args` in the background, through `kubeconfig` (default: the cluster's).
   std::unique_ptr<BackgroundDecant> migrate_in_background(const std::vector<std::string>& args, const fs::path& dir,
@@ -359,6 +364,47 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
     EXPECT_FALSE(cluster_->exists(ns, std::string("job/decant-migrate-copy-") + db));
   auto values = json::parse(cluster_->must_helm({"-n", ns, "get", "values", "circleci-server", "--all", "-o", "json"}));
   EXPECT_EQ(values["postgresql"]["internal"], false);
+}
+
+// A copy's pod lost twice (force-deleted, then its replacement evicted through the Eviction
+// API, as a node drain does): one line naming both (exit 16), the application scaled back
+// up, no Job or Secret left.
+TEST_F(NodeMigrateTest, APodLostTwiceIsOneLineAndTheApplicationComesBack) {
+  const std::string ns = "losttwice";
+  install(ns);
+  load_tables(20);
+  PgServer pg_target(pod_network_target());
+  const std::string pg_target_uri = add_migrator(pg_target);
+  auto dir = make_temp_dir("decant-node-losttwice");
+  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--image", kImage, "--image-pull-policy",
+                                "Never", "--allow-single-server", "--state-dir", (dir / "state").string(),
+                                "--wait-timeout", "120", "--jobs", "1"};
+  const std::string job = "decant-migrate-copy-postgresql";
+  auto running_pod = [&] {
+    return cluster_->must_kubectl({"-n", ns, "get", "pods", "--selector=job-name=" + job, "-o",
+                                   "jsonpath={.items[?(@.status.phase==\"Running\")].metadata.name}"});
+  };
+  auto run = migrate_in_background(args, dir / "run");
+  wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 1; }, 300);
+  std::string first = running_pod();
+  ASSERT_FALSE(first.empty()) << run->out() << run->err();
+  cluster_->must_kubectl({"-n", ns, "delete", "pod", first, "--grace-period=0", "--force"});
+  std::string second;
+  wait_while_running(*run, [&] { second = running_pod(); return !second.empty() && second != first; }, 120);
+  ASSERT_FALSE(second.empty()) << run->out() << run->err();
+  auto eviction = json{{"apiVersion", "policy/v1"}, {"kind", "Eviction"},
+                       {"metadata", {{"name", second}, {"namespace", ns}}}}.dump();
+  auto evicted = cluster_->kubectl({"create", "--raw", "/api/v1/namespaces/" + ns + "/pods/" + second + "/eviction",
+                                    "-f", "-"}, eviction);
+  ASSERT_EQ(evicted.exit_code, 0) << evicted.err;
+  int code = run->wait();
+  EXPECT_EQ(code, code_of(ExitCode::cluster_failed)) << run->out() << run->err();
+  EXPECT_NE(run->err().find("the Job " + job + " lost 2 pod(s)"), std::string::npos) << run->err();
+  EXPECT_NE(run->err().find("the application was scaled back up"), std::string::npos) << run->err();
+  EXPECT_FALSE(cluster_->exists(ns, "job/" + job));
+  EXPECT_FALSE(cluster_->exists(ns, "secret/" + job));
+  auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
+  EXPECT_EQ(frontend["spec"]["replicas"], 2);
 }
 
 // The CLI loses the API server in the middle of the copy (the network to the cluster goes): it
