@@ -366,6 +366,41 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
   EXPECT_EQ(values["postgresql"]["internal"], false);
 }
 
+// SIGINT on the CLI stops the copies in the cluster: their Jobs are deleted, decant in the
+// pods cancels and exits, the CLI exits 10 leaving the application down; --resume starts the
+// Jobs of the same run again, which continue from the journals on the targets.
+TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
+  const std::string ns = "sigint";
+  install(ns);
+  const std::string source_digest = load_tables(20);
+  PgServer pg_target(pod_network_target());
+  const std::string pg_target_uri = add_migrator(pg_target);
+  auto dir = make_temp_dir("decant-node-sigint");
+  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--image", kImage, "--image-pull-policy",
+                                "Never", "--allow-single-server", "--chart", cluster_->chart_dir().string(),
+                                "--state-dir", (dir / "state").string(), "--wait-timeout", "120", "--jobs", "1"};
+  auto run = migrate_in_background(args, dir / "run");
+  wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
+  ASSERT_TRUE(run->running()) << "the copy ended before it could be stopped: " << run->out() << run->err();
+  int journalled = tables_journalled(pg_target);
+  auto stopped_at = std::chrono::steady_clock::now();
+  run->kill(SIGINT);
+  EXPECT_EQ(run->wait(), code_of(ExitCode::interrupted)) << run->out() << run->err();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(60)) << "stops within seconds";
+  EXPECT_FALSE(cluster_->exists(ns, "job/decant-migrate-copy-postgresql"));
+  EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-copy-postgresql"));
+  auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
+  EXPECT_EQ(frontend["spec"]["replicas"], 0) << "a stop leaves the application down for --resume";
+  EXPECT_GE(tables_journalled(pg_target), journalled) << "the journal on the target outlives the stopped pod";
+
+  args.push_back("--resume");
+  auto r = cluster_->decant("migrate", args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("postgresql: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resuming the run recorded in the database decant_state"), std::string::npos) << r.out;
+  EXPECT_EQ(pg_target.value(digest_query(20), "circle"), source_digest);
+}
+
 // A copy's pod lost twice (force-deleted, then its replacement evicted through the Eviction
 // API, as a node drain does): one line naming both (exit 16), the application scaled back
 // up, no Job or Secret left.
