@@ -158,6 +158,19 @@ class NodeMigrateTest : public ::testing::Test {
       return 0;
     }
   }
+  // migrate --image's arguments: the namespace, the targets ("--pg-target", URI, ...), a state
+  // directory under `dir`, then `extra`.
+  std::vector<std::string> image_args(const std::string& ns, const std::vector<std::string>& targets,
+                                      const fs::path& dir, const std::vector<std::string>& extra) const {
+    std::vector<std::string> a{"-n", ns};
+    a.insert(a.end(), targets.begin(), targets.end());
+    for (const char* more : {"--image", kImage, "--image-pull-policy", "Never", "--allow-single-server",
+                                    "--wait-timeout", "120", "--state-dir"})
+      a.push_back(more);
+    a.push_back((dir / "state").string());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
   // migrate with `args` in the background, through `kubeconfig` (default: the cluster's).
   std::unique_ptr<BackgroundDecant> migrate_in_background(const std::vector<std::string>& args, const fs::path& dir,
                                                           const std::string& kubeconfig = "") {
@@ -169,6 +182,11 @@ class NodeMigrateTest : public ::testing::Test {
     env.erase("KUBECONFIG");
     fs::create_directories(dir);
     return std::make_unique<BackgroundDecant>(all, dir, env);
+  }
+  // The running pod of the Job `job` ("" while none runs).
+  static std::string running_pod(const std::string& ns, const std::string& job) {
+    return cluster_->must_kubectl({"-n", ns, "get", "pods", "--selector=job-name=" + job, "-o",
+                                   "jsonpath={.items[?(@.status.phase==\"Running\")].metadata.name}"});
   }
   // Waits up to `seconds` while `run` runs until `done`.
   static void wait_while_running(BackgroundDecant& run, const std::function<bool()>& done, int seconds) {
@@ -317,15 +335,9 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
   auto dir = make_temp_dir("decant-node-outlive");
-  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
-                                "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
-                                cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
-                                "--wait-timeout", "120", "--jobs", "2", "--progress-interval", "1"};
+  auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
+                         {"--chart", cluster_->chart_dir().string(), "--jobs", "2", "--progress-interval", "1"});
   auto tables_done = [&] { return tables_journalled(pg_target); };
-  auto pod_of = [&](const std::string& job) {
-    return cluster_->must_kubectl({"-n", ns, "get", "pods", "--selector=job-name=" + job, "-o",
-                                   "jsonpath={.items[?(@.status.phase==\"Running\")].metadata.name}"});
-  };
   const std::string pg_job = "decant-migrate-copy-postgresql";
   std::string first_pod;
   {
@@ -334,7 +346,7 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
     auto wait_until = [&](const std::function<bool()>& done, int seconds) { wait_while_running(run, done, seconds); };
     wait_until([&] { return tables_done() >= 3; }, 300);
     ASSERT_TRUE(run.running()) << "the copy ended before its pod could be deleted: " << run.out() << run.err();
-    first_pod = pod_of(pg_job);
+    first_pod = running_pod(ns, pg_job);
     ASSERT_FALSE(first_pod.empty());
     int done_before = tables_done();
     cluster_->must_kubectl({"-n", ns, "delete", "pod", first_pod, "--grace-period=0", "--force"});
@@ -376,9 +388,7 @@ TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   auto dir = make_temp_dir("decant-node-sigint");
-  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--image", kImage, "--image-pull-policy",
-                                "Never", "--allow-single-server", "--chart", cluster_->chart_dir().string(),
-                                "--state-dir", (dir / "state").string(), "--wait-timeout", "120", "--jobs", "1"};
+  auto args = image_args(ns, {"--pg-target", pg_target_uri}, dir, {"--chart", cluster_->chart_dir().string(), "--jobs", "1"});
   auto run = migrate_in_background(args, dir / "run");
   wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
   ASSERT_TRUE(run->running()) << "the copy ended before it could be stopped: " << run->out() << run->err();
@@ -411,21 +421,15 @@ TEST_F(NodeMigrateTest, APodLostTwiceIsOneLineAndTheApplicationComesBack) {
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   auto dir = make_temp_dir("decant-node-losttwice");
-  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--image", kImage, "--image-pull-policy",
-                                "Never", "--allow-single-server", "--state-dir", (dir / "state").string(),
-                                "--wait-timeout", "120", "--jobs", "1"};
+  auto args = image_args(ns, {"--pg-target", pg_target_uri}, dir, {"--jobs", "1"});
   const std::string job = "decant-migrate-copy-postgresql";
-  auto running_pod = [&] {
-    return cluster_->must_kubectl({"-n", ns, "get", "pods", "--selector=job-name=" + job, "-o",
-                                   "jsonpath={.items[?(@.status.phase==\"Running\")].metadata.name}"});
-  };
   auto run = migrate_in_background(args, dir / "run");
   wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 1; }, 300);
-  std::string first = running_pod();
+  std::string first = running_pod(ns, job);
   ASSERT_FALSE(first.empty()) << run->out() << run->err();
   cluster_->must_kubectl({"-n", ns, "delete", "pod", first, "--grace-period=0", "--force"});
   std::string second;
-  wait_while_running(*run, [&] { second = running_pod(); return !second.empty() && second != first; }, 120);
+  wait_while_running(*run, [&] { second = running_pod(ns, job); return !second.empty() && second != first; }, 120);
   ASSERT_FALSE(second.empty()) << run->out() << run->err();
   auto eviction = json{{"apiVersion", "policy/v1"}, {"kind", "Eviction"},
                        {"metadata", {{"name", second}, {"namespace", ns}}}}.dump();
@@ -454,10 +458,8 @@ TEST_F(NodeMigrateTest, ACliThatLosesTheApiServerLeavesTheCopyRunningAndResumeFo
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
   auto dir = make_temp_dir("decant-node-apilost");
-  std::vector<std::string> args{"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
-                                "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
-                                cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
-                                "--wait-timeout", "120", "--jobs", "2"};
+  auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
+                         {"--chart", cluster_->chart_dir().string(), "--jobs", "2"});
   TcpProxy proxy(cluster_->api_port());
   auto run = migrate_in_background(args, dir / "run", cluster_->kubeconfig_through(proxy.port()).string());
   wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
