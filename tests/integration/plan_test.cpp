@@ -265,6 +265,29 @@ TEST_F(PlanTest, AUserWhoCannotRunJobsIsBlockedOnTheInClusterPathBeforeAnyPod) {
   EXPECT_FALSE(cluster_->exists(kNs, "secret/decant-plan-probe"));
 }
 
+// The other way round: a user who may run Jobs but not port-forward is blocked wherever the plan
+// reads through port-forwards: --data-path local, and no path chosen (plan then reads locally
+// and advises the in-cluster path).
+TEST_F(PlanTest, AUserWhoCannotPortForwardIsBlockedOnlyWhereThePlanReadsLocally) {
+  const std::string user = "jobrunner";
+  cluster_->must_kubectl({"-n", kNs, "create", "serviceaccount", user});
+  cluster_->must_kubectl({"-n", kNs, "create", "role", user, "--verb=get,list,create,delete,patch",
+                          "--resource=secrets,deployments,deployments/scale,statefulsets,services,pods,pods/log,"
+                          "configmaps,jobs"});
+  cluster_->must_kubectl({"-n", kNs, "create", "rolebinding", user, "--role=" + user,
+                          "--serviceaccount=" + std::string(kNs) + ":" + user});
+  auto kubeconfig = cluster_->service_account_kubeconfig(kNs, user);
+  PgServer target_pg(supported_target());
+  for (const std::vector<std::string>& path : {std::vector<std::string>{"--data-path", "local"}, std::vector<std::string>{}}) {
+    std::vector<std::string> args{"--pg-target", target_pg.conninfo(), "--allow-single-server"};
+    args.insert(args.end(), path.begin(), path.end());
+    auto r = plan(args, kubeconfig.string());
+    EXPECT_EQ(r.exit_code, code_of(ExitCode::privileges)) << r.out << r.err;
+    EXPECT_NE(r.out.find("cannot create pods/portforward in the namespace " + std::string(kNs)), std::string::npos)
+        << r.out;
+  }
+}
+
 // A namespace whose quota refuses the probe's pod: one line naming the refusal, before any
 // downtime, and nothing of the probe left behind.
 TEST_F(PlanTest, AQuotaThatRefusesThePodIsOneLineAndLeavesNothing) {
