@@ -23,6 +23,8 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kWorkDir = "/var/lib/decant";  // HOME and --state-dir: the pod's emptyDir
 
 constexpr const char* kRunLabel = "decant.io/run";
+constexpr const char* kLostHint =
+    "see why (kubectl describe node; kubectl get events), give the node room, then run again";
 // How long the API server may stay unreachable before wait() gives up on it.
 constexpr auto kApiPatience = std::chrono::seconds(60);
 
@@ -47,6 +49,12 @@ bool hopeless(const std::string& reason) {
 struct Follower {
   std::unique_ptr<BackgroundProcess> kubectl;
   std::string last_time;  // of the last line relayed, RFC 3339 with 9 fraction digits
+  int at_last_time = 0;   // lines relayed with that time (a runtime may stamp several alike)
+  // While a stream followed again replays what was relayed: skip up to that time, and
+  // `replay_skip` lines of that very time. Lines are never filtered otherwise (two streams,
+  // stdout and stderr, may be stamped out of order).
+  std::string replay_until;
+  int replay_skip = 0;
   bool done = false;
 };
 
@@ -116,8 +124,18 @@ ordered_json job_manifest(const JobSpec& spec, const std::string& ns) {
                       {"securityContext", restricted_pod_security(kDecantUid)},
                       {"containers", containers},
                       {"volumes", ordered_json::array({{{"name", "work"}, {"emptyDir", ordered_json::object()}}})}};
-  // A named run's copies resume in the next pod: one lost pod is replaced.
+  // A named run's copies resume in the next pod: one lost pod is replaced. A container that
+  // ended with one of decant's exit codes (but 10, a stop) fails the Job at once: a copy that
+  // did not verify is not run again. With a pod failure policy the next pod starts only once
+  // the lost one has ended, so two pods never write to a target at once.
+  ordered_json decant_codes = ordered_json::array();
+  for (int code = 1; code < 64; ++code)
+    if (code != static_cast<int>(ExitCode::interrupted)) decant_codes.push_back(code);
   ordered_json job_spec = {{"backoffLimit", spec.run.empty() ? 0 : 1},
+                           {"podFailurePolicy",
+                            {{"rules", ordered_json::array({{{"action", "FailJob"},
+                                                             {"onExitCodes",
+                                                              {{"operator", "In"}, {"values", decant_codes}}}}})}}},
                            {"template", {{"metadata", {{"labels", labels(spec)}}}, {"spec", pod}}}};
   return {{"apiVersion", "batch/v1"},
           {"kind", "Job"},
@@ -178,12 +196,20 @@ void DecantJob::remove() noexcept {
   }
 }
 
-// The Job's pods; null while the API server does not answer, for up to kApiPatience.
-json DecantJob::pods_of_job(Clock::time_point& unreachable_since) const {
+// The Job and its pods ({"job": ..., "pods": ...}); null while the API server does not answer,
+// for up to kApiPatience.
+json DecantJob::job_and_pods(Clock::time_point& unreachable_since) const {
   try {
-    auto pods = cluster_.kubectl_json({"get", "pods", "--selector=job-name=" + spec_.name});
+    json now = {{"pods", cluster_.kubectl_json({"get", "pods", "--selector=job-name=" + spec_.name})}};
+    try {
+      now["job"] = cluster_.kubectl_json({"get", "job", spec_.name});
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::cluster_mismatch) throw;
+      throw Error(ExitCode::cluster_failed, fmt::format("the Job {} was deleted while it ran", spec_.name),
+                  "see who deleted it (kubectl get events), then run again");
+    }
     unreachable_since = {};
-    return pods;
+    return now;
   } catch (const Error& e) {
     if (e.code() != ExitCode::unreachable) throw;
     if (unreachable_since == Clock::time_point{}) {
@@ -211,8 +237,12 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
         [&](std::string_view line) {
           // "<time> <text>": a line already relayed (a stream followed again) is skipped.
           auto [time, text] = split_timestamp(line);
+          if (!f.replay_until.empty() && !time.empty()) {
+            if (time < f.replay_until || (time == f.replay_until && f.replay_skip-- > 0)) return false;
+            f.replay_until.clear();
+          }
           if (!time.empty()) {
-            if (!f.last_time.empty() && time <= f.last_time) return false;
+            f.at_last_time = time == f.last_time ? f.at_last_time + 1 : 1;
             f.last_time = time;
           }
           sink(name, std::string(text));
@@ -222,7 +252,11 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
   };
   auto follow = [&](const std::string& name, Follower& f) {
     std::vector<std::string> args{"logs", "--follow", "--timestamps", "pod/" + following, "--container=" + name};
-    if (!f.last_time.empty()) args.push_back("--since-time=" + f.last_time);
+    if (!f.last_time.empty()) {
+      args.push_back("--since-time=" + f.last_time);
+      f.replay_until = f.last_time;
+      f.replay_skip = f.at_last_time;
+    }
     f.kubectl = std::make_unique<BackgroundProcess>(ProcessSpec(cluster_.kubectl_argv(args)));
   };
   for (;;) {
@@ -231,11 +265,24 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
       throw Error(ExitCode::cluster_failed,
                   fmt::format("the Job {} did not finish within {} s", spec_.name, timeout.count()),
                   "see kubectl -n " + cluster_.ns() + " describe job " + spec_.name);
-    json pods = pods_of_job(unreachable_since);
-    if (pods.is_null()) {
+    json now = job_and_pods(unreachable_since);
+    if (now.is_null()) {
       std::this_thread::sleep_for(std::chrono::seconds(2));
       continue;
     }
+    const json& pods = now["pods"];
+    // The Job failed but for a container's exit code (read from its pod below): its pods
+    // were lost more often than it may replace them, or its deadline passed.
+    for (const auto& c : now["job"].value("status", json::object()).value("conditions", json::array()))
+      if (c.value("type", "") == "Failed" && c.value("status", "") == "True" &&
+          c.value("reason", "") != "PodFailurePolicy") {
+        std::string all;
+        for (const auto& [name, reason] : lost) all += "; " + name + " " + reason;
+        throw Error(ExitCode::cluster_failed,
+                    fmt::format("the Job {} failed: {} {}{}", spec_.name, c.value("reason", ""), c.value("message", ""),
+                                all),
+                    kLostHint);
+      }
     // The newest pod not lost: the Job controller's replacement of a lost one.
     const json* pod = nullptr;
     for (const auto& p : pods.at("items")) {
@@ -259,10 +306,7 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
           std::string all;
           for (const auto& [name, reason] : lost) all += (all.empty() ? "" : "; ") + name + " " + reason;
           throw Error(ExitCode::cluster_failed,
-                      fmt::format("the Job {} lost {} pod(s): {}", spec_.name, lost.size(), all),
-                      losses_allowed ? "give the node room (kubectl describe node), then run again with --resume: "
-                                       "the copies continue from their journals on the targets"
-                                     : "give the node room (kubectl describe node), then run again");
+                      fmt::format("the Job {} lost {} pod(s): {}", spec_.name, lost.size(), all), kLostHint);
         }
         if (losses_allowed) log::warn("the pod {} of the Job {} was lost ({}); its next pod resumes the copies", following, spec_.name, why);
         following.clear();

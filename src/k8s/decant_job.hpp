@@ -70,7 +70,7 @@ class DecantJob {
 
  private:
   void remove() noexcept;
-  nlohmann::json pods_of_job(std::chrono::steady_clock::time_point& unreachable_since) const;
+  nlohmann::json job_and_pods(std::chrono::steady_clock::time_point& unreachable_since) const;
   const Cluster& cluster_;
   JobSpec spec_;
   bool attached_ = false;

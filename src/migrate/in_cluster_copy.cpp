@@ -125,6 +125,18 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
 
 }  // namespace
 
+void stop_copies_in_cluster(const k8s::Cluster& cluster) {
+  const std::string selector = "--selector=app.kubernetes.io/component=migrate-copy,app.kubernetes.io/managed-by=decant";
+  try {
+    cluster.kubectl({"delete", "jobs", selector, "--ignore-not-found", "--cascade=foreground", "--wait=true",
+                     "--timeout=90s"});
+    cluster.kubectl({"delete", "secrets", selector, "--ignore-not-found"});
+  } catch (const Error& e) {
+    // A user who may not touch Jobs never ran copies in the cluster.
+    if (e.code() != ExitCode::privileges) throw;
+  }
+}
+
 std::string copy_job_name(const std::string& container) { return std::string(kCopyJobPrefix) + container; }
 
 void copy_in_cluster(const InClusterCopy& c) {

@@ -49,6 +49,10 @@ JobsShare share_jobs(int jobs, double pg_share);
 // code), the cluster's, or CopyGoesOnInCluster.
 void copy_in_cluster(const InClusterCopy& copy);
 
+// Deletes the copies' Jobs (and their pods and Secrets) that a migration of this namespace left
+// running (its CLI lost the API server): what --rollback does first.
+void stop_copies_in_cluster(const k8s::Cluster& cluster);
+
 // What a pod of decant's image needs to reach the databases the options move: the sources by
 // their Services (with the release's credentials) and the targets, as the variables of the
 // Job's Secret (kPgSourceVariable, ...), read in the pod with `env:NAME`.

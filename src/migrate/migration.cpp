@@ -463,6 +463,7 @@ int Migration::rollback() {
                    std::to_string(o_.wait_seconds) + "s"},
                   std::chrono::seconds(o_.wait_seconds + 60));
   }
+  stop_copies_in_cluster(cluster_);  // copies a lost CLI left running write no more
   application_.scale_back(record_.replicas);
   application_.wait_ready(record_.replicas);
   cluster_.kubectl({"delete", "secret", o_.secret_name, "--ignore-not-found"});

@@ -2,6 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <string_view>
+
+#include "common/error.hpp"
+
 namespace decant::mongo {
 namespace {
 
@@ -23,7 +27,8 @@ class TargetJournal final : public engine::JournalStore {
       if (bson_iter_init_find(&it, doc.get(), "lines") && BSON_ITER_HOLDS_UTF8(&it)) {
         uint32_t size = 0;
         const char* lines = bson_iter_utf8(&it, &size);
-        text = text.value_or("") + std::string(lines, size);
+        if (!text) text.emplace();
+        text->append(lines, size);
       }
       if (bson_iter_init_find(&it, doc.get(), "_id") && BSON_ITER_HOLDS_INT64(&it))
         next_ = std::max(next_, bson_iter_int64(&it) + 1);
@@ -51,16 +56,32 @@ class TargetJournal final : public engine::JournalStore {
     ++next_;
   }
 
-  void remove() override { drop(); }
+  void remove() override {
+    drop();
+    // MongoDB drops a database with its last collection, FerretDB does not; a login without
+    // dropDatabase (readWrite) leaves that empty database.
+    try {
+      auto client = pool_.acquire();
+      run_command(client.get(), kStateDatabase, Bson::from_json(R"({"dropDatabase": 1})"), pool_.where());
+    } catch (const Error&) {
+    }
+  }
 
   std::string where() const override {
     return fmt::format("the database {} of the target {}", kStateDatabase, display_);
   }
 
  private:
+  // The collection, not the database: readWrite allows it (dropDatabase needs dbAdmin), and
+  // the database goes with its last collection.
   void drop() {
     auto client = pool_.acquire();
-    run_command(client.get(), kStateDatabase, Bson::from_json(R"({"dropDatabase": 1})"), pool_.where());
+    CollectionPtr coll(mongoc_client_get_collection(client.get(), kStateDatabase, kCollection));
+    bson_error_t error;
+    constexpr uint32_t kNamespaceNotFound = 26;  // no journal: nothing to drop
+    if (!mongoc_collection_drop(coll.get(), &error) && error.code != kNamespaceNotFound &&
+        std::string_view(error.message).find("ns not found") == std::string_view::npos)
+      fail(error, pool_.where(), "removing the resume journal");
   }
 
   ClientPool pool_;

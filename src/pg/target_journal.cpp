@@ -1,5 +1,7 @@
 #include "pg/target_journal.hpp"
 
+#include "common/error.hpp"
+#include "common/log.hpp"
 #include "pg/connection.hpp"
 
 namespace decant::pg {
@@ -19,9 +21,14 @@ class TargetJournal final : public engine::JournalStore {
   void replace(const std::string& text) override {
     open(true);
     conn_.exec("BEGIN");
-    conn_.exec("DELETE FROM journal");
-    conn_.exec_params("INSERT INTO journal (lines) VALUES ($1)", {text});
-    conn_.exec("COMMIT");
+    try {
+      conn_.exec("DELETE FROM journal");
+      conn_.exec_params("INSERT INTO journal (lines) VALUES ($1)", {text});
+      conn_.exec("COMMIT");
+    } catch (...) {
+      conn_ = Connection();  // its transaction ends with it
+      throw;
+    }
   }
 
   void append(const std::string& lines) override {
@@ -29,10 +36,18 @@ class TargetJournal final : public engine::JournalStore {
     conn_.exec_params("INSERT INTO journal (lines) VALUES ($1)", {lines});
   }
 
+  // After a verified copy: a journal that cannot be dropped (a session still on it) is
+  // said, not a failure of the copy.
   void remove() override {
     conn_ = Connection();
-    auto admin = Connection::open(target_, target_.maintenance_db());
-    admin.exec(std::string("DROP DATABASE IF EXISTS ") + kStateDatabase);
+    try {
+      auto admin = Connection::open(target_, target_.maintenance_db());
+      admin.exec(std::string("DROP DATABASE IF EXISTS ") + kStateDatabase);
+    } catch (const Error& e) {
+      log::warn("could not drop the database {} (the finished copy's journal) on the target: {}; drop it when no "
+                "session uses it",
+                kStateDatabase, e.what());
+    }
   }
 
   std::string where() const override {
@@ -48,7 +63,10 @@ class TargetJournal final : public engine::JournalStore {
       auto admin = Connection::open(target_, target_.maintenance_db());
       bool exists = admin.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {kStateDatabase}).rows() > 0;
       if (!exists && !create) return false;
-      if (!exists) admin.exec(std::string("CREATE DATABASE ") + kStateDatabase + " TEMPLATE template0");
+      // UTF-8 whatever the server's default: the journal names tables as the source spells them.
+      if (!exists)
+        admin.exec(std::string("CREATE DATABASE ") + kStateDatabase +
+                   " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
     }
     conn_ = Connection::open(target_, kStateDatabase);
     conn_.exec("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0");
