@@ -223,7 +223,8 @@ json DecantJob::job_and_pods(Clock::time_point& unreachable_since) const {
   }
 }
 
-std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::seconds timeout) {
+std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::seconds timeout,
+                                           const std::atomic<bool>* give_up) {
   auto deadline = Clock::now() + timeout;
   auto no_pod_since = Clock::now();
   Clock::time_point unreachable_since{};
@@ -261,6 +262,8 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
   };
   for (;;) {
     throw_if_interrupted();
+    if (give_up && *give_up)
+      throw Error(ExitCode::interrupted, fmt::format("the Job {} was stopped", spec_.name), "");
     if (Clock::now() > deadline)
       throw Error(ExitCode::cluster_failed,
                   fmt::format("the Job {} did not finish within {} s", spec_.name, timeout.count()),

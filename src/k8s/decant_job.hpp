@@ -17,6 +17,7 @@
 //   copies resume from their journals on the targets), and wait() follows it. A second
 //   loss fails the run. A Job of the same run found in the namespace is attached to, not
 //   started again: a rerun follows the copy its lost CLI had started.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -61,8 +62,10 @@ class DecantJob {
   // each container's exit code. Throws Error(cluster_failed) when the pod cannot start
   // (an image that cannot be pulled, a pod evicted) or `timeout` passes, and
   // Error(interrupted) when the run is stopped.
-  // Error(unreachable) when the API server stays unreachable for a minute.
-  std::map<std::string, int> wait(const LineSink& sink, std::chrono::seconds timeout);
+  // Error(unreachable) when the API server stays unreachable for a minute. `give_up`, when
+  // set (another Job of the run failed), ends the wait with Error(interrupted).
+  std::map<std::string, int> wait(const LineSink& sink, std::chrono::seconds timeout,
+                                  const std::atomic<bool>* give_up = nullptr);
 
   bool attached() const { return attached_; }  // to a Job an earlier process had started
   // Leaves the Job and its Secret in the cluster when this object goes.

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <map>
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <thread>
@@ -154,8 +156,12 @@ void copy_in_cluster(const InClusterCopy& c) {
             copies.size() > 1 ? " at once" : "");
   // Each Job waited for on its own thread; each line as the container said it, named by its
   // container (blank lines stay blank).
+  // A copy that fails stops the other: the run has failed, and the application comes back
+  // sooner. An unreachable API server stops nothing (the copies go on in the cluster).
   std::vector<std::exception_ptr> errors(copies.size());
   std::vector<int> codes(copies.size(), -1);
+  std::atomic<bool> failed{false};
+  std::atomic<int> first_failed{-1};
   {
     std::vector<std::jthread> waiters;
     for (size_t i = 0; i < copies.size(); ++i)
@@ -167,11 +173,18 @@ void copy_in_cluster(const InClusterCopy& c) {
                                fmt::print("{}\n", line.empty() ? line : container + ": " + line);
                                std::fflush(stdout);
                              },
-                             c.timeout)
+                             c.timeout, &failed)
                          .at(copies[i].container);
+          if (codes[i] == 0) return;
+        } catch (const Error& e) {
+          errors[i] = std::current_exception();
+          if (e.code() == ExitCode::unreachable || e.code() == ExitCode::interrupted) return;
         } catch (...) {
           errors[i] = std::current_exception();
         }
+        int none = -1;
+        first_failed.compare_exchange_strong(none, static_cast<int>(i));
+        failed = true;
       });
   }
   std::fflush(stdout);
@@ -190,8 +203,12 @@ void copy_in_cluster(const InClusterCopy& c) {
     } catch (...) {
     }
   }
-  // The first failure in the copies' order (PostgreSQL's before MongoDB's) is the run's.
-  for (size_t i = 0; i < copies.size(); ++i) {
+  // The failure that stopped the other copy is the run's; else the first in the copies' order
+  // (PostgreSQL's before MongoDB's).
+  std::vector<size_t> order(copies.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  if (int first = first_failed; first > 0) std::rotate(order.begin(), order.begin() + first, order.begin() + first + 1);
+  for (size_t i : order) {
     if (errors[i]) std::rethrow_exception(errors[i]);
     if (codes[i] == 0) continue;
     throw Error(codes[i] > 0 && codes[i] < 64 ? static_cast<ExitCode>(codes[i]) : ExitCode::copy_failed,
