@@ -117,6 +117,17 @@ void ResumeState::remove() {
   fs::remove(dir_, ec);  // only if now empty
 }
 
+void ResumeState::complete() {
+  std::lock_guard lock(mutex_);
+  store_->replace(nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n" +
+                  step_line(kCompleteStep, true));
+  steps_.clear();
+  steps_[kCompleteStep] = true;
+  std::error_code ec;
+  for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
+  fs::remove(dir_, ec);  // only if now empty
+}
+
 fs::path ResumeState::own_file(const std::string& name) {
   std::lock_guard lock(mutex_);
   // The journal may be elsewhere (on the target): the directory is made for its files.

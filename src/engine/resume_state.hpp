@@ -41,6 +41,11 @@ class ResumeState {
   void load();          // throws Error(nothing_to_resume) when absent or for another copy
   void reset();         // forget everything and start a new state
   void remove();        // the copy is complete: removes the state and the files from own_file()
+  // The copy of a named run (--resume-run) is complete: the journal keeps only that, so that
+  // the same run started again (a Job's pod its CLI never saw end) knows; own files go.
+  void complete();
+  bool completed() const { return done(kCompleteStep); }
+  static constexpr const char* kCompleteStep = "complete";
   // A path for a working file (a schema dump) that remove() deletes with the state.
   std::filesystem::path own_file(const std::string& name);
 

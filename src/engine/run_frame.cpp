@@ -41,6 +41,10 @@ RunFrame::RunFrame(const RunSettings& settings, Endpoints endpoints)
   state_ = std::make_unique<ResumeState>(dir, endpoints_.target_journal(), identity, settings_.resume_options);
 }
 
+bool RunFrame::already_complete() {
+  return settings_.run.resume_run && resuming() && state().completed();
+}
+
 bool RunFrame::resuming() const {
   if (settings_.run.resume) return true;
   if (!state_ || !settings_.run.resume_run) return false;
@@ -87,7 +91,10 @@ void RunFrame::run_tasks(const std::string& phase, const std::function<void(Task
 
 int RunFrame::conclude(const std::string& done, const std::string& again_hint) {
   engine::conclude(report_, seconds(), done, again_hint);
-  if (state_) state_->remove();
+  if (state_ && settings_.run.resume_run)
+    state_->complete();
+  else if (state_)
+    state_->remove();
   return 0;
 }
 
@@ -140,6 +147,11 @@ int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& 
   return with_report(settings.run.report_path, report, [&] {
     frame = std::make_unique<RunFrame>(settings, open());
     report = &frame->report();
+    if (frame->already_complete()) {
+      log::info("the run {} is recorded complete and verified in {}; nothing to do", *settings.run.resume_run,
+                frame->state().where());
+      return 0;
+    }
     return body(*frame);
   });
 }

@@ -10,7 +10,8 @@
 //   work      run_tasks() runs the items on --jobs workers with live progress; every item
 //             goes through the ItemLifecycle, which records it in the state and the report;
 //   conclude  the summary, the verdict (exit 8 naming the first difference), the state
-//             removed once everything verified.
+//             removed once everything verified (a named run's keeps that it completed:
+//             the same run started again ends at once).
 // The report (--report) is written for every outcome, from the signal watcher too when a
 // stop outlasts its grace period; one that fails before its endpoints are known says so.
 #include <algorithm>
@@ -69,6 +70,8 @@ class RunFrame {
   void limit_jobs(int most) { jobs_ = std::max(1, std::min(jobs_, most)); }
   // With --resume; with --resume-run, when the state holds that run.
   bool resuming() const;
+  // --resume-run of a run whose state says it completed (and verified) before.
+  bool already_complete();
   const Endpoints& endpoints() const { return endpoints_; }
   double seconds() const { return seconds_since(started_); }
 

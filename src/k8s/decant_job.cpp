@@ -295,6 +295,11 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
         pod = &p;
     }
     if (pod && pod->at("metadata").at("name").get<std::string>() != following) {
+      // The pod followed is gone before it was seen lost (a forced deletion between two looks).
+      if (!following.empty() && !lost.contains(following)) {
+        lost[following] = "gone";
+        for (const auto& c : spec_.containers) sink(c.name, fmt::format("(the pod {} was lost: gone)", following));
+      }
       following = pod->at("metadata").at("name").get<std::string>();
       followers.clear();
       codes.clear();
