@@ -105,24 +105,29 @@ void ResumeState::load() {
 void ResumeState::reset() {
   std::lock_guard lock(mutex_);
   steps_.clear();
-  store_->replace(nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n");
+  store_->replace(header_line());
 }
 
 void ResumeState::remove() {
   std::lock_guard lock(mutex_);
   store_->remove();
-  // Only what decant wrote: --state-dir may name a directory that holds other files.
-  std::error_code ec;
-  for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
-  fs::remove(dir_, ec);  // only if now empty
+  remove_own_files_locked();
 }
 
 void ResumeState::complete() {
   std::lock_guard lock(mutex_);
-  store_->replace(nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n" +
-                  step_line(kCompleteStep, true));
+  store_->replace(header_line() + step_line(kCompleteStep, true));
   steps_.clear();
   steps_[kCompleteStep] = true;
+  remove_own_files_locked();
+}
+
+std::string ResumeState::header_line() const {
+  return nlohmann::json{{"identity", identity_}, {"version", kJournalVersion}}.dump() + "\n";
+}
+
+// Only what decant wrote: --state-dir may name a directory that holds other files.
+void ResumeState::remove_own_files_locked() {
   std::error_code ec;
   for (const auto& name : owned_files_) fs::remove(dir_ / name, ec);
   fs::remove(dir_, ec);  // only if now empty

@@ -60,6 +60,8 @@ class ResumeState {
 
  private:
   void append_locked(const std::string& lines);
+  std::string header_line() const;  // the journal's first line: which run it belongs to
+  void remove_own_files_locked();
 
   std::filesystem::path dir_;
   std::string identity_;
