@@ -97,8 +97,9 @@ inline void add_run_options(CLI::App* cmd, engine::RunOptions& run, const std::s
 // Kubernetes Job runs, whose pod's disk does not outlive it.
 inline void add_state_on_target(CLI::App* cmd, engine::RunOptions& run) {
   auto* on_target = cmd->add_flag("--state-on-target", run.state_on_target,
-                                  "Keep the resume state on the target server (a database decant_state, dropped once the "
-                                  "copy verified) rather than in --state-dir: it outlives this machine or pod");
+                                  "Keep the resume state on the target server (a database decant_state: dropped once the "
+                                  "copy verified, or with --resume-run one line saying so) rather than in --state-dir: it "
+                                  "outlives this machine or pod");
   on_target->excludes(cmd->get_option("--state-dir"));
   cmd->add_option("--resume-run", run.resume_run,
                   "Resume the run named so when the state holds it, else start it anew under that name: for a copy "

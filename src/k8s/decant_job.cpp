@@ -151,7 +151,6 @@ DecantJob::DecantJob(const Cluster& cluster, JobSpec spec) : cluster_(cluster), 
     auto jobs = cluster_.kubectl_json({"get", "jobs", "--selector=" + std::string(kRunLabel) + "=" + spec_.run});
     for (const auto& job : jobs.value("items", json::array()))
       if (job.at("metadata").value("name", "") == spec_.name && !job.at("metadata").contains("deletionTimestamp")) {
-        attached_ = true;
         log::info("following the Job {} of this run, which an earlier decant started", spec_.name);
         return;
       }
@@ -233,6 +232,15 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
   std::map<std::string, Follower> followers;
   std::map<std::string, int> codes;
   size_t losses_allowed = spec_.run.empty() ? 0 : 1;
+  auto mark_lost = [&](const std::string& pod, const std::string& why) {
+    lost[pod] = why;
+    for (const auto& c : spec_.containers) sink(c.name, fmt::format("(the pod {} was lost: {})", pod, why));
+  };
+  auto lost_list = [&] {
+    std::string all;
+    for (const auto& [name, reason] : lost) all += (all.empty() ? "" : "; ") + name + " " + reason;
+    return all;
+  };
   auto relay = [&](const std::string& name, Follower& f, std::chrono::milliseconds wait) {
     f.kubectl->wait_for_line(
         [&](std::string_view line) {
@@ -279,11 +287,9 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
     for (const auto& c : now["job"].value("status", json::object()).value("conditions", json::array()))
       if (c.value("type", "") == "Failed" && c.value("status", "") == "True" &&
           c.value("reason", "") != "PodFailurePolicy") {
-        std::string all;
-        for (const auto& [name, reason] : lost) all += "; " + name + " " + reason;
         throw Error(ExitCode::cluster_failed,
                     fmt::format("the Job {} failed: {} {}{}", spec_.name, c.value("reason", ""), c.value("message", ""),
-                                all),
+                                lost.empty() ? "" : "; " + lost_list()),
                     kLostHint);
       }
     // The newest pod not lost: the Job controller's replacement of a lost one.
@@ -296,26 +302,19 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
     }
     if (pod && pod->at("metadata").at("name").get<std::string>() != following) {
       // The pod followed is gone before it was seen lost (a forced deletion between two looks).
-      if (!following.empty() && !lost.contains(following)) {
-        lost[following] = "gone";
-        for (const auto& c : spec_.containers) sink(c.name, fmt::format("(the pod {} was lost: gone)", following));
-      }
+      if (!following.empty() && !lost.contains(following)) mark_lost(following, "gone");
       following = pod->at("metadata").at("name").get<std::string>();
       followers.clear();
       codes.clear();
     }
     if (pod) {
       if (std::string why = pod_lost(*pod); !why.empty()) {
-        lost[following] = why;
-        for (const auto& c : spec_.containers) sink(c.name, fmt::format("(the pod {} was lost: {})", following, why));
+        mark_lost(following, why);
         followers.clear();
         codes.clear();
-        if (lost.size() > losses_allowed) {
-          std::string all;
-          for (const auto& [name, reason] : lost) all += (all.empty() ? "" : "; ") + name + " " + reason;
+        if (lost.size() > losses_allowed)
           throw Error(ExitCode::cluster_failed,
-                      fmt::format("the Job {} lost {} pod(s): {}", spec_.name, lost.size(), all), kLostHint);
-        }
+                      fmt::format("the Job {} lost {} pod(s): {}", spec_.name, lost.size(), lost_list()), kLostHint);
         if (losses_allowed) log::warn("the pod {} of the Job {} was lost ({}); its next pod resumes the copies", following, spec_.name, why);
         following.clear();
         no_pod_since = Clock::now();

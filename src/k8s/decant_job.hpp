@@ -67,7 +67,6 @@ class DecantJob {
   std::map<std::string, int> wait(const LineSink& sink, std::chrono::seconds timeout,
                                   const std::atomic<bool>* give_up = nullptr);
 
-  bool attached() const { return attached_; }  // to a Job an earlier process had started
   // Leaves the Job and its Secret in the cluster when this object goes.
   void detach() { detached_ = true; }
 
@@ -76,7 +75,6 @@ class DecantJob {
   nlohmann::json job_and_pods(std::chrono::steady_clock::time_point& unreachable_since) const;
   const Cluster& cluster_;
   JobSpec spec_;
-  bool attached_ = false;
   bool detached_ = false;
 };
 

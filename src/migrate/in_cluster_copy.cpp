@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <numeric>
 #include <cmath>
 #include <map>
 #include <atomic>
@@ -161,7 +160,7 @@ void copy_in_cluster(const InClusterCopy& c) {
   std::vector<std::exception_ptr> errors(copies.size());
   std::vector<int> codes(copies.size(), -1);
   std::atomic<bool> failed{false};
-  std::atomic<int> first_failed{-1};
+  std::atomic<int> first_failed{-1}, api_lost{-1};
   {
     std::vector<std::jthread> waiters;
     for (size_t i = 0; i < copies.size(); ++i)
@@ -178,6 +177,7 @@ void copy_in_cluster(const InClusterCopy& c) {
           if (codes[i] == 0) return;
         } catch (const Error& e) {
           errors[i] = std::current_exception();
+          if (e.code() == ExitCode::unreachable) api_lost = static_cast<int>(i);
           if (e.code() == ExitCode::unreachable || e.code() == ExitCode::interrupted) return;
         } catch (...) {
           errors[i] = std::current_exception();
@@ -188,33 +188,30 @@ void copy_in_cluster(const InClusterCopy& c) {
       });
   }
   std::fflush(stdout);
+  // The failure of copy `i`, if any, thrown.
+  auto throw_failure = [&](size_t i) {
+    if (errors[i]) std::rethrow_exception(errors[i]);
+    if (codes[i] == 0) return;
+    throw Error(codes[i] > 0 && codes[i] < 64 ? static_cast<ExitCode>(codes[i]) : ExitCode::copy_failed,
+                fmt::format("the {} copy in the cluster ended with exit code {}", copies[i].label, codes[i]),
+                "see its lines above (prefixed " + copies[i].container + ":)");
+  };
   // The API server lost: the copies go on without this process.
-  for (auto& error : errors) {
-    if (!error) continue;
+  if (int i = api_lost; i >= 0) {
+    for (auto& job : jobs) job->detach();
     try {
-      std::rethrow_exception(error);
+      throw_failure(static_cast<size_t>(i));
     } catch (const Error& e) {
-      if (e.code() != ExitCode::unreachable) continue;
-      for (auto& job : jobs) job->detach();
       throw CopyGoesOnInCluster(ExitCode::unreachable,
                                 std::string(e.what()) + "; the copies go on in the cluster, the application stays down",
                                 "once the API server answers, run decant migrate --resume (same options): it follows "
                                 "the Jobs of this run");
-    } catch (...) {
     }
   }
   // The failure that stopped the other copy is the run's; else the first in the copies' order
   // (PostgreSQL's before MongoDB's).
-  std::vector<size_t> order(copies.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  if (int first = first_failed; first > 0) std::rotate(order.begin(), order.begin() + first, order.begin() + first + 1);
-  for (size_t i : order) {
-    if (errors[i]) std::rethrow_exception(errors[i]);
-    if (codes[i] == 0) continue;
-    throw Error(codes[i] > 0 && codes[i] < 64 ? static_cast<ExitCode>(codes[i]) : ExitCode::copy_failed,
-                fmt::format("the {} copy in the cluster ended with exit code {}", copies[i].label, codes[i]),
-                "see its lines above (prefixed " + copies[i].container + ":)");
-  }
+  if (int i = first_failed; i >= 0) throw_failure(static_cast<size_t>(i));
+  for (size_t i = 0; i < copies.size(); ++i) throw_failure(i);
 }
 
 }  // namespace decant::migrate
