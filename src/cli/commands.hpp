@@ -93,8 +93,9 @@ inline void add_run_options(CLI::App* cmd, engine::RunOptions& run, const std::s
   cmd->add_option("--state-dir", run.state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/" + kind + "-<id>");
 }
-// Adds --state-on-target and --resume-run (after add_run_options): for a copy that a
-// Kubernetes Job runs, whose pod's disk does not outlive it.
+// Adds --state-on-target, --resume-run and --report-lines (after add_run_options): for a copy
+// that a Kubernetes Job runs, whose pod's disk does not outlive it and whose log is its only
+// way back to the CLI.
 inline void add_state_on_target(CLI::App* cmd, engine::RunOptions& run) {
   auto* on_target = cmd->add_flag("--state-on-target", run.state_on_target,
                                   "Keep the resume state on the target server (a database decant_state: dropped once the "
@@ -105,6 +106,9 @@ inline void add_state_on_target(CLI::App* cmd, engine::RunOptions& run) {
                   "Resume the run named so when the state holds it, else start it anew under that name: for a copy "
                   "that its own replacement repeats with the same arguments (a Kubernetes Job's next pod)")
       ->excludes(cmd->get_option("--resume"));
+  cmd->add_flag("--report-lines", run.report_lines,
+                "Also write the JSON report to standard output, as lines 'decant-report I/N ...' that decant migrate "
+                "puts together from a Job's log");
 }
 // Adds --extension-update NAME (repeatable): extensions created at the target's default
 // version rather than the source's.

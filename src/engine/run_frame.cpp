@@ -1,9 +1,11 @@
 #include "engine/run_frame.hpp"
 
 #include <atomic>
+#include <cstdio>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "engine/report_lines.hpp"
 #include "io/files.hpp"
 #include "process/signals.hpp"
 
@@ -102,10 +104,16 @@ namespace {
 
 // Runs `body` and writes the report `report` points at to `path` (when given), whether the
 // body succeeds or throws; the body's error wins over a report that cannot be written.
-int with_report(const std::optional<std::string>& path, const std::atomic<const Report*>& report,
-                const std::function<int()>& body) {
-  auto write = [&path, &report](int code, const std::string& error) {
-    if (path) replace_file(*path, report.load()->to_json(code, error).dump(2) + "\n", "check the path and free disk space");
+int with_report(const RunOptions& run, const std::atomic<const Report*>& report, const std::function<int()>& body) {
+  auto write = [&run, &report](int code, const std::string& error) {
+    if (!run.report_path && !run.report_lines && !run.on_report) return;
+    nlohmann::json json = report.load()->to_json(code, error);
+    if (run.on_report) run.on_report(json);
+    if (run.report_lines) {
+      for (const auto& line : report_lines(json)) std::fputs((line + "\n").c_str(), stdout);
+      std::fflush(stdout);
+    }
+    if (run.report_path) replace_file(*run.report_path, json.dump(2) + "\n", "check the path and free disk space");
   };
   // A stop that outlasts its grace period ends the process from the signal watcher: the
   // report still says what was done.
@@ -144,7 +152,7 @@ int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& 
   Report early(settings.command, "", "");
   std::atomic<const Report*> report{&early};
   std::unique_ptr<RunFrame> frame;
-  return with_report(settings.run.report_path, report, [&] {
+  return with_report(settings.run, report, [&] {
     frame = std::make_unique<RunFrame>(settings, open());
     report = &frame->report();
     if (frame->already_complete()) {

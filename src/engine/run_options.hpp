@@ -2,8 +2,11 @@
 // The options every long command takes from its command line, in one place: the frame
 // (run_frame.hpp) runs by them and the CLI registers them once (cli/commands.hpp).
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace decant::engine {
 
@@ -18,6 +21,11 @@ struct RunOptions {
   // under that name: for a run that its own replacement repeats (a Kubernetes Job's next pod).
   std::optional<std::string> resume_run;
   std::optional<std::string> report_path;  // --report
+  // --report-lines: the report also on standard output as report_lines.hpp cuts it (a copy in
+  // a Job's pod, whose log is its only way back to the CLI).
+  bool report_lines = false;
+  // Handed the report as it is written, whatever the outcome (migrate keeps its copies').
+  std::function<void(const nlohmann::json&)> on_report;
   std::chrono::milliseconds progress_interval{10000};
   // How the report and the resume state name the source when its address is not its own
   // (migrate's copies read through a port-forward whose local port changes from run to

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "engine/report_lines.hpp"
 #include "k8s/decant_job.hpp"
 
 namespace decant::migrate {
@@ -93,7 +94,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
   auto common = [&](int n) {
     return std::vector<std::string>{"--jobs", std::to_string(n), "--progress-interval",
                                     fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
-                                    "--state-on-target", "--resume-run", c.run_id};
+                                    "--state-on-target", "--resume-run", c.run_id, "--report-lines"};
   };
   auto variables = data_path_variables(c.cluster, o, c.release);
   auto only = [&](std::initializer_list<const char*> names) {
@@ -109,7 +110,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
     for (const auto& e : o.extension_update) args.insert(args.end(), {"--extension-update", e});
     auto more = common(pg_jobs);
     args.insert(args.end(), more.begin(), more.end());
-    copies.push_back({"PostgreSQL", "postgresql", args, only({kPgSourceVariable, kPgTargetVariable})});
+    copies.push_back({"PostgreSQL", kPgCopyName, args, only({kPgSourceVariable, kPgTargetVariable})});
   }
   if (o.mongo_target) {
     std::vector<std::string> args{"mongo", "copy", "--source", from_env(kMongoSourceVariable), "--target",
@@ -119,7 +120,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
     if (o.drop) args.push_back("--drop");
     auto more = common(mongo_jobs);
     args.insert(args.end(), more.begin(), more.end());
-    copies.push_back({"MongoDB", "mongodb", args, only({kMongoSourceVariable, kMongoTargetVariable})});
+    copies.push_back({"MongoDB", kMongoCopyName, args, only({kMongoSourceVariable, kMongoTargetVariable})});
   }
   return copies;
 }
@@ -158,6 +159,7 @@ void copy_in_cluster(const InClusterCopy& c) {
   // A copy that fails stops the other: the run has failed, and the application comes back
   // sooner. An unreachable API server stops nothing (the copies go on in the cluster).
   std::vector<std::exception_ptr> errors(copies.size());
+  std::vector<engine::ReportLines> reports(copies.size());  // each waiter fills its own
   std::vector<int> codes(copies.size(), -1);
   std::atomic<bool> failed{false};
   std::atomic<int> first_failed{-1}, api_lost{-1};
@@ -168,7 +170,8 @@ void copy_in_cluster(const InClusterCopy& c) {
         try {
           codes[i] = jobs[i]
                          ->wait(
-                             [](const std::string& container, const std::string& line) {
+                             [&reports, i](const std::string& container, const std::string& line) {
+                               if (reports[i].take(line)) return;
                                fmt::print("{}\n", line.empty() ? line : container + ": " + line);
                                std::fflush(stdout);
                              },
@@ -188,6 +191,9 @@ void copy_in_cluster(const InClusterCopy& c) {
       });
   }
   std::fflush(stdout);
+  if (c.on_report)
+    for (size_t i = 0; i < copies.size(); ++i)
+      if (reports[i].report()) c.on_report(copies[i].container, *reports[i].report());
   // The failure of copy `i`, if any, thrown.
   auto throw_failure = [&](size_t i) {
     if (errors[i]) std::rethrow_exception(errors[i]);

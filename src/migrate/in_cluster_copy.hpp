@@ -6,6 +6,7 @@
 // lines and summary tables). The credentials reach the pod through the Job's Secret
 // (DecantJob), read with `env:NAME`.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <optional>
@@ -28,6 +29,9 @@ struct InClusterCopy {
   // Names the copies' run in their journals on the targets and on the Job: the Job's next
   // pod, or a Job started again with it (migrate --resume), continues where they stopped.
   std::string run_id;
+  // Handed each copy's report (by its container: "postgresql", "mongodb") that its pod's log
+  // carried whole, whatever the copy's outcome.
+  std::function<void(const std::string& container, const nlohmann::json& report)> on_report;
 };
 
 // The CLI lost the API server while the copies go on in the cluster: nothing can be rolled
@@ -70,5 +74,8 @@ inline std::string from_env(const char* variable) { return std::string("env:") +
 inline constexpr const char* kCopyJobPrefix = "decant-migrate-copy-";
 std::string copy_job_name(const std::string& container);
 inline constexpr const char* kProbeJobName = "decant-plan-probe";
+// Each database's copy by name: its Job's container, and its report's key in migrate's.
+inline constexpr const char* kPgCopyName = "postgresql";
+inline constexpr const char* kMongoCopyName = "mongodb";
 
 }  // namespace decant::migrate

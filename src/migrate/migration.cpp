@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <tuple>
 #include <thread>
@@ -104,7 +105,7 @@ class Migration {
     const InternalDatabase& db;
     std::function<int(int local_port, const fs::path& state_dir, bool resume)> copy;
   };
-  std::vector<CopyPhase> copy_phases() const;
+  std::vector<CopyPhase> copy_phases();
   void copy_database(const CopyPhase& c);
   void forget_copies();
   std::string copy_run_id();
@@ -118,6 +119,7 @@ class Migration {
   std::optional<Record> read_record_configmap();
   void print_dry_run(const fs::path& overlay);
   void fill_report();
+  void keep_copy_report(const std::string& name, const json& report);
   json values_overlay() const;
 
   const MigrateOptions& o_;
@@ -132,6 +134,8 @@ class Migration {
   std::optional<double> downtime_;  // once the application is back
   bool in_cluster_ = false;          // the copies run as a Job of --image
   std::optional<double> pg_share_;   // PostgreSQL's part of the bytes to copy, as planned
+  std::mutex copies_mutex_;          // (a copy's report may come from the signal watcher)
+  json copies_ = json::object();     // each copy's own report, by database: "postgresql"
 };
 
 engine::Endpoints Migration::open() {
@@ -205,11 +209,12 @@ void Migration::scale_down() {
   application_.scale_to_zero();
 }
 
-std::vector<Migration::CopyPhase> Migration::copy_phases() const {
+std::vector<Migration::CopyPhase> Migration::copy_phases() {
   std::vector<CopyPhase> phases;
-  auto with_run = [this](auto copy, const InternalDatabase& db, const fs::path& dir, bool resume) {
+  auto with_run = [this](auto copy, const char* name, const InternalDatabase& db, const fs::path& dir, bool resume) {
     copy.run = o_.run;
     copy.run.report_path.reset();
+    copy.run.on_report = [this, name](const json& report) { keep_copy_report(name, report); };
     // The source by its pod, not by the forward's local port, which a resumed run picks anew.
     copy.run.source_name = fmt::format("pod {} in the namespace {}", db.pod, cluster_.ns());
     copy.run.state_dir = dir.string();
@@ -221,14 +226,14 @@ std::vector<Migration::CopyPhase> Migration::copy_phases() const {
                       [this, with_run](int port, const fs::path& dir, bool resume) {
                         return pg::copy_instance(
                             with_run(pg_copy_options(o_.plan, pg_source_conninfo("127.0.0.1", port, release_.postgresql)),
-                                     release_.postgresql, dir, resume));
+                                     kPgCopyName, release_.postgresql, dir, resume));
                       }});
   if (o_.plan.mongo_target)
     phases.push_back({"mongodb-copy", "MongoDB", kMongoCopyJournal, release_.mongodb,
                       [this, with_run](int port, const fs::path& dir, bool resume) {
                         return mongo::copy_instance(
                             with_run(mongo_copy_options(o_.plan, mongo_source_uri("127.0.0.1", port, release_.mongodb)),
-                                     release_.mongodb, dir, resume));
+                                     kMongoCopyName, release_.mongodb, dir, resume));
                       }});
   return phases;
 }
@@ -433,6 +438,13 @@ json Migration::values_overlay() const {
                          o_.plan.pg_target && requirements_for_chart(release_.chart).row->chart_has_secure_mode);
 }
 
+// A copy's own report (its tables or collections, their digests), under migrate's: the same
+// whether the copy ran here or in a Job's pod.
+void Migration::keep_copy_report(const std::string& name, const json& report) {
+  std::lock_guard lock(copies_mutex_);
+  copies_[name] = report;
+}
+
 // The report's fields of migrate's own, whatever the outcome.
 void Migration::fill_report() {
   auto& report = frame_->report();
@@ -440,6 +452,10 @@ void Migration::fill_report() {
   report.set_detail("namespace", cluster_.ns());
   report.set_detail("revision_before", record_.revision);
   report.set_detail("phases", phases_);
+  {
+    std::lock_guard lock(copies_mutex_);
+    if (!copies_.empty()) report.set_detail("copies", copies_);
+  }
   report.set_detail("warnings", warnings_);
   if (o_.dry_run) report.set_detail("dry_run", true);
   if (revision_after_) report.set_detail("revision_after", revision_after_);
@@ -530,7 +546,8 @@ int Migration::migrate() {
     phase("scale-down", [&] { scale_down(); });
     if (in_cluster_)
       phase("copy-in-cluster", [&] {
-        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_, std::chrono::hours(24), copy_run_id()});
+        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_, std::chrono::hours(24), copy_run_id(),
+                         [this](const std::string& container, const json& report) { keep_copy_report(container, report); }});
       });
     else
       for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });

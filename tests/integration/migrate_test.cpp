@@ -146,6 +146,10 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   std::string phases = report["phases"].dump();
   for (const char* p : {"pre-upgrade-backup", "scale-down", "postgresql-copy", "mongodb-copy", "secret", "upgrade", "ready"})
     EXPECT_NE(phases.find(p), std::string::npos) << p << " " << phases;
+  // Each copy's own report under migrate's, its tables and collections verified.
+  for (const char* db : {"postgresql", "mongodb"}) EXPECT_EQ(report["copies"][db]["verified"], true) << db << report.dump();
+  EXPECT_NE(report["copies"]["postgresql"]["databases"].dump().find(R"("name":"public.builds")"), std::string::npos);
+  EXPECT_NE(report["copies"]["mongodb"]["databases"].dump().find(R"("name":"builds")"), std::string::npos);
 
   // Rollback: the recorded revision's values again, the Secret gone, targets untouched.
   auto back = decant_on_cluster("migrate", {"-n", ns, "--rollback", "--state-dir", (dir / "state").string(),

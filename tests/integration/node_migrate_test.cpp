@@ -235,10 +235,16 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
     r = cluster_->decant("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
                                       "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
                                       cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
-                                      "--wait-timeout", "120", "--jobs", "2"});
+                                      "--wait-timeout", "120", "--jobs", "2", "--report", (dir / "report.json").string()});
   }
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_cluster_secrets(r);
+  // The copies' own reports came through their pods' logs, under migrate's; never shown.
+  EXPECT_EQ(r.out.find("decant-report"), std::string::npos) << r.out;
+  auto report = json::parse(read_file(dir / "report.json"));
+  for (const char* db : {"postgresql", "mongodb"}) EXPECT_EQ(report["copies"][db]["verified"], true) << db << report.dump();
+  EXPECT_NE(report["copies"]["postgresql"]["databases"].dump().find(R"("name":"public.events_79")"), std::string::npos);
+  EXPECT_NE(report["copies"]["mongodb"]["databases"].dump().find(R"("name":"builds")"), std::string::npos);
   EXPECT_NE(r.out.find("migrated and verified"), std::string::npos) << r.out;
   // Both copies ran in the pod, each said its summary through the CLI.
   EXPECT_NE(r.out.find("postgresql: copy complete and verified"), std::string::npos) << r.out;

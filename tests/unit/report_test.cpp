@@ -1,8 +1,10 @@
 #include "engine/report.hpp"
+#include "engine/report_lines.hpp"
 #include "engine/run_frame.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <thread>
@@ -59,6 +61,51 @@ TEST(RunInFrame, TheReportIsWrittenForEveryOutcome) {
   EXPECT_EQ(written(path)["error"], "the source is not a URI");
   EXPECT_EQ(written(path)["source"], "");
   EXPECT_EQ(written(path)["command"], "pg copy");
+}
+
+// A copy in a Job's pod sends its report through its log: as lines no runtime splits, put
+// together on the CLI's side, however large, whatever else the log says between runs.
+TEST(ReportLines, ALargeReportCrossesALogWhole) {
+  RunSettings settings{"mongo copy", "", "", {}};
+  std::vector<nlohmann::json> handed;
+  settings.run.on_report = [&handed](const nlohmann::json& r) { handed.push_back(r); };
+  settings.run.report_lines = true;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(run_in_frame(settings, [] { return Endpoints{"src", "dst", ""}; },
+                         [](RunFrame& frame) {
+                           for (int i = 0; i < 400; ++i) {
+                             auto item = ItemReport::verified_item("collection_" + std::to_string(i) + "_\u00e9t\u00e9", "collection");
+                             item.source_digest = item.target_digest = std::string(64, static_cast<char>('a' + i % 26));
+                             frame.report().add_item("circle_ghe", item);
+                           }
+                           return 0;
+                         }),
+            0);
+  std::string out = testing::internal::GetCapturedStdout();
+  ASSERT_EQ(handed.size(), 1u);
+  std::vector<std::string> lines;
+  for (size_t at = 0, end; (end = out.find('\n', at)) != std::string::npos; at = end + 1) lines.push_back(out.substr(at, end - at));
+  ASSERT_GT(lines.size(), 3u);  // more than one chunk
+  for (const auto& l : lines) {
+    EXPECT_LE(l.size(), 8100u);
+    EXPECT_TRUE(std::all_of(l.begin(), l.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
+  }
+  ReportLines reader;
+  EXPECT_FALSE(reader.take("copying 400 collection(s)"));
+  // A pod that died mid-report, then its replacement's whole report.
+  EXPECT_TRUE(reader.take(lines[0]));
+  EXPECT_TRUE(reader.take(lines[1]));
+  EXPECT_FALSE(reader.report());
+  for (const auto& l : lines) EXPECT_TRUE(reader.take(l));
+  ASSERT_TRUE(reader.report());
+  EXPECT_EQ(*reader.report(), handed[0]);
+  EXPECT_EQ((*reader.report())["databases"][0]["items"].size(), 400u) << reader.report()->dump().substr(0, 300);
+
+  // A chunk lost: no report rather than a wrong one.
+  ReportLines gap;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (i != 1) gap.take(lines[i]);
+  EXPECT_FALSE(gap.report());
 }
 
 // A second signal writes the report from the signal watcher while the main thread may be
