@@ -65,11 +65,6 @@ std::map<std::string, std::string> data_path_variables(const k8s::Cluster& clust
   return env;
 }
 
-JobsShare share_jobs(int jobs, double pg_share) {
-  int pg = std::clamp(static_cast<int>(std::lround(jobs * std::clamp(pg_share, 0.0, 1.0))), 1, std::max(1, jobs - 1));
-  return {pg, std::max(1, jobs - pg)};
-}
-
 namespace {
 
 // One database's copy: its Job's container and the variables of its Secret.
@@ -83,18 +78,17 @@ struct DatabaseCopy {
 // The copies the options ask for, each with its share of the jobs.
 std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
   const auto& o = c.plan;
-  int jobs = c.run.jobs > 0 ? c.run.jobs : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-  int pg_jobs = jobs, mongo_jobs = jobs;
-  if (o.pg_target && o.mongo_target) {  // shared by size: the larger copy gets more
-    auto share = share_jobs(jobs, c.pg_share.value_or(0.5));
-    pg_jobs = share.pg;
-    mongo_jobs = share.mongo;
-  }
+  // Each copy its --jobs, as a local run's copies have them one after the other: the two load
+  // different servers (the internal pods, the targets), so neither takes from the other. A
+  // share of them (by size, then) left MongoDB's copy on one of two jobs for minutes after
+  // PostgreSQL's had ended. Without --jobs, the pod's own CPUs, not this machine's.
   // The journals on the targets, named by the run: what a lost pod had copied stays done.
-  auto common = [&](int n) {
-    return std::vector<std::string>{"--jobs", std::to_string(n), "--progress-interval",
-                                    fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
-                                    "--state-on-target", "--resume-run", c.run_id, "--report-lines"};
+  auto common = [&]() {
+    std::vector<std::string> args{"--progress-interval",
+                                  fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
+                                  "--state-on-target", "--resume-run", c.run_id, "--report-lines"};
+    if (c.run.jobs > 0) args.insert(args.end(), {"--jobs", std::to_string(c.run.jobs)});
+    return args;
   };
   auto variables = data_path_variables(c.cluster, o, c.release);
   auto only = [&](std::initializer_list<const char*> names) {
@@ -108,7 +102,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
                                   from_env(kPgTargetVariable)};
     if (o.clean) args.push_back("--clean");
     for (const auto& e : o.extension_update) args.insert(args.end(), {"--extension-update", e});
-    auto more = common(pg_jobs);
+    auto more = common();
     args.insert(args.end(), more.begin(), more.end());
     copies.push_back({"PostgreSQL", kPgCopyName, args, only({kPgSourceVariable, kPgTargetVariable})});
   }
@@ -118,7 +112,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
     if (!o.all_mongo_dbs)
       for (const auto& db : o.mongo_dbs) args.insert(args.end(), {"--db", db});
     if (o.drop) args.push_back("--drop");
-    auto more = common(mongo_jobs);
+    auto more = common();
     args.insert(args.end(), more.begin(), more.end());
     copies.push_back({"MongoDB", kMongoCopyName, args, only({kMongoSourceVariable, kMongoTargetVariable})});
   }

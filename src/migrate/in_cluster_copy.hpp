@@ -22,9 +22,7 @@ struct InClusterCopy {
   const k8s::Cluster& cluster;
   const PlanOptions& plan;      // the targets, --clean/--drop, --mongo-db, the image
   const ReleaseState& release;  // the internal databases and their credentials
-  engine::RunOptions run;       // --jobs (shared by the copies), --progress-interval
-  // The share of the jobs PostgreSQL's copy gets (its part of the bytes to copy), when known.
-  std::optional<double> pg_share;
+  engine::RunOptions run;       // --jobs (each copy's), --progress-interval
   std::chrono::seconds timeout{std::chrono::hours(24)};
   // Names the copies' run in their journals on the targets and on the Job: the Job's next
   // pod, or a Job started again with it (migrate --resume), continues where they stopped.
@@ -39,14 +37,6 @@ struct InClusterCopy {
 struct CopyGoesOnInCluster : Error {
   using Error::Error;
 };
-
-struct JobsShare {
-  int pg = 1;
-  int mongo = 1;
-};
-// `jobs` shared by the two copies running at once: PostgreSQL's part is `pg_share` of them
-// (its part of the bytes), rounded, and each copy gets at least one.
-JobsShare share_jobs(int jobs, double pg_share);
 
 // Runs the copies the options ask for (or follows the Job of the same run already running);
 // returns when both verified. Throws the Error of the first copy that failed (its exit

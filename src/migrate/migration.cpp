@@ -133,7 +133,6 @@ class Migration {
   int revision_after_ = 0;
   std::optional<double> downtime_;  // once the application is back
   bool in_cluster_ = false;          // the copies run as a Job of --image
-  std::optional<double> pg_share_;   // PostgreSQL's part of the bytes to copy, as planned
   std::mutex copies_mutex_;          // (a copy's report may come from the signal watcher)
   json copies_ = json::object();     // each copy's own report, by database: "postgresql"
 };
@@ -530,8 +529,6 @@ int Migration::migrate() {
     }
     log::info("preflight passed: {} check(s); estimated downtime {:.0f} s", plan.checks.size(),
               plan.estimated_downtime_seconds);
-    if (plan.pg && plan.mongo && plan.pg->bytes + plan.mongo->bytes > 0)
-      pg_share_ = static_cast<double>(plan.pg->bytes) / static_cast<double>(plan.pg->bytes + plan.mongo->bytes);
     if (o_.dry_run) {
       print_dry_run(o_.values_out ? fs::path(*o_.values_out) : fs::path("values-external.yaml"));
       return 0;
@@ -546,7 +543,7 @@ int Migration::migrate() {
     phase("scale-down", [&] { scale_down(); });
     if (in_cluster_)
       phase("copy-in-cluster", [&] {
-        copy_in_cluster({cluster_, o_.plan, release_, o_.run, pg_share_, std::chrono::hours(24), copy_run_id(),
+        copy_in_cluster({cluster_, o_.plan, release_, o_.run, std::chrono::hours(24), copy_run_id(),
                          [this](const std::string& container, const json& report) { keep_copy_report(container, report); }});
       });
     else

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -239,6 +240,15 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   }
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_cluster_secrets(r);
+  // Each copy had the whole --jobs (they load different servers).
+  auto said = [&r](const std::string& container, const std::string& text) {
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind(container + ": ", 0) == 0 && line.find(text) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(said("postgresql", "with 2 jobs")) << r.out;
+  EXPECT_TRUE(said("mongodb", "with 2 jobs")) << r.out;
   // The copies' own reports came through their pods' logs, under migrate's; never shown.
   EXPECT_EQ(r.out.find("decant-report"), std::string::npos) << r.out;
   auto report = json::parse(read_file(dir / "report.json"));
