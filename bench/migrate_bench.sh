@@ -231,7 +231,7 @@ label() { case $1 in a) echo "a) runbook in the pods" ;; b) echo "b) decant migr
   echo "- host: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM; jobs $JOBS"
   echo "- internal PostgreSQL 12 in postgresql-0 ($db_size: pgbench scale $PGBENCH_SCALE, app_events $APP_ROWS rows) -> PostgreSQL $TARGET_PG; FerretDB 1.24 in mongodb-0, circle_ghe ($expected_mongo) -> FerretDB; targets on the node's address $BENCH_ADDRESS"
   echo "- cluster: kube-apiserver, kubelet 1.36.3, containerd, runc (scripts/k8s/up.sh K8S_NODE=real), the stand-in chart; mongo-tools $("$tools/mongodump" --version 2>/dev/null | head -1 | awk '{print $NF}'); the pods' PostgreSQL client tools are 17's"
-  echo "- copies: a) one after the other (dumps, then restores), b) at once in one pod, c) one after the other"
+  echo "- copies: a) one after the other (dumps, then restores), b) at once, a Job per database, each with --jobs $JOBS, c) one after the other"
   echo
   echo "| method | downtime s | vs runbook | scale down s | PostgreSQL s | MongoDB s | copies s | secret + upgrade + ready s | status | notes |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"

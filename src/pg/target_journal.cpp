@@ -40,6 +40,10 @@ class TargetJournal final : public engine::JournalStore {
   // said, not a failure of the copy.
   void remove() override {
     conn_ = Connection();
+    struct Release {
+      Connection& lock;
+      ~Release() { lock = Connection(); }
+    } release{lock_};
     try {
       auto admin = Connection::open(target_, target_.maintenance_db());
       admin.exec(std::string("DROP DATABASE IF EXISTS ") + kStateDatabase);
@@ -55,10 +59,34 @@ class TargetJournal final : public engine::JournalStore {
   }
 
  private:
+  // One copy at a time keeps its journal on a server (there is one journal): a second one,
+  // such as the next pod of a Job whose first still runs on a node cut off from the API
+  // server but not from this server, waits for the first to end instead of writing beside
+  // it. A session-level advisory lock, held as long as this journal: the server releases it
+  // when the session ends, however the holder died.
+  void hold_the_target() {
+    if (lock_.is_open()) return;
+    lock_ = Connection::open(target_, target_.maintenance_db());
+    lock_.exec("SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
+    const std::string key = std::to_string(kJournalLock);
+    if (lock_.exec("SELECT pg_catalog.pg_try_advisory_lock(" + key + ")").boolean(0, 0)) return;
+    auto holder = lock_.exec(
+        "SELECT coalesce(host(a.client_addr), 'a local socket') || ' since ' || "
+        "pg_catalog.to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') FROM pg_catalog.pg_locks l "
+        "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND "
+        "l.objid = (" + key + " & 4294967295)::oid AND l.classid = (" + key + " >> 32)::oid");
+    log::warn("another decant copy keeps its journal on the target {} (a session from {}): waiting for it to end "
+              "(a Job's earlier pod that still runs?)",
+              target_.display(), holder.rows() > 0 && !holder.is_null(0, 0) ? holder.text(0, 0) : "unknown");
+    lock_.exec("SELECT pg_catalog.pg_advisory_lock(" + key + ")");  // a stop of the run cancels it
+    log::info("the other copy ended; going on");
+  }
+
   // Connects to decant_state; with `create`, makes it and its table first when missing.
   // False when it does not exist (and not `create`).
   bool open(bool create) {
     if (conn_.is_open()) return true;
+    hold_the_target();
     {
       auto admin = Connection::open(target_, target_.maintenance_db());
       bool exists = admin.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {kStateDatabase}).rows() > 0;
@@ -74,7 +102,9 @@ class TargetJournal final : public engine::JournalStore {
     return true;
   }
 
+  static constexpr int64_t kJournalLock = 0x646563616e74;  // "decant"
   ConnInfo target_;
+  Connection lock_;  // holds the advisory lock
   Connection conn_;
 };
 

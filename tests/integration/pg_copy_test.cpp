@@ -320,6 +320,39 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
   EXPECT_TRUE(contains(once_more.err, "is recorded complete and verified")) << once_more.err;
 }
 
+// Two copies of one run at once (a Job's next pod while the first still runs on a node cut
+// off from the API server but not from the target): the second waits for the first to end,
+// then finds the run complete. Never two writers of one target.
+TEST_F(PgCopyTest, ASecondCopyOfTheRunWaitsForTheFirstToEnd) {
+  std::vector<std::string> args{"pg", "copy", "--source", source_->conninfo(), "--target", target_->uri(),
+                                "--dbname", "bulk", "--jobs", "1", "--state-on-target", "--resume-run", "job-1"};
+  fs::create_directories(work_ / "first");
+  fs::create_directories(work_ / "second");
+  BackgroundDecant first(args, work_ / "first");
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  auto journalled = [&] {
+    try {
+      return contains(target_->value("SELECT coalesce(string_agg(lines, ''), '') FROM journal", "decant_state"),
+                      "bulk/table/");
+    } catch (const std::exception&) {
+      return false;  // not made yet
+    }
+  };
+  while (std::chrono::steady_clock::now() < deadline && first.running() && !journalled())
+    std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(first.running()) << "the first copy ended before the second started: " << first.err();
+  BackgroundDecant second(args, work_ / "second");
+  while (std::chrono::steady_clock::now() < deadline && second.running() && !contains(second.err(), "waiting for it to end"))
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(contains(second.err(), "another decant copy keeps its journal on the target")) << second.err();
+  EXPECT_TRUE(contains(second.err(), " since ")) << "the holder's session named: " << second.err();
+  EXPECT_TRUE(first.running()) << "the second copy waited until the first had ended anyway";
+  EXPECT_EQ(first.wait(), 0) << first.err();
+  EXPECT_EQ(second.wait(), 0) << second.err();
+  EXPECT_TRUE(contains(second.err(), "is recorded complete and verified")) << second.err();
+  expect_same_database("bulk");
+}
+
 TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
   ASSERT_NO_FATAL_FAILURE(kill_bulk_copy_after_a_table());
   // Change one value in a table the first run finished.
