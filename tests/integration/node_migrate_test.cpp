@@ -399,7 +399,10 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
 TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
   const std::string ns = "sigint";
   install(ns);
-  const std::string source_digest = load_tables(20);
+  // Enough that the copy cannot end in the second or two a stop takes: of 20 tables (200 MB),
+  // 17 were copied and verified in it, 2 runs in 3.
+  constexpr int kTables = 80;
+  const std::string source_digest = load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   auto dir = make_temp_dir("decant-node-sigint");
@@ -416,14 +419,14 @@ TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
   EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-copy-postgresql"));
   auto frontend = json::parse(cluster_->must_kubectl({"-n", ns, "get", "deployment", "frontend", "-o", "json"}));
   EXPECT_EQ(frontend["spec"]["replicas"], 0) << "a stop leaves the application down for --resume";
-  EXPECT_GE(tables_journalled(pg_target), journalled) << "the journal on the target outlives the stopped pod";
+  EXPECT_GE(tables_journalled(pg_target), journalled) << "the journal on the target outlives the stopped pod: " << run->out();
 
   args.push_back("--resume");
   auto r = cluster_->decant("migrate", args);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("postgresql: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("resuming the run recorded in the database decant_state"), std::string::npos) << r.out;
-  EXPECT_EQ(pg_target.value(digest_query(20), "circle"), source_digest);
+  EXPECT_EQ(pg_target.value(digest_query(kTables), "circle"), source_digest);
 }
 
 // A copy's pod lost twice (force-deleted, then its replacement evicted through the Eviction
