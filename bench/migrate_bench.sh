@@ -62,11 +62,8 @@ trap cleanup EXIT
 
 # The cluster, its images (the MongoDB one with the mongo-tools), the release.
 export K8S_RUN=$work/k8s K8S_NODE=real
-for base in $(seq 21000 20 31000); do
-  busy=0; for i in $(seq 0 12); do (echo >"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null && busy=1; done
-  [[ $busy == 0 ]] && break
-done
-export K8S_PORT_BASE=$base
+K8S_PORT_BASE=$(bash "$REPO/scripts/k8s/free-port-base.sh")
+export K8S_PORT_BASE
 bash "$REPO/scripts/k8s/up.sh" >/dev/null
 MONGO_TOOLS=$tools bash "$REPO/scripts/k8s/test-images.sh" >&2
 . "$K8S_RUN/env"

@@ -89,11 +89,8 @@ pg_internal=demo-internal-pg mongo_internal=demo-internal-mongo
 if [ "$CLUSTER" = 1 ]; then
   # The throwaway cluster and its real node, with the stand-in CircleCI Server release.
   export K8S_RUN=$work/k8s K8S_NODE=real
-  for base in $(seq 21000 20 31000); do
-    busy=0; for i in $(seq 0 12); do (echo >"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null && busy=1; done
-    [ $busy = 0 ] && break
-  done
-  export K8S_PORT_BASE=$base
+  K8S_PORT_BASE=$(bash "$here/scripts/k8s/free-port-base.sh")
+  export K8S_PORT_BASE
   echo "starting the cluster and its real node; building its images (the first time takes minutes)"
   bash "$here/scripts/k8s/up.sh" >/dev/null
   bash "$here/scripts/k8s/test-images.sh"
