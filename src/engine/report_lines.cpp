@@ -28,8 +28,11 @@ bool ReportLines::take(std::string_view line) {
   auto [space, e2] = std::from_chars(slash + 1, line.data() + line.size(), count);
   if (e2 != std::errc() || space == line.data() + line.size() || *space != ' ' || index == 0 || index > count) return true;
   std::string_view chunk(space + 1, static_cast<size_t>(line.data() + line.size() - space - 1));
-  if (index == 1) text_.clear();
-  else if (index != next_) {  // a chunk missed: this report cannot be whole
+  if (index == 1) {
+    text_.clear();
+    count_ = count;
+    report_.reset();  // a report begun again replaces the one before, whole or not
+  } else if (index != next_ || count != count_) {  // a chunk missed, or another report's
     text_.clear();
     next_ = 1;
     return true;

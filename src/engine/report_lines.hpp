@@ -21,12 +21,13 @@ class ReportLines {
   // True when `line` is a report's line (not for the reader's eyes); the report is whole
   // once its last line came. A report begun again (a pod that restarted) replaces a partial one.
   bool take(std::string_view line);
-  // The last whole report.
+  // The last report, once whole; none while a later one is incomplete.
   const std::optional<nlohmann::json>& report() const { return report_; }
 
  private:
   std::string text_;
-  size_t next_ = 1;  // the chunk expected next
+  size_t next_ = 1;   // the chunk expected next
+  size_t count_ = 0;  // of the report being put together
   std::optional<nlohmann::json> report_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -110,6 +111,9 @@ int with_report(const RunOptions& run, const std::atomic<const Report*>& report,
     nlohmann::json json = report.load()->to_json(code, error);
     if (run.on_report) run.on_report(json);
     if (run.report_lines) {
+      // The signal watcher's last words and the main thread may write at once: one report at a time.
+      static std::mutex printing;
+      std::lock_guard lock(printing);
       for (const auto& line : report_lines(json)) std::fputs((line + "\n").c_str(), stdout);
       std::fflush(stdout);
     }

@@ -81,13 +81,14 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
   // Each copy its --jobs, as a local run's copies have them one after the other: the two load
   // different servers (the internal pods, the targets), so neither takes from the other. A
   // share of them (by size, then) left MongoDB's copy on one of two jobs for minutes after
-  // PostgreSQL's had ended. Without --jobs, the pod's own CPUs, not this machine's.
+  // PostgreSQL's had ended. Without --jobs, 4: neither this machine's CPUs nor the node's
+  // (a pod sees them all, 64 on a large node: as many sessions on each server).
   // The journals on the targets, named by the run: what a lost pod had copied stays done.
   auto common = [&]() {
     std::vector<std::string> args{"--progress-interval",
                                   fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
                                   "--state-on-target", "--resume-run", c.run_id, "--report-lines"};
-    if (c.run.jobs > 0) args.insert(args.end(), {"--jobs", std::to_string(c.run.jobs)});
+    args.insert(args.end(), {"--jobs", std::to_string(c.run.jobs > 0 ? c.run.jobs : kDefaultCopyJobs)});
     return args;
   };
   auto variables = data_path_variables(c.cluster, o, c.release);

@@ -64,6 +64,8 @@ inline std::string from_env(const char* variable) { return std::string("env:") +
 inline constexpr const char* kCopyJobPrefix = "decant-migrate-copy-";
 std::string copy_job_name(const std::string& container);
 inline constexpr const char* kProbeJobName = "decant-plan-probe";
+// Each in-cluster copy's --jobs when migrate is given none.
+inline constexpr int kDefaultCopyJobs = 4;
 // Each database's copy by name: its Job's container, and its report's key in migrate's.
 inline constexpr const char* kPgCopyName = "postgresql";
 inline constexpr const char* kMongoCopyName = "mongodb";

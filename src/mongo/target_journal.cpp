@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -20,141 +21,167 @@ namespace {
 constexpr const char* kCollection = "journal";
 constexpr const char* kLeaseCollection = "lease";
 constexpr auto kLeaseTerm = std::chrono::seconds(30);
-constexpr auto kLeaseRenewal = std::chrono::seconds(10);
-
-std::string date_json(std::chrono::system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  return fmt::format(R"({{"$date": {{"$numberLong": "{}"}}}})", ms);
-}
+constexpr auto kLeaseRenewal = std::chrono::seconds(5);
 
 // One copy at a time keeps its journal on a server (there is one journal). MongoDB has no
-// session lock, so a lease: a document its holder renews every 10 s. A second copy (a Job's
-// next pod while the first still runs on a node cut off from the API server but not from
-// this server) waits until the lease lapses, 30 s unrenewed: its holder ended, however it
-// died. A holder that could not renew in time, and finds the lease taken, stops its run.
-// (The times are the copies' clocks: pods on nodes kept in time by NTP.)
+// session lock, so a lease: a document naming its holder with a stamp the holder renews
+// every 5 s. A second copy (a Job's next pod while the first still runs on a node cut off
+// from the API server but not from this server) waits, and takes the lease over only once
+// it has seen the stamp unchanged for 30 s by its own clock (the copies' clocks are never
+// compared), with an update conditional on that very stamp (two waiters never both win).
+// The holder counts its term from before each renewal it sent: a holder that could not
+// renew within it stops its run and writes no more (well before a waiter takes over).
 class TargetLease {
  public:
   explicit TargetLease(const ClientPool& pool) : pool_(pool) {
     std::random_device random;
-    holder_ = fmt::format("{}/{}/{:08x}", host_name(), getpid(), random());
+    holder_ = fmt::format("{}/{}/{:08x}{:08x}", host_name(), getpid(), random(), random());
   }
-  ~TargetLease() { release(); }
+  ~TargetLease() {
+    stop_renewing();
+    give_up();
+  }
   TargetLease(const TargetLease&) = delete;
   TargetLease& operator=(const TargetLease&) = delete;
 
-  // Blocks until this copy holds the lease.
+  // Blocks until this copy holds the lease; throws once it has lost it.
   void hold() {
+    if (lost_) throw lost_error();
     if (renewer_.joinable()) return;
+    Clock::time_point sent = Clock::now();
     if (!take()) {
       log::warn("another decant copy keeps its journal on the target ({} holds its lease): waiting for it to end (a "
                 "Job's earlier pod that still runs?)",
-                current_holder());
+                seen_holder_);
       do {
         throw_if_interrupted();
         std::this_thread::sleep_for(std::chrono::seconds(1));
+        sent = Clock::now();
       } while (!take());
       log::info("the other copy ended; going on");
     }
+    held_until_ = sent + kLeaseTerm;
     renewer_ = std::jthread([this](std::stop_token stop) { renew(stop); });
   }
 
-  // Stops renewing and gives the lease up.
-  void release() noexcept {
+  void stop_renewing() noexcept {
     if (!renewer_.joinable()) return;
     renewer_.request_stop();
-    wake_.notify_all();
     renewer_.join();
+  }
+
+  // Deletes the lease, when it is still this copy's.
+  void give_up() noexcept {
+    if (lost_) return;
     try {
       auto client = pool_.acquire();
       CollectionPtr coll(mongoc_client_get_collection(client.get(), kStateDatabase, kLeaseCollection));
       Bson mine = Bson::from_json(fmt::format(R"({{"_id": "journal", "holder": "{}"}})", holder_));
       mongoc_collection_delete_one(coll.get(), mine.get(), nullptr, nullptr, nullptr);
-    } catch (const Error&) {
+    } catch (...) {
       // It lapses by itself.
     }
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   static std::string host_name() {
     char name[256] = {};
     return gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
   }
 
-  // Takes or renews the lease: true when this copy holds it for another term. `renewing`:
-  // only while it is still this copy's.
-  bool take(bool renewing = false) {
-    auto now = std::chrono::system_clock::now();
-    auto client = pool_.acquire();
-    CollectionPtr coll(mongoc_client_get_collection(client.get(), kStateDatabase, kLeaseCollection));
-    Bson selector = Bson::from_json(
-        renewing ? fmt::format(R"({{"_id": "journal", "holder": "{}"}})", holder_)
-                 : fmt::format(R"({{"_id": "journal", "$or": [{{"holder": "{}"}}, {{"until": {{"$lt": {}}}}}]}})", holder_,
-                               date_json(now)));
-    Bson update = Bson::from_json(
-        fmt::format(R"({{"$set": {{"holder": "{}", "until": {}}}}})", holder_, date_json(now + kLeaseTerm)));
-    Bson opts = Bson::from_json(renewing ? "{}" : R"({"upsert": true})");
-    bson_t reply;
-    bson_error_t error;
-    bool ok = mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(), &reply, &error);
-    bson_iter_t it;
-    int64_t matched = 0, upserted = 0;
-    if (ok && bson_iter_init_find(&it, &reply, "matchedCount")) matched = bson_iter_as_int64(&it);
-    if (ok && bson_iter_init_find(&it, &reply, "upsertedCount")) upserted = bson_iter_as_int64(&it);
-    bson_destroy(&reply);
-    constexpr uint32_t kDuplicateKey = 11000;  // the lease is another copy's, still running
-    if (!ok && (error.code == kDuplicateKey || std::string_view(error.message).find("duplicate key") != std::string_view::npos))
-      return false;
-    if (!ok) fail(error, pool_.where(), "taking the lease on the copy's journal");
-    return matched + upserted > 0;
+  Error lost_error() const {
+    return Error(ExitCode::interrupted,
+                 fmt::format("the copy lost its lease on the target {}: another copy may write it", pool_.where()),
+                 "let the other copy finish, then run the same command again");
   }
 
-  std::string current_holder() {
+  // One update: `selector` matched gets this copy's name and a new stamp.
+  bool update(mongoc_collection_t* coll, const std::string& selector) {
+    ++stamp_;
+    Bson query = Bson::from_json(selector);
+    Bson set = Bson::from_json(fmt::format(R"({{"$set": {{"holder": "{}", "stamp": "{}/{}"}}}})", holder_, holder_, stamp_));
+    bson_t reply;
+    bson_error_t error;
+    bool ok = mongoc_collection_update_one(coll, query.get(), set.get(), nullptr, &reply, &error);
+    bson_iter_t it;
+    int64_t matched = 0;
+    if (ok && bson_iter_init_find(&it, &reply, "matchedCount")) matched = bson_iter_as_int64(&it);
+    bson_destroy(&reply);
+    if (!ok) fail(error, pool_.where(), "renewing the lease on the copy's journal");
+    return matched > 0;
+  }
+
+  // Renews the lease if this copy holds it, makes it if there is none, or takes it over
+  // once its stamp has stood still for a term; false while another copy holds it.
+  bool take() {
     auto client = pool_.acquire();
     CollectionPtr coll(mongoc_client_get_collection(client.get(), kStateDatabase, kLeaseCollection));
+    if (update(coll.get(), fmt::format(R"({{"_id": "journal", "holder": "{}"}})", holder_))) return true;
+    Bson lease = Bson::from_json(fmt::format(R"({{"_id": "journal", "holder": "{}", "stamp": "{}/0"}})", holder_, holder_));
+    bson_error_t error;
+    if (mongoc_collection_insert_one(coll.get(), lease.get(), nullptr, nullptr, &error)) return true;
+    constexpr uint32_t kDuplicateKey = 11000;  // another copy's lease is there
+    if (error.code != kDuplicateKey && std::string_view(error.message).find("duplicate key") == std::string_view::npos)
+      fail(error, pool_.where(), "taking the lease on the copy's journal");
     Bson filter = Bson::from_json(R"({"_id": "journal"})");
     CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), nullptr, nullptr));
+    std::string holder, stamp;
     for (const auto& doc : drain(cursor.get(), pool_.where(), "reading the lease on the copy's journal")) {
       bson_iter_t it;
-      if (bson_iter_init_find(&it, doc.get(), "holder") && BSON_ITER_HOLDS_UTF8(&it)) return bson_iter_utf8(&it, nullptr);
+      if (bson_iter_init_find(&it, doc.get(), "holder") && BSON_ITER_HOLDS_UTF8(&it)) holder = bson_iter_utf8(&it, nullptr);
+      if (bson_iter_init_find(&it, doc.get(), "stamp") && BSON_ITER_HOLDS_UTF8(&it)) stamp = bson_iter_utf8(&it, nullptr);
     }
-    return "another copy";
+    if (stamp != seen_stamp_ || seen_holder_.empty()) {
+      seen_holder_ = holder.empty() ? "another copy" : holder;
+      seen_stamp_ = stamp;
+      seen_since_ = Clock::now();
+      return false;
+    }
+    if (Clock::now() - seen_since_ < kLeaseTerm) return false;
+    return update(coll.get(), fmt::format(R"({{"_id": "journal", "stamp": "{}"}})", stamp));
   }
 
   void renew(std::stop_token stop) {
-    auto held_until = std::chrono::steady_clock::now() + kLeaseTerm;
     std::mutex mutex;
+    std::condition_variable_any wake;
     for (;;) {
       {
         std::unique_lock lock(mutex);
-        if (wake_.wait_for(lock, stop, kLeaseRenewal, [] { return false; }) || stop.stop_requested()) return;
+        wake.wait_for(lock, stop, kLeaseRenewal, [] { return false; });
+        if (stop.stop_requested()) return;
       }
+      auto sent = Clock::now();
       try {
-        if (take(true)) {
-          held_until = std::chrono::steady_clock::now() + kLeaseTerm;
+        auto client = pool_.acquire();
+        CollectionPtr coll(mongoc_client_get_collection(client.get(), kStateDatabase, kLeaseCollection));
+        if (update(coll.get(), fmt::format(R"({{"_id": "journal", "holder": "{}"}})", holder_))) {
+          held_until_ = sent + kLeaseTerm;
           continue;
         }
-        log::warn("the copy lost its lease on the target {} to another copy: stopping, so that two copies never write "
-                   "it at once",
-                   pool_.where());
-        run_context().request_stop(StopReason::failure);
-        return;
-      } catch (const Error& e) {
-        // Unreachable for now: the copy's own statements will say so; the lease lapses.
+      } catch (const std::exception& e) {
+        // The server out of reach: the copy's own statements will say so; the term runs on.
         log::debug("renewing the lease on the copy's journal: {}", e.what());
-        if (std::chrono::steady_clock::now() > held_until) {
-          log::warn("the copy could not renew its lease on the target {} for {} s: stopping", pool_.where(),
-                     kLeaseTerm.count());
-          run_context().request_stop(StopReason::failure);
-          return;
-        }
+        if (Clock::now() < held_until_) continue;
       }
+      lost_ = true;
+      log::warn("the copy lost its lease on the target {} (another copy took it, or it could not be renewed for {} s): "
+                "stopping, so that two copies never write it at once",
+                pool_.where(), kLeaseTerm.count());
+      run_context().request_stop(StopReason::failure);
+      return;
     }
   }
 
   const ClientPool& pool_;
   std::string holder_;
-  std::condition_variable_any wake_;
+  uint64_t stamp_ = 0;
+  Clock::time_point held_until_{};  // set before the renewer starts, then its own
+  std::atomic<bool> lost_{false};
+  // The other holder's lease as last seen, and since when its stamp stood still.
+  std::string seen_holder_, seen_stamp_;
+  Clock::time_point seen_since_{};
   std::jthread renewer_;
 };
 
@@ -206,17 +233,23 @@ class TargetJournal final : public engine::JournalStore {
     ++next_;
   }
 
-  // The journal gone, its lease too: a later copy need not wait.
+  // The journal gone, its lease last: a copy waiting for it never has its own lease dropped
+  // with the database.
   void remove() override {
     lease_.hold();
     drop();
-    lease_.release();
+    lease_.stop_renewing();
     // MongoDB drops a database with its last collection, FerretDB does not; a login without
     // dropDatabase (readWrite) leaves that empty database.
     try {
       auto client = pool_.acquire();
       run_command(client.get(), kStateDatabase, Bson::from_json(R"({"dropDatabase": 1})"), pool_.where());
     } catch (const Error&) {
+      // Not allowed (readWrite): the lease's collection goes too, then the database is empty.
+      // (No one takes the lease over meanwhile: it was renewed a moment ago.)
+      auto client = pool_.acquire();
+      CollectionPtr lease(mongoc_client_get_collection(client.get(), kStateDatabase, kLeaseCollection));
+      if (!mongoc_collection_drop(lease.get(), nullptr)) lease_.give_up();
     }
   }
 

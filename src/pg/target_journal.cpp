@@ -20,6 +20,7 @@ class TargetJournal final : public engine::JournalStore {
 
   void replace(const std::string& text) override {
     open(true);
+    hold_the_target();
     conn_.exec("BEGIN");
     try {
       conn_.exec("DELETE FROM journal");
@@ -33,6 +34,7 @@ class TargetJournal final : public engine::JournalStore {
 
   void append(const std::string& lines) override {
     open(true);
+    hold_the_target();
     conn_.exec_params("INSERT INTO journal (lines) VALUES ($1)", {lines});
   }
 
@@ -64,13 +66,29 @@ class TargetJournal final : public engine::JournalStore {
   // server but not from this server, waits for the first to end instead of writing beside
   // it. A session-level advisory lock, held as long as this journal: the server releases it
   // when the session ends, however the holder died.
+  // The lock's session is kept alive and watched: the server ends a dead holder's session
+  // (and frees the lock) within about 25 s by its keepalives, not the system's 2 hours.
   void hold_the_target() {
-    if (lock_.is_open()) return;
-    lock_ = Connection::open(target_, target_.maintenance_db());
-    lock_.exec("SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
+    if (lock_.is_open()) {
+      try {
+        lock_.exec("SELECT 1");
+        return;
+      } catch (const Error& e) {
+        throw Error(ExitCode::unreachable,
+                    std::string("the session holding the copy's lock on the target ended: ") + e.what(),
+                    "another copy may have taken the target over; run the same command again");
+      }
+    }
+    auto lock = Connection::open(target_, target_.maintenance_db());
+    lock.exec("SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+              "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
+    if (lock.server_version() >= 140000) lock.exec("SET idle_session_timeout = 0");
     const std::string key = std::to_string(kJournalLock);
-    if (lock_.exec("SELECT pg_catalog.pg_try_advisory_lock(" + key + ")").boolean(0, 0)) return;
-    auto holder = lock_.exec(
+    if (lock.exec("SELECT pg_catalog.pg_try_advisory_lock(" + key + ")").boolean(0, 0)) {
+      lock_ = std::move(lock);
+      return;
+    }
+    auto holder = lock.exec(
         "SELECT coalesce(host(a.client_addr), 'a local socket') || ' since ' || "
         "pg_catalog.to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') FROM pg_catalog.pg_locks l "
         "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND "
@@ -78,7 +96,8 @@ class TargetJournal final : public engine::JournalStore {
     log::warn("another decant copy keeps its journal on the target {} (a session from {}): waiting for it to end "
               "(a Job's earlier pod that still runs?)",
               target_.display(), holder.rows() > 0 && !holder.is_null(0, 0) ? holder.text(0, 0) : "unknown");
-    lock_.exec("SELECT pg_catalog.pg_advisory_lock(" + key + ")");  // a stop of the run cancels it
+    lock.exec("SELECT pg_catalog.pg_advisory_lock(" + key + ")");  // a stop of the run cancels it
+    lock_ = std::move(lock);
     log::info("the other copy ended; going on");
   }
 

@@ -231,6 +231,25 @@ TEST_F(MongoCopyTest, ASecondCopyOfTheRunWaitsForTheFirstToEnd) {
   EXPECT_FALSE(contains(target_->command("decant_state", R"({"find": "lease"})"), "holder")) << "the lease is given up";
 }
 
+// A lease whose holder died without giving it up (its stamp never changes) is taken over once
+// it stood still for its term, measured by the waiter's own clock; the copy then runs, and
+// gives its own lease up at its end.
+TEST_F(MongoCopyTest, ALeaseNoOneRenewsIsTakenOverAfterItsTerm) {
+  load_many_collections(2, 500);
+  target_->command("decant_state",
+                   R"({"insert": "lease", "documents": [{"_id": "journal", "holder": "gone-pod/7/dead", "stamp": "gone-pod/7/dead/41"}]})");
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_decant({"mongo", "copy", "--source", source_->uri(), "--target", target_->uri(), "--state-on-target",
+                       "--resume-run", "job-9"});
+  auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "gone-pod/7/dead holds its lease): waiting for it to end")) << r.err;
+  EXPECT_GE(waited, 30s) << "taken over before its term";
+  EXPECT_LT(waited, 90s);
+  expect_same("bulk");
+  EXPECT_FALSE(contains(target_->command("decant_state", R"({"find": "lease"})"), "holder")) << "the lease is given up";
+}
+
 TEST_F(MongoCopyTest, ADocumentChangedOnTheTargetIsCaughtOnResume) {
   load_many_collections(8, 3000);
   BackgroundDecant run(args({"--jobs", "1"}), work_);

@@ -353,6 +353,29 @@ TEST_F(PgCopyTest, ASecondCopyOfTheRunWaitsForTheFirstToEnd) {
   expect_same_database("bulk");
 }
 
+// The session that holds the copy's lock ends (a failover, an administrator, a keepalive
+// that gave up): the copy stops at its next journal line rather than write unfenced.
+TEST_F(PgCopyTest, ACopyThatLosesItsLockOnTheTargetStops) {
+  BackgroundDecant run({"pg", "copy", "--source", source_->conninfo(), "--target", target_->uri(), "--dbname", "bulk",
+                        "--jobs", "1", "--state-on-target", "--resume-run", "job-1"},
+                       work_);
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  auto journalled = [&] {
+    try {
+      return contains(target_->value("SELECT coalesce(string_agg(lines, ''), '') FROM journal", "decant_state"),
+                      "bulk/table/");
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  while (std::chrono::steady_clock::now() < deadline && run.running() && !journalled()) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(run.running()) << run.err();
+  EXPECT_EQ(target_->value("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted"),
+            "1");
+  EXPECT_EQ(run.wait(), code_of(ExitCode::unreachable)) << run.err();
+  EXPECT_TRUE(contains(run.err(), "the session holding the copy's lock on the target ended")) << run.err();
+}
+
 TEST_F(PgCopyTest, ResumeVerifiesTablesFinishedEarlierAndNamesADifference) {
   ASSERT_NO_FATAL_FAILURE(kill_bulk_copy_after_a_table());
   // Change one value in a table the first run finished.

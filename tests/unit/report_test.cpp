@@ -101,6 +101,15 @@ TEST(ReportLines, ALargeReportCrossesALogWhole) {
   EXPECT_EQ(*reader.report(), handed[0]);
   EXPECT_EQ((*reader.report())["databases"][0]["items"].size(), 400u) << reader.report()->dump().substr(0, 300);
 
+  // Two reports' lines interleaved (another report's chunk where one was expected): none
+  // rather than a mix.
+  auto other = report_lines(nlohmann::json{{"command", "pg copy"}, {"pad", std::string(20000, 'x')}});
+  ASSERT_EQ(other.size(), 3u);
+  ReportLines mixed;
+  mixed.take(lines[0]);
+  mixed.take(other[1]);
+  for (size_t i = 2; i < lines.size(); ++i) mixed.take(lines[i]);
+  EXPECT_FALSE(mixed.report());
   // A chunk lost: no report rather than a wrong one.
   ReportLines gap;
   for (size_t i = 0; i < lines.size(); ++i)
