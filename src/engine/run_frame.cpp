@@ -121,12 +121,13 @@ int with_report(const RunOptions& run, const std::atomic<const Report*>& report,
   };
   // A stop that outlasts its grace period ends the process from the signal watcher: the
   // report still says what was done.
-  set_last_words([write] {
+  // Then an enclosing run's (migrate's, around its copies), put back when this one ends.
+  struct RestoreLastWords {
+    std::function<void()> outer;
+    ~RestoreLastWords() { set_last_words(std::move(outer)); }
+  } restore{add_last_words([write] {
     write(static_cast<int>(ExitCode::interrupted), "interrupted; run the same command with --resume to continue");
-  });
-  struct ClearLastWords {
-    ~ClearLastWords() { set_last_words(nullptr); }
-  } clear;
+  })};
   try {
     int code = body();
     write(code, "");

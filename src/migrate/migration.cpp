@@ -442,6 +442,8 @@ json Migration::values_overlay() const {
 void Migration::keep_copy_report(const std::string& name, const json& report) {
   std::lock_guard lock(copies_mutex_);
   copies_[name] = report;
+  // At once, not when migrate ends: a second signal's report has it too.
+  frame_->report().set_detail("copies", copies_);
 }
 
 // The report's fields of migrate's own, whatever the outcome.
@@ -451,10 +453,6 @@ void Migration::fill_report() {
   report.set_detail("namespace", cluster_.ns());
   report.set_detail("revision_before", record_.revision);
   report.set_detail("phases", phases_);
-  {
-    std::lock_guard lock(copies_mutex_);
-    if (!copies_.empty()) report.set_detail("copies", copies_);
-  }
   report.set_detail("warnings", warnings_);
   if (o_.dry_run) report.set_detail("dry_run", true);
   if (revision_after_) report.set_detail("revision_after", revision_after_);

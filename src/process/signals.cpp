@@ -169,6 +169,16 @@ void set_last_words(std::function<void()> fn) {
   g_last_words = std::move(fn);
 }
 
+std::function<void()> add_last_words(std::function<void()> fn) {
+  std::lock_guard lock(g_last_words_mutex);
+  std::function<void()> outer = g_last_words;
+  g_last_words = [fn = std::move(fn), outer] {
+    fn();
+    if (outer) outer();
+  };
+  return outer;
+}
+
 bool claim_exit() { return !g_exit_claimed.exchange(true); }
 
 void start_child_guard() {

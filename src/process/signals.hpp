@@ -23,6 +23,9 @@ void install_signal_handlers();
 // signal: writing the --report. Called on the watcher thread; `fn` must be thread-safe.
 // Cleared by passing nullptr.
 void set_last_words(std::function<void()> fn);
+// Puts `fn` before the last words already set (a run inside another, migrate's copies, says
+// its own, then the outer run's); returns those, for set_last_words when it ends.
+std::function<void()> add_last_words(std::function<void()> fn);
 
 // The thread that prints the command's final line calls this first: true when it may go
 // on; false when the watcher is already ending the process (the caller then waits).

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "io/files.hpp"
+#include "process/signals.hpp"
 #include "test_support.hpp"
 
 namespace decant::engine {
@@ -61,6 +62,42 @@ TEST(RunInFrame, TheReportIsWrittenForEveryOutcome) {
   EXPECT_EQ(written(path)["error"], "the source is not a URI");
   EXPECT_EQ(written(path)["source"], "");
   EXPECT_EQ(written(path)["command"], "pg copy");
+}
+
+// migrate runs its copies inside its own run: a second signal then writes the copy's report
+// and migrate's; once the copy ended, migrate's alone again.
+TEST(RunInFrame, ARunInsideAnotherSaysItsLastWordsThenTheOuterRunsOnes) {
+  TempDir tmp;
+  RunSettings outer{"migrate", "", "", {}}, inner{"pg copy", "", "", {}};
+  outer.run.report_path = (tmp.path() / "outer.json").string();
+  inner.run.report_path = (tmp.path() / "inner.json").string();
+  auto open = [] { return Endpoints{"src", "dst", ""}; };
+  // What the signal watcher would call now.
+  auto say_last_words = [] {
+    auto words = add_last_words([] {});
+    set_last_words(words);
+    if (words) words();
+  };
+  EXPECT_EQ(run_in_frame(outer, open,
+                         [&](RunFrame&) {
+                           EXPECT_EQ(run_in_frame(inner, open,
+                                                  [&](RunFrame&) {
+                                                    say_last_words();
+                                                    EXPECT_EQ(written(inner.run.report_path.value())["exit_code"], 10);
+                                                    EXPECT_EQ(written(outer.run.report_path.value())["exit_code"], 10);
+                                                    return 0;
+                                                  }),
+                                     0);
+                           std::filesystem::remove(inner.run.report_path.value());
+                           std::filesystem::remove(outer.run.report_path.value());
+                           say_last_words();
+                           EXPECT_FALSE(std::filesystem::exists(inner.run.report_path.value()));
+                           EXPECT_EQ(written(outer.run.report_path.value())["command"], "migrate");
+                           return 0;
+                         }),
+            0);
+  say_last_words();  // none left: nothing is written
+  EXPECT_EQ(written(outer.run.report_path.value())["exit_code"], 0);
 }
 
 // A copy in a Job's pod sends its report through its log: as lines no runtime splits, put
