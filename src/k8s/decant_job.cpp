@@ -37,6 +37,13 @@ ordered_json labels(const JobSpec& spec) {
 }
 
 // Why a container that has not started never will: the waiting reasons the kubelet gives up on.
+// The Job's Complete condition: all its pods' containers exited 0.
+bool job_complete(const json& job) {
+  for (const auto& c : job.value("status", json::object()).value("conditions", json::array()))
+    if (c.value("type", "") == "Complete" && c.value("status", "") == "True") return true;
+  return false;
+}
+
 bool hopeless(const std::string& reason) {
   static const std::set<std::string> kReasons{"ErrImagePull",       "ImagePullBackOff", "ErrImageNeverPull",
                                               "InvalidImageName",   "CreateContainerConfigError",
@@ -287,6 +294,18 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
     for (const auto& c : now["job"].value("status", json::object()).value("conditions", json::array()))
       if (c.value("type", "") == "Failed" && c.value("status", "") == "True" &&
           c.value("reason", "") != "PodFailurePolicy") {
+        // The Job may fail before its last pod was seen lost here (evicted between two looks):
+        // every loss is named.
+        bool following_listed = false;
+        for (const auto& p : pods.at("items")) {
+          std::string name = p.at("metadata").at("name").get<std::string>();
+          following_listed = following_listed || name == following;
+          if (std::string why = pod_lost(p); !why.empty() && !lost.contains(name)) mark_lost(name, why);
+        }
+        if (!following.empty() && !following_listed && !lost.contains(following)) mark_lost(following, "gone");
+        if (lost.size() > losses_allowed)
+          throw Error(ExitCode::cluster_failed,
+                      fmt::format("the Job {} lost {} pod(s): {}", spec_.name, lost.size(), lost_list()), kLostHint);
         throw Error(ExitCode::cluster_failed,
                     fmt::format("the Job {} failed: {} {}{}", spec_.name, c.value("reason", ""), c.value("message", ""),
                                 lost.empty() ? "" : "; " + lost_list()),
@@ -320,6 +339,16 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
         no_pod_since = Clock::now();
         continue;
       }
+    }
+    if (!pod && job_complete(now["job"])) {
+      // Its pod gone before its end was read here (deleted after it succeeded, or reaped):
+      // a Complete Job is one whose containers all exited 0.
+      for (const auto& c : spec_.containers)
+        if (!codes.contains(c.name)) {
+          codes[c.name] = 0;
+          sink(c.name, fmt::format("(its pod is gone; the Job {} says it completed)", spec_.name));
+        }
+      return codes;
     }
     if (!pod) {
       // No pod: the Job controller may be refused (Pod Security, quota); its events say why.

@@ -131,6 +131,10 @@ class NodeMigrateTest : public ::testing::Test {
     return state;
   }
 
+  // The tables of a copy that a test interrupts, one job at a time: enough that the copy
+  // cannot end in the second or two a stop or a lost pod takes (of 20 tables, 200 MB, a pod
+  // copied and verified the 17 left in it, 2 runs in 3).
+  static constexpr int kTables = 80;
   // A database circle of `tables` tables t1..tN of 40,000 rows (10 MB each) and 2,000
   // documents; returns a digest of t1 and tN.
   std::string load_tables(int tables) {
@@ -345,14 +349,14 @@ TEST_F(NodeMigrateTest, BackupCronJobsRunInTheClusterAndOpenTheUpgrade) {
 TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
   const std::string ns = "outlive";
   install(ns);
-  const std::string source_digest = load_tables(30);
+  const std::string source_digest = load_tables(kTables);
 
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
   auto dir = make_temp_dir("decant-node-outlive");
   auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
-                         {"--chart", cluster_->chart_dir().string(), "--jobs", "2", "--progress-interval", "1"});
+                         {"--chart", cluster_->chart_dir().string(), "--jobs", "1", "--progress-interval", "1"});
   auto tables_done = [&] { return tables_journalled(pg_target); };
   const std::string pg_job = "decant-migrate-copy-postgresql";
   std::string first_pod;
@@ -384,7 +388,7 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
   EXPECT_NE(r.err.find("following the Job " + pg_job + " of this run"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("postgresql: copy complete and verified"), std::string::npos) << r.out;
   EXPECT_EQ(pg_target.value("SELECT count(*) FROM t30", "circle"), "40000");
-  EXPECT_EQ(pg_target.value(digest_query(30), "circle"), source_digest);
+  EXPECT_EQ(pg_target.value(digest_query(kTables), "circle"), source_digest);
   EXPECT_EQ(tables_journalled(pg_target), 0) << "the journal on the target keeps only that the run completed";
   EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds").size(), 2000u);
   for (const char* db : {"postgresql", "mongodb"})
@@ -399,9 +403,6 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
 TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
   const std::string ns = "sigint";
   install(ns);
-  // Enough that the copy cannot end in the second or two a stop takes: of 20 tables (200 MB),
-  // 17 were copied and verified in it, 2 runs in 3.
-  constexpr int kTables = 80;
   const std::string source_digest = load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
@@ -435,7 +436,7 @@ TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
 TEST_F(NodeMigrateTest, APodLostTwiceIsOneLineAndTheApplicationComesBack) {
   const std::string ns = "losttwice";
   install(ns);
-  load_tables(20);
+  load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   auto dir = make_temp_dir("decant-node-losttwice");
@@ -471,13 +472,13 @@ TEST_F(NodeMigrateTest, APodLostTwiceIsOneLineAndTheApplicationComesBack) {
 TEST_F(NodeMigrateTest, ACliThatLosesTheApiServerLeavesTheCopyRunningAndResumeFollowsIt) {
   const std::string ns = "apilost";
   install(ns);
-  const std::string source_digest = load_tables(20);
+  const std::string source_digest = load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
   auto dir = make_temp_dir("decant-node-apilost");
   auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
-                         {"--chart", cluster_->chart_dir().string(), "--jobs", "2"});
+                         {"--chart", cluster_->chart_dir().string(), "--jobs", "1"});
   TcpProxy proxy(cluster_->api_port());
   auto run = migrate_in_background(args, dir / "run", cluster_->kubeconfig_through(proxy.port()).string());
   wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
@@ -497,7 +498,7 @@ TEST_F(NodeMigrateTest, ACliThatLosesTheApiServerLeavesTheCopyRunningAndResumeFo
   auto r = cluster_->decant("migrate", args);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("following the Job decant-migrate-copy-postgresql of this run"), std::string::npos) << r.err;
-  EXPECT_EQ(pg_target.value(digest_query(20), "circle"), source_digest);
+  EXPECT_EQ(pg_target.value(digest_query(kTables), "circle"), source_digest);
   EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds").size(), 2000u);
   EXPECT_FALSE(cluster_->exists(ns, "job/decant-migrate-copy-postgresql"));
   EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-copy-postgresql"));
