@@ -24,6 +24,31 @@ SmallDisk::~SmallDisk() {
   if (mounted_) run_process({{"umount", "-l", dir_.string()}, {}, {}});
 }
 
+std::string expect_second_copy_waits(const std::vector<std::string>& args, const std::filesystem::path& work,
+                                     const std::function<bool()>& under_way) {
+  using namespace std::chrono_literals;
+  std::filesystem::create_directories(work / "first");
+  std::filesystem::create_directories(work / "second");
+  BackgroundDecant first(args, work / "first");
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && first.running() && !under_way())
+    std::this_thread::sleep_for(20ms);
+  if (!first.running()) {
+    ADD_FAILURE() << "the first copy ended before the second started: " << first.err();
+    first.wait();
+    return "";
+  }
+  BackgroundDecant second(args, work / "second");
+  while (std::chrono::steady_clock::now() < deadline && second.running() && !contains(second.err(), "waiting for it to end"))
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(says(second.err(), "another decant copy keeps its journal on the target"));
+  EXPECT_TRUE(first.running()) << "the second copy waited until the first had ended anyway";
+  EXPECT_EQ(first.wait(), 0) << first.err();
+  EXPECT_EQ(second.wait(), 0) << second.err();
+  EXPECT_TRUE(says(second.err(), "is recorded complete and verified"));
+  return second.err();
+}
+
 void wait_for_journal(const std::filesystem::path& state, const std::string& needle) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && !contains(read_file(state / "journal"), needle))

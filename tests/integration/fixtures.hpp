@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,14 @@ inline ::testing::AssertionResult says(const std::string& text, const std::strin
 // Waits, a minute at the most, until the journal in the state directory `state` records
 // `needle` (a key or a part of one).
 void wait_for_journal(const std::filesystem::path& state, const std::string& needle);
+
+// Two copies of one run at once (a Job's next pod while the first still runs on a node cut
+// off from the API server but not from the target): `args` started, and again once
+// `under_way()` says the first journalled a finished item. The second must say it waits for
+// the first while the first goes on, both end 0, and the second find the run complete.
+// Returns the second's stderr, for the caller's own checks.
+std::string expect_second_copy_waits(const std::vector<std::string>& args, const std::filesystem::path& work,
+                                     const std::function<bool()>& under_way);
 
 // A fixture with a scratch directory of its own, work_, removed after each test.
 template <class Base = ::testing::Test>

@@ -209,24 +209,12 @@ TEST_F(MongoCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumes) {
 // then finds the run complete. Never two writers of one target.
 TEST_F(MongoCopyTest, ASecondCopyOfTheRunWaitsForTheFirstToEnd) {
   load_many_collections(12, 3000);
-  std::vector<std::string> args{"mongo", "copy", "--source", source_->uri(), "--target", target_->uri(), "--jobs", "1",
-                                "--state-on-target", "--resume-run", "job-1"};
-  auto journal = [&] { return target_->command("decant_state", R"({"find": "journal"})"); };
-  fs::create_directories(work_ / "first");
-  fs::create_directories(work_ / "second");
-  BackgroundDecant first(args, work_ / "first");
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline && first.running() && !contains(journal(), "collection/bulk.chunk_"))
-    std::this_thread::sleep_for(20ms);
-  ASSERT_TRUE(first.running()) << "the first copy ended before the second started: " << first.err();
-  BackgroundDecant second(args, work_ / "second");
-  while (std::chrono::steady_clock::now() < deadline && second.running() && !contains(second.err(), "waiting for it to end"))
-    std::this_thread::sleep_for(20ms);
-  EXPECT_TRUE(contains(second.err(), "another decant copy keeps its journal on the target")) << second.err();
-  EXPECT_TRUE(first.running()) << "the second copy waited until the first had ended anyway";
-  EXPECT_EQ(first.wait(), 0) << first.err();
-  EXPECT_EQ(second.wait(), 0) << second.err();
-  EXPECT_TRUE(contains(second.err(), "is recorded complete and verified")) << second.err();
+  expect_second_copy_waits({"mongo", "copy", "--source", source_->uri(), "--target", target_->uri(), "--jobs", "1",
+                            "--state-on-target", "--resume-run", "job-1"},
+                           work_, [&] {
+                             return contains(target_->command("decant_state", R"({"find": "journal"})"),
+                                             "collection/bulk.chunk_");
+                           });
   expect_same("bulk");
   EXPECT_FALSE(contains(target_->command("decant_state", R"({"find": "lease"})"), "holder")) << "the lease is given up";
 }

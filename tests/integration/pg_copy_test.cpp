@@ -35,6 +35,15 @@ class PgCopyTest : public WorkDirFixture<> {
     delete source_;
     source_ = nullptr;
   }
+  // The resume journal a --state-on-target copy keeps on the target; "" while it is being made.
+  std::string target_journal() const {
+    try {
+      if (target_->value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'") != "1") return "";
+      return target_->value("SELECT coalesce(string_agg(lines, '' ORDER BY seq), '') FROM journal", "decant_state");
+    } catch (const std::exception&) {
+      return "";
+    }
+  }
   void SetUp() override {
     target_ = std::make_unique<PgServer>();
     WorkDirFixture::SetUp();
@@ -281,18 +290,10 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
                                     "--dbname", "bulk", "--jobs", "1", "--report", report_path(),
                                     "--state-on-target", "--resume-run", run_name};
   };
-  auto journal_lines = [&] {  // "" while the journal is being made
-    try {
-      if (target_->value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'") != "1") return std::string();
-      return target_->value("SELECT coalesce(string_agg(lines, '' ORDER BY seq), '') FROM journal", "decant_state");
-    } catch (const std::exception&) {
-      return std::string();
-    }
-  };
   {
     BackgroundDecant run(args("job-1"), work_);
     auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (std::chrono::steady_clock::now() < deadline && run.running() && !contains(journal_lines(), "bulk/table/"))
+    while (std::chrono::steady_clock::now() < deadline && run.running() && !contains(target_journal(), "bulk/table/"))
       std::this_thread::sleep_for(20ms);
     if (!run.running()) {
       int code = run.wait();
@@ -304,7 +305,7 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
 
   auto other = run_decant(args("job-2"));
   EXPECT_EQ(other.exit_code, code_of(ExitCode::target_not_empty)) << other.err;
-  EXPECT_TRUE(contains(journal_lines(), "job-1")) << "another run leaves the journal as it was";
+  EXPECT_TRUE(contains(target_journal(), "job-1")) << "another run leaves the journal as it was";
 
   auto again = run_decant(args("job-1"));
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
@@ -314,7 +315,7 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
   EXPECT_GE(resumed, 1) << report().dump(1);
   // The journal keeps only that the run completed: the same run started again (a Job's pod
   // whose end its CLI never saw) ends at once.
-  EXPECT_FALSE(contains(journal_lines(), "bulk/table/")) << journal_lines();
+  EXPECT_FALSE(contains(target_journal(), "bulk/table/")) << target_journal();
   auto once_more = run_decant(args("job-1"));
   EXPECT_EQ(once_more.exit_code, 0) << once_more.err;
   EXPECT_TRUE(contains(once_more.err, "is recorded complete and verified")) << once_more.err;
@@ -324,32 +325,11 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
 // off from the API server but not from the target): the second waits for the first to end,
 // then finds the run complete. Never two writers of one target.
 TEST_F(PgCopyTest, ASecondCopyOfTheRunWaitsForTheFirstToEnd) {
-  std::vector<std::string> args{"pg", "copy", "--source", source_->conninfo(), "--target", target_->uri(),
-                                "--dbname", "bulk", "--jobs", "1", "--state-on-target", "--resume-run", "job-1"};
-  fs::create_directories(work_ / "first");
-  fs::create_directories(work_ / "second");
-  BackgroundDecant first(args, work_ / "first");
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  auto journalled = [&] {
-    try {
-      return contains(target_->value("SELECT coalesce(string_agg(lines, ''), '') FROM journal", "decant_state"),
-                      "bulk/table/");
-    } catch (const std::exception&) {
-      return false;  // not made yet
-    }
-  };
-  while (std::chrono::steady_clock::now() < deadline && first.running() && !journalled())
-    std::this_thread::sleep_for(20ms);
-  ASSERT_TRUE(first.running()) << "the first copy ended before the second started: " << first.err();
-  BackgroundDecant second(args, work_ / "second");
-  while (std::chrono::steady_clock::now() < deadline && second.running() && !contains(second.err(), "waiting for it to end"))
-    std::this_thread::sleep_for(20ms);
-  EXPECT_TRUE(contains(second.err(), "another decant copy keeps its journal on the target")) << second.err();
-  EXPECT_TRUE(contains(second.err(), " since ")) << "the holder's session named: " << second.err();
-  EXPECT_TRUE(first.running()) << "the second copy waited until the first had ended anyway";
-  EXPECT_EQ(first.wait(), 0) << first.err();
-  EXPECT_EQ(second.wait(), 0) << second.err();
-  EXPECT_TRUE(contains(second.err(), "is recorded complete and verified")) << second.err();
+  std::string said = expect_second_copy_waits(
+      {"pg", "copy", "--source", source_->conninfo(), "--target", target_->uri(), "--dbname", "bulk", "--jobs", "1",
+       "--state-on-target", "--resume-run", "job-1"},
+      work_, [&] { return contains(target_journal(), "bulk/table/"); });
+  EXPECT_TRUE(contains(said, " since ")) << "the holder's session named: " << said;
   expect_same_database("bulk");
 }
 
@@ -360,15 +340,8 @@ TEST_F(PgCopyTest, ACopyThatLosesItsLockOnTheTargetStops) {
                         "--jobs", "1", "--state-on-target", "--resume-run", "job-1"},
                        work_);
   auto deadline = std::chrono::steady_clock::now() + 120s;
-  auto journalled = [&] {
-    try {
-      return contains(target_->value("SELECT coalesce(string_agg(lines, ''), '') FROM journal", "decant_state"),
-                      "bulk/table/");
-    } catch (const std::exception&) {
-      return false;
-    }
-  };
-  while (std::chrono::steady_clock::now() < deadline && run.running() && !journalled()) std::this_thread::sleep_for(20ms);
+  while (std::chrono::steady_clock::now() < deadline && run.running() && !contains(target_journal(), "bulk/table/"))
+    std::this_thread::sleep_for(20ms);
   ASSERT_TRUE(run.running()) << run.err();
   EXPECT_EQ(target_->value("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted"),
             "1");
