@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "process/identity.hpp"
 #include "process/run_context.hpp"
 
 namespace decant::mongo {
@@ -31,9 +32,12 @@ constexpr auto kLeaseRenewal = std::chrono::seconds(5);
 // compared), with an update conditional on that very stamp (two waiters never both win).
 // The holder counts its term from before each renewal it sent: a holder that could not
 // renew within it stops its run and writes no more (well before a waiter takes over).
+// The lease also names the holder's process (ProcessIdentity): a waiter that shares its
+// process table (a copy run again on the machine where one was killed) sees at once that
+// it has ended, and takes the lease over without waiting out the term.
 class TargetLease {
  public:
-  explicit TargetLease(const ClientPool& pool) : pool_(pool) {
+  explicit TargetLease(const ClientPool& pool) : pool_(pool), process_(ProcessIdentity::self()) {
     std::random_device random;
     holder_ = fmt::format("{}/{}/{:08x}{:08x}", host_name(), getpid(), random(), random());
   }
@@ -97,11 +101,17 @@ class TargetLease {
                  "let the other copy finish, then run the same command again");
   }
 
-  // One update: `selector` matched gets this copy's name and a new stamp.
+  // This copy's name, stamp and process, as the lease's fields.
+  std::string fields() const {
+    return fmt::format(R"("holder": "{}", "stamp": "{}/{}", "boot": "{}", "pid_namespace": "{}", "pid": {}, "started": {})",
+                       holder_, holder_, stamp_, process_.boot, process_.pid_namespace, process_.pid, process_.started);
+  }
+
+  // One update: `selector` matched gets this copy's fields and a new stamp.
   bool update(mongoc_collection_t* coll, const std::string& selector) {
     ++stamp_;
     Bson query = Bson::from_json(selector);
-    Bson set = Bson::from_json(fmt::format(R"({{"$set": {{"holder": "{}", "stamp": "{}/{}"}}}})", holder_, holder_, stamp_));
+    Bson set = Bson::from_json(fmt::format(R"({{"$set": {{{}}}}})", fields()));
     bson_t reply;
     bson_error_t error;
     bool ok = mongoc_collection_update_one(coll, query.get(), set.get(), nullptr, &reply, &error);
@@ -114,12 +124,13 @@ class TargetLease {
   }
 
   // Renews the lease if this copy holds it, makes it if there is none, or takes it over
-  // once its stamp has stood still for a term; false while another copy holds it.
+  // once its stamp has stood still for a term or its holder is seen ended; false while
+  // another copy holds it.
   bool take() {
     auto client = pool_.acquire();
     CollectionPtr coll(mongoc_client_get_collection(client.get(), kStateDatabase, kLeaseCollection));
     if (update(coll.get(), fmt::format(R"({{"_id": "journal", "holder": "{}"}})", holder_))) return true;
-    Bson lease = Bson::from_json(fmt::format(R"({{"_id": "journal", "holder": "{}", "stamp": "{}/0"}})", holder_, holder_));
+    Bson lease = Bson::from_json(fmt::format(R"({{"_id": "journal", {}}})", fields()));
     bson_error_t error;
     if (mongoc_collection_insert_one(coll.get(), lease.get(), nullptr, nullptr, &error)) return true;
     constexpr uint32_t kDuplicateKey = 11000;  // another copy's lease is there
@@ -128,10 +139,19 @@ class TargetLease {
     Bson filter = Bson::from_json(R"({"_id": "journal"})");
     CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), nullptr, nullptr));
     std::string holder, stamp;
+    ProcessIdentity process;
     for (const auto& doc : drain(cursor.get(), pool_.where(), "reading the lease on the copy's journal")) {
-      bson_iter_t it;
-      if (bson_iter_init_find(&it, doc.get(), "holder") && BSON_ITER_HOLDS_UTF8(&it)) holder = bson_iter_utf8(&it, nullptr);
-      if (bson_iter_init_find(&it, doc.get(), "stamp") && BSON_ITER_HOLDS_UTF8(&it)) stamp = bson_iter_utf8(&it, nullptr);
+      holder = utf8_field(doc.get(), "holder");
+      stamp = utf8_field(doc.get(), "stamp");
+      process.boot = utf8_field(doc.get(), "boot");
+      process.pid_namespace = utf8_field(doc.get(), "pid_namespace");
+      process.pid = static_cast<pid_t>(int_field(doc.get(), "pid"));
+      process.started = static_cast<uint64_t>(int_field(doc.get(), "started"));
+    }
+    if (process_.sees_ended(process) && update(coll.get(), fmt::format(R"({{"_id": "journal", "stamp": "{}"}})", stamp))) {
+      log::info("the copy that held the lease on the target ({}) has ended on this machine: took its lease over",
+                holder.empty() ? "another copy" : holder);
+      return true;
     }
     if (stamp != seen_stamp_ || seen_holder_.empty()) {
       seen_holder_ = holder.empty() ? "another copy" : holder;
@@ -174,7 +194,17 @@ class TargetLease {
     }
   }
 
+  static std::string utf8_field(const bson_t* doc, const char* key) {
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
+  }
+  static int64_t int_field(const bson_t* doc, const char* key) {
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
+  }
+
   const ClientPool& pool_;
+  const ProcessIdentity process_;
   std::string holder_;
   uint64_t stamp_ = 0;
   Clock::time_point held_until_{};  // set before the renewer starts, then its own

@@ -191,6 +191,9 @@ TEST_F(MongoCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumes) {
   }
   auto other = run_decant(with_run("job-2"));
   EXPECT_EQ(other.exit_code, code_of(ExitCode::target_not_empty)) << other.err;
+  // The killed copy ran on this machine: its lease is taken over at once, not after its term.
+  EXPECT_TRUE(contains(other.err, "has ended on this machine: took its lease over")) << other.err;
+  EXPECT_FALSE(contains(other.err, "waiting for it to end")) << other.err;
   EXPECT_TRUE(contains(journal(), "job-1")) << "another run leaves the journal as it was";
   auto again = run_decant(with_run("job-1"));
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;

@@ -1,0 +1,70 @@
+#include "process/identity.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <string_view>
+
+namespace decant {
+namespace {
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string link_target(const char* path) {
+  char target[256];
+  ssize_t n = readlink(path, target, sizeof target);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+
+// The start time of /proc/PID/stat, whose second field (the command name in parentheses)
+// may itself hold spaces and ')': the fields are counted after its last ')'.
+uint64_t start_time(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = stat.rfind(')');
+  if (at == std::string::npos) return 0;
+  std::string_view rest(stat);
+  rest.remove_prefix(at + 1);
+  // After ')' come field 3 (state) onwards; the start time is field 22.
+  int field = 2;
+  while (!rest.empty()) {
+    size_t start = rest.find_first_not_of(' ');
+    if (start == std::string_view::npos) break;
+    rest.remove_prefix(start);
+    size_t end = rest.find(' ');
+    std::string_view value = rest.substr(0, end);
+    if (++field == 22) {
+      uint64_t ticks = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') return 0;
+        ticks = ticks * 10 + static_cast<uint64_t>(c - '0');
+      }
+      return ticks;
+    }
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end);
+  }
+  return 0;
+}
+
+}  // namespace
+
+ProcessIdentity ProcessIdentity::self() { return of(getpid()); }
+
+ProcessIdentity ProcessIdentity::of(pid_t pid) {
+  return {first_line("/proc/sys/kernel/random/boot_id"), link_target("/proc/self/ns/pid"), pid, start_time(pid)};
+}
+
+bool ProcessIdentity::sees_ended(const ProcessIdentity& other) const {
+  if (boot.empty() || pid_namespace.empty() || other.pid <= 0 || other.started == 0) return false;
+  if (other.boot != boot || other.pid_namespace != pid_namespace) return false;
+  return start_time(other.pid) != other.started;
+}
+
+}  // namespace decant
