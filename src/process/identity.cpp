@@ -1,7 +1,9 @@
 #include "process/identity.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -64,7 +66,11 @@ ProcessIdentity ProcessIdentity::of(pid_t pid) {
 bool ProcessIdentity::sees_ended(const ProcessIdentity& other) const {
   if (boot.empty() || pid_namespace.empty() || other.pid <= 0 || other.started == 0) return false;
   if (other.boot != boot || other.pid_namespace != pid_namespace) return false;
-  return start_time(other.pid) != other.started;
+  uint64_t now = start_time(other.pid);
+  if (now != 0) return now != other.started;  // another process under its pid: it ended
+  // Unreadable: gone only when the kernel has no such process (/proc mounted with hidepid
+  // hides other users' live ones, which kill(0) still reports as EPERM).
+  return kill(other.pid, 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace decant

@@ -24,7 +24,8 @@ struct ProcessIdentity {
   static ProcessIdentity of(pid_t pid);
 
   // True only when `other` shares this process's process table (same boot and pid
-  // namespace, both known) and its process is gone: no pid, or one started at another time.
+  // namespace, both known) and its process is gone: no such pid, or one started at another
+  // time.
   bool sees_ended(const ProcessIdentity& other) const;
 };
 
