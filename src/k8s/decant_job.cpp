@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -36,7 +37,6 @@ ordered_json labels(const JobSpec& spec) {
   return l;
 }
 
-// Why a container that has not started never will: the waiting reasons the kubelet gives up on.
 // The Job's Complete condition: all its pods' containers exited 0.
 bool job_complete(const json& job) {
   for (const auto& c : job.value("status", json::object()).value("conditions", json::array()))
@@ -44,6 +44,7 @@ bool job_complete(const json& job) {
   return false;
 }
 
+// Why a container that has not started never will: the waiting reasons the kubelet gives up on.
 bool hopeless(const std::string& reason) {
   static const std::set<std::string> kReasons{"ErrImagePull",       "ImagePullBackOff", "ErrImageNeverPull",
                                               "InvalidImageName",   "CreateContainerConfigError",
@@ -151,6 +152,20 @@ ordered_json job_manifest(const JobSpec& spec, const std::string& ns) {
 }
 
 }  // namespace
+
+// The Job controller's words: "Container NAME for pod NS/POD failed with exit code N
+// matching FailJob rule at index I".
+std::optional<std::pair<std::string, int>> failed_by_policy(const json& job) {
+  static const std::regex kMessage(R"(Container (\S+) for pod \S+ failed with exit code (\d+))");
+  for (const auto& c : job.value("status", json::object()).value("conditions", json::array())) {
+    if (c.value("type", "") != "Failed" || c.value("status", "") != "True" || c.value("reason", "") != "PodFailurePolicy")
+      continue;
+    std::smatch m;
+    std::string message = c.value("message", "");
+    if (std::regex_search(message, m, kMessage)) return std::make_pair(m[1].str(), std::stoi(m[2].str()));
+  }
+  return std::nullopt;
+}
 
 DecantJob::DecantJob(const Cluster& cluster, JobSpec spec) : cluster_(cluster), spec_(std::move(spec)) {
   if (!spec_.run.empty()) {
@@ -351,6 +366,21 @@ std::map<std::string, int> DecantJob::wait(const LineSink& sink, std::chrono::se
       return codes;
     }
     if (!pod) {
+      // Failed by a container's exit code, its pod gone before that was read here (deleted,
+      // reaped): the Job's condition names the code; another container's is not known.
+      if (auto failed = failed_by_policy(now["job"])) {
+        if (!codes.contains(failed->first)) {
+          codes[failed->first] = failed->second;
+          sink(failed->first, fmt::format("(its pod is gone; the Job {} says it exited {})", spec_.name, failed->second));
+        }
+        for (const auto& c : spec_.containers)
+          if (!codes.contains(c.name))
+            throw Error(ExitCode::cluster_failed,
+                        fmt::format("the Job {} failed: its container {} exited {}", spec_.name, failed->first,
+                                    failed->second),
+                        "see the copy's lines above; run again with --resume");
+        return codes;
+      }
       // No pod: the Job controller may be refused (Pod Security, quota); its events say why.
       if (Clock::now() - no_pod_since > std::chrono::seconds(20)) {
         auto events = cluster_.kubectl_json({"get", "events", "--field-selector=involvedObject.name=" + spec_.name});

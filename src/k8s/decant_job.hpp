@@ -21,12 +21,18 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "k8s/cluster.hpp"
 
 namespace decant::k8s {
+
+// The container and exit code that failed a Job by its pod failure policy, from the Job's
+// Failed condition: the one record left once its pod is gone (deleted before its end was read).
+std::optional<std::pair<std::string, int>> failed_by_policy(const nlohmann::json& job);
 
 struct JobContainer {
   std::string name;               // also what its relayed lines are prefixed with

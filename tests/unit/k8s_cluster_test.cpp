@@ -1,4 +1,5 @@
 #include "k8s/cluster.hpp"
+#include "k8s/decant_job.hpp"
 
 #include <gtest/gtest.h>
 
@@ -38,6 +39,28 @@ TEST(ClusterFailure, EachKnownFailureHasItsOwnExitCodeAndKeepsTheToolsWords) {
   ProcessResult stopped = failed("");
   stopped.stopped = true;
   EXPECT_EQ(cluster_failure("kubectl", "x", stopped).code(), ExitCode::interrupted);
+}
+
+// A Job failed by its pod failure policy names the container and its exit code in its Failed
+// condition (as kube-controller-manager 1.36 wrote it on the real node): the one record once
+// the pod was deleted before its end was read.
+TEST(FailedByPolicy, ReadsTheContainerAndExitCodeOfTheJobsFailedCondition) {
+  const std::string message =
+      "Container postgresql for pod outlive/decant-migrate-copy-postgresql-srjqc failed with exit code 3 "
+      "matching FailJob rule at index 0";
+  auto job = nlohmann::json::parse(R"({"status": {"conditions": [
+      {"type": "FailureTarget", "status": "True", "reason": "PodFailurePolicy", "message": "x"},
+      {"type": "Failed", "status": "True", "reason": "PodFailurePolicy", "message": ")" + message + R"("}]}})");
+  auto failed = failed_by_policy(job);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->first, "postgresql");
+  EXPECT_EQ(failed->second, 3);
+
+  auto lost = nlohmann::json::parse(R"({"status": {"conditions": [
+      {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}})");
+  EXPECT_FALSE(failed_by_policy(lost).has_value());
+  auto running = nlohmann::json::parse(R"({"status": {"active": 1}})");
+  EXPECT_FALSE(failed_by_policy(running).has_value());
 }
 
 }  // namespace
