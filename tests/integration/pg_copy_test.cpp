@@ -669,6 +669,35 @@ TEST_F(PgCopyTest, SigtermDuringAnIndexBuildStopsWithinSecondsAndResumeFinishes)
   expect_same_database("slowidx");
 }
 
+// As a Job's pod that Kubernetes stops (SIGTERM) while its journal is on the target: a
+// table finished as the stop comes is still journalled, through the lock's session whose
+// statements the stop cancels too; the copy exits as interrupted (10, which its Job runs
+// again), never as a lost lock (3, which fails the Job). Stopped at several moments.
+TEST_F(PgCopyTest, SigtermWithItsJournalOnTheTargetIsAnInterruption) {
+  std::vector<std::string> args{"pg", "copy", "--source", source_->conninfo(), "--target", target_->uri(),
+                                "--dbname", "bulk", "--jobs", "1", "--state-on-target", "--resume-run", "job-1"};
+  for (int tables = 1; tables <= 3; ++tables) {
+    BackgroundDecant run(args, work_);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    auto journalled = [&] {
+      std::string journal = target_journal();
+      size_t n = 0;
+      for (size_t at = journal.find("bulk/table/"); at != std::string::npos; at = journal.find("bulk/table/", at + 1)) ++n;
+      return n;
+    };
+    size_t before = journalled();
+    while (std::chrono::steady_clock::now() < deadline && run.running() && journalled() < before + 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 * tables));
+    if (!run.running()) break;  // finished: the rest of the test checks the copy
+    run.kill(SIGTERM);
+    EXPECT_EQ(run.wait(), code_of(ExitCode::interrupted)) << run.err();
+    EXPECT_FALSE(contains(run.err(), "lock on the target ended")) << run.err();
+  }
+  auto r = run_decant(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_database("bulk");
+}
+
 // A --pg-bin whose pg_dump first waits for a child of its own that sleeps (long work, as a
 // large schema is), marked so that the test can find it; `deaf` makes both ignore SIGTERM.
 fs::path slow_pg_dump(const fs::path& dir, const std::string& marker, bool deaf) {
