@@ -233,14 +233,21 @@ std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const
   return out;
 }
 
-namespace {
-
 std::string utf8_field(const bson_t* doc, const char* path) {
   bson_iter_t it;
   if (!doc || !bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &it) || !BSON_ITER_HOLDS_UTF8(&it))
     return "";
   return bson_iter_utf8(&it, nullptr);
 }
+
+int64_t int64_field(const bson_t* doc, const char* path) {
+  bson_iter_t it;
+  if (!doc || !bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &it) || !BSON_ITER_HOLDS_NUMBER(&it))
+    return 0;
+  return bson_iter_as_int64(&it);
+}
+
+namespace {
 
 bool lowercase_equal(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -272,7 +279,7 @@ ServerIdentity server_identity(const bson_t* hello, const bson_t* server_status)
   }
   if (server_status) {
     id.host = utf8_field(server_status, "host");
-    if (bson_iter_init_find(&it, server_status, "pid") && BSON_ITER_HOLDS_NUMBER(&it)) id.pid = bson_iter_as_int64(&it);
+    id.pid = int64_field(server_status, "pid");
     bson_iter_t uptime;
     if (bson_iter_init_find(&it, server_status, "localTime") && BSON_ITER_HOLDS_DATE_TIME(&it) &&
         bson_iter_init_find(&uptime, server_status, "uptimeMillis") && BSON_ITER_HOLDS_NUMBER(&uptime))

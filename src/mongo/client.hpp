@@ -131,6 +131,11 @@ ServerIdentity identify_server(mongoc_client_t* client, const std::string& where
 // they differ or nothing tells.
 std::optional<std::string> same_server(const ServerIdentity& source, const ServerIdentity& target);
 
+// A field of `doc` by its dotted path: its string ("" when absent or not a string), its
+// number as an integer (0 when absent or not a number).
+std::string utf8_field(const bson_t* doc, const char* path);
+int64_t int64_field(const bson_t* doc, const char* path);
+
 // Every document a cursor yields, copied; throws on a cursor error.
 std::vector<Bson> drain(mongoc_cursor_t* cursor, const std::string& where, const std::string& doing);
 

@@ -145,8 +145,8 @@ class TargetLease {
       stamp = utf8_field(doc.get(), "stamp");
       process.boot = utf8_field(doc.get(), "boot");
       process.pid_namespace = utf8_field(doc.get(), "pid_namespace");
-      process.pid = static_cast<pid_t>(int_field(doc.get(), "pid"));
-      process.started = static_cast<uint64_t>(int_field(doc.get(), "started"));
+      process.pid = static_cast<pid_t>(int64_field(doc.get(), "pid"));
+      process.started = static_cast<uint64_t>(int64_field(doc.get(), "started"));
     }
     if (process_.sees_ended(process) && update(coll.get(), fmt::format(R"({{"_id": "journal", "stamp": "{}"}})", stamp))) {
       log::info("the copy that held the lease on the target ({}) has ended on this machine: took its lease over",
@@ -192,15 +192,6 @@ class TargetLease {
       run_context().request_stop(StopReason::failure);
       return;
     }
-  }
-
-  static std::string utf8_field(const bson_t* doc, const char* key) {
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
-  }
-  static int64_t int_field(const bson_t* doc, const char* key) {
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
   }
 
   const ClientPool& pool_;

@@ -3,7 +3,6 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "pg/connection.hpp"
-#include "process/run_context.hpp"
 
 namespace decant::pg {
 namespace {
@@ -75,9 +74,10 @@ class TargetJournal final : public engine::JournalStore {
         lock_.exec("SELECT 1");
         return;
       } catch (const Error& e) {
-        // A stop of the run cancels this statement too: that is the stop, not a lost lock
-        // (a Job's pod deleted mid-copy must exit as interrupted, to be run again).
-        if (e.code() == ExitCode::interrupted || run_context().stop_requested()) throw;
+        // A stop of the run cancels this statement too (Connection says so: interrupted):
+        // that is the stop, not a lost lock (a Job's pod deleted mid-copy must exit as
+        // interrupted, to be run again).
+        if (e.code() == ExitCode::interrupted) throw;
         throw Error(ExitCode::unreachable,
                     std::string("the session holding the copy's lock on the target ended: ") + e.what(),
                     "another copy may have taken the target over; run the same command again");

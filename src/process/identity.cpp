@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <fstream>
 #include <iterator>
-#include <string_view>
+#include <sstream>
 
 namespace decant {
 namespace {
@@ -24,35 +25,20 @@ std::string link_target(const char* path) {
   return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
 }
 
-// The start time of /proc/PID/stat, whose second field (the command name in parentheses)
-// may itself hold spaces and ')': the fields are counted after its last ')'.
+// The start time of /proc/PID/stat (0 when unreadable), whose second field (the command name
+// in parentheses) may itself hold spaces and ')': the fields are counted after its last ')'.
 uint64_t start_time(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t at = stat.rfind(')');
   if (at == std::string::npos) return 0;
-  std::string_view rest(stat);
-  rest.remove_prefix(at + 1);
-  // After ')' come field 3 (state) onwards; the start time is field 22.
-  int field = 2;
-  while (!rest.empty()) {
-    size_t start = rest.find_first_not_of(' ');
-    if (start == std::string_view::npos) break;
-    rest.remove_prefix(start);
-    size_t end = rest.find(' ');
-    std::string_view value = rest.substr(0, end);
-    if (++field == 22) {
-      uint64_t ticks = 0;
-      for (char c : value) {
-        if (c < '0' || c > '9') return 0;
-        ticks = ticks * 10 + static_cast<uint64_t>(c - '0');
-      }
-      return ticks;
-    }
-    if (end == std::string_view::npos) break;
-    rest.remove_prefix(end);
-  }
-  return 0;
+  std::istringstream fields(stat.substr(at + 1));
+  std::string value;
+  for (int field = 3; field <= 22; ++field)  // field 3 (state) follows the ')'
+    if (!(fields >> value)) return 0;
+  uint64_t ticks = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), ticks);
+  return error == std::errc() && end == value.data() + value.size() ? ticks : 0;
 }
 
 }  // namespace
