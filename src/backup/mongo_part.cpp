@@ -15,6 +15,7 @@
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
 #include "mongo/dump_restore.hpp"
+#include "mongo/privileges.hpp"
 #include "archive/bson_file.hpp"
 #include "archive/mongodump_layout.hpp"
 
@@ -206,6 +207,7 @@ void MongoRestore::check_target(bool drop, bool resuming, const engine::ResumeSt
   }
   std::vector<const CollectionInfo*> all;
   for (const auto& c : st.collections) all.push_back(&c);
+  mongo::require_privileges(client.get(), mongo::copy_target(all, false), st.pool.where());
   auto in_the_way = mongo::occupied_on_target(client.get(), all, resuming ? &state : nullptr, st.pool.where());
   if (!in_the_way.empty() && !drop)
     throw Error(ExitCode::target_not_empty,

@@ -368,13 +368,19 @@ void check_postgresql_data_path(const PlanOptions& options, const std::string& s
   }, "PostgreSQL speed not sampled: ");
 }
 
-void check_mongodb_data_path(const PlanOptions& options, const std::string& source, Plan& plan, double& seconds) {
+// `journal_on_target`: the copy keeps its journal there (in the cluster), which its login
+// must be allowed to write too.
+void check_mongodb_data_path(const PlanOptions& options, const std::string& source, bool journal_on_target, Plan& plan,
+                             double& seconds) {
   auto copy = mongo_copy_options(options, source);
+  copy.run.state_on_target = journal_on_target;
   noted(plan, [&] {
     plan.mongo = mongo::preflight_copy(copy);
-    plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant{} (server {}, source {})",
+    plan.checks.push_back(fmt::format("MongoDB target {} reached and logged into from decant{} (server {}, source {}; "
+                                      "the login's privileges for the copy{}: {})",
                                       plan.mongo_target_display, plan.where, plan.mongo->target_version,
-                                      plan.mongo->source_version));
+                                      plan.mongo->source_version, journal_on_target ? " and its journal" : "",
+                                      plan.mongo->target_privileges));
   });
   check_mongodb_requirements(*plan.requirements.row, *options.mongo_target, plan);
   if (!plan.mongo) return;
@@ -406,7 +412,7 @@ void plan_mongodb(const k8s::Cluster& cluster, const PlanOptions& options, Plan&
   const auto& db = plan.release.mongodb;
   std::optional<k8s::PortForward> forward;
   if (!forward_source(cluster, db, "MongoDB", plan, forward)) return;
-  check_mongodb_data_path(options, mongo_source_uri("127.0.0.1", forward->local_port(), db), plan, seconds);
+  check_mongodb_data_path(options, mongo_source_uri("127.0.0.1", forward->local_port(), db), false, plan, seconds);
   probe_mongodb(cluster, db, *options.mongo_target, plan);
 }
 
@@ -447,8 +453,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CopyPreflight, source_major, tar
 }  // namespace decant::pg
 namespace decant::mongo {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CollectionSummary, name, bytes, documents)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CopyPreflight, source_version, target_version, collections, bytes,
-                                                documents)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CopyPreflight, source_version, target_version, target_privileges,
+                                                collections, bytes, documents)
 }  // namespace decant::mongo
 
 namespace decant::migrate {
@@ -462,7 +468,7 @@ nlohmann::json probe_data_path(const PlanOptions& options, const std::string& ch
   name_targets(options, plan);
   double pg_seconds = 0, mongo_seconds = 0;
   if (options.pg_target && pg_source) check_postgresql_data_path(options, *pg_source, plan, pg_seconds);
-  if (options.mongo_target && mongo_source) check_mongodb_data_path(options, *mongo_source, plan, mongo_seconds);
+  if (options.mongo_target && mongo_source) check_mongodb_data_path(options, *mongo_source, true, plan, mongo_seconds);
   nlohmann::json out = {{"checks", plan.checks},       {"warnings", plan.warnings},
                         {"blockers", plan.blockers},   {"sample_bytes_per_second", plan.sample_bytes_per_second},
                         {"pg_seconds", pg_seconds},    {"mongo_seconds", mongo_seconds}};

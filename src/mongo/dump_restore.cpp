@@ -26,6 +26,7 @@
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
+#include "mongo/privileges.hpp"
 
 namespace decant::mongo {
 namespace fs = std::filesystem;
@@ -376,6 +377,7 @@ class MongoRestore {
     wire_version_ = max_wire_version(client.get(), pool_->where());
     std::vector<const CollectionInfo*> all;
     for (const auto& c : collections_) all.push_back(&c.info);
+    require_privileges(client.get(), copy_target(all, false), pool_->where());
     bool resume = options_.run.resume;
     auto in_the_way = occupied_on_target(client.get(), all, resume ? &frame.state() : nullptr, pool_->where());
     if (in_the_way.empty() || options_.drop) return;

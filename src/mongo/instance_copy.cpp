@@ -23,6 +23,7 @@
 #include "mongo/catalog.hpp"
 #include "mongo/client.hpp"
 #include "mongo/document_stream.hpp"
+#include "mongo/privileges.hpp"
 #include "mongo/target_journal.hpp"
 
 namespace decant::mongo {
@@ -62,6 +63,7 @@ class MongoCopy {
   engine::RunFrame* frame_ = nullptr;  // of run(); preflight() writes nothing and has none
   std::vector<CollectionInfo> collections_;
   std::map<std::string, uint64_t> counts_before_;  // the source's, by DB.COLL
+  std::string privileges_;                         // how the target login's check went
 };
 
 engine::Endpoints MongoCopy::open() {
@@ -100,6 +102,9 @@ void MongoCopy::plan() {
   for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
     for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));
   counts_before_ = stored_document_counts(src.get(), collections_, source_pool_->where());
+  std::vector<const CollectionInfo*> all;
+  for (const auto& c : collections_) all.push_back(&c);
+  privileges_ = require_privileges(tgt.get(), copy_target(all, options_.run.state_on_target), target_pool_->where());
 }
 
 // MongoDB reads take no snapshot: a source written to during the copy is caught by its
@@ -194,6 +199,7 @@ CopyPreflight MongoCopy::preflight() {
     out.source_version = server_version(src.get(), source_pool_->where());
     out.target_version = server_version(tgt.get(), target_pool_->where());
   }
+  out.target_privileges = privileges_;
   for (const auto& c : collections_) {
     if (c.is_view) continue;
     auto counted = counts_before_.find(c.display());

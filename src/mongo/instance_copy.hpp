@@ -28,14 +28,15 @@ struct CollectionSummary {
 struct CopyPreflight {
   std::string source_version;
   std::string target_version;
+  std::string target_privileges;  // "granted", or why they could not be checked
   std::vector<CollectionSummary> collections;
   uint64_t bytes = 0;
   uint64_t documents = 0;
 };
 
 // Every check the copy makes before it writes anything (both servers reached and logged
-// into, the target not the source, target collections empty unless `drop`), and what it
-// would copy. Writes nothing. Throws the first failure as the copy would.
+// into, the target not the source, the target login's privileges, target collections
+// empty unless `drop`), and what it would copy. Writes nothing. Throws the first failure as the copy would.
 CopyPreflight preflight_copy(const CopyOptions& options);
 
 int copy_instance(const CopyOptions& options);

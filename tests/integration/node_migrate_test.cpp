@@ -237,6 +237,17 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
     EXPECT_THROW(sql(pg_target_uri + "?connect_timeout=5", "SELECT 1"), std::runtime_error);
     EXPECT_THROW(sorted_documents(mongo_target.uri() + "&serverSelectionTimeoutMS=3000", "circle_ghe", "builds"),
                  std::exception);
+    // plan checks from a pod of the image what migrate's copies will need there.
+    auto planned = cluster_->decant("plan", {"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
+                                             "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server",
+                                             "--output", "json"});
+    ASSERT_EQ(planned.exit_code, 0) << planned.out << planned.err;
+    std::string checks = json::parse(planned.out)["checks"].dump();
+    EXPECT_NE(checks.find(" reached from decant in the cluster: PostgreSQL "), std::string::npos) << checks;
+    // FerretDB reports no privileges to check (tests/unit/mongo_privileges_test.cpp has MongoDB's).
+    EXPECT_NE(checks.find("logged into from decant in the cluster (server "), std::string::npos) << checks;
+    EXPECT_NE(checks.find("the login's privileges for the copy and its journal: not checked"), std::string::npos)
+        << checks;
     r = cluster_->decant("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri(),
                                       "--image", kImage, "--image-pull-policy", "Never", "--allow-single-server", "--chart",
                                       cluster_->chart_dir().string(), "--state-dir", (dir / "state").string(),
