@@ -48,6 +48,20 @@ bool RunFrame::already_complete() {
   return settings_.run.resume_run && resuming() && state().completed();
 }
 
+int RunFrame::forget() {
+  if (!state_ || !settings_.run.resume_run)
+    throw Error(ExitCode::usage, "--forget-run needs --resume-run and --state-on-target", "give the run's name");
+  if (already_complete()) {
+    std::string where = state_->where();
+    state_->remove();
+    log::info("the run {} was recorded complete and verified in {}: dropped", *settings_.run.resume_run, where);
+  } else {
+    // Another run's journal, or an unfinished one: never this run's to drop.
+    log::info("{} does not record the run {} complete: left as it is", state_->where(), *settings_.run.resume_run);
+  }
+  return 0;
+}
+
 bool RunFrame::resuming() const {
   if (settings_.run.resume) return true;
   if (!state_ || !settings_.run.resume_run) return false;
@@ -160,6 +174,7 @@ int run_in_frame(const RunSettings& settings, const std::function<Endpoints()>& 
   return with_report(settings.run, report, [&] {
     frame = std::make_unique<RunFrame>(settings, open());
     report = &frame->report();
+    if (settings.run.forget_run) return frame->forget();
     if (frame->already_complete()) {
       log::info("the run {} is recorded complete and verified in {}; nothing to do", *settings.run.resume_run,
                 frame->state().where());

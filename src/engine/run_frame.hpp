@@ -72,6 +72,8 @@ class RunFrame {
   bool resuming() const;
   // --resume-run of a run whose state says it completed (and verified) before.
   bool already_complete();
+  // --forget-run: drops the state when it records the --resume-run run complete.
+  int forget();
   const Endpoints& endpoints() const { return endpoints_; }
   double seconds() const { return seconds_since(started_); }
 

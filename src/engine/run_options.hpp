@@ -20,6 +20,10 @@ struct RunOptions {
   // --resume-run ID: resume the run named ID when the state holds it, else start it anew
   // under that name: for a run that its own replacement repeats (a Kubernetes Job's next pod).
   std::optional<std::string> resume_run;
+  // --forget-run (with --resume-run and --state-on-target): copy nothing; drop the journal
+  // on the target when it records that run complete (migrate, once the release points at
+  // the targets and nothing can ask for the run again), else leave it as it is.
+  bool forget_run = false;
   std::optional<std::string> report_path;  // --report
   // --report-lines: the report also on standard output as report_lines.hpp cuts it (a copy in
   // a Job's pod, whose log is its only way back to the CLI).

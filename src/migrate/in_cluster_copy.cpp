@@ -215,4 +215,31 @@ void copy_in_cluster(const InClusterCopy& c) {
   for (size_t i = 0; i < copies.size(); ++i) throw_failure(i);
 }
 
+k8s::JobSpec forget_job(const InClusterCopy& c) {
+  k8s::JobSpec spec{kForgetJobName, "migrate-forget", *c.plan.image, c.plan.image_pull_policy, {}, {}, ""};
+  for (auto& copy : database_copies(c)) {
+    // The same arguments name the same run; no report to carry back.
+    std::erase(copy.args, std::string("--report-lines"));
+    copy.args.push_back("--forget-run");
+    spec.containers.push_back({copy.container, copy.args});
+    spec.secret_env.insert(copy.variables.begin(), copy.variables.end());
+  }
+  return spec;
+}
+
+void forget_copies_in_cluster(const k8s::Cluster& cluster, const k8s::JobSpec& spec) {
+  k8s::DecantJob job(cluster, spec);
+  auto codes = job.wait(
+      [](const std::string& container, const std::string& line) {
+        if (!line.empty()) log::info("{}: {}", container, line);
+      },
+      std::chrono::minutes(10));
+  for (const auto& container : spec.containers)
+    if (int code = codes.at(container.name); code != 0)
+      throw Error(code > 0 && code < 64 ? static_cast<ExitCode>(code) : ExitCode::cluster_failed,
+                  fmt::format("dropping the {} copy's journal on its target ended with exit code {}", container.name,
+                              code),
+                  "see its lines above");
+}
+
 }  // namespace decant::migrate

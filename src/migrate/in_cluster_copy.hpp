@@ -13,6 +13,7 @@
 
 #include "engine/run_options.hpp"
 #include "k8s/cluster.hpp"
+#include "k8s/decant_job.hpp"
 #include "migrate/plan.hpp"
 #include "migrate/release.hpp"
 
@@ -43,6 +44,15 @@ struct CopyGoesOnInCluster : Error {
 // code), the cluster's, or CopyGoesOnInCluster.
 void copy_in_cluster(const InClusterCopy& copy);
 
+// Once the release points at the targets, nothing asks for the copies' run again: a Job of
+// the image drops their journals on the targets (each copy with --forget-run, which drops
+// only a journal that records this run complete). forget_job() is made while the internal
+// databases' Services still exist (the copies' arguments name them: the journals know their
+// run by them), before the upgrade removes them; forget_copies_in_cluster() runs it and
+// throws the first failure.
+k8s::JobSpec forget_job(const InClusterCopy& copy);
+void forget_copies_in_cluster(const k8s::Cluster& cluster, const k8s::JobSpec& spec);
+
 // Deletes the copies' Jobs (and their pods and Secrets) that a migration of this namespace left
 // running (its CLI lost the API server): what --rollback does first.
 void stop_copies_in_cluster(const k8s::Cluster& cluster);
@@ -64,6 +74,7 @@ inline std::string from_env(const char* variable) { return std::string("env:") +
 inline constexpr const char* kCopyJobPrefix = "decant-migrate-copy-";
 std::string copy_job_name(const std::string& container);
 inline constexpr const char* kProbeJobName = "decant-plan-probe";
+inline constexpr const char* kForgetJobName = "decant-migrate-forget";
 // Each in-cluster copy's --jobs when migrate is given none.
 inline constexpr int kDefaultCopyJobs = 4;
 // Each database's copy by name: its Job's container, and its report's key in migrate's.

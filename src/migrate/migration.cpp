@@ -108,6 +108,10 @@ class Migration {
   std::vector<CopyPhase> copy_phases();
   void copy_database(const CopyPhase& c);
   void forget_copies();
+  void forget_copy_journals();
+  // The Job that drops the in-cluster copies' journals, made before the upgrade (it needs the
+  // internal databases' Services); none when that could not be (a run resumed after it).
+  std::optional<k8s::JobSpec> forget_job_;
   std::string copy_run_id();
   void write_secret();
   fs::path write_values();
@@ -254,6 +258,26 @@ std::string Migration::copy_run_id() {
   std::string id = fmt::format("{:08x}{:08x}", random(), random());
   state().mark_done("copy-run", id);
   return id;
+}
+
+// The in-cluster copies' journals on the targets (one line each, "complete") dropped, after
+// the downtime: the migration has succeeded whatever this does, so a failure is said with
+// what to do by hand, never an error of the run.
+void Migration::forget_copy_journals() {
+  try {
+    if (!forget_job_)
+      throw Error(ExitCode::cluster_mismatch, "the internal databases' Services that name the copies' run are gone",
+                  "a migration resumed after its upgrade cannot tell the run");
+    forget_copies_in_cluster(cluster_, *forget_job_);
+    log::info("the copies' journals (database decant_state) were dropped from the targets");
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;
+    std::string what = fmt::format("the copies' journals stay on the targets: {}", e.one_line());
+    log::warn("{}; drop them by hand: DROP DATABASE decant_state (PostgreSQL), "
+              "db.getSiblingDB(\"decant_state\").dropDatabase() (MongoDB)",
+              what);
+    warnings_.push_back(what);
+  }
 }
 
 // What the copies of an earlier run journalled, forgotten.
@@ -547,6 +571,14 @@ int Migration::migrate() {
     else
       for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });
     phase("secret", [&] { write_secret(); });
+    if (in_cluster_ && !state().done("upgrade")) {
+      try {
+        forget_job_ = forget_job({cluster_, o_.plan, release_, o_.run, std::chrono::minutes(10), copy_run_id(), {}});
+      } catch (const Error& e) {
+        if (e.code() == ExitCode::interrupted) throw;
+        log::debug("the Job that drops the copies' journals could not be made: {}", e.one_line());
+      }
+    }
     if (!state().done("upgrade")) check_upgrade(write_values());
   } catch (const CopyGoesOnInCluster&) {
     throw;  // nothing here can scale the application back up, and the copies go on
@@ -582,6 +614,7 @@ int Migration::migrate() {
     application_.wait_ready(record_.replicas);
     check_points_external();
   });
+  if (in_cluster_) phase("forget-copies", [&] { forget_copy_journals(); });
   save_record_configmap("done");
   double downtime = 0;
   if (auto down = state().get("down-at")) downtime = state().get("ready")->at("at").get<double>() - down->get<double>();

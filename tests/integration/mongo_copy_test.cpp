@@ -205,6 +205,23 @@ TEST_F(MongoCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumes) {
   auto once_more = run_decant(with_run("job-1"));
   EXPECT_EQ(once_more.exit_code, 0) << once_more.err;
   EXPECT_TRUE(contains(once_more.err, "is recorded complete and verified")) << once_more.err;
+
+  // migrate, once its release points at the target, forgets the run (--forget-run): another
+  // run's name leaves the journal, its own drops it with its database.
+  auto forget = [&](const std::string& name) {
+    auto a = with_run(name);
+    a.push_back("--forget-run");
+    return run_decant(a);
+  };
+  auto not_ours = forget("job-2");
+  EXPECT_EQ(not_ours.exit_code, 0) << not_ours.err;
+  EXPECT_TRUE(contains(not_ours.err, "does not record the run job-2 complete: left as it is")) << not_ours.err;
+  EXPECT_TRUE(contains(journal(), "job-1"));
+  auto forgotten = forget("job-1");
+  EXPECT_EQ(forgotten.exit_code, 0) << forgotten.err;
+  EXPECT_TRUE(contains(forgotten.err, "was recorded complete and verified in the database decant_state")) << forgotten.err;
+  EXPECT_FALSE(contains(target_->command("admin", R"({"listDatabases": 1, "nameOnly": true})"), "decant_state"));
+  expect_same("bulk");
 }
 
 // Two copies of one run at once (a Job's next pod while the first still runs on a node cut

@@ -282,11 +282,21 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   EXPECT_EQ(pg_target.value("SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'", "circle"), "4.5.1");
   EXPECT_EQ(pg_target.value("SELECT sum(hashtext(status))::text FROM builds", "circle"), source_digest);
   EXPECT_EQ(sorted_documents(mongo_target.uri(), "circle_ghe", "builds"), source_documents);
-  // Nothing of the copy is left in the namespace; the release points at the targets.
+  // Nothing of the copy is left in the namespace, nor its journals on the targets (dropped by
+  // a Job once the release points at them); the release points at the targets.
   for (const char* db : {"postgresql", "mongodb"}) {
     EXPECT_FALSE(cluster_->exists(ns, std::string("job/decant-migrate-copy-") + db));
     EXPECT_FALSE(cluster_->exists(ns, std::string("secret/decant-migrate-copy-") + db));
   }
+  EXPECT_NE(r.err.find("the copies' journals (database decant_state) were dropped from the targets"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(cluster_->exists(ns, "job/decant-migrate-forget"));
+  EXPECT_FALSE(cluster_->exists(ns, "secret/decant-migrate-forget"));
+  EXPECT_EQ(pg_target.value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'"), "0");
+  EXPECT_EQ(mongo_target.command("admin", R"({"listDatabases": 1, "nameOnly": true})").find("decant_state"),
+            std::string::npos);
+  auto phases = report["phases"].dump();
+  EXPECT_NE(phases.find("forget-copies"), std::string::npos) << phases;
   auto values = json::parse(cluster_->must_helm({"-n", ns, "get", "values", "circleci-server", "--all", "-o", "json"}));
   EXPECT_EQ(values["postgresql"]["internal"], false);
   EXPECT_EQ(values["postgresql"]["postgresqlHost"], TestCluster::kNodeIp);
