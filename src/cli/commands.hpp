@@ -93,7 +93,8 @@ inline void add_run_options(CLI::App* cmd, engine::RunOptions& run, const std::s
   cmd->add_option("--state-dir", run.state_dir,
                   "Where the resume state is kept; default: ~/.local/state/decant/" + kind + "-<id>");
 }
-// Adds --state-on-target, --resume-run, --forget-run and --report-lines (after add_run_options): for a copy
+// Adds --state-on-target, --resume-run, --source-name, --forget-run and --report-lines (after
+// add_run_options): for a copy
 // that a Kubernetes Job runs, whose pod's disk does not outlive it and whose log is its only
 // way back to the CLI.
 inline void add_state_on_target(CLI::App* cmd, engine::RunOptions& run) {
@@ -106,6 +107,9 @@ inline void add_state_on_target(CLI::App* cmd, engine::RunOptions& run) {
                   "Resume the run named so when the state holds it, else start it anew under that name: for a copy "
                   "that its own replacement repeats with the same arguments (a Kubernetes Job's next pod)")
       ->excludes(cmd->get_option("--resume"));
+  cmd->add_option("--source-name", run.source_name,
+                  "Name the source so in the state and the report, whatever its address (migrate's Jobs: the pod they "
+                  "read): a run is known by its ends");
   cmd->add_flag("--forget-run", run.forget_run,
                 "Copy nothing: drop the state on the target when it records the --resume-run run complete, else leave "
                 "it (what decant migrate runs once the release points at the targets)")

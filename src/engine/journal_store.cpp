@@ -56,6 +56,11 @@ class FileJournal final : public JournalStore {
     fs::remove(path(), ec);
   }
 
+  bool present() override {
+    std::error_code ec;
+    return fs::exists(path(), ec) || ec;
+  }
+
   std::string where() const override { return dir_.string(); }
 
  private:

@@ -22,6 +22,9 @@ class JournalStore {
   virtual void append(const std::string& lines) = 0;
   // Forgets the journal (the run is complete).
   virtual void remove() = 0;
+  // Whether there may be a journal, asked without taking the journal's lock (nor making
+  // anything): false only when there is certainly none.
+  virtual bool present() = 0;
   // Where it is, for messages: a path, or "the target's database decant_state".
   virtual std::string where() const = 0;
 };

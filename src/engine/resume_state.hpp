@@ -57,6 +57,7 @@ class ResumeState {
 
   const std::filesystem::path& dir() const { return dir_; }
   std::string where() const { return store_->where(); }  // of the journal
+  bool present() const { return store_->present(); }     // JournalStore::present
 
  private:
   void append_locked(const std::string& lines);

@@ -51,15 +51,18 @@ bool RunFrame::already_complete() {
 int RunFrame::forget() {
   if (!state_ || !settings_.run.resume_run)
     throw Error(ExitCode::usage, "--forget-run needs --resume-run and --state-on-target", "give the run's name");
-  if (already_complete()) {
+  // Asked first: reading a journal takes its lock, which on MongoDB makes its database.
+  if (state_->present() && already_complete()) {
     std::string where = state_->where();
     state_->remove();
     log::info("the run {} was recorded complete and verified in {}: dropped", *settings_.run.resume_run, where);
-  } else {
-    // Another run's journal, or an unfinished one: never this run's to drop.
-    log::info("{} does not record the run {} complete: left as it is", state_->where(), *settings_.run.resume_run);
+    return 0;
   }
-  return 0;
+  // None, another run's, or an unfinished one: never this run's to drop.
+  throw Error(ExitCode::nothing_to_resume,
+              fmt::format("{} does not record the run {} complete: left as it is", state_->where(),
+                          *settings_.run.resume_run),
+              "nothing to forget");
 }
 
 bool RunFrame::resuming() const {

@@ -67,6 +67,11 @@ std::map<std::string, std::string> data_path_variables(const k8s::Cluster& clust
 
 namespace {
 
+// The source as a copy's journal and report name it: its pod, as the local path names it.
+std::string source_name(const InClusterCopy& c, const InternalDatabase& db) {
+  return fmt::format("pod {} in the namespace {}", db.pod, c.cluster.ns());
+}
+
 // One database's copy: its Job's container and the variables of its Secret.
 struct DatabaseCopy {
   std::string label;  // "PostgreSQL"
@@ -75,8 +80,9 @@ struct DatabaseCopy {
   std::map<std::string, std::string> variables;
 };
 
-// The copies the options ask for, each with its share of the jobs.
-std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
+// The copies the options ask for, reading the connection strings from `variables` (the
+// Job's Secret).
+std::vector<DatabaseCopy> database_copies(const InClusterCopy& c, const std::map<std::string, std::string>& variables) {
   const auto& o = c.plan;
   // Each copy its --jobs, as a local run's copies have them one after the other: the two load
   // different servers (the internal pods, the targets), so neither takes from the other. A
@@ -88,10 +94,11 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
     std::vector<std::string> args{"--progress-interval",
                                   fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
                                   "--state-on-target", "--resume-run", c.run_id, "--report-lines"};
+    // The run is known by its ends: the source by its pod, not by the address a Service or
+    // the pod has today (the upgrade removes both; forget_job() still names the run).
     args.insert(args.end(), {"--jobs", std::to_string(c.run.jobs > 0 ? c.run.jobs : kDefaultCopyJobs)});
     return args;
   };
-  auto variables = data_path_variables(c.cluster, o, c.release);
   auto only = [&](std::initializer_list<const char*> names) {
     std::map<std::string, std::string> some;
     for (const char* n : names) some[n] = variables.at(n);
@@ -103,6 +110,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
                                   from_env(kPgTargetVariable)};
     if (o.clean) args.push_back("--clean");
     for (const auto& e : o.extension_update) args.insert(args.end(), {"--extension-update", e});
+    args.insert(args.end(), {"--source-name", source_name(c, c.release.postgresql)});
     auto more = common();
     args.insert(args.end(), more.begin(), more.end());
     copies.push_back({"PostgreSQL", kPgCopyName, args, only({kPgSourceVariable, kPgTargetVariable})});
@@ -113,6 +121,7 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
     if (!o.all_mongo_dbs)
       for (const auto& db : o.mongo_dbs) args.insert(args.end(), {"--db", db});
     if (o.drop) args.push_back("--drop");
+    args.insert(args.end(), {"--source-name", source_name(c, c.release.mongodb)});
     auto more = common();
     args.insert(args.end(), more.begin(), more.end());
     copies.push_back({"MongoDB", kMongoCopyName, args, only({kMongoSourceVariable, kMongoTargetVariable})});
@@ -123,7 +132,9 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c) {
 }  // namespace
 
 void stop_copies_in_cluster(const k8s::Cluster& cluster) {
-  const std::string selector = "--selector=app.kubernetes.io/component=migrate-copy,app.kubernetes.io/managed-by=decant";
+  // The copies' Jobs and the one that drops their journals.
+  const std::string selector =
+      "--selector=app.kubernetes.io/component in (migrate-copy,migrate-forget),app.kubernetes.io/managed-by=decant";
   try {
     cluster.kubectl({"delete", "jobs", selector, "--ignore-not-found", "--cascade=foreground", "--wait=true",
                      "--timeout=90s"});
@@ -138,7 +149,7 @@ std::string copy_job_name(const std::string& container) { return std::string(kCo
 
 void copy_in_cluster(const InClusterCopy& c) {
   const auto& o = c.plan;
-  auto copies = database_copies(c);
+  auto copies = database_copies(c, data_path_variables(c.cluster, o, c.release));
   // A Job per database: a lost pod repeats its own copy only, never one that had finished.
   std::vector<std::unique_ptr<k8s::DecantJob>> jobs;
   for (const auto& copy : copies)
@@ -217,7 +228,13 @@ void copy_in_cluster(const InClusterCopy& c) {
 
 k8s::JobSpec forget_job(const InClusterCopy& c) {
   k8s::JobSpec spec{kForgetJobName, "migrate-forget", *c.plan.image, c.plan.image_pull_policy, {}, {}, ""};
-  for (auto& copy : database_copies(c)) {
+  // --forget-run never reads the source and the run is known by --source-name: the target's
+  // string stands in for the source's, so that neither the internal databases (gone after
+  // the upgrade) nor their passwords are needed.
+  std::map<std::string, std::string> variables;
+  if (c.plan.pg_target) variables[kPgSourceVariable] = variables[kPgTargetVariable] = *c.plan.pg_target;
+  if (c.plan.mongo_target) variables[kMongoSourceVariable] = variables[kMongoTargetVariable] = *c.plan.mongo_target;
+  for (auto& copy : database_copies(c, variables)) {
     // The same arguments name the same run; no report to carry back.
     std::erase(copy.args, std::string("--report-lines"));
     copy.args.push_back("--forget-run");
@@ -234,11 +251,16 @@ void forget_copies_in_cluster(const k8s::Cluster& cluster, const k8s::JobSpec& s
         if (!line.empty()) log::info("{}: {}", container, line);
       },
       std::chrono::minutes(10));
+  // A container's code is its own (10: its pod was stopped), never this process's stop.
   for (const auto& container : spec.containers)
     if (int code = codes.at(container.name); code != 0)
-      throw Error(code > 0 && code < 64 ? static_cast<ExitCode>(code) : ExitCode::cluster_failed,
-                  fmt::format("dropping the {} copy's journal on its target ended with exit code {}", container.name,
-                              code),
+      throw Error(ExitCode::cluster_failed,
+                  code == static_cast<int>(ExitCode::nothing_to_resume)
+                      ? fmt::format("the {} copy's journal on its target does not record this run complete (dropped "
+                                    "before?)",
+                                    container.name)
+                      : fmt::format("dropping the {} copy's journal on its target ended with exit code {}",
+                                    container.name, code),
                   "see its lines above");
 }
 

@@ -46,9 +46,8 @@ void copy_in_cluster(const InClusterCopy& copy);
 
 // Once the release points at the targets, nothing asks for the copies' run again: a Job of
 // the image drops their journals on the targets (each copy with --forget-run, which drops
-// only a journal that records this run complete). forget_job() is made while the internal
-// databases' Services still exist (the copies' arguments name them: the journals know their
-// run by them), before the upgrade removes them; forget_copies_in_cluster() runs it and
+// only a journal that records this run complete), needing neither the internal databases
+// nor their Services, which the upgrade removes. forget_copies_in_cluster() runs it and
 // throws the first failure.
 k8s::JobSpec forget_job(const InClusterCopy& copy);
 void forget_copies_in_cluster(const k8s::Cluster& cluster, const k8s::JobSpec& spec);

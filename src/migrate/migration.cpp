@@ -109,9 +109,6 @@ class Migration {
   void copy_database(const CopyPhase& c);
   void forget_copies();
   void forget_copy_journals();
-  // The Job that drops the in-cluster copies' journals, made before the upgrade (it needs the
-  // internal databases' Services); none when that could not be (a run resumed after it).
-  std::optional<k8s::JobSpec> forget_job_;
   std::string copy_run_id();
   void write_secret();
   fs::path write_values();
@@ -265,10 +262,8 @@ std::string Migration::copy_run_id() {
 // what to do by hand, never an error of the run.
 void Migration::forget_copy_journals() {
   try {
-    if (!forget_job_)
-      throw Error(ExitCode::cluster_mismatch, "the internal databases' Services that name the copies' run are gone",
-                  "a migration resumed after its upgrade cannot tell the run");
-    forget_copies_in_cluster(cluster_, *forget_job_);
+    forget_copies_in_cluster(
+        cluster_, forget_job({cluster_, o_.plan, release_, o_.run, std::chrono::minutes(10), copy_run_id(), {}}));
     log::info("the copies' journals (database decant_state) were dropped from the targets");
   } catch (const Error& e) {
     if (e.code() == ExitCode::interrupted) throw;
@@ -571,14 +566,6 @@ int Migration::migrate() {
     else
       for (const auto& c : copy_phases()) phase(c.phase, [&] { copy_database(c); });
     phase("secret", [&] { write_secret(); });
-    if (in_cluster_ && !state().done("upgrade")) {
-      try {
-        forget_job_ = forget_job({cluster_, o_.plan, release_, o_.run, std::chrono::minutes(10), copy_run_id(), {}});
-      } catch (const Error& e) {
-        if (e.code() == ExitCode::interrupted) throw;
-        log::debug("the Job that drops the copies' journals could not be made: {}", e.one_line());
-      }
-    }
     if (!state().done("upgrade")) check_upgrade(write_values());
   } catch (const CopyGoesOnInCluster&) {
     throw;  // nothing here can scale the application back up, and the copies go on

@@ -26,8 +26,10 @@ Privilege privilege_of(const bson_t* entry) {
   bson_iter_t it;
   if (bson_iter_init(&it, entry) && bson_iter_find_descendant(&it, "resource.anyResource", &it))
     p.any_resource = bson_iter_as_bool(&it);
-  if (bson_iter_init(&it, entry) && bson_iter_find_descendant(&it, "resource.cluster", &it))
-    p.cluster = bson_iter_as_bool(&it);
+  // A namespace pattern names both; other resources (system_buckets, ...) grant nothing here.
+  bool db = bson_iter_init(&it, entry) && bson_iter_find_descendant(&it, "resource.db", &it);
+  bool collection = bson_iter_init(&it, entry) && bson_iter_find_descendant(&it, "resource.collection", &it);
+  p.namespaces = db && collection;
   p.db = utf8_field(entry, "resource.db");
   p.collection = utf8_field(entry, "resource.collection");
   if (bson_iter_init_find(&it, entry, "actions")) p.actions = strings_of(&it);
@@ -39,14 +41,14 @@ Privilege privilege_of(const bson_t* entry) {
 // needs a resource that names no collection.
 bool covers(const Privilege& p, const Need& need) {
   if (p.any_resource) return true;
-  if (p.cluster) return false;
+  if (!p.namespaces) return false;
   if (!p.db.empty() && p.db != need.db) return false;
   if (need.collection.empty()) return p.collection.empty();
   if (p.collection.empty()) return need.collection.rfind("system.", 0) != 0;
   return p.collection == need.collection;
 }
 
-// root holds anyAction on anyResource.
+// anyAction: every action (__system holds it; root lists its actions).
 bool grants(const Privilege& p, const Need& need, const std::string& action) {
   auto has = [&](const char* a) { return std::find(p.actions.begin(), p.actions.end(), a) != p.actions.end(); };
   return covers(p, need) && (has(action.c_str()) || has("anyAction"));
@@ -63,7 +65,9 @@ std::optional<std::vector<Privilege>> privileges_from_reply(const bson_t* reply)
       !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &entry))
     return std::nullopt;  // a server that keeps no privileges (FerretDB)
   std::vector<Privilege> out;
+  bool any = false;
   while (bson_iter_next(&entry)) {
+    any = true;
     if (!BSON_ITER_HOLDS_DOCUMENT(&entry)) continue;
     uint32_t size = 0;
     const uint8_t* data = nullptr;
@@ -71,6 +75,9 @@ std::optional<std::vector<Privilege>> privileges_from_reply(const bson_t* reply)
     bson_t doc;
     if (bson_init_static(&doc, data, size)) out.push_back(privilege_of(&doc));
   }
+  // A login with no privilege at all is what servers that keep none answer (some FerretDB
+  // and DocumentDB versions): a MongoDB login always has some.
+  if (!any) return std::nullopt;
   return out;
 }
 
@@ -96,12 +103,14 @@ CopyTarget copy_target(const std::vector<const CollectionInfo*>& collections, bo
   std::set<std::string> databases;
   for (const auto* item : collections) {
     const CollectionInfo& c = *item;
-    if (databases.insert(c.db).second) out.needs.push_back({c.db, "", {"listCollections"}});
+    // The target's catalog is read whole: every collection's indexes.
+    if (databases.insert(c.db).second) out.needs.push_back({c.db, "", {"listCollections", "listIndexes"}});
     role("readWrite", c.db);
     Need need{c.db, c.name, {"createCollection", "dropCollection"}};
     if (!c.is_view) {
       need.actions.insert(need.actions.end(), {"insert", "find", "listIndexes"});
       if (!c.indexes.empty()) need.actions.push_back("createIndex");
+      if (c.capped()) need.actions.push_back("convertToCapped");
       // Documents are inserted past the validator, as the source holds them: dbAdmin grants it.
       if (c.has_validator()) {
         need.actions.push_back("bypassDocumentValidation");

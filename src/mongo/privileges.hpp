@@ -15,7 +15,7 @@ namespace decant::mongo {
 // collection stands for every one (MongoDB's resource documents).
 struct Privilege {
   bool any_resource = false;
-  bool cluster = false;
+  bool namespaces = false;  // a {db, collection} pattern
   std::string db, collection;
   std::vector<std::string> actions;
 };
@@ -28,7 +28,7 @@ struct Need {
 };
 
 // From a connectionStatus reply; nullopt when it gives nothing to check against: no login
-// (access control off) or no privilege list at all (FerretDB keeps none).
+// (access control off), or no privilege at all (FerretDB and DocumentDB keep none, or say so).
 std::optional<std::vector<Privilege>> privileges_from_reply(const bson_t* reply);
 
 // The needs the privileges do not grant, each as "ACTION on DB[.COLLECTION]", in order.

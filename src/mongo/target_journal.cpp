@@ -274,6 +274,14 @@ class TargetJournal final : public engine::JournalStore {
     }
   }
 
+  bool present() override {
+    auto client = pool_.acquire();
+    Bson command = Bson::from_json(fmt::format(R"({{"listCollections": 1, "nameOnly": true, "filter": {{"name": "{}"}}}})",
+                                               kCollection));
+    Bson reply = run_command(client.get(), kStateDatabase, command, pool_.where());
+    return utf8_field(reply.get(), "cursor.firstBatch.0.name") == kCollection;
+  }
+
   std::string where() const override {
     return fmt::format("the database {} of the target {}", kStateDatabase, display_);
   }

@@ -56,6 +56,11 @@ class TargetJournal final : public engine::JournalStore {
     }
   }
 
+  bool present() override {
+    auto admin = Connection::open(target_, target_.maintenance_db());
+    return admin.exec_params("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", {kStateDatabase}).rows() > 0;
+  }
+
   std::string where() const override {
     return std::string("the database ") + kStateDatabase + " of the target " + target_.display();
   }

@@ -321,14 +321,15 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
   EXPECT_TRUE(contains(once_more.err, "is recorded complete and verified")) << once_more.err;
 
   // migrate, once its release points at the target, forgets the run (--forget-run): another
-  // run's name leaves the journal, its own drops it, and nothing is copied either way.
+  // run's name leaves the journal (exit 12: nothing of that run), its own drops it, and
+  // nothing is copied either way.
   auto forget = [&](const std::string& run_name) {
     auto a = args(run_name);
     a.push_back("--forget-run");
     return run_decant(a);
   };
   auto not_ours = forget("job-2");
-  EXPECT_EQ(not_ours.exit_code, 0) << not_ours.err;
+  EXPECT_EQ(not_ours.exit_code, code_of(ExitCode::nothing_to_resume)) << not_ours.err;
   EXPECT_TRUE(contains(not_ours.err, "does not record the run job-2 complete: left as it is")) << not_ours.err;
   EXPECT_TRUE(contains(target_journal(), "job-1")) << target_journal();
   auto forgotten = forget("job-1");
@@ -336,7 +337,7 @@ TEST_F(PgCopyTest, KeepsItsStateOnTheTargetWhereTheSameRunResumesIt) {
   EXPECT_TRUE(contains(forgotten.err, "was recorded complete and verified in the database decant_state")) << forgotten.err;
   EXPECT_EQ(target_->value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'"), "0");
   auto again_forgotten = forget("job-1");
-  EXPECT_EQ(again_forgotten.exit_code, 0) << again_forgotten.err;
+  EXPECT_EQ(again_forgotten.exit_code, code_of(ExitCode::nothing_to_resume)) << again_forgotten.err;
   EXPECT_EQ(target_->value("SELECT count(*) FROM pg_database WHERE datname = 'decant_state'"), "0")
       << "forgetting makes no journal";
   expect_same_database("bulk");

@@ -80,6 +80,7 @@ TEST(MongoPrivileges, ReadWriteOnAnotherDatabaseGrantsNothingHere) {
   auto lacking = missing(read_write_on("circle"), kCircle, false);
   ASSERT_FALSE(lacking.empty());
   EXPECT_EQ(lacking.front(), "listCollections on circle_ghe");
+  EXPECT_EQ(lacking[1], "listIndexes on circle_ghe");
   EXPECT_NE(std::find(lacking.begin(), lacking.end(), "insert on circle_ghe.users"), lacking.end());
 }
 
@@ -136,6 +137,7 @@ TEST(MongoPrivileges, TheHintNamesReadWriteOnEveryDatabaseWritten) {
   all.push_back(&view);
   auto needs = copy_target(all, false).needs;
   ASSERT_EQ(needs.size(), 5u);  // circle_ghe, its builds, vms, its hosts, its view
+  EXPECT_EQ(needs[2].actions, (std::vector<std::string>{"listCollections", "listIndexes"}));
   EXPECT_EQ(needs[3].actions, (std::vector<std::string>{"createCollection", "dropCollection", "insert", "find", "listIndexes"}));
   EXPECT_EQ(needs[4].actions, (std::vector<std::string>{"createCollection", "dropCollection"}));
 }
@@ -149,8 +151,27 @@ TEST(MongoPrivileges, ServersThatReportNoPrivilegesAreNotChecked) {
   Bson open = Bson::from_json(R"({"authInfo": {"authenticatedUsers": [], "authenticatedUserRoles": [],
                                    "authenticatedUserPrivileges": []}, "ok": 1.0})");
   EXPECT_FALSE(privileges_from_reply(open.get()).has_value());
-  // A login with no privilege at all is checked, and lacks everything.
-  EXPECT_EQ(missing("", kCircle, false).size(), 1u + 2u * 6u);  // listCollections once, 6 per collection
+  // A login with no privilege at all: what servers that keep none answer (a MongoDB login
+  // always has some).
+  Bson none = Bson::from_json(reply_with(""));
+  EXPECT_FALSE(privileges_from_reply(none.get()).has_value());
+}
+
+TEST(MongoPrivileges, ResourcesThatAreNotNamespacesGrantNothingHere) {
+  // MongoDB 7's time-series buckets and the cluster: neither covers a collection.
+  std::string other = R"({"resource": {"db": "circle_ghe", "system_buckets": ""}, "actions": )" +
+                      std::string(kReadWriteActions) + R"(}, {"resource": {"cluster": true}, "actions": )" +
+                      kReadWriteActions + "}";
+  EXPECT_EQ(missing(other, kCircle, false).size(), 2u + 2u * 6u);  // the database's 2, 6 per collection
+}
+
+TEST(MongoPrivileges, ACappedCollectionAlsoNeedsConvertToCapped) {
+  CollectionInfo capped = collection("circle_ghe", "log", R"({"capped": true, "size": 4096})", false);
+  std::vector<const CollectionInfo*> all{&capped};
+  auto needs = copy_target(all, false).needs;
+  ASSERT_EQ(needs.size(), 2u);
+  EXPECT_NE(std::find(needs[1].actions.begin(), needs[1].actions.end(), "convertToCapped"), needs[1].actions.end());
+  EXPECT_EQ(ungranted(privileges(read_write_on("circle_ghe")), needs), std::vector<std::string>{});
 }
 
 }  // namespace
