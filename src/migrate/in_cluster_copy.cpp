@@ -68,6 +68,8 @@ std::map<std::string, std::string> data_path_variables(const k8s::Cluster& clust
 namespace {
 
 // The source as a copy's journal and report name it: its pod, as the local path names it.
+// A run is known by its ends: not by the address a Service or the pod has today (the
+// upgrade removes both, and forget_job() must still name the run).
 std::string source_name(const InClusterCopy& c, const InternalDatabase& db) {
   return fmt::format("pod {} in the namespace {}", db.pod, c.cluster.ns());
 }
@@ -94,8 +96,6 @@ std::vector<DatabaseCopy> database_copies(const InClusterCopy& c, const std::map
     std::vector<std::string> args{"--progress-interval",
                                   fmt::format("{}", std::chrono::duration<double>(c.run.progress_interval).count()),
                                   "--state-on-target", "--resume-run", c.run_id, "--report-lines"};
-    // The run is known by its ends: the source by its pod, not by the address a Service or
-    // the pod has today (the upgrade removes both; forget_job() still names the run).
     args.insert(args.end(), {"--jobs", std::to_string(c.run.jobs > 0 ? c.run.jobs : kDefaultCopyJobs)});
     return args;
   };
