@@ -226,7 +226,7 @@ void copy_in_cluster(const InClusterCopy& c) {
   for (size_t i = 0; i < copies.size(); ++i) throw_failure(i);
 }
 
-k8s::JobSpec forget_job(const InClusterCopy& c) {
+void forget_copies_in_cluster(const InClusterCopy& c) {
   k8s::JobSpec spec{kForgetJobName, "migrate-forget", *c.plan.image, c.plan.image_pull_policy, {}, {}, ""};
   // --forget-run never reads the source and the run is known by --source-name: the target's
   // string stands in for the source's, so that neither the internal databases (gone after
@@ -241,16 +241,12 @@ k8s::JobSpec forget_job(const InClusterCopy& c) {
     spec.containers.push_back({copy.container, copy.args});
     spec.secret_env.insert(copy.variables.begin(), copy.variables.end());
   }
-  return spec;
-}
-
-void forget_copies_in_cluster(const k8s::Cluster& cluster, const k8s::JobSpec& spec) {
-  k8s::DecantJob job(cluster, spec);
+  k8s::DecantJob job(c.cluster, spec);
   auto codes = job.wait(
       [](const std::string& container, const std::string& line) {
         if (!line.empty()) log::info("{}: {}", container, line);
       },
-      std::chrono::minutes(10));
+      c.timeout);
   // A container's code is its own (10: its pod was stopped), never this process's stop.
   for (const auto& container : spec.containers)
     if (int code = codes.at(container.name); code != 0)

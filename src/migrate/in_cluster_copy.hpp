@@ -13,7 +13,6 @@
 
 #include "engine/run_options.hpp"
 #include "k8s/cluster.hpp"
-#include "k8s/decant_job.hpp"
 #include "migrate/plan.hpp"
 #include "migrate/release.hpp"
 
@@ -47,10 +46,9 @@ void copy_in_cluster(const InClusterCopy& copy);
 // Once the release points at the targets, nothing asks for the copies' run again: a Job of
 // the image drops their journals on the targets (each copy with --forget-run, which drops
 // only a journal that records this run complete), needing neither the internal databases
-// nor their Services, which the upgrade removes. forget_copies_in_cluster() runs it and
-// throws the first failure.
-k8s::JobSpec forget_job(const InClusterCopy& copy);
-void forget_copies_in_cluster(const k8s::Cluster& cluster, const k8s::JobSpec& spec);
+// nor their Services, which the upgrade removes; waits for it at most `copy.timeout`.
+// Throws the first failure.
+void forget_copies_in_cluster(const InClusterCopy& copy);
 
 // Deletes the copies' Jobs (and their pods and Secrets) that a migration of this namespace left
 // running (its CLI lost the API server): what --rollback does first.

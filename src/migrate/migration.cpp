@@ -262,8 +262,7 @@ std::string Migration::copy_run_id() {
 // what to do by hand, never an error of the run.
 void Migration::forget_copy_journals() {
   try {
-    forget_copies_in_cluster(
-        cluster_, forget_job({cluster_, o_.plan, release_, o_.run, std::chrono::minutes(10), copy_run_id(), {}}));
+    forget_copies_in_cluster({cluster_, o_.plan, release_, o_.run, std::chrono::minutes(10), copy_run_id(), {}});
     log::info("the copies' journals (database decant_state) were dropped from the targets");
   } catch (const Error& e) {
     if (e.code() == ExitCode::interrupted) throw;

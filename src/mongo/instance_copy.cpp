@@ -102,9 +102,6 @@ void MongoCopy::plan() {
   for (const auto& db : list_databases(src.get(), options_.databases, source_pool_->where()))
     for (auto& c : list_collections(src.get(), db, source_pool_->where())) collections_.push_back(std::move(c));
   counts_before_ = stored_document_counts(src.get(), collections_, source_pool_->where());
-  std::vector<const CollectionInfo*> all;
-  for (const auto& c : collections_) all.push_back(&c);
-  privileges_ = require_privileges(tgt.get(), copy_target(all, options_.run.state_on_target), target_pool_->where());
 }
 
 // MongoDB reads take no snapshot: a source written to during the copy is caught by its
@@ -120,11 +117,13 @@ void MongoCopy::check_source_unchanged() {
                                           "deploy -l layer=application --replicas=0), then copy again with --drop");
 }
 
-// Refuses, before anything is written, target collections that hold documents.
+// Refuses, before anything is written, a target login short of a privilege the copy needs,
+// and target collections that hold documents.
 void MongoCopy::check_targets() {
   auto tgt = target_pool_->acquire();
   std::vector<const CollectionInfo*> all;
   for (const auto& c : collections_) all.push_back(&c);
+  privileges_ = require_privileges(tgt.get(), copy_target(all, options_.run.state_on_target), target_pool_->where());
   auto non_empty = occupied_on_target(tgt.get(), all, resuming() ? &frame_->state() : nullptr, target_pool_->where());
   if (non_empty.empty() || options_.drop) return;
   throw Error(ExitCode::target_not_empty,
