@@ -20,8 +20,32 @@ node_requirements() {
   done
   command -v runc > /dev/null || die "runc not found (apt-get install runc)"
   [ -n "$CNI_BIN" ] || die "no CNI plugins (apt-get install containernetworking-plugins)"
-  ip link show "$NODE_BRIDGE" > /dev/null 2>&1 && die "the bridge $NODE_BRIDGE exists: is another real node up? (one a machine)"
-  return 0
+  reclaim_stale_node
+}
+
+# One real node a machine: its bridge names the state directory of the run that made it (the
+# bridge's alias). A run killed before down.sh (a stopped session, SIGKILL) leaves the bridge,
+# mounts, iptables rules and sysctls behind, which would keep every later node from starting:
+# those are cleaned up by down.sh on that directory (removed unless it is ours). A node whose
+# components still run is another's, and refused.
+reclaim_stale_node() {
+  local owner c pid exe
+  ip link show "$NODE_BRIDGE" > /dev/null 2>&1 || return 0
+  owner=$(cat "/sys/class/net/$NODE_BRIDGE/ifalias" 2>/dev/null || true); owner=${owner#decant-k8s-run:}
+  # A bridge made before it carried its alias: the directory under which containerd's state is mounted.
+  [ -n "$owner" ] || owner=$(awk '$2 ~ /\/containerd\/state\// { sub(/\/containerd\/state\/.*/, "", $2); print $2; exit }' /proc/mounts)
+  [ -n "$owner" ] && [ -d "$owner" ] ||
+    die "the bridge $NODE_BRIDGE exists and names no run: is another real node up? (one a machine; ip link del $NODE_BRIDGE if not)"
+  for c in $NODE_COMPONENTS etcd kube-apiserver; do
+    pid=$(cat "$owner/pids/$c.pid" 2>/dev/null) || continue
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+    [ "$(basename "${exe% (deleted)}")" != "$c" ] ||
+      die "another real node is up (its $c runs, state in $owner): one a machine; stop it with K8S_RUN=$owner $HERE/down.sh"
+  done
+  echo "k8s: a real node left by a stopped run (state in $owner): cleaning it up" >&2
+  if [ "$(realpath -m "$owner")" = "$(realpath -m "$K8S_RUN")" ]; then K8S_RUN=$owner "$HERE/down.sh"
+  else K8S_RUN=$owner "$HERE/down.sh" --purge; fi
+  ! ip link show "$NODE_BRIDGE" > /dev/null 2>&1 || die "could not remove the bridge $NODE_BRIDGE left by $owner"
 }
 
 cgroup_hierarchies() { awk '($3 == "cgroup" || $3 == "cgroup2") && $2 ~ /^\/sys\/fs\/cgroup/ { print $2 }' /proc/mounts; }
@@ -35,6 +59,7 @@ start_real_node() {
 
   current=""
   ip link add "$NODE_BRIDGE" type bridge || fail "ip link add $NODE_BRIDGE"
+  ip link set "$NODE_BRIDGE" alias "decant-k8s-run:$(realpath -m "$K8S_RUN")" || fail "ip link set $NODE_BRIDGE alias"
   ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$NODE_BRIDGE" && ip link set "$NODE_BRIDGE" up || fail "ip addr $NODE_IP"
   cat > "$K8S_RUN/cni/net.d/10-decant.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "decant-$NODE_NAME", "plugins": [

@@ -229,7 +229,7 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  auto dir = make_temp_dir("decant-node-migrate");
+  TempDir dir("decant-node-migrate");
   RunResult r;
   {
     PodNetworkOnly guard({pg_target.port(), mongo_target.port()});
@@ -336,7 +336,7 @@ TEST_F(NodeMigrateTest, BackupCronJobsRunInTheClusterAndOpenTheUpgrade) {
         secret("decant-s3", s3), secret("decant-recipients", {{"recipients", key.recipient().encoded() + "\n"}}),
         secret("decant-identity", {{"identity", key.encoded() + "\n"}})}}};
   cluster_->must_kubectl({"-n", ns, "apply", "-f", "-"}, secrets.dump());
-  auto dir = make_temp_dir("decant-node-backup");
+  TempDir dir("decant-node-backup");
   auto scheduled = run_decant({"backup", "schedule", "--repo", repo, "--s3-endpoint", store.endpoint(), "--image", kImage,
                                "-n", ns, "--pg-secret", "decant-pg", "--mongo-secret", "decant-mongo", "--mongo-db",
                                "circle_ghe", "--s3-secret", "decant-s3", "--recipients-secret", "decant-recipients",
@@ -375,7 +375,7 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  auto dir = make_temp_dir("decant-node-outlive");
+  TempDir dir("decant-node-outlive");
   auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
                          {"--chart", cluster_->chart_dir().string(), "--jobs", "1", "--progress-interval", "1"});
   auto tables_done = [&] { return tables_journalled(pg_target); };
@@ -430,7 +430,7 @@ TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
   const std::string source_digest = load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
-  auto dir = make_temp_dir("decant-node-sigint");
+  TempDir dir("decant-node-sigint");
   auto args = image_args(ns, {"--pg-target", pg_target_uri}, dir, {"--chart", cluster_->chart_dir().string(), "--jobs", "1"});
   auto run = migrate_in_background(args, dir / "run");
   wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
@@ -463,7 +463,7 @@ TEST_F(NodeMigrateTest, APodLostTwiceIsOneLineAndTheApplicationComesBack) {
   load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
-  auto dir = make_temp_dir("decant-node-losttwice");
+  TempDir dir("decant-node-losttwice");
   auto args = image_args(ns, {"--pg-target", pg_target_uri}, dir, {"--jobs", "1"});
   const std::string job = "decant-migrate-copy-postgresql";
   auto run = migrate_in_background(args, dir / "run");
@@ -500,7 +500,7 @@ TEST_F(NodeMigrateTest, ACliThatLosesTheApiServerLeavesTheCopyRunningAndResumeFo
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  auto dir = make_temp_dir("decant-node-apilost");
+  TempDir dir("decant-node-apilost");
   auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
                          {"--chart", cluster_->chart_dir().string(), "--jobs", "1"});
   TcpProxy proxy(cluster_->api_port());
@@ -535,7 +535,7 @@ TEST_F(NodeMigrateTest, AnImageTheNodeDoesNotHaveIsOneLineBeforeAnyDowntime) {
   install(ns);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
-  auto dir = make_temp_dir("decant-node-noimage");
+  TempDir dir("decant-node-noimage");
   auto r = cluster_->decant("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--image", "local/no-such-image:1",
                                         "--image-pull-policy", "Never", "--allow-single-server", "--state-dir",
                                         (dir / "state").string(), "--wait-timeout", "120"});

@@ -117,6 +117,11 @@ fs::path make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(*this, ec);
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

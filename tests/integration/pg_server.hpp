@@ -26,6 +26,16 @@ std::string client_bin_dir(int major);
 bool server_available(int major);
 std::filesystem::path make_temp_dir(const std::string& prefix);
 
+// A test's scratch directory (make_temp_dir), removed with all it holds when it goes out of
+// scope, whether the test passed or not. A path itself, so `dir / "state"` reads as before.
+class TempDir : public std::filesystem::path {
+ public:
+  explicit TempDir(const std::string& prefix) : std::filesystem::path(make_temp_dir(prefix)) {}
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
 class PgServer {
  public:
   struct Options {

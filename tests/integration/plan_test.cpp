@@ -148,7 +148,7 @@ TEST_F(PlanTest, MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing) {
       {ExitCode::unreachable, "host=127.0.0.1 port=" + std::to_string(free_port()) +
                                   " user=postgres dbname=postgres connect_timeout=3 password=unused-Pw-1"},
   };
-  auto state = make_temp_dir("decant-migrate-blocked");
+  TempDir state("decant-migrate-blocked");
   for (const auto& c : cases) {
     SCOPED_TRACE(exit_code_name(c.code));
     auto r = decant_on_cluster("migrate", {"--pg-target", c.target, "--allow-single-server", "--state-dir",
@@ -160,7 +160,6 @@ TEST_F(PlanTest, MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing) {
               2);
   }
   EXPECT_EQ(occupied.value("SELECT count(*) FROM leftover", "circle"), "1") << "migrate wrote to the target";
-  fs::remove_all(state);
 }
 
 TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
@@ -187,7 +186,8 @@ TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
   }
   // An API server that does not answer.
-  auto dead = make_temp_dir("decant-kubeconfig") / "kubeconfig";
+  TempDir dead_dir("decant-kubeconfig");
+  auto dead = dead_dir / "kubeconfig";
   {
     std::ofstream out(dead);
     out << "apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: https://127.0.0.1:"
