@@ -118,6 +118,12 @@ CopyTarget copy_target(const std::vector<const CollectionInfo*>& collections, bo
       }
     }
     out.needs.push_back(std::move(need));
+    // A view is made only by a login that may read what it reads (MongoDB authorizes its
+    // pipeline as an aggregate on viewOn, which is in the view's database).
+    if (c.is_view) {
+      std::string view_on = utf8_field(c.options.get(), "viewOn");
+      if (!view_on.empty()) out.needs.push_back({c.db, view_on, {"find"}});
+    }
   }
   if (journal_on_target) {
     out.needs.push_back({kStateDatabase, "journal", {"find", "insert", "dropCollection"}});

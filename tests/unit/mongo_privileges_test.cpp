@@ -136,10 +136,24 @@ TEST(MongoPrivileges, TheHintNamesReadWriteOnEveryDatabaseWritten) {
   view.is_view = true;
   all.push_back(&view);
   auto needs = copy_target(all, false).needs;
-  ASSERT_EQ(needs.size(), 5u);  // circle_ghe, its builds, vms, its hosts, its view
+  ASSERT_EQ(needs.size(), 6u);  // circle_ghe, its builds, vms, its hosts, its view, what the view reads
   EXPECT_EQ(needs[2].actions, (std::vector<std::string>{"listCollections", "listIndexes"}));
   EXPECT_EQ(needs[3].actions, (std::vector<std::string>{"createCollection", "dropCollection", "insert", "find", "listIndexes"}));
   EXPECT_EQ(needs[4].actions, (std::vector<std::string>{"createCollection", "dropCollection"}));
+  EXPECT_EQ(needs[5].collection, "hosts");
+  EXPECT_EQ(needs[5].actions, std::vector<std::string>{"find"});
+}
+
+TEST(MongoPrivileges, AViewNeedsFindOnWhatItReads) {
+  // Grants on the view's own namespace only: MongoDB authorizes the view's pipeline on viewOn.
+  CollectionInfo view = collection("vms", "recent", R"({"viewOn": "hosts", "pipeline": []})", false);
+  view.is_view = true;
+  std::string on_view = R"({"resource": {"db": "vms", "collection": ""}, "actions": ["listCollections", "listIndexes"]},
+                           {"resource": {"db": "vms", "collection": "recent"}, "actions": ["createCollection", "dropCollection"]})";
+  EXPECT_EQ(missing(on_view, {}, false), std::vector<std::string>{});
+  std::vector<const CollectionInfo*> all{&view};
+  EXPECT_EQ(ungranted(privileges(on_view), copy_target(all, false).needs), std::vector<std::string>{"find on vms.hosts"});
+  EXPECT_EQ(ungranted(privileges(read_write_on("vms")), copy_target(all, false).needs), std::vector<std::string>{});
 }
 
 TEST(MongoPrivileges, ServersThatReportNoPrivilegesAreNotChecked) {
