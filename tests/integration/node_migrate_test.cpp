@@ -66,10 +66,26 @@ class PodNetworkOnly {
   PodNetworkOnly(const PodNetworkOnly&) = delete;
   PodNetworkOnly& operator=(const PodNetworkOnly&) = delete;
 
+  // The rules a killed run of this suite left (one real node a machine: no other run's are
+  // live), which would refuse this machine's connections to a port a server here takes again.
+  static void remove_left_rules() {
+    auto listed = run_process(ProcessSpec({"iptables", "-S", "INPUT"}));
+    std::istringstream lines(listed.output);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("-A INPUT ", 0) != 0 || line.find(kComment) == std::string::npos) continue;
+      std::vector<std::string> rule{"iptables", "-D"};
+      std::istringstream words(line.substr(3));
+      for (std::string w; words >> w;) rule.push_back(w);
+      run_process(ProcessSpec(rule));
+    }
+  }
+
  private:
+  static constexpr const char* kComment = "decant-test-pod-network-only";
   static void iptables(const std::string& op, int port) {
     auto r = run_process(ProcessSpec({"iptables", op, "INPUT", "-d", TestCluster::kNodeIp, "-p", "tcp", "--dport",
-                                      std::to_string(port), "!", "-i", "decant0", "-j", "REJECT"}));
+                                      std::to_string(port), "!", "-i", "decant0", "-m", "comment", "--comment",
+                                      kComment, "-j", "REJECT"}));
     if (r.exit_status != 0) throw std::runtime_error("iptables " + op + ": " + r.errors);
   }
   std::vector<int> ports_;
@@ -80,6 +96,7 @@ class NodeMigrateTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0) GTEST_SKIP() << "the real node needs root";
     cluster_ = new TestCluster(TestCluster::Node::real);
+    PodNetworkOnly::remove_left_rules();
   }
   static void TearDownTestSuite() {
     delete cluster_;
