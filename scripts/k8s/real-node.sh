@@ -34,8 +34,20 @@ reclaim_stale_node() {
   owner=$(cat "/sys/class/net/$NODE_BRIDGE/ifalias" 2>/dev/null || true); owner=${owner#decant-k8s-run:}
   # A bridge made before it carried its alias: the directory under which containerd's state is mounted.
   [ -n "$owner" ] || owner=$(awk '$2 ~ /\/containerd\/state\// { sub(/\/containerd\/state\/.*/, "", $2); print $2; exit }' /proc/mounts)
-  [ -n "$owner" ] && [ -d "$owner" ] ||
-    die "the bridge $NODE_BRIDGE exists and names no run: is another real node up? (one a machine; ip link del $NODE_BRIDGE if not)"
+  if [ -z "$owner" ] || [ ! -d "$owner" ]; then
+    # No state to clean up: the bridge alone, unless a node's kubelet or containerd still runs.
+    local bin p
+    bin=$(realpath -m "$K8S_BIN")
+    for p in /proc/[0-9]*; do
+      exe=$(readlink "$p/exe" 2>/dev/null) || continue
+      case "${exe% (deleted)}" in "$bin/kubelet" | "$bin/containerd")
+        die "the bridge $NODE_BRIDGE exists and $exe runs (pid ${p#/proc/}): another real node is up (one a machine)" ;;
+      esac
+    done
+    echo "k8s: the bridge $NODE_BRIDGE of a stopped run, without its state: removing it" >&2
+    ip link del "$NODE_BRIDGE" || die "could not remove the bridge $NODE_BRIDGE"
+    return 0
+  fi
   for c in $NODE_COMPONENTS etcd kube-apiserver; do
     pid=$(cat "$owner/pids/$c.pid" 2>/dev/null) || continue
     exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
