@@ -95,7 +95,7 @@ class BackupCreate {
     if (!options_.mongo && !options_.pg)
       throw Error(ExitCode::usage, "nothing to back up", "give --pg URI and/or --mongo URI");
     recipients_ = read_recipients(options_.recipients);
-    repo_ = open_repository(options_.repo);
+    repo_ = open_repository(options_.repo, RepositoryUse::create);
     if (options_.pg) sources_.push_back(open_pg_backup(*options_.pg, options_.pg_databases, options_.pg_bin));
     if (options_.mongo) sources_.push_back(open_mongo_backup(*options_.mongo, options_.mongo_databases));
     std::vector<std::string> sources;

@@ -11,7 +11,7 @@ namespace decant::backup {
 using nlohmann::json;
 
 int list(const ListOptions& options) {
-  auto repo = open_repository(options.repo);
+  auto repo = open_repository(options.repo, RepositoryUse::existing);
   auto all = load_all_indexes(*repo);
   if (options.json) {
     json out = json::array();

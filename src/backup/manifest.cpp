@@ -191,7 +191,7 @@ const IndexEntry& find_backup(const std::vector<IndexEntry>& all, const std::opt
 }
 
 void BackupAt::open(const RepositoryOptions& options, const std::optional<std::string>& id) {
-  repo = open_repository(options);
+  repo = open_repository(options, RepositoryUse::existing);
   entry = find_backup(load_all_indexes(*repo), id, *repo);
 }
 

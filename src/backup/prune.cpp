@@ -55,7 +55,7 @@ std::vector<PruneDecision> decide_prune(const std::vector<IndexEntry>& all, int 
 }  // namespace
 
 int prune(const PruneOptions& options) {
-  auto repo = open_repository(options.repo);
+  auto repo = open_repository(options.repo, RepositoryUse::existing);
   auto all = load_all_indexes(*repo);
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto decisions = decide_prune(all, options.keep_days, now);

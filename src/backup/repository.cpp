@@ -22,8 +22,11 @@ constexpr const char* kRepositoryHint = "free space or fix permissions in the re
 
 class LocalRepository : public Repository {
  public:
-  explicit LocalRepository(fs::path root) : root_(std::move(root)) {
+  LocalRepository(fs::path root, RepositoryUse use) : root_(std::move(root)) {
     std::error_code ec;
+    if (use == RepositoryUse::existing && !fs::exists(root_, ec))
+      throw Error(ExitCode::repository, "there is no backup repository at " + root_.string() + " (no such directory)",
+                  "check --repo (decant backup create makes the directory)");
     fs::create_directories(root_, ec);
     if (ec || !fs::is_directory(root_))
       throw Error(ExitCode::local_io, "cannot use " + root_.string() + " as a backup repository: " +
@@ -125,18 +128,18 @@ std::string removable_key(const std::string& prefix) {
   return checked_key(key);
 }
 
-std::unique_ptr<Repository> open_local_repository(const std::string& dir) {
-  return std::make_unique<LocalRepository>(fs::absolute(dir).lexically_normal());
+std::unique_ptr<Repository> open_local_repository(const std::string& dir, RepositoryUse use) {
+  return std::make_unique<LocalRepository>(fs::absolute(dir).lexically_normal(), use);
 }
 
-std::unique_ptr<Repository> open_repository(const RepositoryOptions& options) {
+std::unique_ptr<Repository> open_repository(const RepositoryOptions& options, RepositoryUse use) {
   std::string_view u = options.url;
-  if (u.rfind("file://", 0) == 0) return open_local_repository(std::string(u.substr(7)));
+  if (u.rfind("file://", 0) == 0) return open_local_repository(std::string(u.substr(7)), use);
   if (u.rfind("s3://", 0) == 0) return open_s3_repository(options);
   if (auto scheme = u.find("://"); scheme != std::string_view::npos)
     throw Error(ExitCode::usage, "the repository " + options.url + " has a scheme decant does not know",
                 "give a local directory (or file://DIR) or s3://BUCKET/PREFIX");
-  return open_local_repository(options.url);
+  return open_local_repository(options.url, use);
 }
 
 }  // namespace decant::backup

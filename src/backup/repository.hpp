@@ -37,12 +37,17 @@ struct RepositoryOptions {
   std::string s3_addressing = "path";  // path (HOST/BUCKET/KEY) or virtual (BUCKET.HOST/KEY)
 };
 
-// A directory, created if needed. Objects are files under it; put() writes a temporary
-// file, syncs it, renames it into place and syncs the directory.
-std::unique_ptr<Repository> open_local_repository(const std::string& dir);
+// What a command does with the repository: backup create makes a local directory that does
+// not exist yet; every other command reads or changes backups that must be there, so a
+// mistyped --repo is an error (exit 20), not an empty repository made on the spot.
+enum class RepositoryUse { create, existing };
+
+// A directory. Objects are files under it; put() writes a temporary file, syncs it, renames
+// it into place and syncs the directory.
+std::unique_ptr<Repository> open_local_repository(const std::string& dir, RepositoryUse use);
 // Chooses the driver from the --repo value (backup/s3_repository.hpp for S3): s3://BUCKET/PREFIX is a bucket, a path (or
 // file://PATH) a local directory.
-std::unique_ptr<Repository> open_repository(const RepositoryOptions& options);
+std::unique_ptr<Repository> open_repository(const RepositoryOptions& options, RepositoryUse use);
 
 // `key` when it stays inside the repository (no "..", not absolute); keys are decant's own,
 // so anything else is a bug: Error(internal).

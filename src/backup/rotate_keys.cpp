@@ -17,7 +17,7 @@ namespace decant::backup {
 using nlohmann::json;
 
 int rotate_keys(const RotateOptions& options) {
-  auto repo = open_repository(options.repo);
+  auto repo = open_repository(options.repo, RepositoryUse::existing);
   auto keys = read_keys(options.keys);
   auto recipients = read_recipients(options.recipients);
   auto all = load_all_indexes(*repo);

@@ -11,7 +11,7 @@ namespace decant::backup {
 using nlohmann::json;
 
 int upgrade_check(const UpgradeCheckOptions& options) {
-  auto repo = open_repository(options.repo);
+  auto repo = open_repository(options.repo, RepositoryUse::existing);
   auto all = load_all_indexes(*repo);
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto age_of = [&](const IndexEntry& e) { return now - parse_utc(e.created).value_or(0); };

@@ -73,7 +73,8 @@ constexpr std::array<ExitCodeInfo, 23> kExitCodes{{
      "restore another backup (`decant backup list`)"},
     {ExitCode::repository, "repository unusable", "the backup repository refused or failed a request",
      "the object store answered with an error decant cannot work around: the bucket does not exist, a request "
-     "was refused for another reason than the credentials, or it kept failing after the retries",
+     "was refused for another reason than the credentials, or it kept failing after the retries; or a local "
+     "--repo directory does not exist (only backup create makes it)",
      "check --repo, --s3-endpoint and --s3-region, that the bucket exists, and the store's health; then run "
      "the same command again (with --resume for a create or restore)"},
     {ExitCode::no_recent_backup, "no recent backup", "no verified pre-upgrade backup is recent enough",

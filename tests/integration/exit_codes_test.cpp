@@ -481,10 +481,21 @@ TEST_F(ExitCodesTest, AMissingBucketOrNoCredentialsEachHaveTheirCode) {
 TEST_F(ExitCodesTest, AnUnusableRepositoryOrADamagedIndexEntryEachHaveTheirCode) {
   write_file(work_ / "a-file", "not a directory");
   std::string closed_pg = "host=127.0.0.1 port=" + closed_port() + " user=postgres";
+  // Only create makes a repository: for every other command a mistyped --repo is one, not
+  // an empty repository made on the spot.
   for (auto& [command, args] : repository_commands((work_ / "a-file" / "repo").string(), closed_pg)) {
     SCOPED_TRACE(command);
     auto r = run_decant(args);
-    EXPECT_EQ(r.exit_code, code_of(ExitCode::local_io)) << r.err;
+    EXPECT_EQ(r.exit_code, code_of(command == "backup create" ? ExitCode::local_io : ExitCode::repository)) << r.err;
+  }
+  for (auto& [command, args] : repository_commands((work_ / "no-such-repo").string(), closed_pg)) {
+    if (command == "backup create") continue;
+    SCOPED_TRACE(command);
+    auto r = run_decant(args);
+    EXPECT_EQ(r.exit_code, code_of(ExitCode::repository)) << r.err;
+    EXPECT_NE(r.err.find("there is no backup repository at " + (work_ / "no-such-repo").string()), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(work_ / "no-such-repo"));
   }
   fs::path repo = work_ / "repo";
   fs::create_directories(repo / "index");
