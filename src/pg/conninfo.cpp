@@ -1,6 +1,7 @@
 #include "pg/conninfo.hpp"
 
 #include <libpq-fe.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,14 +97,30 @@ std::optional<std::string> ConnInfo::param(const std::string& keyword) const {
   return it->second;
 }
 
+namespace {
+
+// libpq's default user: the name of the effective user id (not getlogin(), which is the
+// terminal's login, another user under sudo and none under cron or CI).
+std::string os_user_name() {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (getpwuid_r(geteuid(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) return "";
+  return found->pw_name;
+}
+
+}  // namespace
+
+std::string ConnInfo::user() const {
+  auto it = params_.find("user");
+  return it != params_.end() ? it->second : env_or("PGUSER", os_user_name());
+}
+
 std::string ConnInfo::maintenance_db() const {
   auto it = params_.find("dbname");
   if (it != params_.end()) return it->second;
-  auto user = params_.count("user") ? params_.at("user") : env_or("PGUSER", "");
-  if (user.empty()) {
-    if (const char* login = getlogin()) user = login;
-  }
-  return env_or("PGDATABASE", user.empty() ? "postgres" : user);
+  auto name = user();
+  return env_or("PGDATABASE", name.empty() ? "postgres" : name);
 }
 
 std::string ConnInfo::display(const std::string& dbname) const {
@@ -111,8 +128,7 @@ std::string ConnInfo::display(const std::string& dbname) const {
     auto it = params_.find(key);
     return it != params_.end() ? it->second : env_or(env, fallback);
   };
-  return get("user", "PGUSER", "") + "@" + get("host", "PGHOST", "localhost") + ":" + get("port", "PGPORT", "5432") +
-         "/" + dbname;
+  return user() + "@" + get("host", "PGHOST", "localhost") + ":" + get("port", "PGPORT", "5432") + "/" + dbname;
 }
 
 std::chrono::seconds ConnInfo::connect_budget() const {

@@ -26,6 +26,8 @@ class ConnInfo {
   // Safe to show: host, port, user, database; never the password.
   std::string display() const;
   std::string display(const std::string& dbname) const;
+  // The user libpq logs in as: the string's, PGUSER, or the effective OS user's name.
+  std::string user() const;
   // The database named in the string (or libpq's default from PGDATABASE/user).
   std::string maintenance_db() const;
   const std::string& role() const { return role_; }

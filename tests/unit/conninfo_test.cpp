@@ -1,6 +1,8 @@
 #include "pg/conninfo.hpp"
 
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <libpq-fe.h>
 
 #include <cctype>
@@ -205,6 +207,16 @@ TEST_F(ConnInfoTest, DisplayFallsBackToEnvironmentThenDefaults) {
   ScopedEnv host("PGHOST", "envhost");
   ScopedEnv port("PGPORT", "7777");
   EXPECT_EQ(info.display(), "bob@envhost:7777/d");
+}
+
+TEST_F(ConnInfoTest, WithoutAUserItIsLibpqsDefaultTheEffectiveOsUser) {
+  auto info = ConnInfo::parse("host=h port=1", "source");
+  passwd* me = getpwuid(geteuid());
+  ASSERT_NE(me, nullptr);
+  EXPECT_EQ(info.user(), me->pw_name);
+  EXPECT_EQ(info.display(), std::string(me->pw_name) + "@h:1/" + me->pw_name);
+  ScopedEnv user("PGUSER", "dave");
+  EXPECT_EQ(info.display(), "dave@h:1/dave");
 }
 
 TEST_F(ConnInfoTest, MaintenanceDbFallsBackToUserThenPgdatabase) {
