@@ -16,6 +16,7 @@
 #include "migrate/application.hpp"
 #include "migrate/in_cluster_copy.hpp"
 #include "migrate/target_checks.hpp"
+#include "migrate/values.hpp"
 #include "mongo/client.hpp"
 #include "pg/connection.hpp"
 #include "pg/conninfo.hpp"
@@ -560,9 +561,11 @@ Plan make_plan(const PlanOptions& options) {
   if (!options.pg_target && !options.mongo_target)
     throw Error(ExitCode::usage, "nothing to plan: no --pg-target and no --mongo-target",
                 "give the external PostgreSQL (--pg-target), the external MongoDB (--mongo-target), or both");
-  // Malformed target URIs are usage errors before any cluster call.
+  // Malformed target URIs, or ones the release cannot be pointed at, are usage errors
+  // before any cluster call.
   if (options.pg_target) pg::ConnInfo::parse(*options.pg_target, "target");
   if (options.mongo_target) mongo::Uri::parse(*options.mongo_target, "target");
+  external_values(options.pg_target, options.mongo_target, "unused", false);
   k8s::Cluster cluster(options.cluster);
   cluster.check();
   Plan plan;

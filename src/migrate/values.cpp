@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "common/error.hpp"
 #include "migrate/release.hpp"
 #include "mongo/client.hpp"
 #include "pg/conninfo.hpp"
@@ -23,6 +24,23 @@ std::string option_text(const bson_iter_t& it) {
   }
 }
 
+// The one network address the release's pods reach the PostgreSQL target at: the string's
+// host (else hostaddr). No default: "localhost" would point the application at its own pod.
+std::string application_host(const pg::ConnInfo& info) {
+  auto host = info.param("host");
+  if (!host || host->empty()) host = info.param("hostaddr");
+  if (!host || host->empty())
+    throw Error(ExitCode::usage, "--pg-target names no host: the release needs the address its pods reach the server at",
+                "add host=ADDRESS to --pg-target (or postgresql://USER@ADDRESS:5432/postgres)");
+  if (host->front() == '/')
+    throw Error(ExitCode::usage, "--pg-target's host " + *host + " is a Unix socket directory: the release's pods need a network address",
+                "give the server's address as host=ADDRESS");
+  if (host->find(',') != std::string::npos)
+    throw Error(ExitCode::usage, "--pg-target lists several hosts (" + *host + "): the release takes one",
+                "give the address the application should use (the primary, or a proxy in front of the replicas)");
+  return *host;
+}
+
 }  // namespace
 
 json external_values(const std::optional<std::string>& pg_target, const std::optional<std::string>& mongo_target,
@@ -32,7 +50,7 @@ json external_values(const std::optional<std::string>& pg_target, const std::opt
     auto info = pg::ConnInfo::parse(*pg_target, "target");
     std::string port = info.param("port").value_or("5432");
     values["postgresql"] = {{"internal", false},
-                            {"postgresqlHost", info.param("host").value_or("localhost")},
+                            {"postgresqlHost", application_host(info)},
                             {"postgresqlPort", std::stoi(port.substr(0, port.find(',')))},
                             {"auth", {{"username", info.param("user").value_or("postgres")},
                                       {"existingSecret", secret_name}}}};

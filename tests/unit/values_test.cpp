@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error.hpp"
+
 namespace decant::migrate {
 namespace {
 
@@ -23,6 +25,28 @@ TEST(ExternalValues, MongoOptionsAreTheTargetUrisOwn) {
   EXPECT_EQ(with_options["mongodb"]["ssl"], true);
   // No password anywhere in the values: it is in the Secret.
   EXPECT_EQ(with_options.dump().find("pw"), std::string::npos);
+}
+
+// The application's PostgreSQL host is the target's own address: never a default, a socket
+// directory or a list (the chart takes one host).
+TEST(ExternalValues, ThePostgresqlHostIsTheTargetsOneAddress) {
+  EXPECT_EQ(external_values("host=db.example port=6432 user=circle", std::nullopt, "s")["postgresql"]["postgresqlHost"],
+            "db.example");
+  EXPECT_EQ(external_values("hostaddr=10.1.2.3 user=circle", std::nullopt, "s")["postgresql"]["postgresqlHost"],
+            "10.1.2.3");
+  EXPECT_EQ(external_values("postgresql://circle@db.example:6432/postgres", std::nullopt, "s")["postgresql"]["postgresqlPort"],
+            6432);
+  for (const char* unusable : {"user=circle dbname=postgres", "host=/var/run/postgresql user=circle",
+                               "host=a.example,b.example user=circle"}) {
+    SCOPED_TRACE(unusable);
+    try {
+      external_values(unusable, std::nullopt, "s");
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::usage);
+      EXPECT_NE(std::string(e.what()).find("--pg-target"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
