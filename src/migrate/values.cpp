@@ -1,5 +1,6 @@
 #include "migrate/values.hpp"
 
+#include <fmt/format.h>
 #include <mongoc/mongoc.h>
 
 #include <cctype>
@@ -59,6 +60,13 @@ json external_values(const std::optional<std::string>& pg_target, const std::opt
   if (mongo_target) {
     // As the operator wrote it: the release gets none of decant's own driver options.
     auto uri = mongo::Uri::parse_as_written(*mongo_target, "target");
+    // The release connects to mongodb://HOSTS: a seed list's hosts are only in DNS.
+    if (const char* srv = mongoc_uri_get_srv_hostname(uri.get()))
+      throw Error(ExitCode::usage,
+                  fmt::format("--mongo-target is a DNS seed list (mongodb+srv://{}): the release takes a list of hosts", srv),
+                  fmt::format("give the hosts its SRV record lists (dig SRV _mongodb._tcp.{}) as mongodb://HOST:PORT,.../"
+                              "?tls=true&replicaSet=NAME, with the options its TXT record holds",
+                              srv));
     std::string hosts;
     for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri.get()); h; h = h->next)
       hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);

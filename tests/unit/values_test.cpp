@@ -49,5 +49,17 @@ TEST(ExternalValues, ThePostgresqlHostIsTheTargetsOneAddress) {
   }
 }
 
+// The chart takes a host list (mongodb://HOSTS/?OPTIONS): a DNS seed list URI has none to give.
+TEST(ExternalValues, AMongodbSrvTargetIsRefusedForItsHostList) {
+  try {
+    external_values(std::nullopt, "mongodb+srv://app:pw@cluster0.example.net/?authSource=admin", "s");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_NE(std::string(e.what()).find("mongodb+srv"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("pw"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace decant::migrate
