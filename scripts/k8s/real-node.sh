@@ -26,16 +26,19 @@ node_requirements() {
 # One real node a machine: its bridge names the state directory of the run that made it (the
 # bridge's alias). A run killed before down.sh (a stopped session, SIGKILL) leaves the bridge,
 # mounts, iptables rules and sysctls behind, which would keep every later node from starting:
-# those are cleaned up by down.sh on that directory (removed unless it is ours). A node whose
-# components still run is another's, and refused.
+# those are cleaned up by down.sh on that directory (removed unless it is ours). A node that
+# still listens on its address, or whose components still run, is another's, and refused.
 reclaim_stale_node() {
   local owner c pid exe
   ip link show "$NODE_BRIDGE" > /dev/null 2>&1 || return 0
+  # Seen from any PID or mount namespace: a live node's CoreDNS and kubelet listen on its address.
+  [ -z "$(ss -Hltun "src $NODE_IP" 2>/dev/null)" ] ||
+    die "another real node is up: something listens on $NODE_IP, the bridge $NODE_BRIDGE's address (one a machine)"
   owner=$(cat "/sys/class/net/$NODE_BRIDGE/ifalias" 2>/dev/null || true); owner=${owner#decant-k8s-run:}
   # A bridge made before it carried its alias: the directory under which containerd's state is mounted.
   [ -n "$owner" ] || owner=$(awk '$2 ~ /\/containerd\/state\// { sub(/\/containerd\/state\/.*/, "", $2); print $2; exit }' /proc/mounts)
-  if [ -z "$owner" ] || [ ! -d "$owner" ]; then
-    # No state to clean up: the bridge alone, unless a node's kubelet or containerd still runs.
+  # Only a node's state directory is cleaned up (it holds our CNI list); else the bridge alone.
+  if [ -z "$owner" ] || [ ! -e "$owner/cni/net.d/10-decant.conflist" ]; then
     local bin p
     bin=$(realpath -m "$K8S_BIN")
     for p in /proc/[0-9]*; do
@@ -55,8 +58,9 @@ reclaim_stale_node() {
       die "another real node is up (its $c runs, state in $owner): one a machine; stop it with K8S_RUN=$owner $HERE/down.sh"
   done
   echo "k8s: a real node left by a stopped run (state in $owner): cleaning it up" >&2
-  if [ "$(realpath -m "$owner")" = "$(realpath -m "$K8S_RUN")" ]; then K8S_RUN=$owner "$HERE/down.sh"
-  else K8S_RUN=$owner "$HERE/down.sh" --purge; fi
+  local purge=--purge
+  [ "$(realpath -m "$owner")" != "$(realpath -m "$K8S_RUN")" ] || purge=""
+  K8S_RUN=$owner "$HERE/down.sh" $purge || die "down.sh on the state in $owner failed"
   ! ip link show "$NODE_BRIDGE" > /dev/null 2>&1 || die "could not remove the bridge $NODE_BRIDGE left by $owner"
 }
 
@@ -248,7 +252,12 @@ stop_real_node() {
   stop_pids "${left[@]}"
   stop coredns
   if [ -s "$K8S_RUN/sysctl.saved" ]; then sysctl -q -p "$K8S_RUN/sysctl.saved" || true; rm -f "$K8S_RUN/sysctl.saved"; fi
-  ip link del "$NODE_BRIDGE" 2>/dev/null || true
+  # The bridge, when it is this run's (or names none: made before bridges carried their run).
+  local alias
+  alias=$(cat "/sys/class/net/$NODE_BRIDGE/ifalias" 2>/dev/null || true)
+  if [ -z "$alias" ] || [ "${alias#decant-k8s-run:}" = "$(realpath -m "$K8S_RUN")" ]; then
+    ip link del "$NODE_BRIDGE" 2>/dev/null || true
+  fi
   for h in $(cgroup_hierarchies); do # rmdir: empty ones only
     [ -d "$h$CGROUP_ROOT" ] && find "$h$CGROUP_ROOT" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done

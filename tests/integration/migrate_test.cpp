@@ -75,7 +75,7 @@ TEST_F(MigrateTest, MovesBothDatabasesPointsTheReleaseAtThemAndRollsBack) {
   install_standin(ns, "circleci-server", {}, "4.10.0");
   PartitionedSourceDatabase partitions("partitions", 120);
   Targets t;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   auto args = base_args(ns, t, dir);
   args.push_back("--chart=" + cluster_->chart_dir().string());
   args.push_back("--values-out=" + (dir / "values.yaml").string());
@@ -172,7 +172,7 @@ TEST_F(MigrateTest, DryRunPrintsEveryCommandAndChangesNothing) {
   const std::string ns = "dry";
   install_standin(ns, "circleci-server");
   Targets t;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   auto r = decant_on_cluster("migrate", base_args(ns, t, dir, {"--dry-run"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_secrets(r);
@@ -197,7 +197,7 @@ TEST_F(MigrateTest, AnUnsupportedPostgresqlMajorBlocksUnlessAcceptedAndTheReport
   install_standin(ns, "circleci-server");
   PgServer pg15;
   FerretDb mongo;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   std::vector<std::string> args{"-n", ns, "--pg-target", pg15.conninfo() + " password=unused", "--mongo-target",
                                 mongo.uri(), "--allow-single-server", "--dry-run", "--data-path", "local", "--state-dir",
                                 (dir / "state").string(), "--report", (dir / "report.json").string()};
@@ -219,7 +219,7 @@ TEST_F(MigrateTest, AChartThatCannotBeAppliedScalesTheApplicationBackUp) {
   const std::string ns = "badchart";
   install_standin(ns, "circleci-server");
   Targets t;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   auto r = decant_on_cluster("migrate", base_args(ns, t, dir, {"--chart=" + (dir / "no-such-chart").string()}));
   EXPECT_EQ(r.exit_code, code_of(ExitCode::cluster_failed)) << r.out << r.err;
   EXPECT_NE(r.err.find("the application was scaled back up"), std::string::npos) << r.err;
@@ -238,7 +238,7 @@ TEST_F(MigrateTest, AnUpgradeThatNeverBecomesReadyFailsAndRollbackRestores) {
   const std::string ns = "neverready";
   install_standin(ns, "circleci-server", {"testing.unschedulableWhenExternal=true"});
   Targets t;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   auto args = base_args(ns, t, dir);
   for (auto& a : args)
     if (a == "120") a = "20";  // --wait-timeout
@@ -261,7 +261,7 @@ TEST_F(MigrateTest, WithoutAChartItStopsAfterTheCopyAndResumeFinishes) {
   const std::string ns = "nochart";
   install_standin(ns, "circleci-server");
   Targets t;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   auto args = base_args(ns, t, dir);
   auto first = decant_on_cluster("migrate", args);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
@@ -292,7 +292,7 @@ TEST_F(MigrateTest, AfterASigkillAtEachPhaseResumeFinishesAndRollbackRestores) {
       const std::string ns = "kill" + std::to_string(n++);
       install_standin(ns, "circleci-server");
       Targets t;
-      TempDir dir("decant-migrate");
+      ScratchDir dir("decant-migrate");
       auto args = base_args(ns, t, dir);
       args.push_back("--chart=" + cluster_->chart_dir().string());
       std::vector<std::string> all{"migrate", "--kubeconfig=" + cluster_->kubeconfig().string(),
@@ -346,7 +346,7 @@ TEST_F(MigrateTest, ASigkillInTheMiddleOfTheCopyLeavesNoChildAndResumeFinishes) 
   install_standin(ns, "circleci-server");
   PartitionedSourceDatabase partitions("partitions", 120);
   Targets t;
-  TempDir dir("decant-migrate");
+  ScratchDir dir("decant-migrate");
   auto args = base_args(ns, t, dir, {"--chart=" + cluster_->chart_dir().string()});
   std::vector<std::string> all{"migrate", "--kubeconfig=" + cluster_->kubeconfig().string(),
                                "--kubectl=" + cluster_->kubectl_path(), "--helm=" + cluster_->helm_path()};
@@ -395,7 +395,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 // restoring into scratch servers. (In this suite: one test cluster per suite.)
 TEST_F(MigrateTest, BackupScheduleCronJobsPassTheApiServerAndTheirCommandLinesWork) {
   S3Server store;
-  TempDir work("decant-schedule-test");
+  ScratchDir work("decant-schedule-test");
   auto key = crypto::AgeIdentity::generate();
   std::string repo = "s3://" + S3Server::bucket() + "/cluster";
   std::vector<std::string> args{"backup",

@@ -76,7 +76,8 @@ class PodNetworkOnly {
       std::vector<std::string> rule{"iptables", "-D"};
       std::istringstream words(line.substr(3));
       for (std::string w; words >> w;) rule.push_back(w);
-      run_process(ProcessSpec(rule));
+      auto removed = run_process(ProcessSpec(rule));
+      if (removed.exit_status != 0) throw std::runtime_error("iptables -D (a killed run's rule): " + removed.errors);
     }
   }
 
@@ -246,7 +247,7 @@ TEST_F(NodeMigrateTest, CopiesInTheClusterIntoTargetsOnlyPodsReach) {
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  TempDir dir("decant-node-migrate");
+  ScratchDir dir("decant-node-migrate");
   RunResult r;
   {
     PodNetworkOnly guard({pg_target.port(), mongo_target.port()});
@@ -353,7 +354,7 @@ TEST_F(NodeMigrateTest, BackupCronJobsRunInTheClusterAndOpenTheUpgrade) {
         secret("decant-s3", s3), secret("decant-recipients", {{"recipients", key.recipient().encoded() + "\n"}}),
         secret("decant-identity", {{"identity", key.encoded() + "\n"}})}}};
   cluster_->must_kubectl({"-n", ns, "apply", "-f", "-"}, secrets.dump());
-  TempDir dir("decant-node-backup");
+  ScratchDir dir("decant-node-backup");
   auto scheduled = run_decant({"backup", "schedule", "--repo", repo, "--s3-endpoint", store.endpoint(), "--image", kImage,
                                "-n", ns, "--pg-secret", "decant-pg", "--mongo-secret", "decant-mongo", "--mongo-db",
                                "circle_ghe", "--s3-secret", "decant-s3", "--recipients-secret", "decant-recipients",
@@ -392,7 +393,7 @@ TEST_F(NodeMigrateTest, TheCopyOutlivesItsPodAndItsCli) {
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  TempDir dir("decant-node-outlive");
+  ScratchDir dir("decant-node-outlive");
   auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
                          {"--chart", cluster_->chart_dir().string(), "--jobs", "1", "--progress-interval", "1"});
   auto tables_done = [&] { return tables_journalled(pg_target); };
@@ -447,7 +448,7 @@ TEST_F(NodeMigrateTest, SigintStopsTheCopyInTheClusterAndResumeContinuesIt) {
   const std::string source_digest = load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
-  TempDir dir("decant-node-sigint");
+  ScratchDir dir("decant-node-sigint");
   auto args = image_args(ns, {"--pg-target", pg_target_uri}, dir, {"--chart", cluster_->chart_dir().string(), "--jobs", "1"});
   auto run = migrate_in_background(args, dir / "run");
   wait_while_running(*run, [&] { return tables_journalled(pg_target) >= 2; }, 300);
@@ -480,7 +481,7 @@ TEST_F(NodeMigrateTest, APodLostTwiceIsOneLineAndTheApplicationComesBack) {
   load_tables(kTables);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
-  TempDir dir("decant-node-losttwice");
+  ScratchDir dir("decant-node-losttwice");
   auto args = image_args(ns, {"--pg-target", pg_target_uri}, dir, {"--jobs", "1"});
   const std::string job = "decant-migrate-copy-postgresql";
   auto run = migrate_in_background(args, dir / "run");
@@ -517,7 +518,7 @@ TEST_F(NodeMigrateTest, ACliThatLosesTheApiServerLeavesTheCopyRunningAndResumeFo
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
   FerretDb mongo_target(FerretDb::Options{.user = "migrator", .password = kTargetPassword, .host = TestCluster::kNodeIp});
-  TempDir dir("decant-node-apilost");
+  ScratchDir dir("decant-node-apilost");
   auto args = image_args(ns, {"--pg-target", pg_target_uri, "--mongo-target", mongo_target.uri()}, dir,
                          {"--chart", cluster_->chart_dir().string(), "--jobs", "1"});
   TcpProxy proxy(cluster_->api_port());
@@ -552,7 +553,7 @@ TEST_F(NodeMigrateTest, AnImageTheNodeDoesNotHaveIsOneLineBeforeAnyDowntime) {
   install(ns);
   PgServer pg_target(pod_network_target());
   const std::string pg_target_uri = add_migrator(pg_target);
-  TempDir dir("decant-node-noimage");
+  ScratchDir dir("decant-node-noimage");
   auto r = cluster_->decant("migrate", {"-n", ns, "--pg-target", pg_target_uri, "--image", "local/no-such-image:1",
                                         "--image-pull-policy", "Never", "--allow-single-server", "--state-dir",
                                         (dir / "state").string(), "--wait-timeout", "120"});

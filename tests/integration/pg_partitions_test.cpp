@@ -109,7 +109,7 @@ TEST(PgPartitionsReported, OneTableWithEightyPartitionsCopies) {
            std::to_string(i) + ") TO ('2020-01-01'::date + " + std::to_string(i + 1) + ");";
   source.exec(sql + "INSERT INTO ev SELECT g, '2020-01-01'::date + g % 80, 'x' FROM generate_series(1, 10000) g",
               "parts80");
-  TempDir state("decant-parts80");
+  ScratchDir state("decant-parts80");
   auto r = run_decant({"pg", "copy", "--source", source.conninfo(), "--target", target.uri(), "--dbname", "parts80",
                        "--state-dir", (state / "state").string()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -117,7 +117,7 @@ fs::path make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
-TempDir::~TempDir() {
+ScratchDir::~ScratchDir() {
   std::error_code ec;
   fs::remove_all(*this, ec);
 }

@@ -28,12 +28,12 @@ std::filesystem::path make_temp_dir(const std::string& prefix);
 
 // A test's scratch directory (make_temp_dir), removed with all it holds when it goes out of
 // scope, whether the test passed or not. A path itself, so `dir / "state"` reads as before.
-class TempDir : public std::filesystem::path {
+class ScratchDir : public std::filesystem::path {
  public:
-  explicit TempDir(const std::string& prefix) : std::filesystem::path(make_temp_dir(prefix)) {}
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  explicit ScratchDir(const std::string& prefix) : std::filesystem::path(make_temp_dir(prefix)) {}
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
 };
 
 class PgServer {

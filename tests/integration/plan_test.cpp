@@ -148,7 +148,7 @@ TEST_F(PlanTest, MigrateStopsAtTheFirstBlockerWithItsCodeAndChangesNothing) {
       {ExitCode::unreachable, "host=127.0.0.1 port=" + std::to_string(free_port()) +
                                   " user=postgres dbname=postgres connect_timeout=3 password=unused-Pw-1"},
   };
-  TempDir state("decant-migrate-blocked");
+  ScratchDir state("decant-migrate-blocked");
   for (const auto& c : cases) {
     SCOPED_TRACE(exit_code_name(c.code));
     auto r = decant_on_cluster("migrate", {"--pg-target", c.target, "--allow-single-server", "--state-dir",
@@ -186,7 +186,7 @@ TEST_F(PlanTest, BadInputGetsOneLineAndItsOwnExitCode) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
   }
   // An API server that does not answer.
-  TempDir dead_dir("decant-kubeconfig");
+  ScratchDir dead_dir("decant-kubeconfig");
   auto dead = dead_dir / "kubeconfig";
   {
     std::ofstream out(dead);
