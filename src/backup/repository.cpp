@@ -24,10 +24,12 @@ class LocalRepository : public Repository {
  public:
   LocalRepository(fs::path root, RepositoryUse use) : root_(std::move(root)) {
     std::error_code ec;
-    if (use == RepositoryUse::existing && !fs::exists(root_, ec))
+    // exists() reports "not found" (ENOENT, ENOTDIR) without an error; others (EACCES) with one.
+    bool there = fs::exists(root_, ec);
+    if (!ec && !there && use == RepositoryUse::existing)
       throw Error(ExitCode::repository, "there is no backup repository at " + root_.string() + " (no such directory)",
                   "check --repo (decant backup create makes the directory)");
-    fs::create_directories(root_, ec);
+    if (!ec) fs::create_directories(root_, ec);
     if (ec || !fs::is_directory(root_))
       throw Error(ExitCode::local_io, "cannot use " + root_.string() + " as a backup repository: " +
                                           (ec ? ec.message() : "not a directory"),

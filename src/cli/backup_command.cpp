@@ -56,7 +56,7 @@ namespace {
 
 void add_repo(CLI::App* cmd, backup::RepositoryOptions& repo) {
   add_repository_options(cmd, repo, "",
-                         "The backup repository: a directory (created if needed), or s3://BUCKET/PREFIX (credentials "
+                         "The backup repository: a directory (backup create makes it), or s3://BUCKET/PREFIX (credentials "
                          "from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or AWS_PROFILE)");
 }
 void add_identity(CLI::App* cmd, backup::KeyOptions& keys) {

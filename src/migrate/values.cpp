@@ -4,6 +4,7 @@
 #include <mongoc/mongoc.h>
 
 #include <cctype>
+#include <charconv>
 
 #include "common/error.hpp"
 #include "migrate/release.hpp"
@@ -25,21 +26,31 @@ std::string option_text(const bson_iter_t& it) {
   }
 }
 
-// The one network address the release's pods reach the PostgreSQL target at: the string's
-// host (else hostaddr). No default: "localhost" would point the application at its own pod.
+// The one network address the release's pods reach the PostgreSQL target at (the string's,
+// or PGHOST's as libpq takes it). No default: "localhost" would point the application at its
+// own pod.
 std::string application_host(const pg::ConnInfo& info) {
-  auto host = info.param("host");
-  if (!host || host->empty()) host = info.param("hostaddr");
-  if (!host || host->empty())
+  std::string host = info.host();
+  if (host.empty())
     throw Error(ExitCode::usage, "--pg-target names no host: the release needs the address its pods reach the server at",
                 "add host=ADDRESS to --pg-target (or postgresql://USER@ADDRESS:5432/postgres)");
-  if (host->front() == '/')
-    throw Error(ExitCode::usage, "--pg-target's host " + *host + " is a Unix socket directory: the release's pods need a network address",
+  if (host.front() == '/')
+    throw Error(ExitCode::usage, "--pg-target's host " + host + " is a Unix socket directory: the release's pods need a network address",
                 "give the server's address as host=ADDRESS");
-  if (host->find(',') != std::string::npos)
-    throw Error(ExitCode::usage, "--pg-target lists several hosts (" + *host + "): the release takes one",
+  if (host.find(',') != std::string::npos)
+    throw Error(ExitCode::usage, "--pg-target lists several hosts (" + host + "): the release takes one",
                 "give the address the application should use (the primary, or a proxy in front of the replicas)");
-  return *host;
+  return host;
+}
+
+int application_port(const pg::ConnInfo& info) {
+  std::string text = info.port();
+  int port = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (error != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535)
+    throw Error(ExitCode::usage, "--pg-target's port " + text + " is not one port number (1-65535)",
+                "give the port the application should use as port=NUMBER");
+  return port;
 }
 
 }  // namespace
@@ -49,10 +60,9 @@ json external_values(const std::optional<std::string>& pg_target, const std::opt
   json values = json::object();
   if (pg_target) {
     auto info = pg::ConnInfo::parse(*pg_target, "target");
-    std::string port = info.param("port").value_or("5432");
     values["postgresql"] = {{"internal", false},
                             {"postgresqlHost", application_host(info)},
-                            {"postgresqlPort", std::stoi(port.substr(0, port.find(',')))},
+                            {"postgresqlPort", application_port(info)},
                             {"auth", {{"username", info.param("user").value_or("postgres")},
                                       {"existingSecret", secret_name}}}};
     if (pg_secure_mode) values["postgresql"]["secureMode"] = true;

@@ -116,6 +116,17 @@ std::string ConnInfo::user() const {
   return it != params_.end() ? it->second : env_or("PGUSER", os_user_name());
 }
 
+std::string ConnInfo::host() const {
+  for (const char* keyword : {"host", "hostaddr"})
+    if (auto it = params_.find(keyword); it != params_.end() && !it->second.empty()) return it->second;
+  return env_or("PGHOST", env_or("PGHOSTADDR", ""));
+}
+
+std::string ConnInfo::port() const {
+  auto it = params_.find("port");
+  return it != params_.end() && !it->second.empty() ? it->second : env_or("PGPORT", "5432");
+}
+
 std::string ConnInfo::maintenance_db() const {
   auto it = params_.find("dbname");
   if (it != params_.end()) return it->second;
@@ -124,11 +135,8 @@ std::string ConnInfo::maintenance_db() const {
 }
 
 std::string ConnInfo::display(const std::string& dbname) const {
-  auto get = [&](const char* key, const char* env, const std::string& fallback) {
-    auto it = params_.find(key);
-    return it != params_.end() ? it->second : env_or(env, fallback);
-  };
-  return user() + "@" + get("host", "PGHOST", "localhost") + ":" + get("port", "PGPORT", "5432") + "/" + dbname;
+  std::string where = host();
+  return user() + "@" + (where.empty() ? "localhost" : where) + ":" + port() + "/" + dbname;
 }
 
 std::chrono::seconds ConnInfo::connect_budget() const {

@@ -28,6 +28,10 @@ class ConnInfo {
   std::string display(const std::string& dbname) const;
   // The user libpq logs in as: the string's, PGUSER, or the effective OS user's name.
   std::string user() const;
+  // Where libpq connects: host (else hostaddr), else PGHOST (else PGHOSTADDR); empty for
+  // libpq's default Unix socket. The port: the string's, PGPORT, or 5432.
+  std::string host() const;
+  std::string port() const;
   // The database named in the string (or libpq's default from PGDATABASE/user).
   std::string maintenance_db() const;
   const std::string& role() const { return role_; }

@@ -481,6 +481,12 @@ TEST_F(ExitCodesTest, AMissingBucketOrNoCredentialsEachHaveTheirCode) {
 TEST_F(ExitCodesTest, AnUnusableRepositoryOrADamagedIndexEntryEachHaveTheirCode) {
   write_file(work_ / "a-file", "not a directory");
   std::string closed_pg = "host=127.0.0.1 port=" + closed_port() + " user=postgres";
+  // A file where the repository should be: no command can use it.
+  for (auto& [command, args] : repository_commands((work_ / "a-file").string(), closed_pg)) {
+    SCOPED_TRACE(command);
+    auto r = run_decant(args);
+    EXPECT_EQ(r.exit_code, code_of(ExitCode::local_io)) << r.err;
+  }
   // Only create makes a repository: for every other command a mistyped --repo is one, not
   // an empty repository made on the spot.
   for (auto& [command, args] : repository_commands((work_ / "a-file" / "repo").string(), closed_pg)) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "test_support.hpp"
 
 namespace decant::migrate {
 namespace {
@@ -30,6 +31,8 @@ TEST(ExternalValues, MongoOptionsAreTheTargetUrisOwn) {
 // The application's PostgreSQL host is the target's own address: never a default, a socket
 // directory or a list (the chart takes one host).
 TEST(ExternalValues, ThePostgresqlHostIsTheTargetsOneAddress) {
+  using test::ScopedEnv;
+  ScopedEnv host("PGHOST", std::nullopt), hostaddr("PGHOSTADDR", std::nullopt), port("PGPORT", std::nullopt);
   EXPECT_EQ(external_values("host=db.example port=6432 user=circle", std::nullopt, "s")["postgresql"]["postgresqlHost"],
             "db.example");
   EXPECT_EQ(external_values("hostaddr=10.1.2.3 user=circle", std::nullopt, "s")["postgresql"]["postgresqlHost"],
@@ -37,7 +40,8 @@ TEST(ExternalValues, ThePostgresqlHostIsTheTargetsOneAddress) {
   EXPECT_EQ(external_values("postgresql://circle@db.example:6432/postgres", std::nullopt, "s")["postgresql"]["postgresqlPort"],
             6432);
   for (const char* unusable : {"user=circle dbname=postgres", "host=/var/run/postgresql user=circle",
-                               "host=a.example,b.example user=circle"}) {
+                               "host=a.example,b.example user=circle", "host=db.example port=5432,5433",
+                               "host=db.example port=99999"}) {
     SCOPED_TRACE(unusable);
     try {
       external_values(unusable, std::nullopt, "s");
@@ -47,6 +51,11 @@ TEST(ExternalValues, ThePostgresqlHostIsTheTargetsOneAddress) {
       EXPECT_NE(std::string(e.what()).find("--pg-target"), std::string::npos) << e.what();
     }
   }
+  // As libpq takes them: from PGHOST and PGPORT when the string has none.
+  ScopedEnv env_host("PGHOST", "db.internal"), env_port("PGPORT", "6543");
+  auto from_env = external_values("user=circle dbname=postgres", std::nullopt, "s")["postgresql"];
+  EXPECT_EQ(from_env["postgresqlHost"], "db.internal");
+  EXPECT_EQ(from_env["postgresqlPort"], 6543);
 }
 
 // The chart takes a host list (mongodb://HOSTS/?OPTIONS): a DNS seed list URI has none to give.
